@@ -1,0 +1,500 @@
+"""Taint propagation over time-ordered transfers: one rule per model, two sweep kernels.
+
+Every model walks the edges once in chain order. An address holds a balance ``B`` (what the
+observed transfers left it) and a tainted part ``T``; an edge ``u → v`` moving ``x`` carries the
+taint ``t`` its model assigns, then ``B_u -= x, T_u -= t, B_v += x, T_v += t``. Because edges are
+processed in chain order, funds received at time ``t0`` can only leave on a later edge (time never
+runs backwards along a path).
+
+Roles (``role[node]``):
+
+* ``SOURCE`` (1) — the traced wallets: each *seed* edge (``seed[e]``: a source's outflow inside the
+  window and asset set) is fully tainted, ``t = x``. Taint that comes back to a source is absorbed
+  there ("returned to source"), so no unit is counted twice.
+* ``SINK`` (2) — flagged services (exchanges, guarantee marketplaces, mixers, ...): taint that
+  arrives is absorbed and reported; nothing leaves a sink tainted.
+* ``NORMAL`` (0) and ``THROUGH`` (3, a labelled pass-through service such as an OTC desk) — taint
+  moves on under the model.
+
+Unknown prior funds: histories start at zero, so an address may send more than its observed
+balance. The shortfall ``x - B`` is treated as clean funds that were there before the window (the
+conservative choice: it never creates taint) and counted in ``stats[OVERDRAFTS]`` and
+``stats[OVERDRAFT_AMOUNT]``, never silently.
+
+Dust and hop limit: a ``t`` below ``min_amount`` stops where it is (``stats[DUST]``) instead of
+being followed through thousands of further wallets, and so does taint that would arrive at hop
+``max_hops + 1`` (``stats[BEYOND]``); the receiver sees those funds as clean. ``hops[v]`` is the
+minimum number of tainted hops from a source at which taint reached ``v``; an edge's hop is its
+sender's minimum hop + 1.
+
+Accounting (every model but poison): ``traced = absorbed at sinks and sources + held + dust +
+beyond``, exact up to float64 rounding (the tests check it on random graphs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NORMAL, SOURCE, SINK, THROUGH = 0, 1, 2, 3
+
+POISON, HAIRCUT, TAINT_FIRST, CLEAN_FIRST, TIHO, FIFO, LIFO = 0, 1, 2, 3, 4, 5, 6
+MODELS = {
+    "poison": POISON,
+    "haircut": HAIRCUT,
+    "taint-first": TAINT_FIRST,
+    "clean-first": CLEAN_FIRST,
+    "tiho": TIHO,
+    "fifo": FIFO,
+    "lifo": LIFO,
+}
+#: Indices into the ``stats`` output.
+TRACED, DUST, BEYOND, OVERDRAFTS, OVERDRAFT_AMOUNT = 0, 1, 2, 3, 4
+N_STATS = 5
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules: one function per model (``x`` moved, balance ``b`` >= x after the prior-funds
+# adjustment, tainted part ``t`` <= b). Each returns the taint the transfer carries.
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def poison_rule(x: float, b: float, t: float) -> float:
+    """Poison: any outflow of an address that ever received taint is wholly tainted.
+
+    Rule: ``x if t > 0 else 0``. Does not conserve value (the same unit can taint many outflows):
+    an upper bound on every other model, edge by edge. Source: Möser, Böhme & Breuker (2014),
+    "Towards risk scoring of Bitcoin transactions", §3 (poison); BlockSci's ``poison``.
+    """
+    return x if t > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def haircut_rule(x: float, b: float, t: float) -> float:
+    """Haircut: every outflow carries the address's tainted share, pro rata.
+
+    Rule: ``x * t / b``. Conserves value; taint spreads thinly over everything the address pays.
+    Source: Möser, Böhme & Breuker (2014), §3 (haircut); BlockSci's ``haircut``. Edge case:
+    ``b == 0`` cannot occur after the prior-funds adjustment unless ``x == 0`` (then 0).
+    """
+    if b <= 0.0:
+        return 0.0
+    share = t / b
+    if share > 1.0:
+        share = 1.0
+    return x * share
+
+
+@njit(cache=True, inline="always")
+def taint_first_rule(x: float, b: float, t: float) -> float:
+    """Taint-first (seniority): tainted funds leave before clean ones.
+
+    Rule: ``min(x, t)``. The claimant-friendly rule of English tracing law when the wrongdoer
+    mixes the claimant's money with their own and dissipates it (Re Hallett's Estate (1880): the
+    trustee is presumed to spend their own money first would be the opposite; seniority is the
+    "victim's money first" reading used by Anderson et al. 2019, "Bitcoin Redux", §4).
+    """
+    return x if x < t else t
+
+
+@njit(cache=True, inline="always")
+def clean_first_rule(x: float, b: float, t: float) -> float:
+    """Clean-first with lowest intermediate balance (LIBR).
+
+    Rule: ``max(0, x - (b - t))``: clean funds leave first, taint only when the balance drops
+    below the tainted part. Later clean deposits never raise ``t`` (the tainted part can only
+    fall with withdrawals), which is the lowest-intermediate-balance rule: Re Hallett's Estate
+    (1880) and Roscoe v Winder (1915); for crypto, Anderson et al. 2019, §4.
+    """
+    r = x - (b - t)
+    return r if r > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _rule(model: int, x: float, b: float, t: float) -> float:
+    if model == HAIRCUT or model == TIHO:
+        return haircut_rule(x, b, t)
+    if model == POISON:
+        return poison_rule(x, b, t)
+    if model == TAINT_FIRST:
+        return taint_first_rule(x, b, t)
+    return clean_first_rule(x, b, t)
+
+
+@njit(cache=True, inline="always")
+def _deliver(
+    e, u, v, ru, rv, carried, ts, min_amount, max_hops,
+    taint, inflow, hops, first_ts, edge_taint, edge_hop, stats,
+):  # fmt: skip
+    """Book what edge ``e`` carries; returns the taint that actually moves on to ``v``."""
+    edge_taint[e] = 0.0
+    if carried <= 0.0:
+        return 0.0
+    h = 1 if ru == SOURCE else hops[u] + 1
+    if carried < min_amount:
+        stats[DUST] += carried
+        return 0.0
+    if h > max_hops:
+        stats[BEYOND] += carried
+        return 0.0
+    edge_taint[e] = carried
+    edge_hop[e] = h
+    if hops[v] < 0 or h < hops[v]:
+        hops[v] = h
+    if first_ts[v] < 0:
+        first_ts[v] = ts[e]
+    inflow[v] += carried
+    if rv == NORMAL or rv == THROUGH:
+        taint[v] += carried
+    return carried
+
+
+@njit(cache=True)
+def _sweep_kernel(
+    src, dst, amount, ts, seed, role, model, min_amount, max_hops,
+    grp_of, grp_lead, grp_offsets, grp_edges,
+    balance, taint, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
+    record, stats,
+):  # fmt: skip
+    """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address."""
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        x = amount[e]
+        ru = role[u]
+        b = balance[u]
+        t_u = taint[u]
+        if x > b:
+            if ru == NORMAL or ru == THROUGH:
+                stats[OVERDRAFTS] += 1.0
+                stats[OVERDRAFT_AMOUNT] += x - b
+            b = x
+        carried = 0.0
+        if ru == SOURCE:
+            if seed[e]:
+                carried = x
+                stats[TRACED] += x
+        elif ru != SINK and t_u > 0.0:
+            if model == TIHO and grp_of[e] >= 0:
+                g = grp_of[e]
+                if grp_lead[g] == e:
+                    # first output of a multi-output transaction: the group's pro-rata taint is
+                    # handed to its outputs largest first (later members read edge_taint)
+                    total = 0.0
+                    for k in range(grp_offsets[g], grp_offsets[g + 1]):
+                        total += amount[grp_edges[k]]
+                    left = haircut_rule(total, b if b > total else total, t_u)
+                    for k in range(grp_offsets[g], grp_offsets[g + 1]):
+                        m = grp_edges[k]
+                        give = amount[m] if amount[m] < left else left
+                        edge_taint[m] = give
+                        left -= give
+                carried = edge_taint[e]
+                if carried > t_u:
+                    carried = t_u
+            else:
+                carried = _rule(model, x, b, t_u)
+        if record:
+            bal_before[e] = b
+            taint_before[e] = t_u
+        balance[u] = b - x
+        if model != POISON:
+            rest = t_u - carried
+            taint[u] = rest if rest > 0.0 else 0.0
+        balance[v] += x
+        _deliver(
+            e, u, v, ru, role[v], carried, ts, min_amount, max_hops,
+            taint, inflow, hops, first_ts, edge_taint, edge_hop, stats,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tainted, pool_end):
+    """Append a lot to node ``v``'s queue, merging with its newest lot when of the same kind.
+
+    Each node owns a region ``[start, start + cap)`` of one pool; live lots are
+    ``head..tail``. A full region slides its live lots to the front when at least half is free,
+    else moves to a region twice as large at the pool's end (the pool doubles when needed).
+    Merging bounds memory: live lots alternate kinds, so a node holds at most one lot per change
+    between tainted and clean receipts that it has not spent yet.
+    """
+    if tail[v] > head[v] and lot_tnt[start[v] + tail[v] - 1] == tainted:
+        lot_amt[start[v] + tail[v] - 1] += x
+        return lot_amt, lot_tnt, pool_end
+    if tail[v] == cap[v]:
+        live = tail[v] - head[v]
+        if cap[v] > 0 and live <= cap[v] // 2:
+            for k in range(live):
+                lot_amt[start[v] + k] = lot_amt[start[v] + head[v] + k]
+                lot_tnt[start[v] + k] = lot_tnt[start[v] + head[v] + k]
+        else:
+            new_cap = cap[v] * 2 if cap[v] > 0 else 4
+            if pool_end + new_cap > lot_amt.shape[0]:
+                grow = max(lot_amt.shape[0] * 2, pool_end + new_cap)
+                na = np.empty(grow, dtype=np.float64)
+                nt = np.zeros(grow, dtype=np.bool_)
+                na[:pool_end] = lot_amt[:pool_end]
+                nt[:pool_end] = lot_tnt[:pool_end]
+                lot_amt = na
+                lot_tnt = nt
+            for k in range(live):
+                lot_amt[pool_end + k] = lot_amt[start[v] + head[v] + k]
+                lot_tnt[pool_end + k] = lot_tnt[start[v] + head[v] + k]
+            start[v] = pool_end
+            cap[v] = new_cap
+            pool_end += new_cap
+        head[v] = 0
+        tail[v] = live
+    lot_amt[start[v] + tail[v]] = x
+    lot_tnt[start[v] + tail[v]] = tainted
+    tail[v] += 1
+    return lot_amt, lot_tnt, pool_end
+
+
+@njit(cache=True)
+def _lots_kernel(
+    src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
+    balance, taint, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
+    record, stats, pool_size,
+):  # fmt: skip
+    """FIFO and LIFO: per-address queues of tainted/clean lots. Returns the longest queue."""
+    n_nodes = role.shape[0]
+    start = np.zeros(n_nodes, dtype=np.int64)
+    head = np.zeros(n_nodes, dtype=np.int64)
+    tail = np.zeros(n_nodes, dtype=np.int64)
+    cap = np.zeros(n_nodes, dtype=np.int64)
+    lot_amt = np.empty(max(pool_size, 16), dtype=np.float64)
+    lot_tnt = np.zeros(max(pool_size, 16), dtype=np.bool_)
+    pool_end = 0
+    max_live = 0
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        x = amount[e]
+        ru = role[u]
+        rv = role[v]
+        b = balance[u]
+        t_u = taint[u]
+        carried = 0.0
+        if ru == SOURCE:
+            if seed[e]:
+                carried = x
+                stats[TRACED] += x
+        elif ru != SINK:
+            if x > b:
+                stats[OVERDRAFTS] += 1.0
+                stats[OVERDRAFT_AMOUNT] += x - b
+            # FIFO spends the oldest lot first (the head), LIFO the newest (the tail). A shortfall
+            # is prior funds, older than anything observed: x > b empties the queue either way.
+            need = x
+            while need > 0.0 and tail[u] > head[u]:
+                idx = start[u] + (tail[u] - 1 if lifo else head[u])
+                take = lot_amt[idx] if lot_amt[idx] < need else need
+                if lot_tnt[idx]:
+                    carried += take
+                lot_amt[idx] -= take
+                need -= take
+                if lot_amt[idx] <= 0.0:
+                    if lifo:
+                        tail[u] -= 1
+                    else:
+                        head[u] += 1
+            if tail[u] == head[u]:
+                head[u] = 0
+                tail[u] = 0
+            if carried > t_u:
+                carried = t_u
+        if record:
+            bal_before[e] = b if b > x else x
+            taint_before[e] = t_u
+        balance[u] = (b if b > x else x) - x
+        rest = t_u - carried
+        taint[u] = rest if rest > 0.0 else 0.0
+        balance[v] += x
+        moved = _deliver(
+            e, u, v, ru, rv, carried, ts, min_amount, max_hops,
+            taint, inflow, hops, first_ts, edge_taint, edge_hop, stats,
+        )  # fmt: skip
+        if rv == NORMAL or rv == THROUGH:
+            # the receiver's new lots: the tainted part first (same instant; documented order)
+            if moved > 0.0:
+                lot_amt, lot_tnt, pool_end = _lots_push(
+                    lot_amt, lot_tnt, start, head, tail, cap, v, moved, True, pool_end
+                )
+            if x - moved > 0.0:
+                lot_amt, lot_tnt, pool_end = _lots_push(
+                    lot_amt, lot_tnt, start, head, tail, cap, v, x - moved, False, pool_end
+                )
+            live = tail[v] - head[v]
+            if live > max_live:
+                max_live = live
+    return max_live
+
+
+# ---------------------------------------------------------------------------------------------
+# Public wrapper: validate, allocate, dispatch (the stumpy shape).
+# ---------------------------------------------------------------------------------------------
+def tx_groups(tx_id: np.ndarray, src: np.ndarray, amount: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Multi-output groups for TIHO: edges of one sender inside one transaction.
+
+    Returns ``grp_of[E]`` (group number or -1 for a lone output), ``grp_lead[G]`` (the group's
+    first edge in chain order), and CSR ``grp_offsets[G+1]``/``grp_edges`` listing each group's
+    edges by amount, largest first (ties: chain order).
+    """
+    n = tx_id.shape[0]
+    grp_of = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return grp_of, empty, np.zeros(1, dtype=np.int64), empty
+    order = np.lexsort((np.arange(n), src, tx_id))
+    key_t, key_s = tx_id[order], src[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (key_t[1:] != key_t[:-1]) | (key_s[1:] != key_s[:-1])
+    run_id = np.cumsum(new) - 1
+    sizes = np.bincount(run_id)
+    multi = sizes[run_id] > 1
+    runs = np.unique(run_id[multi])
+    remap = np.full(sizes.shape[0], -1, dtype=np.int64)
+    remap[runs] = np.arange(runs.shape[0])
+    members = order[multi]
+    gnum = remap[run_id[multi]]
+    grp_of[members] = gnum
+    n_groups = runs.shape[0]
+    grp_lead = np.full(n_groups, n, dtype=np.int64)
+    np.minimum.at(grp_lead, gnum, members)
+    by = np.lexsort((members, -amount[members], gnum))
+    grp_edges = members[by].astype(np.int64)
+    grp_offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(gnum, minlength=n_groups), out=grp_offsets[1:])
+    return grp_of, grp_lead, grp_offsets, grp_edges
+
+
+class TaintResult:
+    """Arrays a propagation returns (all indexed by node or by edge of the input arrays)."""
+
+    def __init__(self, n_nodes: int, n_edges: int, record: bool) -> None:
+        self.balance = np.zeros(n_nodes, dtype=np.float64)
+        self.taint = np.zeros(n_nodes, dtype=np.float64)  # held at the end (0 at sinks/sources)
+        self.inflow = np.zeros(n_nodes, dtype=np.float64)  # taint received, all time
+        self.hops = np.full(n_nodes, -1, dtype=np.int32)
+        self.first_ts = np.full(n_nodes, -1, dtype=np.int64)
+        self.edge_taint = np.zeros(n_edges, dtype=np.float64)
+        self.edge_hop = np.zeros(n_edges, dtype=np.int32)
+        m = n_edges if record else 0
+        self.bal_before = np.zeros(m, dtype=np.float64)
+        self.taint_before = np.zeros(m, dtype=np.float64)
+        self.stats = np.zeros(N_STATS, dtype=np.float64)
+        self.max_lots = 0
+
+    @property
+    def traced(self) -> float:
+        return float(self.stats[TRACED])
+
+    @property
+    def dust(self) -> float:
+        return float(self.stats[DUST])
+
+    @property
+    def beyond(self) -> float:
+        return float(self.stats[BEYOND])
+
+
+def propagate(
+    src: np.ndarray,
+    dst: np.ndarray,
+    amount: np.ndarray,
+    ts: np.ndarray,
+    seed: np.ndarray,
+    role: np.ndarray,
+    *,
+    model: str = "haircut",
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+    tx_id: np.ndarray | None = None,
+    record: bool = False,
+) -> TaintResult:
+    """Propagate taint from seed edges over time-ordered transfers under ``model``.
+
+    Parameters
+    ----------
+    src, dst:
+        int32[E] node ids, edges in chain order.
+    amount:
+        float64[E] token units, finite and >= 0.
+    ts:
+        int64[E] timestamps (µs), non-decreasing (reported as first arrival times).
+    seed:
+        bool[E], the traced outflows (edges out of ``SOURCE`` nodes that start taint).
+    role:
+        int8[N]: ``NORMAL``, ``SOURCE``, ``SINK`` or ``THROUGH`` per node.
+    model:
+        one of :data:`MODELS`.
+    min_amount:
+        dust threshold in token units: smaller taint stops where it is.
+    max_hops:
+        taint stops after this many hops from a source (``None``: unbounded).
+    tx_id:
+        int64[E] transaction number per edge; needed by ``tiho`` only.
+    record:
+        keep each edge's sender balance and taint before it (for the audit ledger).
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    src = np.ascontiguousarray(src, dtype=np.int32)
+    dst = np.ascontiguousarray(dst, dtype=np.int32)
+    amount = np.ascontiguousarray(amount, dtype=np.float64)
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    seed = np.ascontiguousarray(seed, dtype=np.bool_)
+    role = np.ascontiguousarray(role, dtype=np.int8)
+    n_edges = src.shape[0]
+    if not (dst.shape[0] == amount.shape[0] == ts.shape[0] == seed.shape[0] == n_edges):
+        raise ValueError("src, dst, amount, ts and seed must have the same length")
+    n_nodes = role.shape[0]
+    if n_edges and (
+        max(int(src.max()), int(dst.max())) >= n_nodes or min(int(src.min()), int(dst.min())) < 0
+    ):
+        raise ValueError("node id out of range of role")
+    if n_edges and not np.all(np.isfinite(amount) & (amount >= 0.0)):
+        raise ValueError("amounts must be finite and non-negative")
+    hop_cap = np.iinfo(np.int32).max - 1 if max_hops is None else int(max_hops)
+    out = TaintResult(n_nodes, n_edges, record)
+    code = MODELS[model]
+    if code in (FIFO, LIFO):
+        out.max_lots = int(
+            _lots_kernel(
+                src,
+                dst,
+                amount,
+                ts,
+                seed,
+                role,
+                code == LIFO,
+                float(min_amount),
+                hop_cap,
+                out.balance,
+                out.taint,
+                out.inflow,
+                out.hops,
+                out.first_ts,
+                out.edge_taint,
+                out.edge_hop,
+                out.bal_before,
+                out.taint_before,
+                record,
+                out.stats,
+                max(1024, n_nodes // 4),
+            )
+        )
+        return out
+    if code == TIHO:
+        if tx_id is None:
+            raise ValueError("the tiho model needs tx_id")
+        groups = tx_groups(np.ascontiguousarray(tx_id, dtype=np.int64), src, amount)
+    else:
+        z = np.zeros(0, dtype=np.int64)
+        groups = (np.full(n_edges, -1, dtype=np.int64), z, np.zeros(1, dtype=np.int64), z)
+    _sweep_kernel(
+        src, dst, amount, ts, seed, role, code, float(min_amount), hop_cap, *groups,
+        out.balance, out.taint, out.inflow, out.hops, out.first_ts, out.edge_taint,
+        out.edge_hop, out.bal_before, out.taint_before, record, out.stats,
+    )  # fmt: skip
+    return out

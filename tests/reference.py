@@ -1,0 +1,143 @@
+"""Slow, obviously-correct versions of every kernel (the stumpy ``naive.py`` idea).
+
+Plain dicts and loops, written from the rules' definitions, not from the kernels' code. Tests
+compute ``ref = reference.x(...)`` and ``got = kernel.x(...)`` on random graphs and compare.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+NORMAL, SOURCE, SINK, THROUGH = 0, 1, 2, 3
+
+
+@dataclass
+class RefResult:
+    edge_taint: list[float]
+    inflow: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    held: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    hops: dict[int, int] = field(default_factory=dict)
+    traced: float = 0.0
+    dust: float = 0.0
+    beyond: float = 0.0
+    overdrafts: int = 0
+
+
+def taint(
+    edges: list[tuple[int, int, float]],
+    seed: list[bool],
+    role: dict[int, int],
+    model: str,
+    *,
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+    tx: list[int] | None = None,
+) -> RefResult:
+    """Propagate taint along ``edges`` (``(src, dst, amount)`` in chain order)."""
+    balance: dict[int, float] = defaultdict(float)
+    tainted: dict[int, float] = defaultdict(float)
+    lots: dict[int, deque[list]] = defaultdict(deque)  # [amount, is_tainted], oldest first
+    out = RefResult(edge_taint=[0.0] * len(edges))
+    tiho_alloc: dict[int, float] = {}
+    hop_limit = float("inf") if max_hops is None else max_hops
+
+    for e, (u, v, x) in enumerate(edges):
+        ru, rv = role.get(u, NORMAL), role.get(v, NORMAL)
+        b, t = balance[u], tainted[u]
+        if x > b and ru in (NORMAL, THROUGH):
+            out.overdrafts += 1
+        b = max(b, x)  # unknown prior funds: clean, and older than anything observed
+        c = 0.0
+        if ru == SOURCE:
+            if seed[e]:
+                c = x
+                out.traced += x
+        elif ru == SINK:
+            c = 0.0
+        elif model in ("fifo", "lifo"):
+            q = lots[u]
+            need = x
+            while need > 0 and q:
+                lot = q[-1] if model == "lifo" else q[0]
+                take = min(lot[0], need)
+                if lot[1]:
+                    c += take
+                lot[0] -= take
+                need -= take
+                if lot[0] <= 0:
+                    q.pop() if model == "lifo" else q.popleft()
+            c = min(c, t)
+        elif t > 0:
+            if model == "poison":
+                c = x
+            elif model == "haircut":
+                c = x * min(t / b, 1.0) if b > 0 else 0.0
+            elif model == "taint-first":
+                c = min(x, t)
+            elif model == "clean-first":
+                c = max(0.0, x - (b - t))
+            elif model == "tiho":
+                assert tx is not None
+                group = [k for k in range(len(edges)) if tx[k] == tx[e] and edges[k][0] == u]
+                if len(group) == 1:
+                    c = x * min(t / b, 1.0) if b > 0 else 0.0
+                else:
+                    if e == group[0]:
+                        total = sum(edges[k][2] for k in group)
+                        bb = max(b, total)
+                        left = total * min(t / bb, 1.0) if bb > 0 else 0.0
+                        for k in sorted(group, key=lambda k: (-edges[k][2], k)):
+                            give = min(edges[k][2], left)
+                            tiho_alloc[k] = give
+                            left -= give
+                    c = min(tiho_alloc.get(e, 0.0), t)
+        balance[u] = b - x
+        if model != "poison":
+            tainted[u] = max(0.0, t - c)
+        balance[v] += x
+        moved = 0.0
+        if c > 0:
+            h = 1 if ru == SOURCE else out.hops[u] + 1
+            if c < min_amount:
+                out.dust += c
+            elif h > hop_limit:
+                out.beyond += c
+            else:
+                moved = c
+                out.edge_taint[e] = c
+                out.hops[v] = min(out.hops.get(v, h), h)
+                out.inflow[v] += c
+                if rv in (NORMAL, THROUGH):
+                    tainted[v] += c
+        if model in ("fifo", "lifo") and rv in (NORMAL, THROUGH):
+            for amt, kind in ((moved, True), (x - moved, False)):
+                if amt > 0:
+                    q = lots[v]
+                    if q and q[-1][1] == kind:
+                        q[-1][0] += amt
+                    else:
+                        q.append([amt, kind])
+    for node, t in tainted.items():
+        if role.get(node, NORMAL) in (NORMAL, THROUGH) and t > 0:
+            out.held[node] = t
+    return out
+
+
+def csr(nodes: list[int], n: int) -> tuple[list[int], list[int]]:
+    """Offsets and edge ids grouped by node, edge order kept inside each group."""
+    groups: list[list[int]] = [[] for _ in range(n)]
+    for e, v in enumerate(nodes):
+        groups[v].append(e)
+    offsets = [0]
+    for g in groups:
+        offsets.append(offsets[-1] + len(g))
+    return offsets, [e for g in groups for e in g]
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h ^= byte
+        h = (h * 0x100000001B3) % (1 << 64)
+    return h

@@ -1,0 +1,241 @@
+"""Kernels against their plain-Python references on random graphs, plus invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels.csr import build_csr
+from kernels.hashing import fnv1a64
+from kernels.taint import MODELS, NORMAL, SINK, SOURCE, THROUGH, propagate, tx_groups
+from tests import reference
+
+AMOUNTS = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 0.125, 33.3])
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> dict:
+    n = draw(st.integers(2, 8))
+    m = draw(st.integers(0, 30))
+    src = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    dst = [draw(st.integers(0, n - 1).filter(lambda d, s=s: d != s)) if n > 1 else 0 for s in src]
+    amount = draw(st.lists(AMOUNTS, min_size=m, max_size=m))
+    roles = draw(
+        st.lists(st.sampled_from([NORMAL, NORMAL, SOURCE, SINK, THROUGH]), min_size=n, max_size=n)
+    )
+    if SOURCE not in roles:
+        roles[0] = SOURCE
+    seed = [roles[s] == SOURCE and draw(st.booleans()) for s in src]
+    tx = draw(st.lists(st.integers(0, 5), min_size=m, max_size=m))
+    return {
+        "n": n,
+        "src": np.array(src, dtype=np.int32),
+        "dst": np.array(dst, dtype=np.int32),
+        "amount": np.array(amount, dtype=np.float64),
+        "role": np.array(roles, dtype=np.int8),
+        "seed": np.array(seed, dtype=bool),
+        "tx": np.array(tx, dtype=np.int64),
+    }
+
+
+def run(g: dict, model: str, **kw) -> object:
+    ts = np.arange(g["src"].shape[0], dtype=np.int64)
+    return propagate(
+        g["src"], g["dst"], g["amount"], ts, g["seed"], g["role"], model=model,
+        tx_id=g["tx"], record=True, **kw,
+    )  # fmt: skip
+
+
+def run_ref(g: dict, model: str, **kw) -> reference.RefResult:
+    edges = list(zip(g["src"].tolist(), g["dst"].tolist(), g["amount"].tolist(), strict=True))
+    role = dict(enumerate(g["role"].tolist()))
+    return reference.taint(edges, g["seed"].tolist(), role, model, tx=g["tx"].tolist(), **kw)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@settings(deadline=None, max_examples=150)
+@given(g=graphs(), min_amount=st.sampled_from([0.0, 0.4]), max_hops=st.sampled_from([None, 1, 2]))
+def test_kernel_matches_reference(model: str, g: dict, min_amount: float, max_hops) -> None:
+    got = run(g, model, min_amount=min_amount, max_hops=max_hops)
+    ref = run_ref(g, model, min_amount=min_amount, max_hops=max_hops)
+    exact = model == "poison"
+    tol = {"rtol": 0.0, "atol": 0.0} if exact else {"rtol": 1e-9, "atol": 1e-12}
+    np.testing.assert_allclose(got.edge_taint, ref.edge_taint, **tol)
+    for v in range(g["n"]):
+        assert got.inflow[v] == pytest.approx(ref.inflow.get(v, 0.0), rel=1e-9, abs=1e-12)
+        if ref.inflow.get(v, 0.0) > 0:
+            assert got.hops[v] == ref.hops[v]
+        if model != "poison":
+            assert got.taint[v] == pytest.approx(ref.held.get(v, 0.0), rel=1e-9, abs=1e-12)
+    assert got.traced == pytest.approx(ref.traced)
+    assert got.dust == pytest.approx(ref.dust, rel=1e-9, abs=1e-12)
+    assert got.beyond == pytest.approx(ref.beyond, rel=1e-9, abs=1e-12)
+    assert int(got.stats[3]) == ref.overdrafts
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "poison"])
+@settings(deadline=None, max_examples=100)
+@given(g=graphs(), min_amount=st.sampled_from([0.0, 0.4]), max_hops=st.sampled_from([None, 1]))
+def test_value_is_conserved(model: str, g: dict, min_amount: float, max_hops) -> None:
+    r = run(g, model, min_amount=min_amount, max_hops=max_hops)
+    absorbed = r.inflow[(g["role"] == SINK) | (g["role"] == SOURCE)].sum()
+    held = r.taint[(g["role"] == NORMAL) | (g["role"] == THROUGH)].sum()
+    assert absorbed + held + r.dust + r.beyond == pytest.approx(r.traced, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "poison"])
+@settings(deadline=None, max_examples=100)
+@given(g=graphs())
+def test_poison_bounds_every_model_edge_by_edge(model: str, g: dict) -> None:
+    poison = run(g, "poison")
+    other = run(g, model)
+    assert np.all(other.edge_taint <= poison.edge_taint + 1e-12)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@settings(deadline=None, max_examples=100)
+@given(g=graphs())
+def test_taint_never_exceeds_what_was_received(model: str, g: dict) -> None:
+    r = run(g, model)
+    assert np.all(r.edge_taint <= g["amount"] + 1e-12)
+    if model == "poison":
+        return
+    # a non-source wallet never sends more taint than it received before each outflow
+    received = np.zeros(g["n"])
+    sent = np.zeros(g["n"])
+    for e in range(g["src"].shape[0]):
+        u, v = g["src"][e], g["dst"][e]
+        if g["role"][u] != SOURCE:
+            sent[u] += r.edge_taint[e]
+            assert sent[u] <= received[u] + 1e-9
+        received[v] += r.edge_taint[e]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@settings(deadline=None, max_examples=100)
+@given(g=graphs())
+def test_taint_only_leaves_after_it_arrived(model: str, g: dict) -> None:
+    """Time never runs backwards: a tainted outflow of a non-source has an earlier tainted
+    inflow; so a deposit after a payment never taints that payment."""
+    r = run(g, model)
+    for e in np.flatnonzero(r.edge_taint > 0):
+        u = g["src"][e]
+        if g["role"][u] == SOURCE:
+            continue
+        earlier = [k for k in range(e) if g["dst"][k] == u and r.edge_taint[k] > 0]
+        assert earlier, f"edge {e} tainted without earlier tainted inflow"
+
+
+def test_deposit_after_payment_never_taints_it() -> None:
+    # nodes: S=0 (source), A=1, C=2, X=3, Y=4. C funds A, A pays X, *then* S pays A, and A
+    # empties itself to Y: the payment to X stays clean under every model, Y's is tainted
+    src = np.array([2, 1, 0, 1], dtype=np.int32)
+    dst = np.array([1, 3, 1, 4], dtype=np.int32)
+    amount = np.array([10.0, 4.0, 5.0, 11.0])
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK, SINK], dtype=np.int8)
+    seed = np.array([False, False, True, False])
+    for model in MODELS:
+        r = propagate(src, dst, amount, np.arange(4), seed, role, model=model, tx_id=np.arange(4))
+        assert r.edge_taint[1] == 0.0, model
+        assert r.edge_taint[3] > 0.0, model
+
+
+WORKED = {
+    "poison": [2.0, 5.0, 3.0],
+    "haircut": [0.6, 1.5, 0.9],
+    "fifo": [2.0, 1.0, 0.0],
+    "lifo": [0.0, 0.0, 3.0],
+    "taint-first": [2.0, 1.0, 0.0],
+    "clean-first": [0.0, 0.0, 3.0],
+}
+
+
+@pytest.mark.parametrize("model", list(WORKED))
+def test_literature_worked_example(model: str) -> None:
+    """Receive 3 tainted then 7 clean, pay 2, 5, 3 to three services."""
+    src = np.array([0, 2, 1, 1, 1], dtype=np.int32)
+    dst = np.array([1, 1, 3, 4, 5], dtype=np.int32)
+    amount = np.array([3.0, 7.0, 2.0, 5.0, 3.0])
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK, SINK, SINK], dtype=np.int8)
+    seed = np.array([True, False, False, False, False])
+    r = propagate(src, dst, amount, np.arange(5), seed, role, model=model)
+    np.testing.assert_allclose(r.inflow[3:], WORKED[model], rtol=1e-12)
+
+
+def test_tiho_gives_taint_to_the_largest_output_first() -> None:
+    # A holds 10, 4 tainted; one transaction pays 6 and 4 (pro-rata taint of the group: 4),
+    # all of it goes to the 6 output
+    src = np.array([0, 2, 1, 1], dtype=np.int32)
+    dst = np.array([1, 1, 3, 4], dtype=np.int32)
+    amount = np.array([4.0, 6.0, 4.0, 6.0])
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK, SINK], dtype=np.int8)
+    seed = np.array([True, False, False, False])
+    tx = np.array([0, 1, 2, 2])
+    r = propagate(src, dst, amount, np.arange(4), seed, role, model="tiho", tx_id=tx)
+    np.testing.assert_allclose(r.inflow[3:], [0.0, 4.0])
+
+
+def test_tx_groups_orders_by_amount() -> None:
+    tx = np.array([5, 5, 7, 5, 7], dtype=np.int64)
+    src = np.array([1, 1, 1, 2, 1], dtype=np.int32)
+    amount = np.array([1.0, 3.0, 2.0, 9.0, 2.0])
+    grp_of, lead, offsets, edges = tx_groups(tx, src, amount)
+    assert grp_of[3] == -1
+    groups = {int(lead[g]): edges[offsets[g] : offsets[g + 1]].tolist() for g in range(len(lead))}
+    assert groups == {0: [1, 0], 2: [2, 4]}
+
+
+def test_fifo_lot_queue_grows_and_stays_correct(rng: np.random.Generator) -> None:
+    """Many alternating lots on one wallet force region moves and pool growth."""
+    m = 5000
+    src = np.where(np.arange(m) % 3 == 2, 1, np.where(np.arange(m) % 2 == 0, 0, 2)).astype(np.int32)
+    dst = np.where(src == 1, 3, 1).astype(np.int32)
+    amount = rng.integers(1, 50, m).astype(np.float64)
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK], dtype=np.int8)
+    seed = src == 0
+    for model in ("fifo", "lifo"):
+        got = propagate(src, dst, amount, np.arange(m), seed, role, model=model)
+        ref = reference.taint(
+            list(zip(src.tolist(), dst.tolist(), amount.tolist(), strict=True)),
+            seed.tolist(), dict(enumerate(role.tolist())), model,
+        )  # fmt: skip
+        np.testing.assert_allclose(got.edge_taint, ref.edge_taint, rtol=1e-9, atol=1e-9)
+        assert got.max_lots > 4
+
+
+def test_propagate_rejects_bad_input() -> None:
+    z = np.zeros(1)
+    with pytest.raises(ValueError, match="unknown model"):
+        propagate(np.zeros(1), np.zeros(1), z, z, np.ones(1), np.zeros(1), model="nope")
+    with pytest.raises(ValueError, match="out of range"):
+        propagate(np.array([0]), np.array([5]), z, z, np.ones(1), np.zeros(2, np.int8))
+    with pytest.raises(ValueError, match="finite"):
+        propagate(np.array([0]), np.array([1]), np.array([np.nan]), z, np.ones(1), np.zeros(2))
+
+
+@settings(deadline=None, max_examples=100)
+@given(nodes=st.lists(st.integers(0, 9), max_size=60))
+def test_csr_matches_reference(nodes: list[int]) -> None:
+    offsets, edges = build_csr(np.array(nodes, dtype=np.int32), 10)
+    ref_off, ref_edges = reference.csr(nodes, 10)
+    assert offsets.tolist() == ref_off
+    assert edges.tolist() == ref_edges
+
+
+@settings(deadline=None, max_examples=100)
+@given(strings=st.lists(st.text(max_size=20), max_size=20))
+def test_fnv1a_matches_reference(strings: list[str]) -> None:
+    blobs = [s.encode() for s in strings]
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in blobs])
+    data = np.frombuffer(b"".join(blobs), dtype=np.uint8) if blobs else np.zeros(0, np.uint8)
+    got = fnv1a64(offsets, data)
+    assert [int(h) for h in got] == [reference.fnv1a64(b) for b in blobs]
+
+
+def test_fnv1a_known_vector() -> None:
+    # published FNV-1a 64 test vector: "a" -> 0xaf63dc4c8601ec8c
+    got = fnv1a64(np.array([0, 1], dtype=np.int64), np.frombuffer(b"a", dtype=np.uint8))
+    assert int(got[0]) == 0xAF63DC4C8601EC8C

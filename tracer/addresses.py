@@ -1,0 +1,167 @@
+"""Normalising and validating addresses.
+
+Internal forms (what the workspace stores and kernels' ids map to):
+
+* EVM chains: lower-case ``0x`` + 40 hex. EIP-55 checksum case is for display only
+  (:func:`display`), because exports disagree on case and string equality must mean identity.
+* Tron: base58check ``T...`` (34 characters), the form investigators, TronScan and court filings
+  use. Hex forms (``41`` + 40 hex, as TronGrid's raw API and Tron's Ethereum-compatible JSON-RPC
+  return them, or ``0x`` + 40 hex from log topics) are converted; a base58 address whose checksum
+  does not verify is rejected, since a single mistyped character otherwise silently creates a
+  different wallet.
+
+Vectorised entry point: :func:`normalize_series` (Polars expressions for EVM; a per-unique-value
+pass for Tron, whose checksum needs SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import base58
+import polars as pl
+from eth_utils import to_checksum_address
+
+TRON = "tron"
+EVM_CHAINS = frozenset(
+    {"ethereum", "bsc", "polygon", "arbitrum", "optimism", "base", "avalanche", "fantom", "gnosis"}
+)
+CHAIN_ALIASES = {
+    "eth": "ethereum",
+    "mainnet": "ethereum",
+    "trx": "tron",
+    "bnb": "bsc",
+    "binance-smart-chain": "bsc",
+    "matic": "polygon",
+    "arb": "arbitrum",
+    "avax": "avalanche",
+}
+_TRON_PREFIX = b"\x41"
+
+
+def normalize_chain(chain: str) -> str:
+    """Canonical chain name (lower-case, aliases resolved). Unknown names are kept lower-case."""
+    c = chain.strip().lower()
+    return CHAIN_ALIASES.get(c, c)
+
+
+def is_evm(chain: str) -> bool:
+    """Whether ``chain`` uses 20-byte hex addresses (every chain tracer knows except Tron)."""
+    return chain != TRON
+
+
+def _tron_checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+
+
+def tron_hex_to_base58(hex_address: str) -> str:
+    """``41``+40 hex (or ``0x``+40 hex, or 40 hex) → base58check ``T...``."""
+    h = hex_address.lower()
+    if h.startswith("0x"):
+        h = h[2:]
+    if len(h) == 40:
+        h = "41" + h
+    if len(h) != 42 or not h.startswith("41"):
+        raise ValueError(f"not a Tron hex address: {hex_address!r}")
+    payload = bytes.fromhex(h)
+    return base58.b58encode(payload + _tron_checksum(payload)).decode("ascii")
+
+
+def tron_base58_to_hex(address: str) -> str:
+    """Base58check ``T...`` → ``41`` + 40 hex, verifying the checksum."""
+    try:
+        raw = base58.b58decode(address)
+    except ValueError as exc:
+        raise ValueError(f"not base58: {address!r}") from exc
+    if len(raw) != 25 or raw[:1] != _TRON_PREFIX:
+        raise ValueError(f"not a Tron address (wrong length or prefix): {address!r}")
+    payload, checksum = raw[:21], raw[21:]
+    if _tron_checksum(payload) != checksum:
+        raise ValueError(f"Tron address checksum does not match: {address!r}")
+    return payload.hex()
+
+
+def _is_hex(s: str) -> bool:
+    try:
+        int(s, 16)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize_tron(address: str) -> str:
+    """Any accepted Tron form → base58check; raises ``ValueError`` with the reason."""
+    a = address.strip()
+    if a.startswith("T") and len(a) == 34:
+        tron_base58_to_hex(a)  # verifies checksum
+        return a
+    h = a[2:] if a.lower().startswith("0x") else a
+    if len(h) in (40, 42) and _is_hex(h):
+        return tron_hex_to_base58(h)
+    raise ValueError(f"not a Tron address: {address!r}")
+
+
+def normalize_evm(address: str) -> str:
+    """Any-case ``0x``+40 hex → lower case; raises ``ValueError``."""
+    a = address.strip().lower()
+    if a.startswith("\\x"):  # Dune renders bytea as \x...
+        a = "0x" + a[2:]
+    if len(a) == 42 and a.startswith("0x") and _is_hex(a[2:]):
+        return a
+    raise ValueError(f"not an EVM address: {address!r}")
+
+
+def normalize(chain: str, address: str) -> str:
+    """Normalise one address for ``chain``; raises ``ValueError`` with the reason."""
+    return normalize_tron(address) if chain == TRON else normalize_evm(address)
+
+
+def display(chain: str, address: str) -> str:
+    """The form to show a person: EIP-55 checksum case on EVM chains, base58 on Tron."""
+    if chain == TRON:
+        return address
+    try:
+        return to_checksum_address(address)
+    except ValueError:
+        return address
+
+
+_EVM_RE = r"^0x[0-9a-f]{40}$"
+
+
+def normalize_series(chain: str, values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Normalise a column of addresses for one chain.
+
+    Returns ``(normalised, error)``: ``normalised`` is null where the input is invalid and
+    ``error`` holds the reason there (null elsewhere). Null inputs give null output and the
+    reason ``"missing address"``.
+    """
+    if chain != TRON:
+        s = values.str.strip_chars().str.to_lowercase().str.replace(r"^\\x", "0x")
+        ok = s.str.contains(_EVM_RE).fill_null(False)
+        norm = pl.select(pl.when(ok).then(s).otherwise(None)).to_series()
+        err = pl.select(
+            pl.when(values.is_null())
+            .then(pl.lit("missing address"))
+            .when(~ok)
+            .then(pl.lit("not an EVM address (0x + 40 hex)"))
+            .otherwise(None)
+        ).to_series()
+        return norm.alias(values.name), err.alias("error")
+    uniques = values.drop_nulls().unique()
+    good: dict[str, str | None] = {}
+    bad: dict[str, str] = {}
+    for v in uniques.to_list():
+        try:
+            good[v] = normalize_tron(v)
+        except ValueError as exc:
+            good[v] = None
+            bad[v] = str(exc)
+    norm = values.replace_strict(good, default=None, return_dtype=pl.String)
+    err = values.replace_strict(bad, default=None, return_dtype=pl.String)
+    err = pl.select(
+        pl.when(values.is_null()).then(pl.lit("missing address")).otherwise(err)
+    ).to_series()
+    return norm.alias(values.name), err.alias("error")

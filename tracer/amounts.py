@@ -1,0 +1,80 @@
+"""The one place that decides how amounts are represented.
+
+* Frames and files keep the exact on-chain integer as a canonical digit string (``value``; see
+  :mod:`tracer.schema` for why not decimal256).
+* Kernels use ``amount``: float64 token units (``value / 10**decimals``). Why float64: taint
+  models multiply and divide (haircut ratios), 53 bits keep 15-16 significant digits, which is
+  sub-micro-dollar on any realistic stablecoin flow, and float64 keeps kernels simple and fast.
+  The conversion parses ``"<digits>e-<decimals>"`` once, so each amount is the correctly rounded
+  float of the exact value (a single rounding, not two).
+* Reports that state exact totals sum ``value`` as Python integers (:func:`exact_sum`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+UINT256_MAX = 2**256 - 1
+_UINT256_MAX_STR = str(UINT256_MAX)
+
+
+def canonical_digits(expr: pl.Expr) -> pl.Expr:
+    """Strip leading zeros (keeping a lone ``0``) from a digit-string expression."""
+    stripped = expr.str.strip_chars_start("0")
+    return pl.when(stripped == "").then(pl.lit("0")).otherwise(stripped)
+
+
+def value_error(expr: pl.Expr) -> pl.Expr:
+    """Reason a canonical ``value`` is invalid, or null: digits only, at most uint256 max."""
+    too_long = expr.str.len_bytes() > len(_UINT256_MAX_STR)
+    at_max_len = expr.str.len_bytes() == len(_UINT256_MAX_STR)
+    return (
+        pl.when(expr.is_null())
+        .then(pl.lit("missing value"))
+        .when(expr.str.starts_with("-"))
+        .then(pl.lit("negative value: transfers move a non-negative integer amount"))
+        .when(~expr.str.contains(r"^[0-9]+$"))
+        .then(pl.lit("not a non-negative integer (raw on-chain units expected)"))
+        .when(too_long | (at_max_len & (expr > pl.lit(_UINT256_MAX_STR))))
+        .then(pl.lit("larger than uint256 max"))
+        .otherwise(None)
+    )
+
+
+def amount_expr(value: pl.Expr, decimals: pl.Expr) -> pl.Expr:
+    """float64 token units from the exact digits, rounded once; null when decimals unknown."""
+    text = value + pl.lit("e-") + decimals.cast(pl.String)
+    return pl.when(decimals.is_null()).then(None).otherwise(text.cast(pl.Float64, strict=False))
+
+
+def scaled_to_raw(text: str, decimals: int) -> str:
+    """Recover the exact integer from a human-scaled amount such as ``"1,234.5"``.
+
+    Raises ``ValueError`` when the text has more significant fractional digits than ``decimals``
+    (the export rounded, or the decimals are wrong), so an inexact value never enters the data.
+    """
+    t = text.strip().replace(",", "").replace("_", "")
+    if t.startswith("-"):
+        raise ValueError(f"negative amount {text!r}")
+    if not t or any(c not in "0123456789." for c in t) or t.count(".") > 1:
+        raise ValueError(f"not a decimal number: {text!r}")
+    whole, _, frac = t.partition(".")
+    frac_sig = frac.rstrip("0")
+    if len(frac_sig) > decimals:
+        raise ValueError(
+            f"{text!r} has {len(frac_sig)} fractional digits but the token has {decimals} decimals"
+        )
+    digits = (whole or "0") + frac_sig.ljust(decimals, "0")
+    return digits.lstrip("0") or "0"
+
+
+def raw_to_decimal(value: str, decimals: int) -> Decimal:
+    """Exact token units as a :class:`~decimal.Decimal` (for JSON output of exact figures)."""
+    return Decimal(int(value)).scaleb(-decimals)
+
+
+def exact_sum(values: pl.Series) -> int:
+    """Sum canonical digit strings exactly (Python big integers)."""
+    return sum(int(v) for v in values.drop_nulls().to_list())

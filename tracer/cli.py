@@ -1,0 +1,439 @@
+"""The ``tracer`` command line: parse options, call one library function, render.
+
+Errors a user can fix arrive as :class:`tracer.errors.TracerError` and are turned into a one-line
+message and an exit code here, in one place; nothing else in the package prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tracer import __version__
+from tracer.errors import TracerError, UsageError
+from tracer.labels import LabelLoad, read_labels
+
+OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+
+
+class TracerGroup(click.Group):
+    """Maps library errors to clean messages and exit codes (no tracebacks: case data is
+    sensitive, and a traceback is not an instruction)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TracerError as exc:
+            err = click.ClickException(str(exc))
+            err.exit_code = exc.exit_code
+            raise err from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}") from None
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=max(120, Console().width))
+
+
+# -- shared options ---------------------------------------------------------------------------
+def workspace_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--workspace",
+        "-w",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Workspace folder (default: $TRACER_WORKSPACE or ./.tracer).",
+    )(f)
+
+
+def read_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that say how to read export files (ingest and --data)."""
+    opts = [
+        click.option("--input-format", "fmt", default=None,
+                     help="Force the export format instead of detecting it (see README)."),
+        click.option("--chain", default=None,
+                     help="Chain of EVM exports: ethereum (default), bsc, polygon, ..."),
+        click.option("--map", "column_map", default=None,
+                     help="Generic CSV column mapping, e.g. from=sender,to=receiver,hash=tx."),
+        click.option("--tokens", "token_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Extra token table(s): chain,token,symbol,decimals."),
+        click.option("--blocks", "blocks_file", default=None,
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Block timestamps (ethereum-etl blocks export) for block-only exports."),
+        click.option("--skip-bad", is_flag=True,
+                     help="Write bad rows to the rejects file instead of stopping at the first."),
+        click.option("--rejects", "rejects_file", default="tracer-rejects.parquet",
+                     show_default=True, help="Where --skip-bad writes rejected rows (Parquet)."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr."),
+    ]  # fmt: skip
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--data/--labels: analyse files directly, in memory, with no workspace."""
+    opts = [
+        click.option("--data", "data_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Export file(s) to analyse in memory instead of a workspace."),
+        click.option("--labels", "label_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Label file(s): CSV, TagPack YAML, or address list (with "
+                          "--label-category)."),
+        click.option("--label-category", default=None,
+                     help="Category for plain address lists given with --labels."),
+    ]  # fmt: skip
+    for o in reversed(opts):
+        f = o(f)
+    return read_options(workspace_option(f))
+
+
+def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--output", "-o", default=None, help="Output file (default: stdout).")(f)
+    return click.option(
+        "--format",
+        "out_format",
+        type=click.Choice(OUT_FORMATS),
+        default=None,
+        help="Output format (default: table on a terminal, json when piped or -o FILE.json).",
+    )(f)
+
+
+def _read_options(kw: dict[str, Any]) -> Any:
+    from tracer.sources import ReadOptions
+    from tracer.sources.blocks import read_blocks
+    from tracer.sources.generic import parse_map
+    from tracer.tokens import load_tokens
+
+    return ReadOptions(
+        chain=kw.get("chain"),
+        column_map=parse_map(kw.get("column_map")),
+        tokens=load_tokens(kw.get("token_files") or ()),
+        blocks=read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None,
+    )
+
+
+def _label_loads(files: tuple[str, ...], category: str | None) -> list[LabelLoad]:
+    return [read_labels(f, category=category) for f in files]
+
+
+def _summary_line(summary: Any) -> str:
+    d = summary.as_dict()
+    text = (
+        f"read {d['read']:,} rows: loaded {d['loaded']:,}, duplicate {d['duplicate']:,}, "
+        f"rejected {d['rejected']:,}, skipped {d['skipped']:,} (not transfers)"
+    )
+    if d["unknown_decimals"]:
+        text += f"; {d['unknown_decimals']:,} loaded rows have unknown token decimals"
+    return text
+
+
+def _write_rejects(summary: Any, path: str, quiet: bool) -> None:
+    from tracer.render import write_frame
+
+    if summary.rejects.height == 0:
+        return
+    write_frame(summary.rejects, "parquet", path)
+    if not quiet:
+        _err().print(f"{summary.rejects.height:,} rejected rows written to {path}")
+
+
+def _workspace(kw: dict[str, Any]) -> Any:
+    """The workspace to analyse: in memory from --data, else the on-disk one."""
+    from tracer.workspace import Workspace
+
+    loads = _label_loads(kw.get("label_files") or (), kw.get("label_category"))
+    if kw.get("data_files"):
+        ws, summary = Workspace.in_memory(
+            kw["data_files"], loads, options=_read_options(kw), fmt=kw.get("fmt"),
+            skip_bad=kw.get("skip_bad", False),
+        )  # fmt: skip
+        _write_rejects(summary, kw["rejects_file"], kw.get("quiet", False))
+        if not kw.get("quiet") and _err().is_terminal:
+            _err().print(f"[dim]{_summary_line(summary)}[/dim]")
+        return ws
+    ws = Workspace.open(kw.get("workspace"))
+    if loads:
+        ws.add_labels_in_memory(loads)
+    return ws
+
+
+def _out_format(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    if output and output != "-":
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix in OUT_FORMATS:
+            return suffix
+        return "json"
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def _parse_when(text: str | None, flag: str) -> datetime | None:
+    if text is None:
+        return None
+    import polars as pl
+
+    from tracer.sources.base import timestamp_us
+
+    us = pl.select(timestamp_us(pl.lit(text))).item()
+    if us is None:
+        raise UsageError(f"{flag}: cannot read {text!r} as a date/time (e.g. 2024-03-01 or "
+                         "2024-03-01T12:00:00Z)")  # fmt: skip
+    if len(text.strip()) == 10 and flag == "--until":
+        us += 86_400_000_000 - 1  # a bare date as --until means the end of that day
+    return datetime.fromtimestamp(us / 1e6, tz=UTC)
+
+
+# -- the group -------------------------------------------------------------------------------
+@click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracer")
+def cli() -> None:
+    """Follow laundered crypto funds through on-chain transfer exports.
+
+    \b
+    Example:
+      tracer follow TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx \\
+        --data fixtures/sample_case/trongrid_scam_wallet.json \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --labels fixtures/sample_case/labels.csv
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@workspace_option
+@read_options
+@click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
+def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+    """Load export files into the workspace (idempotent; atomic).
+
+    Formats are detected from the header or shape: ethereum-etl (CSV/JSON), BigQuery,
+    Etherscan CSV, TronGrid/TronScan, eth_getLogs responses, generic CSV (--map), Parquet.
+
+    \b
+    Example:
+      tracer ingest fixtures/sample_case/trongrid_*.json
+    """
+    import json
+
+    from tracer.progress import track
+    from tracer.workspace import Workspace
+
+    ws = Workspace.open(kw.get("workspace"), create=True)
+    opts = _read_options(kw)
+    quiet = kw.get("quiet", False)
+    summary = ws.ingest(
+        list(track(files, total=len(files), description="reading", quiet=quiet)),
+        options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
+    )  # fmt: skip
+    _write_rejects(summary, kw["rejects_file"], quiet)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+    elif not quiet:
+        for f in summary.files:
+            skipped = ", ".join(f"{n} {r}" for r, n in f.skipped.items()) or "none"
+            _err().print(
+                f"{f.file} [{f.format}]: read {f.read:,} = loaded {f.loaded:,} + duplicate "
+                f"{f.duplicate:,} + rejected {f.rejected:,} + skipped {sum(f.skipped.values()):,}"
+                f" ({skipped})"
+            )
+        _err().print(_summary_line(summary) + ("" if summary.changed else "; workspace unchanged"))
+
+
+@cli.group()
+def labels() -> None:
+    """Manage flagged-service labels in the workspace."""
+
+
+@labels.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@workspace_option
+@click.option("--category", default=None, help="Category for every address of the file(s).")
+@click.option("--name", default=None, help="Name for plain address lists (default: file name).")
+def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
+    """Add label files: CSV, GraphSense TagPack YAML, or address lists.
+
+    \b
+    Example:
+      tracer labels add fixtures/sample_case/labels.csv
+      tracer labels add fixtures/ofac/sanctioned_addresses_TRX.txt --category sanctioned
+    """
+    from tracer.workspace import Workspace
+
+    ws = Workspace.open(kw.get("workspace"), create=True)
+    loads = [read_labels(f, category=category, name=name) for f in files]
+    added = ws.add_labels(loads)
+    for load in loads:
+        skipped = ", ".join(f"{n} {r}" for r, n in load.skipped.items()) or "none"
+        _err().print(
+            f"{load.file}: read {load.read:,}, usable {load.labels.height:,}, skipped "
+            f"{sum(load.skipped.values()):,} ({skipped})"
+        )
+    _err().print(f"{added:,} new labels in the workspace")
+
+
+@cli.command()
+@workspace_option
+@click.option("--format", "out_format", type=click.Choice(["table", "json"]), default="table")
+def info(out_format: str, **kw: Any) -> None:
+    """Show what the workspace holds: transfers per chain/asset, addresses, time range, labels.
+
+    \b
+    Example:
+      tracer info --format json
+    """
+    import json
+
+    from rich.table import Table
+
+    from tracer.workspace import Workspace
+
+    d = Workspace.open(kw.get("workspace")).info()
+    if out_format == "json":
+        click.echo(json.dumps(d, indent=2, default=str))
+        return
+    c = _out()
+    c.print(f"Workspace {d['workspace']}: {d['transfers']:,} transfers, "
+            f"{d['addresses']:,} addresses, {d['first_ts']} → {d['last_ts']}")  # fmt: skip
+    t = Table("chain", "asset", "transfers", "amount")
+    for r in d["per_asset"]:
+        t.add_row(r["chain"], r["asset"] or "(unknown)", f"{r['transfers']:,}",
+                  "" if r["amount"] is None else f"{r['amount']:,.2f}")  # fmt: skip
+    c.print(t)
+    c.print("Labels: " + ", ".join(f"{k} {v:,}" for k, v in d["labels_per_category"].items()))
+
+
+@cli.command()
+@workspace_option
+@click.option("--output", "-o", required=True, help="Parquet file to write.")
+def export(output: str, **kw: Any) -> None:
+    """Write the canonical transfer table (chain order) to Parquet.
+
+    \b
+    Example:
+      tracer export -o transfers.parquet
+    """
+    from tracer.workspace import Workspace
+
+    n = Workspace.open(kw.get("workspace")).export(output)
+    _err().print(f"{n:,} transfers written to {output}")
+
+
+def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    from tracer.follow import MODEL_NAMES
+
+    opts = [
+        click.argument("addresses", nargs=-1),
+        click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False),
+                     help="File with one address per line to trace together."),
+        click.option("--model", "-m", type=click.Choice(MODEL_NAMES), default="haircut",
+                     show_default=True, help="Taint model."),
+        click.option("--asset", default=None,
+                     help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."),
+        click.option("--since", default=None, help="Only outflows at or after this time (UTC)."),
+        click.option("--until", default=None, help="Only outflows at or before this time (UTC)."),
+        click.option("--through", default="otc_desk,swap,bridge", show_default=True,
+                     help="Label categories that pass taint on instead of absorbing it "
+                          "('none' for none)."),
+        click.option("--max-hops", type=click.IntRange(min=1), default=None,
+                     help="Stop following after this many hops."),
+        click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
+                     help="Dust threshold in token units: smaller taint is not followed."),
+        click.option("--top-paths", type=click.IntRange(min=0), default=3, show_default=True,
+                     help="Strongest paths kept per service."),
+        click.option("--ledger", "ledger_file", default=None,
+                     help="Write the audit ledger (one row per tainted transfer) to Parquet."),
+    ]  # fmt: skip
+    for o in reversed(opts):
+        f = o(f)
+    return output_options(data_options(f))
+
+
+def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
+    from tracer.follow import follow
+    from tracer.render import follow_table, write_follow, write_frame
+
+    addrs = list(addresses)
+    if kw.get("sources_file"):
+        text = Path(kw["sources_file"]).read_text(encoding="utf-8")
+        addrs += [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("#")]
+    if not addrs:
+        raise UsageError("give an ADDRESS or --sources FILE")
+    through_text = kw.get("through") or ""
+    through = (
+        ()
+        if through_text.strip().lower() == "none"
+        else tuple(t.strip() for t in through_text.split(",") if t.strip())
+    )
+    ws = _workspace(kw)
+    result = follow(
+        ws, addrs, model=kw["model"], assets=kw.get("asset"),
+        since=_parse_when(kw.get("since"), "--since"),
+        until=_parse_when(kw.get("until"), "--until"),
+        through=through, max_hops=kw.get("max_hops"), min_amount=kw.get("min_amount") or 0.0,
+        top_paths=kw.get("top_paths", 3), ledger=bool(kw.get("ledger_file")), direction=direction,
+    )  # fmt: skip
+    if kw.get("ledger_file") and result.ledger is not None:
+        write_frame(result.ledger, "parquet", kw["ledger_file"])
+        if not kw.get("quiet"):
+            _err().print(
+                f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"
+            )
+    fmt = _out_format(kw.get("out_format"), kw.get("output"))
+    if fmt == "table":
+        follow_table(result, _out())
+    else:
+        write_follow(result, fmt, kw.get("output"))
+
+
+@cli.command()
+@follow_options
+def follow(addresses: tuple[str, ...], **kw: Any) -> None:
+    """Follow the money out of ADDRESS(es): services reached, paths, what is still held.
+
+    \b
+    Example:
+      tracer follow TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx --model fifo \\
+        --data fixtures/sample_case/trongrid_scam_wallet.json \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --labels fixtures/sample_case/labels.csv --format json
+    """
+    _run_follow("forward", addresses, kw)
+
+
+@cli.command()
+@follow_options
+def source(addresses: tuple[str, ...], **kw: Any) -> None:
+    """Trace backwards: where did the money that reached ADDRESS(es) come from?
+
+    \b
+    Example:
+      tracer source TTqBGPuxz5Q4rXb3UpaGaDi6QbtDRbKTYk \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --labels fixtures/sample_case/labels.csv
+    """
+    _run_follow("backward", addresses, kw)
+
+
+def main() -> None:
+    """Console entry point."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "tracer-numba"))
+    cli(prog_name="tracer")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+"""``follow`` and ``source``: where did the money of these wallets go (or come from)?
+
+One use case: select edges and roles (:mod:`tracer.selection`), run a taint kernel
+(:mod:`kernels.taint`), and turn its arrays into frames an investigator reads: services reached
+with amounts, shares, minimum hops, first arrival and the strongest paths; the largest unlabelled
+holders still sitting on taint; and an accounting line that closes
+(``reached + returned + held + dust + beyond hop limit = traced``), except under poison, which
+does not conserve value and says so.
+
+``source`` is the same computation on the time-reversed graph (edges reversed and processed from
+the newest to the oldest): the deposit address's *inflows* are traced back to where they came
+from, and the model's rule is applied to each wallet's later outflows instead of its earlier
+inflows. Time is respected in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from kernels.taint import MODELS, SINK, SOURCE, propagate
+from tracer.addresses import display
+from tracer.errors import UsageError
+from tracer.selection import (
+    DEFAULT_THROUGH,
+    asset_tokens,
+    node_labels,
+    resolve_nodes,
+    roles,
+    select_edges,
+    to_us,
+)
+from tracer.workspace import Workspace
+
+#: Model names accepted by ``--model`` (stable contract for scripts).
+MODEL_NAMES = tuple(MODELS)
+
+
+@dataclass
+class FollowResult:
+    """Everything a follow found. Amounts are token units (float64); see ``ledger`` for exact."""
+
+    model: str
+    direction: str
+    sources: list[str]
+    assets: list[str]
+    traced_total: float
+    reached: pl.DataFrame
+    through: pl.DataFrame
+    held: pl.DataFrame
+    held_total: float
+    returned: float
+    dust: float
+    beyond_max_hops: float
+    conserves: bool
+    overdrafts: int
+    overdraft_amount: float
+    excluded_unknown_decimals: int
+    missing_sources: list[str] = field(default_factory=list)
+    ledger: pl.DataFrame | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reached_total(self) -> float:
+        return float(self.reached["amount"].sum()) if self.reached.height else 0.0
+
+    def services(self) -> pl.DataFrame:
+        """Reached amounts per service (name, category), summed over its addresses."""
+        if self.reached.height == 0:
+            return pl.DataFrame(
+                schema={"name": pl.String, "category": pl.String, "addresses": pl.UInt32,
+                        "amount": pl.Float64, "share": pl.Float64, "min_hops": pl.Int32,
+                        "first_ts": pl.Datetime("us", "UTC")}
+            )  # fmt: skip
+        return (
+            self.reached.group_by(["name", "category"])
+            .agg(
+                pl.len().alias("addresses"),
+                pl.col("amount").sum(),
+                pl.col("share").sum(),
+                pl.col("min_hops").min(),
+                pl.col("first_ts").min(),
+            )
+            .sort(["amount", "name"], descending=[True, False])
+        )
+
+    @property
+    def unaccounted(self) -> float:
+        """traced − (reached + returned + held + dust + beyond): rounding only, if conserving."""
+        return self.traced_total - (
+            self.reached_total + self.returned + self.held_total + self.dust + self.beyond_max_hops
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (documented in the README; keep keys stable)."""
+
+        def ts(v: datetime | None) -> str | None:
+            return None if v is None else v.isoformat().replace("+00:00", "Z")
+
+        reached = [
+            {
+                "address": r["address"],
+                "chain": r["chain"],
+                "name": r["name"],
+                "category": r["category"],
+                "amount": r["amount"],
+                "share": r["share"],
+                "min_hops": r["min_hops"],
+                "first_ts": ts(r["first_ts"]),
+                "paths": r["paths"],
+            }
+            for r in self.reached.iter_rows(named=True)
+        ]
+        return {
+            "model": self.model,
+            "direction": self.direction,
+            "services": [
+                {**r, "first_ts": ts(r["first_ts"])} for r in self.services().iter_rows(named=True)
+            ],
+            "sources": self.sources,
+            "assets": self.assets,
+            "traced_total": self.traced_total,
+            "reached": reached,
+            "through": [
+                {**r, "first_ts": ts(r["first_ts"])} for r in self.through.iter_rows(named=True)
+            ],
+            "held": self.held.select("address", "chain", "amount").to_dicts(),
+            "held_total": self.held_total,
+            "returned": self.returned,
+            "dust": self.dust,
+            "beyond_max_hops": self.beyond_max_hops,
+            "conserves": self.conserves,
+            "accounting": {
+                "reached": self.reached_total,
+                "returned_to_sources": self.returned,
+                "held": self.held_total,
+                "dust": self.dust,
+                "beyond_max_hops": self.beyond_max_hops,
+                "traced_total": self.traced_total,
+                "closes": self.conserves,
+                "note": None
+                if self.conserves
+                else "poison does not conserve value: figures are upper bounds, not shares",
+            },
+            "unknown_prior_funds": {
+                "transfers": self.overdrafts,
+                "amount": self.overdraft_amount,
+                "rule": "a wallet sending more than its observed balance is assumed to have "
+                "held the difference as clean funds before the data starts",
+            },
+            "excluded_unknown_decimals": self.excluded_unknown_decimals,
+            "missing_sources": self.missing_sources,
+            "options": self.options,
+        }
+
+
+def _datetime_us(v: int) -> datetime | None:
+    return None if v < 0 else datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def follow(
+    workspace: Workspace,
+    sources: list[str],
+    *,
+    model: str = "haircut",
+    assets: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    through: tuple[str, ...] = DEFAULT_THROUGH,
+    max_hops: int | None = None,
+    min_amount: float = 0.0,
+    top_paths: int = 3,
+    top_held: int = 20,
+    ledger: bool = False,
+    direction: str = "forward",
+) -> FollowResult:
+    """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
+
+    Labelled services are sinks unless their category is in ``through``. See the module
+    docstring for the accounting and README "Follow semantics" for the JSON contract.
+    """
+    if model not in MODELS:
+        raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
+    if direction not in ("forward", "backward"):
+        raise UsageError("direction must be 'forward' or 'backward'")
+    if not sources:
+        raise UsageError("give at least one address to follow")
+    graph = workspace.graph()
+    src_ids, missing = resolve_nodes(graph, sources)
+    if src_ids.size == 0:
+        raise UsageError(
+            f"none of the addresses occurs in the data: {', '.join(missing)} "
+            "(check the chain and that the export covering them was ingested)"
+        )
+    token_ids = asset_tokens(graph, assets)
+    sel = select_edges(graph, token_ids)
+    labelled = node_labels(graph, workspace.labels())
+    role = roles(graph, src_ids, labelled, through)
+    backward = direction == "backward"
+    k_src, k_dst, k_ts, k_amt = sel.src, sel.dst, sel.ts, sel.amount
+    if backward:
+        k_src, k_dst = sel.dst[::-1].copy(), sel.src[::-1].copy()
+        k_ts, k_amt = sel.ts[::-1].copy(), sel.amount[::-1].copy()
+    # seeds: a source's outflows (forward) or inflows (backward) inside the window
+    seed = role[k_src] == SOURCE
+    lo, hi = to_us(since), to_us(until)
+    if lo is not None:
+        seed &= k_ts >= lo
+    if hi is not None:
+        seed &= k_ts <= hi
+    tx_id = None
+    if model == "tiho":
+        hashes = workspace.transfers()["tx_hash"]
+        codes = hashes.rank("dense").to_numpy().astype(np.int64)[sel.index]
+        tx_id = codes[::-1].copy() if backward else codes
+    res = propagate(
+        k_src, k_dst, k_amt, k_ts, seed, role,
+        model=model, min_amount=min_amount, max_hops=max_hops, tx_id=tx_id, record=ledger,
+    )  # fmt: skip
+    edge_index = sel.index[::-1].copy() if backward else sel.index
+    transfers = workspace.transfers()
+    traced = res.traced
+    nodes = graph.addresses
+    conserves = model != "poison"
+
+    def frame_for(ids: np.ndarray, amounts: np.ndarray) -> pl.DataFrame:
+        base = nodes[ids.tolist()] if ids.size else nodes.clear()
+        return base.with_columns(
+            pl.Series("amount", amounts, pl.Float64),
+            pl.Series("min_hops", res.hops[ids], pl.Int32),
+            pl.Series(
+                "first_ts",
+                [_datetime_us(int(v)) for v in res.first_ts[ids]],
+                pl.Datetime("us", "UTC"),
+            ),
+        )
+
+    lab = labelled.select("id", "name", "category")
+    sink_ids = np.flatnonzero((role == SINK) & (res.inflow > 0)).astype(np.int32)
+    reached = (
+        frame_for(sink_ids, res.inflow[sink_ids])
+        .join(lab, on="id", how="left")
+        .with_columns((pl.col("amount") / traced if traced > 0 else pl.lit(0.0)).alias("share"))
+        .sort(["amount", "id"], descending=[True, False])
+    )
+    paths = _paths(
+        reached["id"].to_list()[: max(top_paths and 50, 0)],
+        k_src, k_dst, k_amt, k_ts, res.edge_taint, role, edge_index, transfers, nodes, top_paths,
+        backward,
+    )  # fmt: skip
+    reached = reached.with_columns(
+        pl.Series(
+            "paths",
+            [paths.get(i, []) for i in reached["id"].to_list()],
+            dtype=pl.Object,
+        )
+    )
+    through_mask = (
+        np.isin(np.arange(graph.n_nodes), labelled["id"].to_numpy())
+        & (role != SINK)
+        & (role != SOURCE)
+        & (res.inflow > 0)
+    )
+    through_ids = np.flatnonzero(through_mask).astype(np.int32)
+    through_df = (
+        frame_for(through_ids, res.inflow[through_ids])
+        .join(lab, on="id", how="left")
+        .sort(["amount", "id"], descending=[True, False])
+    )
+    held_mask = (role != SINK) & (role != SOURCE) & (res.taint > 0)
+    held_total = float(res.taint[held_mask].sum()) if conserves else 0.0
+    held_ids = np.flatnonzero(held_mask).astype(np.int32)
+    order = np.lexsort((held_ids, -res.taint[held_ids]))[:top_held]
+    held = frame_for(held_ids[order], res.taint[held_ids[order]]).join(lab, on="id", how="left")
+    returned = float(res.inflow[role == SOURCE].sum())
+    result = FollowResult(
+        model=model,
+        direction=direction,
+        sources=[
+            display(c, a) for c, a in nodes[src_ids.tolist()].select("chain", "address").iter_rows()
+        ],
+        assets=sorted(
+            {
+                a
+                for a in graph.tokens.filter(pl.col("token_id").is_in(token_ids.tolist()))[
+                    "asset"
+                ].to_list()
+                if a
+            }
+        ),
+        traced_total=traced,
+        reached=_display(reached),
+        through=_display(through_df).drop("id"),
+        held=_display(held),
+        held_total=held_total,
+        returned=returned,
+        dust=res.dust,
+        beyond_max_hops=res.beyond,
+        conserves=conserves,
+        overdrafts=int(res.stats[3]),
+        overdraft_amount=float(res.stats[4]),
+        excluded_unknown_decimals=sel.excluded_unknown,
+        missing_sources=missing,
+        options={
+            "since": None if since is None else since.isoformat(),
+            "until": None if until is None else until.isoformat(),
+            "through": list(through),
+            "max_hops": max_hops,
+            "min_amount": min_amount,
+            "asset": assets or "stablecoins",
+        },
+    )
+    if ledger:
+        result.ledger = _ledger(res, edge_index, transfers, model, backward, k_src, k_dst, nodes)
+    return result
+
+
+def _display(frame: pl.DataFrame) -> pl.DataFrame:
+    """Addresses in display form (EIP-55 on EVM chains)."""
+    if frame.height == 0:
+        return frame
+    shown = [display(c, a) for c, a in frame.select("chain", "address").iter_rows()]
+    return frame.with_columns(pl.Series("address", shown, pl.String))
+
+
+def _paths(
+    sink_ids: list[int],
+    src: np.ndarray,
+    dst: np.ndarray,
+    amount: np.ndarray,
+    ts: np.ndarray,
+    edge_taint: np.ndarray,
+    role: np.ndarray,
+    edge_index: np.ndarray,
+    transfers: pl.DataFrame,
+    nodes: pl.DataFrame,
+    k: int,
+    backward: bool = False,
+) -> dict[int, list[dict[str, Any]]]:
+    """The ``k`` strongest paths into each sink, recovered greedily backwards.
+
+    Rule: start from the sink's ``k`` largest tainted inflows; from each, step back to the
+    largest tainted transfer into the sender that came *earlier* in chain order, until a
+    source is reached. Each step is a real transfer, earlier than the next, so a path is a
+    time-respecting chain of transactions an investigator can verify one by one. Strength =
+    the smallest taint along the path (its bottleneck).
+    """
+    if k <= 0 or not sink_ids:
+        return {}
+    tainted = np.flatnonzero(edge_taint > 0)
+    if tainted.size == 0:
+        return {}
+    order = np.lexsort((tainted, dst[tainted]))
+    by_dst = tainted[order]
+    dsts = dst[by_dst]
+    starts = np.searchsorted(dsts, np.arange(role.shape[0]), side="left")
+    ends = np.searchsorted(dsts, np.arange(role.shape[0]), side="right")
+    hashes = transfers["tx_hash"]
+    chains = nodes["chain"]
+    addrs = nodes["address"]
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sink in sink_ids:
+        inflows = by_dst[starts[sink] : ends[sink]]
+        top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
+        paths = []
+        for e in top:
+            steps = [int(e)]
+            node = int(src[e])
+            cur = int(e)
+            while role[node] != SOURCE:
+                cand = by_dst[starts[node] : ends[node]]
+                cand = cand[cand < cur]
+                if cand.size == 0:
+                    break
+                best = int(cand[np.lexsort((cand, -edge_taint[cand]))][0])
+                steps.append(best)
+                cur = best
+                node = int(src[best])
+            if not backward:
+                steps.reverse()  # source first; backward paths already run deposit → origin
+            hops = [
+                {
+                    "tx_hash": hashes[int(edge_index[s])],
+                    "from": display(chains[int(a)], addrs[int(a)]),
+                    "to": display(chains[int(b)], addrs[int(b)]),
+                    "amount": float(amount[s]),
+                    "tainted": float(edge_taint[s]),
+                    "ts": datetime.fromtimestamp(int(ts[s]) / 1e6, tz=UTC)
+                    .isoformat()
+                    .replace("+00:00", "Z"),
+                }
+                for s in steps
+                for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
+            ]
+            paths.append(
+                {
+                    "strength": float(min(edge_taint[s] for s in steps)),
+                    "complete": bool(role[node] == SOURCE),
+                    "hops": hops,
+                }
+            )
+        out[sink] = paths
+    return out
+
+
+def _ledger(
+    res: Any,
+    edge_index: np.ndarray,
+    transfers: pl.DataFrame,
+    model: str,
+    backward: bool,
+    src: np.ndarray,
+    dst: np.ndarray,
+    nodes: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per tainted transfer: enough to recompute every figure by hand.
+
+    ``sender_balance_before``/``sender_taint_before`` are the sender's state just before the
+    transfer (after the unknown-prior-funds adjustment), so e.g. haircut's
+    ``tainted = amount * sender_taint_before / sender_balance_before`` can be checked row by row.
+    """
+    k = np.flatnonzero(res.edge_taint > 0)
+    rows = transfers[edge_index[k].tolist()] if k.size else transfers.clear()
+    return rows.select(
+        pl.Series("edge", edge_index[k], pl.Int64),
+        "chain",
+        "asset",
+        "token",
+        "tx_hash",
+        "seq",
+        "block",
+        "ts",
+        "src",
+        "dst",
+        "value",
+        "decimals",
+        "amount",
+    ).with_columns(
+        pl.Series("tainted", res.edge_taint[k], pl.Float64),
+        pl.Series("sender_balance_before", res.bal_before[k], pl.Float64),
+        pl.Series("sender_taint_before", res.taint_before[k], pl.Float64),
+        pl.Series("hop", res.edge_hop[k], pl.Int32),
+        pl.lit(model).alias("model"),
+        pl.lit("backward" if backward else "forward").alias("direction"),
+    )

@@ -1,0 +1,170 @@
+"""Turning what a user asks for (addresses, assets, time window, labels) into kernel inputs.
+
+Shared by ``follow``, ``source`` and ``exposure`` so that every use case reads options the same
+way: one place decides which edges are in play and which nodes are sources, sinks or
+pass-through services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from kernels.taint import NORMAL, SINK, SOURCE, THROUGH
+from tracer.addresses import TRON, is_evm, normalize_evm, normalize_tron
+from tracer.errors import UsageError
+from tracer.graph import TransferGraph
+from tracer.labels import primary_labels
+from tracer.tokens import STABLE_SYMBOLS
+
+DEFAULT_THROUGH = ("otc_desk", "swap", "bridge")
+
+
+def parse_address(text: str) -> list[tuple[str | None, str]]:
+    """``(chain or None for any EVM chain, normalised address)`` candidates for user input."""
+    a = text.strip()
+    out: list[tuple[str | None, str]] = []
+    with contextlib.suppress(ValueError):
+        out.append((None, normalize_evm(a)))
+    with contextlib.suppress(ValueError):
+        out.append((TRON, normalize_tron(a)))
+    if not out:
+        raise UsageError(f"not an EVM (0x + 40 hex) or Tron (T..., base58check) address: {text!r}")
+    return out
+
+
+def resolve_nodes(graph: TransferGraph, addresses: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Node ids for the given addresses (all chains they occur on) and those not found."""
+    ids: list[int] = []
+    missing: list[str] = []
+    table = graph.addresses
+    for text in addresses:
+        found = False
+        for chain, addr in parse_address(text):
+            hits = table.filter(pl.col("address") == addr)
+            if chain is not None:
+                hits = hits.filter(pl.col("chain") == chain)
+            if hits.height:
+                ids.extend(hits["id"].to_list())
+                found = True
+        if not found:
+            missing.append(text)
+    return np.unique(np.asarray(ids, dtype=np.int32)), missing
+
+
+def node_labels(graph: TransferGraph, labels: pl.DataFrame) -> pl.DataFrame:
+    """``id, name, category, source, confidence`` for every labelled node of the graph.
+
+    A label with a chain applies on that chain; one without (EVM address lists) on every EVM
+    chain. An address with several labels takes the highest-priority category
+    (:data:`tracer.labels.CATEGORY_PRIORITY`).
+    """
+    if labels.height == 0 or graph.n_nodes == 0:
+        return pl.DataFrame(
+            schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
+                    "source": pl.String, "confidence": pl.String}
+        )  # fmt: skip
+    nodes = graph.addresses
+    with_chain = labels.filter(pl.col("chain").is_not_null())
+    any_evm = labels.filter(pl.col("chain").is_null()).drop("chain")
+    evm_chains = [c for c in nodes["chain"].unique().to_list() if is_evm(c)]
+    evm_nodes = nodes.filter(pl.col("chain").is_in(evm_chains))
+    joined = pl.concat(
+        [
+            nodes.join(with_chain, on=["chain", "address"], how="inner"),
+            evm_nodes.join(any_evm, on="address", how="inner").select(
+                [*nodes.columns, "name", "category", "source", "confidence"]
+            ),
+        ]
+    )
+    return primary_labels(joined).select("id", "name", "category", "source", "confidence")
+
+
+def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
+    """Token ids selected by ``--asset``: ``stablecoins`` (default), ``all``, or symbols."""
+    tokens = graph.tokens
+    choice = (assets or "stablecoins").strip()
+    if choice.lower() == "all":
+        sel = tokens.filter(pl.col("decimals").is_not_null())
+    elif choice.lower() in ("stablecoins", "stable"):
+        sel = tokens.filter(pl.col("asset").str.to_uppercase().is_in(list(STABLE_SYMBOLS)))
+    else:
+        wanted = [s.strip() for s in choice.split(",") if s.strip()]
+        sym = [w.upper() for w in wanted if not w.lower().startswith(("0x", "t"))]
+        contracts = [w.lower() for w in wanted if w.lower().startswith("0x")] + [
+            w for w in wanted if w.startswith("T") and len(w) == 34
+        ]
+        sel = tokens.filter(
+            pl.col("asset").str.to_uppercase().is_in(sym) | pl.col("token").is_in(contracts)
+        )
+        if sel.height == 0:
+            have = sorted({a for a in tokens["asset"].to_list() if a})
+            raise UsageError(
+                f"--asset {choice}: no such asset in the data (have: {', '.join(have)})"
+            )
+    return sel["token_id"].to_numpy().astype(np.int32)
+
+
+@dataclass
+class EdgeSelection:
+    """The edges in play, compacted (kernels see contiguous arrays), and their map back."""
+
+    index: np.ndarray  # int64[E'] full edge id of each selected edge (chain order kept)
+    src: np.ndarray
+    dst: np.ndarray
+    amount: np.ndarray
+    ts: np.ndarray
+    excluded_unknown: int  # selected-asset rows without decimals (kept out, counted)
+
+
+def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
+    mask = np.isin(graph.token_id, token_ids)
+    unknown = int(np.count_nonzero(np.isnan(graph.amount)))
+    mask &= ~np.isnan(graph.amount)
+    index = np.flatnonzero(mask)
+    return EdgeSelection(
+        index=index,
+        src=graph.src[index],
+        dst=graph.dst[index],
+        amount=graph.amount[index],
+        ts=graph.ts[index],
+        excluded_unknown=unknown,
+    )
+
+
+def to_us(when: datetime | None) -> int | None:
+    if when is None:
+        return None
+    return int(when.timestamp() * 1_000_000)
+
+
+def roles(
+    graph: TransferGraph,
+    sources: np.ndarray,
+    labelled: pl.DataFrame,
+    through: tuple[str, ...],
+) -> np.ndarray:
+    """int8 role per node: sources first, then labelled sinks / pass-through services."""
+    role = np.full(graph.n_nodes, NORMAL, dtype=np.int8)
+    if labelled.height:
+        ids = labelled["id"].to_numpy()
+        cats = labelled["category"].to_numpy()
+        is_through = np.isin(cats, list(through))
+        role[ids[is_through]] = THROUGH
+        role[ids[~is_through]] = SINK
+    role[sources] = SOURCE
+    return role
+
+
+def seeds(sel: EdgeSelection, role: np.ndarray, since: int | None, until: int | None) -> np.ndarray:
+    """Seed edges: selected outflows of source nodes inside ``[since, until]``."""
+    s = role[sel.src] == SOURCE
+    if since is not None:
+        s &= sel.ts >= since
+    if until is not None:
+        s &= sel.ts <= until
+    return s

@@ -1,0 +1,73 @@
+"""One module per export format, each turning a file into canonical transfers.
+
+:func:`read_file` detects the format from the header or shape (or takes ``fmt``), reads it with the
+format's module and canonicalises it with :func:`tracer.sources.base.canonicalize`. Source modules
+know nothing about the workspace or the graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from tracer.errors import UnknownFormatError, UsageError
+from tracer.sources import canonical, ethereum_etl, etherscan, generic, rpc_logs, tron
+from tracer.sources.base import Loaded, ReadOptions, canonicalize
+from tracer.sources.sample import Sample, sample
+
+#: format name → module; detection tries modules in this order (most specific first).
+FORMATS: dict[str, ModuleType] = {
+    "parquet": canonical,
+    "ethereum-etl": ethereum_etl,
+    "ethereum-etl-transactions": ethereum_etl,
+    "ethereum-etl-logs": rpc_logs,
+    "eth-getlogs": rpc_logs,
+    "etherscan-tokens": etherscan,
+    "etherscan-txs": etherscan,
+    "trongrid": tron,
+    "tronscan": tron,
+    "generic": generic,
+}
+_DETECTORS = (canonical, rpc_logs, ethereum_etl, etherscan, tron, generic)
+
+__all__ = ["FORMATS", "Loaded", "ReadOptions", "detect", "read_file"]
+
+
+def detect(s: Sample) -> str:
+    """The format of a sampled file, or :class:`UnknownFormatError` saying what was seen."""
+    for module in _DETECTORS:
+        fmt = module.sniff(s)
+        if fmt:
+            return fmt
+    if s.kind == "csv":
+        seen = f"CSV header: {', '.join(s.header[:12])}"
+    elif s.kind == "empty":
+        seen = "an empty file"
+    else:
+        seen = f"{s.kind.upper()} of unrecognised shape"
+    raise UnknownFormatError(
+        f"{s.path}: unknown export format ({seen}). Known formats: {', '.join(FORMATS)}. "
+        "For other CSV exports use --format generic --map from=COL,to=COL,hash=COL,value=COL,"
+        "time=COL"
+    )
+
+
+def read_file(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    skip_bad: bool = False,
+) -> Loaded:
+    """Read one export into canonical transfers (plus rejects and skipped counts)."""
+    opts = options or ReadOptions()
+    p = Path(path)
+    s = sample(p)
+    if s.kind == "empty":
+        raise UnknownFormatError(f"{p}: the file is empty")
+    if fmt is None:
+        fmt = detect(s)
+    elif fmt not in FORMATS:
+        raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    batch = FORMATS[fmt].read(s, fmt, opts)
+    return canonicalize(batch, str(path), opts, skip_bad=skip_bad)

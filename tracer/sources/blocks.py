@@ -1,0 +1,49 @@
+"""Block → timestamp tables, for exports that carry block numbers only (ethereum-etl).
+
+Accepts ethereum-etl ``blocks.csv`` / stream JSON (``number, timestamp``) and any CSV with
+``block``/``block_number``/``number`` and ``timestamp``/``ts``/``block_timestamp`` columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from tracer.errors import InputError
+from tracer.sources.base import timestamp_us
+from tracer.sources.sample import read_csv_strings, sample
+
+BLOCK_COLS = ("number", "block_number", "block")
+TS_COLS = ("timestamp", "block_timestamp", "ts")
+
+
+def read_blocks(path: str | Path, *, chain: str | None = None) -> pl.DataFrame:
+    """``chain, block, ts`` (µs) from a blocks export; bad rows raise :class:`InputError`."""
+    p = Path(path)
+    s = sample(p)
+    if s.kind == "csv":
+        frame = read_csv_strings(p)
+    elif s.kind == "ndjson":
+        frame = pl.read_ndjson(p, infer_schema_length=None).cast(pl.String)
+    else:
+        raise InputError(str(p), None, None, "blocks file must be CSV or newline-JSON")
+    if "type" in frame.columns:
+        frame = frame.filter(pl.col("type") == "block")
+    bcol = next((c for c in BLOCK_COLS if c in frame.columns), None)
+    tcol = next((c for c in TS_COLS if c in frame.columns), None)
+    if bcol is None or tcol is None:
+        raise InputError(
+            str(p), None, None, "blocks file needs a block number column and a timestamp column"
+        )
+    out = frame.select(
+        pl.lit(chain, pl.String).alias("chain"),
+        pl.col(bcol).cast(pl.Int64, strict=False).alias("block"),
+        timestamp_us(pl.col(tcol)).alias("ts"),
+    ).with_row_index("_row", offset=1)
+    bad = out.filter(pl.col("block").is_null() | pl.col("ts").is_null())
+    if bad.height:
+        r = bad.row(0, named=True)
+        field = bcol if r["block"] is None else tcol
+        raise InputError(str(p), r["_row"], field, "not a block number / timestamp")
+    return out.drop("_row")

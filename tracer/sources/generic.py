@@ -1,0 +1,144 @@
+"""Generic CSV with a column mapping, for Dune, BigQuery and in-house exports.
+
+``--map from=sender,to=receiver,hash=tx_id,...`` maps tracer's names (left) to the file's
+columns (right). Names: ``tx_hash`` (alias ``hash``), ``src`` (``from``), ``dst`` (``to``),
+``value`` (exact integer in raw units) *or* ``amount`` (human-scaled; the exact integer is recovered
+with ``decimals``), ``token`` (contract; absent = native coin), ``asset`` (``symbol``),
+``decimals``, ``block``, ``ts`` (``time``, ``timestamp``, ``block_time``), ``seq``
+(``log_index``, ``evt_index``), ``chain``. A column already named as tracer names it needs no
+mapping, so tracer's own canonical columns load as they are. Dune's ``\\x``-prefixed hex is
+accepted for addresses and hashes.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracer.addresses import normalize, normalize_chain
+from tracer.errors import UsageError
+from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, recover_exact, timestamp_us
+from tracer.sources.sample import Sample, read_csv_strings
+
+ALIASES = {
+    "hash": "tx_hash",
+    "from": "src",
+    "to": "dst",
+    "symbol": "asset",
+    "time": "ts",
+    "timestamp": "ts",
+    "block_time": "ts",
+    "log_index": "seq",
+    "evt_index": "seq",
+    "block_number": "block",
+}
+NAMES = {
+    "tx_hash",
+    "src",
+    "dst",
+    "value",
+    "amount",
+    "token",
+    "asset",
+    "decimals",
+    "block",
+    "ts",
+    "seq",
+    "chain",
+}
+REQUIRED = {"tx_hash", "src", "dst", "ts"}
+
+
+def parse_map(text: str | None) -> dict[str, str]:
+    """Parse ``a=b,c=d`` into ``{canonical: file column}``; unknown names are a usage error."""
+    out: dict[str, str] = {}
+    if not text:
+        return out
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, col = part.partition("=")
+        name = ALIASES.get(key.strip().lower(), key.strip().lower())
+        if not sep or name not in NAMES or not col.strip():
+            raise UsageError(
+                f"--map: cannot read {part!r}; use NAME=COLUMN with NAME one of "
+                + ", ".join(sorted(NAMES | set(ALIASES)))
+            )
+        out[name] = col.strip()
+    return out
+
+
+def sniff(s: Sample) -> str | None:
+    if s.kind == "csv" and REQUIRED | {"value"} <= set(s.header):
+        return "generic"
+    return None
+
+
+def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
+    original = read_csv_strings(s.path).with_row_index("_row", offset=1)
+    header = set(original.columns)
+    mapping = {n: n for n in NAMES if n in header}
+    mapping.update(opts.column_map)
+    missing_cols = sorted(c for c in mapping.values() if c not in header)
+    if missing_cols:
+        raise UsageError(
+            f"{s.path}: --map names column(s) {', '.join(missing_cols)} that the file does not "
+            f"have (header: {', '.join(original.columns)})"
+        )
+    need = REQUIRED - set(mapping)
+    if "value" not in mapping and "amount" not in mapping:
+        need.add("value (or amount)")
+    if need:
+        raise UsageError(
+            f"{s.path}: generic CSV needs a column for {', '.join(sorted(need))}; map it with "
+            f"--map NAME=COLUMN (header: {', '.join(original.columns)})"
+        )
+    frame = original.select(
+        "_row", *(pl.col(col).alias(name) for name, col in mapping.items() if name != "amount")
+    )
+    if "chain" not in mapping:
+        frame = frame.with_columns(pl.lit(opts.chain).alias("chain"))
+    frame = frame.with_columns(timestamp_us(pl.col("ts")).alias("ts"))
+    if "value" not in mapping:
+        frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
+    fields = dict(mapping)
+    for col in ("seq", "block", "decimals"):
+        if col in mapping:
+            frame = flag_non_integer(frame, col, mapping[col])
+    return RawBatch(frame, original, fields, fmt)
+
+
+def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions) -> pl.DataFrame:
+    chains = (
+        frame["chain"].fill_null(opts.chain or "ethereum").to_list()
+        if "chain" in frame.columns
+        else [opts.chain or "ethereum"] * frame.height
+    )
+    tokens = frame["token"].to_list() if "token" in frame.columns else [None] * frame.height
+    given = (
+        frame["decimals"].cast(pl.Int16, strict=False).to_list()
+        if "decimals" in frame.columns
+        else [None] * frame.height
+    )
+    decimals: list[int | None] = []
+    for chain, token, dec in zip(chains, tokens, given, strict=True):
+        if dec is not None:
+            decimals.append(dec)
+            continue
+        c = normalize_chain(chain)
+        if token is None:
+            from tracer.tokens import NATIVE
+
+            decimals.append(NATIVE.get(c, (None, None))[1])
+            continue
+        try:
+            t = opts.tokens.get(c, normalize(c, token))
+        except ValueError:
+            t = None
+        decimals.append(t.decimals if t else None)
+    values, errors = recover_exact(texts.to_list(), decimals, [t or "native" for t in tokens])
+    return frame.with_columns(
+        pl.Series("value", values, pl.String),
+        pl.Series("decimals", decimals, pl.Int16),
+        pl.Series("_error", errors, pl.String),
+        pl.Series("_error_field", [user if e else None for e in errors], pl.String),
+    )
