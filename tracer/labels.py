@@ -88,7 +88,7 @@ class LabelLoad:
 def classify_address(address: str, chain_hint: str | None) -> tuple[str | None, str] | str:
     """``(chain, normalised)`` for a supported address, else the reason it is not loaded."""
     a = address.strip()
-    if a.lower().startswith("0x") and len(a) == 42:
+    if a.lower().startswith("0x"):
         try:
             return chain_hint if chain_hint != TRON else None, normalize_evm(a)
         except ValueError:

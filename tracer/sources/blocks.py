@@ -25,7 +25,9 @@ def read_blocks(path: str | Path, *, chain: str | None = None) -> pl.DataFrame:
     if s.kind == "csv":
         frame = read_csv_strings(p)
     elif s.kind == "ndjson":
-        frame = pl.read_ndjson(p, infer_schema_length=None).cast(pl.String)
+        raw = pl.read_ndjson(p, infer_schema_length=None)
+        keep = [c for c in (*BLOCK_COLS, *TS_COLS, "type") if c in raw.columns]
+        frame = raw.select(pl.col(c).cast(pl.String) for c in keep)
     else:
         raise InputError(str(p), None, None, "blocks file must be CSV or newline-JSON")
     if "type" in frame.columns:

@@ -43,7 +43,7 @@ def _logs(doc: Any) -> list[dict[str, Any]] | None:
 def sniff(s: Sample) -> str | None:
     if s.kind == "csv":
         return "ethereum-etl-logs" if set(s.header) >= LOGS_CSV else None
-    if s.kind == "json":
+    if s.document is not None:
         logs = _logs(s.document)
         if logs is not None and (not logs or "topics" in logs[0]):
             return "eth-getlogs"

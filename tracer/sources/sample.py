@@ -47,8 +47,11 @@ def sample(path: Path) -> Sample:
             except json.JSONDecodeError:
                 obj = None
             rest = text[len(first_line) :].lstrip()
-            if isinstance(obj, dict) and (not rest or rest[:1] == b"{"):
+            if isinstance(obj, dict) and rest[:1] == b"{":
                 return Sample(path, "ndjson", first=obj)
+            if isinstance(obj, dict) and not rest and len(head) < _HEAD:
+                # one line: a one-record stream or a whole JSON document; formats decide
+                return Sample(path, "ndjson", first=obj, document=obj)
         try:
             doc = json.loads(path.read_bytes())
         except json.JSONDecodeError as exc:

@@ -42,7 +42,7 @@ def _records(doc: Any, key: str) -> list[dict[str, Any]] | None:
 def sniff(s: Sample) -> str | None:
     if s.kind == "csv":
         return "tronscan" if set(s.header) >= TRONSCAN_CSV else None
-    if s.kind != "json":
+    if s.document is None:
         return None
     recs = _records(s.document, "token_transfers")
     if recs is not None and isinstance(s.document, dict | list):
@@ -130,7 +130,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         c = set(original.columns)
 
         def col(n: str) -> pl.Expr:
-            return pl.col(n) if n in c else pl.lit(None, pl.String)
+            return pl.col(n) if n in c else pl.lit(None, pl.String).alias(n)
 
         frame = original.select(
             "_row",
