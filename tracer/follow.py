@@ -381,7 +381,7 @@ def _paths(
                 cur = best
                 node = int(src[best])
             if not backward:
-                steps.reverse()  # source first; backward paths already run deposit → origin
+                steps.reverse()  # source first (backward: already origin → deposit, money order)
             hops = [
                 {
                     "tx_hash": hashes[int(edge_index[s])],
