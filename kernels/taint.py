@@ -141,6 +141,10 @@ def _sweep_kernel(
                 over += x - b
             b = x
         carried = 0.0
+        pre = 0.0
+        if model == TIHO:  # taint pre-allocated to this output by its group's first output
+            pre = edge_taint[e]
+            edge_taint[e] = 0.0
         if ru == SOURCE:
             if seed[e]:
                 carried = x
@@ -160,8 +164,9 @@ def _sweep_kernel(
                         give = amount[m] if amount[m] < left else left
                         edge_taint[m] = give
                         left -= give
-                carried = edge_taint[e]
-                edge_taint[e] = 0.0
+                    pre = edge_taint[e]
+                    edge_taint[e] = 0.0
+                carried = pre
                 if carried > t_u:
                     carried = t_u
             elif model == HAIRCUT or model == TIHO:

@@ -356,3 +356,13 @@ def test_canonical_parquet_roundtrip(tmp_path: Path) -> None:
     again = read_file(out)
     assert again.format == "parquet"
     assert again.transfers.sort("tx_hash", "seq").equals(loaded.transfers.sort("tx_hash", "seq"))
+
+
+def test_transfer_topic_is_keccak_of_the_event_signature() -> None:
+    from web3 import Web3
+
+    from tracer.sources.rpc_logs import TRANSFER_TOPIC
+
+    assert Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x") == (
+        TRANSFER_TOPIC
+    )

@@ -214,15 +214,14 @@ def follow(
         seed &= k_ts <= hi
     tx_id = None
     if model == "tiho":
-        hashes = workspace.transfers()["tx_hash"]
-        codes = hashes.rank("dense").to_numpy().astype(np.int64)[sel.index]
+        hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
+        codes = hashes.rank("dense").to_numpy().astype(np.int64)
         tx_id = codes[::-1].copy() if backward else codes
     res = propagate(
         k_src, k_dst, k_amt, k_ts, seed, role,
         model=model, min_amount=min_amount, max_hops=max_hops, tx_id=tx_id, record=ledger,
     )  # fmt: skip
     edge_index = sel.index[::-1].copy() if backward else sel.index
-    transfers = workspace.transfers()
     traced = res.traced
     nodes = graph.addresses
     conserves = model != "poison"
@@ -249,7 +248,7 @@ def follow(
     )
     paths = _paths(
         reached["id"].to_list()[: max(top_paths and 50, 0)],
-        k_src, k_dst, k_amt, k_ts, res.edge_taint, role, edge_index, transfers, nodes, top_paths,
+        k_src, k_dst, k_amt, k_ts, res.edge_taint, role, edge_index, workspace, nodes, top_paths,
         backward,
     )  # fmt: skip
     reached = reached.with_columns(
@@ -315,7 +314,7 @@ def follow(
         },
     )
     if ledger:
-        result.ledger = _ledger(res, edge_index, transfers, model, backward, k_src, k_dst, nodes)
+        result.ledger = _ledger(res, edge_index, workspace, model, backward)
     return result
 
 
@@ -336,7 +335,7 @@ def _paths(
     edge_taint: np.ndarray,
     role: np.ndarray,
     edge_index: np.ndarray,
-    transfers: pl.DataFrame,
+    workspace: Workspace,
     nodes: pl.DataFrame,
     k: int,
     backward: bool = False,
@@ -359,14 +358,12 @@ def _paths(
     dsts = dst[by_dst]
     starts = np.searchsorted(dsts, np.arange(role.shape[0]), side="left")
     ends = np.searchsorted(dsts, np.arange(role.shape[0]), side="right")
-    hashes = transfers["tx_hash"]
     chains = nodes["chain"]
     addrs = nodes["address"]
-    out: dict[int, list[dict[str, Any]]] = {}
+    found: list[tuple[int, list[int], bool]] = []
     for sink in sink_ids:
         inflows = by_dst[starts[sink] : ends[sink]]
         top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
-        paths = []
         for e in top:
             steps = [int(e)]
             node = int(src[e])
@@ -382,40 +379,43 @@ def _paths(
                 node = int(src[best])
             if not backward:
                 steps.reverse()  # source first (backward: already origin → deposit, money order)
-            hops = [
-                {
-                    "tx_hash": hashes[int(edge_index[s])],
-                    "from": display(chains[int(a)], addrs[int(a)]),
-                    "to": display(chains[int(b)], addrs[int(b)]),
-                    "amount": float(amount[s]),
-                    "tainted": float(edge_taint[s]),
-                    "ts": datetime.fromtimestamp(int(ts[s]) / 1e6, tz=UTC)
-                    .isoformat()
-                    .replace("+00:00", "Z"),
-                }
-                for s in steps
-                for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
-            ]
-            paths.append(
-                {
-                    "strength": float(min(edge_taint[s] for s in steps)),
-                    "complete": bool(role[node] == SOURCE),
-                    "hops": hops,
-                }
-            )
-        out[sink] = paths
+            found.append((sink, steps, bool(role[node] == SOURCE)))
+    all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    hashes = dict(
+        zip(
+            all_steps.tolist(),
+            workspace.rows(edge_index[all_steps], ["tx_hash"])["tx_hash"].to_list(),
+            strict=True,
+        )
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sink, steps, complete in found:
+        hops = [
+            {
+                "tx_hash": hashes[s],
+                "from": display(chains[int(a)], addrs[int(a)]),
+                "to": display(chains[int(b)], addrs[int(b)]),
+                "amount": float(amount[s]),
+                "tainted": float(edge_taint[s]),
+                "ts": datetime.fromtimestamp(int(ts[s]) / 1e6, tz=UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
+            }
+            for s in steps
+            for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
+        ]
+        out.setdefault(sink, []).append(
+            {
+                "strength": float(min(edge_taint[s] for s in steps)),
+                "complete": complete,
+                "hops": hops,
+            }
+        )
     return out
 
 
 def _ledger(
-    res: Any,
-    edge_index: np.ndarray,
-    transfers: pl.DataFrame,
-    model: str,
-    backward: bool,
-    src: np.ndarray,
-    dst: np.ndarray,
-    nodes: pl.DataFrame,
+    res: Any, edge_index: np.ndarray, workspace: Workspace, model: str, backward: bool
 ) -> pl.DataFrame:
     """One row per tainted transfer: enough to recompute every figure by hand.
 
@@ -424,7 +424,7 @@ def _ledger(
     ``tainted = amount * sender_taint_before / sender_balance_before`` can be checked row by row.
     """
     k = np.flatnonzero(res.edge_taint > 0)
-    rows = transfers[edge_index[k].tolist()] if k.size else transfers.clear()
+    rows = workspace.rows(edge_index[k])
     return rows.select(
         pl.Series("edge", edge_index[k], pl.Int64),
         "chain",
