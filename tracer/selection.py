@@ -39,21 +39,18 @@ def parse_address(text: str) -> list[tuple[str | None, str]]:
 
 def resolve_nodes(graph: TransferGraph, addresses: list[str]) -> tuple[np.ndarray, list[str]]:
     """Node ids for the given addresses (all chains they occur on) and those not found."""
-    ids: list[int] = []
-    missing: list[str] = []
-    table = graph.addresses
-    for text in addresses:
-        found = False
-        for chain, addr in parse_address(text):
-            hits = table.filter(pl.col("address") == addr)
-            if chain is not None:
-                hits = hits.filter(pl.col("chain") == chain)
-            if hits.height:
-                ids.extend(hits["id"].to_list())
-                found = True
-        if not found:
-            missing.append(text)
-    return np.unique(np.asarray(ids, dtype=np.int32)), missing
+    wanted: list[tuple[int, str | None, str]] = []
+    for i, text in enumerate(addresses):
+        wanted.extend((i, chain, addr) for chain, addr in parse_address(text))
+    query = pl.DataFrame(
+        wanted, schema={"i": pl.Int64, "want_chain": pl.String, "address": pl.String}, orient="row"
+    )
+    hits = query.join(graph.addresses, on="address", how="inner").filter(
+        pl.col("want_chain").is_null() | (pl.col("want_chain") == pl.col("chain"))
+    )
+    found = set(hits["i"].to_list())
+    missing = [a for i, a in enumerate(addresses) if i not in found]
+    return np.unique(hits["id"].to_numpy().astype(np.int32)), missing
 
 
 def node_labels(graph: TransferGraph, labels: pl.DataFrame) -> pl.DataFrame:
@@ -122,9 +119,17 @@ class EdgeSelection:
 
 
 def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
-    mask = np.isin(graph.token_id, token_ids)
-    unknown = int(np.count_nonzero(np.isnan(graph.amount)))
-    mask &= ~np.isnan(graph.amount)
+    """Edges of the selected tokens with known decimals; no copy when that is every edge."""
+    nan = np.isnan(graph.amount)
+    unknown = int(np.count_nonzero(nan))
+    all_tokens = np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all()
+    if all_tokens and unknown == 0:
+        return EdgeSelection(
+            index=np.arange(graph.n_edges, dtype=np.int64),
+            src=graph.src, dst=graph.dst, amount=graph.amount, ts=graph.ts,
+            excluded_unknown=0,
+        )  # fmt: skip
+    mask = np.isin(graph.token_id, token_ids) & ~nan
     index = np.flatnonzero(mask)
     return EdgeSelection(
         index=index,

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from kernels.hashing import fnv1a64
-from tracer.addresses import TRON, normalize_chain, normalize_series
+from tracer.addresses import TRON, evm_exprs, normalize_chain, normalize_series
 from tracer.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
 from tracer.errors import InputError
 from tracer.schema import REJECT_PL, TRANSFER_PL
@@ -135,8 +135,10 @@ def synthetic_seq(frame: pl.DataFrame) -> pl.Series:
 
 
 def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
-    h = pl.col("tx_hash").str.strip_chars().str.to_lowercase().str.replace(r"^\\x", "0x")
-    bare = h.str.strip_prefix("0x")
+    h = pl.col("tx_hash").str.strip_chars().str.to_lowercase()
+    bare = (
+        pl.when(h.str.starts_with("\\x")).then(h.str.slice(2)).otherwise(h.str.strip_prefix("0x"))
+    )
     norm = bare if chain == TRON else pl.lit("0x") + bare
     err = (
         pl.when(pl.col("tx_hash").is_null())
@@ -146,6 +148,20 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
         .otherwise(None)
     )
     return norm, err
+
+
+_EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
+_EVM_TX_RE = r"^0x[0-9a-f]{64}$"
+_TRON_TX_RE = r"^[0-9a-f]{64}$"
+
+
+def _all_match(frame: pl.DataFrame, col: str, pattern: str, *, nullable: bool) -> bool:
+    """Whether every value of ``col`` already matches its canonical ``pattern``."""
+    ok = frame.select(
+        (pl.col(col).is_null() if nullable else pl.lit(False))
+        | pl.col(col).str.contains(pattern).fill_null(False)
+    ).to_series()
+    return bool(ok.all())
 
 
 def _blocks_fill(frame: pl.DataFrame, chain: str, blocks: pl.DataFrame | None) -> pl.DataFrame:
@@ -168,22 +184,33 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
     errors: list[tuple[str, pl.Expr]] = []
     if f["_error"].null_count() < f.height:
         errors.append(("_source", pl.col("_error")))
-    # addresses (token null = native coin)
+    # addresses (token null = native coin), transaction hash and value in one parallel pass
+    # Fast path: a column already in canonical form everywhere (the usual case for ethereum-etl
+    # and BigQuery exports) is kept as it is; one regex pass instead of five string passes.
+    no_error = pl.lit(None, pl.String)
+    if _all_match(f, "tx_hash", _TRON_TX_RE if chain == TRON else _EVM_TX_RE, nullable=False):
+        exprs = [pl.col("tx_hash"), no_error.alias("_e_tx_hash")]
+    else:
+        tx_norm, tx_err = _tx_hash_expr(chain)
+        exprs = [tx_norm.alias("tx_hash"), tx_err.alias("_e_tx_hash")]
     for col in ("src", "dst", "token"):
-        norm, err = normalize_series(chain, f[col])
+        if chain != TRON and _all_match(f, col, _EVM_ADDR_RE, nullable=col == "token"):
+            norm_e, err_e = pl.col(col), no_error
+        elif chain == TRON:
+            norm, err = normalize_series(chain, f[col])
+            norm_e, err_e = pl.lit(norm), pl.lit(err)
+        else:
+            norm_e, err_e = evm_exprs(col)
         if col == "token":
-            err = pl.select(pl.when(f[col].is_null()).then(None).otherwise(err)).to_series()
-        f = f.with_columns(norm.alias(col), err.alias(f"_e_{col}"))
-        errors.append(
-            (col, pl.col(f"_e_{col}") + pl.lit(": ") + pl.col(f"_orig_{col}").fill_null("null"))
-        )
-    tx_norm, tx_err = _tx_hash_expr(chain)
-    f = f.with_columns(tx_norm.alias("tx_hash"), tx_err.alias("_e_tx_hash"))
+            err_e = pl.when(pl.col(col).is_null()).then(None).otherwise(err_e)
+        exprs += [norm_e.alias(col), err_e.alias(f"_e_{col}")]
+        errors.append((col, pl.col(f"_e_{col}")))
+    f = f.with_columns(exprs)
     errors.insert(0, ("tx_hash", pl.col("_e_tx_hash")))
     # value
     f = f.with_columns(canonical_digits(pl.col("value").str.strip_chars()).alias("value"))
     f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
-    errors.append(("value", pl.col("_e_value") + pl.lit(": ") + pl.col("_orig_value")))
+    errors.append(("value", pl.col("_e_value")))
     # token metadata
     meta = opts.tokens.frame().filter(pl.col("chain") == chain).drop("chain", "stablecoin")
     f = f.join(meta, on="token", how="left", maintain_order="left")
@@ -226,11 +253,28 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
     errors.append(
         ("block", pl.when(pl.col("block") < 0).then(pl.lit("negative block")).otherwise(None))
     )
-    reason = pl.coalesce([e for _, e in errors])
+    # Messages are built only for failing rows: concatenating "reason: value" strings for every
+    # row was most of the ingest time on a clean 1M-row export.
+    checks = [(name, e.alias(f"_chk_{i}")) for i, (name, e) in enumerate(errors)]
+    f = f.with_columns([e for _, e in checks])
+    flags = [pl.col(f"_chk_{i}").is_not_null() for i in range(len(checks))]
+    f = f.with_columns(pl.any_horizontal(flags).alias("_bad"))
+    reasons = []
+    for i, (name, _) in enumerate(checks):
+        r = pl.col(f"_chk_{i}")
+        if name in ("src", "dst", "token", "value"):
+            r = r + pl.lit(": ") + pl.col(f"_orig_{name}").fill_null("null")
+        reasons.append(r)
     where = pl.lit(None, dtype=pl.String)
-    for name, e in reversed(errors):
-        where = pl.when(e.is_not_null()).then(pl.lit(name)).otherwise(where)
-    f = f.with_columns(reason.alias("_err_reason"), where.alias("_err_field"))
+    for i in reversed(range(len(checks))):
+        where = pl.when(flags[i]).then(pl.lit(checks[i][0])).otherwise(where)
+    bad = f.filter(pl.col("_bad")).with_columns(
+        pl.coalesce(reasons).alias("_err_reason"), where.alias("_err_field")
+    )
+    good = f.filter(~pl.col("_bad")).with_columns(
+        pl.lit(None, pl.String).alias("_err_reason"), pl.lit(None, pl.String).alias("_err_field")
+    )
+    f = pl.concat([good, bad]).drop([f"_chk_{i}" for i in range(len(checks))], "_bad")
     return f.with_columns(pl.lit(chain).alias("chain"))
 
 
@@ -252,7 +296,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         *(pl.col(c).alias(f"_orig_{c}") for c in ("src", "dst", "token", "value")),
     )
     parts = []
-    for chain in sorted(set(raw["chain"].to_list())):
+    for chain in sorted(raw["chain"].unique().to_list()):
         parts.append(_canonicalize_chain(raw.filter(pl.col("chain") == chain), chain, opts))
     done = (
         pl.concat(parts, how="vertical_relaxed")
@@ -320,6 +364,30 @@ def _rejects_frame(bad: pl.DataFrame, batch: RawBatch, file: str) -> pl.DataFram
             "raw": b["raw"],
         },
         schema=REJECT_PL,
+    )
+
+
+def timestamp_series(frame: pl.DataFrame, col: str | None) -> pl.Series:
+    """:func:`timestamp_us` of a frame's column, skipping the text formats when every value is
+    an integer (epoch s/ms/µs: ethereum-etl, TronGrid), which halves the time of a 1M-row ingest.
+    """
+    if col is None or col not in frame.columns:
+        return pl.Series("ts", [None] * frame.height, dtype=pl.Int64)
+    s = frame[col].cast(pl.String).str.strip_chars()
+    as_int = s.cast(pl.Int64, strict=False)
+    if as_int.null_count() == s.null_count():
+        return frame.select(_epoch_us(as_int.alias("x"))).to_series().alias("ts")
+    return frame.select(timestamp_us(pl.col(col)).alias("ts")).to_series()
+
+
+def _epoch_us(as_int: pl.Series) -> pl.Expr:
+    x = pl.lit(as_int)
+    return (
+        pl.when(x < 100_000_000_000)
+        .then(x * 1_000_000)
+        .when(x < 100_000_000_000_000)
+        .then(x * 1_000)
+        .otherwise(x)
     )
 
 

@@ -22,7 +22,7 @@ import json
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, timestamp_us
+from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, timestamp_series
 from tracer.sources.sample import Sample, read_csv_strings
 
 TOKEN_COLUMNS = {"token_address", "from_address", "to_address", "value", "transaction_hash"}
@@ -101,7 +101,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     def col(name: str) -> pl.Expr:
         return pl.col(name) if name in cols else pl.lit(None, pl.String)
 
-    ts = timestamp_us(col("block_timestamp"))
+    ts = pl.lit(timestamp_series(frame, "block_timestamp"))
     if fmt == "ethereum-etl-transactions":
         status = col("receipt_status")
         dst = pl.coalesce(col("to_address"), col("receipt_contract_address"))

@@ -16,7 +16,13 @@ import polars as pl
 
 from tracer.addresses import normalize, normalize_chain
 from tracer.errors import UsageError
-from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, recover_exact, timestamp_us
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_non_integer,
+    recover_exact,
+    timestamp_series,
+)
 from tracer.sources.sample import Sample, read_csv_strings
 
 ALIASES = {
@@ -97,7 +103,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     )
     if "chain" not in mapping:
         frame = frame.with_columns(pl.lit(opts.chain).alias("chain"))
-    frame = frame.with_columns(timestamp_us(pl.col("ts")).alias("ts"))
+    frame = frame.with_columns(timestamp_series(frame, "ts").alias("ts"))
     if "value" not in mapping:
         frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
     fields = dict(mapping)
