@@ -163,13 +163,3 @@ def roles(
         role[ids[~is_through]] = SINK
     role[sources] = SOURCE
     return role
-
-
-def seeds(sel: EdgeSelection, role: np.ndarray, since: int | None, until: int | None) -> np.ndarray:
-    """Seed edges: selected outflows of source nodes inside ``[since, until]``."""
-    s = role[sel.src] == SOURCE
-    if since is not None:
-        s &= sel.ts >= since
-    if until is not None:
-        s &= sel.ts <= until
-    return s
