@@ -31,3 +31,18 @@ def sample_addresses() -> dict[str, str]:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+USDT_ETH = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+
+
+def write_canonical_csv(path: Path, values: list[int]) -> Path:
+    """A canonical-column CSV with one USDT transfer per raw ``value`` (distinct tx hashes)."""
+    lines = ["tx_hash,src,dst,value,ts,token,seq,chain"]
+    for i, v in enumerate(values):
+        lines.append(
+            f"0x{i + 10:064x},0x{'1' * 40},0x{'2' * 40},{v},2024-01-01T00:00:00Z,"
+            f"{USDT_ETH},0,ethereum"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,7 +15,7 @@ from tracer.sources import ReadOptions, read_file
 from tracer.sources.blocks import read_blocks
 from tracer.sources.generic import parse_map
 
-from .conftest import FIXTURES, SAMPLE_DATA
+from .conftest import FIXTURES, SAMPLE_DATA, write_canonical_csv
 
 ETL = FIXTURES / "ethereum_etl"
 STREAM = ETL / "blocks_17173049_17173050"
@@ -288,14 +288,7 @@ def test_generic_csv_with_map_and_dune_hex(tmp_path: Path) -> None:
 
 
 def test_uint256_max_survives(tmp_path: Path) -> None:
-    f = tmp_path / "big.csv"
-    f.write_text(
-        "tx_hash,src,dst,value,ts,token,seq,chain\n"
-        f"0x{'a' * 64},0x{'1' * 40},0x{'2' * 40},{UINT256_MAX},2024-01-01T00:00:00Z,"
-        "0xdac17f958d2ee523a2206206994597c13d831ec7,0,ethereum\n"
-        f"0x{'b' * 64},0x{'1' * 40},0x{'2' * 40},{UINT256_MAX + 1},2024-01-01T00:00:00Z,"
-        "0xdac17f958d2ee523a2206206994597c13d831ec7,0,ethereum\n"
-    )
+    f = write_canonical_csv(tmp_path / "big.csv", [UINT256_MAX, UINT256_MAX + 1])
     loaded = read_file(f, skip_bad=True)
     assert loaded.transfers["value"].to_list() == [str(UINT256_MAX)]
     assert loaded.transfers["amount"][0] == pytest.approx(UINT256_MAX / 1e6)

@@ -23,7 +23,7 @@ from tracer.labels import read_labels
 from tracer.schema import TRANSFER_SCHEMA
 from tracer.workspace import Workspace
 
-from .conftest import FIXTURES, SAMPLE_DATA, SAMPLE_LABELS
+from .conftest import FIXTURES, SAMPLE_DATA, SAMPLE_LABELS, write_canonical_csv
 
 STREAM = FIXTURES / "ethereum_etl" / "blocks_17173049_17173050"
 
@@ -107,12 +107,7 @@ def test_graph_is_memory_mapped_and_matches_transfers(tmp_path: Path) -> None:
 
 
 def test_export_roundtrip_keeps_uint256(tmp_path: Path) -> None:
-    f = tmp_path / "big.csv"
-    f.write_text(
-        "tx_hash,src,dst,value,ts,token,seq,chain\n"
-        f"0x{'a' * 64},0x{'1' * 40},0x{'2' * 40},{UINT256_MAX},2024-01-01T00:00:00Z,"
-        "0xdac17f958d2ee523a2206206994597c13d831ec7,0,ethereum\n"
-    )
+    f = write_canonical_csv(tmp_path / "big.csv", [UINT256_MAX])
     ws = Workspace.open(tmp_path / "ws", create=True)
     ws.ingest([f])
     out = tmp_path / "out.parquet"

@@ -24,6 +24,7 @@ from tracer.sources.base import (
     timestamp_series,
 )
 from tracer.sources.sample import Sample, read_csv_strings
+from tracer.tokens import NATIVE
 
 ALIASES = {
     "hash": "tx_hash",
@@ -132,8 +133,6 @@ def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions
             continue
         c = normalize_chain(chain)
         if token is None:
-            from tracer.tokens import NATIVE
-
             decimals.append(NATIVE.get(c, (None, None))[1])
             continue
         try:
