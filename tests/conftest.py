@@ -28,6 +28,11 @@ def sample_addresses() -> dict[str, str]:
     return json.loads((SAMPLE / "addresses.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES

@@ -141,3 +141,92 @@ def fnv1a64(data: bytes) -> int:
         h ^= byte
         h = (h * 0x100000001B3) % (1 << 64)
     return h
+
+
+PLAIN, ORIGIN, PASS = 0, 1, 2
+
+
+@dataclass
+class RefExposure:
+    direct: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    indirect: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    min_hops: dict[int, int] = field(default_factory=dict)
+    flow: float = 0.0
+    touched: float = 0.0
+
+
+def exposure_trace(
+    edges: list[tuple[int, int, float, int]],
+    kind: dict[int, int],
+    cat: dict[int, int],
+    target: int,
+    model: str,
+    *,
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+) -> RefExposure:
+    """What ``target`` received from each category: one plain trace for this one address.
+
+    Written from the rules in ``kernels/exposure.py``'s docstring: labelled origins pay out
+    their own category in full and absorb; pass-through services pass received categories on
+    under the model and pay the rest as their own category; everybody else passes on.
+    """
+    limit = float("inf") if max_hops is None else max_hops
+    balance: dict[int, float] = defaultdict(float)
+    held: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    hop: dict[tuple[int, int], int] = {}
+    out = RefExposure()
+    for u, v, x, ts in edges:
+        inside = (lo is None or ts >= lo) and (hi is None or ts <= hi)
+        ku, cu = kind.get(u, PLAIN), cat.get(u, -1)
+        b = max(balance[u], x)
+        shares: list[tuple[int, float, int]] = []  # (category, amount, hop) this edge carries
+        if ku == ORIGIN:
+            if inside and cu >= 0:
+                shares.append((cu, x, 1))
+        else:
+            pool = sum(held[u].values())
+            given = 0.0
+            for c, t in list(held[u].items()):
+                if t <= 0:
+                    continue
+                if model == "haircut":
+                    k = x * t / b if b > 0 else 0.0
+                elif model == "poison":
+                    k = x
+                elif model == "taint-first":
+                    k = min(x, pool) * t / pool
+                else:  # clean-first
+                    k = max(0.0, x - (b - pool)) * t / pool
+                if model != "poison":
+                    k = min(k, t)
+                    held[u][c] = t - k
+                given += k
+                shares.append((c, k, hop[(u, c)] + 1))
+            if ku == PASS and inside and cu >= 0:
+                own = x if model == "poison" else x - given
+                own = 0.0 if own <= x * 1e-12 else own  # rounding, as the kernel
+                shares.append((cu, own, 1))  # the service's own money: direct
+        balance[u] = b - x
+        balance[v] += x
+        if v == target and inside:
+            out.flow += x
+        arrived = False
+        for c, k, h in shares:
+            if k <= 0 or k < min_amount or h > limit:
+                continue
+            arrived = True
+            if kind.get(v, PLAIN) != ORIGIN:
+                held[v][c] += k
+            hop[(v, c)] = min(hop.get((v, c), h), h)
+            if v == target and inside:
+                if h == 1:
+                    out.direct[c] += k
+                else:
+                    out.indirect[c] += k
+                out.min_hops[c] = min(out.min_hops.get(c, h), h)
+        if arrived and v == target and inside:
+            out.touched += x
+    return out

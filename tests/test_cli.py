@@ -62,7 +62,7 @@ def test_workspace_cycle(tmp_path: Path, sample_addresses: dict[str, str]) -> No
     assert summary["read"] == 28 and summary["loaded"] == 24 and summary["skipped"] == 1
     assert run("labels", "add", "-w", ws, str(SAMPLE_LABELS)).exit_code == 0
     info = json.loads(run("info", "-w", ws, "--format", "json").output)
-    assert info["transfers"] == 24 and info["labels"] == 8
+    assert info["transfers"] == 24 and info["labels"] == 9
     out = tmp_path / "r.json"
     led = tmp_path / "ledger.parquet"
     r = run("follow", sample_addresses["scam"], "-w", ws, "-o", str(out), "--ledger", str(led))

@@ -140,12 +140,10 @@ def test_window_max_hops_and_dust(sample_ws: Workspace, sample_addresses: dict[s
 def test_source_traces_a_deposit_back_to_the_scam_wallet(
     tmp_path: Path, sample_ws: Workspace, sample_addresses: dict[str, str]
 ) -> None:
-    extra = tmp_path / "scam.csv"
-    extra.write_text(f"address,name,category\n{sample_addresses['scam']},Scam platform,scam\n")
-    ws, _ = Workspace.in_memory(SAMPLE_DATA, [read_labels(SAMPLE_LABELS), read_labels(extra)])
-    r = follow(ws, [sample_addresses["exchange-a-deposit-1"]], direction="backward")
+    # the bundled labels name the scam wallet (victim reports)
+    r = follow(sample_ws, [sample_addresses["exchange-a-deposit-1"]], direction="backward")
     assert r.traced_total == pytest.approx(5_000.0)
-    assert r.reached["name"].to_list() == ["Scam platform"]
+    assert r.reached["name"].to_list() == ["Pig-butchering wallet (victim reports)"]
     assert r.reached["amount"][0] == pytest.approx(5_000.0)
     path = r.reached["paths"][0][0]["hops"]
     # shown in the direction the money moved: from the origin down to the deposit

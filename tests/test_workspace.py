@@ -122,11 +122,11 @@ def test_export_roundtrip_keeps_uint256(tmp_path: Path) -> None:
 
 def test_labels_add_is_idempotent(tmp_path: Path) -> None:
     ws = Workspace.open(tmp_path, create=True)
-    assert ws.add_labels([read_labels(SAMPLE_LABELS)]) == 8
+    assert ws.add_labels([read_labels(SAMPLE_LABELS)]) == 9
     assert ws.add_labels([read_labels(SAMPLE_LABELS)]) == 0
     info = Workspace.open(tmp_path).info()
     assert info["labels_per_category"] == {
-        "exchange": 5, "guarantee_marketplace": 2, "otc_desk": 1,
+        "exchange": 5, "guarantee_marketplace": 2, "otc_desk": 1, "scam": 1,
     }  # fmt: skip
 
 

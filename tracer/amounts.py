@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from typing import Any
 
 import polars as pl
 
@@ -78,3 +79,47 @@ def raw_to_decimal(value: str, decimals: int) -> Decimal:
 def exact_sum(values: pl.Series) -> int:
     """Sum canonical digit strings exactly (Python big integers)."""
     return sum(int(v) for v in values.drop_nulls().to_list())
+
+
+def exact_unit_sums(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Exact per-group sums of ``value`` (digits) with ``decimals``, as token-unit strings.
+
+    Returns ``by`` + ``exact`` (e.g. ``"1234.5"``): groups mixing tokens of different decimals
+    are added as exact decimals. Uses Int128 in Polars while every value has at most 30 digits
+    (sums of up to 10^8 of them cannot overflow), Python integers otherwise; rows with unknown
+    decimals are not summable and make the group's result null.
+    """
+    if frame.height == 0:
+        return pl.DataFrame(schema={**{k: frame.schema[k] for k in by}, "exact": pl.String})
+    keys = [*by, "decimals"]
+    if int(frame["value"].str.len_bytes().max() or 0) <= 30:  # type: ignore[arg-type]
+        parts = frame.group_by(keys).agg(
+            pl.col("value").cast(pl.Int128).sum().cast(pl.String).alias("raw")
+        )
+    else:
+        parts = frame.group_by(keys).agg(
+            pl.col("value").map_batches(
+                lambda s: pl.Series([str(exact_sum(s))]), return_dtype=pl.String,
+                returns_scalar=True,
+            ).alias("raw")
+        )  # fmt: skip
+    totals: dict[tuple[Any, ...], Decimal | None] = {}
+    with localcontext() as ctx:
+        ctx.prec = 200  # uint256 sums scaled by up to 255 decimals stay exact
+        for row in parts.iter_rows():
+            key, dec, raw = row[: len(by)], row[-2], row[-1]
+            if dec is None or raw is None or totals.get(key, 0) is None:
+                totals[key] = None
+                continue
+            totals[key] = totals.get(key, Decimal(0)) + Decimal(int(raw)).scaleb(-int(dec))  # type: ignore[operator]
+    rows = [(*k, None if d is None else _plain(d)) for k, d in totals.items()]
+    schema = {**{k: frame.schema[k] for k in by}, "exact": pl.String}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _plain(d: Decimal) -> str:
+    """``Decimal`` as plain digits without exponent or trailing zeros (``"12.5"``, ``"0"``)."""
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

@@ -27,6 +27,18 @@ class TracerGroup(click.Group):
     """Maps library errors to clean messages and exit codes (no tracebacks: case data is
     sensitive, and a traceback is not an instruction)."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        argv = list(args)  # kept for provenance (reports record the command line)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["tracer.argv"] = argv
+        return ctx
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -427,6 +439,151 @@ def source(addresses: tuple[str, ...], **kw: Any) -> None:
         --labels fixtures/sample_case/labels.csv
     """
     _run_follow("backward", addresses, kw)
+
+
+@cli.command()
+@click.argument("addresses_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--all",
+    "all_addresses",
+    is_flag=True,
+    help="Report every address with a transfer in the selection.",
+)
+@click.option("--output", "-o", required=True, help="Parquet report to write.")
+@click.option(
+    "--direction",
+    type=click.Choice(["in", "out", "both"]),
+    default="both",
+    show_default=True,
+    help="in: what the address received; out: what it sent.",
+)
+@click.option(
+    "--model",
+    "-m",
+    type=click.Choice(["haircut", "poison", "taint-first", "clean-first"]),
+    default="haircut",
+    show_default=True,
+    help="Taint model for indirect exposure.",
+)
+@click.option(
+    "--asset", default=None, help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."
+)
+@click.option("--since", default=None, help="Only flows at or after this time (UTC).")
+@click.option("--until", default=None, help="Only flows at or before this time (UTC).")
+@click.option(
+    "--through",
+    default="otc_desk,swap,bridge",
+    show_default=True,
+    help="Label categories that pass exposure on ('none' for none).",
+)
+@click.option(
+    "--categories",
+    default=None,
+    help="Report only these categories (comma-separated; default: all labelled).",
+)
+@click.option(
+    "--max-hops",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Indirect exposure stops after this many hops.",
+)
+@click.option(
+    "--min-amount",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Dust threshold in token units: smaller shares are not followed.",
+)
+@click.option(
+    "--risk-config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="YAML with category weights (default: tracer/data/risk.yaml).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run locally, or shard over a Ray cluster.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start one.",
+)
+@data_options
+def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw: Any) -> None:
+    """Batch exposure of addresses to label categories, written as Parquet.
+
+    ADDRESSES_FILE holds one address per line (# comments allowed) or is a CSV with an
+    'address' column. One sweep per direction covers every address at once.
+
+    \b
+    Example:
+      tracer exposure --all -o exposure.parquet \\
+        --data fixtures/sample_case/trongrid_scam_wallet.json \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --labels fixtures/sample_case/labels.csv
+    """
+    from tracer.exposure import ExposureRequest, exposure, write_report
+    from tracer.risk import load_risk_config
+
+    if bool(addresses_file) == all_addresses:
+        raise UsageError("give either ADDRESSES_FILE or --all")
+    addresses = None if all_addresses else tuple(_address_list(addresses_file))
+    through_text = kw.get("through") or ""
+    req = ExposureRequest(
+        addresses=addresses, model=kw["model"],
+        directions=("in", "out") if kw["direction"] == "both" else (kw["direction"],),
+        assets=kw.get("asset"), since=_parse_when(kw.get("since"), "--since"),
+        until=_parse_when(kw.get("until"), "--until"),
+        through=() if through_text.strip().lower() == "none"
+        else tuple(t.strip() for t in through_text.split(",") if t.strip()),
+        categories=None if not kw.get("categories")
+        else tuple(c.strip() for c in kw["categories"].split(",") if c.strip()),
+        max_hops=kw.get("max_hops"), min_amount=kw.get("min_amount") or 0.0,
+    )  # fmt: skip
+    risk = load_risk_config(kw.get("risk_config"))
+    ws = _workspace(kw)
+    quiet = kw.get("quiet", False)
+    report = exposure(ws, req, risk=risk, engine=kw["engine"], ray_address=kw.get("ray_address"),
+                      quiet=quiet)  # fmt: skip
+    write_report(report, output, ["tracer", *click.get_current_context().meta["tracer.argv"]])
+    if not quiet:
+        m = report.metadata
+        err = _err()
+        err.print(
+            f"{report.frame.height:,} rows for {m['reported_addresses']:,} addresses "
+            f"({', '.join(req.directions)}; {len(m['categories'])} categories: "
+            f"{', '.join(m['categories']) or 'none'}) → {output}"
+        )
+        if m["not_found"]:
+            shown = ", ".join(m["not_found"][:5]) + (" ..." if len(m["not_found"]) > 5 else "")
+            err.print(
+                f"[yellow]{len(m['not_found']):,} requested addresses have no transfers in the "
+                f"data (listed in the report metadata 'not_found'): {shown}[/yellow]"
+            )
+
+
+def _address_list(path: str) -> list[str]:
+    """Addresses from a text file (one per line) or a CSV with an ``address`` column."""
+    from tracer.errors import InputError
+
+    text = Path(path).read_text(encoding="utf-8")
+    lines = [x.strip() for x in text.splitlines()]
+    header = [h.strip().lower() for h in lines[0].split(",")] if lines else []
+    if ("address" in header and len(header) > 1) or header == ["address"]:
+        col = header.index("address")
+        out = []
+        for i, line in enumerate(lines[1:], start=2):
+            if not line or line.startswith("#"):
+                continue
+            cells = line.split(",")
+            if col >= len(cells) or not cells[col].strip():
+                raise InputError(path, i, "address", "missing address")
+            out.append(cells[col].strip())
+        return out
+    return [x for x in lines if x and not x.startswith("#")]
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,3 +32,20 @@ def track(items: Iterable[T], *, total: int, description: str, quiet: bool) -> I
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextlib.contextmanager
+def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A bar advanced by hand (``advance(n)``), e.g. edges swept; a no-op when not shown."""
+    if not enabled(quiet):
+        yield lambda n: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

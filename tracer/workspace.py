@@ -134,6 +134,7 @@ class Workspace:
         self._transfers: pl.DataFrame | None = None
         self._graph: TransferGraph | None = None
         self._labels: pl.DataFrame | None = None
+        self.sources: list[str] = []  # export files behind an in-memory workspace (provenance)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -168,6 +169,7 @@ class Workspace:
     ) -> tuple[Workspace, IngestSummary]:
         """A workspace built from files, held in memory only (``--data``/``--labels``)."""
         ws = cls(None)
+        ws.sources = [str(f) for f in data]
         loads = [read_file(f, fmt=fmt, options=options, skip_bad=skip_bad) for f in data]
         merged, summaries, rejects = merge_new(pl.DataFrame(schema=TRANSFER_PL), loads)
         ws._transfers = sort_transfers(merged)
@@ -289,6 +291,10 @@ class Workspace:
                 else pl.DataFrame(schema=LABEL_PL)
             )
         return self._labels
+
+    def use_labels(self, labels: pl.DataFrame) -> None:
+        """Replace this session's label table (distributed workers get the driver's labels)."""
+        self._labels = labels
 
     def add_labels_in_memory(self, loads: Iterable[LabelLoad]) -> None:
         """Extra labels for this session only (``--labels`` on a workspace command)."""

@@ -1,0 +1,509 @@
+"""``exposure``: how exposed is each address to scams, sanctions, mixers, ... (batch, Parquet).
+
+For every requested address and every label category: the amount it received from (``in``) or
+sent towards (``out``) that category, directly (one hop from a labelled address) and indirectly
+(through unlabelled wallets), under a taint model; shares of its flow; minimum hops; and a risk
+score. All addresses are computed in one time-ordered sweep per direction
+(:mod:`kernels.exposure`), not one trace per address: memory is O(addresses × categories).
+
+``out`` is the same sweep on the time-reversed graph (as ``tracer source`` is to ``follow``): an
+address's outflows are traced forward in time to the labelled services where they end.
+
+The report has one row per (address, direction, category) with non-zero exposure, plus one
+``unattributed`` row per (address, direction), so that shares sum to 1 (conserving models).
+Columns and metadata are documented in the README ("Exposure reports") and in
+:data:`REPORT_SCHEMA`; keep them stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from kernels.exposure import (
+    BEYOND,
+    DUST,
+    EXPOSURE_MODELS,
+    ORIGIN,
+    PASS,
+    PLAIN,
+    SEEDED,
+    ExposureState,
+    exposure_sweep,
+)
+from tracer.addresses import display
+from tracer.amounts import exact_unit_sums
+from tracer.errors import UsageError
+from tracer.labels import CATEGORY_PRIORITY
+from tracer.risk import UNATTRIBUTED, RiskConfig, load_risk_config
+from tracer.selection import (
+    DEFAULT_THROUGH,
+    asset_tokens,
+    node_labels,
+    resolve_nodes,
+    select_edges,
+    to_us,
+)
+from tracer.workspace import Workspace
+
+DIRECTIONS = ("in", "out")
+#: Edges per kernel call: the unit of progress (and of streaming, later).
+CHUNK = 1 << 21
+
+#: The report's columns (stable contract; README "Exposure reports").
+REPORT_SCHEMA = pa.schema(
+    [
+        ("address", pa.string()),
+        ("chain", pa.string()),
+        ("direction", pa.string()),
+        ("category", pa.string()),
+        ("direct_amount", pa.float64()),
+        ("indirect_amount", pa.float64()),
+        ("total_amount", pa.float64()),
+        ("share", pa.float64()),
+        ("direct_share", pa.float64()),
+        ("indirect_share", pa.float64()),
+        ("min_hops", pa.int32()),
+        ("risk_score", pa.float64()),
+        ("address_risk_score", pa.float64()),
+        ("flow_amount", pa.float64()),
+        ("flow_value", pa.string()),
+        ("direct_value", pa.string()),
+        ("address_name", pa.string()),
+        ("address_category", pa.string()),
+    ]
+)
+
+REPORT_PL = pl.DataFrame(
+    schema={f.name: pl.from_arrow(pa.array([], f.type)).dtype for f in REPORT_SCHEMA}
+).schema  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class ExposureRequest:
+    """What the user asked (picklable: shipped as is to distributed workers)."""
+
+    addresses: tuple[str, ...] | None  # None: every address with a transfer in the selection
+    model: str = "haircut"
+    directions: tuple[str, ...] = DIRECTIONS
+    assets: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    through: tuple[str, ...] = DEFAULT_THROUGH
+    categories: tuple[str, ...] | None = None  # None: every category present in the labels
+    max_hops: int | None = None
+    min_amount: float = 0.0
+
+    def validate(self) -> None:
+        if self.model not in EXPOSURE_MODELS:
+            raise UsageError(
+                f"--model {self.model}: exposure supports {', '.join(EXPOSURE_MODELS)} "
+                "(lot-based models need one queue per category and are follow-only)"
+            )
+        bad = [d for d in self.directions if d not in DIRECTIONS]
+        if bad or not self.directions:
+            raise UsageError("--direction must be in, out or both")
+        if self.addresses is not None and not self.addresses:
+            raise UsageError("no addresses to report on: give an ADDRESSES_FILE or --all")
+
+
+@dataclass
+class ExposurePlan:
+    """Kernel inputs for a request: selected edges, node kinds and categories, report rows."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    amount: np.ndarray
+    ts: np.ndarray
+    index: np.ndarray  # full edge id of each selected edge
+    kind: np.ndarray  # int8 per node
+    cat: np.ndarray  # int32 per node: index into categories (reported), or -1
+    cat_all: np.ndarray  # int32 per node: index into all_categories (every label), or -1
+    categories: list[str]  # reported
+    all_categories: list[str]
+    target_ids: np.ndarray  # int32 node id per report row
+    target_row: np.ndarray  # int32 per node: report row or -1
+    missing: list[str]
+    lo: int | None
+    hi: int | None
+    excluded_unknown: int
+    assets: list[str]
+
+
+@dataclass
+class DirectionResult:
+    """Per-row sums of one direction's sweep (full category axis)."""
+
+    direct: np.ndarray
+    indirect: np.ndarray
+    min_hops: np.ndarray
+    flow: np.ndarray
+    touched: np.ndarray
+    stats: np.ndarray  # [K, 3]: seeded, dust, beyond
+    overdrafts: float = 0.0
+    overdraft_amount: float = 0.0
+
+
+@dataclass
+class ExposureReport:
+    frame: pl.DataFrame
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def category_order(present: list[str]) -> list[str]:
+    """Categories by the labels' priority (sanctioned, mixer, scam, ...), then by name."""
+    rank = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
+    return sorted(set(present), key=lambda c: (rank.get(c, len(rank)), c))
+
+
+def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
+    """Select edges, assign node kinds/categories and report rows (no sweeping yet)."""
+    req.validate()
+    graph = ws.graph()
+    token_ids = asset_tokens(graph, req.assets)
+    sel = select_edges(graph, token_ids)
+    labelled = node_labels(graph, ws.labels())
+    present = category_order(labelled["category"].unique().to_list())
+    if req.categories is not None:
+        unknown = [c for c in req.categories if c not in present]
+        if unknown:
+            raise UsageError(
+                f"--categories: no labels of {', '.join(unknown)} in the data "
+                f"(have: {', '.join(present) or 'none'})"
+            )
+        categories = [c for c in present if c in req.categories]
+    else:
+        categories = present
+    n = graph.n_nodes
+    kind = np.full(n, PLAIN, dtype=np.int8)
+    cat_all = np.full(n, -1, dtype=np.int32)
+    cat = np.full(n, -1, dtype=np.int32)
+    if labelled.height:
+        ids = labelled["id"].to_numpy()
+        cats = labelled["category"].to_numpy()
+        kind[ids] = np.where(np.isin(cats, list(req.through)), PASS, ORIGIN)
+        index_all = {c: i for i, c in enumerate(present)}
+        index = {c: i for i, c in enumerate(categories)}
+        cat_all[ids] = np.array([index_all[c] for c in cats], dtype=np.int32)
+        cat[ids] = np.array([index.get(c, -1) for c in cats], dtype=np.int32)
+    if req.addresses is None:
+        target_ids = np.unique(np.concatenate([sel.src, sel.dst])).astype(np.int32)
+        missing: list[str] = []
+    else:
+        target_ids, missing = resolve_nodes(graph, list(req.addresses))
+    target_row = np.full(n, -1, dtype=np.int32)
+    target_row[target_ids] = np.arange(target_ids.shape[0], dtype=np.int32)
+    assets = graph.tokens.filter(pl.col("token_id").is_in(token_ids.tolist()))["asset"]
+    return ExposurePlan(
+        src=sel.src, dst=sel.dst, amount=sel.amount, ts=sel.ts, index=sel.index,
+        kind=kind, cat=cat, cat_all=cat_all, categories=categories, all_categories=present,
+        target_ids=target_ids, target_row=target_row,
+        missing=missing, lo=to_us(req.since), hi=to_us(req.until),
+        excluded_unknown=sel.excluded_unknown, assets=sorted({a for a in assets.to_list() if a}),
+    )  # fmt: skip
+
+
+def chunks(n: int) -> Iterator[tuple[int, int]]:
+    for a in range(0, n, CHUNK):
+        yield a, min(n, a + CHUNK)
+
+
+def sweep(
+    plan: ExposurePlan,
+    req: ExposureRequest,
+    direction: str,
+    group: list[int] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> DirectionResult:
+    """One direction's sweep over all edges, for the reported categories ``group`` (None: all).
+
+    Labelled categories outside ``group`` (other groups', and those not reported at all) share
+    one extra "other" slot: they are tracked, so a pass-through service's own share and the
+    taint-first/clean-first pool see them, but not reported. Without dust or hop limits the
+    slot is exact (every model is linear in how it splits a sum of categories), so sweeping
+    category groups separately gives exactly the all-at-once result: that is how the Ray engine
+    shards. With ``min_amount``/``max_hops`` the limits apply to the slot as a whole, so
+    sharding is by direction only.
+    """
+    k_rep = len(plan.categories)
+    group = list(range(k_rep)) if group is None else group
+    k = len(group)
+    rep_to_all = np.array(
+        [plan.all_categories.index(c) for c in plan.categories], dtype=np.int64
+    ).reshape(-1)
+    remap = np.full(len(plan.all_categories) + 1, k, dtype=np.int32)  # the "other" slot
+    remap[rep_to_all[group]] = np.arange(k, dtype=np.int32)
+    remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
+    cat = remap[plan.cat_all]
+    state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
+    src, dst, amount, ts = plan.src, plan.dst, plan.amount, plan.ts
+    if direction == "out":  # time-reversed graph: outflows become inflows, newest first
+        src, dst, amount, ts = dst[::-1], src[::-1], amount[::-1], ts[::-1]
+    for a, b in chunks(src.shape[0]):
+        exposure_sweep(
+            state, src[a:b], dst[a:b], amount[a:b], ts[a:b], plan.kind, cat,
+            model=req.model, min_amount=req.min_amount, max_hops=req.max_hops,
+            lo=plan.lo, hi=plan.hi,
+        )  # fmt: skip
+        if on_chunk is not None:
+            on_chunk(b - a)
+    rows = plan.target_ids.shape[0]
+    out = DirectionResult(
+        direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
+        min_hops=np.full((rows, k_rep), -1, dtype=np.int32), flow=state.flow,
+        touched=state.touched, stats=np.zeros((k_rep, 3)),
+        overdrafts=float(state.totals[0]), overdraft_amount=float(state.totals[1]),
+    )  # fmt: skip
+    if group:
+        out.direct[:, group] = state.direct[:rows, :k]
+        out.indirect[:, group] = state.indirect[:rows, :k]
+        out.min_hops[:, group] = state.min_hops[:rows, :k]
+        out.stats[group] = state.stats[:k]
+    return out
+
+
+def merge_groups(parts: list[DirectionResult]) -> DirectionResult:
+    """Combine category-group results of one direction (disjoint category columns)."""
+    first = parts[0]
+    out = DirectionResult(
+        direct=sum(p.direct for p in parts), indirect=sum(p.indirect for p in parts),
+        min_hops=np.max([p.min_hops for p in parts], axis=0), flow=first.flow,
+        touched=first.touched, stats=sum(p.stats for p in parts),
+        overdrafts=first.overdrafts, overdraft_amount=first.overdraft_amount,
+    )  # fmt: skip
+    return out
+
+
+def label_set_hash(labels: pl.DataFrame) -> str:
+    """sha256 of the label table in a canonical order (recorded so a report can be reproduced)."""
+    canon = labels.select(sorted(labels.columns)).sort(sorted(labels.columns), nulls_last=True)
+    return hashlib.sha256(canon.write_csv().encode()).hexdigest()
+
+
+def exposure(
+    ws: Workspace,
+    req: ExposureRequest,
+    *,
+    risk: RiskConfig | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    quiet: bool = True,
+) -> ExposureReport:
+    """Compute the exposure report for ``req`` (see the module docstring)."""
+    from tracer.progress import counter
+
+    risk = risk or load_risk_config()
+    plan = make_plan(ws, req)
+    n_edges = plan.src.shape[0]
+    results: dict[str, DirectionResult] = {}
+    if engine == "local":
+        with counter(n_edges * len(req.directions), "exposure sweep", quiet) as advance:
+            for d in req.directions:
+                results[d] = sweep(plan, req, d, on_chunk=advance)
+    elif engine == "ray":
+        from tracer.engines import ray_sweeps
+
+        results = ray_sweeps(ws, req, plan, address=ray_address, quiet=quiet)
+    else:
+        raise UsageError(f"--engine {engine}: choose local or ray")
+    frame = assemble(ws, req, plan, results, risk)
+    meta = {
+        "tracer_version": _version(),
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "workspace": _workspace_desc(ws),
+        "label_set_sha256": label_set_hash(ws.labels()),
+        "labels": int(ws.labels().height),
+        "model": req.model,
+        "engine": engine,
+        "request": _jsonable(asdict(req), drop=("addresses",)),
+        "categories": plan.categories,
+        "assets": plan.assets,
+        "risk": risk.as_dict(),
+        "requested_addresses": None if req.addresses is None else len(req.addresses),
+        "reported_addresses": int(plan.target_ids.shape[0]),
+        "not_found": plan.missing,
+        "excluded_unknown_decimals": plan.excluded_unknown,
+        "transfers_swept": int(n_edges),
+        "accounting": {
+            d: {
+                "unknown_prior_funds": {
+                    "transfers": int(r.overdrafts),
+                    "amount": r.overdraft_amount,
+                },
+                "per_category": {
+                    c: {
+                        "seeded": float(r.stats[i, SEEDED]),
+                        "dust": float(r.stats[i, DUST]),
+                        "beyond_max_hops": float(r.stats[i, BEYOND]),
+                    }
+                    for i, c in enumerate(plan.categories)
+                },
+            }
+            for d, r in results.items()
+        },
+    }
+    return ExposureReport(frame=frame, metadata=meta)
+
+
+def assemble(
+    ws: Workspace,
+    req: ExposureRequest,
+    plan: ExposurePlan,
+    results: dict[str, DirectionResult],
+    risk: RiskConfig,
+) -> pl.DataFrame:
+    """Turn per-row arrays into the report frame (one row per address, direction, category)."""
+    cats = [*plan.categories, UNATTRIBUTED]
+    frames = []
+    for d, r in results.items():
+        total = r.direct + r.indirect
+        rr, cc = np.nonzero(total > 0.0)
+        # poison's shares are overlapping upper bounds: there, untouched flow is unattributed
+        poison = req.model == "poison"
+        unattributed = r.flow - (r.touched if poison else total.sum(axis=1))
+        unattributed = np.where(unattributed > 1e-9 * np.maximum(r.flow, 1.0), unattributed, 0.0)
+        rows = np.arange(plan.target_ids.shape[0])
+        k = len(plan.categories)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "id": np.concatenate([plan.target_ids[rr], plan.target_ids]),
+                    "direction": d,
+                    "cat": np.concatenate([cc, np.full(rows.shape[0], k)]).astype(np.int32),
+                    "direct_amount": np.concatenate([r.direct[rr, cc], np.zeros(rows.shape[0])]),
+                    "indirect_amount": np.concatenate(
+                        [r.indirect[rr, cc], np.zeros(rows.shape[0])]
+                    ),
+                    "total_amount": np.concatenate([total[rr, cc], unattributed]),
+                    "min_hops": np.concatenate([r.min_hops[rr, cc], np.full(rows.shape[0], -1)]),
+                    "flow_amount": np.concatenate([r.flow[rr], r.flow]),
+                },
+                schema_overrides={"id": pl.Int32, "min_hops": pl.Int32},
+            )
+        )
+    body = pl.concat(frames) if frames else pl.DataFrame()
+    flow = pl.col("flow_amount")
+    body = body.with_columns(
+        pl.col("cat")
+        .replace_strict(dict(enumerate(cats)), return_dtype=pl.String)
+        .alias("category"),
+        pl.when(pl.col("min_hops") >= 0).then(pl.col("min_hops")).alias("min_hops"),
+        *[
+            pl.when(flow > 0).then(pl.col(f"{p}_amount") / flow).alias(name)
+            for p, name in (("total", "share"), ("direct", "direct_share"),
+                            ("indirect", "indirect_share"))
+        ],
+    )  # fmt: skip
+    body = body.with_columns(risk.score_expr().alias("risk_score"))
+    body = body.with_columns(
+        pl.col("risk_score").max().over("id", "direction").alias("address_risk_score")
+    )
+    exact = _exact_columns(ws, plan, list(results))
+    body = body.join(exact[0], on=["id", "direction"], how="left").join(
+        exact[1], on=["id", "direction", "cat"], how="left"
+    )
+    graph = ws.graph()
+    labelled = node_labels(graph, ws.labels()).select(
+        "id", pl.col("name").alias("address_name"), pl.col("category").alias("address_category")
+    )
+    nodes = graph.addresses.join(
+        pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}), on="id", how="semi"
+    )
+    nodes = nodes.with_columns(
+        pl.Series(
+            "address",
+            [display(c, a) for c, a in nodes.select("chain", "address").iter_rows()],
+            pl.String,
+        )
+    )
+    body = (
+        body.join(nodes, on="id", how="left")
+        .join(labelled, on="id", how="left")
+        .sort(["address", "chain", "direction", "cat"])
+    )
+    return body.select(REPORT_SCHEMA.names).cast(dict(REPORT_PL))
+
+
+def _exact_columns(
+    ws: Workspace, plan: ExposurePlan, directions: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Exact ``flow_value`` per (id, direction) and ``direct_value`` per (id, direction, cat).
+
+    ``direct_value`` is the exact sum of the transfers exchanged directly with addresses of the
+    category (before dust): equal to ``direct_amount`` for absorbing categories; for
+    pass-through categories it is the gross volume, of which the model attributes a part.
+    """
+    inside = np.ones(plan.src.shape[0], dtype=bool)
+    if plan.lo is not None:
+        inside &= plan.ts >= plan.lo
+    if plan.hi is not None:
+        inside &= plan.ts <= plan.hi
+    flows, directs = [], []
+    for d in directions:
+        me, other = (plan.dst, plan.src) if d == "in" else (plan.src, plan.dst)
+        mask = inside & (plan.target_row[me] >= 0)
+        picked = np.flatnonzero(mask)
+        vals = ws.rows(plan.index[picked], ["value", "decimals"]).with_columns(
+            pl.Series("id", me[picked], pl.Int32),
+            pl.Series("cat", plan.cat[other[picked]], pl.Int32),
+            pl.lit(d).alias("direction"),
+        )
+        flows.append(exact_unit_sums(vals, ["id", "direction"]).rename({"exact": "flow_value"}))
+        directs.append(
+            exact_unit_sums(vals.filter(pl.col("cat") >= 0), ["id", "direction", "cat"]).rename(
+                {"exact": "direct_value"}
+            )
+        )
+    schema_f = {"id": pl.Int32, "direction": pl.String, "flow_value": pl.String}
+    schema_d = {"id": pl.Int32, "direction": pl.String, "cat": pl.Int32, "direct_value": pl.String}
+    return (
+        pl.concat([f.cast(schema_f) for f in flows]) if flows else pl.DataFrame(schema=schema_f),  # type: ignore[arg-type]
+        pl.concat([f.cast(schema_d) for f in directs])
+        if directs
+        else pl.DataFrame(schema=schema_d),  # type: ignore[arg-type]
+    )
+
+
+def _workspace_desc(ws: Workspace) -> dict[str, Any]:
+    if ws.path is None:
+        return {"kind": "in-memory", "files": list(ws.sources)}
+    return {"kind": "directory", "path": str(ws.path.resolve()),
+            "generation": ws.manifest().get("generation")}  # fmt: skip
+
+
+def _jsonable(d: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if k in drop:
+            continue
+        out[k] = (
+            v.isoformat() if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
+        )
+    return out
+
+
+def _version() -> str:
+    from tracer import __version__
+
+    return __version__
+
+
+def write_report(report: ExposureReport, path: str, command_line: list[str]) -> None:
+    """Write the report to Parquet atomically, with provenance in the file metadata."""
+    import pyarrow.parquet as pq
+
+    from tracer.atomic import atomic_path
+
+    meta = {**report.metadata, "command_line": command_line}
+    table = report.frame.to_arrow().cast(REPORT_SCHEMA)
+    table = table.replace_schema_metadata({b"tracer": json.dumps(meta, default=str).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
