@@ -16,27 +16,9 @@ def enabled(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def track(items: Iterable[T], *, total: int, description: str, quiet: bool) -> Iterator[T]:
-    """Yield ``items``, drawing a bar on stderr only when it is a terminal and not quiet."""
-    if not enabled(quiet):
-        yield from items
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)
-
-
 @contextlib.contextmanager
 def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A bar advanced by hand (``advance(n)``), e.g. edges swept; a no-op when not shown."""
+    """A bar advanced by hand (``advance(n)``, e.g. edges swept); a no-op when not shown."""
     if not enabled(quiet):
         yield lambda n: None
         return
@@ -49,3 +31,11 @@ def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[[int
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def track(items: Iterable[T], *, total: int, description: str, quiet: bool) -> Iterator[T]:
+    """Yield ``items``, drawing a bar on stderr only when it is a terminal and not quiet."""
+    with counter(total, description, quiet) as advance:
+        for item in items:
+            yield item
+            advance(1)
