@@ -25,6 +25,7 @@ FORMATS: dict[str, ModuleType] = {
     "etherscan-tokens": etherscan,
     "etherscan-txs": etherscan,
     "trongrid": tron,
+    "trongrid-trx": tron,
     "tronscan": tron,
     "generic": generic,
 }
@@ -47,7 +48,7 @@ def detect(s: Sample) -> str:
         seen = f"{s.kind.upper()} of unrecognised shape"
     raise UnknownFormatError(
         f"{s.path}: unknown export format ({seen}). Known formats: {', '.join(FORMATS)}. "
-        "For other CSV exports use --format generic --map from=COL,to=COL,hash=COL,value=COL,"
+        "For other CSV exports use --input-format generic --map from=COL,to=COL,hash=COL,value=COL,"
         "time=COL"
     )
 

@@ -9,6 +9,12 @@
     (``transaction_id, block_ts, from_address, to_address, block, contract_address, quant`` and
     optionally ``tokenAbbr/tokenDecimal, event_type, contractRet``).
 
+``trongrid-trx`` : pages of ``GET /v1/accounts/{addr}/transactions`` (native TRX): records with
+    ``txID, blockNumber, block_timestamp, raw_data.contract[0]{type, parameter.value{amount,
+    owner_address, to_address}}, ret[0].contractRet``. Only ``TransferContract`` moves TRX (6
+    decimals, token null = native); other contract types (TRC-20 calls, freezes, votes) and
+    failed transactions are skipped with their reason. The gas-funder heuristic reads these.
+
 ``Approval`` events and failed or reverted transactions are skipped with their reason (they move
 no value); timestamps are milliseconds; ``seq`` is derived from content because neither API gives a
 log index, so the same transfer seen in two accounts' exports de-duplicates.
@@ -53,6 +59,8 @@ def sniff(s: Sample) -> str | None:
     recs = _records(s.document, "data")
     if recs and isinstance(recs[0], dict) and "transaction_id" in recs[0] and "from" in recs[0]:
         return "trongrid"
+    if recs and isinstance(recs[0], dict) and "txID" in recs[0] and "raw_data" in recs[0]:
+        return "trongrid-trx"
     if isinstance(s.document, dict) and s.document.get("data") == [] and "success" in s.document:
         return "trongrid"
     return None
@@ -81,6 +89,39 @@ def _trongrid_rows(recs: list[dict[str, Any]], path: str) -> list[dict[str, str 
                 "dst": _s(r.get("to")),
                 "value": _s(r.get("value")),
                 "_skip": None if kind in (None, "Transfer") else f"{kind} event (moves no value)",
+            }
+        )
+    return rows
+
+
+def _trongrid_trx_rows(recs: list[dict[str, Any]], path: str) -> list[dict[str, str | None]]:
+    rows = []
+    for i, r in enumerate(recs, start=1):
+        if not isinstance(r, dict):
+            raise InputError(path, i, None, "record is not a JSON object")
+        contracts = (r.get("raw_data") or {}).get("contract") or [{}]
+        c = contracts[0] if isinstance(contracts[0], dict) else {}
+        value = (c.get("parameter") or {}).get("value") or {}
+        ret = ((r.get("ret") or [{}])[0] or {}).get("contractRet")
+        kind = c.get("type")
+        skip = None
+        if kind != "TransferContract":
+            skip = f"{kind or 'unknown'} transaction (moves no TRX)"
+        elif ret not in (None, "", "SUCCESS"):
+            skip = f"failed transaction (contractRet={ret})"
+        rows.append(
+            {
+                "_row": str(i),
+                "tx_hash": _s(r.get("txID")),
+                "token": None,
+                "asset": "TRX",
+                "decimals": "6",
+                "ts": _s(r.get("block_timestamp")),
+                "block": _s(r.get("blockNumber")),
+                "src": _s(value.get("owner_address")),
+                "dst": _s(value.get("to_address")),
+                "value": _s(value.get("amount")),
+                "_skip": skip,
             }
         )
     return rows
@@ -154,7 +195,10 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     else:
         key = "token_transfers" if fmt == "tronscan" else "data"
         recs = _records(s.document, key) or []
-        rows = _tronscan_rows(recs, path) if fmt == "tronscan" else _trongrid_rows(recs, path)
+        parse = {"tronscan": _tronscan_rows, "trongrid-trx": _trongrid_trx_rows}.get(
+            fmt, _trongrid_rows
+        )
+        rows = parse(recs, path)
         schema = dict.fromkeys([*_COLUMNS, "_skip"], pl.String)
         frame = pl.DataFrame(rows, schema=schema)
         original = pl.DataFrame(
@@ -166,7 +210,18 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         timestamp_us(pl.col("ts")).alias("ts"),
         pl.lit("tron").alias("chain"),
     )
-    if fmt == "trongrid":
+    if fmt == "trongrid-trx":
+        fields = {
+            "tx_hash": "txID",
+            "token": "raw_data.contract",
+            "ts": "block_timestamp",
+            "block": "blockNumber",
+            "src": "owner_address",
+            "dst": "to_address",
+            "value": "amount",
+            "decimals": "decimals",
+        }
+    elif fmt == "trongrid":
         fields = {
             "tx_hash": "transaction_id",
             "token": "token_info.address",
