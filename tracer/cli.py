@@ -369,6 +369,8 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Strongest paths kept per service."),
         click.option("--ledger", "ledger_file", default=None,
                      help="Write the audit ledger (one row per tainted transfer) to Parquet."),
+        click.option("--entities", "use_entities", is_flag=True,
+                     help="Treat each clustered entity as one node (see 'tracer cluster')."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -392,12 +394,18 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
         else tuple(t.strip() for t in through_text.split(",") if t.strip())
     )
     ws = _workspace(kw)
+    entity_of = None
+    if kw.get("use_entities"):
+        from tracer.cluster import entity_labels
+
+        entity_of, _ = entity_labels(ws)
     result = follow(
         ws, addrs, model=kw["model"], assets=kw.get("asset"),
         since=_parse_when(kw.get("since"), "--since"),
         until=_parse_when(kw.get("until"), "--until"),
         through=through, max_hops=kw.get("max_hops"), min_amount=kw.get("min_amount") or 0.0,
         top_paths=kw.get("top_paths", 3), ledger=bool(kw.get("ledger_file")), direction=direction,
+        entities=entity_of,
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         write_frame(result.ledger, "parquet", kw["ledger_file"])
@@ -584,6 +592,151 @@ def _address_list(path: str) -> list[str]:
             out.append(cells[col].strip())
         return out
     return [x for x in lines if x and not x.startswith("#")]
+
+
+@cli.command("cluster")
+@click.option(
+    "--heuristics",
+    default="all",
+    show_default=True,
+    help="Comma-separated: deposit, gas-funder, airdrop (or all).",
+)
+@click.option("--output", "-o", default=None, help="Also write the entities to this Parquet file.")
+@click.option(
+    "--deposit-max-blocks",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Deposit rule, EVM: forward within this many blocks.",
+)
+@click.option(
+    "--deposit-max-diff",
+    type=click.FloatRange(min=0),
+    default=0.01,
+    show_default=True,
+    help="Deposit rule, EVM: forwarded at most this much less.",
+)
+@click.option(
+    "--deposit-max-delay",
+    type=click.FloatRange(min=0),
+    default=30_000.0,
+    show_default=True,
+    help="Deposit rule, Tron: forward within this many seconds.",
+)
+@click.option(
+    "--deposit-max-rel-diff",
+    type=click.FloatRange(min=0, max=1),
+    default=0.01,
+    show_default=True,
+    help="Deposit rule, Tron: forwarded at most this share less.",
+)
+@click.option(
+    "--gas-max-funded",
+    type=click.IntRange(min=2),
+    default=500,
+    show_default=True,
+    help="Gas-funder rule: ignore funders of more wallets than this.",
+)
+@click.option(
+    "--airdrop-min-recipients",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Airdrop rule: a distribution pays at least this many.",
+)
+@data_options
+def cluster_cmd(heuristics: str, output: str | None, **kw: Any) -> None:
+    """Cluster addresses into entities (deposit reuse, common gas funder, airdrops).
+
+    Entities are stored in the workspace for 'follow --entities' and 'entity'; each member
+    keeps the evidence (heuristic, transactions) that linked it.
+
+    \b
+    Example:
+      tracer cluster -o entities.parquet \\
+        --data fixtures/sample_case/trongrid_scam_wallet.json \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --data fixtures/sample_case/trongrid_trx_gas.json \\
+        --labels fixtures/sample_case/labels.csv
+    """
+    from datetime import timedelta
+
+    from tracer.cluster import cluster, parse_heuristics
+    from tracer.heuristics import ClusterOptions
+    from tracer.render import write_frame
+
+    opts = ClusterOptions(
+        deposit_max_blocks=kw["deposit_max_blocks"], deposit_max_diff=kw["deposit_max_diff"],
+        deposit_max_delay=timedelta(seconds=kw["deposit_max_delay"]),
+        deposit_max_rel_diff=kw["deposit_max_rel_diff"], gas_max_funded=kw["gas_max_funded"],
+        airdrop_min_recipients=kw["airdrop_min_recipients"],
+    )  # fmt: skip
+    ws = _workspace(kw)
+    res = cluster(ws, parse_heuristics(heuristics), opts)
+    stored = ""
+    if ws.path is not None and not kw.get("label_files"):
+        ws.save_entities(res.entities, res.links, res.stats)
+        stored = f"; stored in {ws.path}"
+    if output:
+        write_frame(res.entities.drop("id"), "parquet", output)
+    if not kw.get("quiet"):
+        st = res.stats
+        links = ", ".join(f"{h} {n:,}" for h, n in st["links"].items())
+        _err().print(
+            f"links: {links}; {st['entities']:,} entities of 2+ addresses "
+            f"({st['clustered_addresses']:,} addresses, largest {st['largest_entity']:,})"
+            + (f" → {output}" if output else "")
+            + stored
+        )
+
+
+@cli.command()
+@click.argument("address")
+@output_options
+@data_options
+def entity(address: str, **kw: Any) -> None:
+    """Show the entity ADDRESS belongs to: its members and why they are linked.
+
+    \b
+    Example:
+      tracer entity TGz7SeJv1XLUULqFFRd6e213A8ZeDFD6PM \\
+        --data fixtures/sample_case/trongrid_downstream.json \\
+        --data fixtures/sample_case/trongrid_trx_gas.json \\
+        --labels fixtures/sample_case/labels.csv
+    """
+    import json
+
+    from rich.table import Table
+
+    from tracer.cluster import explain
+
+    members, links = explain(_workspace(kw), address)
+    fmt = _out_format(kw.get("out_format"), kw.get("output"))
+    if fmt != "table":
+        doc = {
+            "address": address,
+            "entity_address": members["entity_address"][0] if members.height else None,
+            "members": members.select("address", "chain", "heuristics").to_dicts(),
+            "links": links.to_dicts(),
+        }
+        from tracer.render import write_text
+
+        write_text(json.dumps(doc, indent=2), kw.get("output"))
+        return
+    c = _out()
+    if members.height == 0:
+        c.print(f"{address} is not linked to any other address by the clustering rules.")
+        return
+    c.print(f"Entity {members['entity_address'][0]}: {members.height} addresses")
+    t = Table("address", "linked by")
+    for r in members.iter_rows(named=True):
+        t.add_row(r["address"], ", ".join(r["heuristics"] or []))
+    c.print(t)
+    lt = Table("address", "linked to", "heuristic", "why", "transactions", title="Evidence",
+               title_justify="left")  # fmt: skip
+    for r in links.iter_rows(named=True):
+        lt.add_row(r["a"], r["b"], r["heuristic"], r["detail"], "\n".join(r["tx_hashes"]))
+    c.print(lt)
 
 
 def main() -> None:

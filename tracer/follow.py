@@ -25,8 +25,10 @@ import polars as pl
 from kernels.taint import MODELS, SINK, SOURCE, propagate
 from tracer.addresses import display
 from tracer.errors import UsageError
+from tracer.labels import CATEGORY_PRIORITY
 from tracer.selection import (
     DEFAULT_THROUGH,
+    EdgeSelection,
     asset_tokens,
     node_labels,
     resolve_nodes,
@@ -63,6 +65,7 @@ class FollowResult:
     missing_sources: list[str] = field(default_factory=list)
     ledger: pl.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    entities: bool = False  # addresses are entities (``--entities``): see ``entity_size``
 
     @property
     def reached_total(self) -> float:
@@ -73,6 +76,7 @@ class FollowResult:
         if self.reached.height == 0:
             return pl.DataFrame(
                 schema={"name": pl.String, "category": pl.String, "addresses": pl.UInt32,
+                        "label_inferred": pl.Boolean,
                         "amount": pl.Float64, "share": pl.Float64, "min_hops": pl.Int32,
                         "first_ts": pl.Datetime("us", "UTC")}
             )  # fmt: skip
@@ -80,6 +84,7 @@ class FollowResult:
             self.reached.group_by(["name", "category"])
             .agg(
                 pl.len().alias("addresses"),
+                pl.col("label_inferred").any(),
                 pl.col("amount").sum(),
                 pl.col("share").sum(),
                 pl.col("min_hops").min(),
@@ -112,6 +117,8 @@ class FollowResult:
                 "min_hops": r["min_hops"],
                 "first_ts": ts(r["first_ts"]),
                 "paths": r["paths"],
+                "label_inferred": r["label_inferred"],
+                "entity_size": r["entity_size"],
             }
             for r in self.reached.iter_rows(named=True)
         ]
@@ -154,6 +161,7 @@ class FollowResult:
             },
             "excluded_unknown_decimals": self.excluded_unknown_decimals,
             "missing_sources": self.missing_sources,
+            "entities": self.entities,
             "options": self.options,
         }
 
@@ -177,11 +185,17 @@ def follow(
     top_held: int = 20,
     ledger: bool = False,
     direction: str = "forward",
+    entities: np.ndarray | None = None,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
     Labelled services are sinks unless their category is in ``through``. See the module
     docstring for the accounting and README "Follow semantics" for the JSON contract.
+
+    ``entities`` (int32 entity id per node, from :mod:`tracer.cluster`) makes each entity one
+    node: transfers inside an entity are dropped (they are not hops, and nothing is counted
+    twice), a labelled member's label spreads to its entity (``label_inferred`` unless every
+    member carries it), and rows show the entity's representative address and size.
     """
     if model not in MODELS:
         raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
@@ -199,6 +213,10 @@ def follow(
     token_ids = asset_tokens(graph, assets)
     sel = select_edges(graph, token_ids)
     labelled = node_labels(graph, workspace.labels())
+    sizes = np.ones(graph.n_nodes, dtype=np.int64)
+    labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
+    if entities is not None:
+        sel, src_ids, labelled, sizes = _as_entities(sel, src_ids, labelled, entities)
     role = roles(graph, src_ids, labelled, through)
     backward = direction == "backward"
     k_src, k_dst, k_ts, k_amt = sel.src, sel.dst, sel.ts, sel.amount
@@ -236,9 +254,10 @@ def follow(
                 [_datetime_us(int(v)) for v in res.first_ts[ids]],
                 pl.Datetime("us", "UTC"),
             ),
+            pl.Series("entity_size", sizes[ids], pl.Int64),
         )
 
-    lab = labelled.select("id", "name", "category")
+    lab = labelled.select("id", "name", "category", "label_inferred")
     sink_ids = np.flatnonzero((role == SINK) & (res.inflow > 0)).astype(np.int32)
     reached = (
         frame_for(sink_ids, res.inflow[sink_ids])
@@ -292,7 +311,7 @@ def follow(
             }
         ),
         traced_total=traced,
-        reached=_display(reached),
+        reached=_display(reached).with_columns(pl.col("label_inferred").fill_null(False)),
         through=_display(through_df).drop("id"),
         held=_display(held),
         held_total=held_total,
@@ -304,6 +323,7 @@ def follow(
         overdraft_amount=float(res.stats[4]),
         excluded_unknown_decimals=sel.excluded_unknown,
         missing_sources=missing,
+        entities=entities is not None,
         options={
             "since": None if since is None else since.isoformat(),
             "until": None if until is None else until.isoformat(),
@@ -316,6 +336,40 @@ def follow(
     if ledger:
         result.ledger = _ledger(res, edge_index, workspace, model, backward)
     return result
+
+
+def _as_entities(
+    sel: EdgeSelection, src_ids: np.ndarray, labelled: pl.DataFrame, entity: np.ndarray
+) -> tuple[EdgeSelection, np.ndarray, pl.DataFrame, np.ndarray]:
+    """Edges, sources and labels lifted from addresses to entities (see :func:`follow`)."""
+    rep = np.ascontiguousarray(entity, dtype=np.int32)
+    sizes = np.bincount(rep, minlength=rep.shape[0])[np.arange(rep.shape[0])]
+    s, d = rep[sel.src], rep[sel.dst]
+    keep = s != d
+    lifted = EdgeSelection(
+        index=sel.index[keep], src=s[keep], dst=d[keep], amount=sel.amount[keep],
+        ts=sel.ts[keep], excluded_unknown=sel.excluded_unknown,
+    )  # fmt: skip
+    rank = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
+    members = labelled.with_columns(
+        pl.Series("id", rep[labelled["id"].to_numpy()], pl.Int32),
+        pl.col("category").replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+        .alias("_rank"),
+    )  # fmt: skip
+    counts = members.group_by("id", "category").agg(pl.len().alias("_n"))
+    chosen = (
+        members.sort("id", "_rank", "name")
+        .unique("id", keep="first", maintain_order=True)
+        .join(counts, on=["id", "category"])
+    )
+    chosen = chosen.with_columns(
+        (pl.col("_n") < pl.Series(sizes[chosen["id"].to_numpy()])).alias("label_inferred")
+    )
+    chosen = chosen.with_columns(
+        pl.when(pl.col("label_inferred")).then(pl.lit("inferred")).otherwise("confidence")
+        .alias("confidence")
+    ).drop("_rank", "_n")  # fmt: skip
+    return lifted, np.unique(rep[src_ids]), chosen, sizes
 
 
 def _display(frame: pl.DataFrame) -> pl.DataFrame:

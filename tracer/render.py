@@ -45,8 +45,9 @@ def follow_table(result: FollowResult, console: Console) -> None:
                       ("first arrival (UTC)", "left")]:  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in services.iter_rows(named=True):
+        name = r["name"] + (" (inferred)" if r["label_inferred"] else "")
         t.add_row(
-            r["name"], r["category"], str(r["addresses"]), _fmt_amount(r["amount"]),
+            name, r["category"], str(r["addresses"]), _fmt_amount(r["amount"]),
             f"{r['share']:.1%}", str(r["min_hops"]), _fmt_ts(r["first_ts"]),
         )  # fmt: skip
     console.print(t)
@@ -65,7 +66,9 @@ def follow_table(result: FollowResult, console: Console) -> None:
         for col in ("address", "amount", "min hops"):
             th.add_column(col)
         for r in d.held.head(10).iter_rows(named=True):
-            th.add_row(r["address"], _fmt_amount(r["amount"]), str(r["min_hops"]))
+            size = r["entity_size"]
+            shown = r["address"] + (f" (entity of {size})" if size > 1 else "")
+            th.add_row(shown, _fmt_amount(r["amount"]), str(r["min_hops"]))
         console.print(th)
     top = d.reached.head(3)
     for r in top.iter_rows(named=True):

@@ -135,6 +135,7 @@ class Workspace:
         self._graph: TransferGraph | None = None
         self._labels: pl.DataFrame | None = None
         self.sources: list[str] = []  # export files behind an in-memory workspace (provenance)
+        self._labels_extra = False  # session-only labels added (stored entities are then stale)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -219,6 +220,12 @@ class Workspace:
             for f in labels_dir.iterdir():
                 if f.name != manifest.get("labels"):
                     f.unlink(missing_ok=True)
+        ent = manifest.get("entities") or {}
+        ent_dir = self.path / "entities"
+        if ent_dir.exists():
+            for f in ent_dir.iterdir():
+                if f.name not in (ent.get("entities"), ent.get("links")):
+                    f.unlink(missing_ok=True)
 
     # -- reading --------------------------------------------------------------------------------
     def transfers(self) -> pl.DataFrame:
@@ -298,6 +305,7 @@ class Workspace:
 
     def add_labels_in_memory(self, loads: Iterable[LabelLoad]) -> None:
         """Extra labels for this session only (``--labels`` on a workspace command)."""
+        self._labels_extra = True
         self._labels = merge_labels(
             [LabelLoad("workspace", self.labels(), self.labels().height), *loads]
         )
@@ -377,6 +385,42 @@ class Workspace:
             self._cleanup(m)
         self._labels = None
         return added
+
+    def save_entities(
+        self, entities: pl.DataFrame, links: pl.DataFrame, meta: dict[str, Any]
+    ) -> None:
+        """Store a clustering for the current generation and label set (atomic, like labels)."""
+        if self.path is None:
+            raise WorkspaceError("in-memory workspaces keep entities in memory only")
+        with self._lock():
+            m = self.manifest()
+            digest = hashlib.sha256(
+                entities.select("address", "entity_id").write_csv().encode()
+                + json.dumps(meta, sort_keys=True, default=str).encode()
+            ).hexdigest()[:16]
+            names = {"entities": f"entities-{digest}.parquet", "links": f"links-{digest}.parquet"}
+            for key, frame in (("entities", entities), ("links", links)):
+                with atomic_path(self.path / "entities" / names[key]) as tmp:
+                    frame.write_parquet(tmp)
+            m["entities"] = {
+                **names, "generation": m["generation"], "labels": m.get("labels"), "meta": meta,
+            }  # fmt: skip
+            write_text_atomic(self.path / "manifest.json", json.dumps(m, indent=2, default=str))
+            self._cleanup(m)
+
+    def entities(self) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]] | None:
+        """The stored clustering, or None when there is none or it is stale (data or labels
+        changed since ``tracer cluster``; session-only ``--labels`` also make it stale)."""
+        if self.path is None:
+            return None
+        m = self.manifest()
+        ent = m.get("entities")
+        if not ent or ent.get("generation") != m["generation"]:
+            return None
+        if ent.get("labels") != m.get("labels") or self._labels_extra:
+            return None
+        d = self.path / "entities"
+        return pl.read_parquet(d / ent["entities"]), pl.read_parquet(d / ent["links"]), ent["meta"]
 
     def export(self, target: str | Path) -> int:
         """Write the canonical table (chain order) to Parquet atomically; returns rows."""
