@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from kernels.unionfind import component_sizes, union_find
-from tracer.addresses import display
+from tracer.addresses import display_many
 from tracer.errors import UsageError
 from tracer.heuristics import (
     HEURISTICS,
@@ -161,7 +161,8 @@ def cluster(
 
 def _display_map(graph: Any, ids: np.ndarray) -> dict[int, str]:
     rows = graph.addresses.filter(pl.col("id").is_in(ids.astype(np.int32).tolist()))
-    return {i: display(c, a) for i, c, a in rows.select("id", "chain", "address").iter_rows()}
+    shown = display_many(rows["chain"].to_list(), rows["address"].to_list())
+    return dict(zip(rows["id"].to_list(), shown, strict=True))
 
 
 def entity_labels(ws: Workspace) -> tuple[np.ndarray, pl.DataFrame]:

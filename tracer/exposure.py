@@ -39,7 +39,7 @@ from kernels.exposure import (
     ExposureState,
     exposure_sweep,
 )
-from tracer.addresses import display
+from tracer.addresses import display_many
 from tracer.amounts import exact_unit_sums
 from tracer.errors import UsageError
 from tracer.labels import CATEGORY_PRIORITY
@@ -420,7 +420,7 @@ def assemble(
     nodes = nodes.with_columns(
         pl.Series(
             "address",
-            [display(c, a) for c, a in nodes.select("chain", "address").iter_rows()],
+            display_many(nodes["chain"].to_list(), nodes["address"].to_list()),
             pl.String,
         )
     )
@@ -447,11 +447,17 @@ def _exact_columns(
     if plan.hi is not None:
         inside &= plan.ts <= plan.hi
     flows, directs = [], []
+    masks = {
+        d: inside & (plan.target_row[plan.dst if d == "in" else plan.src] >= 0) for d in directions
+    }
+    union = np.logical_or.reduce(list(masks.values())) if masks else inside[:0]
+    needed = np.flatnonzero(union)
+    values = ws.rows(plan.index[needed], ["value", "decimals"])  # read once for both directions
     for d in directions:
         me, other = (plan.dst, plan.src) if d == "in" else (plan.src, plan.dst)
-        mask = inside & (plan.target_row[me] >= 0)
-        picked = np.flatnonzero(mask)
-        vals = ws.rows(plan.index[picked], ["value", "decimals"]).with_columns(
+        keep = masks[d][needed]
+        picked = needed[keep]
+        vals = values.filter(pl.Series(keep)).with_columns(
             pl.Series("id", me[picked], pl.Int32),
             pl.Series("cat", plan.cat[other[picked]], pl.Int32),
             pl.lit(d).alias("direction"),

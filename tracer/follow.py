@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from kernels.taint import MODELS, SINK, SOURCE, propagate
-from tracer.addresses import display
+from tracer.addresses import display, display_many
 from tracer.errors import UsageError
 from tracer.labels import CATEGORY_PRIORITY
 from tracer.selection import (
@@ -376,7 +376,7 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
     """Addresses in display form (EIP-55 on EVM chains)."""
     if frame.height == 0:
         return frame
-    shown = [display(c, a) for c, a in frame.select("chain", "address").iter_rows()]
+    shown = display_many(frame["chain"].to_list(), frame["address"].to_list())
     return frame.with_columns(pl.Series("address", shown, pl.String))
 
 
