@@ -594,6 +594,30 @@ def _address_list(path: str) -> list[str]:
     return [x for x in lines if x and not x.startswith("#")]
 
 
+def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per clustering threshold; defaults come from ``ClusterOptions`` (one source)."""
+    from tracer.heuristics import ClusterOptions
+
+    d = ClusterOptions()
+    table = [
+        ("--deposit-max-blocks", click.IntRange(min=0), d.deposit_max_blocks,
+         "Deposit rule, EVM: forward within this many blocks."),
+        ("--deposit-max-diff", click.FloatRange(min=0), d.deposit_max_diff,
+         "Deposit rule, EVM: forwarded at most this much less (token units)."),
+        ("--deposit-max-delay", click.FloatRange(min=0), d.deposit_max_delay.total_seconds(),
+         "Deposit rule, Tron: forward within this many seconds."),
+        ("--deposit-max-rel-diff", click.FloatRange(min=0, max=1), d.deposit_max_rel_diff,
+         "Deposit rule, Tron: forwarded at most this share less."),
+        ("--gas-max-funded", click.IntRange(min=2), d.gas_max_funded,
+         "Gas-funder rule: ignore funders of more wallets than this."),
+        ("--airdrop-min-recipients", click.IntRange(min=2), d.airdrop_min_recipients,
+         "Airdrop rule: a distribution pays at least this many addresses."),
+    ]  # fmt: skip
+    for flag, typ, default, text in reversed(table):
+        f = click.option(flag, type=typ, default=default, show_default=True, help=text)(f)
+    return f
+
+
 @cli.command("cluster")
 @click.option(
     "--heuristics",
@@ -602,48 +626,7 @@ def _address_list(path: str) -> list[str]:
     help="Comma-separated: deposit, gas-funder, airdrop (or all).",
 )
 @click.option("--output", "-o", default=None, help="Also write the entities to this Parquet file.")
-@click.option(
-    "--deposit-max-blocks",
-    type=click.IntRange(min=0),
-    default=10_000,
-    show_default=True,
-    help="Deposit rule, EVM: forward within this many blocks.",
-)
-@click.option(
-    "--deposit-max-diff",
-    type=click.FloatRange(min=0),
-    default=0.01,
-    show_default=True,
-    help="Deposit rule, EVM: forwarded at most this much less.",
-)
-@click.option(
-    "--deposit-max-delay",
-    type=click.FloatRange(min=0),
-    default=30_000.0,
-    show_default=True,
-    help="Deposit rule, Tron: forward within this many seconds.",
-)
-@click.option(
-    "--deposit-max-rel-diff",
-    type=click.FloatRange(min=0, max=1),
-    default=0.01,
-    show_default=True,
-    help="Deposit rule, Tron: forwarded at most this share less.",
-)
-@click.option(
-    "--gas-max-funded",
-    type=click.IntRange(min=2),
-    default=500,
-    show_default=True,
-    help="Gas-funder rule: ignore funders of more wallets than this.",
-)
-@click.option(
-    "--airdrop-min-recipients",
-    type=click.IntRange(min=2),
-    default=20,
-    show_default=True,
-    help="Airdrop rule: a distribution pays at least this many.",
-)
+@cluster_options
 @data_options
 def cluster_cmd(heuristics: str, output: str | None, **kw: Any) -> None:
     """Cluster addresses into entities (deposit reuse, common gas funder, airdrops).
