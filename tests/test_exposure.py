@@ -282,3 +282,13 @@ def test_cli_bad_risk_config_is_a_clear_error(tmp_path: Path, sample_dir: Path) 
     assert res.exit_code == 2
     assert "weights.scam" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "r.parquet").exists()
+
+
+def test_cli_bad_address_names_file_and_line(tmp_path: Path, sample_dir: Path) -> None:
+    lst = tmp_path / "screen.txt"
+    lst.write_text("# screening list\nTWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx\nnot-an-address\n")
+    out = tmp_path / "r.parquet"
+    res = CliRunner().invoke(cli, ["exposure", str(lst), "-o", str(out), *_sample_args(sample_dir)])
+    assert res.exit_code == 2
+    assert "screen.txt" in res.output and "row 3" in res.output and "address" in res.output
+    assert "Traceback" not in res.output and not out.exists()

@@ -149,24 +149,33 @@ def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw:
 
 
 def _address_list(path: str) -> list[str]:
-    """Addresses from a text file (one per line) or a CSV with an ``address`` column."""
+    """Addresses from a text file (one per line) or a CSV with an ``address`` column.
+
+    Every address is checked here, so a typo stops the run naming the file, line and field
+    instead of surfacing later without a place.
+    """
     from tracer.errors import InputError
+    from tracer.selection import parse_address
 
     text = Path(path).read_text(encoding="utf-8")
     lines = [x.strip() for x in text.splitlines()]
     header = [h.strip().lower() for h in lines[0].split(",")] if lines else []
-    if ("address" in header and len(header) > 1) or header == ["address"]:
-        col = header.index("address")
-        out = []
-        for i, line in enumerate(lines[1:], start=2):
-            if not line or line.startswith("#"):
-                continue
-            cells = line.split(",")
-            if col >= len(cells) or not cells[col].strip():
-                raise InputError(path, i, "address", "missing address")
-            out.append(cells[col].strip())
-        return out
-    return [x for x in lines if x and not x.startswith("#")]
+    is_csv = ("address" in header and len(header) > 1) or header == ["address"]
+    col = header.index("address") if is_csv else 0
+    out = []
+    for i, line in enumerate(lines, start=1):
+        if not line or line.startswith("#") or (is_csv and i == 1):
+            continue
+        cells = line.split(",") if is_csv else [line]
+        value = cells[col].strip() if col < len(cells) else ""
+        if not value:
+            raise InputError(path, i, "address", "missing address")
+        try:
+            parse_address(value)
+        except UsageError as exc:
+            raise InputError(path, i, "address", str(exc)) from None
+        out.append(value)
+    return out
 
 
 def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
