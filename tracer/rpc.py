@@ -1,0 +1,186 @@
+"""Fetching ERC-20 ``Transfer`` logs over JSON-RPC in adaptive block chunks (issue 6, core).
+
+Providers cap ``eth_getLogs`` (by result count, block span or time) and say so in different
+words; the fetcher treats any of those answers as "this range is too big": it halves the chunk
+and asks again, and grows the chunk again while results are sparse. Transport failures
+(connection refused, timeouts, 5xx) are retried with exponential backoff, then reported as one
+clear error naming the URL. Block timestamps are fetched once per block and cached.
+
+The functions take plain callables (``get_logs(params) -> list``, ``block_ts(n) -> int``) so the
+logic is tested without a node; :func:`web3_calls` binds them to a web3 provider.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracer.errors import UsageError
+from tracer.sources.rpc_logs import TRANSFER_TOPIC
+
+#: Phrases providers use for "range too large / too many results" (Infura, Alchemy, QuickNode,
+#: geth, erigon, anvil, TronGrid's JSON-RPC).
+TOO_BIG = (
+    "too many", "limit exceeded", "exceed", "query returned more than", "response size",
+    "block range", "range is too", "timeout", "timed out", "-32005", "-32602",
+)  # fmt: skip
+
+
+class RangeTooLarge(Exception):
+    """The provider refused a range as too large (the chunk must shrink)."""
+
+
+class Unreachable(UsageError):
+    """The node cannot be reached after retries."""
+
+
+@dataclass
+class ChunkPolicy:
+    """Adaptive chunking: start, bounds, and the result count that counts as sparse."""
+
+    initial: int = 2_000
+    minimum: int = 1
+    maximum: int = 100_000
+    sparse: int = 1_000  # fewer logs than this in a chunk: double the next one
+    retries: int = 4
+    backoff: float = 0.5  # seconds, doubled per retry
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+
+def is_too_big(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, RangeTooLarge) or any(p in text for p in TOO_BIG)
+
+
+def fetch_ranges(
+    get_logs: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    token: str,
+    start: int,
+    end: int,
+    policy: ChunkPolicy | None = None,
+) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+    """Yield ``(from_block, to_block, logs)`` covering ``start..end`` with no gap or overlap.
+
+    A range the provider refuses as too large is split (halved) until it passes or is a single
+    block (then the error is raised: nothing smaller exists). Transport errors are retried.
+    """
+    p = policy or ChunkPolicy()
+    size = max(p.minimum, min(p.initial, p.maximum))
+    a = start
+    while a <= end:
+        b = min(end, a + size - 1)
+        params = {
+            "address": token,
+            "fromBlock": hex(a),
+            "toBlock": hex(b),
+            "topics": ["0x" + TRANSFER_TOPIC],
+        }
+        try:
+            logs = _with_retries(lambda params=params: get_logs(params), p)
+        except Exception as exc:
+            if is_too_big(exc) and b > a:
+                size = max(p.minimum, (b - a + 1) // 2)
+                continue
+            raise
+        yield a, b, logs
+        a = b + 1
+        if len(logs) < p.sparse:
+            size = min(p.maximum, size * 2)
+
+
+def _with_retries(call: Callable[[], Any], p: ChunkPolicy) -> Any:
+    delay = p.backoff
+    for attempt in range(p.retries + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if is_too_big(exc) or not _transient(exc) or attempt == p.retries:
+                raise
+            p.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _transient(exc: BaseException) -> bool:
+    """Connection problems and server errors are worth retrying; bad requests are not."""
+    name = type(exc).__name__.lower()
+    text = str(exc).lower()
+    return (
+        isinstance(exc, ConnectionError | TimeoutError | OSError)
+        or "connection" in name
+        or "timeout" in name
+        or any(s in text for s in ("502", "503", "504", "connection", "temporarily"))
+    )
+
+
+class BlockTimes:
+    """Block number → timestamp (seconds), fetched once per block."""
+
+    def __init__(self, fetch: Callable[[int], int]) -> None:
+        self._fetch = fetch
+        self.cache: dict[int, int] = {}
+        self.fetched = 0
+
+    def __call__(self, block: int) -> int:
+        if block not in self.cache:
+            self.cache[block] = int(self._fetch(block))
+            self.fetched += 1
+        return self.cache[block]
+
+
+def with_timestamps(logs: list[dict[str, Any]], times: BlockTimes) -> list[dict[str, Any]]:
+    """Logs with ``blockTimestamp`` (hex seconds, as some providers add); removed logs dropped."""
+    out = []
+    for log in logs:
+        if log.get("removed"):
+            continue
+        block = log["blockNumber"]
+        n = int(block, 16) if isinstance(block, str) else int(block)
+        out.append({**log, "blockTimestamp": hex(times(n))})
+    return out
+
+
+def web3_calls(url: str, timeout: float = 30.0) -> tuple[Any, Callable, Callable, Callable]:
+    """``(w3, get_logs, block_ts, head)`` bound to an HTTP JSON-RPC endpoint."""
+    from web3 import Web3
+    from web3.providers import HTTPProvider
+
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+
+    def get_logs(params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [_plain(x) for x in w3.eth.get_logs(params)]  # type: ignore[arg-type]
+
+    def block_ts(n: int) -> int:
+        return int(w3.eth.get_block(n)["timestamp"])
+
+    def head() -> int:
+        return int(w3.eth.block_number)
+
+    return w3, get_logs, block_ts, head
+
+
+def _plain(log: Any) -> dict[str, Any]:
+    """web3's AttributeDict log → the JSON-RPC wire form (hex strings)."""
+
+    def h(v: Any) -> Any:
+        if isinstance(v, bytes | bytearray):
+            return "0x" + bytes(v).hex()
+        if hasattr(v, "hex") and not isinstance(v, str | int):
+            t = v.hex()
+            return t if t.startswith("0x") else "0x" + t
+        return v
+
+    d = dict(log)
+    return {
+        "address": d["address"],
+        "topics": [h(t) for t in d["topics"]],
+        "data": h(d["data"]),
+        "blockNumber": hex(d["blockNumber"])
+        if isinstance(d["blockNumber"], int)
+        else d["blockNumber"],
+        "transactionHash": h(d["transactionHash"]),
+        "logIndex": hex(d["logIndex"]) if isinstance(d["logIndex"], int) else d["logIndex"],
+        "removed": bool(d.get("removed", False)),
+    }
