@@ -75,3 +75,21 @@ def test_block_times_are_fetched_once_and_removed_logs_dropped() -> None:
     out = with_timestamps(logs, times)
     assert len(out) == 2 and asked == [5]
     assert out[0]["blockTimestamp"] == hex(1_700_000_005)
+
+
+def test_unreachable_url_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # free, so nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    args = ["ingest-rpc", "-w", str(tmp_path / "ws"), "--url", url, "--token", "0x" + "a" * 40,
+            "--from-block", "0", "--to-block", "10", "--retries", "1"]  # fmt: skip
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert f"127.0.0.1:{port}" in r.output and "cannot reach" in r.output

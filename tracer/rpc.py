@@ -184,3 +184,148 @@ def _plain(log: Any) -> dict[str, Any]:
         "logIndex": hex(d["logIndex"]) if isinstance(d["logIndex"], int) else d["logIndex"],
         "removed": bool(d.get("removed", False)),
     }
+
+
+# -- syncing into a workspace -------------------------------------------------------------------
+CHECKPOINTS = "rpc-checkpoints.json"
+
+
+@dataclass
+class SyncSummary:
+    """What one ``ingest-rpc`` run did, per token."""
+
+    token: str
+    chain: str
+    start: int
+    end: int
+    logs: int = 0
+    chunks: int = 0
+    loaded: int = 0
+    duplicate: int = 0
+    blocks_timed: int = 0
+    seconds: float = 0.0
+    resumed_from: int | None = None
+
+
+def read_checkpoints(ws_path: Any) -> dict[str, int]:
+    import json
+    from pathlib import Path
+
+    p = Path(ws_path) / CHECKPOINTS
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def write_checkpoint(ws_path: Any, key: str, block: int) -> None:
+    """Record the last block fully ingested for ``key`` (atomic; written after the ingest
+    commits, so a crash in between only re-fetches logs that de-duplicate)."""
+    import json
+    from pathlib import Path
+
+    from tracer.atomic import write_text_atomic
+
+    cps = read_checkpoints(ws_path)
+    cps[key] = block
+    write_text_atomic(Path(ws_path) / CHECKPOINTS, json.dumps(cps, indent=2, sort_keys=True))
+
+
+def sync_token(
+    ws: Any,
+    *,
+    get_logs: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    block_ts: Callable[[int], int],
+    token: str,
+    chain: str,
+    symbol: str,
+    decimals: int,
+    start: int,
+    end: int,
+    policy: ChunkPolicy | None = None,
+    flush_logs: int = 50_000,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> SyncSummary:
+    """Fetch ``token``'s Transfer logs over ``start..end`` into workspace ``ws``, resumably.
+
+    Logs go through the same canonical path as a file export (``eth-getlogs`` with the block
+    timestamps attached), in batches of about ``flush_logs``; after each batch commits, the
+    checkpoint ``chain:token`` moves to the batch's last block, so a killed run resumes after
+    it without gaps, and re-fetched logs de-duplicate.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from tracer.sources.base import ReadOptions
+    from tracer.tokens import Token, load_tokens
+
+    key = f"{chain}:{token.lower()}"
+    done = read_checkpoints(ws.path).get(key)
+    summary = SyncSummary(token=token, chain=chain, start=start, end=end)
+    if done is not None and done >= start:
+        summary.resumed_from = done + 1
+        start = done + 1
+    tokens = load_tokens()
+    tokens.add([Token(chain, token.lower(), symbol, decimals, False)])
+    opts = ReadOptions(chain=chain, tokens=tokens)
+    times = BlockTimes(block_ts)
+    pending: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+
+    def flush(last_block: int) -> None:
+        if pending:
+            with tempfile.TemporaryDirectory(dir=ws.path) as tmp:
+                f = Path(tmp) / f"logs-{last_block}.json"
+                f.write_text(json.dumps({"jsonrpc": "2.0", "result": pending}))
+                s = ws.ingest([f], options=opts, fmt="eth-getlogs")
+            summary.loaded += s.total("loaded")
+            summary.duplicate += s.total("duplicate")
+            pending.clear()
+        write_checkpoint(ws.path, key, last_block)
+
+    last = start - 1
+    for a, b, logs in fetch_ranges(get_logs, token, start, end, policy):
+        pending.extend(with_timestamps(logs, times))
+        summary.logs += len(logs)
+        summary.chunks += 1
+        last = b
+        if on_chunk is not None:
+            on_chunk(b - a + 1, len(logs))
+        if len(pending) >= flush_logs:
+            flush(b)
+    if last >= start:
+        flush(last)
+    summary.blocks_timed = times.fetched
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+ERC20_ABI = [
+    {"name": "decimals", "type": "function", "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "uint8"}]},
+    {"name": "symbol", "type": "function", "stateMutability": "view", "inputs": [],
+     "outputs": [{"name": "", "type": "string"}]},
+]  # fmt: skip
+
+
+def token_metadata(w3: Any, token: str) -> tuple[str | None, int | None]:
+    """``(symbol, decimals)`` from the contract; None where the call fails (non-standard)."""
+    c = w3.eth.contract(address=w3.to_checksum_address(token), abi=ERC20_ABI)
+    out: list[Any] = []
+    for fn in ("symbol", "decimals"):
+        try:
+            out.append(getattr(c.functions, fn)().call())
+        except Exception:
+            out.append(None)
+    return out[0], out[1]
+
+
+def reachable(url: str, head: Callable[[], int], policy: ChunkPolicy) -> int:
+    """The node's head block, or :class:`Unreachable` naming the URL after the retries."""
+    try:
+        return _with_retries(head, policy)
+    except Exception as exc:
+        if _transient(exc):
+            raise Unreachable(
+                f"cannot reach the node at {url} after {policy.retries + 1} attempts "
+                f"({type(exc).__name__}); check --url and that the node is running"
+            ) from None
+        raise
