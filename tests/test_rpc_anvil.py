@@ -127,7 +127,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
             {"from": evm(src), "gas": 100_000}
         )
         mine(int(sample.T0.timestamp() + hours * 3600))
-    yield {"url": url, "token": token.address, "w3": w3, "head": w3.eth.block_number}
+    yield {"url": url, "token": token.address, "w3": w3, "head": w3.eth.block_number, "abi": abi}
     proc.terminate()
     proc.wait(timeout=10)
 
