@@ -127,7 +127,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
             {"from": evm(src), "gas": 100_000}
         )
         mine(int(sample.T0.timestamp() + hours * 3600))
-    yield {"url": url, "token": token.address, "w3": w3, "head": w3.eth.block_number, "abi": abi}
+    # native ETH: one funder tops up four fresh wallets; a fifth payment reverts (to the token,
+    # which has no payable fallback) and must be skipped as failed
+    funder = w3.eth.accounts[1]
+    fresh = [w3.to_checksum_address(f"0x{0xF00 + i:040x}") for i in range(4)]
+    for w in fresh:
+        w3.eth.send_transaction({"from": funder, "to": w, "value": 10**16})
+    w3.eth.send_transaction({"from": funder, "to": token.address, "value": 1, "gas": 100_000})
+    mine(int(sample.T0.timestamp() + 200 * 3600))
+    yield {"url": url, "token": token.address, "w3": w3, "head": w3.eth.block_number, "abi": abi,
+           "funder": funder, "fresh": fresh}  # fmt: skip
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -142,11 +151,11 @@ def _labels_evm(tmp: Path) -> Path:
     return p
 
 
-def _sync(ws: Workspace, chain: dict, **kw):  # type: ignore[no-untyped-def]
-    _w3, get_logs, block_ts, _head = web3_calls(chain["url"])
+def _sync(ws: Workspace, node: dict, **kw):  # type: ignore[no-untyped-def]
+    _w3, get_logs, block_ts, _head = web3_calls(node["url"])
     args = {
-        "token": chain["token"], "chain": "ethereum", "symbol": "USDT", "decimals": 6,
-        "start": 0, "end": chain["head"], "get_logs": get_logs, "block_ts": block_ts,
+        "token": node["token"], "chain": "ethereum", "symbol": "USDT", "decimals": 6,
+        "start": 0, "end": node["head"], "get_logs": get_logs, "block_ts": block_ts,
     }  # fmt: skip
     args.update(kw)
     return sync_token(ws, **args)
@@ -208,3 +217,81 @@ def test_provider_limit_shrinks_the_chunk(chain: dict, tmp_path: Path) -> None:
     s = _sync(ws, chain, get_logs=capped)
     assert spans[0] > chain["head"] and min(spans) < spans[0]
     assert s.loaded == s.logs and ws.transfers().height == s.logs
+
+
+def test_native_transfers_feed_the_gas_funder_rule(chain: dict, tmp_path: Path) -> None:
+    from tracer.cluster import cluster
+    from tracer.rpc import native_calls, sync_native
+
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    get_block, get_receipts = native_calls(chain["w3"])
+    s = sync_native(ws, get_block=get_block, get_receipts=get_receipts, chain="ethereum",
+                    start=0, end=chain["head"])  # fmt: skip
+    t = Workspace.open(ws.path).transfers()
+    assert s.logs == 5 and s.loaded == 4  # the reverted payment is read, then skipped
+    assert t["token"].null_count() == t.height == 4 and set(t["asset"]) == {"ETH"}
+    fresh = {a.lower() for a in chain["fresh"]}
+    assert set(t["dst"]) == fresh
+    res = cluster(Workspace.open(ws.path), ("gas-funder",))
+    assert set(res.entities["address"].str.to_lowercase()) == fresh
+    again = sync_native(ws, get_block=get_block, get_receipts=get_receipts, chain="ethereum",
+                        start=0, end=chain["head"])  # fmt: skip
+    assert again.resumed_from == chain["head"] + 1 and again.loaded == 0
+
+
+def test_follow_head_keeps_a_reorg_margin(chain: dict, tmp_path: Path) -> None:
+    from tracer.rpc import follow_head
+
+    w3 = chain["w3"]
+    token = w3.eth.contract(address=chain["token"], abi=chain["abi"])
+    *_, head = web3_calls(chain["url"])
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    synced: list[int] = []
+
+    def one_round(end: int) -> None:
+        _sync(ws, chain, end=end)
+        synced.append(end)
+
+    def new_blocks(_seconds: float) -> None:  # the chain grows between polls
+        me = w3.eth.accounts[0]
+        for _ in range(3):
+            token.functions.mint(me, 1).transact({"from": me})
+            w3.provider.make_request("evm_mine", [])
+
+    rounds = follow_head(one_round, head, margin=2, polls=3, interval=0, sleep=new_blocks)
+    assert rounds == 3 and synced == sorted(synced) and len(set(synced)) == 3
+    assert synced[-1] == head() - 2  # never closer to the head than the margin
+    key = f"ethereum:{chain['token'].lower()}"
+    assert read_checkpoints(ws.path)[key] == synced[-1]
+    t = Workspace.open(ws.path).transfers()
+    assert t["block"].max() <= synced[-1]
+    assert t.unique(["tx_hash", "seq"]).height == t.height  # nothing twice
+
+
+def test_cli_ingest_rpc_with_native_and_resume(chain: dict, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+
+    ws = str(tmp_path / "ws")
+    args = ["ingest-rpc", "-w", ws, "--url", chain["url"], "--token", chain["token"], "--native",
+            "--to-block", str(chain["head"])]  # fmt: skip
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "USDT" in r.output and "native" in r.output  # symbol read from the contract
+    t = Workspace.open(ws).transfers()
+    assert set(t["asset"]) == {"USDT", "ETH"}
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "resumed at block" in again.output
+    assert Workspace.open(ws).transfers().height == t.height
+
+
+def test_tron_node_addresses_become_base58(chain: dict, tmp_path: Path) -> None:
+    """Tron's JSON-RPC is Ethereum-compatible for logs; --chain tron stores T... addresses."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    _sync(ws, chain, chain="tron")
+    t = Workspace.open(ws.path).transfers()
+    assert set(t["chain"]) == {"tron"}
+    assert t["dst"].str.starts_with("T").all() and t["token"].str.starts_with("T").all()
+    # the sample's names map to the same 20 bytes: the scam wallet is its Tron address again
+    assert _sample_module().addr("scam") in set(t["src"])

@@ -17,10 +17,11 @@ def enabled(quiet: bool) -> bool:
 
 
 @contextlib.contextmanager
-def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A bar advanced by hand (``advance(n)``, e.g. edges swept); a no-op when not shown."""
+def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[..., None]]:
+    """A bar advanced by hand (``advance(n)``, e.g. edges swept, or ``advance(n, text)`` to
+    also change the label, e.g. a rate); a no-op when not shown."""
     if not enabled(quiet):
-        yield lambda n: None
+        yield lambda n, text=None: None
         return
     with Progress(
         TextColumn("{task.description}"),
@@ -30,7 +31,7 @@ def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[[int
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield lambda n, text=None: bar.update(task, advance=n, description=text or description)
 
 
 def track(items: Iterable[T], *, total: int, description: str, quiet: bool) -> Iterator[T]:

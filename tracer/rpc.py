@@ -166,6 +166,28 @@ def web3_calls(url: str, timeout: float = 30.0) -> tuple[Any, Callable, Callable
     return w3, get_logs, block_ts, head
 
 
+def native_calls(w3: Any) -> tuple[Callable, Callable]:
+    """``(get_block, get_receipts)`` as raw JSON-RPC (wire form, hex strings)."""
+
+    def call(method: str, params: list[Any]) -> Any:
+        resp = w3.provider.make_request(method, params)
+        if "error" in resp:
+            raise ValueError(resp["error"])
+        return resp["result"]
+
+    def get_block(n: int) -> dict[str, Any]:
+        return call("eth_getBlockByNumber", [hex(n), True])
+
+    def get_receipts(n: int, hashes: list[str]) -> dict[str, dict[str, Any]]:
+        try:  # one call per block where the node has it (geth, erigon, anvil, reth)
+            rs = call("eth_getBlockReceipts", [hex(n)])
+        except ValueError:
+            rs = [call("eth_getTransactionReceipt", [h]) for h in hashes]
+        return {r["transactionHash"]: r for r in rs}
+
+    return get_block, get_receipts
+
+
 # -- syncing into a workspace -------------------------------------------------------------------
 CHECKPOINTS = "rpc-checkpoints.json"
 
@@ -208,6 +230,43 @@ def write_checkpoint(ws_path: Any, key: str, block: int) -> None:
     write_text_atomic(Path(ws_path) / CHECKPOINTS, json.dumps(cps, indent=2, sort_keys=True))
 
 
+class _Batches:
+    """Pending records of one (chain, key) sync: written to a temporary export file in the
+    workspace, ingested through the canonical path, then the checkpoint moves (in that order,
+    so a crash re-fetches at most one batch, which de-duplicates)."""
+
+    def __init__(self, ws: Any, key: str, summary: SyncSummary, opts: Any, fmt: str) -> None:
+        self.ws, self.key, self.summary, self.opts, self.fmt = ws, key, summary, opts, fmt
+        self.pending: list[dict[str, Any]] = []
+
+    def flush(self, last_block: int) -> None:
+        import json
+        import tempfile
+        from pathlib import Path
+
+        if self.pending:
+            with tempfile.TemporaryDirectory(dir=self.ws.path) as tmp:
+                f = Path(tmp) / f"batch-{last_block}.json"
+                if self.fmt == "eth-getlogs":
+                    f.write_text(json.dumps({"jsonrpc": "2.0", "result": self.pending}))
+                else:  # ethereum-etl transactions as newline-JSON
+                    f.write_text("".join(json.dumps(r) + "\n" for r in self.pending))
+                s = self.ws.ingest([f], options=self.opts, fmt=self.fmt)
+            self.summary.loaded += s.total("loaded")
+            self.summary.duplicate += s.total("duplicate")
+            self.pending.clear()
+        write_checkpoint(self.ws.path, self.key, last_block)
+
+
+def _resume(ws: Any, key: str, summary: SyncSummary) -> int:
+    """First block still to fetch for ``key`` (after its checkpoint, if any)."""
+    done = read_checkpoints(ws.path).get(key)
+    if done is not None and done >= summary.start:
+        summary.resumed_from = done + 1
+        return done + 1
+    return summary.start
+
+
 def sync_token(
     ws: Any,
     *,
@@ -230,50 +289,91 @@ def sync_token(
     checkpoint ``chain:token`` moves to the batch's last block, so a killed run resumes after
     it without gaps, and re-fetched logs de-duplicate.
     """
-    import json
-    import tempfile
-    from pathlib import Path
-
     from tracer.sources.base import ReadOptions
     from tracer.tokens import Token, load_tokens
 
     key = f"{chain}:{token.lower()}"
-    done = read_checkpoints(ws.path).get(key)
     summary = SyncSummary(token=token, chain=chain, start=start, end=end)
-    if done is not None and done >= start:
-        summary.resumed_from = done + 1
-        start = done + 1
+    start = _resume(ws, key, summary)
     tokens = load_tokens()
     tokens.add([Token(chain, token.lower(), symbol, decimals, False)])
-    opts = ReadOptions(chain=chain, tokens=tokens)
+    batches = _Batches(ws, key, summary, ReadOptions(chain=chain, tokens=tokens), "eth-getlogs")
     times = BlockTimes(block_ts)
-    pending: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-
-    def flush(last_block: int) -> None:
-        if pending:
-            with tempfile.TemporaryDirectory(dir=ws.path) as tmp:
-                f = Path(tmp) / f"logs-{last_block}.json"
-                f.write_text(json.dumps({"jsonrpc": "2.0", "result": pending}))
-                s = ws.ingest([f], options=opts, fmt="eth-getlogs")
-            summary.loaded += s.total("loaded")
-            summary.duplicate += s.total("duplicate")
-            pending.clear()
-        write_checkpoint(ws.path, key, last_block)
-
     last = start - 1
     for a, b, logs in fetch_ranges(get_logs, token, start, end, policy):
-        pending.extend(with_timestamps(logs, times))
+        batches.pending.extend(with_timestamps(logs, times))
         summary.logs += len(logs)
         summary.chunks += 1
         last = b
         if on_chunk is not None:
             on_chunk(b - a + 1, len(logs))
-        if len(pending) >= flush_logs:
-            flush(b)
+        if len(batches.pending) >= flush_logs:
+            batches.flush(b)
     if last >= start:
-        flush(last)
+        batches.flush(last)
     summary.blocks_timed = times.fetched
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def sync_native(
+    ws: Any,
+    *,
+    get_block: Callable[[int], dict[str, Any]],
+    get_receipts: Callable[[int, list[str]], dict[str, dict[str, Any]]],
+    chain: str,
+    start: int,
+    end: int,
+    flush_rows: int = 50_000,
+    on_block: Callable[[int], None] | None = None,
+) -> SyncSummary:
+    """Native-coin transfers (ETH, BNB, ...) from blocks' transactions over ``start..end``.
+
+    Every transaction moving a non-zero value becomes an ethereum-etl ``transactions`` record
+    (with its receipt status, so failed ones are skipped and counted by the reader) and enters
+    the workspace through that format's canonical path. Checkpoint key ``chain:native``. This
+    feeds the gas-funder clustering rule.
+    """
+    from datetime import UTC, datetime
+
+    from tracer.sources.base import ReadOptions
+
+    key = f"{chain}:native"
+    summary = SyncSummary(token="native", chain=chain, start=start, end=end)
+    start = _resume(ws, key, summary)
+    batches = _Batches(ws, key, summary, ReadOptions(chain=chain), "ethereum-etl-transactions")
+    t0 = time.perf_counter()
+    for n in range(start, end + 1):
+        blk = get_block(n)
+        txs = [t for t in blk.get("transactions") or [] if int(t.get("value") or "0x0", 16) > 0]
+        when = datetime.fromtimestamp(int(blk["timestamp"], 16), tz=UTC)
+        receipts = get_receipts(n, [t["hash"] for t in txs]) if txs else {}
+        for t in txs:
+            r = receipts.get(t["hash"], {})
+            status = r.get("status")
+            batches.pending.append(
+                {
+                    "type": "transaction",
+                    "hash": t["hash"],
+                    "from_address": t["from"],
+                    "to_address": t.get("to"),
+                    "value": str(int(t["value"], 16)),
+                    "block_number": str(n),
+                    "block_timestamp": when.isoformat().replace("+00:00", "Z"),
+                    "receipt_status": None if status is None else str(int(status, 16)),
+                    "receipt_contract_address": r.get("contractAddress"),
+                }
+            )
+        summary.logs += len(txs)
+        summary.chunks += 1
+        if on_block is not None:
+            on_block(1)
+        if len(batches.pending) >= flush_rows:
+            batches.flush(n)
+    if end >= start:
+        batches.flush(end)
+    summary.blocks_timed = summary.chunks
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -309,3 +409,30 @@ def reachable(url: str, head: Callable[[], int], policy: ChunkPolicy) -> int:
                 f"({type(exc).__name__}); check --url and that the node is running"
             ) from None
         raise
+
+
+def follow_head(
+    sync_round: Callable[[int], None],
+    head: Callable[[], int],
+    margin: int,
+    *,
+    polls: int | None = None,
+    interval: float = 15.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Keep syncing up to ``head - margin`` (the reorg margin), polling every ``interval``.
+
+    Blocks within ``margin`` of the head are never ingested, so a reorg shallower than the
+    margin never reaches the workspace; logs a node marks ``removed`` are dropped anyway.
+    Returns the number of rounds run (``polls``; None: until interrupted).
+    """
+    rounds = 0
+    while polls is None or rounds < polls:
+        target = head() - margin
+        if target >= 0:
+            sync_round(target)
+        rounds += 1
+        if polls is not None and rounds >= polls:
+            break
+        sleep(interval)
+    return rounds
