@@ -55,26 +55,6 @@ def _forests(parents: np.ndarray, a: np.ndarray, b: np.ndarray, bounds: np.ndarr
         _union_links(parents[p], a[bounds[p] : bounds[p + 1]], b[bounds[p] : bounds[p + 1]])
 
 
-@njit(cache=True)
-def _merge_forest(parent: np.ndarray, other: np.ndarray) -> None:
-    """Union every ``x`` with its parent in ``other`` (a forest over the same nodes)."""
-    for x0 in range(other.shape[0]):
-        y = other[x0]
-        if y == x0:
-            continue
-        x = x0
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        while parent[y] != y:
-            parent[y] = parent[parent[y]]
-            y = parent[y]
-        if x < y:
-            parent[y] = x
-        elif y < x:
-            parent[x] = y
-
-
 def _check(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.ascontiguousarray(a, dtype=np.int32)
     b = np.ascontiguousarray(b, dtype=np.int32)
@@ -120,8 +100,9 @@ def union_find_parallel(n: int, a: np.ndarray, b: np.ndarray, parts: int = 2) ->
     forests = np.tile(np.arange(n, dtype=np.int32), (parts, 1))
     _forests(forests, a, b, bounds)
     parent = forests[0]
-    for p in range(1, parts):
-        _merge_forest(parent, forests[p])
+    nodes = np.arange(n, dtype=np.int32)
+    for p in range(1, parts):  # another forest is just more links: x -- its parent there
+        _union_links(parent, nodes, forests[p])
     _flatten(parent)
     return parent
 

@@ -365,17 +365,6 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="File with one address per line to trace together."),
         click.option("--model", "-m", type=click.Choice(MODEL_NAMES), default="haircut",
                      show_default=True, help="Taint model."),
-        click.option("--asset", default=None,
-                     help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."),
-        click.option("--since", default=None, help="Only outflows at or after this time (UTC)."),
-        click.option("--until", default=None, help="Only outflows at or before this time (UTC)."),
-        click.option("--through", default="otc_desk,swap,bridge", show_default=True,
-                     help="Label categories that pass taint on instead of absorbing it "
-                          "('none' for none)."),
-        click.option("--max-hops", type=click.IntRange(min=1), default=None,
-                     help="Stop following after this many hops."),
-        click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
-                     help="Dust threshold in token units: smaller taint is not followed."),
         click.option("--top-paths", type=click.IntRange(min=0), default=3, show_default=True,
                      help="Strongest paths kept per service."),
         click.option("--ledger", "ledger_file", default=None,
@@ -385,7 +374,42 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
-    return output_options(data_options(f))
+    return output_options(data_options(selection_options(f)))
+
+
+def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """What is traced, shared by follow/source and exposure: assets, window, pass-through
+    categories, hop limit and dust (read back with :func:`_selection`)."""
+    opts = [
+        click.option("--asset", default=None,
+                     help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."),
+        click.option("--since", default=None,
+                     help="Only traced flows at or after this time (UTC)."),
+        click.option("--until", default=None,
+                     help="Only traced flows at or before this time (UTC)."),
+        click.option("--through", default="otc_desk,swap,bridge", show_default=True,
+                     help="Label categories that pass taint on instead of absorbing it "
+                          "('none' for none)."),
+        click.option("--max-hops", type=click.IntRange(min=1), default=None,
+                     help="Taint stops after this many hops."),
+        click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
+                     help="Dust threshold in token units: smaller taint is not followed."),
+    ]  # fmt: skip
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _selection(kw: dict[str, Any]) -> dict[str, Any]:
+    """The parsed :func:`selection_options` values, as keyword arguments of the use cases."""
+    return {
+        "assets": kw.get("asset"),
+        "since": _parse_when(kw.get("since"), "--since"),
+        "until": _parse_when(kw.get("until"), "--until"),
+        "through": _through(kw.get("through")),
+        "max_hops": kw.get("max_hops"),
+        "min_amount": kw.get("min_amount") or 0.0,
+    }
 
 
 def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
@@ -398,7 +422,6 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
         addrs += [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("#")]
     if not addrs:
         raise UsageError("give an ADDRESS or --sources FILE")
-    through = _through(kw.get("through"))
     ws = _workspace(kw)
     entity_of = None
     if kw.get("use_entities"):
@@ -406,12 +429,8 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
 
         entity_of, _ = entity_labels(ws)
     result = follow(
-        ws, addrs, model=kw["model"], assets=kw.get("asset"),
-        since=_parse_when(kw.get("since"), "--since"),
-        until=_parse_when(kw.get("until"), "--until"),
-        through=through, max_hops=kw.get("max_hops"), min_amount=kw.get("min_amount") or 0.0,
-        top_paths=kw.get("top_paths", 3), ledger=bool(kw.get("ledger_file")), direction=direction,
-        entities=entity_of,
+        ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
+        ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         write_frame(result.ledger, "parquet", kw["ledger_file"])

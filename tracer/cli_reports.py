@@ -17,12 +17,12 @@ from tracer.cli import (
     _err,
     _out,
     _out_format,
-    _parse_when,
-    _through,
+    _selection,
     _workspace,
     cli,
     data_options,
     output_options,
+    selection_options,
 )
 from tracer.errors import UsageError
 
@@ -52,32 +52,9 @@ from tracer.errors import UsageError
     help="Taint model for indirect exposure.",
 )
 @click.option(
-    "--asset", default=None, help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."
-)
-@click.option("--since", default=None, help="Only flows at or after this time (UTC).")
-@click.option("--until", default=None, help="Only flows at or before this time (UTC).")
-@click.option(
-    "--through",
-    default="otc_desk,swap,bridge",
-    show_default=True,
-    help="Label categories that pass exposure on ('none' for none).",
-)
-@click.option(
     "--categories",
     default=None,
     help="Report only these categories (comma-separated; default: all labelled).",
-)
-@click.option(
-    "--max-hops",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Indirect exposure stops after this many hops.",
-)
-@click.option(
-    "--min-amount",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    help="Dust threshold in token units: smaller shares are not followed.",
 )
 @click.option(
     "--risk-config",
@@ -97,6 +74,7 @@ from tracer.errors import UsageError
     default=None,
     help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start one.",
 )
+@selection_options
 @data_options
 def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw: Any) -> None:
     """Batch exposure of addresses to label categories, written as Parquet.
@@ -120,11 +98,7 @@ def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw:
     req = ExposureRequest(
         addresses=addresses, model=kw["model"],
         directions=("in", "out") if kw["direction"] == "both" else (kw["direction"],),
-        assets=kw.get("asset"), since=_parse_when(kw.get("since"), "--since"),
-        until=_parse_when(kw.get("until"), "--until"),
-        through=_through(kw.get("through")),
-        categories=_csv_list(kw.get("categories")) or None,
-        max_hops=kw.get("max_hops"), min_amount=kw.get("min_amount") or 0.0,
+        categories=_csv_list(kw.get("categories")) or None, **_selection(kw),
     )  # fmt: skip
     risk = load_risk_config(kw.get("risk_config"))
     ws = _workspace(kw)

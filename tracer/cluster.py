@@ -165,16 +165,23 @@ def _display_map(graph: Any, ids: np.ndarray) -> dict[int, str]:
     return dict(zip(rows["id"].to_list(), shown, strict=True))
 
 
-def entity_labels(ws: Workspace) -> tuple[np.ndarray, pl.DataFrame]:
-    """Entity id per node and the entity table: stored ones when current, else computed."""
+def current(ws: Workspace) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+    """Entity id per node, entity table and links: the stored clustering while it is current,
+    otherwise one computed now with the default rules."""
     stored = ws.entities()
-    if stored is not None:
-        entities, _links, _meta = stored
-        labels = np.arange(ws.graph().n_nodes, dtype=np.int32)
-        labels[entities["id"].to_numpy()] = entities["entity_id"].to_numpy().astype(np.int32)
-        return labels, entities
-    res = cluster(ws)
-    return res.labels, res.entities
+    if stored is None:
+        res = cluster(ws)
+        return res.labels, res.entities, res.links
+    entities, links, _meta = stored
+    labels = np.arange(ws.graph().n_nodes, dtype=np.int32)
+    labels[entities["id"].to_numpy()] = entities["entity_id"].to_numpy().astype(np.int32)
+    return labels, entities, links
+
+
+def entity_labels(ws: Workspace) -> tuple[np.ndarray, pl.DataFrame]:
+    """Entity id per node and the entity table (see :func:`current`)."""
+    labels, entities, _links = current(ws)
+    return labels, entities
 
 
 def explain(ws: Workspace, address: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -183,12 +190,7 @@ def explain(ws: Workspace, address: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     ids, _missing = resolve_nodes(graph, [address])
     if ids.size == 0:
         raise UsageError(f"{address} does not occur in the data")
-    stored = ws.entities()
-    if stored is not None:
-        entities, links, _ = stored
-    else:
-        res = cluster(ws)
-        entities, links = res.entities, res.links
+    _labels, entities, links = current(ws)
     mine = entities.filter(pl.col("id").is_in(ids.tolist()))
     if mine.height == 0:
         return entities.clear(), links.clear()

@@ -42,7 +42,7 @@ from kernels.exposure import (
 from tracer.addresses import display_many
 from tracer.amounts import exact_unit_sums
 from tracer.errors import UsageError
-from tracer.labels import CATEGORY_PRIORITY
+from tracer.labels import category_order
 from tracer.risk import UNATTRIBUTED, RiskConfig, load_risk_config
 from tracer.selection import (
     DEFAULT_THROUGH,
@@ -156,12 +156,6 @@ class DirectionResult:
 class ExposureReport:
     frame: pl.DataFrame
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def category_order(present: list[str]) -> list[str]:
-    """Categories by the labels' priority (sanctioned, mixer, scam, ...), then by name."""
-    rank = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
-    return sorted(set(present), key=lambda c: (rank.get(c, len(rank)), c))
 
 
 def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:

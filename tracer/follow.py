@@ -25,7 +25,7 @@ import polars as pl
 from kernels.taint import MODELS, SINK, SOURCE, propagate
 from tracer.addresses import display, display_many
 from tracer.errors import UsageError
-from tracer.labels import CATEGORY_PRIORITY
+from tracer.labels import primary_labels
 from tracer.selection import (
     DEFAULT_THROUGH,
     EdgeSelection,
@@ -343,32 +343,23 @@ def _as_entities(
 ) -> tuple[EdgeSelection, np.ndarray, pl.DataFrame, np.ndarray]:
     """Edges, sources and labels lifted from addresses to entities (see :func:`follow`)."""
     rep = np.ascontiguousarray(entity, dtype=np.int32)
-    sizes = np.bincount(rep, minlength=rep.shape[0])[np.arange(rep.shape[0])]
+    sizes = np.bincount(rep, minlength=rep.shape[0])  # at an entity's id: its member count
     s, d = rep[sel.src], rep[sel.dst]
     keep = s != d
     lifted = EdgeSelection(
         index=sel.index[keep], src=s[keep], dst=d[keep], amount=sel.amount[keep],
         ts=sel.ts[keep], excluded_unknown=sel.excluded_unknown,
     )  # fmt: skip
-    rank = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
-    members = labelled.with_columns(
-        pl.Series("id", rep[labelled["id"].to_numpy()], pl.Int32),
-        pl.col("category").replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
-        .alias("_rank"),
-    )  # fmt: skip
+    members = labelled.with_columns(pl.Series("id", rep[labelled["id"].to_numpy()], pl.Int32))
     counts = members.group_by("id", "category").agg(pl.len().alias("_n"))
-    chosen = (
-        members.sort("id", "_rank", "name")
-        .unique("id", keep="first", maintain_order=True)
-        .join(counts, on=["id", "category"])
-    )
+    chosen = primary_labels(members, keys=("id",)).join(counts, on=["id", "category"])
     chosen = chosen.with_columns(
         (pl.col("_n") < pl.Series(sizes[chosen["id"].to_numpy()])).alias("label_inferred")
     )
     chosen = chosen.with_columns(
         pl.when(pl.col("label_inferred")).then(pl.lit("inferred")).otherwise("confidence")
         .alias("confidence")
-    ).drop("_rank", "_n")  # fmt: skip
+    ).drop("_n")  # fmt: skip
     return lifted, np.unique(rep[src_ids]), chosen, sizes
 
 

@@ -280,19 +280,29 @@ CATEGORY_PRIORITY = (
 )
 
 
-def primary_labels(labels: pl.DataFrame) -> pl.DataFrame:
-    """One label per (chain, address): the highest-priority category, then name order."""
+_RANK = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
+
+
+def category_order(categories: list[str]) -> list[str]:
+    """Distinct categories by priority (sanctioned, mixer, scam, ...), unknown ones by name."""
+    return sorted(set(categories), key=lambda c: (_RANK.get(c, len(_RANK)), c))
+
+
+def primary_labels(
+    labels: pl.DataFrame, keys: tuple[str, ...] = ("chain", "address")
+) -> pl.DataFrame:
+    """One label per ``keys`` (an address, or an entity id): the highest-priority category,
+    then name order."""
     if labels.height == 0:
         return labels
-    rank = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
     return (
         labels.with_columns(
             pl.col("category")
-            .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+            .replace_strict(_RANK, default=len(_RANK), return_dtype=pl.Int32)
             .alias("_rank")
         )
-        .sort(["chain", "address", "_rank", "name"], nulls_last=True)
-        .unique(["chain", "address"], keep="first", maintain_order=True)
+        .sort([*keys, "_rank", "name"], nulls_last=True)
+        .unique(list(keys), keep="first", maintain_order=True)
         .drop("_rank")
     )
 

@@ -12,11 +12,15 @@ logic is tested without a node; :func:`web3_calls` binds them to a web3 provider
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tracer.atomic import write_text_atomic
 from tracer.errors import UsageError
 from tracer.sources.rpc_logs import TRANSFER_TOPIC
 
@@ -210,9 +214,6 @@ class SyncSummary:
 
 
 def read_checkpoints(ws_path: Any) -> dict[str, int]:
-    import json
-    from pathlib import Path
-
     p = Path(ws_path) / CHECKPOINTS
     return json.loads(p.read_text()) if p.exists() else {}
 
@@ -220,11 +221,6 @@ def read_checkpoints(ws_path: Any) -> dict[str, int]:
 def write_checkpoint(ws_path: Any, key: str, block: int) -> None:
     """Record the last block fully ingested for ``key`` (atomic; written after the ingest
     commits, so a crash in between only re-fetches logs that de-duplicate)."""
-    import json
-    from pathlib import Path
-
-    from tracer.atomic import write_text_atomic
-
     cps = read_checkpoints(ws_path)
     cps[key] = block
     write_text_atomic(Path(ws_path) / CHECKPOINTS, json.dumps(cps, indent=2, sort_keys=True))
@@ -240,10 +236,6 @@ class _Batches:
         self.pending: list[dict[str, Any]] = []
 
     def flush(self, last_block: int) -> None:
-        import json
-        import tempfile
-        from pathlib import Path
-
         if self.pending:
             with tempfile.TemporaryDirectory(dir=self.ws.path) as tmp:
                 f = Path(tmp) / f"batch-{last_block}.json"
