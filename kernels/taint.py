@@ -49,8 +49,10 @@ MODELS = {
     "lifo": LIFO,
 }
 #: Indices into the ``stats`` output.
-TRACED, DUST, BEYOND, OVERDRAFTS, OVERDRAFT_AMOUNT = 0, 1, 2, 3, 4
-N_STATS = 5
+TRACED, DUST, BEYOND, OVERDRAFTS, OVERDRAFT_AMOUNT, LOT_MERGES = 0, 1, 2, 3, 4, 5
+N_STATS = 6
+#: Default bound on a FIFO/LIFO queue (lots per address); see :func:`_lots_push`.
+DEFAULT_MAX_LOTS = 1024
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,18 +213,38 @@ def _sweep_kernel(
 
 
 @njit(cache=True)
-def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tainted, pool_end):
-    """Append a lot to node ``v``'s queue, merging with its newest lot when of the same kind.
+def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max_lots, lifo):
+    """Append a lot (``x`` moved, ``tx`` of it tainted) to node ``v``'s queue.
 
-    Each node owns a region ``[start, start + cap)`` of one pool; live lots are
-    ``head..tail``. A full region slides its live lots to the front when at least half is free,
-    else moves to a region twice as large at the pool's end (the pool doubles when needed).
-    Merging bounds memory: live lots alternate kinds, so a node holds at most one lot per change
-    between tainted and clean receipts that it has not spent yet.
+    Each node owns a region ``[start, start + cap)`` of one pool; live lots are ``head..tail``.
+    A full region slides its live lots to the front when at least half is free, else moves to a
+    region twice as large at the pool's end (the pool doubles when needed).
+
+    Merging bounds memory. A lot of the same kind as the newest (both wholly tainted or both
+    wholly clean) is added to it, which changes nothing. A queue already holding ``max_lots``
+    lots merges two adjacent lots into one *mixed* lot, spent pro rata (haircut inside the
+    lot): FIFO adds the new lot to the newest one, LIFO merges its two oldest — in both cases
+    the lots spent last, so the lots about to be spent stay exact. Returns the pool arrays,
+    the new pool end and 1 when a mixed merge happened (counted in ``stats[LOT_MERGES]``).
     """
-    if tail[v] > head[v] and lot_tnt[start[v] + tail[v] - 1] == tainted:
-        lot_amt[start[v] + tail[v] - 1] += x
-        return lot_amt, lot_tnt, pool_end
+    if tail[v] > head[v]:
+        i = start[v] + tail[v] - 1
+        if (tx == 0.0 and lot_tnt[i] == 0.0) or (tx == x and lot_tnt[i] == lot_amt[i]):
+            lot_amt[i] += x
+            lot_tnt[i] += tx
+            return lot_amt, lot_tnt, pool_end, 0
+    merged = 0
+    if tail[v] - head[v] >= max_lots:
+        merged = 1
+        if not lifo:
+            i = start[v] + tail[v] - 1
+            lot_amt[i] += x
+            lot_tnt[i] += tx
+            return lot_amt, lot_tnt, pool_end, merged
+        i = start[v] + head[v]
+        lot_amt[i + 1] += lot_amt[i]
+        lot_tnt[i + 1] += lot_tnt[i]
+        head[v] += 1
     if tail[v] == cap[v]:
         live = tail[v] - head[v]
         if cap[v] > 0 and live <= cap[v] // 2:
@@ -234,7 +256,7 @@ def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tainted, pool_end
             if pool_end + new_cap > lot_amt.shape[0]:
                 grow = max(lot_amt.shape[0] * 2, pool_end + new_cap)
                 na = np.empty(grow, dtype=np.float64)
-                nt = np.zeros(grow, dtype=np.bool_)
+                nt = np.zeros(grow, dtype=np.float64)
                 na[:pool_end] = lot_amt[:pool_end]
                 nt[:pool_end] = lot_tnt[:pool_end]
                 lot_amt = na
@@ -248,27 +270,25 @@ def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tainted, pool_end
         head[v] = 0
         tail[v] = live
     lot_amt[start[v] + tail[v]] = x
-    lot_tnt[start[v] + tail[v]] = tainted
+    lot_tnt[start[v] + tail[v]] = tx
     tail[v] += 1
-    return lot_amt, lot_tnt, pool_end
+    return lot_amt, lot_tnt, pool_end, merged
 
 
 @njit(cache=True)
 def _lots_kernel(
     src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
     balance, taint, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, pool_size,
+    record, stats, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
 ):  # fmt: skip
-    """FIFO and LIFO: per-address queues of tainted/clean lots. Returns the longest queue."""
-    n_nodes = role.shape[0]
-    start = np.zeros(n_nodes, dtype=np.int64)
-    head = np.zeros(n_nodes, dtype=np.int64)
-    tail = np.zeros(n_nodes, dtype=np.int64)
-    cap = np.zeros(n_nodes, dtype=np.int64)
-    lot_amt = np.empty(max(pool_size, 16), dtype=np.float64)
-    lot_tnt = np.zeros(max(pool_size, 16), dtype=np.bool_)
-    pool_end = 0
+    """FIFO and LIFO: per-address queues of lots ``(amount, tainted part)``.
+
+    The queue state (``start/head/tail/cap`` per node, the pool, its end) persists across calls
+    so a chain can be swept chunk by chunk. Returns the pool arrays, the pool end and the
+    longest queue seen.
+    """
     max_live = 0
+    merges = 0.0
     traced = 0.0
     dust = 0.0
     beyond = 0.0
@@ -296,16 +316,24 @@ def _lots_kernel(
             need = x
             while need > 0.0 and tail[u] > head[u]:
                 idx = start[u] + (tail[u] - 1 if lifo else head[u])
-                take = lot_amt[idx] if lot_amt[idx] < need else need
-                if lot_tnt[idx]:
-                    carried += take
-                lot_amt[idx] -= take
-                need -= take
-                if lot_amt[idx] <= 0.0:
+                a = lot_amt[idx]
+                if a <= need:
+                    carried += lot_tnt[idx]
+                    need -= a
+                    lot_amt[idx] = 0.0
+                    lot_tnt[idx] = 0.0
                     if lifo:
                         tail[u] -= 1
                     else:
                         head[u] += 1
+                else:
+                    part = lot_tnt[idx] * (need / a)  # a mixed lot is spent pro rata
+                    if lot_tnt[idx] == a:
+                        part = need  # wholly tainted: exact
+                    carried += part
+                    lot_tnt[idx] -= part
+                    lot_amt[idx] = a - need
+                    need = 0.0
             if tail[u] == head[u]:
                 head[u] = 0
                 tail[u] = 0
@@ -340,13 +368,17 @@ def _lots_kernel(
         if rv == NORMAL or rv == THROUGH:
             # the receiver's new lots: the tainted part first (same instant; documented order)
             if moved > 0.0:
-                lot_amt, lot_tnt, pool_end = _lots_push(
-                    lot_amt, lot_tnt, start, head, tail, cap, v, moved, True, pool_end
-                )
+                lot_amt, lot_tnt, pool_end, m = _lots_push(
+                    lot_amt, lot_tnt, start, head, tail, cap, v, moved, moved, pool_end,
+                    max_lots, lifo,
+                )  # fmt: skip
+                merges += m
             if x - moved > 0.0:
-                lot_amt, lot_tnt, pool_end = _lots_push(
-                    lot_amt, lot_tnt, start, head, tail, cap, v, x - moved, False, pool_end
-                )
+                lot_amt, lot_tnt, pool_end, m = _lots_push(
+                    lot_amt, lot_tnt, start, head, tail, cap, v, x - moved, 0.0, pool_end,
+                    max_lots, lifo,
+                )  # fmt: skip
+                merges += m
             live = tail[v] - head[v]
             if live > max_live:
                 max_live = live
@@ -355,7 +387,8 @@ def _lots_kernel(
     stats[BEYOND] += beyond
     stats[OVERDRAFTS] += n_over
     stats[OVERDRAFT_AMOUNT] += over
-    return max_live
+    stats[LOT_MERGES] += merges
+    return lot_amt, lot_tnt, pool_end, max_live
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,22 +429,163 @@ def tx_groups(tx_id: np.ndarray, src: np.ndarray, amount: np.ndarray) -> tuple[n
     return grp_of, grp_lead, grp_offsets, grp_edges
 
 
-class TaintResult:
-    """Arrays a propagation returns (all indexed by node or by edge of the input arrays)."""
+class SweepState:
+    """Per-address state of one sweep; it persists across chunks, so memory is O(addresses).
 
-    def __init__(self, n_nodes: int, n_edges: int, record: bool) -> None:
-        self.balance = np.zeros(n_nodes, dtype=np.float64)
-        self.taint = np.zeros(n_nodes, dtype=np.float64)  # held at the end (0 at sinks/sources)
-        self.inflow = np.zeros(n_nodes, dtype=np.float64)  # taint received, all time
-        self.hops = np.full(n_nodes, -1, dtype=np.int32)
-        self.first_ts = np.full(n_nodes, -1, dtype=np.int64)
+    A whole chain is swept by calling :func:`sweep_chunk` on consecutive chunks of edges in
+    chain order (any chunk sizes give the same result as one call). Node arrays: ``balance``,
+    ``taint`` (held now; 0 at sinks and sources), ``inflow`` (taint received, all time),
+    ``hops`` (minimum tainted hops, -1 if never reached), ``first_ts``. FIFO/LIFO add the lot
+    queues (20 bytes per address plus the pool, bounded by ``max_lots`` lots per address).
+    """
+
+    def __init__(
+        self,
+        role: np.ndarray,
+        *,
+        model: str = "haircut",
+        min_amount: float = 0.0,
+        max_hops: int | None = None,
+        max_lots: int = DEFAULT_MAX_LOTS,
+    ) -> None:
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+        if max_lots < 2:
+            raise ValueError("max_lots must be at least 2")
+        self.role = np.ascontiguousarray(role, dtype=np.int8)
+        n = self.role.shape[0]
+        self.model = model
+        self.code = MODELS[model]
+        self.min_amount = float(min_amount)
+        self.hop_cap = np.iinfo(np.int32).max - 1 if max_hops is None else int(max_hops)
+        self.balance = np.zeros(n, dtype=np.float64)
+        self.taint = np.zeros(n, dtype=np.float64)
+        self.inflow = np.zeros(n, dtype=np.float64)
+        self.hops = np.full(n, -1, dtype=np.int32)
+        self.first_ts = np.full(n, -1, dtype=np.int64)
+        self.stats = np.zeros(N_STATS, dtype=np.float64)
+        self.max_lots = int(max_lots)
+        self.longest_queue = 0
+        self.edges_seen = 0
+        if self.code in (FIFO, LIFO):
+            self.lot_start = np.zeros(n, dtype=np.int64)
+            self.lot_head = np.zeros(n, dtype=np.int32)
+            self.lot_tail = np.zeros(n, dtype=np.int32)
+            self.lot_cap = np.zeros(n, dtype=np.int32)
+            pool = max(1024, n // 4)
+            self.lot_amt = np.zeros(pool, dtype=np.float64)
+            self.lot_tnt = np.zeros(pool, dtype=np.float64)
+            self.pool_end = 0
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.role.shape[0])
+
+    @property
+    def traced(self) -> float:
+        return float(self.stats[TRACED])
+
+    @property
+    def dust(self) -> float:
+        return float(self.stats[DUST])
+
+    @property
+    def beyond(self) -> float:
+        return float(self.stats[BEYOND])
+
+    def nbytes(self) -> int:
+        """Bytes held by the per-address state (what a whole-chain sweep keeps in memory)."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+class ChunkResult:
+    """Per-edge outputs of one chunk (indexed like the chunk's arrays)."""
+
+    def __init__(self, n_edges: int, record: bool) -> None:
         self.edge_taint = np.zeros(n_edges, dtype=np.float64)
         self.edge_hop = np.zeros(n_edges, dtype=np.int32)
         m = n_edges if record else 0
         self.bal_before = np.zeros(m, dtype=np.float64)
         self.taint_before = np.zeros(m, dtype=np.float64)
-        self.stats = np.zeros(N_STATS, dtype=np.float64)
-        self.max_lots = 0
+
+
+def sweep_chunk(
+    state: SweepState,
+    src: np.ndarray,
+    dst: np.ndarray,
+    amount: np.ndarray,
+    ts: np.ndarray,
+    seed: np.ndarray,
+    *,
+    tx_id: np.ndarray | None = None,
+    record: bool = False,
+    check: bool = True,
+) -> ChunkResult:
+    """Advance ``state`` over one chunk of edges (the next ones in chain order).
+
+    Parameters are as in :func:`propagate`. ``tiho`` groups a sender's outputs inside one
+    transaction, so its chunks must not split a transaction (pass the whole selection as one
+    chunk). ``check=False`` skips the O(chunk) input validation for callers that validated
+    the data once (the workspace's own arrays).
+    """
+    src = np.ascontiguousarray(src, dtype=np.int32)
+    dst = np.ascontiguousarray(dst, dtype=np.int32)
+    amount = np.ascontiguousarray(amount, dtype=np.float64)
+    ts = np.ascontiguousarray(ts, dtype=np.int64)
+    seed = np.ascontiguousarray(seed, dtype=np.bool_)
+    n_edges = src.shape[0]
+    if not (dst.shape[0] == amount.shape[0] == ts.shape[0] == seed.shape[0] == n_edges):
+        raise ValueError("src, dst, amount, ts and seed must have the same length")
+    n_nodes = state.n_nodes
+    if check and n_edges:
+        hi, lo = max(int(src.max()), int(dst.max())), min(int(src.min()), int(dst.min()))
+        if hi >= n_nodes or lo < 0:
+            raise ValueError("node id out of range of role")
+        if not np.all(np.isfinite(amount) & (amount >= 0.0)):
+            raise ValueError("amounts must be finite and non-negative")
+    out = ChunkResult(n_edges, record)
+    code = state.code
+    if code in (FIFO, LIFO):
+        state.lot_amt, state.lot_tnt, state.pool_end, longest = _lots_kernel(
+            src, dst, amount, ts, seed, state.role, code == LIFO, state.min_amount, state.hop_cap,
+            state.balance, state.taint, state.inflow, state.hops, state.first_ts,
+            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
+            state.lot_amt, state.lot_tnt, state.pool_end, state.max_lots,
+        )  # fmt: skip
+        state.longest_queue = max(state.longest_queue, int(longest))
+    else:
+        if code == TIHO:
+            if tx_id is None:
+                raise ValueError("the tiho model needs tx_id")
+            groups = tx_groups(np.ascontiguousarray(tx_id, dtype=np.int64), src, amount)
+        else:
+            z = np.zeros(0, dtype=np.int64)
+            groups = (np.full(n_edges, -1, dtype=np.int64), z, np.zeros(1, dtype=np.int64), z)
+        _sweep_kernel(
+            src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
+            *groups, state.balance, state.taint, state.inflow, state.hops, state.first_ts,
+            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+        )  # fmt: skip
+    state.edges_seen += n_edges
+    return out
+
+
+class TaintResult:
+    """A whole sweep's arrays: the final :class:`SweepState` plus per-edge outputs."""
+
+    def __init__(self, state: SweepState, chunk: ChunkResult) -> None:
+        self.balance = state.balance
+        self.taint = state.taint
+        self.inflow = state.inflow
+        self.hops = state.hops
+        self.first_ts = state.first_ts
+        self.stats = state.stats
+        self.max_lots = state.longest_queue
+        self.edge_taint = chunk.edge_taint
+        self.edge_hop = chunk.edge_hop
+        self.bal_before = chunk.bal_before
+        self.taint_before = chunk.taint_before
 
     @property
     def traced(self) -> float:
@@ -439,6 +613,7 @@ def propagate(
     max_hops: int | None = None,
     tx_id: np.ndarray | None = None,
     record: bool = False,
+    max_lots: int = DEFAULT_MAX_LOTS,
 ) -> TaintResult:
     """Propagate taint from seed edges over time-ordered transfers under ``model``.
 
@@ -464,65 +639,10 @@ def propagate(
         int64[E] transaction number per edge; needed by ``tiho`` only.
     record:
         keep each edge's sender balance and taint before it (for the audit ledger).
+    max_lots:
+        FIFO/LIFO only: lots kept per address before two are merged (see :func:`_lots_push`).
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
-    src = np.ascontiguousarray(src, dtype=np.int32)
-    dst = np.ascontiguousarray(dst, dtype=np.int32)
-    amount = np.ascontiguousarray(amount, dtype=np.float64)
-    ts = np.ascontiguousarray(ts, dtype=np.int64)
-    seed = np.ascontiguousarray(seed, dtype=np.bool_)
-    role = np.ascontiguousarray(role, dtype=np.int8)
-    n_edges = src.shape[0]
-    if not (dst.shape[0] == amount.shape[0] == ts.shape[0] == seed.shape[0] == n_edges):
-        raise ValueError("src, dst, amount, ts and seed must have the same length")
-    n_nodes = role.shape[0]
-    if n_edges and (
-        max(int(src.max()), int(dst.max())) >= n_nodes or min(int(src.min()), int(dst.min())) < 0
-    ):
-        raise ValueError("node id out of range of role")
-    if n_edges and not np.all(np.isfinite(amount) & (amount >= 0.0)):
-        raise ValueError("amounts must be finite and non-negative")
-    hop_cap = np.iinfo(np.int32).max - 1 if max_hops is None else int(max_hops)
-    out = TaintResult(n_nodes, n_edges, record)
-    code = MODELS[model]
-    if code in (FIFO, LIFO):
-        out.max_lots = int(
-            _lots_kernel(
-                src,
-                dst,
-                amount,
-                ts,
-                seed,
-                role,
-                code == LIFO,
-                float(min_amount),
-                hop_cap,
-                out.balance,
-                out.taint,
-                out.inflow,
-                out.hops,
-                out.first_ts,
-                out.edge_taint,
-                out.edge_hop,
-                out.bal_before,
-                out.taint_before,
-                record,
-                out.stats,
-                max(1024, n_nodes // 4),
-            )
-        )
-        return out
-    if code == TIHO:
-        if tx_id is None:
-            raise ValueError("the tiho model needs tx_id")
-        groups = tx_groups(np.ascontiguousarray(tx_id, dtype=np.int64), src, amount)
-    else:
-        z = np.zeros(0, dtype=np.int64)
-        groups = (np.full(n_edges, -1, dtype=np.int64), z, np.zeros(1, dtype=np.int64), z)
-    _sweep_kernel(
-        src, dst, amount, ts, seed, role, code, float(min_amount), hop_cap, *groups,
-        out.balance, out.taint, out.inflow, out.hops, out.first_ts, out.edge_taint,
-        out.edge_hop, out.bal_before, out.taint_before, record, out.stats,
-    )  # fmt: skip
-    return out
+    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops,
+                       max_lots=max_lots)  # fmt: skip
+    chunk = sweep_chunk(state, src, dst, amount, ts, seed, tx_id=tx_id, record=record)
+    return TaintResult(state, chunk)

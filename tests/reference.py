@@ -33,11 +33,16 @@ def taint(
     min_amount: float = 0.0,
     max_hops: int | None = None,
     tx: list[int] | None = None,
+    max_lots: float = float("inf"),
 ) -> RefResult:
-    """Propagate taint along ``edges`` (``(src, dst, amount)`` in chain order)."""
+    """Propagate taint along ``edges`` (``(src, dst, amount)`` in chain order).
+
+    FIFO/LIFO queues hold at most ``max_lots`` lots: beyond that FIFO adds a new lot to its
+    newest lot and LIFO merges its two oldest, making mixed lots that are spent pro rata.
+    """
     balance: dict[int, float] = defaultdict(float)
     tainted: dict[int, float] = defaultdict(float)
-    lots: dict[int, deque[list]] = defaultdict(deque)  # [amount, is_tainted], oldest first
+    lots: dict[int, deque[list]] = defaultdict(deque)  # [amount, tainted part], oldest first
     out = RefResult(edge_taint=[0.0] * len(edges))
     tiho_alloc: dict[int, float] = {}
     hop_limit = float("inf") if max_hops is None else max_hops
@@ -59,14 +64,17 @@ def taint(
             q = lots[u]
             need = x
             while need > 0 and q:
-                lot = q[-1] if model == "lifo" else q[0]
-                take = min(lot[0], need)
-                if lot[1]:
-                    c += take
-                lot[0] -= take
-                need -= take
-                if lot[0] <= 0:
+                lot = q[-1] if model == "lifo" else q[0]  # [amount, tainted part]
+                if lot[0] <= need:
+                    c += lot[1]
+                    need -= lot[0]
                     q.pop() if model == "lifo" else q.popleft()
+                else:  # a mixed lot (only after merging) is spent pro rata
+                    part = need if lot[1] == lot[0] else lot[1] * need / lot[0]
+                    c += part
+                    lot[1] -= part
+                    lot[0] -= need
+                    need = 0
             c = min(c, t)
         elif t > 0:
             if model == "poison":
@@ -111,13 +119,18 @@ def taint(
                 if rv in (NORMAL, THROUGH):
                     tainted[v] += c
         if model in ("fifo", "lifo") and rv in (NORMAL, THROUGH):
-            for amt, kind in ((moved, True), (x - moved, False)):
+            for amt, part in ((moved, moved), (x - moved, 0.0)):
                 if amt > 0:
                     q = lots[v]
-                    if q and q[-1][1] == kind:
+                    same_kind = q and (q[-1][1] == q[-1][0] if part else q[-1][1] == 0)
+                    if same_kind or (len(q) >= max_lots and model == "fifo"):
                         q[-1][0] += amt
+                        q[-1][1] += part
                     else:
-                        q.append([amt, kind])
+                        if len(q) >= max_lots:  # lifo: the two oldest lots become one
+                            a, b = q.popleft(), q.popleft()
+                            q.appendleft([a[0] + b[0], a[1] + b[1]])
+                        q.append([amt, part])
     for node, t in tainted.items():
         if role.get(node, NORMAL) in (NORMAL, THROUGH) and t > 0:
             out.held[node] = t

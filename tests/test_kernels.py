@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,18 @@ from hypothesis import strategies as st
 
 from kernels.csr import build_csr
 from kernels.hashing import fnv1a64
-from kernels.taint import MODELS, NORMAL, SINK, SOURCE, THROUGH, propagate, tx_groups
+from kernels.taint import (
+    LOT_MERGES,
+    MODELS,
+    NORMAL,
+    SINK,
+    SOURCE,
+    THROUGH,
+    SweepState,
+    propagate,
+    sweep_chunk,
+    tx_groups,
+)
 from tests import reference
 
 AMOUNTS = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 0.125, 33.3])
@@ -203,6 +216,67 @@ def test_fifo_lot_queue_grows_and_stays_correct(rng: np.random.Generator) -> Non
         )  # fmt: skip
         np.testing.assert_allclose(got.edge_taint, ref.edge_taint, rtol=1e-9, atol=1e-9)
         assert got.max_lots > 4
+
+
+@pytest.mark.parametrize("model", ["fifo", "lifo"])
+@settings(deadline=None, max_examples=150)
+@given(g=graphs(), max_lots=st.sampled_from([2, 3]))
+def test_bounded_lot_queues_match_reference(model: str, g: dict, max_lots: int) -> None:
+    """Queues capped by merging: the kernel follows the reference's merge rule exactly, value
+    is still conserved, and no queue ever holds more than ``max_lots`` lots."""
+    got = run(g, model, max_lots=max_lots)
+    ref = run_ref(g, model, max_lots=max_lots)
+    np.testing.assert_allclose(got.edge_taint, ref.edge_taint, rtol=1e-9, atol=1e-12)
+    for v in range(g["n"]):
+        assert got.taint[v] == pytest.approx(ref.held.get(v, 0.0), rel=1e-9, abs=1e-12)
+    assert got.max_lots <= max_lots
+    absorbed = got.inflow[(g["role"] == SINK) | (g["role"] == SOURCE)].sum()
+    assert absorbed + got.taint.sum() == pytest.approx(got.traced, rel=1e-9, abs=1e-9)
+
+
+def test_bounded_queue_merges_are_counted_and_bound_memory(rng: np.random.Generator) -> None:
+    """A wallet receiving alternately tainted and clean funds would grow one lot per receipt;
+    with ``max_lots`` the queue stays at the bound, merges are counted, and the result is
+    still the reference's (mixed lots spent pro rata)."""
+    m = 3000
+    src = np.where(np.arange(m) % 3 == 2, 1, np.where(np.arange(m) % 2 == 0, 0, 2)).astype(np.int32)
+    dst = np.where(src == 1, 3, 1).astype(np.int32)
+    amount = rng.integers(1, 50, m).astype(np.float64)
+    amount[src == 1] = 1.0  # spends slowly: lots pile up
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK], dtype=np.int8)
+    seed = src == 0
+    edges = list(zip(src.tolist(), dst.tolist(), amount.tolist(), strict=True))
+    for model in ("fifo", "lifo"):
+        free = propagate(src, dst, amount, np.arange(m), seed, role, model=model)
+        capped = propagate(src, dst, amount, np.arange(m), seed, role, model=model, max_lots=8)
+        ref = reference.taint(edges, seed.tolist(), dict(enumerate(role.tolist())), model,
+                              max_lots=8)  # fmt: skip
+        assert free.max_lots > 100 and capped.max_lots == 8
+        assert capped.stats[LOT_MERGES] > 0 and free.stats[LOT_MERGES] == 0
+        np.testing.assert_allclose(capped.edge_taint, ref.edge_taint, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model", ["poison", "haircut", "taint-first", "clean-first", "fifo", "lifo"]
+)
+@settings(deadline=None, max_examples=60)
+@given(g=graphs(), cuts=st.lists(st.integers(0, 30), max_size=4))
+def test_chunked_sweep_equals_one_sweep(model: str, g: dict, cuts: list[int]) -> None:
+    """State persists across chunks: any chunking of the edges gives the one-call result."""
+    whole = run(g, model, max_lots=3)
+    state = SweepState(g["role"], model=model, max_lots=3)
+    m = g["src"].shape[0]
+    bounds = [0, *sorted(min(c, m) for c in cuts), m]
+    taint = []
+    ts = np.arange(m, dtype=np.int64)
+    for a, b in itertools.pairwise(bounds):
+        part = sweep_chunk(state, g["src"][a:b], g["dst"][a:b], g["amount"][a:b], ts[a:b],
+                           g["seed"][a:b])  # fmt: skip
+        taint.append(part.edge_taint)
+    np.testing.assert_array_equal(np.concatenate(taint), whole.edge_taint)
+    np.testing.assert_array_equal(state.inflow, whole.inflow)
+    np.testing.assert_array_equal(state.taint, whole.taint)
+    np.testing.assert_array_equal(state.stats, whole.stats)
 
 
 def test_propagate_rejects_bad_input() -> None:
