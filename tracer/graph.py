@@ -32,33 +32,21 @@ ARRAYS = (
 
 
 @dataclass
-class TransferGraph:
-    """Plain arrays for kernels, plus the dictionaries that map them back to strings.
+class NodeIndex:
+    """The dictionaries that map kernel ids back to strings, without any edge array.
 
     ``addresses``: ``id, chain, address`` (row ``id``). ``tokens``: ``token_id, chain, token,
-    asset, decimals``. ``amount`` is NaN where the token's decimals are unknown.
+    asset, decimals``. Streamed sweeps need only this (O(addresses)); :class:`TransferGraph`
+    adds the edge arrays.
     """
 
-    src: np.ndarray
-    dst: np.ndarray
-    ts: np.ndarray
-    amount: np.ndarray
-    token_id: np.ndarray
-    out_offsets: np.ndarray
-    out_edges: np.ndarray
-    in_offsets: np.ndarray
-    in_edges: np.ndarray
     addresses: pl.DataFrame
     tokens: pl.DataFrame
-    _index: dict[tuple[str, str], int] | None = field(default=None, repr=False)
+    _index: dict[tuple[str, str], int] | None = field(default=None, repr=False, kw_only=True)
 
     @property
     def n_nodes(self) -> int:
         return int(self.addresses.height)
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.src.shape[0])
 
     def ids_of(self, address: str) -> list[int]:
         """Node ids of ``address`` (normalised) on every chain where it occurs."""
@@ -71,6 +59,29 @@ class TransferGraph:
                 (c, a): i for i, c, a in self.addresses.select("id", "chain", "address").iter_rows()
             }
         return self._index.get((chain, address))
+
+
+@dataclass(kw_only=True)
+class TransferGraph(NodeIndex):
+    """Plain arrays for kernels, plus the dictionaries that map them back to strings.
+
+    ``amount`` is NaN where the token's decimals are unknown. Offsets and CSR edge ids are
+    int64; node ids int32 (up to 2**31-1 addresses).
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    ts: np.ndarray
+    amount: np.ndarray
+    token_id: np.ndarray
+    out_offsets: np.ndarray
+    out_edges: np.ndarray
+    in_offsets: np.ndarray
+    in_edges: np.ndarray
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in ARRAYS}
@@ -127,21 +138,33 @@ def build_graph(sorted_transfers: pl.DataFrame) -> TransferGraph:
         maintain_order="left",
         nulls_equal=True,
     )["token_id"]
-    n_nodes = addresses.height
-    src_np = src.to_numpy().astype(np.int32)
-    dst_np = dst.to_numpy().astype(np.int32)
-    out_offsets, out_edges = build_csr(src_np, n_nodes)
-    in_offsets, in_edges = build_csr(dst_np, n_nodes)
-    return TransferGraph(
-        src=src_np,
-        dst=dst_np,
+    return graph_from_arrays(
+        src=src.to_numpy().astype(np.int32),
+        dst=dst.to_numpy().astype(np.int32),
         ts=t["ts"].dt.epoch("us").to_numpy().astype(np.int64),
         amount=t["amount"].fill_null(float("nan")).to_numpy().astype(np.float64),
         token_id=token_id.to_numpy().astype(np.int32),
-        out_offsets=out_offsets,
-        out_edges=out_edges,
-        in_offsets=in_offsets,
-        in_edges=in_edges,
         addresses=addresses,
         tokens=tokens,
     )
+
+
+def graph_from_arrays(
+    *,
+    src: np.ndarray,
+    dst: np.ndarray,
+    ts: np.ndarray,
+    amount: np.ndarray,
+    token_id: np.ndarray,
+    addresses: pl.DataFrame,
+    tokens: pl.DataFrame,
+) -> TransferGraph:
+    """Add the CSR per direction to edge arrays already in chain order."""
+    n_nodes = addresses.height
+    out_offsets, out_edges = build_csr(src, n_nodes)
+    in_offsets, in_edges = build_csr(dst, n_nodes)
+    return TransferGraph(
+        src=src, dst=dst, ts=ts, amount=amount, token_id=token_id,
+        out_offsets=out_offsets, out_edges=out_edges, in_offsets=in_offsets, in_edges=in_edges,
+        addresses=addresses, tokens=tokens,
+    )  # fmt: skip

@@ -2,11 +2,14 @@
 
 Layout of a workspace folder (default ``./.tracer``, or ``--workspace`` / ``TRACER_WORKSPACE``)::
 
-    manifest.json                 the commit point: names the current generation's files
-    g<N>/transfers.parquet        all transfers, de-duplicated, sorted in chain order
+    manifest.json                 the commit point: names the generation and its partitions
+    g<N>/transfers/part-*.parquet transfers, de-duplicated, in chain order, one or more files per
+                                  month (:mod:`tracer.partitions`), with integer id columns
     g<N>/addresses.parquet        id ⇄ (chain, address)
     g<N>/tokens.parquet           token_id ⇄ (chain, token, asset, decimals)
     g<N>/graph/*.npy              edge arrays + CSR per direction, memory-mapped on load
+                                  (optional: built on first use when absent, e.g. ``tracer synth``
+                                  at whole-chain size; streamed sweeps never need it)
     labels/labels-<hash>.parquet  the label table (content-addressed)
     lock                          held (flock) while a writer works
 
@@ -37,17 +40,35 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from tracer.atomic import atomic_path, write_text_atomic
 from tracer.errors import WorkspaceError
-from tracer.graph import ARRAYS, TransferGraph, build_graph, sort_transfers
+from tracer.graph import (
+    ARRAYS,
+    NodeIndex,
+    TransferGraph,
+    build_graph,
+    graph_from_arrays,
+    sort_transfers,
+)
 from tracer.labels import LabelLoad
 from tracer.labels import merge as merge_labels
-from tracer.schema import LABEL_PL, REJECT_PL, TRANSFER_KEY, TRANSFER_PL, to_arrow_transfers
+from tracer.partitions import EDGE_COLUMNS, ID_FIELDS, PartReader, PartWriter, edge_arrays
+from tracer.schema import (
+    LABEL_PL,
+    REJECT_PL,
+    TRANSFER_KEY,
+    TRANSFER_PL,
+    TRANSFER_SCHEMA,
+    to_arrow_transfers,
+)
 from tracer.sources import Loaded, ReadOptions, read_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_DIR = ".tracer"
+#: What a partition file holds: the canonical columns plus the kernels' integer ids.
+STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
 
 
 def default_path() -> Path:
@@ -136,6 +157,9 @@ class Workspace:
         self._labels: pl.DataFrame | None = None
         self.sources: list[str] = []  # export files behind an in-memory workspace (provenance)
         self._labels_extra = False  # session-only labels added (stored entities are then stale)
+        self._nodes: NodeIndex | None = None
+        self._reader: PartReader | None = None
+        self._reader_gen = -1
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -231,14 +255,25 @@ class Workspace:
     def transfers(self) -> pl.DataFrame:
         """All transfers in chain order (row ``i`` = edge ``i`` of :meth:`graph`)."""
         if self._transfers is None:
-            m = self.manifest()
-            f = self._gen_dir(m["generation"]) / "transfers.parquet"
+            reader = self.parts()
             self._transfers = (
-                pl.read_parquet(f, memory_map=True)
-                if m["generation"] > 0
-                else pl.DataFrame(schema=TRANSFER_PL)
+                pl.DataFrame(schema=TRANSFER_PL)
+                if reader is None or reader.num_rows == 0
+                else pl.from_arrow(reader.read_all(list(TRANSFER_PL.names())))  # type: ignore[assignment]
             )
-        return self._transfers
+        return self._transfers  # type: ignore[return-value]
+
+    def parts(self) -> PartReader | None:
+        """The current generation's partitions (None in memory or before the first ingest)."""
+        if self.path is None:
+            return None
+        m = self.manifest()
+        if m["generation"] == 0:
+            return None
+        if self._reader is None or self._reader_gen != m["generation"]:
+            self._reader = PartReader(self._gen_dir(m["generation"]) / "transfers", m["parts"])
+            self._reader_gen = m["generation"]
+        return self._reader
 
     def rows(self, edges: np.ndarray, columns: list[str] | None = None) -> pl.DataFrame:
         """Rows ``edges`` (edge ids = row numbers, in the order given) of the transfer table.
@@ -248,51 +283,73 @@ class Workspace:
         """
         edges = np.asarray(edges, dtype=np.int64)
         cols = columns or list(TRANSFER_PL.names())
-        if self.path is None or self._transfers is not None or self.manifest()["generation"] == 0:
+        reader = self.parts()
+        if reader is None or self._transfers is not None:
             return self.transfers().select(cols)[edges.tolist()]
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(self._gen_dir(self.manifest()["generation"]) / "transfers.parquet")
-        if edges.size * 2 >= pf.metadata.num_rows:  # most rows wanted: read the columns whole
-            whole = pf.read(columns=cols)
-            return pl.from_arrow(whole.take(pa.array(edges))).cast(  # type: ignore[union-attr]
-                {c: TRANSFER_PL[c] for c in cols}
-            )
-        starts = np.cumsum(
-            [0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
-        )
-        groups = np.searchsorted(starts, edges, side="right") - 1
-        wanted = np.unique(groups)
-        if wanted.size == 0:
+        if edges.size == 0:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
-        table = pa.concat_tables(pf.read_row_group(int(g), columns=cols) for g in wanted)
-        offsets = np.zeros(wanted.shape[0], dtype=np.int64)
-        sizes = np.array([pf.metadata.row_group(int(g)).num_rows for g in wanted])
-        offsets[1:] = np.cumsum(sizes)[:-1]
-        local = offsets[np.searchsorted(wanted, groups)] + (edges - starts[groups])
-        return pl.from_arrow(table.take(pa.array(local))).cast(  # type: ignore[union-attr]
+        return pl.from_arrow(reader.take(edges, cols)).cast(  # type: ignore[union-attr]
             {c: TRANSFER_PL[c] for c in cols}
         )
 
+    def nodes(self) -> NodeIndex:
+        """Address and token dictionaries only (what a streamed sweep needs: O(addresses))."""
+        if self._graph is not None:
+            return self._graph
+        if self.path is None or self.manifest()["generation"] == 0:
+            return self.graph()
+        if self._nodes is None:
+            gdir = self._gen_dir(self.manifest()["generation"])
+            self._nodes = NodeIndex(
+                addresses=pl.read_parquet(gdir / "addresses.parquet"),
+                tokens=pl.read_parquet(gdir / "tokens.parquet"),
+            )
+        return self._nodes
+
+    def has_graph_cache(self) -> bool:
+        if self.path is None or self.manifest()["generation"] == 0:
+            return True
+        return (self._gen_dir(self.manifest()["generation"]) / "graph" / "in_edges.npy").exists()
+
     def graph(self) -> TransferGraph:
-        """The graph, memory-mapped from the cache (built in memory for in-memory workspaces)."""
+        """The graph, memory-mapped from the cache (built in memory for in-memory workspaces).
+
+        A generation written without a cache (``tracer synth`` at whole-chain size) gets one
+        built from the partitions' id columns on first use, O(transfers) memory once.
+        """
         if self._graph is not None:
             return self._graph
         if self.path is None or self.manifest()["generation"] == 0:
             self._graph = build_graph(self.transfers())
             return self._graph
         gdir = self._gen_dir(self.manifest()["generation"])
+        if not self.has_graph_cache():
+            self._write_graph_cache(gdir)
         # np.asarray: a plain ndarray view of the memory map (numba does not type np.memmap)
         arrays = {
             n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r")) for n in ARRAYS
         }
-        self._graph = TransferGraph(
-            **arrays,
-            addresses=pl.read_parquet(gdir / "addresses.parquet"),
-            tokens=pl.read_parquet(gdir / "tokens.parquet"),
-        )
+        nodes = self.nodes()
+        self._graph = TransferGraph(**arrays, addresses=nodes.addresses, tokens=nodes.tokens)
         return self._graph
+
+    def _write_graph_cache(self, gdir: Path) -> None:
+        reader = self.parts()
+        assert reader is not None
+        table = reader.read_all(EDGE_COLUMNS)
+        nodes = self.nodes()
+        graph = graph_from_arrays(
+            **edge_arrays(table), addresses=nodes.addresses, tokens=nodes.tokens
+        )
+        del table
+        self._save_graph_arrays(gdir, graph)
+
+    @staticmethod
+    def _save_graph_arrays(gdir: Path, graph: TransferGraph) -> None:
+        (gdir / "graph").mkdir(parents=True, exist_ok=True)
+        for name, arr in graph.arrays().items():
+            with atomic_path(gdir / "graph" / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(arr))
 
     def labels(self) -> pl.DataFrame:
         if self._labels is None:
@@ -337,34 +394,35 @@ class Workspace:
             if merged.height == existing.height:
                 return summary
             gen = m["generation"] + 1
-            self._write_generation(gen, sort_transfers(merged))
+            m["parts"] = self._write_generation(gen, sort_transfers(merged))
             m["generation"] = gen
             m["ingests"] = [*m.get("ingests", []), {"files": [s.as_dict() for s in summaries]}]
             write_text_atomic(self.path / "manifest.json", json.dumps(m, indent=2))
             self._cleanup(m)
             summary.changed = True
-        self._transfers = self._graph = None
+        self._transfers = self._graph = self._nodes = None
         return summary
 
-    def _write_generation(self, gen: int, transfers: pl.DataFrame) -> None:
+    def _write_generation(self, gen: int, transfers: pl.DataFrame) -> list[dict[str, Any]]:
+        """Write partitions, dictionaries and graph cache of a new generation; returns its
+        partition list (recorded in the manifest at commit)."""
         gdir = self._gen_dir(gen)
         if gdir.exists():
             shutil.rmtree(gdir)
-        (gdir / "graph").mkdir(parents=True)
-        import pyarrow.parquet as pq
-
-        with atomic_path(gdir / "transfers.parquet") as tmp:
-            pq.write_table(
-                to_arrow_transfers(transfers), tmp, row_group_size=1 << 20, compression="zstd"
-            )
+        gdir.mkdir(parents=True)
         graph = build_graph(transfers)
-        for name, arr in graph.arrays().items():
-            with atomic_path(gdir / "graph" / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-                np.save(fh, arr)
+        table = to_arrow_transfers(transfers)
+        for f, arr in zip(ID_FIELDS, (graph.src, graph.dst, graph.token_id), strict=True):
+            table = table.append_column(f, pa.array(arr))
+        writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
+        writer.write(table, graph.ts)
+        parts = writer.close()
+        self._save_graph_arrays(gdir, graph)
         with atomic_path(gdir / "addresses.parquet") as tmp:
             graph.addresses.write_parquet(tmp)
         with atomic_path(gdir / "tokens.parquet") as tmp:
             graph.tokens.write_parquet(tmp)
+        return parts
 
     def add_labels(self, loads: Iterable[LabelLoad]) -> int:
         """Merge label files into the workspace's label table; returns labels added."""
