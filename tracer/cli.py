@@ -394,6 +394,10 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Taint stops after this many hops."),
         click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
                      help="Dust threshold in token units: smaller taint is not followed."),
+        click.option("--stream/--no-stream", default=None,
+                     help="Read transfers chunk by chunk from the Parquet partitions (memory "
+                          "O(addresses)) instead of the graph cache. Default: stream when the "
+                          "workspace has no graph cache."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -409,6 +413,7 @@ def _selection(kw: dict[str, Any]) -> dict[str, Any]:
         "through": _through(kw.get("through")),
         "max_hops": kw.get("max_hops"),
         "min_amount": kw.get("min_amount") or 0.0,
+        "stream": kw.get("stream"),
     }
 
 

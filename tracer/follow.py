@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from kernels.taint import MODELS, SINK, SOURCE, propagate
+from kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
 from tracer.addresses import display, display_many
 from tracer.errors import UsageError
 from tracer.labels import primary_labels
@@ -33,9 +33,9 @@ from tracer.selection import (
     node_labels,
     resolve_nodes,
     roles,
-    select_edges,
     to_us,
 )
+from tracer.stream import CHUNK, selected_chunks
 from tracer.workspace import Workspace
 
 #: Model names accepted by ``--model`` (stable contract for scripts).
@@ -186,6 +186,7 @@ def follow(
     ledger: bool = False,
     direction: str = "forward",
     entities: np.ndarray | None = None,
+    stream: bool | None = None,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
@@ -196,6 +197,10 @@ def follow(
     node: transfers inside an entity are dropped (they are not hops, and nothing is counted
     twice), a labelled member's label spreads to its entity (``label_inferred`` unless every
     member carries it), and rows show the entity's representative address and size.
+
+    ``stream``: read edges chunk by chunk from the Parquet partitions instead of the graph
+    cache (memory O(addresses) + the tainted edges). ``None``: stream when the workspace has no
+    graph cache (a whole-chain workspace). Results are the same either way.
     """
     if model not in MODELS:
         raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
@@ -203,7 +208,14 @@ def follow(
         raise UsageError("direction must be 'forward' or 'backward'")
     if not sources:
         raise UsageError("give at least one address to follow")
-    graph = workspace.graph()
+    if stream is None:
+        stream = not workspace.has_graph_cache()
+    if stream and model == "tiho":
+        raise UsageError(
+            "--model tiho groups each transaction's outputs, which needs the whole selection in "
+            "one pass: run it without --stream (the graph cache is built on first use)"
+        )
+    graph = workspace.nodes() if stream else workspace.graph()
     src_ids, missing = resolve_nodes(graph, sources)
     if src_ids.size == 0:
         raise UsageError(
@@ -211,35 +223,54 @@ def follow(
             "(check the chain and that the export covering them was ingested)"
         )
     token_ids = asset_tokens(graph, assets)
-    sel = select_edges(graph, token_ids)
     labelled = node_labels(graph, workspace.labels())
     sizes = np.ones(graph.n_nodes, dtype=np.int64)
     labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
+    rep = None
     if entities is not None:
-        sel, src_ids, labelled, sizes = _as_entities(sel, src_ids, labelled, entities)
+        rep = np.ascontiguousarray(entities, dtype=np.int32)
+        src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
     role = roles(graph, src_ids, labelled, through)
     backward = direction == "backward"
-    k_src, k_dst, k_ts, k_amt = sel.src, sel.dst, sel.ts, sel.amount
-    if backward:
-        k_src, k_dst = sel.dst[::-1].copy(), sel.src[::-1].copy()
-        k_ts, k_amt = sel.ts[::-1].copy(), sel.amount[::-1].copy()
-    # seeds: a source's outflows (forward) or inflows (backward) inside the window
-    seed = role[k_src] == SOURCE
+    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
     lo, hi = to_us(since), to_us(until)
-    if lo is not None:
-        seed &= k_ts >= lo
-    if hi is not None:
-        seed &= k_ts <= hi
-    tx_id = None
-    if model == "tiho":
-        hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
-        codes = hashes.rank("dense").to_numpy().astype(np.int64)
-        tx_id = codes[::-1].copy() if backward else codes
-    res = propagate(
-        k_src, k_dst, k_amt, k_ts, seed, role,
-        model=model, min_amount=min_amount, max_hops=max_hops, tx_id=tx_id, record=ledger,
+    kept: list[dict[str, np.ndarray]] = []
+    excluded = 0
+    chunks = selected_chunks(
+        workspace, token_ids, stream=stream, reverse=backward,
+        chunk=None if model == "tiho" or not stream else CHUNK,
     )  # fmt: skip
-    edge_index = sel.index[::-1].copy() if backward else sel.index
+    for sel in chunks:
+        excluded += sel.excluded_unknown
+        if rep is not None:
+            sel = _lift_edges(sel, rep)
+        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
+        if backward:
+            k_src, k_dst = sel.dst[::-1], sel.src[::-1]
+            k_ts, k_amt, k_idx = sel.ts[::-1], sel.amount[::-1], sel.index[::-1]
+        # seeds: a source's outflows (forward) or inflows (backward) inside the window
+        seed = role[k_src] == SOURCE
+        if lo is not None:
+            seed &= k_ts >= lo
+        if hi is not None:
+            seed &= k_ts <= hi
+        tx_id = None
+        if model == "tiho":
+            hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
+            codes = hashes.rank("dense").to_numpy().astype(np.int64)
+            tx_id = codes[::-1].copy() if backward else codes
+        out = sweep_chunk(
+            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
+        )
+        hit = np.flatnonzero(out.edge_taint > 0)
+        kept.append({
+            "src": k_src[hit], "dst": k_dst[hit], "amount": k_amt[hit], "ts": k_ts[hit],
+            "taint": out.edge_taint[hit], "hop": out.edge_hop[hit], "index": k_idx[hit],
+            "bal_before": out.bal_before[hit] if ledger else hit[:0].astype(np.float64),
+            "taint_before": out.taint_before[hit] if ledger else hit[:0].astype(np.float64),
+        })  # fmt: skip
+    res = state
+    tainted = _concat(kept)
     traced = res.traced
     nodes = graph.addresses
     conserves = model != "poison"
@@ -267,9 +298,13 @@ def follow(
     )
     paths = _paths(
         reached["id"].to_list()[: max(top_paths and 50, 0)],
-        k_src, k_dst, k_amt, k_ts, res.edge_taint, role, edge_index, workspace, nodes, top_paths,
+        tainted,
+        role,
+        workspace,
+        nodes,
+        top_paths,
         backward,
-    )  # fmt: skip
+    )
     reached = reached.with_columns(
         pl.Series(
             "paths",
@@ -321,7 +356,7 @@ def follow(
         conserves=conserves,
         overdrafts=int(res.stats[3]),
         overdraft_amount=float(res.stats[4]),
-        excluded_unknown_decimals=sel.excluded_unknown,
+        excluded_unknown_decimals=excluded,
         missing_sources=missing,
         entities=entities is not None,
         options={
@@ -334,22 +369,15 @@ def follow(
         },
     )
     if ledger:
-        result.ledger = _ledger(res, edge_index, workspace, model, backward)
+        result.ledger = _ledger(tainted, workspace, model, backward)
     return result
 
 
-def _as_entities(
-    sel: EdgeSelection, src_ids: np.ndarray, labelled: pl.DataFrame, entity: np.ndarray
-) -> tuple[EdgeSelection, np.ndarray, pl.DataFrame, np.ndarray]:
-    """Edges, sources and labels lifted from addresses to entities (see :func:`follow`)."""
-    rep = np.ascontiguousarray(entity, dtype=np.int32)
+def _entity_labels(
+    src_ids: np.ndarray, labelled: pl.DataFrame, rep: np.ndarray
+) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """Sources and labels lifted from addresses to entities (see :func:`follow`)."""
     sizes = np.bincount(rep, minlength=rep.shape[0])  # at an entity's id: its member count
-    s, d = rep[sel.src], rep[sel.dst]
-    keep = s != d
-    lifted = EdgeSelection(
-        index=sel.index[keep], src=s[keep], dst=d[keep], amount=sel.amount[keep],
-        ts=sel.ts[keep], excluded_unknown=sel.excluded_unknown,
-    )  # fmt: skip
     members = labelled.with_columns(pl.Series("id", rep[labelled["id"].to_numpy()], pl.Int32))
     counts = members.group_by("id", "category").agg(pl.len().alias("_n"))
     chosen = primary_labels(members, keys=("id",)).join(counts, on=["id", "category"])
@@ -360,7 +388,26 @@ def _as_entities(
         pl.when(pl.col("label_inferred")).then(pl.lit("inferred")).otherwise("confidence")
         .alias("confidence")
     ).drop("_n")  # fmt: skip
-    return lifted, np.unique(rep[src_ids]), chosen, sizes
+    return np.unique(rep[src_ids]), chosen, sizes
+
+
+def _lift_edges(sel: EdgeSelection, rep: np.ndarray) -> EdgeSelection:
+    """Edges between entities; transfers inside one entity are dropped (they are not hops)."""
+    s, d = rep[sel.src], rep[sel.dst]
+    keep = s != d
+    return EdgeSelection(
+        index=sel.index[keep], src=s[keep], dst=d[keep], amount=sel.amount[keep],
+        ts=sel.ts[keep], excluded_unknown=sel.excluded_unknown,
+    )  # fmt: skip
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The tainted edges of all chunks, in processing order (O(tainted edges), not O(edges))."""
+    if not parts:
+        z = np.zeros(0)
+        return {k: z for k in ("src", "dst", "amount", "ts", "taint", "hop", "index",
+                               "bal_before", "taint_before")}  # fmt: skip
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _display(frame: pl.DataFrame) -> pl.DataFrame:
@@ -373,13 +420,8 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _paths(
     sink_ids: list[int],
-    src: np.ndarray,
-    dst: np.ndarray,
-    amount: np.ndarray,
-    ts: np.ndarray,
-    edge_taint: np.ndarray,
+    tainted: dict[str, np.ndarray],
     role: np.ndarray,
-    edge_index: np.ndarray,
     workspace: Workspace,
     nodes: pl.DataFrame,
     k: int,
@@ -393,13 +435,13 @@ def _paths(
     time-respecting chain of transactions an investigator can verify one by one. Strength =
     the smallest taint along the path (its bottleneck).
     """
-    if k <= 0 or not sink_ids:
+    if k <= 0 or not sink_ids or tainted["taint"].size == 0:
         return {}
-    tainted = np.flatnonzero(edge_taint > 0)
-    if tainted.size == 0:
-        return {}
-    order = np.lexsort((tainted, dst[tainted]))
-    by_dst = tainted[order]
+    src, dst, amount, ts = tainted["src"], tainted["dst"], tainted["amount"], tainted["ts"]
+    edge_taint, edge_index = tainted["taint"], tainted["index"]
+    positions = np.arange(src.shape[0])  # processing order: earlier position = earlier edge
+    order = np.lexsort((positions, dst))
+    by_dst = positions[order]
     dsts = dst[by_dst]
     starts = np.searchsorted(dsts, np.arange(role.shape[0]), side="left")
     ends = np.searchsorted(dsts, np.arange(role.shape[0]), side="right")
@@ -460,7 +502,7 @@ def _paths(
 
 
 def _ledger(
-    res: Any, edge_index: np.ndarray, workspace: Workspace, model: str, backward: bool
+    tainted: dict[str, np.ndarray], workspace: Workspace, model: str, backward: bool
 ) -> pl.DataFrame:
     """One row per tainted transfer: enough to recompute every figure by hand.
 
@@ -468,10 +510,9 @@ def _ledger(
     transfer (after the unknown-prior-funds adjustment), so e.g. haircut's
     ``tainted = amount * sender_taint_before / sender_balance_before`` can be checked row by row.
     """
-    k = np.flatnonzero(res.edge_taint > 0)
-    rows = workspace.rows(edge_index[k])
+    rows = workspace.rows(tainted["index"])
     return rows.select(
-        pl.Series("edge", edge_index[k], pl.Int64),
+        pl.Series("edge", tainted["index"], pl.Int64),
         "chain",
         "asset",
         "token",
@@ -485,10 +526,10 @@ def _ledger(
         "decimals",
         "amount",
     ).with_columns(
-        pl.Series("tainted", res.edge_taint[k], pl.Float64),
-        pl.Series("sender_balance_before", res.bal_before[k], pl.Float64),
-        pl.Series("sender_taint_before", res.taint_before[k], pl.Float64),
-        pl.Series("hop", res.edge_hop[k], pl.Int32),
+        pl.Series("tainted", tainted["taint"], pl.Float64),
+        pl.Series("sender_balance_before", tainted["bal_before"], pl.Float64),
+        pl.Series("sender_taint_before", tainted["taint_before"], pl.Float64),
+        pl.Series("hop", tainted["hop"], pl.Int32),
         pl.lit(model).alias("model"),
         pl.lit("backward" if backward else "forward").alias("direction"),
     )

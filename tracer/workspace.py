@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from tracer import partitions
 from tracer.atomic import atomic_path, write_text_atomic
 from tracer.errors import WorkspaceError
 from tracer.graph import (
@@ -414,7 +415,10 @@ class Workspace:
         table = to_arrow_transfers(transfers)
         for f, arr in zip(ID_FIELDS, (graph.src, graph.dst, graph.token_id), strict=True):
             table = table.append_column(f, pa.array(arr))
-        writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
+        writer = PartWriter(  # sizes read at call time (tests shrink them)
+            gdir / "transfers", STORED_SCHEMA,
+            part_rows=partitions.PART_ROWS, row_group=partitions.ROW_GROUP,
+        )  # fmt: skip
         writer.write(table, graph.ts)
         parts = writer.close()
         self._save_graph_arrays(gdir, graph)

@@ -1,0 +1,80 @@
+"""Selected edges in chunks, in chain order or reversed, from memory or streamed from Parquet.
+
+Every sweep (follow, source, exposure) walks edges once in time order with per-address state,
+so it never needs the whole edge list at once. This module hands out the edges a query
+selects (assets with known decimals) one chunk at a time:
+
+* **memory** — slices of the graph's arrays (memory-mapped ``.npy`` cache): fastest when the
+  workspace fits the page cache;
+* **stream** — one Parquet row group at a time from the time partitions
+  (:mod:`tracer.partitions`), the next one decoded on a background thread while the kernel
+  works: memory is O(addresses) + one row group, for a chain of any length.
+
+Both give identical chunks' concatenation, so results do not depend on the mode (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from tracer.partitions import EDGE_COLUMNS, edge_arrays
+from tracer.selection import EdgeSelection, select_edges
+from tracer.workspace import Workspace
+
+CHUNK = 1 << 20
+
+
+def can_stream(ws: Workspace) -> bool:
+    return ws.parts() is not None
+
+
+def selected_chunks(
+    ws: Workspace,
+    token_ids: np.ndarray,
+    *,
+    stream: bool,
+    reverse: bool = False,
+    chunk: int | None = CHUNK,
+) -> Iterator[EdgeSelection]:
+    """The selected edges, chunk by chunk (``reverse``: newest chunk first; inside a chunk the
+    arrays stay in chain order). ``excluded_unknown`` of each chunk counts its rows whose
+    token has no known decimals (they are kept out), so the sum over chunks is the total.
+    ``chunk=None`` in memory mode gives the whole selection as one chunk (no copy)."""
+    reader = ws.parts() if stream else None
+    if reader is None:
+        sel = select_edges(ws.graph(), token_ids)
+        n = sel.src.shape[0]
+        step = n if chunk is None or n == 0 else chunk
+        bounds = list(range(0, n, step)) or [0]
+        if reverse:
+            bounds = bounds[::-1]
+        for i, a in enumerate(bounds):
+            b = min(a + step, n)
+            yield EdgeSelection(
+                index=sel.index[a:b], src=sel.src[a:b], dst=sel.dst[a:b],
+                amount=sel.amount[a:b], ts=sel.ts[a:b],
+                excluded_unknown=sel.excluded_unknown if i == 0 else 0,
+            )  # fmt: skip
+        return
+    nodes = ws.nodes()
+    wanted = np.zeros(max(nodes.tokens.height, 1), dtype=np.bool_)
+    wanted[np.asarray(token_ids, dtype=np.int64)] = True
+    every = bool(wanted.all())
+    for start, table in reader.chunks(EDGE_COLUMNS, reverse=reverse):
+        a = edge_arrays(table)
+        nan = np.isnan(a["amount"])
+        unknown = int(np.count_nonzero(nan))
+        if every and unknown == 0:
+            yield EdgeSelection(
+                index=np.arange(start, start + a["src"].shape[0], dtype=np.int64),
+                src=a["src"], dst=a["dst"], amount=a["amount"], ts=a["ts"],
+                excluded_unknown=0,
+            )  # fmt: skip
+            continue
+        keep = np.flatnonzero(wanted[a["token_id"]] & ~nan)
+        yield EdgeSelection(
+            index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
+            amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,
+        )  # fmt: skip
