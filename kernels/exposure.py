@@ -141,6 +141,10 @@ def _exposure_kernel(
                             k = x * t / b if b > 0.0 else 0.0
                         elif model == POISON:
                             k = x
+                        elif part >= pool * (1.0 - 1e-12):
+                            # the whole pool leaves: take every category whole, so a rounding
+                            # residue of the pro-rata split is not left behind as "taint"
+                            k = t
                         else:
                             k = part * t / pool
                         if k > t and model != POISON:

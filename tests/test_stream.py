@@ -84,3 +84,14 @@ def test_no_graph_cache_streams_by_default_and_refuses_tiho(small_groups_ws, tmp
     _same(follow(ws, seeds, stream=False), streamed)
     with pytest.raises(UsageError, match="tiho"):
         follow(bare, seeds, model="tiho")
+
+
+@pytest.mark.parametrize("model", ["haircut", "poison", "taint-first"])
+def test_streamed_exposure_equals_in_memory(small_groups_ws, model: str) -> None:
+    from tracer.exposure import ExposureRequest, exposure
+
+    ws, _ = small_groups_ws
+    req = {"addresses": None, "model": model, "min_amount": 0.01}
+    mem = exposure(ws, ExposureRequest(**req, stream=False)).frame
+    streamed = exposure(Workspace.open(ws.path), ExposureRequest(**req, stream=True)).frame
+    assert mem.height > 100 and mem.equals(streamed)

@@ -49,13 +49,13 @@ from tracer.selection import (
     asset_tokens,
     node_labels,
     resolve_nodes,
-    select_edges,
     to_us,
 )
+from tracer.stream import selected_chunks
 from tracer.workspace import Workspace
 
 DIRECTIONS = ("in", "out")
-#: Edges per kernel call: the unit of progress (and of streaming, later).
+#: Edges per kernel call in memory: the unit of progress (streamed: one Parquet row group).
 CHUNK = 1 << 21
 
 #: The report's columns (stable contract; README "Exposure reports").
@@ -101,6 +101,7 @@ class ExposureRequest:
     categories: tuple[str, ...] | None = None  # None: every category present in the labels
     max_hops: int | None = None
     min_amount: float = 0.0
+    stream: bool | None = None  # None: stream when the workspace has no graph cache
 
     def validate(self) -> None:
         if self.model not in EXPOSURE_MODELS:
@@ -117,13 +118,17 @@ class ExposureRequest:
 
 @dataclass
 class ExposurePlan:
-    """Kernel inputs for a request: selected edges, node kinds and categories, report rows."""
+    """Kernel inputs for a request: selected edges, node kinds and categories, report rows.
 
-    src: np.ndarray
-    dst: np.ndarray
-    amount: np.ndarray
-    ts: np.ndarray
-    index: np.ndarray  # full edge id of each selected edge
+    In memory the selected edges are arrays here; streamed (``source`` set) they are read
+    chunk by chunk from the workspace's partitions at every pass and the arrays are None.
+    """
+
+    src: np.ndarray | None
+    dst: np.ndarray | None
+    amount: np.ndarray | None
+    ts: np.ndarray | None
+    index: np.ndarray | None  # full edge id of each selected edge
     kind: np.ndarray  # int8 per node
     cat: np.ndarray  # int32 per node: index into categories (reported), or -1
     cat_all: np.ndarray  # int32 per node: index into all_categories (every label), or -1
@@ -136,6 +141,9 @@ class ExposurePlan:
     hi: int | None
     excluded_unknown: int
     assets: list[str]
+    n_edges: int
+    token_ids: np.ndarray
+    source: Workspace | None = None  # streamed from this workspace's partitions
 
 
 @dataclass
@@ -161,9 +169,11 @@ class ExposureReport:
 def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
     """Select edges, assign node kinds/categories and report rows (no sweeping yet)."""
     req.validate()
-    graph = ws.graph()
+    stream = (not ws.has_graph_cache() if req.stream is None else req.stream) and (
+        ws.parts() is not None
+    )
+    graph = ws.nodes() if stream else ws.graph()
     token_ids = asset_tokens(graph, req.assets)
-    sel = select_edges(graph, token_ids)
     labelled = node_labels(graph, ws.labels())
     present = category_order(labelled["category"].unique().to_list())
     if req.categories is not None:
@@ -188,21 +198,58 @@ def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
         index = {c: i for i, c in enumerate(categories)}
         cat_all[ids] = np.array([index_all[c] for c in cats], dtype=np.int32)
         cat[ids] = np.array([index.get(c, -1) for c in cats], dtype=np.int32)
-    if req.addresses is None:
-        target_ids = np.unique(np.concatenate([sel.src, sel.dst])).astype(np.int32)
-        missing: list[str] = []
+    # one pass over the selection (streamed: over the id columns, chunk by chunk): how many
+    # edges, how many excluded, and for --all which addresses have a selected transfer
+    seen = np.zeros(n, dtype=np.bool_) if req.addresses is None else None
+    n_edges = excluded = 0
+    arrays = None
+    for sel in selected_chunks(ws, token_ids, stream=stream, chunk=None):
+        n_edges += sel.src.shape[0]
+        excluded += sel.excluded_unknown
+        if seen is not None:
+            seen[sel.src] = True
+            seen[sel.dst] = True
+        if not stream:
+            arrays = sel
+    missing: list[str] = []
+    if seen is not None:
+        target_ids = np.flatnonzero(seen).astype(np.int32)
     else:
-        target_ids, missing = resolve_nodes(graph, list(req.addresses))
+        target_ids, missing = resolve_nodes(graph, list(req.addresses))  # type: ignore[arg-type]
     target_row = np.full(n, -1, dtype=np.int32)
     target_row[target_ids] = np.arange(target_ids.shape[0], dtype=np.int32)
     assets = graph.tokens.filter(pl.col("token_id").is_in(token_ids.tolist()))["asset"]
     return ExposurePlan(
-        src=sel.src, dst=sel.dst, amount=sel.amount, ts=sel.ts, index=sel.index,
+        src=None if arrays is None else arrays.src,
+        dst=None if arrays is None else arrays.dst,
+        amount=None if arrays is None else arrays.amount,
+        ts=None if arrays is None else arrays.ts,
+        index=None if arrays is None else arrays.index,
         kind=kind, cat=cat, cat_all=cat_all, categories=categories, all_categories=present,
         target_ids=target_ids, target_row=target_row,
         missing=missing, lo=to_us(req.since), hi=to_us(req.until),
-        excluded_unknown=sel.excluded_unknown, assets=sorted({a for a in assets.to_list() if a}),
+        excluded_unknown=excluded, assets=sorted({a for a in assets.to_list() if a}),
+        n_edges=n_edges, token_ids=token_ids, source=ws if stream else None,
     )  # fmt: skip
+
+
+def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[tuple[np.ndarray, ...]]:
+    """``(src, dst, amount, ts, index)`` chunks in sweep order. ``out`` is the time-reversed
+    graph: edges reversed and processed newest first, so outflows become inflows."""
+    rev = direction == "out"
+    if plan.source is not None:
+        for sel in selected_chunks(plan.source, plan.token_ids, stream=True, reverse=rev):
+            if rev:
+                yield sel.dst[::-1], sel.src[::-1], sel.amount[::-1], sel.ts[::-1], sel.index[::-1]
+            else:
+                yield sel.src, sel.dst, sel.amount, sel.ts, sel.index
+        return
+    assert plan.src is not None and plan.dst is not None and plan.index is not None
+    src, dst, amount, ts, index = plan.src, plan.dst, plan.amount, plan.ts, plan.index
+    if rev:
+        src, dst, amount, ts, index = dst[::-1], src[::-1], amount[::-1], ts[::-1], index[::-1]  # type: ignore[index]
+    for a, b in chunks(src.shape[0]):
+        yield src[a:b], dst[a:b], amount[a:b], ts[a:b], index[a:b]  # type: ignore[index]
 
 
 def chunks(n: int) -> Iterator[tuple[int, int]]:
@@ -238,17 +285,14 @@ def sweep(
     remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
     cat = remap[plan.cat_all]
     state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
-    src, dst, amount, ts = plan.src, plan.dst, plan.amount, plan.ts
-    if direction == "out":  # time-reversed graph: outflows become inflows, newest first
-        src, dst, amount, ts = dst[::-1], src[::-1], amount[::-1], ts[::-1]
-    for a, b in chunks(src.shape[0]):
+    for src, dst, amount, ts, _ in edge_chunks(plan, direction):
         exposure_sweep(
-            state, src[a:b], dst[a:b], amount[a:b], ts[a:b], plan.kind, cat,
+            state, src, dst, amount, ts, plan.kind, cat,
             model=req.model, min_amount=req.min_amount, max_hops=req.max_hops,
             lo=plan.lo, hi=plan.hi,
         )  # fmt: skip
         if on_chunk is not None:
-            on_chunk(b - a)
+            on_chunk(src.shape[0])
     rows = plan.target_ids.shape[0]
     out = DirectionResult(
         direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
@@ -296,7 +340,7 @@ def exposure(
 
     risk = risk or load_risk_config()
     plan = make_plan(ws, req)
-    n_edges = plan.src.shape[0]
+    n_edges = plan.n_edges
     results: dict[str, DirectionResult] = {}
     if engine == "local":
         with counter(n_edges * len(req.directions), "exposure sweep", quiet) as advance:
@@ -404,7 +448,7 @@ def assemble(
     body = body.join(exact[0], on=["id", "direction"], how="left").join(
         exact[1], on=["id", "direction", "cat"], how="left"
     )
-    graph = ws.graph()
+    graph = ws.nodes()
     labelled = node_labels(graph, ws.labels()).select(
         "id", pl.col("name").alias("address_name"), pl.col("category").alias("address_category")
     )
@@ -435,25 +479,30 @@ def _exact_columns(
     category (before dust): equal to ``direct_amount`` for absorbing categories; for
     pass-through categories it is the gross volume, of which the model attributes a part.
     """
-    inside = np.ones(plan.src.shape[0], dtype=bool)
-    if plan.lo is not None:
-        inside &= plan.ts >= plan.lo
-    if plan.hi is not None:
-        inside &= plan.ts <= plan.hi
+    # the edges inside the window that touch a reported address (chunk by chunk when streamed)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for src, dst, _, ts, index in edge_chunks(plan):
+        inside = np.ones(src.shape[0], dtype=bool)
+        if plan.lo is not None:
+            inside &= ts >= plan.lo
+        if plan.hi is not None:
+            inside &= ts <= plan.hi
+        keep = np.zeros(src.shape[0], dtype=bool)
+        for d in directions:
+            keep |= plan.target_row[dst if d == "in" else src] >= 0
+        k = np.flatnonzero(inside & keep)
+        parts.append((index[k], src[k], dst[k]))
+    index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+    dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    values = ws.rows(index, ["value", "decimals"])  # read once for both directions
     flows, directs = [], []
-    masks = {
-        d: inside & (plan.target_row[plan.dst if d == "in" else plan.src] >= 0) for d in directions
-    }
-    union = np.logical_or.reduce(list(masks.values())) if masks else inside[:0]
-    needed = np.flatnonzero(union)
-    values = ws.rows(plan.index[needed], ["value", "decimals"])  # read once for both directions
     for d in directions:
-        me, other = (plan.dst, plan.src) if d == "in" else (plan.src, plan.dst)
-        keep = masks[d][needed]
-        picked = needed[keep]
+        me, other = (dst, src) if d == "in" else (src, dst)
+        keep = plan.target_row[me] >= 0
         vals = values.filter(pl.Series(keep)).with_columns(
-            pl.Series("id", me[picked], pl.Int32),
-            pl.Series("cat", plan.cat[other[picked]], pl.Int32),
+            pl.Series("id", me[keep], pl.Int32),
+            pl.Series("cat", plan.cat[other[keep]], pl.Int32),
             pl.lit(d).alias("direction"),
         )
         flows.append(exact_unit_sums(vals, ["id", "direction"]).rename({"exact": "flow_value"}))
