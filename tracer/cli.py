@@ -652,5 +652,7 @@ def main() -> None:
     cli(prog_name="tracer")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m tracer.cli: run the package's copy (commands from
+    from tracer.cli import main as package_main  # cli_reports register on that one)
+
+    package_main()
