@@ -323,6 +323,8 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
           out_dir: str, quiet: bool) -> None:  # fmt: skip
     """Generate a synthetic USDT-on-Tron workspace with laundering patterns and ground truth.
 
+    Example:
+
     \b
       tracer synth --transfers 10000000 --addresses 2000000 --seed 1 -o /tmp/synth10m
       tracer follow -w /tmp/synth10m "$(jq -r '.patterns[0].scam' /tmp/synth10m/ground_truth.json)"
