@@ -8,7 +8,8 @@ and patterns whose true destinations are known, so a trace can be checked, not j
 What it generates, streamed one row group at a time (memory O(addresses), not O(transfers)):
 
 * **Background traffic**: sender and receiver drawn from bounded Pareto laws over address
-  popularity (exponents 1.6 and 1.4: a few hubs, a long tail of one-shot wallets); times
+  popularity (exponents 1.6 and 1.4: a few hubs), mixed with uniform draws over the whole pool
+  (25 % of receivers, 10 % of senders: fresh deposit addresses and one-shot wallets); times
   increasing over ``days`` with a daily cycle; amounts log-normal around 150 USDT, a sixth of
   them round figures, in cents, kept as exact 6-decimal integers.
 * **Labels**: the busiest receivers are exchanges (25), then OTC desks (8) and guarantee
@@ -246,6 +247,11 @@ def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
             t_hi = T0_US + span * (c0 + n) / n_bg_rows
             src = power_law_ranks(rng, n, n_bg, 1.6)
             dst = power_law_ranks(rng, n, n_bg, 1.4)
+            # one-shot wallets (fresh deposit addresses, new victims): uniform over the pool
+            fresh_dst = rng.random(n) < 0.25
+            dst[fresh_dst] = rng.integers(0, n_bg, int(fresh_dst.sum()))
+            fresh_src = rng.random(n) < 0.10
+            src[fresh_src] = rng.integers(0, n_bg, int(fresh_src.sum()))
             same = src == dst
             dst[same] = (dst[same] + 1) % n_bg
             ts = _times(rng, n, t_lo, t_hi)
