@@ -436,6 +436,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
     result = follow(
         ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
+        quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         write_frame(result.ledger, "parquet", kw["ledger_file"])

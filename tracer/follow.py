@@ -26,6 +26,7 @@ from kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
 from tracer.addresses import display, display_many
 from tracer.errors import UsageError
 from tracer.labels import primary_labels
+from tracer.progress import counter
 from tracer.selection import (
     DEFAULT_THROUGH,
     EdgeSelection,
@@ -187,6 +188,7 @@ def follow(
     direction: str = "forward",
     entities: np.ndarray | None = None,
     stream: bool | None = None,
+    quiet: bool = True,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
@@ -232,45 +234,14 @@ def follow(
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
     role = roles(graph, src_ids, labelled, through)
     backward = direction == "backward"
-    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
-    lo, hi = to_us(since), to_us(until)
-    kept: list[dict[str, np.ndarray]] = []
-    excluded = 0
-    chunks = selected_chunks(
-        workspace, token_ids, stream=stream, reverse=backward,
-        chunk=None if model == "tiho" or not stream else CHUNK,
-    )  # fmt: skip
-    for sel in chunks:
-        excluded += sel.excluded_unknown
-        if rep is not None:
-            sel = _lift_edges(sel, rep)
-        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
-        if backward:
-            k_src, k_dst = sel.dst[::-1], sel.src[::-1]
-            k_ts, k_amt, k_idx = sel.ts[::-1], sel.amount[::-1], sel.index[::-1]
-        # seeds: a source's outflows (forward) or inflows (backward) inside the window
-        seed = role[k_src] == SOURCE
-        if lo is not None:
-            seed &= k_ts >= lo
-        if hi is not None:
-            seed &= k_ts <= hi
-        tx_id = None
-        if model == "tiho":
-            hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
-            codes = hashes.rank("dense").to_numpy().astype(np.int64)
-            tx_id = codes[::-1].copy() if backward else codes
-        out = sweep_chunk(
-            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
-        )
-        hit = np.flatnonzero(out.edge_taint > 0)
-        kept.append({
-            "src": k_src[hit], "dst": k_dst[hit], "amount": k_amt[hit], "ts": k_ts[hit],
-            "taint": out.edge_taint[hit], "hop": out.edge_hop[hit], "index": k_idx[hit],
-            "bal_before": out.bal_before[hit] if ledger else hit[:0].astype(np.float64),
-            "taint_before": out.taint_before[hit] if ledger else hit[:0].astype(np.float64),
-        })  # fmt: skip
-    res = state
-    tainted = _concat(kept)
+    reader = workspace.parts() if stream else None
+    total = reader.num_rows if reader is not None else 0
+    with counter(total, "sweep", quiet or reader is None) as advance:
+        res, tainted, excluded = trace_edges(
+            workspace, token_ids, role, model=model, min_amount=min_amount, max_hops=max_hops,
+            since=since, until=until, stream=stream, backward=backward, entities=rep,
+            ledger=ledger, on_chunk=advance,
+        )  # fmt: skip
     traced = res.traced
     nodes = graph.addresses
     conserves = model != "poison"
@@ -371,6 +342,72 @@ def follow(
     if ledger:
         result.ledger = _ledger(tainted, workspace, model, backward)
     return result
+
+
+def trace_edges(
+    workspace: Workspace,
+    token_ids: np.ndarray,
+    role: np.ndarray,
+    *,
+    model: str = "haircut",
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    stream: bool = False,
+    backward: bool = False,
+    entities: np.ndarray | None = None,
+    ledger: bool = False,
+    on_chunk: Any = None,
+) -> tuple[SweepState, dict[str, np.ndarray], int]:
+    """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
+
+    Returns the final per-address state, the tainted edges only (``src, dst, amount, ts,
+    taint, hop, index`` and, with ``ledger``, the sender's state before each) in processing
+    order, and the count of rows excluded for unknown decimals. Memory: O(addresses) + one
+    chunk + the tainted edges, whatever the chain's length when ``stream``.
+    """
+    rep = entities
+    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
+    lo, hi = to_us(since), to_us(until)
+    kept: list[dict[str, np.ndarray]] = []
+    excluded = 0
+    chunks = selected_chunks(
+        workspace, token_ids, stream=stream, reverse=backward,
+        chunk=None if model == "tiho" or not stream else CHUNK,
+    )  # fmt: skip
+    for sel in chunks:
+        excluded += sel.excluded_unknown
+        if on_chunk is not None:
+            on_chunk(sel.src.shape[0] + sel.excluded_unknown)
+        if rep is not None:
+            sel = _lift_edges(sel, rep)
+        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
+        if backward:
+            k_src, k_dst = sel.dst[::-1], sel.src[::-1]
+            k_ts, k_amt, k_idx = sel.ts[::-1], sel.amount[::-1], sel.index[::-1]
+        # seeds: a source's outflows (forward) or inflows (backward) inside the window
+        seed = role[k_src] == SOURCE
+        if lo is not None:
+            seed &= k_ts >= lo
+        if hi is not None:
+            seed &= k_ts <= hi
+        tx_id = None
+        if model == "tiho":
+            hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
+            codes = hashes.rank("dense").to_numpy().astype(np.int64)
+            tx_id = codes[::-1].copy() if backward else codes
+        out = sweep_chunk(
+            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
+        )
+        hit = np.flatnonzero(out.edge_taint > 0)
+        kept.append({
+            "src": k_src[hit], "dst": k_dst[hit], "amount": k_amt[hit], "ts": k_ts[hit],
+            "taint": out.edge_taint[hit], "hop": out.edge_hop[hit], "index": k_idx[hit],
+            "bal_before": out.bal_before[hit] if ledger else hit[:0].astype(np.float64),
+            "taint_before": out.taint_before[hit] if ledger else hit[:0].astype(np.float64),
+        })  # fmt: skip
+    return state, _concat(kept), excluded
 
 
 def _entity_labels(
