@@ -9,20 +9,61 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
+from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
 
 RESULTS: dict[str, dict] = {}
 
 
+SIZES = {"1M": 1_000_000, "10M": 10_000_000, "100M": 100_000_000}
+
+
 def bench_edges() -> int:
-    return int(os.environ.get("TRACER_BENCH_EDGES", 10_000_000))
+    """Benchmark size: ``TRACER_BENCH_EDGES`` = 1M, 10M (default), 100M or a number."""
+    raw = os.environ.get("TRACER_BENCH_EDGES", "10M")
+    return SIZES.get(raw.upper()) or int(raw.replace("_", ""))
 
 
 def record(name: str, *, items: int, seconds: float, unit: str = "transfers/s", **extra) -> float:
     rate = items / seconds
     RESULTS[name] = {"rate": rate, "unit": unit, "items": items, "seconds": seconds, **extra}
     return rate
+
+
+def synth_workspace(n_edges: int, seed: int = 1) -> Path:
+    """A ``tracer synth`` workspace of ``n_edges`` transfers, generated once and cached in
+    ``TRACER_BENCH_CACHE`` (default ``~/.cache/tracer-bench``): same size and seed, same data."""
+    from tracer.synth import SynthSpec, synth
+
+    cache = Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
+    root = cache / f"synth-{n_edges}-s{seed}"
+    if not (root / "ground_truth.json").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        synth(SynthSpec(transfers=n_edges, addresses=max(n_edges // 5, 10_000), seed=seed), root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synth_case() -> dict:
+    """The synthetic workspace's edge arrays (read once), its labelled services as ``stop``
+    wallets (sinks; OTC desks pass through, as in ``follow``), and its path."""
+    from tracer.partitions import EDGE_COLUMNS, edge_arrays
+    from tracer.selection import DEFAULT_THROUGH, node_labels
+    from tracer.workspace import Workspace
+
+    root = synth_workspace(bench_edges())
+    ws = Workspace.open(root)
+    arrays = edge_arrays(ws.parts().read_all(EDGE_COLUMNS))  # type: ignore[union-attr]
+    nodes = ws.nodes()
+    lab = node_labels(nodes, ws.labels())
+    sinks = lab.filter(~pl.col("category").is_in(list(DEFAULT_THROUGH)))["id"].to_numpy()
+    stop = np.zeros(nodes.n_nodes, dtype=bool)
+    stop[sinks] = True
+    return {**arrays, "n_nodes": nodes.n_nodes, "stop": stop, "path": root}
 
 
 @pytest.fixture(scope="session")

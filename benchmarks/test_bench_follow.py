@@ -63,12 +63,17 @@ def test_follow_cold_cli(benchmark, case: dict) -> None:  # type: ignore[no-unty
            seconds=benchmark.stats["mean"])  # fmt: skip
 
 
-def polars_k_hop(src: np.ndarray, dst: np.ndarray, seeds: np.ndarray, hops: int) -> int:
-    """Transfers reachable within ``hops`` time-respecting hops of the seeds (edge order)."""
+def polars_k_hop(
+    src: np.ndarray, dst: np.ndarray, seeds: np.ndarray, hops: int, stop: np.ndarray | None = None
+) -> int:
+    """Transfers reachable within ``hops`` time-respecting hops of the seeds (edge order);
+    wallets in ``stop`` (node ids: labelled services) are reached but not expanded."""
     e = pl.DataFrame({"i": np.arange(src.shape[0]), "u": src, "v": dst})
     frontier = e.filter(pl.col("u").is_in(seeds.tolist())).select("i", "v")
     reached = frontier.select("i")
+    stops = pl.Series("v", [] if stop is None else stop, dtype=pl.Int32)
     for _ in range(hops - 1):
+        frontier = frontier.filter(~pl.col("v").is_in(stops))
         arrive = frontier.group_by("v").agg(pl.col("i").min().alias("since"))
         nxt = (
             e.join(arrive, left_on="u", right_on="v", how="inner")

@@ -243,3 +243,27 @@ def exposure_trace(
         if arrived and v == target and inside:
             out.touched += x
     return out
+
+
+def k_hop(
+    edges: list[tuple[int, int]], seeds: set[int], hops: int, stop: frozenset[int] = frozenset()
+) -> dict[int, int]:
+    """Edge id -> level at which it is first reached (the iterative-join definition).
+
+    Level 1: every outflow of a seed. A wallet reached at level h through *new* edges, the
+    earliest at edge s, contributes its outflows after s (not yet reached) to level h + 1.
+    Wallets in ``stop`` are reached but contribute nothing.
+    """
+    level: dict[int, int] = {}
+    frontier = {u: -1 for u in seeds}
+    for h in range(1, hops + 1):
+        nxt: dict[int, int] = {}
+        for e, (u, v) in enumerate(edges):
+            if u in frontier and e > frontier[u] and e not in level:
+                level[e] = h
+                if v not in stop:
+                    nxt[v] = min(nxt.get(v, e), e)
+        frontier = nxt
+        if not frontier:
+            break
+    return level
