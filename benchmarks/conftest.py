@@ -73,17 +73,51 @@ def edges() -> dict:
     return transfer_arrays(bench_edges())
 
 
+def machine() -> str:
+    """One line naming the machine the figures come from (for the README table)."""
+    import platform
+
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+            f"numba {numba.__version__}, polars {pl.__version__}")  # fmt: skip
+
+
+def table() -> list[str]:
+    """The results as Markdown rows: benchmark, items, rate, baseline ratio, peak RSS."""
+    rows = ["| benchmark | items | rate | vs baseline | peak RSS |", "|---|---:|---:|---|---:|"]
+    for name, r in RESULTS.items():
+        base = r.get("baseline")
+        ratio = ""
+        if base and base in RESULTS:
+            ratio = f"{r['rate'] / RESULTS[base]['rate']:,.1f}× {base}"
+        rss = f"{r['peak_rss_mib']:,.0f} MiB" if "peak_rss_mib" in r else ""
+        rows.append(f"| {name} | {r['items']:,} | {r['rate']:,.0f} {r['unit']} | {ratio} | {rss} |")
+    return rows
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     if not RESULTS:
         return
     tr = terminalreporter
     tr.section("tracer throughput")
-    tr.write_line(f"{'benchmark':44} {'items':>12} {'rate':>16}  {'vs baseline':>12}")
-    for name, r in RESULTS.items():
-        base = r.get("baseline")
-        ratio = ""
-        if base and base in RESULTS:
-            ratio = f"{r['rate'] / RESULTS[base]['rate']:,.1f}x {base}"
-        tr.write_line(f"{name:44} {r['items']:>12,} {r['rate']:>14,.0f} {r['unit']:<12} {ratio}")
+    tr.write_line(f"machine: {machine()}")
+    for line in table():
+        tr.write_line(line)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tr.write_line(f"peak RSS of the benchmark process: {peak:,.0f} MiB")
+    target = os.environ.get("TRACER_BENCH_TABLE")
+    if target:  # `tracer bench -o FILE`: the same table as Markdown
+        Path(target).write_text(
+            f"Machine: {machine()}. Size: {bench_edges():,} transfers.\n\n"
+            + "\n".join(table())
+            + f"\n\nPeak RSS of the benchmark process: {peak:,.0f} MiB\n",
+            encoding="utf-8",
+        )

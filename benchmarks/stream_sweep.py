@@ -27,15 +27,15 @@ from tracer.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
 from tracer.workspace import Workspace
 
 
-def warm_up(model: str) -> None:
-    role = np.array([SOURCE, 0, 0], dtype=np.int8)
+def warm_up(reader, role: np.ndarray, model: str) -> None:  # type: ignore[no-untyped-def]
+    """Compile (or load from numba's cache) the kernel for the very array types the run will
+    pass (Arrow hands out read-only arrays, a distinct numba type), on a few rows."""
+    a = edge_arrays(reader.read_group(0, EDGE_COLUMNS).slice(0, 64))
     s = SweepState(role, model=model)
-    z = np.array([0, 1], dtype=np.int32)
-    sweep_chunk(s, z, z + 1, np.ones(2), np.arange(2), np.array([True, False]))
+    sweep_chunk(s, a["src"], a["dst"], a["amount"], a["ts"], role[a["src"]] == SOURCE)
 
 
 def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
-    warm_up(model)
     ws = Workspace.open(path)
     nodes = ws.nodes()
     reader = ws.parts()
@@ -45,6 +45,7 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
     seeds = rng.choice(np.unique(first), n_seeds, replace=False).astype(np.int32)
     role = roles(nodes, seeds, node_labels(nodes, ws.labels()), DEFAULT_THROUGH)
     tokens = asset_tokens(nodes, None)
+    warm_up(reader, role, model)
     if mode == "stream":
         t0 = time.perf_counter()
         state, tainted, _ = trace_edges(ws, tokens, role, model=model, stream=True)

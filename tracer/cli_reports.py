@@ -340,3 +340,49 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
         f"{summary['partitions']} partitions, {summary['labels']} labels, "
         f"{len(summary['patterns'])} patterns → {out_dir} (ground truth: ground_truth.json)"
     )
+
+
+@cli.command()
+@click.option(
+    "--size",
+    type=click.Choice(["1M", "10M", "100M"]),
+    default="10M",
+    show_default=True,
+    help="Transfers in the synthetic graphs.",
+)
+@click.option("-k", "select", default=None, help="Only benchmarks matching this pytest -k.")
+@click.option("-o", "--output", default=None, help="Also write the table as Markdown here.")
+def bench(size: str, select: str | None, output: str | None) -> None:
+    """Run the benchmark suite and print the throughput table (each next to its baseline).
+
+    Runs ``python -m pytest -m bench benchmarks/`` from the source checkout with
+    ``TRACER_BENCH_EDGES=SIZE``; needs the test extra (``pip install -e '.[test]'``).
+    Synthetic workspaces are generated once and cached in ~/.cache/tracer-bench.
+
+    Example:
+
+    \b
+      tracer bench --size 1M -k "reach or sweep" -o table.md
+    """
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    if not root.is_dir():
+        raise UsageError(
+            "the benchmark suite ships with the source checkout (benchmarks/); "
+            "clone the repository and install it with pip install -e '.[test]'"
+        )
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        raise UsageError("the benchmark suite needs the test extra: pip install -e '.[test]'")
+    cmd = [sys.executable, "-m", "pytest", "-m", "bench", str(root), "-q", "-p", "no:randomly"]
+    if select:
+        cmd += ["-k", select]
+    env = {**os.environ, "TRACER_BENCH_EDGES": size}
+    if output:
+        env["TRACER_BENCH_TABLE"] = str(Path(output).resolve())
+    code = subprocess.call(cmd, env=env, cwd=root.parent)
+    if code:
+        raise SystemExit(code)
