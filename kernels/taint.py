@@ -429,7 +429,25 @@ def tx_groups(tx_id: np.ndarray, src: np.ndarray, amount: np.ndarray) -> tuple[n
     return grp_of, grp_lead, grp_offsets, grp_edges
 
 
-class SweepState:
+class _Totals:
+    """Run totals read from ``stats`` (traced, below dust, beyond the hop limit)."""
+
+    stats: np.ndarray
+
+    @property
+    def traced(self) -> float:
+        return float(self.stats[TRACED])
+
+    @property
+    def dust(self) -> float:
+        return float(self.stats[DUST])
+
+    @property
+    def beyond(self) -> float:
+        return float(self.stats[BEYOND])
+
+
+class SweepState(_Totals):
     """Per-address state of one sweep; it persists across chunks, so memory is O(addresses).
 
     A whole chain is swept by calling :func:`sweep_chunk` on consecutive chunks of edges in
@@ -483,18 +501,6 @@ class SweepState:
     @property
     def n_nodes(self) -> int:
         return int(self.role.shape[0])
-
-    @property
-    def traced(self) -> float:
-        return float(self.stats[TRACED])
-
-    @property
-    def dust(self) -> float:
-        return float(self.stats[DUST])
-
-    @property
-    def beyond(self) -> float:
-        return float(self.stats[BEYOND])
 
     def nbytes(self) -> int:
         """Bytes held by the per-address state (what a whole-chain sweep keeps in memory)."""
@@ -574,7 +580,7 @@ def sweep_chunk(
     return out
 
 
-class TaintResult:
+class TaintResult(_Totals):
     """A whole sweep's arrays: the final :class:`SweepState` plus per-edge outputs."""
 
     def __init__(self, state: SweepState, chunk: ChunkResult) -> None:
@@ -589,18 +595,6 @@ class TaintResult:
         self.edge_hop = chunk.edge_hop
         self.bal_before = chunk.bal_before
         self.taint_before = chunk.taint_before
-
-    @property
-    def traced(self) -> float:
-        return float(self.stats[TRACED])
-
-    @property
-    def dust(self) -> float:
-        return float(self.stats[DUST])
-
-    @property
-    def beyond(self) -> float:
-        return float(self.stats[BEYOND])
 
 
 def propagate(
