@@ -1,4 +1,5 @@
-"""Union-find vs scipy ``connected_components`` and igraph, 10M and 50M links (links/s).
+"""Union-find vs scipy ``connected_components`` and igraph (the run's size and 5× it, at most
+50M links), and vs networkx on 1M links (links/s).
 
 Links are random address pairs over ``links / 2`` addresses (ids by first appearance, as the
 graph numbers them). scipy's time includes building its CSR matrix from the link arrays, and
@@ -13,10 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import bench_edges, record
 from kernels.unionfind import union_find, union_find_parallel
 
-SIZES = [10_000_000, 50_000_000]
+SIZES = [bench_edges(), min(5 * bench_edges(), 50_000_000)]
 
 
 def links(m: int, seed: int = 5) -> tuple[int, np.ndarray, np.ndarray]:
@@ -57,7 +58,7 @@ def same_partition(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 @pytest.mark.bench
-@pytest.mark.parametrize("m", SIZES, ids=["10M", "50M"])
+@pytest.mark.parametrize("m", SIZES, ids=["size", "5x size"])
 def test_union_find_vs_scipy_and_igraph(benchmark, m: int) -> None:  # type: ignore[no-untyped-def]
     n, a, b = links(m)
     tag = f"{m // 1_000_000}M links"
@@ -83,3 +84,25 @@ def test_union_find_vs_scipy_and_igraph(benchmark, m: int) -> None:  # type: ign
     record(f"igraph components + graph, {tag}", items=m, seconds=time.perf_counter() - t0,
            unit="links/s")  # fmt: skip
     assert same_partition(ours, mem)
+
+
+@pytest.mark.bench
+def test_union_find_vs_networkx_small(benchmark) -> None:  # type: ignore[no-untyped-def]
+    """networkx is the reference most users know; too slow past a few million links."""
+    import networkx as nx
+
+    m = 1_000_000
+    n, a, b = links(m, seed=6)
+    ours = benchmark.pedantic(union_find, args=(n, a, b), rounds=3, warmup_rounds=1)
+    record("union-find, 1M links", items=m, seconds=benchmark.stats["mean"], unit="links/s",
+           baseline="networkx components, 1M links")  # fmt: skip
+    t0 = time.perf_counter()
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
+    lab = np.empty(n, dtype=np.int64)
+    for i, comp in enumerate(nx.connected_components(g)):
+        lab[list(comp)] = i
+    record("networkx components, 1M links", items=m, seconds=time.perf_counter() - t0,
+           unit="links/s")  # fmt: skip
+    assert same_partition(ours, lab)
