@@ -10,8 +10,8 @@ the support of the poison model with ``max_hops = k`` (tests check both). Wallet
 
 Why a kernel with reusable state: an investigator runs many such queries on one graph. Work per
 query is O(edges scanned), not O(graph): the out-CSR lists each wallet's transfers in chain order
-so a binary search skips those before its arrival, and the per-node and per-edge scratch arrays
-are allocated once (:class:`Reach`) and reset through the lists of what the query touched.
+so a binary search skips those before its arrival, and the per-node scratch arrays are
+allocated once (:class:`Reach`) and reset through the lists of what the query touched.
 """
 
 from __future__ import annotations
@@ -24,12 +24,19 @@ _NONE = np.iinfo(np.int64).max
 
 @njit(cache=True)
 def _reach_kernel(
-    seeds, hops, out_offsets, out_edges, dst, stop, since, next_since, edge_seen, frontier, nxt,
-    reached, edge_level,
+    seeds, hops, out_offsets, out_edges, out_dst, stop, since, next_since, scanned, frontier,
+    nxt, touched, reached, edge_level,
 ):  # fmt: skip
-    """Returns the number of edges reached; ``reached[:n]`` lists them by level."""
+    """Returns the number of edges reached; ``reached[:n]`` lists them by level.
+
+    A wallet's scanned out-edges always form a suffix of its CSR slice (every scan runs to the
+    end), so ``scanned[u]`` (where that suffix starts) replaces a per-edge "seen" flag: the
+    kernel reads each slice sequentially (``out_edges``, ``out_dst``) and touches per-node
+    state only, one random access per reached edge instead of three.
+    """
     none = np.iinfo(np.int64).max
     nf = 0
+    nt = 0
     for s in seeds:
         if since[s] == none:
             since[s] = -1
@@ -41,32 +48,34 @@ def _reach_kernel(
         for i in range(nf):
             u = frontier[i]
             lo = out_offsets[u]
-            hi = out_offsets[u + 1]
+            end = scanned[u]
+            if end < 0:
+                end = out_offsets[u + 1]
+                touched[nt] = u
+                nt += 1
             after = since[u]
-            a, b = lo, hi  # first of u's edges later than its arrival (edges in chain order)
+            a, b = lo, end  # first of u's unscanned edges later than its arrival
             while a < b:
                 m = (a + b) // 2
                 if out_edges[m] <= after:
                     a = m + 1
                 else:
                     b = m
-            for j in range(a, hi):
-                e = out_edges[j]
-                if edge_seen[e]:
-                    continue
-                edge_seen[e] = True
-                reached[n] = e
+            if a < end:
+                scanned[u] = a
+            for j in range(a, end):
+                reached[n] = out_edges[j]
                 edge_level[n] = level
                 n += 1
-                v = dst[e]
+                v = out_dst[j]
                 if stop[v]:
                     continue  # a service absorbs: reached, not expanded
                 if next_since[v] == none:
                     nxt[nn] = v
                     nn += 1
-                    next_since[v] = e
-                elif e < next_since[v]:
-                    next_since[v] = e
+                    next_since[v] = out_edges[j]
+                elif out_edges[j] < next_since[v]:
+                    next_since[v] = out_edges[j]
         for i in range(nf):
             since[frontier[i]] = none
         for i in range(nn):
@@ -79,16 +88,16 @@ def _reach_kernel(
             break
     for i in range(nf):
         since[frontier[i]] = none
-    for i in range(n):
-        edge_seen[reached[i]] = False
+    for i in range(nt):
+        scanned[touched[i]] = -1
     return n
 
 
 class Reach:
     """Scratch state for k-hop queries on one graph (allocate once, query many times).
 
-    Memory: 2 × int64 and 2 × int32 per node, 1 byte + 12 bytes per edge (the reached list is
-    as long as the graph in the worst case). Not thread-safe: one per thread.
+    Memory: 3 × int64 and 3 × int32 per node, 16 bytes per edge (the CSR-aligned receivers and
+    the reached list, as long as the graph in the worst case). Not thread-safe: one per thread.
     """
 
     def __init__(
@@ -110,11 +119,13 @@ class Reach:
             if stop is None
             else np.ascontiguousarray(stop, dtype=np.bool_)
         )
+        self.out_dst = np.ascontiguousarray(dst[out_edges], dtype=np.int32)  # CSR-aligned
         self.since = np.full(n_nodes, _NONE, dtype=np.int64)
+        self.scanned = np.full(n_nodes, -1, dtype=np.int64)
+        self.touched = np.zeros(n_nodes, dtype=np.int32)
         self.next_since = np.full(n_nodes, _NONE, dtype=np.int64)
         self.frontier = np.zeros(n_nodes, dtype=np.int32)
         self.nxt = np.zeros(n_nodes, dtype=np.int32)
-        self.edge_seen = np.zeros(n_edges, dtype=np.bool_)
         self.reached = np.zeros(n_edges, dtype=np.int64)
         self.edge_level = np.zeros(n_edges, dtype=np.int32)
 
@@ -130,8 +141,8 @@ class Reach:
         if seeds.size and (int(seeds.min()) < 0 or int(seeds.max()) >= self.since.shape[0]):
             raise ValueError("seed id out of range")
         n = _reach_kernel(
-            seeds, int(hops), self.out_offsets, self.out_edges, self.dst, self.stop, self.since,
-            self.next_since, self.edge_seen, self.frontier, self.nxt, self.reached,
-            self.edge_level,
+            seeds, int(hops), self.out_offsets, self.out_edges, self.out_dst, self.stop,
+            self.since, self.next_since, self.scanned, self.frontier, self.nxt, self.touched,
+            self.reached, self.edge_level,
         )  # fmt: skip
         return self.reached[:n], self.edge_level[:n]

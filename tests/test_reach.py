@@ -62,13 +62,13 @@ def test_state_is_reused_and_reset_between_queries(rng: np.random.Generator) -> 
     g: dict = {"n": n, "src": rng.integers(0, n, m).astype(np.int32)}
     g["dst"] = ((g["src"] + rng.integers(1, n, m)) % n).astype(np.int32)
     r = reach_of(g)
-    buffers = [id(r.since), id(r.edge_seen), id(r.reached)]
+    buffers = [id(r.since), id(r.scanned), id(r.reached)]
     answers = []
     for seeds in ([1, 2], [7], [1, 2]):
         edges, _ = r.query(np.array(seeds), 3)
         answers.append(sorted(edges.tolist()))
-        assert not r.edge_seen.any() and (r.since == np.iinfo(np.int64).max).all()
+        assert (r.scanned == -1).all() and (r.since == np.iinfo(np.int64).max).all()
     assert answers[0] == answers[2] != answers[1]
-    assert [id(r.since), id(r.edge_seen), id(r.reached)] == buffers
+    assert [id(r.since), id(r.scanned), id(r.reached)] == buffers
     with pytest.raises(ValueError, match="out of range"):
         r.query(np.array([n]), 2)

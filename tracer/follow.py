@@ -402,10 +402,10 @@ def trace_edges(
         )
         hit = np.flatnonzero(out.edge_taint > 0)
         kept.append({
-            "src": k_src[hit], "dst": k_dst[hit], "amount": k_amt[hit], "ts": k_ts[hit],
-            "taint": out.edge_taint[hit], "hop": out.edge_hop[hit], "index": k_idx[hit],
-            "bal_before": out.bal_before[hit] if ledger else hit[:0].astype(np.float64),
-            "taint_before": out.taint_before[hit] if ledger else hit[:0].astype(np.float64),
+            "src": k_src[hit], "dst": k_dst[hit], "taint": out.edge_taint[hit],
+            "index": k_idx[hit],
+            **({"hop": out.edge_hop[hit], "bal_before": out.bal_before[hit],
+                "taint_before": out.taint_before[hit]} if ledger else {}),
         })  # fmt: skip
     return state, _concat(kept), excluded
 
@@ -442,8 +442,10 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The tainted edges of all chunks, in processing order (O(tainted edges), not O(edges))."""
     if not parts:
         z = np.zeros(0)
-        return {k: z for k in ("src", "dst", "amount", "ts", "taint", "hop", "index",
-                               "bal_before", "taint_before")}  # fmt: skip
+        return {k: z for k in ("src", "dst", "taint", "index", "hop", "bal_before",
+                               "taint_before")}  # fmt: skip
+    if len(parts) == 1:  # in memory: one chunk, no copy
+        return parts[0]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -474,7 +476,7 @@ def _paths(
     """
     if k <= 0 or not sink_ids or tainted["taint"].size == 0:
         return {}
-    src, dst, amount, ts = tainted["src"], tainted["dst"], tainted["amount"], tainted["ts"]
+    src, dst = tainted["src"], tainted["dst"]
     edge_taint, edge_index = tainted["taint"], tainted["index"]
     positions = np.arange(src.shape[0])  # processing order: earlier position = earlier edge
     order = np.lexsort((positions, dst))
@@ -505,25 +507,19 @@ def _paths(
                 steps.reverse()  # source first (backward: already origin → deposit, money order)
             found.append((sink, steps, bool(role[node] == SOURCE)))
     all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
-    hashes = dict(
-        zip(
-            all_steps.tolist(),
-            workspace.rows(edge_index[all_steps], ["tx_hash"])["tx_hash"].to_list(),
-            strict=True,
-        )
-    )
+    # the path's transfers as stored (hash, amount, time): a few rows, read by row group
+    rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts"])
+    stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))
     out: dict[int, list[dict[str, Any]]] = {}
     for sink, steps, complete in found:
         hops = [
             {
-                "tx_hash": hashes[s],
+                "tx_hash": stored[s][0],
                 "from": display(chains[int(a)], addrs[int(a)]),
                 "to": display(chains[int(b)], addrs[int(b)]),
-                "amount": float(amount[s]),
+                "amount": float(stored[s][1]),
                 "tainted": float(edge_taint[s]),
-                "ts": datetime.fromtimestamp(int(ts[s]) / 1e6, tz=UTC)
-                .isoformat()
-                .replace("+00:00", "Z"),
+                "ts": stored[s][2].isoformat().replace("+00:00", "Z"),
             }
             for s in steps
             for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
