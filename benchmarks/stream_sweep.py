@@ -69,8 +69,19 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
         "traced": state.traced,
         "tainted_transfers": int(tainted["taint"].shape[0]),
         "state_mib": state.nbytes() / 2**20,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``). Not ``ru_maxrss``: Linux carries that over
+    from the parent across fork + exec, so a child of a big test process would report the
+    parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
