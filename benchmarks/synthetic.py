@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def power_law_ids(rng: np.random.Generator, n_edges: int, n_nodes: int, a: float) -> np.ndarray:
-    # inverse-CDF sampling of a bounded Pareto over [1, n_nodes]
-    u = rng.random(n_edges)
-    x = (1.0 - u * (1.0 - n_nodes ** (1.0 - a))) ** (1.0 / (1.0 - a))
-    return np.minimum(x.astype(np.int64) - 1, n_nodes - 1)
+from tracer.synth import power_law_ranks
 
 
 def transfer_arrays(n_edges: int, *, n_nodes: int | None = None, seed: int = 7) -> dict:
     """``src, dst`` (int32, ids by first appearance), ``ts`` (int64 µs), ``amount`` (float64)."""
     rng = np.random.default_rng(seed)
     n_nodes = n_nodes or max(n_edges // 5, 10)
-    src = power_law_ids(rng, n_edges, n_nodes, 1.6)
-    dst = power_law_ids(rng, n_edges, n_nodes, 1.4)
+    src = power_law_ranks(rng, n_edges, n_nodes, 1.6)
+    dst = power_law_ranks(rng, n_edges, n_nodes, 1.4)
     perm = rng.permutation(n_nodes)  # hubs are not ids 0..k
     src, dst = perm[src], perm[dst]
     same = src == dst

@@ -111,7 +111,6 @@ class Reach:
         ``follow``): transfers into them are reached, their own outflows are not followed."""
         self.out_offsets = out_offsets
         self.out_edges = out_edges
-        self.dst = dst
         n_nodes = out_offsets.shape[0] - 1
         n_edges = dst.shape[0]
         self.stop = (

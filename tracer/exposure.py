@@ -46,12 +46,13 @@ from tracer.labels import category_order
 from tracer.risk import UNATTRIBUTED, RiskConfig, load_risk_config
 from tracer.selection import (
     DEFAULT_THROUGH,
+    EdgeSelection,
     asset_tokens,
     node_labels,
     resolve_nodes,
     to_us,
 )
-from tracer.stream import selected_chunks
+from tracer.stream import in_chunks, selected_chunks, use_stream
 from tracer.workspace import Workspace
 
 DIRECTIONS = ("in", "out")
@@ -169,9 +170,7 @@ class ExposureReport:
 def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
     """Select edges, assign node kinds/categories and report rows (no sweeping yet)."""
     req.validate()
-    stream = (not ws.has_graph_cache() if req.stream is None else req.stream) and (
-        ws.parts() is not None
-    )
+    stream = use_stream(ws, req.stream)
     graph = ws.nodes() if stream else ws.graph()
     token_ids = asset_tokens(graph, req.assets)
     labelled = node_labels(graph, ws.labels())
@@ -233,28 +232,16 @@ def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
     )  # fmt: skip
 
 
-def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[tuple[np.ndarray, ...]]:
-    """``(src, dst, amount, ts, index)`` chunks in sweep order. ``out`` is the time-reversed
-    graph: edges reversed and processed newest first, so outflows become inflows."""
+def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelection]:
+    """The plan's edges in sweep order; ``out`` is the time-reversed graph (outflows become
+    inflows)."""
     rev = direction == "out"
     if plan.source is not None:
-        for sel in selected_chunks(plan.source, plan.token_ids, stream=True, reverse=rev):
-            if rev:
-                yield sel.dst[::-1], sel.src[::-1], sel.amount[::-1], sel.ts[::-1], sel.index[::-1]
-            else:
-                yield sel.src, sel.dst, sel.amount, sel.ts, sel.index
+        yield from selected_chunks(plan.source, plan.token_ids, stream=True, reverse=rev)
         return
-    assert plan.src is not None and plan.dst is not None and plan.index is not None
-    src, dst, amount, ts, index = plan.src, plan.dst, plan.amount, plan.ts, plan.index
-    if rev:
-        src, dst, amount, ts, index = dst[::-1], src[::-1], amount[::-1], ts[::-1], index[::-1]  # type: ignore[index]
-    for a, b in chunks(src.shape[0]):
-        yield src[a:b], dst[a:b], amount[a:b], ts[a:b], index[a:b]  # type: ignore[index]
-
-
-def chunks(n: int) -> Iterator[tuple[int, int]]:
-    for a in range(0, n, CHUNK):
-        yield a, min(n, a + CHUNK)
+    sel = EdgeSelection(index=plan.index, src=plan.src, dst=plan.dst, amount=plan.amount,
+                        ts=plan.ts, excluded_unknown=0)  # type: ignore[arg-type]  # fmt: skip
+    yield from in_chunks(sel, CHUNK, reverse=rev)
 
 
 def sweep(
@@ -285,14 +272,14 @@ def sweep(
     remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
     cat = remap[plan.cat_all]
     state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
-    for src, dst, amount, ts, _ in edge_chunks(plan, direction):
+    for sel in edge_chunks(plan, direction):
         exposure_sweep(
-            state, src, dst, amount, ts, plan.kind, cat,
+            state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
             model=req.model, min_amount=req.min_amount, max_hops=req.max_hops,
             lo=plan.lo, hi=plan.hi,
         )  # fmt: skip
         if on_chunk is not None:
-            on_chunk(src.shape[0])
+            on_chunk(sel.src.shape[0])
     rows = plan.target_ids.shape[0]
     out = DirectionResult(
         direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
@@ -481,17 +468,17 @@ def _exact_columns(
     """
     # the edges inside the window that touch a reported address (chunk by chunk when streamed)
     parts: list[tuple[np.ndarray, ...]] = []
-    for src, dst, _, ts, index in edge_chunks(plan):
-        inside = np.ones(src.shape[0], dtype=bool)
+    for sel in edge_chunks(plan):
+        inside = np.ones(sel.src.shape[0], dtype=bool)
         if plan.lo is not None:
-            inside &= ts >= plan.lo
+            inside &= sel.ts >= plan.lo
         if plan.hi is not None:
-            inside &= ts <= plan.hi
-        keep = np.zeros(src.shape[0], dtype=bool)
+            inside &= sel.ts <= plan.hi
+        keep = np.zeros(sel.src.shape[0], dtype=bool)
         for d in directions:
-            keep |= plan.target_row[dst if d == "in" else src] >= 0
+            keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
         k = np.flatnonzero(inside & keep)
-        parts.append((index[k], src[k], dst[k]))
+        parts.append((sel.index[k], sel.src[k], sel.dst[k]))
     index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)

@@ -36,7 +36,7 @@ from tracer.selection import (
     roles,
     to_us,
 )
-from tracer.stream import CHUNK, selected_chunks
+from tracer.stream import CHUNK, selected_chunks, use_stream
 from tracer.workspace import Workspace
 
 #: Model names accepted by ``--model`` (stable contract for scripts).
@@ -210,8 +210,7 @@ def follow(
         raise UsageError("direction must be 'forward' or 'backward'")
     if not sources:
         raise UsageError("give at least one address to follow")
-    if stream is None:
-        stream = not workspace.has_graph_cache()
+    stream = use_stream(workspace, stream)
     if stream and model == "tiho":
         raise UsageError(
             "--model tiho groups each transaction's outputs, which needs the whole selection in "
@@ -362,12 +361,11 @@ def trace_edges(
 ) -> tuple[SweepState, dict[str, np.ndarray], int]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
 
-    Returns the final per-address state, the tainted edges only (``src, dst, amount, ts,
-    taint, hop, index`` and, with ``ledger``, the sender's state before each) in processing
-    order, and the count of rows excluded for unknown decimals. Memory: O(addresses) + one
-    chunk + the tainted edges, whatever the chain's length when ``stream``.
+    Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
+    and, with ``ledger``, their hop and the sender's state before each) in processing order,
+    and the count of rows excluded for unknown decimals. Memory: O(addresses) + one chunk +
+    the tainted edges, whatever the chain's length when ``stream``.
     """
-    rep = entities
     state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
     lo, hi = to_us(since), to_us(until)
     kept: list[dict[str, np.ndarray]] = []
@@ -380,12 +378,9 @@ def trace_edges(
         excluded += sel.excluded_unknown
         if on_chunk is not None:
             on_chunk(sel.src.shape[0] + sel.excluded_unknown)
-        if rep is not None:
-            sel = _lift_edges(sel, rep)
+        if entities is not None:
+            sel = _lift_edges(sel, entities)
         k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
-        if backward:
-            k_src, k_dst = sel.dst[::-1], sel.src[::-1]
-            k_ts, k_amt, k_idx = sel.ts[::-1], sel.amount[::-1], sel.index[::-1]
         # seeds: a source's outflows (forward) or inflows (backward) inside the window
         seed = role[k_src] == SOURCE
         if lo is not None:
@@ -394,9 +389,8 @@ def trace_edges(
             seed &= k_ts <= hi
         tx_id = None
         if model == "tiho":
-            hashes = workspace.rows(sel.index, ["tx_hash"])["tx_hash"]
-            codes = hashes.rank("dense").to_numpy().astype(np.int64)
-            tx_id = codes[::-1].copy() if backward else codes
+            hashes = workspace.rows(k_idx, ["tx_hash"])["tx_hash"]
+            tx_id = hashes.rank("dense").to_numpy().astype(np.int64)
         out = sweep_chunk(
             state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
         )

@@ -26,10 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tracer.schema import TRANSFER_SCHEMA
+
 PART_ROWS = 1 << 23
 ROW_GROUP = 1 << 20
 ID_FIELDS = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
              pa.field("token_id", pa.int32())]  # fmt: skip
+#: What a partition file holds: the canonical columns plus the kernels' integer ids.
+STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
 EDGE_COLUMNS = ["src_id", "dst_id", "ts", "amount", "token_id"]
 #: Parquet (encoding, compression) of the columns a sweep reads (see PartWriter._options).
 EDGE_LAYOUT = {
@@ -53,14 +57,15 @@ class PartWriter:
         directory: Path,
         schema: pa.Schema,
         *,
-        part_rows: int = PART_ROWS,
-        row_group: int = ROW_GROUP,
+        part_rows: int | None = None,
+        row_group: int | None = None,
         compression: str = "zstd",
     ) -> None:
         self.directory = directory
         self.schema = schema
-        self.part_rows = part_rows
-        self.row_group = row_group
+        # defaults read at call time, so tests can shrink them module-wide
+        self.part_rows = part_rows or PART_ROWS
+        self.row_group = row_group or ROW_GROUP
         self.compression = compression
         self.parts: list[dict[str, Any]] = []
         self._writer: pq.ParquetWriter | None = None
@@ -203,6 +208,15 @@ class PartReader:
                 if i + 1 < len(ks):
                     pending = pool.submit(self.read_group, ks[i + 1], columns)
                 yield int(self.starts[k]), table
+
+
+def with_ids(
+    canonical: pa.Table, src: np.ndarray, dst: np.ndarray, token_id: np.ndarray
+) -> pa.Table:
+    """A canonical table plus the kernels' id columns: a row of :data:`STORED_SCHEMA`."""
+    for f, arr in zip(ID_FIELDS, (src, dst, token_id), strict=True):
+        canonical = canonical.append_column(f, pa.array(np.asarray(arr, dtype=np.int32)))
+    return canonical
 
 
 def edge_arrays(table: pa.Table) -> dict[str, np.ndarray]:

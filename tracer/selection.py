@@ -117,6 +117,22 @@ class EdgeSelection:
     ts: np.ndarray
     excluded_unknown: int  # selected-asset rows without decimals (kept out, counted)
 
+    def part(self, a: int, b: int) -> EdgeSelection:
+        """Edges ``a:b`` (views); the exclusion count stays with the first part only."""
+        return EdgeSelection(
+            index=self.index[a:b], src=self.src[a:b], dst=self.dst[a:b],
+            amount=self.amount[a:b], ts=self.ts[a:b],
+            excluded_unknown=self.excluded_unknown if a == 0 else 0,
+        )  # fmt: skip
+
+    def time_reversed(self) -> EdgeSelection:
+        """The time-reversed graph (``source``, exposure ``out``): edges reversed and walked
+        newest first, so a wallet's inflows become its outflows. Views, no copy."""
+        return EdgeSelection(
+            index=self.index[::-1], src=self.dst[::-1], dst=self.src[::-1],
+            amount=self.amount[::-1], ts=self.ts[::-1], excluded_unknown=self.excluded_unknown,
+        )  # fmt: skip
+
 
 def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
     """Edges of the selected tokens with known decimals; no copy when that is every edge."""

@@ -26,8 +26,11 @@ from tracer.workspace import Workspace
 CHUNK = 1 << 20
 
 
-def can_stream(ws: Workspace) -> bool:
-    return ws.parts() is not None
+def use_stream(ws: Workspace, requested: bool | None) -> bool:
+    """Whether a sweep streams: as ``--stream/--no-stream`` asked, else when the workspace has
+    no graph cache (a whole-chain workspace); never for an in-memory workspace (no files)."""
+    wanted = not ws.has_graph_cache() if requested is None else requested
+    return wanted and ws.parts() is not None
 
 
 def selected_chunks(
@@ -38,25 +41,14 @@ def selected_chunks(
     reverse: bool = False,
     chunk: int | None = CHUNK,
 ) -> Iterator[EdgeSelection]:
-    """The selected edges, chunk by chunk (``reverse``: newest chunk first; inside a chunk the
-    arrays stay in chain order). ``excluded_unknown`` of each chunk counts its rows whose
-    token has no known decimals (they are kept out), so the sum over chunks is the total.
-    ``chunk=None`` in memory mode gives the whole selection as one chunk (no copy)."""
+    """The selected edges, chunk by chunk in sweep order. ``reverse``: the time-reversed graph
+    (newest chunk first, each :meth:`~tracer.selection.EdgeSelection.time_reversed`).
+    ``excluded_unknown`` of each chunk counts its rows whose token has no known decimals (they
+    are kept out), so the sum over chunks is the total. ``chunk=None`` in memory mode gives the
+    whole selection as one chunk (no copy)."""
     reader = ws.parts() if stream else None
     if reader is None:
-        sel = select_edges(ws.graph(), token_ids)
-        n = sel.src.shape[0]
-        step = n if chunk is None or n == 0 else chunk
-        bounds = list(range(0, n, step)) or [0]
-        if reverse:
-            bounds = bounds[::-1]
-        for i, a in enumerate(bounds):
-            b = min(a + step, n)
-            yield EdgeSelection(
-                index=sel.index[a:b], src=sel.src[a:b], dst=sel.dst[a:b],
-                amount=sel.amount[a:b], ts=sel.ts[a:b],
-                excluded_unknown=sel.excluded_unknown if i == 0 else 0,
-            )  # fmt: skip
+        yield from in_chunks(select_edges(ws.graph(), token_ids), chunk, reverse=reverse)
         return
     nodes = ws.nodes()
     wanted = np.zeros(max(nodes.tokens.height, 1), dtype=np.bool_)
@@ -67,14 +59,27 @@ def selected_chunks(
         nan = np.isnan(a["amount"])
         unknown = int(np.count_nonzero(nan))
         if every and unknown == 0:
-            yield EdgeSelection(
+            sel = EdgeSelection(
                 index=np.arange(start, start + a["src"].shape[0], dtype=np.int64),
                 src=a["src"], dst=a["dst"], amount=a["amount"], ts=a["ts"],
                 excluded_unknown=0,
             )  # fmt: skip
-            continue
-        keep = np.flatnonzero(wanted[a["token_id"]] & ~nan)
-        yield EdgeSelection(
-            index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
-            amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,
-        )  # fmt: skip
+        else:
+            keep = np.flatnonzero(wanted[a["token_id"]] & ~nan)
+            sel = EdgeSelection(
+                index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
+                amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,
+            )  # fmt: skip
+        yield sel.time_reversed() if reverse else sel
+
+
+def in_chunks(
+    sel: EdgeSelection, chunk: int | None, *, reverse: bool = False
+) -> Iterator[EdgeSelection]:
+    """An in-memory selection in chunks of ``chunk`` edges (``None``: one), in sweep order."""
+    if reverse:
+        sel = sel.time_reversed()
+    n = sel.src.shape[0]
+    step = n if chunk is None or n == 0 else chunk
+    for a in range(0, max(n, 1), max(step, 1)):
+        yield sel.part(a, min(a + step, n))

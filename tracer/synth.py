@@ -46,14 +46,13 @@ import polars as pl
 import pyarrow as pa
 
 from kernels.encoding import b58encode_rows
-from tracer import partitions
 from tracer.amounts import amount_expr
 from tracer.atomic import atomic_path, write_text_atomic
 from tracer.errors import UsageError
 from tracer.labels import LabelLoad
-from tracer.partitions import ID_FIELDS, PartWriter
+from tracer.partitions import STORED_SCHEMA, PartWriter, with_ids
 from tracer.schema import TRANSFER_PL, to_arrow_transfers
-from tracer.workspace import FORMAT_VERSION, STORED_SCHEMA, Workspace
+from tracer.workspace import FORMAT_VERSION, Workspace
 
 USDT_TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
@@ -233,8 +232,7 @@ def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
     gdir = out / f"g{gen}"
     if gdir.exists():
         shutil.rmtree(gdir)
-    writer = PartWriter(gdir / "transfers", STORED_SCHEMA,
-                        part_rows=partitions.PART_ROWS, row_group=partitions.ROW_GROUP)  # fmt: skip
+    writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
     id_of = np.full(n_total, -1, dtype=np.int64)
     next_id = 0
     span = spec.days * DAY_US
@@ -300,9 +298,7 @@ def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
                 }
             ).with_columns(amount_expr(pl.col("value"), pl.col("decimals")).alias("amount"))
             frame = frame.cast({k: v for k, v in TRANSFER_PL.items()})  # the ingest conversion
-            table = to_arrow_transfers(frame)
-            for f, arr in zip(ID_FIELDS, (id_of[src], id_of[dst], np.zeros(m)), strict=True):
-                table = table.append_column(f, pa.array(arr.astype(np.int32)))
+            table = with_ids(to_arrow_transfers(frame), id_of[src], id_of[dst], np.zeros(m))
             writer.write(table, ts)
             written += m
             advance(m)

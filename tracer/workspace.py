@@ -40,9 +40,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from tracer import partitions
 from tracer.atomic import atomic_path, write_text_atomic
 from tracer.errors import WorkspaceError
 from tracer.graph import (
@@ -55,21 +53,25 @@ from tracer.graph import (
 )
 from tracer.labels import LabelLoad
 from tracer.labels import merge as merge_labels
-from tracer.partitions import EDGE_COLUMNS, ID_FIELDS, PartReader, PartWriter, edge_arrays
+from tracer.partitions import (
+    EDGE_COLUMNS,
+    STORED_SCHEMA,
+    PartReader,
+    PartWriter,
+    edge_arrays,
+    with_ids,
+)
 from tracer.schema import (
     LABEL_PL,
     REJECT_PL,
     TRANSFER_KEY,
     TRANSFER_PL,
-    TRANSFER_SCHEMA,
     to_arrow_transfers,
 )
 from tracer.sources import Loaded, ReadOptions, read_file
 
 FORMAT_VERSION = 2
 DEFAULT_DIR = ".tracer"
-#: What a partition file holds: the canonical columns plus the kernels' integer ids.
-STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
 
 
 def default_path() -> Path:
@@ -412,13 +414,8 @@ class Workspace:
             shutil.rmtree(gdir)
         gdir.mkdir(parents=True)
         graph = build_graph(transfers)
-        table = to_arrow_transfers(transfers)
-        for f, arr in zip(ID_FIELDS, (graph.src, graph.dst, graph.token_id), strict=True):
-            table = table.append_column(f, pa.array(arr))
-        writer = PartWriter(  # sizes read at call time (tests shrink them)
-            gdir / "transfers", STORED_SCHEMA,
-            part_rows=partitions.PART_ROWS, row_group=partitions.ROW_GROUP,
-        )  # fmt: skip
+        table = with_ids(to_arrow_transfers(transfers), graph.src, graph.dst, graph.token_id)
+        writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
         writer.write(table, graph.ts)
         parts = writer.close()
         self._save_graph_arrays(gdir, graph)
