@@ -91,6 +91,7 @@ class FileSummary:
     rejected: int
     skipped: dict[str, int]
     unknown_decimals: int
+    warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -144,6 +145,7 @@ def merge_new(
                 rejected=load.rejects.height,
                 skipped=dict(load.skipped),
                 unknown_decimals=int(fresh["decimals"].null_count()),
+                warnings=list(load.warnings),
             )
         )
     merged = pl.concat([existing, *new_parts]) if new_parts else existing

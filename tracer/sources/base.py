@@ -23,6 +23,7 @@ from tracer.addresses import TRON, evm_exprs, normalize_chain, normalize_series
 from tracer.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
 from tracer.errors import InputError
 from tracer.schema import REJECT_PL, TRANSFER_PL
+from tracer.sources.views import Occurrences, occurrences
 from tracer.tokens import NATIVE, TokenTable, load_tokens
 
 #: Raw columns a source fills (any may be absent: it is then null).
@@ -41,6 +42,7 @@ RAW_COLUMNS: dict[str, pl.DataType] = {
     "_skip": pl.String(),  # reason the row is not a value transfer (counted, not loaded)
     "_error": pl.String(),  # a reason found while reading (e.g. an unrecoverable scaled amount)
     "_error_field": pl.String(),
+    "_view": pl.String(),  # the account whose history the row comes from (per-wallet exports)
 }
 
 
@@ -79,6 +81,7 @@ class Loaded:
     rejects: pl.DataFrame
     skipped: Counter[str]
     read: int
+    warnings: list[str] = field(default_factory=list)  # what could mislead, said to the user
 
     @property
     def unknown_decimals(self) -> int:
@@ -109,14 +112,16 @@ def _strings_as_arrow(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def synthetic_seq(frame: pl.DataFrame) -> pl.Series:
+def synthetic_seq(frame: pl.DataFrame) -> tuple[pl.Series, Occurrences]:
     """A stable ``seq`` for transfers whose export has no log index.
 
     Rule: ``-(1 + 1024 * (fnv1a64(token|src|dst|value) mod 2**40) + k)`` where ``k`` counts earlier
-    identical transfers in the same transaction of the same file. Negative, so it never collides
-    with a real log index; derived from content only, so the same transfer gets the same ``seq``
-    from every export that contains it (a per-account TronGrid export holds only the transfers that
-    touch that account, so a position inside the file would not do).
+    identical transfers in the same transaction *of the same account view*
+    (:mod:`tracer.sources.views`). Negative, so it never collides with a real log index; derived
+    from content only, so the same transfer gets the same ``seq`` from every export that contains
+    it, in two files or twice in one (a per-account export holds only the transfers that touch
+    that account, so a position inside the file would not do), while a batch payout repeating one
+    transfer inside one transaction keeps every copy.
     """
     key = pl.concat_str(
         [pl.col("token").fill_null(""), pl.col("src"), pl.col("dst"), pl.col("value")],
@@ -126,12 +131,8 @@ def synthetic_seq(frame: pl.DataFrame) -> pl.Series:
     offsets, data = _strings_as_arrow(keys)
     h = fnv1a64(offsets, data) % np.uint64(1 << 40)
     base = pl.Series("h", h.astype(np.int64))
-    occurrence = (
-        frame.select(pl.int_range(pl.len()).over(["tx_hash", key]).alias("k"))["k"]
-        .cast(pl.Int64)
-        .clip(upper_bound=1023)
-    )
-    return -(1 + base * 1024 + occurrence)
+    occ = occurrences(frame)
+    return -(1 + base * 1024 + occ.k.clip(upper_bound=1023)), occ
 
 
 def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
@@ -312,12 +313,15 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         fname = _user_field(first["_err_field"], first["_error_field"], batch.fields)
         raise InputError(file, first["_row"], fname, first["_err_reason"])
     rejects = _rejects_frame(bad, batch, file)
+    warnings: list[str] = []
     good = done.filter(pl.col("_err_reason").is_null())
     if good.height:
         need_seq = good["seq"].is_null()
         if need_seq.any():
-            synth = synthetic_seq(good)
+            synth, occ = synthetic_seq(good)
             good = good.with_columns(pl.coalesce(pl.col("seq"), synth).alias("seq"))
+            if (w := occ.warning()) is not None:
+                warnings.append(w)
     transfers = good.select(
         pl.col("chain"),
         pl.col("asset"),
@@ -332,7 +336,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         pl.col("decimals").cast(pl.Int16),
         amount_expr(pl.col("value"), pl.col("decimals")).alias("amount"),
     ).cast(dict(TRANSFER_PL))  # type: ignore[arg-type]
-    return Loaded(file, batch.format, transfers, rejects, skipped, read)
+    return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings)
 
 
 def _user_field(canonical: str | None, source_field: str | None, fields: dict[str, str]) -> str:
