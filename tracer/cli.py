@@ -154,6 +154,14 @@ def _summary_line(summary: Any) -> str:
     return text
 
 
+def _print_file_messages(f: Any) -> None:
+    """How a file was read (notes, dim) and what could mislead (warnings), under its line."""
+    for note in f.notes:
+        _err().print(f"  [dim]{note}[/dim]", highlight=False)
+    for warning in f.warnings:
+        _err().print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 def _write_rejects(summary: Any, path: str, quiet: bool) -> None:
     from tracer.render import write_frame
 
@@ -175,8 +183,13 @@ def _workspace(kw: dict[str, Any]) -> Any:
             skip_bad=kw.get("skip_bad", False),
         )  # fmt: skip
         _write_rejects(summary, kw["rejects_file"], kw.get("quiet", False))
-        if not kw.get("quiet") and _err().is_terminal:
-            _err().print(f"[dim]{_summary_line(summary)}[/dim]")
+        if not kw.get("quiet"):
+            for f in summary.files:
+                if f.warnings:  # said when piped too: a figure may rest on them
+                    _err().print(f"{f.file}:", highlight=False)
+                    _print_file_messages(f)
+            if _err().is_terminal:
+                _err().print(f"[dim]{_summary_line(summary)}[/dim]")
         return ws
     ws = Workspace.open(kw.get("workspace"))
     if loads:
@@ -274,6 +287,7 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
                 f"{f.duplicate:,} + rejected {f.rejected:,} + skipped {sum(f.skipped.values()):,}"
                 f" ({skipped})"
             )
+            _print_file_messages(f)
         _err().print(_summary_line(summary) + ("" if summary.changed else "; workspace unchanged"))
 
 

@@ -92,6 +92,7 @@ class FileSummary:
     skipped: dict[str, int]
     unknown_decimals: int
     warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
+    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -146,6 +147,7 @@ def merge_new(
                 skipped=dict(load.skipped),
                 unknown_decimals=int(fresh["decimals"].null_count()),
                 warnings=list(load.warnings),
+                notes=list(load.notes),
             )
         )
     merged = pl.concat([existing, *new_parts]) if new_parts else existing

@@ -67,7 +67,8 @@ def read_file(
     if s.kind == "empty":
         raise UnknownFormatError(f"{p}: the file is empty")
     if fmt is None:
-        fmt = detect(s)
+        # --map is only for the generic reader: giving it says which reader is meant
+        fmt = "generic" if opts.column_map and s.kind == "csv" else detect(s)
     elif fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     batch = FORMATS[fmt].read(s, fmt, opts)

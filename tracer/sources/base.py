@@ -69,6 +69,8 @@ class RawBatch:
     original: pl.DataFrame
     fields: dict[str, str]
     format: str
+    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
+    warnings: list[str] = field(default_factory=list)  # what the reader found could mislead
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Loaded:
     skipped: Counter[str]
     read: int
     warnings: list[str] = field(default_factory=list)  # what could mislead, said to the user
+    notes: list[str] = field(default_factory=list)  # how it was read (column mapping, chain)
 
     @property
     def unknown_decimals(self) -> int:
@@ -140,10 +143,13 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
     bare = (
         pl.when(h.str.starts_with("\\x")).then(h.str.slice(2)).otherwise(h.str.strip_prefix("0x"))
     )
-    norm = bare if chain == TRON else pl.lit("0x") + bare
+    synthetic = h.str.contains(r"^nohash:[0-9a-f]{64}$")  # exports without a hash (generic)
+    norm = pl.when(synthetic).then(h).otherwise(bare if chain == TRON else pl.lit("0x") + bare)
     err = (
         pl.when(pl.col("tx_hash").is_null())
         .then(pl.lit("missing transaction hash"))
+        .when(synthetic)
+        .then(None)
         .when(~bare.str.contains(r"^[0-9a-f]{64}$"))
         .then(pl.lit("not a 32-byte hex transaction hash"))
         .otherwise(None)
@@ -313,7 +319,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         fname = _user_field(first["_err_field"], first["_error_field"], batch.fields)
         raise InputError(file, first["_row"], fname, first["_err_reason"])
     rejects = _rejects_frame(bad, batch, file)
-    warnings: list[str] = []
+    warnings: list[str] = list(batch.warnings)
     good = done.filter(pl.col("_err_reason").is_null())
     if good.height:
         need_seq = good["seq"].is_null()
@@ -336,7 +342,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         pl.col("decimals").cast(pl.Int16),
         amount_expr(pl.col("value"), pl.col("decimals")).alias("amount"),
     ).cast(dict(TRANSFER_PL))  # type: ignore[arg-type]
-    return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings)
+    return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings, batch.notes)
 
 
 def _user_field(canonical: str | None, source_field: str | None, fields: dict[str, str]) -> str:

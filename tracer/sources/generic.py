@@ -1,5 +1,9 @@
 """Generic CSV with a column mapping, for Dune, BigQuery and in-house exports.
 
+Headers are mapped automatically from the synonyms real exports use
+(:mod:`tracer.sources.headers`: TronScan API field names, Dune, Etherscan, BigQuery); the mapping
+used is reported with the file's summary. ``--map`` overrides any part of it.
+
 ``--map from=sender,to=receiver,hash=tx_id,...`` maps tracer's names (left) to the file's
 columns (right). Names: ``tx_hash`` (alias ``hash``), ``src`` (``from``), ``dst`` (``to``),
 ``value`` (exact integer in raw units) *or* ``amount`` (human-scaled; the exact integer is recovered
@@ -12,6 +16,8 @@ accepted for addresses and hashes.
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
 from tracer.addresses import normalize, normalize_chain
@@ -23,6 +29,7 @@ from tracer.sources.base import (
     recover_exact,
     timestamp_series,
 )
+from tracer.sources.headers import NO_HASH_RULE, auto_map, infer_chain, match, missing
 from tracer.sources.sample import Sample, read_csv_strings
 from tracer.tokens import NATIVE
 
@@ -37,6 +44,8 @@ ALIASES = {
     "log_index": "seq",
     "evt_index": "seq",
     "block_number": "block",
+    "wallet": "view",
+    "account": "view",
 }
 NAMES = {
     "tx_hash",
@@ -51,8 +60,8 @@ NAMES = {
     "ts",
     "seq",
     "chain",
+    "view",
 }
-REQUIRED = {"tx_hash", "src", "dst", "ts"}
 
 
 def parse_map(text: str | None) -> dict[str, str]:
@@ -75,43 +84,76 @@ def parse_map(text: str | None) -> dict[str, str]:
 
 
 def sniff(s: Sample) -> str | None:
-    if s.kind == "csv" and REQUIRED | {"value"} <= set(s.header):
+    """Any CSV whose header maps onto a sender, a receiver, an amount and a time."""
+    if s.kind == "csv" and auto_map(s.header) is not None:
         return "generic"
     return None
 
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     original = read_csv_strings(s.path).with_row_index("_row", offset=1)
-    header = set(original.columns)
-    mapping = {n: n for n in NAMES if n in header}
-    mapping.update(opts.column_map)
-    missing_cols = sorted(c for c in mapping.values() if c not in header)
+    header = [c for c in original.columns if c != "_row"]
+    missing_cols = sorted(c for c in opts.column_map.values() if c not in header)
     if missing_cols:
         raise UsageError(
             f"{s.path}: --map names column(s) {', '.join(missing_cols)} that the file does not "
-            f"have (header: {', '.join(original.columns)})"
+            f"have (header: {', '.join(header)})"
         )
-    need = REQUIRED - set(mapping)
-    if "value" not in mapping and "amount" not in mapping:
-        need.add("value (or amount)")
-    if need:
+    found = auto_map(header, opts.column_map)
+    if found is None:
+        need = missing(match(header, opts.column_map))
         raise UsageError(
-            f"{s.path}: generic CSV needs a column for {', '.join(sorted(need))}; map it with "
-            f"--map NAME=COLUMN (header: {', '.join(original.columns)})"
+            f"{s.path}: generic CSV needs a column for {', '.join(need)}; map it with "
+            f"--map NAME=COLUMN (header: {', '.join(header)})"
         )
+    mapping = dict(found.columns)
+    view_col = mapping.pop("view", None)
+    notes = [f"columns: {found.describe()}"]
+    warnings: list[str] = []
+    notes += [f"column {c!r}: {why}" for c, why in found.ignored.items()]
     frame = original.select(
         "_row", *(pl.col(col).alias(name) for name, col in mapping.items() if name != "amount")
     )
+    if view_col is not None:
+        frame = frame.with_columns(original[view_col].alias("_view"))
     if "chain" not in mapping:
-        frame = frame.with_columns(pl.lit(opts.chain).alias("chain"))
+        chain = opts.chain
+        if chain is None:
+            sample_rows = frame.head(10_000)
+            chain = infer_chain([*sample_rows["src"].to_list(), *sample_rows["dst"].to_list()])
+            if chain is not None:
+                notes.append(f"chain: {chain} (inferred from the addresses; --chain overrides)")
+        frame = frame.with_columns(pl.lit(chain, pl.String).alias("chain"))
     frame = frame.with_columns(timestamp_series(frame, "ts").alias("ts"))
     if "value" not in mapping:
         frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
+    if found.missing_hash:
+        frame = frame.with_columns(synthetic_tx_hash(frame))
+        warnings.append(NO_HASH_RULE)
     fields = dict(mapping)
     for col in ("seq", "block", "decimals"):
         if col in mapping:
             frame = flag_non_integer(frame, col, mapping[col])
-    return RawBatch(frame, original, fields, fmt)
+    return RawBatch(frame, original, fields, fmt, notes=notes, warnings=warnings)
+
+
+def synthetic_tx_hash(frame: pl.DataFrame) -> pl.Series:
+    """``nohash:<sha256 of chain|time|block|token|from|to|value>`` for exports without a hash.
+
+    Content-derived, so re-ingesting the same file changes nothing; identical transfers in one
+    block and second are told apart by ``seq`` (occurrence), like other exports without a log
+    index. The ``nohash:`` prefix keeps it from ever passing for an on-chain hash.
+    """
+    cols = ["chain", "ts", "block", "token", "src", "dst", "value"]
+    parts = frame.select(
+        pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") if c in frame.columns else pl.lit("")
+             for c in cols],
+            separator="|",
+        ).alias("k")
+    )["k"].to_list()  # fmt: skip
+    ids = ["nohash:" + hashlib.sha256(k.encode()).hexdigest() for k in parts]
+    return pl.Series("tx_hash", ids, pl.String)
 
 
 def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions) -> pl.DataFrame:

@@ -97,9 +97,34 @@ def auto_map(header: list[str], given: dict[str, str] | None = None) -> HeaderMa
     """Map ``header`` onto canonical names, starting from the user's ``given`` mapping.
 
     Returns None when the header lacks a recognisable sender, receiver, amount or time column
-    (then the file is not a transfer CSV tracer can read without ``--map``).
+    (then the file is not a transfer CSV tracer can read without ``--map``; :func:`missing`
+    names what is lacking).
     """
-    given = dict(given or {})
+    columns = _match(header, given or {})
+    if missing(columns):
+        return None
+    ignored: dict[str, str] = {}
+    if "value" in columns and "amount" in columns and "amount" not in (given or {}):
+        ignored[columns.pop("amount")] = "scaled amount ignored: the exact integer column is used"
+    if "view" in columns and columns["view"] in (columns["src"], columns["dst"]):
+        del columns["view"]
+    return HeaderMap(columns, ignored, missing_hash="tx_hash" not in columns)
+
+
+def missing(columns: dict[str, str]) -> list[str]:
+    """The required names a mapping lacks, in the user's words (``from``, ``value (or amount)``)."""
+    out = [w for n, w in (("src", "from"), ("dst", "to"), ("ts", "time")) if n not in columns]
+    if "value" not in columns and "amount" not in columns:
+        out.append("value (or amount)")
+    return out
+
+
+def match(header: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
+    """Every canonical name the header (plus ``given``) provides, complete or not."""
+    return _match(header, given or {})
+
+
+def _match(header: list[str], given: dict[str, str]) -> dict[str, str]:
     by_norm: dict[str, str] = {}
     for col in header:
         by_norm.setdefault(normalise(col), col)
@@ -115,14 +140,7 @@ def auto_map(header: list[str], given: dict[str, str] | None = None) -> HeaderMa
                 columns[name] = col
                 used.add(col)
                 break
-    ignored: dict[str, str] = {}
-    if "value" in columns and "amount" in columns and "amount" not in given:
-        ignored[columns.pop("amount")] = "scaled amount ignored: the exact integer column is used"
-    if not {"src", "dst", "ts"} <= set(columns) or not {"value", "amount"} & set(columns):
-        return None
-    if "view" in columns and columns["view"] in (columns["src"], columns["dst"]):
-        del columns["view"]
-    return HeaderMap(columns, ignored, missing_hash="tx_hash" not in columns)
+    return columns
 
 
 _TRON_RE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
