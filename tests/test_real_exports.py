@@ -144,3 +144,32 @@ def test_ingest_reports_mapping_and_warnings(tmp_path: Path, as_json: bool) -> N
         d = json.loads(res.stdout)
         assert d["files"][0]["warnings"] == [NO_HASH_RULE]
         assert pl.DataFrame(d["files"]).height == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "fields"),
+    [("hash,from,to,value,time\nH,A,B,1,T\nH,A,B\n", 2, 3),
+     ("hash,from,to,value,time\nH,A,B,1,T,extra\n", 1, 6)],
+)  # fmt: skip
+def test_ragged_csv_is_refused_with_its_row(
+    tmp_path: Path, text: str, row: int, fields: int
+) -> None:
+    f = tmp_path / "ragged.csv"
+    f.write_text(text)
+    res = CliRunner().invoke(cli, ["ingest", "-w", str(tmp_path / "ws"), str(f)])
+    assert res.exit_code == 2
+    said = f"ragged.csv, row {row}: the row has {fields} field(s) but the header has 5"
+    assert said in res.output
+    assert "Traceback" not in res.output and "_row" not in res.output
+
+
+def test_trailing_empty_header_names_are_dropped_with_a_warning(tmp_path: Path) -> None:
+    tx, a, b = "0x" + "ab" * 32, "0x" + "11" * 20, "0x" + "22" * 20
+    f = tmp_path / "sheet.csv"
+    f.write_text(f"hash,from,to,value,time,,\n{tx},{a},{b},5,2024-03-01 10:00:00,,\n")
+    got = read_file(f)
+    assert got.transfers["value"].to_list() == ["5"]
+    assert any("2 empty column name(s)" in w for w in got.warnings)
+    f.write_text(f"hash,from,to,value,time,,\n{tx},{a},{b},5,2024-03-01 10:00:00,x,\n")
+    with pytest.raises(Exception, match="no name but hold data"):
+        read_file(f)

@@ -91,7 +91,8 @@ def sniff(s: Sample) -> str | None:
 
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
-    original = read_csv_strings(s.path).with_row_index("_row", offset=1)
+    warnings: list[str] = []
+    original = read_csv_strings(s.path, warnings).with_row_index("_row", offset=1)
     header = [c for c in original.columns if c != "_row"]
     missing_cols = sorted(c for c in opts.column_map.values() if c not in header)
     if missing_cols:
@@ -109,7 +110,6 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     mapping = dict(found.columns)
     view_col = mapping.pop("view", None)
     notes = [f"columns: {found.describe()}"]
-    warnings: list[str] = []
     notes += [f"column {c!r}: {why}" for c, why in found.ignored.items()]
     frame = original.select(
         "_row", *(pl.col(col).alias(name) for name, col in mapping.items() if name != "amount")
