@@ -82,8 +82,9 @@ def test_cli_entry_point_caches_in_numba_cache_dir(tmp_path: Path) -> None:
     home.mkdir()
     pycache = _kernels_pycache()
     before = _cache_files(pycache)
-    _python(["-m", "tracer.cli", *_ingest_args(tmp_path)], home, tmp_path,
-            NUMBA_CACHE_DIR=str(cache))
+    _python(
+        ["-m", "tracer.cli", *_ingest_args(tmp_path)], home, tmp_path, NUMBA_CACHE_DIR=str(cache)
+    )
     assert any(f.endswith(".nbi") for f in _cache_files(cache))
     assert not (home / ".cache" / "tracer-numba").exists()  # the variable wins over the default
     assert _cache_files(pycache) == before

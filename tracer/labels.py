@@ -376,6 +376,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     bad = _NOT_UTF8.search(text) is not None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     record = 0
+    header: list[str] = []
     while True:
         line = reader.line_num + 1
         try:
@@ -390,11 +391,14 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
         if bad:
             for j, f in enumerate(fields):
                 if _NOT_UTF8.search(f):
+                    column = header[j].strip() if j < len(header) else f"column {j + 1}"
                     raise InputError(
-                        file, record or None, None if record == 0 else f"#{j + 1}",
+                        file, record or None, None if record == 0 else column,
                         f"line {line}: not UTF-8 text; save the file as UTF-8 (it may be "
                         "Latin-1 or Windows-1252)",
                     )  # fmt: skip
+        if record == 0:
+            header = fields
         yield line, fields
         record += 1
 
