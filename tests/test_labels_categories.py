@@ -108,7 +108,7 @@ def test_etherscan_csv_without_category_names_the_flag(tmp_path: Path) -> None:
 
 
 def test_plain_list_without_category_names_the_flag() -> None:
-    with pytest.raises(UsageError, match="plain address list has no categories.*--category"):
+    with pytest.raises(UsageError, match=r"plain address list has no categories.*--category"):
         read_labels(OFAC_TRX)
 
 
