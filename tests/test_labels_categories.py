@@ -40,9 +40,7 @@ def test_category_argument_never_overrides_a_file_s_own_categories() -> None:
     pack = read_labels(TORNADO, category="exchange")
     assert pack.own_categories and set(pack.labels["category"].to_list()) == {"mixer"}
     listed = read_labels(OFAC_TRX, category="sanctioned")
-    assert not listed.own_categories and set(listed.labels["category"].to_list()) == {
-        "sanctioned"
-    }
+    assert not listed.own_categories and set(listed.labels["category"].to_list()) == {"sanctioned"}
     named = read_labels(ETHERSCAN, category="Exchange")
     assert not named.own_categories and set(named.labels["category"].to_list()) == {"exchange"}
 
