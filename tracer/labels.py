@@ -334,17 +334,13 @@ def read_list(path: Path, *, category: str | None, name: str | None = None) -> L
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
         items = _json_list(file, text)
     else:
-        items = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            item = line.split("#", 1)[0].strip()
-            if not item:
-                continue
-            if not _ADDRESS_LIKE.fullmatch(item):
-                hint = " (a CSV? save it as .csv with a header)" if "," in item else ""
-                raise InputError(file, n, None, f"not an address: {item[:80]!r}{hint}")
-            items.append((n, item))
+        lines = ((n, line.split("#", 1)[0].strip()) for n, line in enumerate(text.splitlines(), 1))
+        items = [(n, item) for n, item in lines if item]
     out = _Rows(file)
     for n, item in items:
+        if not _ADDRESS_LIKE.fullmatch(item):
+            hint = " (a CSV? save it as .csv with a header)" if "," in item else ""
+            raise InputError(file, n, None, f"not an address: {item[:80]!r}{hint}")
         out.add(n, address=item, chain_hint=None, name=name or path.stem, category=category,
                 source=path.name, confidence=None, strict=True)  # fmt: skip
     return out.load(len(items), own_categories=False)
@@ -365,7 +361,7 @@ def _json_list(file: str, text: str) -> list[tuple[int, str]]:
         if not isinstance(item, str):
             raise InputError(file, i, None, f"expected an address string, got {item!r:.60}")
         if item.strip():
-            out.append((i, item))
+            out.append((i, item.strip()))
     return out
 
 
