@@ -285,3 +285,21 @@ def test_cli_gives_exit_2_and_no_traceback(tmp_path: Path, name: str, content: s
         assert isinstance(result.exception, SystemExit)  # a clean exit, not an exception
         assert result.output.startswith(f"Error: {f}")
         assert "Traceback" not in result.output
+
+
+def test_errors_use_the_file_s_own_column_names(tmp_path: Path) -> None:
+    f = _write(tmp_path, "e.csv", ",Address,Name Tag,Balance\n0,0x12,Binance,1 ETH\n")
+    with pytest.raises(InputError, match=r"e\.csv, row 1, field 'Address': invalid EVM"):
+        read_labels(f, category="exchange")
+    f.write_text(",Address,Name Tag,Balance\n0,TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,Bad\x01,1\n")
+    with pytest.raises(InputError, match=r"row 1, field 'Name Tag': control character"):
+        read_labels(f, category="exchange")
+
+
+def test_read_text_for_other_list_files_names_the_line(tmp_path: Path) -> None:
+    """The helper ``--sources`` and exposure lists can use instead of ``Path.read_text``."""
+    f = _write(tmp_path, "s.txt", f"{TETHER_TRON}\n\n\xff\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"s\.txt: line 3: byte 0xFF is not UTF-8 text"):
+        labels.read_text(f)
+    f.write_bytes(f"\ufeff{TETHER_TRON}\n".encode())
+    assert labels.read_text(f) == f"{TETHER_TRON}\n"

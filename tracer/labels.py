@@ -262,6 +262,16 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from None  # fmt: skip
 
 
+def read_text(path: str | Path, *, limit: int = MAX_LABEL_BYTES) -> str:
+    """The UTF-8 text of a user's list file (labels, ``--sources``, exposure address lists).
+
+    Bounded to ``limit`` bytes; non-UTF-8 bytes raise an :class:`InputError` naming the line
+    (``Path.read_text`` would raise a bare ``UnicodeDecodeError``: a traceback on the CLI).
+    """
+    p = Path(path)
+    return _decode(p, _read_bytes(p, limit))
+
+
 #: TagPack keys read as text (header or tag); a list or mapping there is an error.
 TAGPACK_TEXT_KEYS = (
     "address", "label", "actor", "source", "currency", "network", "category", "abuse",
@@ -285,7 +295,7 @@ def read_tagpack(path: Path) -> LabelLoad:
     The TagPack's own categories always apply (see the module docstring for the mapping).
     """
     file = str(path)
-    text = _decode(path, _read_bytes(path, MAX_TAGPACK_BYTES))
+    text = read_text(path, limit=MAX_TAGPACK_BYTES)
     try:
         doc = bounded_yaml.load(text)
     except bounded_yaml.YamlRejected as exc:
@@ -336,7 +346,7 @@ def read_list(path: Path, *, category: str | None, name: str | None = None) -> L
     file = str(path)
     if not category:
         raise CategoryNeeded(file, "a plain address list", "sanctioned")
-    text = _decode(path, _read_bytes(path, MAX_LABEL_BYTES))
+    text = read_text(path)
     items: list[tuple[int, str]]
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
         items = _json_list(file, text)
