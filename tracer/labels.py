@@ -285,8 +285,9 @@ def _scalar_text(value: Any, file: str, row: int | None, key: str) -> str | None
         return value
     if isinstance(value, bool | int | float):
         return str(value)
-    kind = {list: "a list", dict: "a mapping", bytes: "binary data"}.get(type(value))
-    raise InputError(file, row, key, f"expected text, got {kind or type(value).__name__}")
+    kinds: dict[type, str] = {list: "a list", dict: "a mapping", bytes: "binary data"}
+    kind = kinds.get(type(value), type(value).__name__)
+    raise InputError(file, row, key, f"expected text, got {kind}")
 
 
 def read_tagpack(path: Path) -> LabelLoad:
