@@ -125,3 +125,16 @@ def test_csv_without_category_column_takes_the_flag_and_normalises_it(tmp_path: 
         read_labels(f)
     load = read_labels(f, category="Mixing Service")
     assert load.labels.select("name", "category").row(0) == ("Tether", "mixer")
+
+
+def test_etherscan_label_json_takes_names_from_the_file_and_needs_a_category() -> None:
+    """``accounts/<label>.json`` of brianleect/etherscan-labels: ``{address: name tag}``."""
+    path = ETHERSCAN.with_suffix(".json")
+    with pytest.raises(CategoryNeeded, match=r"Etherscan label JSON .* --category exchange"):
+        read_labels(path)
+    load = read_labels(path, category="exchange")
+    as_csv = read_labels(ETHERSCAN, category="exchange")
+    assert load.read == load.labels.height == 57
+    assert load.labels.select("address", "name", "category").sort("address").rows() == (
+        as_csv.labels.select("address", "name", "category").sort("address").rows()
+    )

@@ -1,12 +1,12 @@
 """Fuzz: mutated real label fixtures never give a traceback (issue 12, point 2).
 
 Every file of ``fixtures/`` that tracer reads as labels (the sample case's CSV, the GraphSense
-TagPacks, the Etherscan label CSVs, the OFAC lists) is cut to a prefix and mutated (byte flips,
-hostile tokens such as YAML anchors and aliases, quotes, NUL, Latin-1 and BOM bytes, deleted and
-repeated spans, shuffled lines). Each result must either load with every count adding up, or be
-refused with a :class:`~tracer.errors.TracerError` naming the file (exit code 2 on the CLI) —
-never another exception. Bounded: 400 examples on prefixes of at most 4 KB (about 2 s; set
-``TRACER_FUZZ_EXAMPLES`` for a longer run: 20,000 examples passed in 59 s).
+TagPacks, the Etherscan label CSVs and JSON, the OFAC lists) is cut to a prefix and mutated
+(byte flips, hostile tokens such as YAML anchors and aliases, quotes, NUL, Latin-1 and BOM
+bytes, deleted and repeated spans, shuffled lines). Each result must either load with every
+count adding up, or be refused with a :class:`~tracer.errors.TracerError` naming the file (exit
+code 2 on the CLI) — never another exception. Bounded: 400 examples on prefixes of at most 4 KB
+(about 2 s; set ``TRACER_FUZZ_EXAMPLES`` for a longer run: 20,000 examples passed in 59 s).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ SEEDS = sorted(
         FIXTURES / "sample_case" / "labels.csv",
         *(FIXTURES / "tagpacks").glob("*.yaml"),
         *(FIXTURES / "etherscan_labels").glob("*.csv"),
+        *(FIXTURES / "etherscan_labels").glob("*.json"),
         *(FIXTURES / "ofac").glob("*.txt"),
         *(FIXTURES / "ofac").glob("*.json"),
     ]

@@ -343,44 +343,62 @@ _ADDRESS_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{19,129}")
 
 
 def read_list(path: Path, *, category: str | None, name: str | None = None) -> LabelLoad:
-    """A plain list of addresses (text lines or a JSON array), all with one category."""
+    """A list of addresses, all with one category: text lines, a JSON array of strings, or an
+    Etherscan label JSON ``{address: name tag}`` (names, but no categories either)."""
     file = str(path)
-    if not category:
+    if not category and path.suffix.lower() != ".json":
         raise CategoryNeeded(file, "a plain address list", "sanctioned")
     text = read_text(path)
-    items: list[tuple[int, str]]
+    items: list[tuple[int, str, str | None]]  # (row, address, name in the file)
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
-        items = _json_list(file, text)
+        items, kind = _json_items(file, text)
+        if not category:
+            raise CategoryNeeded(file, kind, "sanctioned" if kind.startswith("a JSON") else
+                                 "exchange")  # fmt: skip
     else:
         lines = ((n, line.split("#", 1)[0].strip()) for n, line in enumerate(text.splitlines(), 1))
-        items = [(n, item) for n, item in lines if item]
+        items = [(n, item, None) for n, item in lines if item]
     out = _Rows(file)
-    for n, item in items:
+    for n, item, item_name in items:
         if not _ADDRESS_LIKE.fullmatch(item):
             hint = " (a CSV? save it as .csv with a header)" if "," in item else ""
             raise InputError(file, n, None, f"not an address: {item[:80]!r}{hint}")
-        out.add(n, address=item, chain_hint=None, name=name or path.stem, category=category,
-                source=path.name, confidence=None, strict=True)  # fmt: skip
+        out.add(n, address=item, chain_hint=None, name=item_name or name or path.stem,
+                category=category or "", source=path.name, confidence=None,
+                strict=True)  # fmt: skip
     return out.load(len(items), own_categories=False)
 
 
-def _json_list(file: str, text: str) -> list[tuple[int, str]]:
-    """``(item number, address)`` of a JSON array of strings."""
+def _json_items(file: str, text: str) -> tuple[list[tuple[int, str, str | None]], str]:
+    """``(item number, address, name)`` of a JSON array of strings or an ``{address: name}``
+    object, and what kind of file it is (for :class:`CategoryNeeded`)."""
     try:
-        items = json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(file, None, None, f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
         raise InputError(file, None, None, "invalid JSON: nested too deeply") from None
-    if not isinstance(items, list):
-        raise InputError(file, None, None, "a JSON label list is an array of address strings")
-    out = []
-    for i, item in enumerate(items, start=1):
-        if not isinstance(item, str):
-            raise InputError(file, i, None, f"expected an address string, got {item!r:.60}")
-        if item.strip():
-            out.append((i, item.strip()))
-    return out
+    if isinstance(doc, list):
+        out: list[tuple[int, str, str | None]] = []
+        for i, item in enumerate(doc, start=1):
+            if not isinstance(item, str):
+                raise InputError(file, i, None, f"expected an address string, got {item!r:.60}")
+            if item.strip():
+                out.append((i, item.strip(), None))
+        return out, "a JSON address list"
+    if isinstance(doc, dict):
+        out = []
+        for i, (address, tag) in enumerate(doc.items(), start=1):
+            if not isinstance(tag, str):
+                raise InputError(
+                    file, i, address[:60],
+                    "expected {address: name} with a text name (per-address objects such as "
+                    "Etherscan's combinedAllLabels.json carry project tags, not categories)",
+                )  # fmt: skip
+            out.append((i, address.strip(), tag.strip() or None))
+        return out, "an Etherscan label JSON ({address: name})"
+    raise InputError(file, None, None, "a JSON label list is an array of address strings or an "
+                     "{address: name} object")  # fmt: skip
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
