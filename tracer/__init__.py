@@ -9,6 +9,12 @@ Python API (the CLI is a thin layer over these)::
 
 from __future__ import annotations
 
+# First, before anything imports numba: compiled kernels cache in $NUMBA_CACHE_DIR (default
+# ~/.cache/tracer-numba), never inside the installed package (see kernels/__init__.py).
+import kernels as _kernels
+
+_kernels.configure_cache()
+
 __version__ = "0.1.0"
 
 __all__ = ["Workspace", "__version__", "follow", "read_labels"]

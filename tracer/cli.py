@@ -19,7 +19,7 @@ from rich.console import Console
 
 from tracer import __version__
 from tracer.errors import TracerError, UsageError
-from tracer.labels import LabelLoad, read_labels
+from tracer.labels import CategoryNeeded, LabelLoad, read_labels
 
 OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 
@@ -107,7 +107,8 @@ def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Label file(s): CSV, TagPack YAML, or address list (with "
                           "--label-category)."),
         click.option("--label-category", default=None,
-                     help="Category for plain address lists given with --labels."),
+                     help="Category for --labels files that carry none (address lists, "
+                          "Etherscan CSVs); files with their own categories keep them."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -139,8 +140,23 @@ def _read_options(kw: dict[str, Any]) -> Any:
     )
 
 
-def _label_loads(files: tuple[str, ...], category: str | None) -> list[LabelLoad]:
-    return [read_labels(f, category=category) for f in files]
+def _label_loads(
+    files: tuple[str, ...],
+    category: str | None,
+    flag: str = "--label-category",
+    name: str | None = None,
+    quiet: bool = False,
+) -> list[LabelLoad]:
+    """Read label files; ``category`` fills in only files that carry none (said on stderr)."""
+    loads = []
+    for f in files:
+        try:
+            loads.append(read_labels(f, category=category, name=name))
+        except CategoryNeeded as exc:
+            raise exc.for_flag(flag) from None
+        if category and loads[-1].own_categories and not quiet:
+            _err().print(f"{f}: keeps its own categories ({flag} {category} not applied)")
+    return loads
 
 
 def _summary_line(summary: Any) -> str:
@@ -176,7 +192,8 @@ def _workspace(kw: dict[str, Any]) -> Any:
     """The workspace to analyse: in memory from --data, else the on-disk one."""
     from tracer.workspace import Workspace
 
-    loads = _label_loads(kw.get("label_files") or (), kw.get("label_category"))
+    loads = _label_loads(kw.get("label_files") or (), kw.get("label_category"),
+                         quiet=kw.get("quiet", False))  # fmt: skip
     if kw.get("data_files"):
         ws, summary = Workspace.in_memory(
             kw["data_files"], loads, options=_read_options(kw), fmt=kw.get("fmt"),
@@ -299,7 +316,9 @@ def labels() -> None:
 @labels.command("add")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @workspace_option
-@click.option("--category", default=None, help="Category for every address of the file(s).")
+@click.option("--category", default=None,
+              help="Category for files that carry none (address lists, Etherscan CSVs); "
+                   "TagPacks and CSVs with a category column keep theirs.")  # fmt: skip
 @click.option("--name", default=None, help="Name for plain address lists (default: file name).")
 def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
     """Add label files: CSV, GraphSense TagPack YAML, or address lists.
@@ -312,7 +331,7 @@ def labels_add(files: tuple[str, ...], category: str | None, name: str | None, *
     from tracer.workspace import Workspace
 
     ws = Workspace.open(kw.get("workspace"), create=True)
-    loads = [read_labels(f, category=category, name=name) for f in files]
+    loads = _label_loads(files, category, "--category", name=name)
     added = ws.add_labels(loads)
     for load in loads:
         skipped = ", ".join(f"{n} {r}" for r, n in load.skipped.items()) or "none"
