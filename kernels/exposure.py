@@ -99,8 +99,9 @@ def _exposure_kernel(
 ):  # fmt: skip
     """One pass over a chunk of edges in chain order; state arrays are updated in place."""
     n_cat = taint.shape[1]
-    n_over = 0.0
-    over = 0.0
+    # continued from ``totals`` so any chunking sums in the same order (see kernels.taint)
+    n_over = totals[OVERDRAFTS]
+    over = totals[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -218,8 +219,8 @@ def _exposure_kernel(
                         min_hops[row, c] = 1
         if arrived and counted:
             touched[row] += x
-    totals[OVERDRAFTS] += n_over
-    totals[OVERDRAFT_AMOUNT] += over
+    totals[OVERDRAFTS] = n_over
+    totals[OVERDRAFT_AMOUNT] = over
 
 
 def exposure_sweep(

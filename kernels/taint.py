@@ -125,11 +125,13 @@ def _sweep_kernel(
     record, stats,
 ):  # fmt: skip
     """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address."""
-    traced = 0.0
-    dust = 0.0
-    beyond = 0.0
-    n_over = 0.0
-    over = 0.0
+    # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
+    # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -205,11 +207,11 @@ def _sweep_kernel(
                 rv = role[v]
                 if rv == NORMAL or rv == THROUGH:
                     bt[v, 1] += carried
-    stats[TRACED] += traced
-    stats[DUST] += dust
-    stats[BEYOND] += beyond
-    stats[OVERDRAFTS] += n_over
-    stats[OVERDRAFT_AMOUNT] += over
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
 
 
 @njit(cache=True)
@@ -288,12 +290,14 @@ def _lots_kernel(
     longest queue seen.
     """
     max_live = 0
-    merges = 0.0
-    traced = 0.0
-    dust = 0.0
-    beyond = 0.0
-    n_over = 0.0
-    over = 0.0
+    merges = stats[LOT_MERGES]
+    # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
+    # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -382,12 +386,12 @@ def _lots_kernel(
             live = tail[v] - head[v]
             if live > max_live:
                 max_live = live
-    stats[TRACED] += traced
-    stats[DUST] += dust
-    stats[BEYOND] += beyond
-    stats[OVERDRAFTS] += n_over
-    stats[OVERDRAFT_AMOUNT] += over
-    stats[LOT_MERGES] += merges
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
+    stats[LOT_MERGES] = merges
     return lot_amt, lot_tnt, pool_end, max_live
 
 
