@@ -449,6 +449,9 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
         follow_table(result, _out())
     else:
         write_follow(result, fmt, kw.get("output"))
+        if not kw.get("quiet"):  # the JSON carries them too ("warnings"); say them aloud
+            for w in result.warnings:
+                _err().print(f"[yellow]Warning: {w['message']}[/yellow]")
 
 
 @cli.command()

@@ -24,6 +24,7 @@ import polars as pl
 
 from kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
 from tracer.addresses import display, display_many
+from tracer.diagnostics import follow_warnings
 from tracer.errors import UsageError
 from tracer.labels import primary_labels
 from tracer.progress import counter
@@ -67,6 +68,8 @@ class FollowResult:
     ledger: pl.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
     entities: bool = False  # addresses are entities (``--entities``): see ``entity_size``
+    #: why the result may be empty or incomplete (``{code, message}``; tracer.diagnostics)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def reached_total(self) -> float:
@@ -164,6 +167,7 @@ class FollowResult:
             "missing_sources": self.missing_sources,
             "entities": self.entities,
             "options": self.options,
+            "warnings": self.warnings,
         }
 
 
@@ -236,7 +240,7 @@ def follow(
     reader = workspace.parts() if stream else None
     total = reader.num_rows if reader is not None else 0
     with counter(total, "sweep", quiet or reader is None) as advance:
-        res, tainted, excluded = trace_edges(
+        res, tainted, counts = trace_edges(
             workspace, token_ids, role, model=model, min_amount=min_amount, max_hops=max_hops,
             since=since, until=until, stream=stream, backward=backward, entities=rep,
             ledger=ledger, on_chunk=advance,
@@ -326,7 +330,7 @@ def follow(
         conserves=conserves,
         overdrafts=int(res.stats[3]),
         overdraft_amount=float(res.stats[4]),
-        excluded_unknown_decimals=excluded,
+        excluded_unknown_decimals=counts.excluded_unknown,
         missing_sources=missing,
         entities=entities is not None,
         options={
@@ -338,9 +342,19 @@ def follow(
             "asset": assets or "stablecoins",
         },
     )
+    result.warnings = follow_warnings(
+        workspace, graph, counts=counts, source_nodes=_members(src_ids, rep), assets=assets,
+        since=since, until=until, backward=backward, stream=stream, traced=traced,
+        missing=missing, n_labels=labelled.height, n_loaded=workspace.labels().height,
+    )  # fmt: skip
     if ledger:
         result.ledger = _ledger(tainted, workspace, model, backward)
     return result
+
+
+def _members(ids: np.ndarray, rep: np.ndarray | None) -> np.ndarray:
+    """The address ids behind node ids (entities: every member of each entity)."""
+    return ids if rep is None else np.flatnonzero(np.isin(rep, ids)).astype(np.int32)
 
 
 def trace_edges(
@@ -358,24 +372,25 @@ def trace_edges(
     entities: np.ndarray | None = None,
     ledger: bool = False,
     on_chunk: Any = None,
-) -> tuple[SweepState, dict[str, np.ndarray], int]:
+) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
 
     Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
     and, with ``ledger``, their hop and the sender's state before each) in processing order,
-    and the count of rows excluded for unknown decimals. Memory: O(addresses) + one chunk +
-    the tainted edges, whatever the chain's length when ``stream``.
+    and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
+    Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
+    ``stream``.
     """
     state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
     lo, hi = to_us(since), to_us(until)
     kept: list[dict[str, np.ndarray]] = []
-    excluded = 0
+    counts = SweepCounts()
     chunks = selected_chunks(
         workspace, token_ids, stream=stream, reverse=backward,
         chunk=None if model == "tiho" or not stream else CHUNK,
     )  # fmt: skip
     for sel in chunks:
-        excluded += sel.excluded_unknown
+        counts.excluded_unknown += sel.excluded_unknown
         if on_chunk is not None:
             on_chunk(sel.src.shape[0] + sel.excluded_unknown)
         if entities is not None:
@@ -383,10 +398,12 @@ def trace_edges(
         k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
         # seeds: a source's outflows (forward) or inflows (backward) inside the window
         seed = role[k_src] == SOURCE
+        counts.add(k_ts, seed)
         if lo is not None:
             seed &= k_ts >= lo
         if hi is not None:
             seed &= k_ts <= hi
+        counts.seeds += int(np.count_nonzero(seed))
         tx_id = None
         if model == "tiho":
             hashes = workspace.rows(k_idx, ["tx_hash"])["tx_hash"]
@@ -401,7 +418,29 @@ def trace_edges(
             **({"hop": out.edge_hop[hit], "bal_before": out.bal_before[hit],
                 "taint_before": out.taint_before[hit]} if ledger else {}),
         })  # fmt: skip
-    return state, _concat(kept), excluded
+    return state, _concat(kept), counts
+
+
+@dataclass
+class SweepCounts:
+    """What a sweep saw, counted on the way (O(1) per chunk): enough to say why a trace is
+    empty (no selected transfers, no outflows of the sources, none inside the window)."""
+
+    selected: int = 0  # transfers of the selected assets with known decimals
+    excluded_unknown: int = 0  # selected-asset transfers left out for unknown decimals
+    source_edges: int = 0  # the sources' outflows (backward: inflows) in the selection, any time
+    seeds: int = 0  # of those, inside the window: the traced transfers
+    first_ts: int = -1  # time range of ``source_edges`` (µs; -1: none)
+    last_ts: int = -1
+
+    def add(self, ts: np.ndarray, from_source: np.ndarray) -> None:
+        self.selected += int(ts.shape[0])
+        hit = ts[from_source]
+        if hit.size:
+            self.source_edges += int(hit.size)
+            lo, hi = int(hit.min()), int(hit.max())
+            self.first_ts = lo if self.first_ts < 0 else min(self.first_ts, lo)
+            self.last_ts = max(self.last_ts, hi)
 
 
 def _entity_labels(

@@ -37,6 +37,8 @@ def follow_table(result: FollowResult, console: Console) -> None:
         f"[bold]{verb}[/bold] {', '.join(d.sources)}  model=[bold]{d.model}[/bold]  "
         f"assets={','.join(d.assets) or '-'}"
     )
+    for w in d.warnings:
+        console.print(f"[yellow]Warning: {w['message']}[/yellow]")
     console.print(f"Traced total: [bold]{_fmt_amount(d.traced_total)}[/bold]")
     services = d.services()
     t = Table(title="Services reached", title_justify="left")

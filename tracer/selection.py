@@ -91,10 +91,13 @@ def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
         sel = tokens.filter(pl.col("asset").str.to_uppercase().is_in(list(STABLE_SYMBOLS)))
     else:
         wanted = [s.strip() for s in choice.split(",") if s.strip()]
-        sym = [w.upper() for w in wanted if not w.lower().startswith(("0x", "t"))]
+        # a contract is 0x… or a 34-character Tron address; anything else is a symbol (TRX!)
+        is_tron = [w.startswith("T") and len(w) == 34 for w in wanted]
         contracts = [w.lower() for w in wanted if w.lower().startswith("0x")] + [
-            w for w in wanted if w.startswith("T") and len(w) == 34
+            w for w, t in zip(wanted, is_tron, strict=True) if t
         ]
+        sym = [w.upper() for w, t in zip(wanted, is_tron, strict=True)
+               if not t and not w.lower().startswith("0x")]  # fmt: skip
         sel = tokens.filter(
             pl.col("asset").str.to_uppercase().is_in(sym) | pl.col("token").is_in(contracts)
         )
