@@ -16,21 +16,24 @@ from rich.console import Console
 from rich.table import Table
 
 from tracer.atomic import atomic_path, write_text_atomic
-from tracer.follow import FollowResult
+from tracer.decimal_text import table_text
+from tracer.follow_result import AssetAccount, FollowResult
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 
 
-def _fmt_amount(v: float | None) -> str:
-    return "" if v is None else f"{v:,.2f}"
+def _fmt_amount(v: float | None, decimals: int = 2) -> str:
+    """A figure for a table: rounded to the asset's decimals, without float noise."""
+    return table_text(v, decimals)
 
 
 def _fmt_ts(v: Any) -> str:
     return "" if v is None else v.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def follow_table(result: FollowResult, console: Console) -> None:
-    """Print a follow result for a person at a terminal."""
+def follow_table(result: FollowResult, console: Console, *, by_source: bool = False) -> None:
+    """Print a follow result for a person at a terminal: one block per asset (amounts of
+    different assets are never added), then the warnings."""
     d = result
     verb = "Followed" if d.direction == "forward" else "Traced back"
     console.print(
@@ -39,67 +42,11 @@ def follow_table(result: FollowResult, console: Console) -> None:
     )
     for w in d.warnings:
         console.print(f"[yellow]Warning: {w['message']}[/yellow]")
-    console.print(f"Traced total: [bold]{_fmt_amount(d.traced_total)}[/bold]")
-    services = d.services()
-    t = Table(title="Services reached", title_justify="left")
-    for col, just in [("service", "left"), ("category", "left"), ("addresses", "right"),
-                      ("amount", "right"), ("share", "right"), ("min hops", "right"),
-                      ("first arrival (UTC)", "left")]:  # fmt: skip
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for r in services.iter_rows(named=True):
-        name = r["name"] + (" (inferred)" if r["label_inferred"] else "")
-        t.add_row(
-            name, r["category"], str(r["addresses"]), _fmt_amount(r["amount"]),
-            f"{r['share']:.1%}", str(r["min_hops"]), _fmt_ts(r["first_ts"]),
-        )  # fmt: skip
-    console.print(t)
-    if d.through.height:
-        tt = Table(title="Passed through (not counted as reached)", title_justify="left")
-        for col in ("service", "category", "address", "tainted in", "min hops"):
-            tt.add_column(col)
-        for r in d.through.iter_rows(named=True):
-            tt.add_row(r["name"], r["category"], r["address"], _fmt_amount(r["amount"]),
-                       str(r["min_hops"]))  # fmt: skip
-        console.print(tt)
-    if d.held.height:
-        th = Table(
-            title="Largest holders still on taint (not absorbing services)", title_justify="left"
-        )
-        for col in ("address", "amount", "min hops"):
-            th.add_column(col)
-        for r in d.held.head(10).iter_rows(named=True):
-            size = r["entity_size"]
-            shown = r["address"] + (f" (entity of {size})" if size > 1 else "")
-            th.add_row(shown, _fmt_amount(r["amount"]), str(r["min_hops"]))
-        console.print(th)
-    top = d.reached.head(3)
-    for r in top.iter_rows(named=True):
-        for p in r["paths"][:1]:
-            chain = " → ".join(h["to"][:8] + "…" for h in p["hops"])
-            console.print(
-                f"Strongest path to {r['name']} ({r['address'][:10]}…): "
-                f"{d.sources[0][:8]}… → {chain}  [{len(p['hops'])} hops, "
-                f"bottleneck {_fmt_amount(p['strength'])}]"
-            )
-    if d.conserves:
-        console.print(
-            f"Accounting: reached {_fmt_amount(d.reached_total)} + returned "
-            f"{_fmt_amount(d.returned)} + held {_fmt_amount(d.held_total)} + dust "
-            f"{_fmt_amount(d.dust)} + beyond hop limit {_fmt_amount(d.beyond_max_hops)} = "
-            f"{_fmt_amount(d.traced_total - d.unaccounted)} of traced "
-            f"{_fmt_amount(d.traced_total)}"
-        )
-    else:
-        console.print(
-            "Accounting: poison does not conserve value — amounts are upper bounds "
-            "(the same funds can taint several transfers); no closing balance is claimed."
-        )
-    if d.overdrafts:
-        console.print(
-            f"Note: {d.overdrafts} transfers sent more than their sender's observed balance "
-            f"({_fmt_amount(d.overdraft_amount)} in all); the difference is treated as clean "
-            "funds held before the data starts."
-        )
+    several = len(d.accounts) > 1
+    for acc in d.accounts:
+        _asset_block(d, acc, console, several=several)
+    if by_source and d.by_source is not None:
+        _by_source_table(d, console)
     if d.excluded_unknown_decimals:
         console.print(
             f"Note: {d.excluded_unknown_decimals} transfers of tokens with unknown decimals "
@@ -107,6 +54,103 @@ def follow_table(result: FollowResult, console: Console) -> None:
         )
     if d.missing_sources:
         console.print(f"Not in the data: {', '.join(d.missing_sources)}")
+
+
+def _asset_block(d: FollowResult, acc: AssetAccount, console: Console, *, several: bool) -> None:
+    """One asset's services, pass-throughs, holders, paths and accounting."""
+    dec = acc.decimals
+    unit = f" {acc.asset}"
+    if several:
+        console.rule(f"[bold]{acc.asset}[/bold]", align="left")
+    console.print(f"Traced total: [bold]{_fmt_amount(acc.traced_total, dec)}[/bold]{unit}")
+    services = d.services().filter(pl.col("asset") == acc.asset)
+    t = Table(title=f"Services reached ({acc.asset})", title_justify="left")
+    for col, just in [("service", "left"), ("category", "left"), ("addresses", "right"),
+                      ("amount", "right"), ("share", "right"), ("min hops", "right"),
+                      ("first arrival (UTC)", "left")]:  # fmt: skip
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in services.iter_rows(named=True):
+        name = r["name"] + (" (inferred)" if r["label_inferred"] else "")
+        t.add_row(
+            name, r["category"], str(r["addresses"]), _fmt_amount(r["amount"], dec),
+            f"{r['share']:.1%}", str(r["min_hops"]), _fmt_ts(r["first_ts"]),
+        )  # fmt: skip
+    console.print(t)
+    through = d.through.filter(pl.col("asset") == acc.asset)
+    if through.height:
+        tt = Table(title="Passed through (not counted as reached)", title_justify="left")
+        for col in ("service", "category", "address", "tainted in", "min hops"):
+            tt.add_column(col)
+        for r in through.iter_rows(named=True):
+            tt.add_row(r["name"], r["category"], r["address"], _fmt_amount(r["amount"], dec),
+                       str(r["min_hops"]))  # fmt: skip
+        console.print(tt)
+    held = d.held.filter(pl.col("asset") == acc.asset)
+    if held.height:
+        th = Table(
+            title="Largest holders still on taint (not absorbing services)", title_justify="left"
+        )
+        for col in ("address", "amount", "min hops"):
+            th.add_column(col)
+        for r in held.head(10).iter_rows(named=True):
+            size = r["entity_size"]
+            shown = r["address"] + (f" (entity of {size})" if size > 1 else "")
+            th.add_row(shown, _fmt_amount(r["amount"], dec), str(r["min_hops"]))
+        console.print(th)
+    top = d.reached.filter(pl.col("asset") == acc.asset).head(3)
+    for r in top.iter_rows(named=True):
+        for p in r["paths"][:1]:
+            console.print(
+                f"Strongest path {'to' if d.direction == 'forward' else 'from'} {r['name']} "
+                f"({r['address'][:10]}…): {path_text(p)}  [{len(p['hops'])} hops, "
+                f"bottleneck {_fmt_amount(p['strength'], dec)}]"
+            )
+    f = lambda v: _fmt_amount(v, dec)  # noqa: E731
+    if acc.conserves:
+        console.print(
+            f"Accounting{f' ({acc.asset})' if several else ''}: reached {f(acc.reached_total)} "
+            "+ returned "
+            f"{f(acc.returned)} + held {f(acc.held_total)} + dust {f(acc.dust)} + beyond hop "
+            f"limit {f(acc.beyond_max_hops)} = {f(acc.traced_total - acc.unaccounted)} of "
+            f"traced {f(acc.traced_total)}"
+        )
+    else:
+        console.print(
+            f"Accounting{f' ({acc.asset})' if several else ''}: poison does not conserve "
+            "value — amounts are upper bounds "
+            "(the same funds can taint several transfers); no closing balance is claimed."
+        )
+    if acc.overdrafts:
+        console.print(
+            f"Note: {acc.overdrafts} {acc.asset} transfers sent more than their sender's "
+            f"observed balance ({f(acc.overdraft_amount)} in all); the difference is treated "
+            "as clean funds held before the data starts."
+        )
+
+
+def _by_source_table(d: FollowResult, console: Console) -> None:
+    """Source × service amounts (``--by-source``), per asset."""
+    frame = d.by_source
+    assert frame is not None
+    t = Table(title="Reached, by source", title_justify="left")
+    cols = [("source", "left"), ("service", "left"), ("category", "left"), ("asset", "left"),
+            ("amount", "right"), ("share of source", "right")]  # fmt: skip
+    for col, just in cols:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in frame.iter_rows(named=True):
+        t.add_row(r["source"], r["name"], r["category"] or "", r["asset"],
+                  _fmt_amount(r["amount"], d.decimals_of(r["asset"])),
+                  "" if r["share"] is None else f"{r['share']:.1%}")  # fmt: skip
+    console.print(t)
+
+
+def path_text(path: dict[str, Any]) -> str:
+    """A path as the money moved: the first hop's sender, then each receiver (``source``
+    paths run from the origin down to the traced deposit, never from the deposit to itself)."""
+    hops = path["hops"]
+    if not hops:
+        return ""
+    return " → ".join(a[:8] + "…" for a in [hops[0]["from"], *(h["to"] for h in hops)])
 
 
 def _json_default(o: Any) -> Any:
