@@ -21,6 +21,7 @@ from .conftest import SAMPLE_DATA, SAMPLE_LABELS
 from .test_follow import write_case
 
 S, A, B, X = ("0x" + c * 40 for c in "1a2b")
+DATA_ARGS = [a for f in SAMPLE_DATA for a in ("--data", str(f))]
 
 
 def test_paths_are_listed_strongest_first(tmp_path: Path) -> None:
@@ -44,9 +45,8 @@ def test_source_paths_run_from_the_origin_to_the_deposit(sample_addresses: dict)
     p = r.reached["paths"][0][0]
     text = path_text(p)
     assert text.startswith(sample_addresses["scam"][:8]) and text.endswith(deposit[:8] + "…")
-    res = CliRunner().invoke(cli, ["source", deposit, *sum((["--data", str(f)] for f in
-                                   SAMPLE_DATA), []), "--labels", str(SAMPLE_LABELS),
-                                   "--format", "table"])  # fmt: skip
+    res = CliRunner().invoke(cli, ["source", deposit, *DATA_ARGS, "--labels",
+                                   str(SAMPLE_LABELS), "--format", "table"])  # fmt: skip
     assert res.exit_code == 0, res.output
     line = next(x for x in res.stdout.splitlines() if x.startswith("Strongest path"))
     assert line.startswith("Strongest path from Pig-butchering wallet")
@@ -73,8 +73,7 @@ def test_exact_text_is_the_on_chain_integer_scaled() -> None:
 def test_json_carries_decimal_strings_and_the_table_has_no_float_noise(
     sample_addresses: dict,
 ) -> None:
-    args = ["follow", sample_addresses["scam"], *sum((["--data", str(f)] for f in SAMPLE_DATA),
-            []), "--labels", str(SAMPLE_LABELS)]  # fmt: skip
+    args = ["follow", sample_addresses["scam"], *DATA_ARGS, "--labels", str(SAMPLE_LABELS)]
     doc = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"]).stdout)
     assert doc["traced_total_decimal"] == "115000"
     hot = next(r for r in doc["reached"] if r["name"] == "Exchange C (hot wallet)")
