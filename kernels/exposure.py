@@ -54,8 +54,14 @@ EXPOSURE_MODELS = {
     "taint-first": TAINT_FIRST,
     "clean-first": CLEAN_FIRST,
 }
-#: Columns of ``stats[c, :]``.
-SEEDED, DUST, BEYOND = 0, 1, 2
+#: Columns of ``stats[c, :]``: what origins and pass-through services paid out as their own
+#: category (seeded); what stopped as dust or at the hop limit; what arrived anywhere at hop 1
+#: (direct) or later (indirect); and what of it arrived at a labelled origin (absorbed there).
+#: With ``held`` (taint left in wallets at the end), conserving models close per category:
+#: ``seeded = held + absorbed + dust + beyond``; ``beyond`` is what wallets at the hop limit
+#: passed on, after it was counted where it arrived (so ``--max-hops 1`` keeps direct complete).
+SEEDED, DUST, BEYOND, DIRECT, INDIRECT, ABSORBED = 0, 1, 2, 3, 4, 5
+N_STATS = 6
 #: Indices into ``totals``.
 OVERDRAFTS, OVERDRAFT_AMOUNT = 0, 1
 
@@ -79,7 +85,7 @@ class ExposureState:
         self.min_hops = np.full((n_rows, max(n_cat, 1)), -1, dtype=np.int32)
         self.flow = np.zeros(n_rows, dtype=np.float64)
         self.touched = np.zeros(n_rows, dtype=np.float64)  # flow on which any category arrived
-        self.stats = np.zeros((max(n_cat, 1), 3), dtype=np.float64)
+        self.stats = np.zeros((max(n_cat, 1), N_STATS), dtype=np.float64)
         self.totals = np.zeros(2, dtype=np.float64)
 
     @property
@@ -192,8 +198,11 @@ def _exposure_kernel(
                     stats[c, BEYOND] += k
                 else:
                     arrived = True
+                    stats[c, INDIRECT] += k
                     if kv != ORIGIN:
                         taint[v, c] += k
+                    else:
+                        stats[c, ABSORBED] += k
                     if hops[v, c] < 0 or h < hops[v, c]:
                         hops[v, c] = h
                     if counted:
@@ -211,8 +220,11 @@ def _exposure_kernel(
                     stats[c, BEYOND] += resid
                 else:
                     arrived = True
+                    stats[c, DIRECT] += resid
                     if kv != ORIGIN:
                         taint[v, c] += resid
+                    else:
+                        stats[c, ABSORBED] += resid
                     hops[v, c] = 1
                     if counted:
                         direct[row, c] += resid

@@ -144,6 +144,49 @@ def _by_source_table(d: FollowResult, console: Console) -> None:
     console.print(t)
 
 
+#: Addresses up to which ``tracer exposure`` without ``-o`` prints a table.
+EXPOSURE_TABLE_MAX = 50
+
+
+def exposure_table(report: Any, console: Console) -> None:
+    """An exposure report for a short address list: one block per address and direction,
+    the categories it is exposed to (largest first), then the unattributed rest."""
+    f = report.frame
+    meta = report.metadata
+    console.print(
+        f"[bold]Exposure[/bold] model={meta['model']}  assets={','.join(meta['assets']) or '-'}"
+        f"  categories={','.join(meta['categories']) or 'none'}"
+    )
+    decimals = {a: v["decimals"] for a, v in meta.get("by_asset", {}).items()}
+    t = Table()
+    t.add_column("address", no_wrap=True)  # an address is never cut
+    for col, just in [("dir", "left"), ("asset", "left"),
+                      ("category", "left"), ("direct", "right"), ("indirect", "right"),
+                      ("total", "right"), ("share", "right"), ("min hops", "right"),
+                      ("risk", "right")]:  # fmt: skip
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    shown = f.filter((pl.col("total_amount") > 0) | (pl.col("category") == "unattributed"))
+    shown = shown.with_columns((pl.col("category") == "unattributed").alias("_u")).sort(
+        ["address", "direction", "asset", "_u", "total_amount"],
+        descending=[False, False, False, False, True],
+    )
+    for r in shown.iter_rows(named=True):
+        dec = decimals.get(r["asset"], 6)
+        own = r["category"] != "unattributed"
+        t.add_row(
+            r["address"], r["direction"], r["asset"] or "", r["category"],
+            _fmt_amount(r["direct_amount"], dec) if own else "",
+            _fmt_amount(r["indirect_amount"], dec) if own else "",
+            _fmt_amount(r["total_amount"], dec),
+            "" if r["share"] is None else f"{r['share']:.1%}",
+            "" if r["min_hops"] is None else str(r["min_hops"]),
+            f"{r['risk_score']:.1f}",
+        )  # fmt: skip
+    console.print(t)
+    if meta.get("not_found"):
+        console.print(f"Not in the data: {', '.join(meta['not_found'])}")
+
+
 def path_text(path: dict[str, Any]) -> str:
     """A path as the money moved: the first hop's sender, then each receiver (``source``
     paths run from the origin down to the traced deposit, never from the deposit to itself)."""
