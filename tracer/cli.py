@@ -419,7 +419,7 @@ def _selection(kw: dict[str, Any]) -> dict[str, Any]:
 
 def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
     from tracer.follow import follow
-    from tracer.render import follow_table, write_follow, write_frame
+    from tracer.render import follow_table, write_follow, write_ledger
 
     addrs = list(addresses)
     if kw.get("sources_file"):
@@ -439,7 +439,8 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
         quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
-        write_frame(result.ledger, "parquet", kw["ledger_file"])
+        argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
+        write_ledger(result, kw["ledger_file"], ws, argv)
         if not kw.get("quiet"):
             _err().print(
                 f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"

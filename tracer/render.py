@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,59 @@ def write_follow(result: FollowResult, fmt: str, output: str | None) -> None:
         pl.lit(result.traced_total).alias("traced_total"),
     )
     write_frame(flat, fmt, output)
+
+
+#: What the audit ledger's rows let an outsider recompute, per model (README "Audit ledger").
+LEDGER_RULES = {
+    "haircut": "tainted = amount * min(1, sender_taint_before / sender_balance_before)",
+    "taint-first": "tainted = min(amount, sender_taint_before)",
+    "clean-first": "tainted = max(0, amount - (sender_balance_before - sender_taint_before))",
+    "poison": "tainted = amount if sender_taint_before > 0",
+    "tiho": "pro rata per transaction (tx_hash), handed to its largest outputs first",
+    "fifo": "oldest lots first (the sender's earlier ledger rows are its lots)",
+    "lifo": "newest lots first (the sender's earlier ledger rows are its lots)",
+}
+
+
+def ledger_metadata(result: FollowResult, workspace: Any, command_line: list[str]) -> dict:
+    """Provenance of a ledger: enough to reproduce the trace from the file alone."""
+    from tracer import __version__
+    from tracer.exposure import _workspace_desc, label_set_hash
+
+    return {
+        "tracer_version": __version__,
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "workspace": _workspace_desc(workspace),
+        "label_set_sha256": label_set_hash(workspace.labels()),
+        "labels": int(workspace.labels().height),
+        "sources": result.sources,
+        "missing_sources": result.missing_sources,
+        "model": result.model,
+        "direction": result.direction,
+        "assets": result.assets,
+        "options": result.options,
+        "by_asset": [a.to_dict() for a in result.accounts],
+        "rule": LEDGER_RULES[result.model],
+        "seed_rule": "is_seed rows are the traced transfers themselves: tainted = amount",
+        "warnings": result.warnings,
+        "command_line": command_line,
+    }
+
+
+def write_ledger(result: FollowResult, path: str, workspace: Any, command_line: list[str]) -> None:
+    """Write the audit ledger to Parquet atomically, provenance in the metadata key ``tracer``."""
+    import pyarrow.parquet as pq
+
+    if result.ledger is None:
+        raise ValueError("the follow ran without ledger=True")
+    meta = ledger_metadata(result, workspace, command_line)
+    table = result.ledger.to_arrow()
+    table = table.replace_schema_metadata({
+        **(table.schema.metadata or {}),
+        b"tracer": json.dumps(meta, default=_json_default).encode(),
+    })  # fmt: skip
+    with atomic_path(Path(path)) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def write_frame(frame: pl.DataFrame, fmt: str, output: str | None) -> None:
