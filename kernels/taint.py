@@ -214,6 +214,124 @@ def _sweep_kernel(
     stats[OVERDRAFT_AMOUNT] = over
 
 
+#: Columns of ``ColourState.stats[c, :]`` (per colour: seeded, below dust, beyond hop limit).
+C_TRACED, C_DUST, C_BEYOND = 0, 1, 2
+
+
+@njit(cache=True)
+def _colour_kernel(
+    src, dst, amount, ts, seed, role, model, min_amount, max_hops,
+    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
+    record, stats, colour_of, tc, row_of, cin, cstats,
+):  # fmt: skip
+    """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
+    per source (``--by-source``): the same totals, plus who the taint came from.
+
+    The total a transfer carries, and whether it is delivered, dust or beyond the hop limit, are
+    decided exactly as in the single-colour kernel (the lines are the same). The colours then
+    split it: a seed is wholly its source's colour; any other transfer carries each colour in
+    proportion to the sender's tainted funds (``tc[u, c] / T_u``), so the colours always sum
+    to the total (poison: every colour the sender holds taints the whole transfer, an upper
+    bound per source, exactly a separate poison trace of each). ``tc[n, S]`` is each node's
+    tainted funds by colour; ``cin[row, S]`` what reported nodes (``row_of >= 0``: sinks and
+    sources) received by colour. Kept out of the single-colour kernel so that one pays nothing.
+    """
+    n_col = tc.shape[1]
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        x = amount[e]
+        ru = role[u]
+        b = bt[u, 0]
+        t_u = bt[u, 1]
+        if x > b:
+            if ru == NORMAL or ru == THROUGH:
+                n_over += 1.0
+                over += x - b
+            b = x
+        carried = 0.0
+        if ru == SOURCE:
+            if seed[e]:
+                carried = x
+                traced += x
+                cstats[colour_of[u], C_TRACED] += x
+        elif ru != SINK and t_u > 0.0:
+            if model == HAIRCUT:
+                carried = haircut_rule(x, b, t_u)
+            elif model == POISON:
+                carried = poison_rule(x, b, t_u)
+            elif model == TAINT_FIRST:
+                carried = taint_first_rule(x, b, t_u)
+            else:
+                carried = clean_first_rule(x, b, t_u)
+        if record:
+            bal_before[e] = b
+            taint_before[e] = t_u
+        bt[u, 0] = b - x
+        if model != POISON:
+            rest = t_u - carried
+            bt[u, 1] = rest if rest > 0.0 else 0.0
+        bt[v, 0] += x
+        if carried <= 0.0:
+            continue
+        h = 1 if ru == SOURCE else hops[u] + 1
+        fate = 0  # 0 delivered, 1 dust, 2 beyond (the total's fate: every colour shares it)
+        if carried < min_amount:
+            dust += carried
+            fate = 1
+        elif h > max_hops:
+            beyond += carried
+            fate = 2
+        else:
+            edge_taint[e] = carried
+            edge_hop[e] = h
+            if hops[v] < 0 or h < hops[v]:
+                hops[v] = h
+            if first_ts[v] < 0:
+                first_ts[v] = ts[e]
+            inflow[v] += carried
+        rv = role[v]
+        keeps = rv == NORMAL or rv == THROUGH
+        if fate == 0 and keeps:
+            bt[v, 1] += carried
+        row = row_of[v]
+        for c in range(n_col):
+            if ru == SOURCE:
+                k = carried if c == colour_of[u] else 0.0
+            else:
+                t = tc[u, c]
+                if t <= 0.0:
+                    continue
+                if model == POISON:
+                    k = carried
+                else:
+                    k = carried * (t / t_u)
+                    if k > t:
+                        k = t
+                    tc[u, c] = t - k
+            if k <= 0.0:
+                continue
+            if fate == 1:
+                cstats[c, C_DUST] += k
+            elif fate == 2:
+                cstats[c, C_BEYOND] += k
+            else:
+                if keeps:
+                    tc[v, c] += k
+                if row >= 0:
+                    cin[row, c] += k
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
+
+
 @njit(cache=True)
 def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max_lots, lifo):
     """Append a lot (``x`` moved, ``tx`` of it tainted) to node ``v``'s queue.
@@ -469,9 +587,14 @@ class SweepState(_Totals):
         min_amount: float = 0.0,
         max_hops: int | None = None,
         max_lots: int = DEFAULT_MAX_LOTS,
+        colours: ColourState | None = None,
     ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+        if colours is not None and MODELS[model] not in (POISON, HAIRCUT, TAINT_FIRST,
+                                                         CLEAN_FIRST):  # fmt: skip
+            raise ValueError(f"taint colours (by source) are not available for {model!r}")
+        self.colours = colours
         if max_lots < 2:
             raise ValueError("max_lots must be at least 2")
         self.role = np.ascontiguousarray(role, dtype=np.int8)
@@ -509,6 +632,25 @@ class SweepState(_Totals):
     def nbytes(self) -> int:
         """Bytes held by the per-address state (what a whole-chain sweep keeps in memory)."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+class ColourState:
+    """Taint by colour (one colour per source) for :func:`_colour_kernel`.
+
+    ``colour_of[node]``: the colour of a source node (-1 elsewhere); ``row_of[node]``: the
+    reported row of a node whose receipts are kept by colour (-1: not reported). Memory
+    ``8 · addresses · colours`` bytes for ``tc`` plus ``8 · rows · colours`` for ``cin``.
+    """
+
+    def __init__(self, colour_of: np.ndarray, n_colours: int, row_of: np.ndarray) -> None:
+        self.colour_of = np.ascontiguousarray(colour_of, dtype=np.int32)
+        self.row_of = np.ascontiguousarray(row_of, dtype=np.int32)
+        n = self.colour_of.shape[0]
+        k = max(int(n_colours), 1)
+        n_rows = int(self.row_of.max()) + 1 if n and self.row_of.size else 0
+        self.tc = np.zeros((n, k), dtype=np.float64)
+        self.cin = np.zeros((max(n_rows, 0), k), dtype=np.float64)
+        self.stats = np.zeros((k, 3), dtype=np.float64)
 
 
 class ChunkResult:
@@ -567,6 +709,16 @@ def sweep_chunk(
             state.lot_amt, state.lot_tnt, state.pool_end, state.max_lots,
         )  # fmt: skip
         state.longest_queue = max(state.longest_queue, int(longest))
+    elif state.colours is not None:
+        col = state.colours
+        if col.colour_of.shape[0] != n_nodes:
+            raise ValueError("colour_of must have one entry per node")
+        _colour_kernel(
+            src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
+            state.bt, state.inflow, state.hops, state.first_ts,
+            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            col.colour_of, col.tc, col.row_of, col.cin, col.stats,
+        )  # fmt: skip
     else:
         if code == TIHO:
             if tx_id is None:
