@@ -371,6 +371,9 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write the audit ledger (one row per tainted transfer) to Parquet."),
         click.option("--entities", "use_entities", is_flag=True,
                      help="Treat each clustered entity as one node (see 'tracer cluster')."),
+        click.option("--by-source", "by_source", is_flag=True,
+                     help="Also show, per source, how much of its money reached each service "
+                          "(computed in the same sweep; always in JSON for several sources)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -436,7 +439,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
     result = follow(
         ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
-        quiet=bool(kw.get("quiet")),
+        by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
@@ -447,7 +450,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
             )
     fmt = _out_format(kw.get("out_format"), kw.get("output"))
     if fmt == "table":
-        follow_table(result, _out())
+        follow_table(result, _out(), by_source=bool(kw.get("by_source")))
     else:
         write_follow(result, fmt, kw.get("output"))
         if not kw.get("quiet"):  # the JSON carries them too ("warnings"); say them aloud

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -44,6 +44,9 @@ from tracer.selection import (
 from tracer.stream import CHUNK, selected_chunks, use_stream
 from tracer.workspace import Workspace
 
+if TYPE_CHECKING:
+    from tracer.by_source import SourceColours
+
 #: Model names accepted by ``--model`` (stable contract for scripts).
 MODEL_NAMES = tuple(MODELS)
 
@@ -69,7 +72,7 @@ def follow(
     direction: str = "forward",
     entities: np.ndarray | None = None,
     stream: bool | None = None,
-    by_source: bool = False,
+    by_source: bool | None = None,
     quiet: bool = True,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
@@ -91,7 +94,8 @@ def follow(
     graph cache (a whole-chain workspace). Results are the same either way.
 
     ``by_source``: also split every reached service's amount by source, in the same sweep
-    (each source its own taint colour; :mod:`tracer.by_source`).
+    (each source its own taint colour; :mod:`tracer.by_source`). ``None``: whenever there are
+    several sources and the model allows it; ``True``: required (a clear error otherwise).
     """
     if model not in MODELS:
         raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
@@ -122,11 +126,15 @@ def follow(
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
     role = roles(graph, src_ids, labelled, through)
     colours = None
-    if by_source:
+    if by_source or (by_source is None and src_ids.shape[0] > 1):
         from tracer.by_source import check_by_source, source_colours
 
-        check_by_source(model, src_ids.shape[0], graph.n_nodes)
-        colours = source_colours(role, src_ids)
+        try:
+            check_by_source(model, src_ids.shape[0], graph.n_nodes)
+            colours = source_colours(role, src_ids)
+        except UsageError:
+            if by_source:
+                raise
     backward = direction == "backward"
     nodes = graph.addresses
     conserves = model != "poison"
@@ -186,7 +194,7 @@ def follow(
             "direction": direction,
             "top_paths": top_paths,
             "entities": entities is not None,
-            "by_source": by_source,
+            "by_source": colours is not None,
         },
     )
     result.warnings = follow_warnings(
@@ -300,17 +308,19 @@ def trace_edges(
     entities: np.ndarray | None = None,
     ledger: bool = False,
     on_chunk: Any = None,
-    colours: Any = None,
+    colours: SourceColours | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
 
     Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
     and, with ``ledger``, their hop and the sender's state before each) in processing order,
     and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
+    ``colours`` (``--by-source``): one taint colour per source, in the same sweep.
     Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
     ``stream``.
     """
-    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops)
+    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops,
+                       colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = to_us(since), to_us(until)
     kept: list[dict[str, np.ndarray]] = []
     counts = SweepCounts()

@@ -134,7 +134,8 @@ def _by_source_table(d: FollowResult, console: Console) -> None:
     frame = d.by_source
     assert frame is not None
     t = Table(title="Reached, by source", title_justify="left")
-    cols = [("source", "left"), ("service", "left"), ("category", "left"), ("asset", "left"),
+    t.add_column("source", no_wrap=True)  # an address is never cut
+    cols = [("service", "left"), ("category", "left"), ("asset", "left"),
             ("amount", "right"), ("share of source", "right")]  # fmt: skip
     for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
