@@ -23,7 +23,8 @@ conservative choice: it never creates taint) and counted in ``stats[OVERDRAFTS]`
 
 Dust and hop limit: a ``t`` below ``min_amount`` stops where it is (``stats[DUST]``) instead of
 being followed through thousands of further wallets, and so does taint that would arrive at hop
-``max_hops + 1`` (``stats[BEYOND]``); the receiver sees those funds as clean. ``hops[v]`` is the
+``max_hops + 1`` (``stats[BEYOND]``, and per sending wallet in ``beyond_from``: the wallets at
+the limit that passed it on); the receiver sees those funds as clean. ``hops[v]`` is the
 minimum number of tainted hops from a source at which taint reached ``v``; an edge's hop is its
 sender's minimum hop + 1.
 
@@ -122,7 +123,7 @@ def _sweep_kernel(
     src, dst, amount, ts, seed, role, model, min_amount, max_hops,
     grp_of, grp_lead, grp_offsets, grp_edges,
     bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats,
+    record, stats, beyond_from,
 ):  # fmt: skip
     """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address."""
     # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
@@ -196,6 +197,7 @@ def _sweep_kernel(
                 dust += carried
             elif h > max_hops:
                 beyond += carried
+                beyond_from[u] += carried  # who stopped at the limit (rare path)
             else:
                 edge_taint[e] = carried
                 edge_hop[e] = h
@@ -222,7 +224,7 @@ C_TRACED, C_DUST, C_BEYOND = 0, 1, 2
 def _colour_kernel(
     src, dst, amount, ts, seed, role, model, min_amount, max_hops,
     bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, colour_of, tc, row_of, cin, cstats,
+    record, stats, beyond_from, colour_of, tc, row_of, cin, cstats,
 ):  # fmt: skip
     """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
     per source (``--by-source``): the same totals, plus who the taint came from.
@@ -286,6 +288,7 @@ def _colour_kernel(
             fate = 1
         elif h > max_hops:
             beyond += carried
+            beyond_from[u] += carried
             fate = 2
         else:
             edge_taint[e] = carried
@@ -399,7 +402,7 @@ def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max
 def _lots_kernel(
     src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
     bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
+    record, stats, beyond_from, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
 ):  # fmt: skip
     """FIFO and LIFO: per-address queues of lots ``(amount, tainted part)``.
 
@@ -476,6 +479,7 @@ def _lots_kernel(
                 dust += carried
             elif h > max_hops:
                 beyond += carried
+                beyond_from[u] += carried  # who stopped at the limit (rare path)
             else:
                 moved = carried
                 edge_taint[e] = carried
@@ -612,6 +616,9 @@ class SweepState(_Totals):
         self.hops = np.full(n, -1, dtype=np.int32)
         self.first_ts = np.full(n, -1, dtype=np.int64)
         self.stats = np.zeros(N_STATS, dtype=np.float64)
+        # taint each wallet passed on beyond the hop limit (who the "beyond" figure stopped
+        # at); only with a limit, so an unlimited whole-chain sweep pays no memory for it
+        self.beyond_from = np.zeros(n if max_hops is not None else 0, dtype=np.float64)
         self.max_lots = int(max_lots)
         self.longest_queue = 0
         self.edges_seen = 0
@@ -705,6 +712,7 @@ def sweep_chunk(
             src, dst, amount, ts, seed, state.role, code == LIFO, state.min_amount, state.hop_cap,
             state.bt, state.inflow, state.hops, state.first_ts,
             out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
             state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
             state.lot_amt, state.lot_tnt, state.pool_end, state.max_lots,
         )  # fmt: skip
@@ -717,6 +725,7 @@ def sweep_chunk(
             src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
             state.bt, state.inflow, state.hops, state.first_ts,
             out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
             col.colour_of, col.tc, col.row_of, col.cin, col.stats,
         )  # fmt: skip
     else:
@@ -731,6 +740,7 @@ def sweep_chunk(
             src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
             *groups, state.bt, state.inflow, state.hops, state.first_ts,
             out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
         )  # fmt: skip
     state.edges_seen += n_edges
     return out

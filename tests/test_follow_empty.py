@@ -105,3 +105,11 @@ def test_streamed_empty_selection_counts_the_partitions(
     ws.ingest([TRX_ONLY])
     r = follow(Workspace.open(tmp_path / "ws"), [sample_addresses["exchange-c-hot"]], stream=True)
     assert "this workspace holds TRX (6 transfers)" in r.warnings[0]["message"]
+
+
+def test_absent_sources_stop_with_what_the_data_holds(sample_ws: Workspace) -> None:
+    from tracer.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"none of the addresses.*the data holds \d+ addresses "
+                                         r"on tron"):  # fmt: skip
+        follow(sample_ws, ["0x" + "9" * 40])

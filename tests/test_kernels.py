@@ -434,3 +434,23 @@ def test_colours_are_refused_for_lot_models() -> None:
     col = ColourState(np.array([0, -1], np.int32), 1, np.array([-1, 0], np.int32))
     with pytest.raises(ValueError, match="not available"):
         SweepState(np.array([SOURCE, NORMAL], np.int8), model="fifo", colours=col)
+
+
+@pytest.mark.parametrize("model", ["haircut", "taint-first", "clean-first", "fifo", "lifo"])
+@settings(deadline=None, max_examples=60)
+@given(g=graphs(), max_hops=st.sampled_from([1, 2, 3]), colours=st.booleans())
+def test_beyond_is_attributed_to_the_wallets_at_the_limit(model, g, max_hops, colours) -> None:  # type: ignore[no-untyped-def]
+    """``beyond_from`` says who stopped at the hop limit; it sums to ``stats[BEYOND]`` and only
+    wallets reached at the limit appear in it."""
+    if colours and model in ("fifo", "lifo"):
+        return
+    if colours:
+        state, _ = run_colours(g, model, max_hops=max_hops)
+    else:
+        state = SweepState(g["role"], model=model, max_hops=max_hops)
+        sweep_chunk(state, g["src"], g["dst"], g["amount"],
+                    np.arange(g["src"].shape[0], dtype=np.int64), g["seed"])  # fmt: skip
+    assert state.beyond_from.sum() == pytest.approx(state.stats[2], abs=1e-9)
+    at = np.flatnonzero(state.beyond_from > 0)
+    assert np.all(state.hops[at] >= max_hops)
+    assert SweepState(g["role"], model=model).beyond_from.size == 0  # no limit: no memory

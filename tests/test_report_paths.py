@@ -87,3 +87,16 @@ def test_json_carries_decimal_strings_and_the_table_has_no_float_noise(
     table = CliRunner().invoke(cli, [*args, "--format", "table"]).stdout
     assert "19,565.217391" in table and "115,000 " in table
     assert "19565.2173913" not in table and ".00000000" not in table
+
+
+def test_max_hops_one_lists_the_direct_receivers_that_passed_it_on(sample_addresses) -> None:  # type: ignore[no-untyped-def]
+    ws, _ = Workspace.in_memory(SAMPLE_DATA, [read_labels(SAMPLE_LABELS)])
+    r = follow(ws, [sample_addresses["scam"]], max_hops=1)
+    front = dict(zip(r.frontier["address"], r.frontier["amount"], strict=True))
+    # peel-1 received 70k at hop 1 and passed all of it on: it was counted, then stopped
+    assert front[sample_addresses["peel-1"]] == pytest.approx(70_000.0)
+    assert sum(front.values()) == pytest.approx(r.beyond_max_hops)
+    assert r.unaccounted == pytest.approx(0.0, abs=1e-6)
+    doc = r.to_dict()
+    assert doc["hop_limit_frontier"][0]["address"] == sample_addresses["peel-1"]
+    assert follow(ws, [sample_addresses["scam"]]).to_dict()["hop_limit_frontier"] == []

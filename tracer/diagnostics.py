@@ -10,7 +10,8 @@ number. :func:`follow_warnings` turns the counts a sweep gathered on its way
 * ``no_source_transfers`` — the sources have no outflows (``source``: inflows) in the selection:
   lists their transfers by asset and side;
 * ``window_empty`` — they have some, but none inside ``--since/--until``: gives their range;
-* ``sources_not_found`` — some of the given addresses are not in the data;
+* ``sources_not_found`` — some of the given addresses are not in the data (when none is, the
+  run stops with a usage error, exit 2, that says which chains the data covers);
 * ``no_labels`` — taint was traced but no label is loaded, so no service can be "reached".
 
 Each is ``{"code", "message"}``: the code is stable for scripts, the message is for people. The
@@ -101,6 +102,14 @@ def _shown(items: list[tuple[str, int]], limit: int = 6) -> str:
 
 def _when(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def data_summary(graph: NodeIndex) -> str:
+    """What the data holds, in one clause: addresses per chain (for "sources not found")."""
+    if graph.n_nodes == 0:
+        return "the data holds no transfers"
+    per = graph.addresses.group_by("chain").len().sort("chain").rows()
+    return "the data holds " + ", ".join(f"{n:,} addresses on {c}" for c, n in per)
 
 
 def selection_name(assets: str | None) -> str:

@@ -25,7 +25,7 @@ import polars as pl
 from kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
 from tracer.addresses import display, display_many
 from tracer.decimal_text import decimal_text, exact_text
-from tracer.diagnostics import follow_warnings
+from tracer.diagnostics import data_summary, follow_warnings
 from tracer.errors import UsageError
 from tracer.follow_result import AssetAccount, FollowResult
 from tracer.labels import primary_labels
@@ -113,8 +113,9 @@ def follow(
     src_ids, missing = resolve_nodes(graph, sources)
     if src_ids.size == 0:
         raise UsageError(
-            f"none of the addresses occurs in the data: {', '.join(missing)} "
-            "(check the chain and that the export covering them was ingested)"
+            f"none of the addresses occurs in the data: {', '.join(missing)}; "
+            f"{data_summary(graph)} (check the chain and that the export covering them was "
+            "ingested)"
         )
     token_ids = asset_tokens(graph, assets)
     labelled = node_labels(graph, workspace.labels())
@@ -144,7 +145,8 @@ def follow(
     total = (reader.num_rows if reader is not None else 0) * len(groups)
     accounts: list[AssetAccount] = []
     frames: dict[str, list[pl.DataFrame]] = {"reached": [], "through": [], "held": [],
-                                             "ledger": [], "by_source": []}  # fmt: skip
+                                             "frontier": [], "ledger": [],
+                                             "by_source": []}  # fmt: skip
     counts = SweepCounts()
     with counter(total, "sweep", quiet or reader is None) as advance:
         for group in groups:
@@ -180,6 +182,7 @@ def follow(
         reached=pl.concat(frames["reached"]),
         through=pl.concat(frames["through"]),
         held=pl.concat(frames["held"]),
+        frontier=pl.concat(frames["frontier"]),
         conserves=conserves,
         missing_sources=missing,
         entities=entities is not None,
@@ -281,10 +284,17 @@ def _group_frames(
         dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[3]),
         overdraft_amount=float(res.stats[4]), conserves=conserves,
     )  # fmt: skip
+    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
+    front_ids = np.flatnonzero(res.beyond_from > 0).astype(np.int32)
+    order = np.lexsort((front_ids, -res.beyond_from[front_ids]))[:top_held]
+    frontier = frame_for(front_ids[order], res.beyond_from[front_ids[order]]).join(
+        lab, on="id", how="left"
+    )
     return account, {
         "reached": _display(reached).with_columns(pl.col("label_inferred").fill_null(False)),
         "through": _display(through_df).drop("id"),
         "held": _display(held),
+        "frontier": _display(frontier),
     }
 
 

@@ -103,6 +103,8 @@ class FollowResult:
     through: pl.DataFrame
     held: pl.DataFrame
     conserves: bool
+    #: wallets at the hop limit and the taint each passed on beyond it (``--max-hops``)
+    frontier: pl.DataFrame | None = None
     missing_sources: list[str] = field(default_factory=list)
     ledger: pl.DataFrame | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -222,6 +224,9 @@ class FollowResult:
             "returned": self.returned,
             "dust": self.dust,
             "beyond_max_hops": self.beyond_max_hops,
+            "hop_limit_frontier": []
+            if self.frontier is None
+            else self._rows(self.frontier, ["address", "chain", "asset", "amount", "min_hops"]),
             "conserves": self.conserves,
             "accounting": None if one is None else one.accounting(),
             "unknown_prior_funds": {

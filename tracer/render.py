@@ -98,6 +98,17 @@ def _asset_block(d: FollowResult, acc: AssetAccount, console: Console, *, severa
             shown = r["address"] + (f" (entity of {size})" if size > 1 else "")
             th.add_row(shown, _fmt_amount(r["amount"], dec), str(r["min_hops"]))
         console.print(th)
+    front = None if d.frontier is None else d.frontier.filter(pl.col("asset") == acc.asset)
+    if front is not None and front.height:
+        tf = Table(
+            title=f"Stopped at the hop limit (passed on beyond hop {d.options.get('max_hops')}, "
+            "not followed)", title_justify="left",
+        )  # fmt: skip
+        for col in ("address", "passed on", "min hops"):
+            tf.add_column(col)
+        for r in front.head(10).iter_rows(named=True):
+            tf.add_row(r["address"], _fmt_amount(r["amount"], dec), str(r["min_hops"]))
+        console.print(tf)
     top = d.reached.filter(pl.col("asset") == acc.asset).head(3)
     for r in top.iter_rows(named=True):
         for p in r["paths"][:1]:
