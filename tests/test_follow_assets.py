@@ -109,3 +109,14 @@ def test_ray_refuses_several_assets(mixed_ws: Workspace) -> None:
 
     with pytest.raises(UsageError, match="one --asset at a time"):
         exposure(mixed_ws, ExposureRequest(addresses=None, assets="all"), engine="ray")
+
+
+def test_flat_outputs_give_each_row_its_own_assets_total(tmp_path: Path) -> None:
+    data, labels = mixed_export(tmp_path)
+    out = tmp_path / "r.parquet"
+    res = CliRunner().invoke(cli, ["follow", S, "--data", str(data), "--labels", str(labels),
+                                   "--asset", "all", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    f = pl.read_parquet(out)
+    assert dict(zip(f["asset"], f["traced_total"], strict=True)) == {
+        "USD": pytest.approx(4.0), "WETH": pytest.approx(2.0)}  # fmt: skip

@@ -241,7 +241,14 @@ def write_follow(result: FollowResult, fmt: str, output: str | None) -> None:
             pl.String,
         ),
         pl.lit(result.model).alias("model"),
-        pl.lit(result.traced_total).alias("traced_total"),
+        # each row's own asset's traced total (never a sum over assets)
+        pl.col("asset")
+        .replace_strict(
+            {a.asset: a.traced_total for a in result.accounts},
+            default=None,
+            return_dtype=pl.Float64,
+        )
+        .alias("traced_total"),
     )
     write_frame(flat, fmt, output)
 
