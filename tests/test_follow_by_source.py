@@ -88,3 +88,4 @@ def test_lot_models_refuse_by_source_clearly(two) -> None:  # type: ignore[no-un
     doc = json.loads(CliRunner().invoke(cli, ["follow", *two, *ARGS, "--model", "fifo",
                                               "--format", "json"]).stdout)  # fmt: skip
     assert "by_source" not in doc and doc["options"]["by_source"] is False
+    assert [w["code"] for w in doc["warnings"]] == ["by_source_unavailable"]

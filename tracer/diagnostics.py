@@ -12,7 +12,9 @@ number. :func:`follow_warnings` turns the counts a sweep gathered on its way
 * ``window_empty`` — they have some, but none inside ``--since/--until``: gives their range;
 * ``sources_not_found`` — some of the given addresses are not in the data (when none is, the
   run stops with a usage error, exit 2, that says which chains the data covers);
-* ``no_labels`` — taint was traced but no label is loaded, so no service can be "reached".
+* ``no_labels`` — taint was traced but no label is loaded, so no service can be "reached";
+* ``by_source_unavailable`` — several sources, but the model (or memory) allows no per-source
+  breakdown (added by :func:`tracer.follow.follow`).
 
 Each is ``{"code", "message"}``: the code is stable for scripts, the message is for people. The
 extra counting (the whole workspace by asset, the sources' own transfers) runs only when a

@@ -127,15 +127,17 @@ def follow(
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
     role = roles(graph, src_ids, labelled, through)
     colours = None
+    skipped_by_source = None
     if by_source or (by_source is None and src_ids.shape[0] > 1):
         from tracer.by_source import check_by_source, source_colours
 
         try:
             check_by_source(model, src_ids.shape[0], graph.n_nodes)
             colours = source_colours(role, src_ids)
-        except UsageError:
+        except UsageError as exc:
             if by_source:
                 raise
+            skipped_by_source = str(exc)
     backward = direction == "backward"
     nodes = graph.addresses
     conserves = model != "poison"
@@ -206,6 +208,11 @@ def follow(
         traced=sum(a.traced_total for a in accounts),  # > 0 test only: any asset traced
         missing=missing, n_labels=labelled.height, n_loaded=workspace.labels().height,
     )  # fmt: skip
+    if skipped_by_source:
+        result.warnings.append({
+            "code": "by_source_unavailable",
+            "message": f"no per-source breakdown: {skipped_by_source}",
+        })  # fmt: skip
     if ledger:
         result.ledger = pl.concat(frames["ledger"])
     if colours is not None:
