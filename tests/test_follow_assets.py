@@ -71,6 +71,8 @@ def test_asset_all_reports_each_asset_and_never_adds_them(mixed_ws: Workspace) -
     assert [b["asset"] for b in d["by_asset"]] == ["USD", "WETH"]
     assert {x["asset"] for x in d["reached"]} == {"USD", "WETH"}
     assert r.ledger is not None and set(r.ledger["asset"]) == {"USDT", "USDC", "WETH"}
+    groups = dict(zip(r.ledger["asset"], r.ledger["asset_group"], strict=False))
+    assert groups == {"USDT": "USD", "USDC": "USD", "WETH": "WETH"}  # each row's account
 
 
 def test_one_token_keeps_the_scalar_contract(mixed_ws: Workspace) -> None:

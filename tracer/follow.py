@@ -166,7 +166,11 @@ def follow(
             for k, f in parts.items():
                 frames[k].append(f)
             if ledger:
-                frames["ledger"].append(_ledger(tainted, workspace, model, backward, lab, role))
+                frames["ledger"].append(
+                    _ledger(tainted, workspace, model, backward, lab, role).with_columns(
+                        pl.lit(group.name, pl.String).alias("asset_group")  # its account
+                    )
+                )
             if colours is not None:
                 from tracer.by_source import by_source_frame
 
