@@ -390,6 +390,9 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write the audit ledger (one row per tainted transfer) to Parquet."),
         click.option("--entities", "use_entities", is_flag=True,
                      help="Treat each clustered entity as one node (see 'tracer cluster')."),
+        click.option("--by-source", "by_source", is_flag=True,
+                     help="Also show, per source, how much of its money reached each service "
+                          "(computed in the same sweep; always in JSON for several sources)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -438,7 +441,7 @@ def _selection(kw: dict[str, Any]) -> dict[str, Any]:
 
 def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
     from tracer.follow import follow
-    from tracer.render import follow_table, write_follow, write_frame
+    from tracer.render import follow_table, write_follow, write_ledger
 
     addrs = list(addresses)
     if kw.get("sources_file"):
@@ -455,19 +458,23 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
     result = follow(
         ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
-        quiet=bool(kw.get("quiet")),
+        by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
-        write_frame(result.ledger, "parquet", kw["ledger_file"])
+        argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
+        write_ledger(result, kw["ledger_file"], ws, argv)
         if not kw.get("quiet"):
             _err().print(
                 f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"
             )
     fmt = _out_format(kw.get("out_format"), kw.get("output"))
     if fmt == "table":
-        follow_table(result, _out())
+        follow_table(result, _out(), by_source=bool(kw.get("by_source")))
     else:
         write_follow(result, fmt, kw.get("output"))
+        if not kw.get("quiet"):  # the JSON carries them too ("warnings"); say them aloud
+            for w in result.warnings:
+                _err().print(f"[yellow]Warning: {w['message']}[/yellow]")
 
 
 @cli.command()
