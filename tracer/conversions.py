@@ -300,6 +300,7 @@ def _one_tx(
     pools: set[str] = set()
     implied: list[tuple[str, str, int, str]] = []  # native legs implied by events, with the rule
     unwrappers: set[str] = set()
+    li = None
     try:
         for _, li, _, _, address, t0, t1, t2, t3, n, data in logs:
             emitter = _addr(chain, address)
@@ -334,9 +335,13 @@ def _one_tx(
             elif kind == "v1-sell":  # EthPurchase/TrxPurchase(buyer, tokens sold, native bought)
                 implied.append((emitter, _addr(chain, t1), int(t3[2:], 16), "+v1-legs"))
                 unwrappers.add(_addr(chain, t1))
-    except (_Malformed, ValueError) as exc:
+    except _Malformed as exc:
         decoded.skipped[SKIP_MALFORMED] += 1
         decoded.problems.append(f"{chain} tx {tx}: {exc}")
+        return None
+    except (ValueError, TypeError, AttributeError) as exc:  # non-hex words, missing topics
+        decoded.skipped[SKIP_MALFORMED] += 1
+        decoded.problems.append(f"{chain} tx {tx}: log {li}: cannot decode ({exc})")
         return None
     traced = any(seq != 0 for seq, *_ in native)
     sender = next((s for seq, s, _, _ in native if seq == 0), None)
@@ -359,6 +364,7 @@ def _one_tx(
     involved: set[str | None] = {t for s, t, d, _ in flows if s in pools or d in pools}
     if implied:
         involved.add(None)
+    involved |= {e for _, p, e in events if p == "wrap"}  # the wrapped token itself
     flows = [f for f in flows if f[1] in involved]
     excluded = pools | ZERO
     got = resolve(flows, excluded, sender)
