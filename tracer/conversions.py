@@ -99,7 +99,7 @@ SKIP_SEVERAL_TRADERS = "several traders (aggregator settlement or batch)"
 SKIP_SEVERAL_ASSETS = "trader has several assets in or out"
 SKIP_MALFORMED = "malformed log in the transaction"
 SKIP_NO_TX_HASH = "log without a transaction hash"
-SKIP_NEEDS_TRACES = "native coin moves inside calls here: needs traces (--traces)"
+SKIP_NEEDS_TRACES = "native coin moves inside calls here: needs the traces export"
 
 CONVERSION_SCHEMA: dict[str, pl.DataType] = {
     "chain": pl.String(),
@@ -451,3 +451,83 @@ def _with_metadata(frame: pl.DataFrame, chain: str, tokens: TokenTable, d: Decod
             "in token units; add it with --tokens FILE: chain,token,symbol,decimals)"
         )
     return out.select(list(CONVERSION_SCHEMA)).cast(CONVERSION_SCHEMA)  # type: ignore[arg-type]
+
+
+LOG_FORMATS = ("eth-getlogs", "ethereum-etl-logs")
+NATIVE_FORMATS = (
+    "ethereum-etl-transactions",
+    "ethereum-etl-traces",
+    "parity-traces",
+    "geth-traces",
+    "trongrid-internal",
+    "trongrid-trx",
+)
+
+
+@dataclass
+class FileRead:
+    """What one input file contributed (for the CLI's accounting)."""
+
+    file: str
+    kind: str  # "logs" | "native"
+    format: str
+    rows: int
+    skipped: Counter[str]
+
+
+def decode_files(
+    paths: list[str],
+    *,
+    chain: str | None = None,
+    tokens: TokenTable | None = None,
+    blocks: pl.DataFrame | None = None,
+) -> tuple[Decoded, list[FileRead]]:
+    """Decode conversions from log files plus optional transactions/traces files, in memory.
+
+    Each file is sniffed: logs (``eth_getLogs``, ethereum-etl ``logs.csv`` or a stream of ``log``
+    records) go to the decoder, native-coin exports (transactions, traces, TronGrid) become the
+    native legs. Trace exports carry block numbers only: their times come from ``blocks`` or,
+    failing that, from the logs' own ``(block, time)`` pairs.
+    """
+    from tracer.addresses import normalize_chain
+    from tracer.errors import UsageError
+    from tracer.sources import ReadOptions, detect, read_file
+    from tracer.sources.raw_logs import read_logs
+    from tracer.sources.sample import sample
+
+    chain_name = normalize_chain(chain) if chain else "ethereum"
+    tokens = tokens or load_tokens()
+    logs_parts, reads, native_paths = [], [], []
+    for path in paths:
+        s = sample(__import__("pathlib").Path(path))
+        is_log_stream = s.kind == "ndjson" and (s.first or {}).get("type") == "log"
+        fmt = "ethereum-etl-logs" if is_log_stream else detect(s)
+        if fmt in LOG_FORMATS:
+            raw = read_logs(path)
+            logs_parts.append(raw.logs)
+            reads.append(FileRead(path, "logs", fmt, raw.logs.height, raw.skipped))
+        elif fmt in NATIVE_FORMATS:
+            native_paths.append((path, fmt))
+        else:
+            raise UsageError(
+                f"{path}: a {fmt} export is neither logs nor native-coin transfers; conversions "
+                f"read logs ({', '.join(LOG_FORMATS)}) and native transfers "
+                f"({', '.join(NATIVE_FORMATS)})"
+            )
+    if not logs_parts:
+        raise UsageError("conversions need at least one logs file (eth_getLogs or logs export)")
+    logs = pl.concat(logs_parts).unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
+    if blocks is None:
+        blocks = (
+            logs.filter(pl.col("ts").is_not_null())
+            .select(pl.lit(None, pl.String).alias("chain"), "block", "ts")
+            .unique("block")
+        )
+    native_frames = []
+    for path, fmt in native_paths:
+        loaded = read_file(path, fmt=fmt, options=ReadOptions(chain=chain, tokens=tokens,
+                                                              blocks=blocks))  # fmt: skip
+        native_frames.append(loaded.transfers.filter(pl.col("token").is_null()))
+        reads.append(FileRead(path, "native", fmt, loaded.transfers.height, loaded.skipped))
+    native = pl.concat(native_frames) if native_frames else None
+    return decode_conversions(logs, chain=chain_name, native=native, tokens=tokens), reads
