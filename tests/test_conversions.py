@@ -330,3 +330,29 @@ def test_curve_and_v1_events() -> None:
     c = d.conversions.row(0, named=True)
     assert c["trader"].startswith("T") and c["token_out"] is None and c["value_out"] == "42"
     assert (c["asset_out"], c["protocol"], c["confidence"]) == ("TRX", "justswap-v1", 0.9)
+
+
+def test_wtrx_wrap_on_tron_and_other_deposits_are_not_events() -> None:
+    from tracer.addresses import normalize_tron, tron_base58_to_hex
+
+    wtrx_b58 = "TNUC9Qb1rRpS5CbWLmNMxXBjyFoydXjWFR"
+    wtrx = "0x" + tron_base58_to_hex(wtrx_b58)[2:]
+    user = "0x" + "c1" * 20
+    user_b58 = normalize_tron("41" + "c1" * 20)
+    tx = "0x" + "cd" * 32
+    native = pl.DataFrame(
+        {"tx_hash": ["cd" * 32], "token": [None], "seq": [0], "src": [user_b58],
+         "dst": [wtrx_b58], "value": ["9"]}, schema_overrides={"token": pl.String},
+    )  # fmt: skip
+    entries = [(wtrx, "d", [DEPOSIT, word(user)], data(9))]
+    d = cv.decode_conversions(make_logs(entries, tx), chain="tron", native=native)
+    c = d.conversions.row(0, named=True)
+    assert (c["trader"], c["token_in"], c["value_in"]) == (user_b58, None, "9")
+    assert (c["token_out"], c["asset_out"], c["asset_in"]) == (wtrx_b58, "WTRX", "TRX")
+    assert c["tx_hash"] == "cd" * 32 and c["protocol"] == "wrap"
+    # without the transaction's own value, who paid the TRX is not known: counted, not guessed
+    d = cv.decode_conversions(make_logs(entries, tx), chain="tron")
+    assert d.skipped == {cv.SKIP_NEEDS_TRACES: 1}
+    other = [("0x" + "dd" * 20, "d", [DEPOSIT, word(user)], data(9))]
+    d = cv.decode_conversions(make_logs(other, tx), chain="tron")
+    assert d.txs == 0 and d.conversions.height == 0

@@ -46,7 +46,7 @@ from typing import Any
 import polars as pl
 from eth_utils import keccak
 
-from tracer.addresses import TRON, tron_hex_to_base58
+from tracer.addresses import TRON, tron_base58_to_hex, tron_hex_to_base58
 from tracer.sources.rpc_logs import TRANSFER_TOPIC
 from tracer.tokens import NATIVE, TokenTable, load_tokens
 
@@ -241,9 +241,14 @@ def decode_conversions(
     is_event = pl.col("topic0").is_in(topics) & (
         ~pl.col("topic0").is_in(wrap_topics) | pl.col("address").is_in(sorted(wrapped))
     )
-    if chain == TRON:
-        # Tron logs name the emitter in hex; the registry holds base58
-        is_event = pl.col("topic0").is_in(topics)
+    if chain == TRON:  # canonical Tron transaction ids have no 0x (TronGrid); JSON-RPC adds it
+        logs = logs.with_columns(pl.col("tx_hash").str.strip_prefix("0x"))
+    if chain == TRON:  # Tron logs name the emitter in hex (0x… or 41…); the registry, base58
+        hexes = {tron_base58_to_hex(w) for w in wrapped if w.startswith("T")}
+        forms = sorted(hexes | {"0x" + h[2:] for h in hexes} | set(wrapped))
+        is_event = pl.col("topic0").is_in(topics) & (
+            ~pl.col("topic0").is_in(wrap_topics) | pl.col("address").is_in(forms)
+        )
     event_txs = logs.filter(is_event).select("tx_hash").unique()
     decoded = Decoded(pl.DataFrame(schema=CONVERSION_SCHEMA))
     if event_txs.height == 0:
@@ -274,9 +279,18 @@ def decode_conversions(
         if row is not None:
             rows.append(row)
         i = j
-    build = {**CONVERSION_SCHEMA, "ts": pl.Int64()}
-    frame = pl.DataFrame(rows, schema=build).with_columns(
-        pl.col("ts").cast(pl.Datetime("us", "UTC"))
+    lists = ("pools", "log_indices", "flow_log_indices")
+    build = {**CONVERSION_SCHEMA, "ts": pl.Int64(), **dict.fromkeys(lists, pl.String())}
+    columns = {name: [r[name] for r in rows] for name in build}
+    frame = pl.DataFrame(columns, schema=build).with_columns(
+        pl.col("ts").cast(pl.Datetime("us", "UTC")),
+        pl.col("pools").str.split(";"),
+        *(
+            pl.col(c)
+            .str.split(";")
+            .list.eval(pl.element().filter(pl.element() != "").cast(pl.Int64))
+            for c in lists[1:]
+        ),
     )
     decoded.conversions = _with_metadata(frame, chain, tokens, decoded)
     return decoded
@@ -409,10 +423,13 @@ def _one_tx(
         "value_out": str(value_out),
         "decimals_out": None,
         "protocol": "+".join(protocols),
-        "pools": sorted(pools),
-        "log_indices": sorted(li for li, _, _ in events),
-        "flow_log_indices": sorted(
-            li for li, (s, d) in flow_logs.items() if {s, d} & {trader, recipient}
+        # lists travel as ";"-joined text and are split in one vectorised pass: building
+        # a list Series per row was half the decode time on 1M logs
+        "pools": ";".join(sorted(pools)),
+        "log_indices": ";".join(str(li) for li in sorted(li for li, _, _ in events)),
+        "flow_log_indices": ";".join(
+            str(li)
+            for li in sorted(li for li, (s, d) in flow_logs.items() if {s, d} & {trader, recipient})
         ),
         "rule": "".join(rules),
         "confidence": confidence,
