@@ -353,3 +353,13 @@ def test_gettransactioninfobyid_internal_transactions(tmp_path: Path) -> None:
     assert loaded.format == "trongrid-internal"
     assert got(loaded.transfers) == [(TRON_TX, T1, T3, "250")]
     assert loaded.skipped == {tr.SKIP_ZERO: 1, tr.SKIP_FAILED: 1}
+
+
+def test_mixed_stream_counts_the_other_records(tmp_path: Path) -> None:
+    lines = (TRACES / "stream" / "expected_traces.json").read_text().splitlines()
+    path = tmp_path / "stream.json"
+    path.write_text("\n".join([lines[0], json.dumps({"type": "block", "number": 1}), *lines[1:]]))
+    loaded = read_file(path)
+    assert loaded.format == "ethereum-etl-traces"
+    assert loaded.skipped["not a trace record (type=block)"] == 1
+    assert loaded.read == len(lines) + 1 == loaded.transfers.height + sum(loaded.skipped.values())

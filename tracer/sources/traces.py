@@ -432,8 +432,17 @@ def raw_traces(s: Sample, fmt: str) -> list[dict[str, Any]]:
         if s.kind == "csv":
             recs: list[dict[str, Any]] = read_csv_strings(s.path).to_dicts()
         else:
-            recs = [r for r in _ndjson(s) if r.get("type") in (None, "trace")]
-        return list(_etl_rows(recs))
+            recs = _ndjson(s)
+        out = []
+        for r in recs:
+            kind = r.get("type")
+            if kind in (None, "trace"):
+                out.extend(_etl_rows([r]))
+            else:  # a mixed stream: other records are counted, not dropped
+                out.append(_trace(tx_hash=None, block=None, ts=None, trace_address=None,
+                                  kind=str(kind), src=None, dst=None, value=None, failed=False,
+                                  skip=f"not a trace record (type={kind})"))  # fmt: skip
+        return out
     if fmt == "geth-traces":
         doc = s.document if s.document is not None else _ndjson(s)
         return list(geth_rows(doc))
