@@ -58,7 +58,18 @@ def _table(frame: pl.DataFrame) -> Table:
               help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
-    """Decode conversions (swaps, wraps) per transaction, with skip counts by reason."""
+    """Decode conversions (swaps, wraps) per transaction, with skip counts by reason.
+
+    Amounts are the trader's own net flows in the transaction (Transfer logs, wraps, native
+    transfers); the swap events are kept as evidence. Pass the transactions export (the
+    transaction's value and sender) and a traces export (internal ETH) for the native legs.
+
+    \b
+    Example:
+      tracer conversions -o conversions.csv \\
+        --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_logs.json \\
+        --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_transactions.json
+    """
     from tracer.conversions import decode_files
     from tracer.render import write_frame, write_text
     from tracer.sources.blocks import read_blocks
