@@ -138,18 +138,18 @@ def read_logs(path: str | Path) -> RawLogs:
         fields = {"tx_hash": "transaction_hash", "log_index": "log_index", "block": "block_number"}
         return RawLogs(file, _finish(frame, pl.col("topics"), file, fields), skipped, read)
     doc = s.document if s.document is not None else s.first
-    logs = _logs(doc)
-    if logs is None:
+    records = _logs(doc)
+    if records is None:
         raise InputError(file, None, None, "not an eth_getLogs response or a list of logs")
     rows: list[dict[str, Any]] = []
-    for i, log in enumerate(logs, start=1):
+    for i, log in enumerate(records, start=1):
         if not isinstance(log, dict):
             raise InputError(file, i, None, "log is not a JSON object")
         if log.get("removed") in (True, "true"):
             skipped["removed by a chain reorganisation"] += 1
             continue
-        topics = log.get("topics") or []
-        if not isinstance(topics, list):
+        log_topics = log.get("topics") or []
+        if not isinstance(log_topics, list):
             raise InputError(file, i, "topics", "not a list")
         rows.append(
             {
@@ -161,11 +161,11 @@ def read_logs(path: str | Path) -> RawLogs:
                 if log.get("blockTimestamp") is None
                 else str(int(str(log["blockTimestamp"]), 0)),
                 "address": log.get("address"),
-                "topics": [str(t) for t in topics],
+                "topics": [str(t) for t in log_topics],
                 "data": log.get("data") or "0x",
             }
         )
-    schema = {
+    schema: dict[str, Any] = {
         "_row": pl.Int64,
         "tx_hash": pl.String,
         "log_index": pl.String,
@@ -177,4 +177,4 @@ def read_logs(path: str | Path) -> RawLogs:
     }
     frame = pl.DataFrame(rows, schema=schema)
     fields = {"tx_hash": "transactionHash", "log_index": "logIndex", "block": "blockNumber"}
-    return RawLogs(file, _finish(frame, pl.col("topics"), file, fields), skipped, len(logs))
+    return RawLogs(file, _finish(frame, pl.col("topics"), file, fields), skipped, len(records))

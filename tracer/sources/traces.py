@@ -306,8 +306,9 @@ def _tron_rows(records: list[Any], path: str) -> Iterator[dict[str, Any]]:
         for j, it in enumerate(inner):
             if not isinstance(it, dict):
                 raise InputError(path, i, "internal_transactions", "entry is not a JSON object")
-            data = it.get("data") if isinstance(it.get("data"), dict) else {}
+            data: dict[str, Any] = it["data"] if isinstance(it.get("data"), dict) else {}
             trc10 = False
+            value: int | None
             if "callValueInfo" in it:
                 value = 0
                 for cv in it.get("callValueInfo") or []:
@@ -433,7 +434,7 @@ def raw_traces(s: Sample, fmt: str) -> list[dict[str, Any]]:
             recs: list[dict[str, Any]] = read_csv_strings(s.path).to_dicts()
         else:
             recs = _ndjson(s)
-        out = []
+        out: list[dict[str, Any]] = []
         for r in recs:
             kind = r.get("type")
             if kind in (None, "trace"):
