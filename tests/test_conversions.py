@@ -371,3 +371,35 @@ def test_wtrx_wrap_on_tron_and_other_deposits_are_not_events() -> None:
     other = [("0x" + "dd" * 20, "d", [DEPOSIT, word(user)], data(9))]
     d = cv.decode_conversions(make_logs(other, tx), chain="tron")
     assert d.txs == 0 and d.conversions.height == 0
+
+
+def test_sunswap_to_trx_with_trongrid_internal_transactions_is_exact() -> None:
+    """SunSwap V2 token → TRX: the router unwraps WTRX and pays TRX in an internal transaction;
+    with TronGrid's internal transactions as the native legs the conversion needs no inference."""
+    from tracer.addresses import normalize_tron, tron_base58_to_hex
+    from tracer.sources.traces import trace_seq
+
+    wtrx_b58 = "TNUC9Qb1rRpS5CbWLmNMxXBjyFoydXjWFR"
+    wtrx = "0x" + tron_base58_to_hex(wtrx_b58)[2:]
+    usdt_b58 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+    usdt = "0x" + tron_base58_to_hex(usdt_b58)[2:]
+    trader, router, pool = ("0x" + c * 20 for c in ("c1", "c2", "b1"))
+    b58 = {a: normalize_tron("41" + a[2:]) for a in (trader, router, pool)}
+    entries = [
+        transfer(usdt, trader, pool, 1_000_000), transfer(wtrx, pool, router, 7_000_000),
+        v2_swap(pool, router), (wtrx, "w", [WITHDRAWAL, word(router)], data(7_000_000)),
+    ]  # fmt: skip
+    tx = "ef" * 32
+    native = pl.DataFrame(
+        {"tx_hash": [tx, tx], "token": [None, None],
+         "seq": [trace_seq(None, "01" * 32), trace_seq(None, "02" * 32)],
+         "src": [wtrx_b58, b58[router]], "dst": [b58[router], b58[trader]],
+         "value": ["7000000", "7000000"]}, schema_overrides={"token": pl.String},
+    )  # fmt: skip
+    d = cv.decode_conversions(make_logs(entries, "0x" + tx), chain="tron", native=native)
+    c = d.conversions.row(0, named=True)
+    assert (c["trader"], c["asset_in"], c["value_in"], c["asset_out"], c["value_out"]) == (
+        b58[trader], "USDT", "1000000", "TRX", "7000000",
+    )  # fmt: skip
+    assert (c["rule"], c["confidence"], c["tx_hash"]) == ("net-flow", 1.0, tx)
+    assert set(c["pools"]) == {b58[pool], wtrx_b58}

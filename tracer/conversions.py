@@ -357,7 +357,9 @@ def _one_tx(
         decoded.skipped[SKIP_MALFORMED] += 1
         decoded.problems.append(f"{chain} tx {tx}: log {li}: cannot decode ({exc})")
         return None
-    traced = any(seq != 0 for seq, *_ in native)
+    # seq 0 is the transaction's own value; >= 2**61 an internal call from a traces export
+    # (tracer.sources.traces.trace_seq); content-derived (negative) rows are plain transfers
+    traced = any(seq >= 1 << 61 for seq, *_ in native)
     sender = next((s for seq, s, _, _ in native if seq == 0), None)
     rules = ["net-flow"]
     confidence = 1.0
@@ -396,9 +398,8 @@ def _one_tx(
         else:
             # any other address left holding or owing native coin: the figure is unsure
             nets = _nets(flows)
-            recipient = recipient if "+unwrap-forward" not in rules else got[1]
             others = [a for a in nets if a not in excluded and a not in (trader, recipient)]
-            if "+unwrap-forward" not in rules and any(nets[a].get(None) for a in others):
+            if any(nets[a].get(None) for a in others):
                 got = SKIP_NEEDS_TRACES
     if got == SKIP_NO_TRADER and not traced and unwrappers:
         got = SKIP_NEEDS_TRACES
