@@ -363,3 +363,32 @@ def test_mixed_stream_counts_the_other_records(tmp_path: Path) -> None:
     assert loaded.format == "ethereum-etl-traces"
     assert loaded.skipped["not a trace record (type=block)"] == 1
     assert loaded.read == len(lines) + 1 == loaded.transfers.height + sum(loaded.skipped.values())
+
+
+def test_ingest_of_two_trace_formats_of_one_block_stores_each_transfer_once(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    blocks = tmp_path / "blocks.csv"
+    blocks.write_text("number,timestamp\n1000000,1455404053\n")
+    ws = tmp_path / "ws"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    block = TRACES / "parity" / "block_with_subtraces"
+    for f in (parity_file("block_with_subtraces"), block / "expected_traces.csv"):
+        r = subprocess.run(
+            [sys.executable, "-m", "tracer.cli", "ingest", str(f), "-w", str(ws), "--blocks",
+             str(blocks)], capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    out = tmp_path / "all.parquet"
+    export = [sys.executable, "-m", "tracer.cli", "export", "-w", str(ws), "-o", str(out)]
+    r = subprocess.run(export, capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    stored = pl.read_parquet(out)
+    assert stored.height == 2 and stored["token"].null_count() == 2
+    assert sorted(stored["value"].to_list()) == ["100000000000000000000", "437194980000000000"]
