@@ -392,3 +392,23 @@ def test_ingest_of_two_trace_formats_of_one_block_stores_each_transfer_once(
     stored = pl.read_parquet(out)
     assert stored.height == 2 and stored["token"].null_count() == 2
     assert sorted(stored["value"].to_list()) == ["100000000000000000000", "437194980000000000"]
+
+
+def test_trongrid_transaction_records_yield_their_internal_transactions(tmp_path: Path) -> None:
+    record = {
+        "txID": TRON_TX, "blockNumber": 50, "block_timestamp": 1700000000000,
+        "raw_data": {"contract": [{"type": "TriggerSmartContract"}]},
+        "ret": [{"contractRet": "SUCCESS"}],
+        "internal_transactions": [
+            {"internal_tx_id": "0a" * 32, "from_address": T1, "to_address": T2,
+             "data": {"note": "63616c6c", "call_value": {"_": 77}}},
+        ],
+    }  # fmt: skip
+    plain = {**record, "txID": "cd" * 32}
+    del plain["internal_transactions"]
+    path = tmp_path / "transactions.json"
+    path.write_text(json.dumps({"data": [record, plain], "success": True}))
+    assert read_file(path).format == "trongrid-trx"  # detection keeps the TRX reader
+    loaded = read_file(path, fmt="trongrid-internal")
+    assert got(loaded.transfers) == [(TRON_TX, T1, T2, "77")]
+    assert loaded.read == 1  # the record without internal transactions contributes none

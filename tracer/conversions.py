@@ -541,6 +541,8 @@ def decode_files(
             .select(pl.lit(None, pl.String).alias("chain"), "block", "ts")
             .unique("block")
         )
+    # a TronGrid transactions page holds both: TRX transfers and each record's internal ones
+    native_paths += [(p, "trongrid-internal") for p, f in native_paths if f == "trongrid-trx"]
     native_frames = []
     for path, fmt in native_paths:
         loaded = read_file(path, fmt=fmt, options=ReadOptions(chain=chain, tokens=tokens,

@@ -301,8 +301,12 @@ def _tron_rows(records: list[Any], path: str) -> Iterator[dict[str, Any]]:
         parent = r.get("txID") or r.get("id")
         ts = r.get("block_timestamp") or r.get("blockTimeStamp")
         block = r.get("blockNumber")
-        # an only_internal record is itself one internal transaction
-        inner = (r.get("internal_transactions") or []) if "internal_transactions" in r else [r]
+        # an only_internal record is itself one internal transaction; a plain transaction
+        # record (raw_data) without the key has none
+        if "internal_transactions" in r or "raw_data" in r:
+            inner = r.get("internal_transactions") or []
+        else:
+            inner = [r]
         for j, it in enumerate(inner):
             if not isinstance(it, dict):
                 raise InputError(path, i, "internal_transactions", "entry is not a JSON object")
