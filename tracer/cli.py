@@ -670,7 +670,7 @@ def _rpc_round(ws: Any, chain: str, plan: list[tuple[str, str, int]], calls: dic
 
 
 # the batch and entity commands live in their own module (registered on import)
-from tracer import cli_reports  # noqa: E402, F401
+from tracer import cli_conversions, cli_reports  # noqa: E402, F401
 
 
 def main() -> None:
