@@ -47,8 +47,9 @@ class TracerGroup(click.Group):
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code
             raise err from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}") from None
+        except OSError as exc:  # never an empty message (was "Error: : None")
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
 
 
 def _err() -> Console:
@@ -241,6 +242,9 @@ def cli() -> None:
 @workspace_option
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """Load export files into the workspace (idempotent; atomic).
 
@@ -256,7 +260,7 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     from tracer.progress import track
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     opts = _read_options(kw)
     quiet = kw.get("quiet", False)
     summary = ws.ingest(
@@ -287,6 +291,9 @@ def labels() -> None:
 @workspace_option
 @click.option("--category", default=None, help="Category for every address of the file(s).")
 @click.option("--name", default=None, help="Name for plain address lists (default: file name).")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
     """Add label files: CSV, GraphSense TagPack YAML, or address lists.
 
@@ -297,7 +304,7 @@ def labels_add(files: tuple[str, ...], category: str | None, name: str | None, *
     """
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     loads = [read_labels(f, category=category, name=name) for f in files]
     added = ws.add_labels(loads)
     for load in loads:
@@ -535,6 +542,9 @@ def source(addresses: tuple[str, ...], **kw: Any) -> None:
 )
 @workspace_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
     """Fetch ERC-20 Transfer logs (and native transfers) from a node into the workspace.
 
@@ -571,7 +581,7 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
         end = int(to_text)
     else:
         raise UsageError(f"--to-block: a block number or latest, not {kw['to_block']!r}")
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     plan = []
     for raw in tokens:
         try:

@@ -240,7 +240,7 @@ class Writer:
                     marker.write_text("")
             cleanup(self.root, self.base)
         except BaseException:
-            self._release()
+            self.release()
             raise
         return self
 
@@ -251,9 +251,9 @@ class Writer:
             if typ is not None and self.dir is not None:
                 remove_generation(self.dir)
         finally:
-            self._release()
+            self.release()
 
-    def _release(self) -> None:
+    def release(self) -> None:
         if self._fh is not None:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()

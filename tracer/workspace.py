@@ -279,6 +279,8 @@ class Workspace:
     def set_checkpoint(self, key: str, block: int) -> None:
         """Move one RPC checkpoint (a manifest commit without a new generation)."""
         with self._writer() as w:
+            if w.base["rpc_checkpoints"].get(key) == block:
+                return
             cps = {**w.base["rpc_checkpoints"], key: block}
             self._committed(w.commit({"rpc_checkpoints": cps}))
 
