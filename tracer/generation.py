@@ -260,16 +260,24 @@ class Writer:
             self._fh = None
 
     def start_generation(self) -> Path:
-        """Create ``g<N+1>/`` (marker first) and return it."""
-        self.gen = self.base["generation"] + 1
-        d = gen_dir(self.root, self.gen)
-        # an uncommitted leftover carries our marker; anything else is not ours to remove
-        if d.exists() and (not (d / mf.GEN_MARKER).is_file() or not remove_generation(d)):
-            raise WorkspaceError(f"{d} exists and is not tracer's to replace; move it away")
+        """Create the next generation folder (marker first) and return it.
+
+        Normally ``g<N+1>/``; a folder of that name that is not tracer's (a user's ``g1/``) is
+        left alone and the next free number is used instead.
+        """
+        n = self.base["generation"] + 1
+        while True:
+            d = gen_dir(self.root, n)
+            # an uncommitted leftover carries our marker; anything else is not ours to remove
+            if d.exists() and (d / mf.GEN_MARKER).is_file():
+                remove_generation(d)
+            if not d.exists():
+                break
+            n += 1
         d.mkdir()
         (d / mf.GEN_MARKER).write_text("")
         (d / "transfers").mkdir()
-        self.dir = d
+        self.gen, self.dir = n, d
         return d
 
     def base_dir(self) -> Path:
