@@ -56,7 +56,7 @@ def assert_intact(root: Path, files: dict[str, bytes]) -> None:
 
 def test_non_empty_folder_that_is_not_a_workspace_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("mine")
-    with pytest.raises(WorkspaceError, match="not a tracer workspace.*--init"):
+    with pytest.raises(WorkspaceError, match=r"not a tracer workspace.*--init"):
         Workspace.open(tmp_path, create=True)
     res = run("ingest", "-q", "-w", str(tmp_path), str(SAMPLE_DATA[0]))
     assert res.returncode == 3 and "--init" in res.stderr and "Traceback" not in res.stderr
@@ -176,7 +176,7 @@ def test_hand_edited_manifest_is_a_clear_damage_error(tmp_path: Path, edit, mess
     m = json.loads(mpath.read_text())
     edit(m)
     mpath.write_text(json.dumps(m))
-    with pytest.raises(WorkspaceError, match="workspace damaged: .*" + message):
+    with pytest.raises(WorkspaceError, match=r"workspace damaged: .*" + message):
         Workspace.open(tmp_path / "ws").info()
     with pytest.raises(WorkspaceError, match="workspace damaged"):
         Workspace.open(tmp_path / "ws").ingest([SAMPLE_DATA[0]])
@@ -190,7 +190,7 @@ def test_hand_edited_manifest_is_a_clear_damage_error(tmp_path: Path, edit, mess
 def test_manifest_of_the_wrong_shape_is_damage(tmp_path: Path, text: str) -> None:
     Workspace.open(tmp_path, create=True).ingest([SAMPLE_DATA[0]])
     (tmp_path / "manifest.json").write_text(text)
-    with pytest.raises(WorkspaceError, match="workspace damaged|format"):
+    with pytest.raises(WorkspaceError, match=r"workspace damaged|format"):
         Workspace.open(tmp_path).info()
 
 
