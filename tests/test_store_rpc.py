@@ -34,9 +34,10 @@ class Node:
 
 
 def sync(ws: Workspace, node: Node, end: int) -> object:
+    policy = ChunkPolicy(initial=40, sleep=lambda s: None)
     return sync_token(ws, get_logs=node.get_logs, block_ts=lambda b: 1_700_000_000 + 12 * b,
                       token=TOKEN, chain="ethereum", symbol="TKN", decimals=6, start=0, end=end,
-                      policy=ChunkPolicy(initial=40, sleep=lambda s: None), flush_logs=10)  # fmt: skip
+                      policy=policy, flush_logs=10)  # fmt: skip
 
 
 def test_checkpoints_are_committed_in_the_manifest_with_the_rows(tmp_path: Path) -> None:
