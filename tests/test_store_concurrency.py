@@ -84,3 +84,20 @@ def test_readers_during_many_commits_never_fail(tmp_path: Path) -> None:
     assert writer.wait(timeout=120) == 0
     assert seen and set(seen) <= {50 * (k + 1) for k in range(n_commits + 1)}
     assert Workspace.open(ws_dir).info()["transfers"] == 50 * (n_commits + 1)
+
+
+def test_an_os_error_without_strerror_still_has_a_message() -> None:
+    """What readers used to print when a generation vanished: ``Error: : None``."""
+    from click.testing import CliRunner
+
+    from tracer.cli import TracerGroup
+
+    group = TracerGroup()
+
+    @group.command()
+    def boom() -> None:
+        raise FileNotFoundError("g7/transfers/part-2024-01-000.parquet is gone")
+
+    res = CliRunner().invoke(group, ["boom"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert "part-2024-01-000.parquet is gone" in res.output and "None" not in res.output
