@@ -49,7 +49,9 @@ COMPACT_FRACTION = 8
 #: Up to this many rows in the new generation, its graph cache is written at ingest (cheap, and
 #: a first ``follow`` then starts at once); above, it is built on first use.
 EAGER_GRAPH_ROWS = 2_000_000
-ID_PL = {"src_id": pl.Int32, "dst_id": pl.Int32, "token_id": pl.Int32}
+ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
+#: What a partition file holds, as Polars types.
+STORED_PL: dict[str, pl.DataType] = {**dict(TRANSFER_PL.items()), **ID_PL}
 _PART = re.compile(r"part-([0-9]{4}-[0-9]{2})-([0-9]+)\.parquet")
 
 
@@ -98,10 +100,10 @@ class Stored:
 
     def read(self, parts: list[dict[str, Any]]) -> pl.DataFrame:
         """Whole rows (canonical + id columns) of some partitions, in chain order."""
-        frames = [pl.from_arrow(pq.read_table(self.path(p))) for p in parts]
+        frames = [pl.DataFrame(pq.read_table(self.path(p))) for p in parts]
         if not frames:
-            return pl.DataFrame(schema={**TRANSFER_PL, **ID_PL})  # type: ignore[arg-type]
-        return pl.concat(frames)  # type: ignore[arg-type]
+            return pl.DataFrame(schema=STORED_PL)
+        return pl.concat(frames).cast(STORED_PL)  # type: ignore[arg-type]
 
     def address_files(self) -> list[Path]:
         return [self.dir / a for a in self.m.get("addresses", [])]
@@ -261,8 +263,7 @@ def append(w: Writer, new: pl.DataFrame) -> dict[str, Any]:
         for p in keep:
             link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
         if redo:
-            rows = sort_transfers(pl.concat([stored.read(redo).cast({**TRANSFER_PL, **ID_PL}),
-                                             rows]))  # fmt: skip
+            rows = sort_transfers(pl.concat([stored.read(redo), rows]))
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
         _write_rows(writer, rows)
