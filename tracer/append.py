@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,83 +115,101 @@ class Stored:
                                     "asset": pl.String, "decimals": pl.Int16})  # fmt: skip
 
 
-@dataclass
-class Dedup:
-    """Drops rows already stored or already taken earlier in this ingest."""
+class Spool:
+    """An ingest's candidate rows, written into the new generation folder batch by batch and
+    month by month, each tagged with its input file and arrival order: reading a big export
+    holds one batch in memory, and each month is later de-duplicated and merged on its own."""
 
-    stored: Stored
-    taken: dict[str, pl.DataFrame] = field(default_factory=dict)
+    def __init__(self, gdir: Path) -> None:
+        self.dir = gdir / "spool"
+        self.dir.mkdir()
+        self.files: dict[str, list[Path]] = {}
+        self.rows = 0
+        self._k = 0
 
-    def fresh(self, rows: pl.DataFrame) -> pl.DataFrame:
-        rows = rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)
+    def add(self, rows: pl.DataFrame, file_index: int) -> None:
         if rows.height == 0:
-            return rows
+            return
+        rows = rows.with_columns(
+            pl.lit(file_index, pl.Int32).alias("_file"),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + self.rows).alias("_ord"),
+        )
+        self.rows += rows.height
         months = month_of(rows)
-        out = []
-        for month in months.unique(maintain_order=True).to_list():
-            sub = rows.filter(months == month)
-            seen = [self.stored.keys(month)]
-            if month in self.taken:
-                seen.append(self.taken[month])
-            for s in seen:
-                if s.height:
-                    sub = sub.join(s, on=TRANSFER_KEY, how="anti", nulls_equal=True,
-                                   maintain_order="left")  # fmt: skip
-            if sub.height:
-                keys = sub.select(TRANSFER_KEY)
-                self.taken[month] = (
-                    pl.concat([self.taken[month], keys]) if month in self.taken else keys
-                )
-                out.append(sub)
-        # keep the input's order (months were split only to bound the key reads)
-        return pl.concat(out) if out else rows.clear()
+        for month in months.unique().sort().to_list():
+            f = self.dir / f"spool-{self._k}-{month}.parquet"
+            rows.filter(months == month).write_parquet(f, compression="lz4", statistics=False)
+            self.files.setdefault(month, []).append(f)
+        self._k += 1
+
+    def month(self, month: str) -> pl.DataFrame:
+        """One month's candidate rows in arrival order."""
+        return pl.concat([pl.read_parquet(f) for f in self.files[month]]).sort("_ord")
+
+    def _scan(self) -> pl.LazyFrame:
+        return pl.scan_parquet([f for fs in self.files.values() for f in fs])
+
+    def endpoints(self) -> pl.DataFrame:
+        """Every (chain, address) the candidate rows touch (to look up known ids once)."""
+        if not self.files:
+            return pl.DataFrame(schema={"chain": pl.String, "address": pl.String})
+        scan = self._scan()
+        both = pl.concat([scan.select("chain", pl.col("src").alias("address")),
+                          scan.select("chain", pl.col("dst").alias("address"))])  # fmt: skip
+        return both.unique().collect()
+
+    def tokens(self) -> pl.DataFrame:
+        cols = ["chain", "token", "asset", "decimals"]
+        if not self.files:
+            return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
+        return self._scan().select(cols).unique().collect()
+
+    def remove(self) -> None:
+        for fs in self.files.values():
+            for f in fs:
+                f.unlink(missing_ok=True)
+        self.dir.rmdir()
 
 
-def _assign_addresses(
-    w: Writer, stored: Stored, new: pl.DataFrame
-) -> tuple[pl.DataFrame, str | None]:
-    """(chain, address, id) for every endpoint of ``new``; writes the chunk of new ids."""
-    n = new.height
+def _known_addresses(stored: Stored, ends: pl.DataFrame) -> pl.DataFrame:
+    """(id, chain, address) of the stored addresses among ``ends`` (one scan of the chunks)."""
+    files = stored.address_files()
+    if not files or ends.height == 0:
+        return pl.DataFrame(schema={"id": pl.Int32, "chain": pl.String, "address": pl.String})
+    return (
+        pl.scan_parquet(files)
+        .join(ends.lazy(), on=["chain", "address"], how="semi")
+        .select(pl.col("id").cast(pl.Int32), "chain", "address")
+        .collect()
+    )
+
+
+def _new_addresses(rows: pl.DataFrame, lookup: pl.DataFrame, next_id: int) -> pl.DataFrame:
+    """Ids for the addresses of ``rows`` (chain order) not in ``lookup``: first appearance,
+    source before destination, as :func:`tracer.graph.build_graph` numbers them."""
+    n = rows.height
     ends = pl.concat([
-        new.select((pl.int_range(n, dtype=pl.Int64) * 2).alias("pos"), "chain",
-                   pl.col("src").alias("address")),
-        new.select((pl.int_range(n, dtype=pl.Int64) * 2 + 1).alias("pos"), "chain",
-                   pl.col("dst").alias("address")),
+        rows.select((pl.int_range(n, dtype=pl.Int64) * 2).alias("pos"), "chain",
+                    pl.col("src").alias("address")),
+        rows.select((pl.int_range(n, dtype=pl.Int64) * 2 + 1).alias("pos"), "chain",
+                    pl.col("dst").alias("address")),
     ]).sort("pos")  # fmt: skip
     ends = ends.unique(["chain", "address"], keep="first", maintain_order=True).drop("pos")
-    files = stored.address_files()
-    next_id = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    if files:
-        known = (
-            pl.scan_parquet(files)
-            .join(ends.lazy(), on=["chain", "address"], how="semi")
-            .select("id", "chain", "address")
-            .collect()
-        )
-        fresh = ends.join(known, on=["chain", "address"], how="anti", maintain_order="left")
-    else:
-        known, fresh = pl.DataFrame(schema={"id": pl.Int32, "chain": pl.String,
-                                            "address": pl.String}), ends  # fmt: skip
+    fresh = ends.join(lookup, on=["chain", "address"], how="anti", maintain_order="left")
     if next_id + fresh.height >= 2**31 - 1:
         raise OverflowError("more than 2**31-1 addresses: int32 ids exhausted")
-    chunk = fresh.select(
+    return fresh.select(
         (pl.int_range(fresh.height, dtype=pl.Int64) + next_id).cast(pl.Int32).alias("id"),
         "chain", "address",
     )  # fmt: skip
-    name = None
-    if chunk.height:
-        assert w.dir is not None and w.gen is not None
-        name = f"addresses-{w.gen:06d}.parquet"
-        chunk.write_parquet(w.dir / name)
-    return pl.concat([known.cast({"id": pl.Int32}), chunk]), name
 
 
-def _assign_tokens(w: Writer, stored: Stored, new: pl.DataFrame) -> pl.DataFrame:
-    """The token dictionary with ``new``'s tokens appended (sorted among themselves, as an
+def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.DataFrame:
+    """The token dictionary with the new tokens appended (sorted among themselves, as an
     at-once ingest sorts them); written whole (it is small)."""
     cols = ["chain", "token", "asset", "decimals"]
     old = stored.tokens()
-    seen = new.select(cols).unique(maintain_order=True)
+    seen = candidates.select(cols).unique(maintain_order=True)
     if old.height:
         seen = seen.join(old.select(cols), on=cols, how="anti", nulls_equal=True)
     seen = seen.sort(["chain", "asset", "token"], nulls_last=True)
@@ -225,34 +242,51 @@ def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> None:
     writer.write(table, rows["ts"].dt.epoch("us").to_numpy())
 
 
-def append(w: Writer, new: pl.DataFrame) -> dict[str, Any]:
-    """Write ``w``'s new generation: the stored one plus ``new`` (fresh rows, chain order).
+def append(
+    w: Writer, stored: Stored, spool: Spool
+) -> tuple[dict[str, Any] | None, dict[int, tuple[int, int]]]:
+    """Write ``w``'s new generation: the stored one plus the spooled rows that are new.
 
-    Returns the manifest fields to commit (``parts``, ``addresses``).
+    De-duplication (against the stored month and earlier rows of this ingest, first arrival
+    wins) and merging run one month at a time. Returns the manifest fields to commit (None when
+    nothing was new) and, per input file, (rows loaded, of which unknown decimals).
     """
     from tracer.graph import sort_transfers
 
-    stored = Stored(w.root, w.base)
-    gdir = w.start_generation()
-    new = sort_transfers(new)
-    addr, chunk = _assign_addresses(w, stored, new)
-    tokens = _assign_tokens(w, stored, new)
-    new = _with_id_columns(new, addr, tokens)
-    del addr
-    for a in w.base.get("addresses", []):
-        link_or_copy(stored.dir / a, gdir / a)
-    months = month_of(new)
-    new_months = set(months.unique().to_list())
+    assert w.dir is not None and w.gen is not None
+    gdir = w.dir
+    tokens = _assign_tokens(w, stored, spool.tokens())
+    lookup = _known_addresses(stored, spool.endpoints())
+    next_id = sum(pq.ParquetFile(f).metadata.num_rows for f in stored.address_files())
+    added: list[pl.DataFrame] = []
+    counts: dict[int, tuple[int, int]] = {}
     parts: list[dict[str, Any]] = []
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
-    for month in sorted(set(stored.by_month) | new_months):
+    for month in sorted(set(stored.by_month) | set(spool.files)):
         old = stored.by_month.get(month, [])
-        if month not in new_months:
+        rows = None
+        if month in spool.files:
+            rows = spool.month(month).unique(TRANSFER_KEY, keep="first", maintain_order=True)
+            keys = stored.keys(month)
+            if keys.height:
+                rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
+                                 maintain_order="left")  # fmt: skip
+            per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
+            for f, n, unknown in per_file.iter_rows():
+                a, b = counts.get(f, (0, 0))
+                counts[f] = (a + n, b + unknown)
+        if rows is None or rows.height == 0:
             for p in old:
                 link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
             parts.extend(old)
             continue
-        rows = new.filter(months == month)
+        rows = sort_transfers(rows.drop("_file", "_ord"))
+        chunk = _new_addresses(rows, lookup.select("chain", "address"), next_id)
+        if chunk.height:
+            next_id += chunk.height
+            added.append(chunk)
+            lookup = pl.concat([lookup, chunk])
+        rows = _with_id_columns(rows, lookup, tokens)
         first_ts = int(rows["ts"].dt.epoch("us")[0])
         cut = 0
         while cut < len(old) and old[cut]["last_ts"] < first_ts:
@@ -270,11 +304,18 @@ def append(w: Writer, new: pl.DataFrame) -> dict[str, Any]:
         parts.extend(keep)
         parts.extend(writer.close())
         del rows
-    total = sum(p["rows"] for p in parts)
-    names = [*w.base.get("addresses", []), *([chunk] if chunk else [])]
-    if total <= EAGER_GRAPH_ROWS:
+    if sum(n for n, _ in counts.values()) == 0:
+        return None, counts
+    names = list(w.base.get("addresses", []))
+    for a in names:
+        link_or_copy(stored.dir / a, gdir / a)
+    if added:
+        name = f"addresses-{w.gen:06d}.parquet"
+        pl.concat(added).write_parquet(gdir / name)
+        names.append(name)
+    if sum(p["rows"] for p in parts) <= EAGER_GRAPH_ROWS:
         write_graph_cache(gdir, parts, names)
-    return {"parts": parts, "addresses": names}
+    return {"parts": parts, "addresses": names}, counts
 
 
 def write_graph_cache(

@@ -45,7 +45,7 @@ from tracer.errors import WorkspaceError
 
 #: Marker of a ``labels/`` or ``entities/`` folder tracer created (so it may tidy it).
 OWNED = ".tracer-owned"
-_SUBDIRS = {"transfers": mf.PART_RE, "graph": mf.GRAPH_RE}
+_SUBDIRS = {"transfers": mf.PART_RE, "graph": mf.GRAPH_RE, "spool": mf.SPOOL_RE}
 _GEN_FILES = (mf.ADDRESSES_RE, mf.TMP_RE)
 
 
@@ -279,6 +279,12 @@ class Writer:
         (d / "transfers").mkdir()
         self.gen, self.dir = n, d
         return d
+
+    def abandon(self) -> None:
+        """Drop the generation being built (nothing new to commit)."""
+        if self.dir is not None:
+            remove_generation(self.dir)
+        self.gen = self.dir = None
 
     def base_dir(self) -> Path:
         return gen_dir(self.root, self.base["generation"])

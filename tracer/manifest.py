@@ -44,12 +44,14 @@ LABELS_RE = re.compile(r"labels-[0-9a-f]{16}\.parquet")
 ENTITIES_RE = re.compile(r"entities-[0-9a-f]{16}\.parquet")
 LINKS_RE = re.compile(r"links-[0-9a-f]{16}\.parquet")
 GRAPH_RE = re.compile(r"[a-z_]{2,16}\.npy")
+#: An ingest's candidate rows inside its unfinished generation (``g<N>/spool/``).
+SPOOL_RE = re.compile(r"spool-[0-9]{1,9}-[0-9]{4}-[0-9]{2}\.parquet")
 #: Temp files of :func:`tracer.atomic.atomic_path` (``.<target name>.<random>.tracer-tmp``).
 TMP_RE = re.compile(r"\..+\.[A-Za-z0-9_]{6,12}\.tracer-tmp")
 #: RPC batch folders (``.tracer-batch-<random>``) and the one export file each holds; the
 #: ``tmp<random>`` form is what versions before this one left behind after a kill.
 BATCH_DIR_RE = re.compile(r"\.tracer-batch-[A-Za-z0-9_]{6,12}|tmp[A-Za-z0-9_]{8}")
-BATCH_FILE_RE = re.compile(r"batch-[0-9]{1,12}\.json")
+BATCH_FILE_RE = re.compile(r"batch-[0-9]{1,12}\.(json|csv)")
 
 
 def empty_manifest() -> dict[str, Any]:

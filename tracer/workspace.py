@@ -35,7 +35,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -416,46 +416,68 @@ class Workspace:
         fmt: str | None = None,
         skip_bad: bool = False,
         checkpoint: tuple[str, int] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> IngestSummary:
         """Add files' transfers; idempotent; all-or-nothing (a crash leaves the old state).
 
-        Appends: only the months that receive rows are rewritten (:mod:`tracer.append`).
-        ``checkpoint`` (``key, block``) is committed in the same manifest as the rows, so an RPC
-        sync's progress and its data can never disagree.
+        Appends: only the months that receive rows are rewritten (:mod:`tracer.append`). Big
+        CSV exports are read in batches (:mod:`tracer.sources.batched`) and spooled, so memory
+        is bounded by a batch and a month, not the file. ``progress(rows)`` is called after
+        each batch read (the CLI draws it; the library never prints). ``checkpoint``
+        (``key, block``) is committed in the same manifest as the rows, so an RPC sync's
+        progress and its data can never disagree.
         """
-        from tracer.append import Dedup, Stored, append
+        from tracer.append import Spool, Stored, append
+        from tracer.sources.batched import read_batches
 
         if self.path is None:
             raise WorkspaceError("in-memory workspaces cannot ingest; use Workspace.in_memory")
-        loads = [read_file(f, fmt=fmt, options=options, skip_bad=skip_bad) for f in files]
+        files = list(files)
         with self._writer() as w:
-            dedup = Dedup(Stored(self.path, w.base))
-            fresh: list[pl.DataFrame] = []
-            summaries = []
+            stored = Stored(self.path, w.base)
+            w.start_generation()
+            assert w.dir is not None
+            spool = Spool(w.dir)
+            summaries: list[FileSummary] = []
             rejects = [pl.DataFrame(schema=REJECT_PL)]
-            for load in loads:
-                got = dedup.fresh(load.transfers)
-                fresh.append(got)
-                rejects.append(load.rejects)
-                summaries.append(FileSummary(
-                    file=load.file, format=load.format, read=load.read, loaded=got.height,
-                    duplicate=load.transfers.height - got.height, rejected=load.rejects.height,
-                    skipped=dict(load.skipped), unknown_decimals=int(got["decimals"].null_count()),
-                ))  # fmt: skip
+            for i, f in enumerate(files):
+                fs = FileSummary(file=str(f), format="", read=0, loaded=0, duplicate=0,
+                                 rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
+                candidates = 0
+                for load in read_batches(f, fmt=fmt, options=options, skip_bad=skip_bad,
+                                         tmp_dir=self.path):  # fmt: skip
+                    fs.file, fs.format = load.file, load.format
+                    fs.read += load.read
+                    fs.rejected += load.rejects.height
+                    for reason, n in load.skipped.items():
+                        fs.skipped[reason] = fs.skipped.get(reason, 0) + n
+                    candidates += load.transfers.height
+                    spool.add(load.transfers, i)
+                    rejects.append(load.rejects)
+                    if progress is not None:
+                        progress(load.read)
+                fs.duplicate = candidates  # minus what turns out new, below
+                summaries.append(fs)
+            updates, counts = append(w, stored, spool)
+            spool.remove()
+            for i, fs in enumerate(summaries):
+                fs.loaded, fs.unknown_decimals = counts.get(i, (0, 0))
+                fs.duplicate -= fs.loaded
             summary = IngestSummary(summaries, pl.concat(rejects))
-            updates: dict[str, Any] = {}
-            cps = w.base["rpc_checkpoints"]
-            if checkpoint is not None and cps.get(checkpoint[0]) != checkpoint[1]:
-                updates["rpc_checkpoints"] = {**cps, checkpoint[0]: checkpoint[1]}
-            if summary.total("loaded"):
-                updates.update(append(w, pl.concat(fresh)))
+            if updates is None:
+                w.abandon()
+                updates = {}
+            else:
                 updates["ingests"] = [*w.base.get("ingests", []),
                                       {"files": [s.as_dict() for s in summaries]}]  # fmt: skip
                 summary.changed = True
-            del fresh
+            cps = w.base["rpc_checkpoints"]
+            if checkpoint is not None and cps.get(checkpoint[0]) != checkpoint[1]:
+                updates["rpc_checkpoints"] = {**cps, checkpoint[0]: checkpoint[1]}
             if updates:
                 self._committed(w.commit(updates))
         return summary
+
 
     def add_labels(self, loads: Iterable[LabelLoad]) -> int:
         """Merge label files into the workspace's label table; returns labels added."""
