@@ -171,11 +171,12 @@ class Spool:
         self.dir.rmdir()
 
 
-def _known_addresses(stored: Stored, ends: pl.DataFrame) -> pl.DataFrame:
-    """(id, chain, address) of the stored addresses among ``ends`` (one scan of the chunks)."""
+def _known_addresses(stored: Stored, spool: Spool) -> pl.DataFrame:
+    """(id, chain, address) of the stored addresses the spooled rows touch (one scan)."""
     files = stored.address_files()
-    if not files or ends.height == 0:
+    if not files:
         return pl.DataFrame(schema={"id": pl.Int32, "chain": pl.String, "address": pl.String})
+    ends = spool.endpoints()
     return (
         pl.scan_parquet(files)
         .join(ends.lazy(), on=["chain", "address"], how="semi")
@@ -256,7 +257,7 @@ def append(
     assert w.dir is not None and w.gen is not None
     gdir = w.dir
     tokens = _assign_tokens(w, stored, spool.tokens())
-    lookup = _known_addresses(stored, spool.endpoints())
+    lookup = _known_addresses(stored, spool)
     next_id = sum(pq.ParquetFile(f).metadata.num_rows for f in stored.address_files())
     added: list[pl.DataFrame] = []
     counts: dict[int, tuple[int, int]] = {}

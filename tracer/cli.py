@@ -257,16 +257,24 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """
     import json
 
-    from tracer.progress import track
+    from tracer.progress import counter
     from tracer.workspace import Workspace
 
     ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     opts = _read_options(kw)
     quiet = kw.get("quiet", False)
-    summary = ws.ingest(
-        list(track(files, total=len(files), description="reading", quiet=quiet)),
-        options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
-    )  # fmt: skip
+    done = [0]
+    # rows read so far, drawn only on a terminal (big CSVs arrive in batches)
+    with counter(None, "reading", quiet) as advance:  # type: ignore[arg-type]
+
+        def progress(rows: int) -> None:
+            done[0] += rows
+            advance(rows, f"reading: {done[0]:,} rows")
+
+        summary = ws.ingest(
+            list(files), options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
+            progress=progress,
+        )  # fmt: skip
     _write_rejects(summary, kw["rejects_file"], quiet)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
