@@ -1,7 +1,10 @@
 """Append-only ingest: new rows join the store in O(new rows + the months they land in).
 
-A generation is the previous one plus new rows. Given the new rows (de-duplicated, in chain
-order) the :class:`~tracer.generation.Writer`'s new generation gets:
+A generation is the previous one plus new rows. An ingest first spools its candidate rows into
+the new generation folder, batch by batch and month by month (:class:`Spool`: reading a big
+export holds one batch); then, one month at a time, the month's candidates are de-duplicated
+(first arrival wins, against the stored month's keys and each other) and merged. The
+:class:`~tracer.generation.Writer`'s new generation gets:
 
 * **partitions**: every month that receives no row keeps its files, hard-linked (same inode, no
   byte rewritten). In a month that does, files whose rows all come before the first new row are
@@ -22,7 +25,8 @@ the dictionaries). Edge ``i`` is still row ``i`` in chain order, because rows ar
 their month in chain order.
 
 De-duplication reads only the key columns of the months the new rows fall in (a transfer's
-month is fixed by its block time, so a re-exported transfer lands in the same month).
+month is fixed by its block time, so a re-exported transfer lands in the same month). Memory:
+one batch while reading, then one month (its candidates plus the stored files it rewrites).
 """
 
 from __future__ import annotations
