@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracer import generation
+from tracer.atomic import batch_dir
 from tracer.cli import cli
 from tracer.errors import WorkspaceError
 from tracer.labels import read_labels
@@ -137,6 +138,7 @@ def test_crash_leftovers_are_removed_but_only_tracers(tmp_path: Path) -> None:
     for d in (".tracer-batch-ab12cd34", "tmpab12cd34"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "batch-123.json").write_text("{}")
+        os.utime(tmp_path / d, (1_700_000_000, 1_700_000_000))  # left by a run killed earlier
     (tmp_path / "tmp-keep-mine").mkdir()  # a user's tmp folder: not our exact name
     (tmp_path / "tmp-keep-mine" / "batch-1.json").write_text("{}")
     (tmp_path / "tmpab12cd35").mkdir()  # our name but holding a user's file: kept
@@ -147,6 +149,16 @@ def test_crash_leftovers_are_removed_but_only_tracers(tmp_path: Path) -> None:
                 "tmpab12cd34"} & names  # fmt: skip
     assert (tmp_path / "tmp-keep-mine" / "batch-1.json").exists()
     assert (tmp_path / "tmpab12cd35" / "report.pdf").exists()
+
+
+def test_a_live_batch_folder_survives_another_writers_cleanup(tmp_path: Path) -> None:
+    Workspace.open(tmp_path, create=True).ingest([SAMPLE_DATA[0]])
+    with batch_dir(tmp_path) as live:
+        (live / "batch-7.json").write_text("{}")
+        os.utime(live, (1_700_000_000, 1_700_000_000))  # old, but its owner holds the lock
+        Workspace.open(tmp_path).ingest([SAMPLE_DATA[1]])  # a writer cleans up meanwhile
+        assert (live / "batch-7.json").exists()
+    assert not live.exists()  # removed by its owner when done
 
 
 @pytest.mark.parametrize(

@@ -75,3 +75,25 @@ def fsync_tree(folder: Path) -> None:
     for d in reversed(dirs):
         fsync_dir(d)
     fsync_dir(folder.parent)
+
+
+#: Held (flock) by the process that owns a batch folder, so another writer's cleanup leaves it.
+BATCH_LOCK = ".tracer-batch-lock"
+
+
+@contextlib.contextmanager
+def batch_dir(parent: Path | None) -> Iterator[Path]:
+    """A temporary ``.tracer-batch-<random>/`` folder in ``parent`` (system temp if None),
+    locked while in use: a writer's cleanup removes only batch folders nobody holds (a killed
+    run's leftovers), never one a live process is filling."""
+    import fcntl
+    import shutil
+
+    d = Path(tempfile.mkdtemp(prefix=".tracer-batch-", dir=parent))
+    fd = os.open(d / BATCH_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield d
+    finally:
+        os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)  # our own fresh folder: only our files

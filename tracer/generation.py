@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import Any
 
 from tracer import manifest as mf
-from tracer.atomic import fsync_dir, fsync_tree, write_text_atomic
+from tracer.atomic import BATCH_LOCK, fsync_dir, fsync_tree, write_text_atomic
 from tracer.errors import WorkspaceError
 
 #: Marker of a ``labels/`` or ``entities/`` folder tracer created (so it may tidy it).
@@ -149,6 +149,29 @@ def remove_generation(folder: Path) -> bool:
             os.close(fd)
 
 
+def remove_batch_dir(folder: Path) -> None:
+    """Remove an RPC/CSV batch folder unless a live process holds its lock (or, lock file not
+    yet made, it is under a minute old); only batch files and the lock file are deleted."""
+    lock = folder / BATCH_LOCK
+    fd = None
+    try:
+        if lock.exists():
+            fd = os.open(lock, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+        elif time.time() - folder.stat().st_mtime < 60 and folder.name.startswith(".tracer"):
+            return
+        _unlink_matching(folder, (mf.BATCH_FILE_RE, mf.TMP_RE, _exact(BATCH_LOCK)))
+        _rmdir(folder)
+    except FileNotFoundError:
+        pass
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def _exact(name: str) -> Any:
     import re
 
@@ -167,8 +190,7 @@ def cleanup(root: Path, m: dict[str, Any], *, building: int | None = None) -> No
             if n not in (current, building) and (child / mf.GEN_MARKER).is_file():
                 remove_generation(child)
         elif child.is_dir() and mf.BATCH_DIR_RE.fullmatch(name):
-            _unlink_matching(child, (mf.BATCH_FILE_RE, mf.TMP_RE))
-            _rmdir(child)
+            remove_batch_dir(child)
         elif child.is_file() and mf.TMP_RE.fullmatch(name):
             child.unlink(missing_ok=True)
     for sub, patterns in (("labels", (mf.LABELS_RE,)),

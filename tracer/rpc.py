@@ -13,13 +13,13 @@ logic is tested without a node; :func:`web3_calls` binds them to a web3 provider
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracer.atomic import batch_dir
 from tracer.errors import UsageError
 from tracer.sources.rpc_logs import TRANSFER_TOPIC
 
@@ -241,7 +241,7 @@ class _Batches:
 
     def flush(self, last_block: int) -> None:
         if self.pending:
-            with tempfile.TemporaryDirectory(dir=self.ws.path, prefix=BATCH_PREFIX) as tmp:
+            with batch_dir(self.ws.path) as tmp:
                 f = Path(tmp) / f"batch-{last_block}.json"
                 if self.fmt == "eth-getlogs":
                     f.write_text(json.dumps({"jsonrpc": "2.0", "result": self.pending}))

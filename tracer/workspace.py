@@ -88,6 +88,8 @@ class FileSummary:
     rejected: int
     skipped: dict[str, int]
     unknown_decimals: int
+    warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
+    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -451,6 +453,9 @@ class Workspace:
                     fs.rejected += load.rejects.height
                     for reason, n in load.skipped.items():
                         fs.skipped[reason] = fs.skipped.get(reason, 0) + n
+                    for msg_list, got in ((fs.warnings, getattr(load, "warnings", ())),
+                                          (fs.notes, getattr(load, "notes", ()))):  # fmt: skip
+                        msg_list.extend(m for m in got if m not in msg_list)  # once per file
                     candidates += load.transfers.height
                     spool.add(load.transfers, i)
                     rejects.append(load.rejects)

@@ -17,12 +17,12 @@ Other files (JSON, Parquet, small CSVs) are read whole, as one batch.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
+from tracer.atomic import batch_dir
 from tracer.errors import InputError
 from tracer.sources import detect, read_file
 from tracer.sources.base import Loaded, ReadOptions
@@ -65,7 +65,7 @@ def read_batches(
     offset = 0
     seen_synthetic = pl.DataFrame(schema={"tx_hash": pl.String, "_base": pl.Int64,
                                           "_n": pl.Int64})  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix=".tracer-batch-", dir=tmp_dir) as tmp:
+    with batch_dir(tmp_dir) as tmp:
         it = iter(frames)
         k = 0
         while True:
