@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tracer import append as append_mod
 from tracer.errors import InputError
 from tracer.sources import batched, read_file
 from tracer.sources.batched import read_batches
@@ -83,10 +84,20 @@ def test_batched_ingest_equals_whole_ingest(tmp_path: Path, etl: Path, monkeypat
     s1 = whole.ingest([f, etl])
     monkeypatch.setattr(batched, "BATCH_BYTES", 1)
     monkeypatch.setattr(batched, "BATCH_ROWS", 5)
+    monkeypatch.setattr(append_mod, "SPOOL_MEMORY_ROWS", 7)  # candidates go to disk too
+    flushes: list[int] = []
+    real_flush = append_mod.Spool._flush
+
+    def flush(self) -> None:  # type: ignore[no-untyped-def]
+        flushes.append(self._in_memory)
+        real_flush(self)
+
+    monkeypatch.setattr(append_mod.Spool, "_flush", flush)
     seen: list[int] = []
     parts = Workspace.open(tmp_path / "parts", create=True)
     s2 = parts.ingest([f, etl], progress=seen.append)
     assert s2.as_dict() == s1.as_dict()
     assert sum(seen) == s1.total("read") and len(seen) > 3
     assert state(parts) == state(whole)
+    assert len(flushes) > 3  # the spool really went through disk
     assert not [p for p in (tmp_path / "parts").iterdir() if "batch" in p.name]

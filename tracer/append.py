@@ -52,6 +52,8 @@ COMPACT_FRACTION = 8
 #: Up to this many rows in the new generation, its graph cache is written at ingest (cheap, and
 #: a first ``follow`` then starts at once); above, it is built on first use.
 EAGER_GRAPH_ROWS = 2_000_000
+#: Candidate rows an ingest keeps in memory before spooling them to disk (about 250 MB).
+SPOOL_MEMORY_ROWS = 1_000_000
 ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
 #: What a partition file holds, as Polars types.
 STORED_PL: dict[str, pl.DataType] = {**dict(TRANSFER_PL.items()), **ID_PL}
@@ -120,16 +122,23 @@ class Stored:
 
 
 class Spool:
-    """An ingest's candidate rows, written into the new generation folder batch by batch and
-    month by month, each tagged with its input file and arrival order: reading a big export
-    holds one batch in memory, and each month is later de-duplicated and merged on its own."""
+    """An ingest's candidate rows, each tagged with its input file and arrival order, grouped
+    by month. Up to :data:`SPOOL_MEMORY_ROWS` rows stay in memory (a small ingest never touches
+    the disk twice); beyond, everything goes to ``spool/`` in the new generation folder, so a big
+    export holds one batch in memory, and each month is later de-duplicated and merged alone."""
 
     def __init__(self, gdir: Path) -> None:
         self.dir = gdir / "spool"
         self.dir.mkdir()
         self.files: dict[str, list[Path]] = {}
+        self.memory: dict[str, list[pl.DataFrame]] = {}
         self.rows = 0
+        self._in_memory = 0
         self._k = 0
+
+    @property
+    def months(self) -> set[str]:
+        return set(self.files) | set(self.memory)
 
     def add(self, rows: pl.DataFrame, file_index: int) -> None:
         if rows.height == 0:
@@ -139,39 +148,52 @@ class Spool:
             (pl.int_range(pl.len(), dtype=pl.Int64) + self.rows).alias("_ord"),
         )
         self.rows += rows.height
+        self._in_memory += rows.height
         months = month_of(rows)
         for month in months.unique().sort().to_list():
+            self.memory.setdefault(month, []).append(rows.filter(months == month))
+        if self._in_memory > SPOOL_MEMORY_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for month, frames in self.memory.items():
             f = self.dir / f"spool-{self._k}-{month}.parquet"
-            rows.filter(months == month).write_parquet(f, compression="lz4", statistics=False)
+            pl.concat(frames).write_parquet(f, compression="lz4", statistics=False)
             self.files.setdefault(month, []).append(f)
+        self.memory.clear()
+        self._in_memory = 0
         self._k += 1
 
     def month(self, month: str) -> pl.DataFrame:
         """One month's candidate rows in arrival order."""
-        return pl.concat([pl.read_parquet(f) for f in self.files[month]]).sort("_ord")
+        frames = [pl.read_parquet(f) for f in self.files.get(month, [])]
+        return pl.concat([*frames, *self.memory.get(month, [])]).sort("_ord")
 
-    def _scan(self) -> pl.LazyFrame:
-        return pl.scan_parquet([f for fs in self.files.values() for f in fs])
+    def _frames(self) -> list[pl.LazyFrame]:
+        disk = [f for fs in self.files.values() for f in fs]
+        mem = [f.lazy() for fs in self.memory.values() for f in fs]
+        return ([pl.scan_parquet(disk)] if disk else []) + mem
 
     def endpoints(self) -> pl.DataFrame:
         """Every (chain, address) the candidate rows touch (to look up known ids once)."""
-        if not self.files:
+        parts = [p.select("chain", pl.col(c).alias("address"))
+                 for p in self._frames() for c in ("src", "dst")]  # fmt: skip
+        if not parts:
             return pl.DataFrame(schema={"chain": pl.String, "address": pl.String})
-        scan = self._scan()
-        both = pl.concat([scan.select("chain", pl.col("src").alias("address")),
-                          scan.select("chain", pl.col("dst").alias("address"))])  # fmt: skip
-        return both.unique().collect()
+        return pl.concat(parts).unique().collect()
 
     def tokens(self) -> pl.DataFrame:
         cols = ["chain", "token", "asset", "decimals"]
-        if not self.files:
+        parts = [p.select(cols) for p in self._frames()]
+        if not parts:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
-        return self._scan().select(cols).unique().collect()
+        return pl.concat(parts).unique().collect()
 
     def remove(self) -> None:
         for fs in self.files.values():
             for f in fs:
                 f.unlink(missing_ok=True)
+        self.memory.clear()
         self.dir.rmdir()
 
 
@@ -267,10 +289,10 @@ def append(
     counts: dict[int, tuple[int, int]] = {}
     parts: list[dict[str, Any]] = []
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
-    for month in sorted(set(stored.by_month) | set(spool.files)):
+    for month in sorted(set(stored.by_month) | spool.months):
         old = stored.by_month.get(month, [])
         rows = None
-        if month in spool.files:
+        if month in spool.months:
             rows = spool.month(month).unique(TRANSFER_KEY, keep="first", maintain_order=True)
             keys = stored.keys(month)
             if keys.height:
