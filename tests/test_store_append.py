@@ -50,6 +50,7 @@ MAR_LATE = [f"2024-03-{d:02d}" for d in range(20, 29)]
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(partitions, "PART_ROWS", 64)
     monkeypatch.setattr(partitions, "ROW_GROUP", 16)
+    monkeypatch.setattr(append_mod, "RUN_ROWS", 40)  # several numbering runs per ingest
 
 
 def inodes(ws_dir: Path) -> dict[str, tuple[int, int]]:

@@ -54,6 +54,8 @@ COMPACT_FRACTION = 8
 EAGER_GRAPH_ROWS = 2_000_000
 #: Candidate rows an ingest keeps in memory before spooling them to disk (about 250 MB).
 SPOOL_MEMORY_ROWS = 1_000_000
+#: New rows numbered and written together (bounds memory; one dictionary join per run).
+RUN_ROWS = 2_000_000
 ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
 #: What a partition file holds, as Polars types.
 STORED_PL: dict[str, pl.DataType] = {**dict(TRANSFER_PL.items()), **ID_PL}
@@ -282,8 +284,10 @@ def append(
     """Write ``w``'s new generation: the stored one plus the spooled rows that are new.
 
     De-duplication (against the stored month and earlier rows of this ingest, first arrival
-    wins) and merging run one month at a time. Returns the manifest fields to commit (None when
-    nothing was new) and, per input file, (rows loaded, of which unknown decimals).
+    wins) runs one month at a time; consecutive months that receive rows are then numbered
+    together, up to :data:`RUN_ROWS` rows (one dictionary join per run, not per month), and
+    each month merged and written. Returns the manifest fields to commit (None when nothing
+    was new) and, per input file, (rows loaded, of which unknown decimals).
     """
     from tracer.graph import sort_transfers
 
@@ -296,31 +300,10 @@ def append(
     counts: dict[int, tuple[int, int]] = {}
     parts: list[dict[str, Any]] = []
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
-    for month in sorted(set(stored.by_month) | spool.months):
+    run: list[tuple[str, pl.DataFrame]] = []
+
+    def write_month(month: str, rows: pl.DataFrame) -> None:
         old = stored.by_month.get(month, [])
-        rows = None
-        if month in spool.months:
-            rows = spool.month(month).unique(TRANSFER_KEY, keep="first", maintain_order=True)
-            keys = stored.keys(month)
-            if keys.height:
-                rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
-                                 maintain_order="left")  # fmt: skip
-            per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
-            for f, n, unknown in per_file.iter_rows():
-                a, b = counts.get(f, (0, 0))
-                counts[f] = (a + n, b + unknown)
-        if rows is None or rows.height == 0:
-            for p in old:
-                link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
-            parts.extend(old)
-            continue
-        rows = sort_transfers(rows.drop("_file", "_ord"))
-        chunk = _new_addresses(rows, lookup.select("chain", "address"), next_id)
-        if chunk.height:
-            next_id += chunk.height
-            added.append(chunk)
-            lookup = pl.concat([lookup, chunk])
-        rows = _with_id_columns(rows, lookup, tokens)
         first_ts = int(rows["ts"].dt.epoch("us")[0])
         cut = 0
         while cut < len(old) and old[cut]["last_ts"] < first_ts:
@@ -337,7 +320,47 @@ def append(
         _write_rows(writer, rows)
         parts.extend(keep)
         parts.extend(writer.close())
+
+    def flush_run() -> None:
+        nonlocal lookup, next_id
+        if not run:
+            return
+        rows = pl.concat([r for _, r in run])  # months ascending, each in chain order
+        chunk = _new_addresses(rows, lookup.select("chain", "address"), next_id)
+        if chunk.height:
+            next_id += chunk.height
+            added.append(chunk)
+            lookup = pl.concat([lookup, chunk])
+        rows = _with_id_columns(rows, lookup, tokens)
+        at = 0
+        for month, r in run:
+            write_month(month, rows.slice(at, r.height))
+            at += r.height
+        run.clear()
+
+    for month in sorted(set(stored.by_month) | spool.months):
+        rows = None
+        if month in spool.months:
+            rows = spool.month(month).unique(TRANSFER_KEY, keep="first", maintain_order=True)
+            keys = stored.keys(month)
+            if keys.height:
+                rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
+                                 maintain_order="left")  # fmt: skip
+            per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
+            for f, n, unknown in per_file.iter_rows():
+                a, b = counts.get(f, (0, 0))
+                counts[f] = (a + n, b + unknown)
+        if rows is None or rows.height == 0:
+            flush_run()  # parts stay in month order
+            for p in stored.by_month.get(month, []):
+                link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
+            parts.extend(stored.by_month.get(month, []))
+            continue
+        run.append((month, sort_transfers(rows.drop("_file", "_ord"))))
         del rows
+        if sum(r.height for _, r in run) >= RUN_ROWS:
+            flush_run()
+    flush_run()
     if sum(n for n, _ in counts.values()) == 0:
         return None, counts
     names = list(w.base.get("addresses", []))
