@@ -52,10 +52,10 @@ COMPACT_FRACTION = 8
 #: Up to this many rows in the new generation, its graph cache is written at ingest (cheap, and
 #: a first ``follow`` then starts at once); above, it is built on first use.
 EAGER_GRAPH_ROWS = 2_000_000
-#: Candidate rows an ingest keeps in memory before spooling them to disk (about 250 MB).
-SPOOL_MEMORY_ROWS = 1_000_000
+#: Candidate rows an ingest keeps in memory before spooling them to disk (about 125 MB).
+SPOOL_MEMORY_ROWS = 500_000
 #: New rows numbered and written together (bounds memory; one dictionary join per run).
-RUN_ROWS = 2_000_000
+RUN_ROWS = 1_000_000
 ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
 #: What a partition file holds, as Polars types.
 STORED_PL: dict[str, pl.DataType] = {**dict(TRANSFER_PL.items()), **ID_PL}
