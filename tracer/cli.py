@@ -47,8 +47,9 @@ class TracerGroup(click.Group):
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code
             raise err from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}") from None
+        except OSError as exc:  # never an empty message (was "Error: : None")
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
 
 
 def _err() -> Console:
@@ -258,6 +259,9 @@ def cli() -> None:
 @workspace_option
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """Load export files into the workspace (idempotent; atomic).
 
@@ -270,16 +274,24 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """
     import json
 
-    from tracer.progress import track
+    from tracer.progress import counter
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     opts = _read_options(kw)
     quiet = kw.get("quiet", False)
-    summary = ws.ingest(
-        list(track(files, total=len(files), description="reading", quiet=quiet)),
-        options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
-    )  # fmt: skip
+    done = [0]
+    # rows read so far, drawn only on a terminal (big CSVs arrive in batches)
+    with counter(None, "reading", quiet) as advance:  # type: ignore[arg-type]
+
+        def progress(rows: int) -> None:
+            done[0] += rows
+            advance(rows, f"reading: {done[0]:,} rows")
+
+        summary = ws.ingest(
+            list(files), options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
+            progress=progress,
+        )  # fmt: skip
     _write_rejects(summary, kw["rejects_file"], quiet)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
@@ -306,6 +318,9 @@ def labels() -> None:
               help="Category for files that carry none (address lists, Etherscan CSVs); "
                    "TagPacks and CSVs with a category column keep theirs.")  # fmt: skip
 @click.option("--name", default=None, help="Name for plain address lists (default: file name).")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
     """Add label files: CSV, GraphSense TagPack YAML, or address lists.
 
@@ -316,7 +331,7 @@ def labels_add(files: tuple[str, ...], category: str | None, name: str | None, *
     """
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     loads = _label_loads(files, category, "--category", name=name)
     added = ws.add_labels(loads)
     for load in loads:
@@ -561,6 +576,9 @@ def source(addresses: tuple[str, ...], **kw: Any) -> None:
 )
 @workspace_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
     """Fetch ERC-20 Transfer logs (and native transfers) from a node into the workspace.
 
@@ -597,7 +615,7 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
         end = int(to_text)
     else:
         raise UsageError(f"--to-block: a block number or latest, not {kw['to_block']!r}")
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     plan = []
     for raw in tokens:
         try:
