@@ -69,3 +69,110 @@ def test_ingest_csv_python_loop(benchmark, csv_file: Path) -> None:  # type: ign
     t0 = time.perf_counter()
     assert benchmark.pedantic(loop, rounds=1, iterations=1) == ROWS
     record("ingest: python csv loop", items=ROWS, seconds=time.perf_counter() - t0, unit="rows/s")
+
+
+# -- into a workspace: the one writer, append-only ----------------------------------------------
+def _ingest_seconds(ws_dir: Path, files: list[Path]) -> float:
+    from tracer.workspace import Workspace
+
+    ws = Workspace.open(ws_dir, create=True)
+    t0 = time.perf_counter()
+    s = ws.ingest(files)
+    seconds = time.perf_counter() - t0
+    assert s.changed
+    return seconds
+
+
+@pytest.fixture(scope="module")
+def parquet_case(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``bench_edges()`` canonical transfers (default 10M) and 1M more after them in time."""
+    from benchmarks.conftest import bench_edges
+    from benchmarks.workspace_case import canonical_parquet
+
+    d = tmp_path_factory.mktemp("ws-ingest")
+    n = bench_edges()
+    canonical_parquet(n, d / "big.parquet", seed=7)
+    tail = pl.read_parquet(d / "big.parquet", n_rows=1_000_000)
+    shift = pl.duration(days=400)
+    tail = tail.with_columns(
+        (pl.col("ts") + shift).alias("ts"),
+        pl.format("0xa{}", pl.col("tx_hash").str.slice(3)).alias("tx_hash"),
+    )
+    tail.write_parquet(d / "tail.parquet")
+    return {"dir": d, "n": n, "big": d / "big.parquet", "tail": d / "tail.parquet"}
+
+
+@pytest.mark.bench
+def test_ingest_parquet_into_empty_workspace(parquet_case: dict) -> None:
+    """Goal (issue 14): >= 1M rows/s at 10M rows (0.23-0.26M/s before the one writer)."""
+    seconds = _ingest_seconds(parquet_case["dir"] / "ws-big", [parquet_case["big"]])
+    record(f"canonical Parquet -> empty workspace ({parquet_case['n']:,} rows)",
+           items=parquet_case["n"], seconds=seconds, unit="rows/s")  # fmt: skip
+
+
+@pytest.mark.bench
+def test_append_1m_to_a_big_workspace_vs_into_an_empty_one(parquet_case: dict) -> None:
+    """Goal: appending 1M rows to the big workspace within 2x of ingesting them into an
+    empty one (before: every ingest rewrote the whole table)."""
+    big = parquet_case["dir"] / "ws-big"
+    if not (big / "manifest.json").exists():
+        _ingest_seconds(big, [parquet_case["big"]])
+    empty = _ingest_seconds(parquet_case["dir"] / "ws-tail", [parquet_case["tail"]])
+    record("ingest 1M rows into an empty workspace", items=1_000_000, seconds=empty,
+           unit="rows/s")  # fmt: skip
+    appended = _ingest_seconds(big, [parquet_case["tail"]])
+    record(f"append 1M rows to a {parquet_case['n']:,}-row workspace", items=1_000_000,
+           seconds=appended, unit="rows/s",
+           baseline="ingest 1M rows into an empty workspace")  # fmt: skip
+
+
+@pytest.mark.bench
+def test_peak_rss_ingesting_a_large_csv(tmp_path: Path) -> None:
+    """Peak RSS of ``tracer ingest`` on a CSV of ``TRACER_BENCH_CSV_MB`` (default 500 MB) in a
+    child process (goal: a 2 GB CSV within 2 GB RSS). The file is read in batches and spooled
+    per month, so the peak is set by a batch and the largest month, not the file."""
+    import os
+    import subprocess
+    import sys
+
+    mb = int(os.environ.get("TRACER_BENCH_CSV_MB", "500"))
+    f = tmp_path / "big.csv"
+    rng = np.random.default_rng(3)
+    n_addr = 500_000
+    addrs = pl.Series([f"0x{x:040x}" for x in rng.integers(1, 2**62, n_addr)])
+    rows, chunk, start = 0, 1_000_000, 0
+    with f.open("wb") as fh:
+        while fh.tell() < mb * 2**20:
+            i = np.arange(start, start + chunk)
+            pl.DataFrame(
+                {
+                    "token_address": [USDT] * chunk,
+                    "from_address": addrs.gather(rng.integers(0, n_addr, chunk)),
+                    "to_address": addrs.gather(rng.integers(0, n_addr, chunk)),
+                    "value": rng.integers(1, 10**12, chunk).astype(str),
+                    "transaction_hash": [f"0x{k:064x}" for k in i],
+                    "log_index": (i % 200).astype(str),
+                    "block_number": (17_000_000 + i // 3).astype(str),
+                    # a block every 12 s, 3 transfers a block: 2 GB of CSV spans about 14 months
+                    "block_timestamp": (1_683_000_000 + i // 3 * 12).astype(str),
+                }
+            ).write_csv(fh, include_header=start == 0)
+            start += chunk
+            rows += chunk
+    size_mb = f.stat().st_size / 2**20
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    # the child reports its own high-water mark (VmHWM, reset at exec): getrusage(CHILDREN)
+    # would count the pages a forked child shares with this (large) benchmark process
+    hwm = tmp_path / "vmhwm"
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['tracer', 'ingest', '-q', '-w', {str(tmp_path / 'ws')!r}, {str(f)!r}]\n"
+            "try:\n    runpy.run_module('tracer.cli', run_name='__main__')\nfinally:\n"
+            "    s = open('/proc/self/status').read()\n"
+            f"    open({str(hwm)!r}, 'w').write(s.split('VmHWM:')[1].split()[0])\n")  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    seconds = time.perf_counter() - t0
+    peak = int(hwm.read_text()) / 1024  # kB -> MiB
+    record(f"ingest a {size_mb:,.0f} MB CSV into a workspace", items=rows, seconds=seconds,
+           unit="rows/s", peak_rss_mib=peak)  # fmt: skip

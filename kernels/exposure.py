@@ -54,8 +54,14 @@ EXPOSURE_MODELS = {
     "taint-first": TAINT_FIRST,
     "clean-first": CLEAN_FIRST,
 }
-#: Columns of ``stats[c, :]``.
-SEEDED, DUST, BEYOND = 0, 1, 2
+#: Columns of ``stats[c, :]``: what origins and pass-through services paid out as their own
+#: category (seeded); what stopped as dust or at the hop limit; what arrived anywhere at hop 1
+#: (direct) or later (indirect); and what of it arrived at a labelled origin (absorbed there).
+#: With ``held`` (taint left in wallets at the end), conserving models close per category:
+#: ``seeded = held + absorbed + dust + beyond``; ``beyond`` is what wallets at the hop limit
+#: passed on, after it was counted where it arrived (so ``--max-hops 1`` keeps direct complete).
+SEEDED, DUST, BEYOND, DIRECT, INDIRECT, ABSORBED = 0, 1, 2, 3, 4, 5
+N_STATS = 6
 #: Indices into ``totals``.
 OVERDRAFTS, OVERDRAFT_AMOUNT = 0, 1
 
@@ -79,7 +85,7 @@ class ExposureState:
         self.min_hops = np.full((n_rows, max(n_cat, 1)), -1, dtype=np.int32)
         self.flow = np.zeros(n_rows, dtype=np.float64)
         self.touched = np.zeros(n_rows, dtype=np.float64)  # flow on which any category arrived
-        self.stats = np.zeros((max(n_cat, 1), 3), dtype=np.float64)
+        self.stats = np.zeros((max(n_cat, 1), N_STATS), dtype=np.float64)
         self.totals = np.zeros(2, dtype=np.float64)
 
     @property
@@ -99,8 +105,9 @@ def _exposure_kernel(
 ):  # fmt: skip
     """One pass over a chunk of edges in chain order; state arrays are updated in place."""
     n_cat = taint.shape[1]
-    n_over = 0.0
-    over = 0.0
+    # continued from ``totals`` so any chunking sums in the same order (see kernels.taint)
+    n_over = totals[OVERDRAFTS]
+    over = totals[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -191,8 +198,11 @@ def _exposure_kernel(
                     stats[c, BEYOND] += k
                 else:
                     arrived = True
+                    stats[c, INDIRECT] += k
                     if kv != ORIGIN:
                         taint[v, c] += k
+                    else:
+                        stats[c, ABSORBED] += k
                     if hops[v, c] < 0 or h < hops[v, c]:
                         hops[v, c] = h
                     if counted:
@@ -210,16 +220,19 @@ def _exposure_kernel(
                     stats[c, BEYOND] += resid
                 else:
                     arrived = True
+                    stats[c, DIRECT] += resid
                     if kv != ORIGIN:
                         taint[v, c] += resid
+                    else:
+                        stats[c, ABSORBED] += resid
                     hops[v, c] = 1
                     if counted:
                         direct[row, c] += resid
                         min_hops[row, c] = 1
         if arrived and counted:
             touched[row] += x
-    totals[OVERDRAFTS] += n_over
-    totals[OVERDRAFT_AMOUNT] += over
+    totals[OVERDRAFTS] = n_over
+    totals[OVERDRAFT_AMOUNT] = over
 
 
 def exposure_sweep(

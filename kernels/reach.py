@@ -50,7 +50,10 @@ def _reach_kernel(
             lo = out_offsets[u]
             end = scanned[u]
             if end < 0:
+                # first visit: record it (an empty suffix, not -1, so a wallet whose scan finds
+                # nothing is never recorded twice: ``touched`` holds each node at most once)
                 end = out_offsets[u + 1]
+                scanned[u] = end
                 touched[nt] = u
                 nt += 1
             after = since[u]

@@ -23,7 +23,8 @@ conservative choice: it never creates taint) and counted in ``stats[OVERDRAFTS]`
 
 Dust and hop limit: a ``t`` below ``min_amount`` stops where it is (``stats[DUST]``) instead of
 being followed through thousands of further wallets, and so does taint that would arrive at hop
-``max_hops + 1`` (``stats[BEYOND]``); the receiver sees those funds as clean. ``hops[v]`` is the
+``max_hops + 1`` (``stats[BEYOND]``, and per sending wallet in ``beyond_from``: the wallets at
+the limit that passed it on); the receiver sees those funds as clean. ``hops[v]`` is the
 minimum number of tainted hops from a source at which taint reached ``v``; an edge's hop is its
 sender's minimum hop + 1.
 
@@ -122,14 +123,16 @@ def _sweep_kernel(
     src, dst, amount, ts, seed, role, model, min_amount, max_hops,
     grp_of, grp_lead, grp_offsets, grp_edges,
     bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats,
+    record, stats, beyond_from,
 ):  # fmt: skip
     """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address."""
-    traced = 0.0
-    dust = 0.0
-    beyond = 0.0
-    n_over = 0.0
-    over = 0.0
+    # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
+    # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -194,6 +197,7 @@ def _sweep_kernel(
                 dust += carried
             elif h > max_hops:
                 beyond += carried
+                beyond_from[u] += carried  # who stopped at the limit (rare path)
             else:
                 edge_taint[e] = carried
                 edge_hop[e] = h
@@ -205,11 +209,130 @@ def _sweep_kernel(
                 rv = role[v]
                 if rv == NORMAL or rv == THROUGH:
                     bt[v, 1] += carried
-    stats[TRACED] += traced
-    stats[DUST] += dust
-    stats[BEYOND] += beyond
-    stats[OVERDRAFTS] += n_over
-    stats[OVERDRAFT_AMOUNT] += over
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
+
+
+#: Columns of ``ColourState.stats[c, :]`` (per colour: seeded, below dust, beyond hop limit).
+C_TRACED, C_DUST, C_BEYOND = 0, 1, 2
+
+
+@njit(cache=True)
+def _colour_kernel(
+    src, dst, amount, ts, seed, role, model, min_amount, max_hops,
+    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
+    record, stats, beyond_from, colour_of, tc, row_of, cin, cstats,
+):  # fmt: skip
+    """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
+    per source (``--by-source``): the same totals, plus who the taint came from.
+
+    The total a transfer carries, and whether it is delivered, dust or beyond the hop limit, are
+    decided exactly as in the single-colour kernel (the lines are the same). The colours then
+    split it: a seed is wholly its source's colour; any other transfer carries each colour in
+    proportion to the sender's tainted funds (``tc[u, c] / T_u``), so the colours always sum
+    to the total (poison: every colour the sender holds taints the whole transfer, an upper
+    bound per source, exactly a separate poison trace of each). ``tc[n, S]`` is each node's
+    tainted funds by colour; ``cin[row, S]`` what reported nodes (``row_of >= 0``: sinks and
+    sources) received by colour. Kept out of the single-colour kernel so that one pays nothing.
+    """
+    n_col = tc.shape[1]
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        x = amount[e]
+        ru = role[u]
+        b = bt[u, 0]
+        t_u = bt[u, 1]
+        if x > b:
+            if ru == NORMAL or ru == THROUGH:
+                n_over += 1.0
+                over += x - b
+            b = x
+        carried = 0.0
+        if ru == SOURCE:
+            if seed[e]:
+                carried = x
+                traced += x
+                cstats[colour_of[u], C_TRACED] += x
+        elif ru != SINK and t_u > 0.0:
+            if model == HAIRCUT:
+                carried = haircut_rule(x, b, t_u)
+            elif model == POISON:
+                carried = poison_rule(x, b, t_u)
+            elif model == TAINT_FIRST:
+                carried = taint_first_rule(x, b, t_u)
+            else:
+                carried = clean_first_rule(x, b, t_u)
+        if record:
+            bal_before[e] = b
+            taint_before[e] = t_u
+        bt[u, 0] = b - x
+        if model != POISON:
+            rest = t_u - carried
+            bt[u, 1] = rest if rest > 0.0 else 0.0
+        bt[v, 0] += x
+        if carried <= 0.0:
+            continue
+        h = 1 if ru == SOURCE else hops[u] + 1
+        fate = 0  # 0 delivered, 1 dust, 2 beyond (the total's fate: every colour shares it)
+        if carried < min_amount:
+            dust += carried
+            fate = 1
+        elif h > max_hops:
+            beyond += carried
+            beyond_from[u] += carried
+            fate = 2
+        else:
+            edge_taint[e] = carried
+            edge_hop[e] = h
+            if hops[v] < 0 or h < hops[v]:
+                hops[v] = h
+            if first_ts[v] < 0:
+                first_ts[v] = ts[e]
+            inflow[v] += carried
+        rv = role[v]
+        keeps = rv == NORMAL or rv == THROUGH
+        if fate == 0 and keeps:
+            bt[v, 1] += carried
+        row = row_of[v]
+        for c in range(n_col):
+            if ru == SOURCE:
+                k = carried if c == colour_of[u] else 0.0
+            else:
+                t = tc[u, c]
+                if t <= 0.0:
+                    continue
+                if model == POISON:
+                    k = carried
+                else:
+                    k = carried * (t / t_u)
+                    if k > t:
+                        k = t
+                    tc[u, c] = t - k
+            if k <= 0.0:
+                continue
+            if fate == 1:
+                cstats[c, C_DUST] += k
+            elif fate == 2:
+                cstats[c, C_BEYOND] += k
+            else:
+                if keeps:
+                    tc[v, c] += k
+                if row >= 0:
+                    cin[row, c] += k
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
 
 
 @njit(cache=True)
@@ -279,7 +402,7 @@ def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max
 def _lots_kernel(
     src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
     bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
+    record, stats, beyond_from, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
 ):  # fmt: skip
     """FIFO and LIFO: per-address queues of lots ``(amount, tainted part)``.
 
@@ -288,12 +411,14 @@ def _lots_kernel(
     longest queue seen.
     """
     max_live = 0
-    merges = 0.0
-    traced = 0.0
-    dust = 0.0
-    beyond = 0.0
-    n_over = 0.0
-    over = 0.0
+    merges = stats[LOT_MERGES]
+    # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
+    # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
+    traced = stats[TRACED]
+    dust = stats[DUST]
+    beyond = stats[BEYOND]
+    n_over = stats[OVERDRAFTS]
+    over = stats[OVERDRAFT_AMOUNT]
     for e in range(src.shape[0]):
         u = src[e]
         v = dst[e]
@@ -354,6 +479,7 @@ def _lots_kernel(
                 dust += carried
             elif h > max_hops:
                 beyond += carried
+                beyond_from[u] += carried  # who stopped at the limit (rare path)
             else:
                 moved = carried
                 edge_taint[e] = carried
@@ -382,12 +508,12 @@ def _lots_kernel(
             live = tail[v] - head[v]
             if live > max_live:
                 max_live = live
-    stats[TRACED] += traced
-    stats[DUST] += dust
-    stats[BEYOND] += beyond
-    stats[OVERDRAFTS] += n_over
-    stats[OVERDRAFT_AMOUNT] += over
-    stats[LOT_MERGES] += merges
+    stats[TRACED] = traced
+    stats[DUST] = dust
+    stats[BEYOND] = beyond
+    stats[OVERDRAFTS] = n_over
+    stats[OVERDRAFT_AMOUNT] = over
+    stats[LOT_MERGES] = merges
     return lot_amt, lot_tnt, pool_end, max_live
 
 
@@ -465,9 +591,14 @@ class SweepState(_Totals):
         min_amount: float = 0.0,
         max_hops: int | None = None,
         max_lots: int = DEFAULT_MAX_LOTS,
+        colours: ColourState | None = None,
     ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+        if colours is not None and MODELS[model] not in (POISON, HAIRCUT, TAINT_FIRST,
+                                                         CLEAN_FIRST):  # fmt: skip
+            raise ValueError(f"taint colours (by source) are not available for {model!r}")
+        self.colours = colours
         if max_lots < 2:
             raise ValueError("max_lots must be at least 2")
         self.role = np.ascontiguousarray(role, dtype=np.int8)
@@ -485,6 +616,9 @@ class SweepState(_Totals):
         self.hops = np.full(n, -1, dtype=np.int32)
         self.first_ts = np.full(n, -1, dtype=np.int64)
         self.stats = np.zeros(N_STATS, dtype=np.float64)
+        # taint each wallet passed on beyond the hop limit (who the "beyond" figure stopped
+        # at); only with a limit, so an unlimited whole-chain sweep pays no memory for it
+        self.beyond_from = np.zeros(n if max_hops is not None else 0, dtype=np.float64)
         self.max_lots = int(max_lots)
         self.longest_queue = 0
         self.edges_seen = 0
@@ -505,6 +639,25 @@ class SweepState(_Totals):
     def nbytes(self) -> int:
         """Bytes held by the per-address state (what a whole-chain sweep keeps in memory)."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+class ColourState:
+    """Taint by colour (one colour per source) for :func:`_colour_kernel`.
+
+    ``colour_of[node]``: the colour of a source node (-1 elsewhere); ``row_of[node]``: the
+    reported row of a node whose receipts are kept by colour (-1: not reported). Memory
+    ``8 · addresses · colours`` bytes for ``tc`` plus ``8 · rows · colours`` for ``cin``.
+    """
+
+    def __init__(self, colour_of: np.ndarray, n_colours: int, row_of: np.ndarray) -> None:
+        self.colour_of = np.ascontiguousarray(colour_of, dtype=np.int32)
+        self.row_of = np.ascontiguousarray(row_of, dtype=np.int32)
+        n = self.colour_of.shape[0]
+        k = max(int(n_colours), 1)
+        n_rows = int(self.row_of.max()) + 1 if n and self.row_of.size else 0
+        self.tc = np.zeros((n, k), dtype=np.float64)
+        self.cin = np.zeros((max(n_rows, 0), k), dtype=np.float64)
+        self.stats = np.zeros((k, 3), dtype=np.float64)
 
 
 class ChunkResult:
@@ -559,10 +712,22 @@ def sweep_chunk(
             src, dst, amount, ts, seed, state.role, code == LIFO, state.min_amount, state.hop_cap,
             state.bt, state.inflow, state.hops, state.first_ts,
             out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
             state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
             state.lot_amt, state.lot_tnt, state.pool_end, state.max_lots,
         )  # fmt: skip
         state.longest_queue = max(state.longest_queue, int(longest))
+    elif state.colours is not None:
+        col = state.colours
+        if col.colour_of.shape[0] != n_nodes:
+            raise ValueError("colour_of must have one entry per node")
+        _colour_kernel(
+            src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
+            state.bt, state.inflow, state.hops, state.first_ts,
+            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
+            col.colour_of, col.tc, col.row_of, col.cin, col.stats,
+        )  # fmt: skip
     else:
         if code == TIHO:
             if tx_id is None:
@@ -575,6 +740,7 @@ def sweep_chunk(
             src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
             *groups, state.bt, state.inflow, state.hops, state.first_ts,
             out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
+            state.beyond_from,
         )  # fmt: skip
     state.edges_seen += n_edges
     return out

@@ -267,3 +267,83 @@ def k_hop(
         if not frontier:
             break
     return level
+
+
+@dataclass
+class RefColours:
+    """Per-colour results of :func:`taint_colours` (colour = the source the taint came from)."""
+
+    inflow: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
+    held: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
+    traced: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    dust: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    beyond: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+
+
+def taint_colours(
+    edges: list[tuple[int, int, float]],
+    seed: list[bool],
+    role: dict[int, int],
+    model: str,
+    colour_of: dict[int, int],
+    *,
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+) -> RefColours:
+    """Taint by source, from the rule's definition: a wallet's tainted funds are a mix of
+    colours; whatever the model takes out of the tainted part (decided on the total, as in
+    :func:`taint`) leaves in the mix's proportions; poison taints the whole transfer with
+    every colour the wallet ever received. Dust and hop limit are decided on the total."""
+    balance: dict[int, float] = defaultdict(float)
+    mix: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    hops: dict[int, int] = {}
+    limit = float("inf") if max_hops is None else max_hops
+    out = RefColours()
+    for e, (u, v, x) in enumerate(edges):
+        ru, rv = role.get(u, NORMAL), role.get(v, NORMAL)
+        b = max(balance[u], x)
+        t = sum(mix[u].values())
+        parts: dict[int, float] = {}
+        carried = 0.0  # the total, decided as in :func:`taint`
+        if ru == SOURCE:
+            if seed[e]:
+                parts = {colour_of[u]: x}
+                carried = x
+                out.traced[colour_of[u]] += x
+        elif ru != SINK and t > 0:
+            total = {
+                "poison": x,
+                "haircut": x * min(t / b, 1.0) if b > 0 else 0.0,
+                "taint-first": min(x, t),
+                "clean-first": max(0.0, x - (b - t)),
+            }[model]
+            carried = total
+            for c, tc in list(mix[u].items()):
+                if tc <= 0:
+                    continue
+                k = total if model == "poison" else min(tc, total * tc / t)
+                parts[c] = k
+                if model != "poison":
+                    mix[u][c] = tc - k
+        balance[u] = b - x
+        balance[v] += x
+        if carried <= 0:
+            continue
+        h = 1 if ru == SOURCE else hops[u] + 1
+        for c, k in parts.items():
+            if carried < min_amount:
+                out.dust[c] += k
+            elif h > limit:
+                out.beyond[c] += k
+            else:
+                out.inflow[(v, c)] += k
+                if rv in (NORMAL, THROUGH):
+                    mix[v][c] += k
+        if carried >= min_amount and h <= limit:
+            hops[v] = min(hops.get(v, h), h)
+    for node, m in mix.items():
+        if role.get(node, NORMAL) in (NORMAL, THROUGH):
+            for c, k in m.items():
+                if k > 0:
+                    out.held[(node, c)] = k
+    return out

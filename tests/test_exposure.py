@@ -121,6 +121,24 @@ def test_category_alone_with_other_slot_is_exact(model, g) -> None:
             np.testing.assert_allclose(alone.touched, full.touched, rtol=1e-12)
 
 
+def test_chunked_exposure_totals_are_bit_identical_with_inexact_amounts() -> None:
+    """The unknown-prior-funds totals are one sequential sum whatever the chunking (12.11)."""
+    rng = np.random.default_rng(3)
+    n, m = 50, 2000
+    src = rng.integers(0, n, m).astype(np.int32)
+    g = {
+        "n": n, "n_cat": 2, "src": src,
+        "dst": ((src + rng.integers(1, n, m)) % n).astype(np.int32),
+        "amount": rng.uniform(0.0, 10.0, m) * np.float64(1.1),
+        "ts": np.arange(m, dtype=np.int64),
+        "kind": np.array([ORIGIN] * 4 + [PLAIN] * (n - 4), dtype=np.int8),
+        "cat": np.array([0, 1, 0, 1] + [-1] * (n - 4), dtype=np.int32),
+    }  # fmt: skip
+    whole, cut = run_kernel(g, "haircut"), run_kernel(g, "haircut", chunk=97)
+    assert whole.totals[1] > 0
+    assert whole.totals.tolist() == cut.totals.tolist()
+
+
 def test_later_deposit_does_not_expose_earlier_payment() -> None:
     """Time order: scam money arriving after a payment cannot taint that payment."""
     # 0 = scam (origin, cat 0), 1 = wallet, 2 = merchant (target)

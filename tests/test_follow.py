@@ -159,7 +159,8 @@ def test_json_contract(sample_ws: Workspace, sample_addresses: dict[str, str]) -
                 "paths"} <= set(r)  # fmt: skip
         assert r["first_ts"].endswith("Z")
     for h in d["held"]:
-        assert set(h) == {"address", "chain", "amount"}
+        # 13.3/13.6: each amount carries its asset and its decimal string
+        assert set(h) == {"address", "chain", "amount", "asset", "amount_decimal"}
     assert d["model"] == "fifo" and d["sources"] == [sample_addresses["scam"]]
 
 

@@ -18,6 +18,7 @@ from kernels.taint import (
     SINK,
     SOURCE,
     THROUGH,
+    ColourState,
     SweepState,
     propagate,
     sweep_chunk,
@@ -279,6 +280,31 @@ def test_chunked_sweep_equals_one_sweep(model: str, g: dict, cuts: list[int]) ->
     np.testing.assert_array_equal(state.stats, whole.stats)
 
 
+@pytest.mark.parametrize("model", ["haircut", "clean-first", "fifo"])
+def test_chunked_run_totals_are_bit_identical_with_inexact_amounts(model: str) -> None:
+    """Run totals (traced, dust, unknown prior funds) are one sequential sum in edge order,
+    whatever the chunking: amounts that float64 cannot add exactly must not change that
+    (a per-chunk sum added to the total gave 1.25e-15 apart, issue 12.11)."""
+    rng = np.random.default_rng(7)
+    n, m = 60, 3000
+    src = rng.integers(0, n, m).astype(np.int32)
+    dst = ((src + rng.integers(1, n, m)) % n).astype(np.int32)
+    amount = rng.uniform(0.0, 10.0, m) * np.float64(1.1)
+    role = np.full(n, NORMAL, dtype=np.int8)
+    role[:4] = SOURCE
+    role[4:8] = SINK
+    seed = role[src] == SOURCE
+    ts = np.arange(m, dtype=np.int64)
+    whole = SweepState(role, model=model, min_amount=0.05)
+    sweep_chunk(whole, src, dst, amount, ts, seed)
+    cut = SweepState(role, model=model, min_amount=0.05)
+    for a in range(0, m, 97):
+        sweep_chunk(cut, src[a : a + 97], dst[a : a + 97], amount[a : a + 97], ts[a : a + 97],
+                    seed[a : a + 97])  # fmt: skip
+    assert whole.stats[4] > 0 and whole.stats[1] > 0  # prior funds and dust occur
+    assert whole.stats.tolist() == cut.stats.tolist()
+
+
 def test_propagate_rejects_bad_input() -> None:
     z = np.zeros(1)
     with pytest.raises(ValueError, match="unknown model"):
@@ -313,3 +339,126 @@ def test_fnv1a_known_vector() -> None:
     # published FNV-1a 64 test vector: "a" -> 0xaf63dc4c8601ec8c
     got = fnv1a64(np.array([0, 1], dtype=np.int64), np.frombuffer(b"a", dtype=np.uint8))
     assert int(got[0]) == 0xAF63DC4C8601EC8C
+
+
+# -- taint colours (by source) --------------------------------------------------------------------
+COLOUR_MODELS = ["poison", "haircut", "taint-first", "clean-first"]
+
+
+def run_colours(g: dict, model: str, **kw) -> tuple[SweepState, ColourState]:
+    n = g["n"]
+    sources = np.flatnonzero(g["role"] == SOURCE)
+    colour_of = np.full(n, -1, dtype=np.int32)
+    colour_of[sources] = np.arange(sources.shape[0], dtype=np.int32)
+    col = ColourState(colour_of, sources.shape[0], np.arange(n, dtype=np.int32))
+    state = SweepState(g["role"], model=model, colours=col, **kw)
+    ts = np.arange(g["src"].shape[0], dtype=np.int64)
+    sweep_chunk(state, g["src"], g["dst"], g["amount"], ts, g["seed"])
+    return state, col
+
+
+@pytest.mark.parametrize("model", COLOUR_MODELS)
+@settings(deadline=None, max_examples=80)
+@given(g=graphs(), min_amount=st.sampled_from([0.0, 0.6]), max_hops=st.sampled_from([None, 2]))
+def test_colour_kernel_matches_reference(model: str, g: dict, min_amount: float, max_hops) -> None:
+    kw = {"min_amount": min_amount, "max_hops": max_hops}
+    _, col = run_colours(g, model, **kw)
+    colour_of = {int(v): int(c) for v, c in enumerate(col.colour_of) if c >= 0}
+    edges = list(zip(g["src"].tolist(), g["dst"].tolist(), g["amount"].tolist(), strict=True))
+    ref = reference.taint_colours(edges, g["seed"].tolist(), dict(enumerate(g["role"].tolist())),
+                                  model, colour_of, **kw)  # fmt: skip
+    k = col.tc.shape[1]
+    want_in = np.zeros((g["n"], k))
+    for (v, c), a in ref.inflow.items():
+        want_in[v, c] = a
+    np.testing.assert_allclose(col.cin, want_in, rtol=1e-9, atol=1e-9)
+    keep = np.isin(g["role"], [NORMAL, THROUGH])
+    want_held = np.zeros((g["n"], k))
+    for (v, c), a in ref.held.items():
+        want_held[v, c] = a
+    np.testing.assert_allclose(col.tc[keep], want_held[keep], rtol=1e-9, atol=1e-9)
+    for c in range(len(colour_of)):
+        assert col.stats[c, 0] == pytest.approx(ref.traced.get(c, 0.0))
+        assert col.stats[c, 1] == pytest.approx(ref.dust.get(c, 0.0), abs=1e-9)
+        assert col.stats[c, 2] == pytest.approx(ref.beyond.get(c, 0.0), abs=1e-9)
+
+
+@pytest.mark.parametrize("model", COLOUR_MODELS)
+@settings(deadline=None, max_examples=80)
+@given(g=graphs(), min_amount=st.sampled_from([0.0, 0.6]), max_hops=st.sampled_from([None, 2]))
+def test_colours_conserve_and_leave_the_totals_unchanged(model, g, min_amount, max_hops) -> None:  # type: ignore[no-untyped-def]
+    """Colouring changes nothing in the totals (bit for bit), and for conserving models the
+    colours sum to the total taint: received, held, seeded, dust and beyond."""
+    kw = {"min_amount": min_amount, "max_hops": max_hops}
+    state, col = run_colours(g, model, **kw)
+    plain = run(g, model, **kw)
+    np.testing.assert_array_equal(state.inflow, plain.inflow)
+    np.testing.assert_array_equal(state.taint, plain.taint)
+    np.testing.assert_array_equal(state.hops, plain.hops)
+    np.testing.assert_array_equal(state.stats, plain.stats)
+    assert col.stats[:, 0].sum() == pytest.approx(state.stats[0])
+    if model == "poison":  # overlapping upper bounds: each colour at most the total
+        assert np.all(col.cin.max(axis=1, initial=0.0) <= state.inflow + 1e-9)
+        return
+    np.testing.assert_allclose(col.cin.sum(axis=1), state.inflow, rtol=1e-9, atol=1e-9)
+    keep = np.isin(g["role"], [NORMAL, THROUGH])
+    np.testing.assert_allclose(col.tc[keep].sum(axis=1), state.taint[keep], rtol=1e-9, atol=1e-9)
+    assert col.stats[:, 1].sum() == pytest.approx(state.stats[1], abs=1e-9)
+    assert col.stats[:, 2].sum() == pytest.approx(state.stats[2], abs=1e-9)
+
+
+def test_haircut_colours_equal_one_trace_per_source(rng: np.random.Generator) -> None:
+    """Haircut is linear: each colour is exactly what tracing that source alone gives (the
+    sources never receive here, so a source traced alone sees the others as plain senders)."""
+    n, m = 40, 600
+    src = rng.integers(0, n, m).astype(np.int32)
+    dst = (3 + (src + rng.integers(1, n - 3, m)) % (n - 3)).astype(np.int32)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    m = src.shape[0]
+    g = {"n": n, "src": src, "dst": dst, "amount": rng.uniform(0, 10, m),
+         "role": np.full(n, NORMAL, dtype=np.int8), "tx": np.arange(m)}  # fmt: skip
+    g["role"][:3] = SOURCE
+    g["role"][3:8] = SINK
+    g["seed"] = g["role"][src] == SOURCE
+    _, col = run_colours(g, "haircut")
+    for s in range(3):
+        alone = dict(g, role=g["role"].copy())
+        alone["role"][[x for x in range(3) if x != s]] = NORMAL
+        alone["seed"] = src == s
+        one = run(alone, "haircut")
+        np.testing.assert_allclose(col.cin[3:8, s], one.inflow[3:8], rtol=1e-9, atol=1e-9)
+
+
+def test_colours_are_refused_for_lot_models() -> None:
+    col = ColourState(np.array([0, -1], np.int32), 1, np.array([-1, 0], np.int32))
+    with pytest.raises(ValueError, match="not available"):
+        SweepState(np.array([SOURCE, NORMAL], np.int8), model="fifo", colours=col)
+
+
+@pytest.mark.parametrize("model", ["haircut", "taint-first", "clean-first", "fifo", "lifo"])
+@settings(deadline=None, max_examples=60)
+@given(g=graphs(), max_hops=st.sampled_from([1, 2, 3]), colours=st.booleans())
+def test_beyond_is_attributed_to_the_wallets_at_the_limit(model, g, max_hops, colours) -> None:  # type: ignore[no-untyped-def]
+    """``beyond_from`` says who stopped at the hop limit; it sums to ``stats[BEYOND]`` and only
+    wallets that were at the limit *when they sent* appear in it (a wallet's hop count is the
+    fewest hops so far, so it can fall later, when a shorter path reaches it: the check runs
+    one transfer at a time, on the state as it was)."""
+    if colours and model in ("fifo", "lifo"):
+        return
+    if colours:
+        state, _ = run_colours(g, model, max_hops=max_hops)
+        assert state.beyond_from.sum() == pytest.approx(state.stats[2], abs=1e-9)
+        return
+    state = SweepState(g["role"], model=model, max_hops=max_hops)
+    for e in range(g["src"].shape[0]):
+        before = state.beyond_from.copy()
+        hops_before = state.hops.copy()
+        sl = slice(e, e + 1)
+        sweep_chunk(state, g["src"][sl], g["dst"][sl], g["amount"][sl],
+                    np.array([e], dtype=np.int64), g["seed"][sl])  # fmt: skip
+        grew = np.flatnonzero(state.beyond_from > before)
+        assert set(grew.tolist()) <= {int(g["src"][e])}
+        assert np.all(hops_before[grew] >= max_hops)
+    assert state.beyond_from.sum() == pytest.approx(state.stats[2], abs=1e-9)
+    assert SweepState(g["role"], model=model).beyond_from.size == 0  # no limit: no memory

@@ -72,3 +72,23 @@ def test_state_is_reused_and_reset_between_queries(rng: np.random.Generator) -> 
     assert [id(r.since), id(r.scanned), id(r.reached)] == buffers
     with pytest.raises(ValueError, match="out of range"):
         r.query(np.array([n]), 2)
+
+
+def test_a_wallet_revisited_with_nothing_to_scan_is_touched_once() -> None:
+    """Regression (found by hypothesis under NUMBA_BOUNDSCHECK=1): a wallet in the frontier of
+    two levels whose first scan found no later edges was recorded in ``touched`` twice, writing
+    past the end of the array (heap corruption: the test process aborted at exit)."""
+    g = {
+        "n": 6,
+        "src": np.array([0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2], dtype=np.int32),
+        "dst": np.array([1, 0, 1, 1, 1, 1, 1, 3, 4, 5, 0, 0, 0, 1], dtype=np.int32),
+    }
+    r = reach_of(g)
+    edges, levels = r.query(np.array([2]), 3)
+    # level 1: 2's outflows (1, 13); level 2: 0's after edge 1; level 3: 1's after edge 2
+    assert sorted(edges.tolist()) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+    assert levels.max() == 3
+    assert (r.scanned == -1).all()
+    # every wallet is visited (3, 4, 5 at level 3) and recorded exactly once: the old kernel
+    # recorded wallet 1 at levels 2 and 3 and wrote the sixth visit past the array's end
+    assert sorted(r.touched.tolist()) == [0, 1, 2, 3, 4, 5]

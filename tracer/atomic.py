@@ -1,7 +1,12 @@
 """Atomic writes: temp file in the target's folder, fsync, rename.
 
 A reader (or a crash at any instant, kill -9 included) sees either the old file or the new one,
-never half of one. Every file tracer writes goes through here.
+never half of one. Every file tracer writes goes through here, or (partition files written
+inside a generation folder that no manifest names yet) is made durable by :func:`fsync_tree`
+before the manifest that names it is committed: data, then its folders, then the manifest.
+
+Temp files end in ``.tracer-tmp`` (:data:`tracer.manifest.TMP_RE`), a suffix no user file has,
+so a writer can remove a crashed writer's leftovers without ever touching a user's ``.x.tmp``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temp path next to ``target``; on success fsync it and rename it over ``target``."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tracer-tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -26,13 +31,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (new names, renames, hard links) durable."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -51,3 +57,43 @@ def write_atomic(target: str | Path, writer: Callable[[Path], object]) -> None:
 
 def write_text_atomic(target: str | Path, text: str) -> None:
     write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_tree(folder: Path) -> None:
+    """Fsync every file under ``folder``, then every folder bottom-up, then ``folder``'s parent:
+    after this returns, a power loss cannot lose what the tree names."""
+    dirs = []
+    for here, _subdirs, files in os.walk(folder):
+        dirs.append(Path(here))
+        for name in files:
+            fsync_file(Path(here) / name)
+    for d in reversed(dirs):
+        fsync_dir(d)
+    fsync_dir(folder.parent)
+
+
+#: Held (flock) by the process that owns a batch folder, so another writer's cleanup leaves it.
+BATCH_LOCK = ".tracer-batch-lock"
+
+
+@contextlib.contextmanager
+def batch_dir(parent: Path | None) -> Iterator[Path]:
+    """A temporary ``.tracer-batch-<random>/`` folder in ``parent`` (system temp if None),
+    locked while in use: a writer's cleanup removes only batch folders nobody holds (a killed
+    run's leftovers), never one a live process is filling."""
+    import fcntl
+    import shutil
+
+    d = Path(tempfile.mkdtemp(prefix=".tracer-batch-", dir=parent))
+    fd = os.open(d / BATCH_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield d
+    finally:
+        os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)  # our own fresh folder: only our files

@@ -47,8 +47,9 @@ class TracerGroup(click.Group):
             err = click.ClickException(str(exc))
             err.exit_code = exc.exit_code
             raise err from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}") from None
+        except OSError as exc:  # never an empty message (was "Error: : None")
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
 
 
 def _err() -> Console:
@@ -271,6 +272,9 @@ def cli() -> None:
 @workspace_option
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """Load export files into the workspace (idempotent; atomic).
 
@@ -283,16 +287,24 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """
     import json
 
-    from tracer.progress import track
+    from tracer.progress import counter
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     opts = _read_options(kw)
     quiet = kw.get("quiet", False)
-    summary = ws.ingest(
-        list(track(files, total=len(files), description="reading", quiet=quiet)),
-        options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
-    )  # fmt: skip
+    done = [0]
+    # rows read so far, drawn only on a terminal (big CSVs arrive in batches)
+    with counter(None, "reading", quiet) as advance:  # type: ignore[arg-type]
+
+        def progress(rows: int) -> None:
+            done[0] += rows
+            advance(rows, f"reading: {done[0]:,} rows")
+
+        summary = ws.ingest(
+            list(files), options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
+            progress=progress,
+        )  # fmt: skip
     _write_rejects(summary, kw["rejects_file"], quiet)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
@@ -320,6 +332,9 @@ def labels() -> None:
               help="Category for files that carry none (address lists, Etherscan CSVs); "
                    "TagPacks and CSVs with a category column keep theirs.")  # fmt: skip
 @click.option("--name", default=None, help="Name for plain address lists (default: file name).")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
     """Add label files: CSV, GraphSense TagPack YAML, or address lists.
 
@@ -330,7 +345,7 @@ def labels_add(files: tuple[str, ...], category: str | None, name: str | None, *
     """
     from tracer.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     loads = _label_loads(files, category, "--category", name=name)
     added = ws.add_labels(loads)
     for load in loads:
@@ -404,6 +419,9 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write the audit ledger (one row per tainted transfer) to Parquet."),
         click.option("--entities", "use_entities", is_flag=True,
                      help="Treat each clustered entity as one node (see 'tracer cluster')."),
+        click.option("--by-source", "by_source", is_flag=True,
+                     help="Also show, per source, how much of its money reached each service "
+                          "(computed in the same sweep; always in JSON for several sources)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -452,7 +470,7 @@ def _selection(kw: dict[str, Any]) -> dict[str, Any]:
 
 def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
     from tracer.follow import follow
-    from tracer.render import follow_table, write_follow, write_frame
+    from tracer.render import follow_table, write_follow, write_ledger
 
     addrs = list(addresses)
     if kw.get("sources_file"):
@@ -469,19 +487,23 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
     result = follow(
         ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
-        quiet=bool(kw.get("quiet")),
+        by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
-        write_frame(result.ledger, "parquet", kw["ledger_file"])
+        argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
+        write_ledger(result, kw["ledger_file"], ws, argv)
         if not kw.get("quiet"):
             _err().print(
                 f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"
             )
     fmt = _out_format(kw.get("out_format"), kw.get("output"))
     if fmt == "table":
-        follow_table(result, _out())
+        follow_table(result, _out(), by_source=bool(kw.get("by_source")))
     else:
         write_follow(result, fmt, kw.get("output"))
+        if not kw.get("quiet"):  # the JSON carries them too ("warnings"); say them aloud
+            for w in result.warnings:
+                _err().print(f"[yellow]Warning: {w['message']}[/yellow]")
 
 
 @cli.command()
@@ -568,6 +590,9 @@ def source(addresses: tuple[str, ...], **kw: Any) -> None:
 )
 @workspace_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
+@click.option("--init", is_flag=True,
+              help="Make the workspace folder a workspace even if it already holds other files "
+                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
 def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
     """Fetch ERC-20 Transfer logs (and native transfers) from a node into the workspace.
 
@@ -604,7 +629,7 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
         end = int(to_text)
     else:
         raise UsageError(f"--to-block: a block number or latest, not {kw['to_block']!r}")
-    ws = Workspace.open(kw.get("workspace"), create=True)
+    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     plan = []
     for raw in tokens:
         try:
@@ -677,7 +702,7 @@ def _rpc_round(ws: Any, chain: str, plan: list[tuple[str, str, int]], calls: dic
 
 
 # the batch and entity commands live in their own module (registered on import)
-from tracer import cli_reports  # noqa: E402, F401
+from tracer import cli_conversions, cli_reports  # noqa: E402, F401
 
 
 def main() -> None:

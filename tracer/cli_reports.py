@@ -35,7 +35,13 @@ from tracer.errors import UsageError
     is_flag=True,
     help="Report every address with a transfer in the selection.",
 )
-@click.option("--output", "-o", required=True, help="Parquet report to write.")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    help="Report file: .parquet (provenance in its metadata), .csv (metadata in FILE.meta.json) "
+    "or .json. Without -o, a short address list is shown as a table.",
+)
 @click.option(
     "--direction",
     type=click.Choice(["in", "out", "both"]),
@@ -76,11 +82,14 @@ from tracer.errors import UsageError
 )
 @selection_options
 @data_options
-def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw: Any) -> None:
-    """Batch exposure of addresses to label categories, written as Parquet.
+def exposure(
+    addresses_file: str | None, all_addresses: bool, output: str | None, **kw: Any
+) -> None:
+    """Batch exposure of addresses to label categories, written as Parquet, CSV or JSON.
 
     ADDRESSES_FILE holds one address per line (# comments allowed) or is a CSV with an
-    'address' column. One sweep per direction covers every address at once.
+    'address' column. One sweep per direction covers every address at once. Without -o, up
+    to 50 addresses are shown as a table.
 
     \b
     Example:
@@ -89,12 +98,21 @@ def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw:
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-    from tracer.exposure import ExposureRequest, exposure, write_report
+    from tracer.exposure import ExposureRequest, exposure, report_format, write_report
+    from tracer.render import EXPOSURE_TABLE_MAX, exposure_table
     from tracer.risk import load_risk_config
 
     if bool(addresses_file) == all_addresses:
         raise UsageError("give either ADDRESSES_FILE or --all")
     addresses = None if all_addresses else tuple(_address_list(addresses_file))
+    if output is not None:
+        report_format(output)  # refuse an unknown suffix before any work
+    elif addresses is None or len(addresses) > EXPOSURE_TABLE_MAX:
+        many = "every address" if addresses is None else f"{len(addresses):,} addresses"
+        raise UsageError(
+            f"exposure of {many} is a batch report: give -o FILE (.parquet, .csv or .json); "
+            f"the terminal table is for lists of up to {EXPOSURE_TABLE_MAX} addresses"
+        )
     req = ExposureRequest(
         addresses=addresses, model=kw["model"],
         directions=("in", "out") if kw["direction"] == "both" else (kw["direction"],),
@@ -105,6 +123,11 @@ def exposure(addresses_file: str | None, all_addresses: bool, output: str, **kw:
     quiet = kw.get("quiet", False)
     report = exposure(ws, req, risk=risk, engine=kw["engine"], ray_address=kw.get("ray_address"),
                       quiet=quiet)  # fmt: skip
+    if output is None:
+        from rich.console import Console
+
+        exposure_table(report, Console(highlight=False, width=max(170, _out().width)))
+        return
     write_report(report, output, ["tracer", *click.get_current_context().meta["tracer.argv"]])
     if not quiet:
         m = report.metadata

@@ -29,9 +29,13 @@ import polars as pl
 import pyarrow as pa
 
 from kernels.exposure import (
+    ABSORBED,
     BEYOND,
+    DIRECT,
     DUST,
     EXPOSURE_MODELS,
+    INDIRECT,
+    N_STATS,
     ORIGIN,
     PASS,
     PLAIN,
@@ -47,6 +51,7 @@ from tracer.risk import UNATTRIBUTED, RiskConfig, load_risk_config
 from tracer.selection import (
     DEFAULT_THROUGH,
     EdgeSelection,
+    asset_groups,
     asset_tokens,
     node_labels,
     resolve_nodes,
@@ -64,6 +69,7 @@ REPORT_SCHEMA = pa.schema(
     [
         ("address", pa.string()),
         ("chain", pa.string()),
+        ("asset", pa.string()),
         ("direction", pa.string()),
         ("category", pa.string()),
         ("direct_amount", pa.float64()),
@@ -156,9 +162,10 @@ class DirectionResult:
     min_hops: np.ndarray
     flow: np.ndarray
     touched: np.ndarray
-    stats: np.ndarray  # [K, 3]: seeded, dust, beyond
+    stats: np.ndarray  # [K, N_STATS]: seeded, dust, beyond, direct, indirect, absorbed
     overdrafts: float = 0.0
     overdraft_amount: float = 0.0
+    held: np.ndarray | None = None  # [K]: taint left in wallets at the end, per category
 
 
 @dataclass
@@ -167,12 +174,19 @@ class ExposureReport:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def make_plan(ws: Workspace, req: ExposureRequest) -> ExposurePlan:
-    """Select edges, assign node kinds/categories and report rows (no sweeping yet)."""
+def make_plan(
+    ws: Workspace, req: ExposureRequest, token_ids: np.ndarray | None = None
+) -> ExposurePlan:
+    """Select edges, assign node kinds/categories and report rows (no sweeping yet).
+
+    ``token_ids``: one asset group's tokens (:func:`exposure` plans each group); default every
+    token ``req.assets`` selects (one group, as the Ray workers plan it).
+    """
     req.validate()
     stream = use_stream(ws, req.stream)
     graph = ws.nodes() if stream else ws.graph()
-    token_ids = asset_tokens(graph, req.assets)
+    if token_ids is None:
+        token_ids = asset_tokens(graph, req.assets)
     labelled = node_labels(graph, ws.labels())
     present = category_order(labelled["category"].unique().to_list())
     if req.categories is not None:
@@ -284,14 +298,16 @@ def sweep(
     out = DirectionResult(
         direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
         min_hops=np.full((rows, k_rep), -1, dtype=np.int32), flow=state.flow,
-        touched=state.touched, stats=np.zeros((k_rep, 3)),
+        touched=state.touched, stats=np.zeros((k_rep, N_STATS)),
         overdrafts=float(state.totals[0]), overdraft_amount=float(state.totals[1]),
+        held=np.zeros(k_rep),
     )  # fmt: skip
     if group:
         out.direct[:, group] = state.direct[:rows, :k]
         out.indirect[:, group] = state.indirect[:rows, :k]
         out.min_hops[:, group] = state.min_hops[:rows, :k]
         out.stats[group] = state.stats[:k]
+        out.held[group] = state.taint[:, :k].sum(axis=0)  # type: ignore[index]
     return out
 
 
@@ -303,6 +319,7 @@ def merge_groups(parts: list[DirectionResult]) -> DirectionResult:
         min_hops=np.max([p.min_hops for p in parts], axis=0), flow=first.flow,
         touched=first.touched, stats=sum(p.stats for p in parts),
         overdrafts=first.overdrafts, overdraft_amount=first.overdraft_amount,
+        held=sum(p.held for p in parts if p.held is not None),
     )  # fmt: skip
     return out
 
@@ -322,24 +339,47 @@ def exposure(
     ray_address: str | None = None,
     quiet: bool = True,
 ) -> ExposureReport:
-    """Compute the exposure report for ``req`` (see the module docstring)."""
+    """Compute the exposure report for ``req`` (see the module docstring).
+
+    Each asset group (the USD stablecoin pool, or one token: :func:`asset_groups`) is swept
+    and reported on its own, in rows that carry their ``asset``: amounts of different tokens
+    are never added. The Ray engine takes one asset group per job.
+    """
     from tracer.progress import counter
 
+    req.validate()
     risk = risk or load_risk_config()
-    plan = make_plan(ws, req)
-    n_edges = plan.n_edges
-    results: dict[str, DirectionResult] = {}
-    if engine == "local":
-        with counter(n_edges * len(req.directions), "exposure sweep", quiet) as advance:
-            for d in req.directions:
-                results[d] = sweep(plan, req, d, on_chunk=advance)
-    elif engine == "ray":
-        from tracer.engines import ray_sweeps
-
-        results = ray_sweeps(ws, req, plan, address=ray_address, quiet=quiet)
-    else:
+    graph = ws.nodes() if use_stream(ws, req.stream) else ws.graph()
+    groups = asset_groups(graph.tokens, asset_tokens(graph, req.assets))
+    if engine == "ray" and len(groups) > 1:
+        raise UsageError(
+            f"--engine ray: the selection holds {len(groups)} assets "
+            f"({', '.join(g.name for g in groups)}), which are reported separately; run one "
+            "--asset at a time on Ray (or use the local engine)"
+        )
+    if engine not in ("local", "ray"):
         raise UsageError(f"--engine {engine}: choose local or ray")
-    frame = assemble(ws, req, plan, results, risk)
+    frames, by_asset, plans = [], {}, []
+    for group in groups:
+        plan = make_plan(ws, req, token_ids=group.token_ids)
+        plans.append(plan)
+        results: dict[str, DirectionResult] = {}
+        if engine == "local":
+            with counter(plan.n_edges * len(req.directions), "exposure sweep", quiet) as advance:
+                for d in req.directions:
+                    results[d] = sweep(plan, req, d, on_chunk=advance)
+        else:
+            from tracer.engines import ray_sweeps
+
+            results = ray_sweeps(ws, req, plan, address=ray_address, quiet=quiet)
+        frames.append(assemble(ws, req, plan, results, risk, asset=group.name))
+        by_asset[group.name] = {
+            "members": list(group.members), "decimals": group.decimals,
+            "transfers_swept": int(plan.n_edges), "accounting": _accounting(plan, results),
+        }  # fmt: skip
+    first = plans[0]
+    frame = pl.concat(frames).select(REPORT_SCHEMA.names)
+    single = len(groups) == 1
     meta = {
         "tracer_version": _version(),
         "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -349,33 +389,48 @@ def exposure(
         "model": req.model,
         "engine": engine,
         "request": _jsonable(asdict(req), drop=("addresses",)),
-        "categories": plan.categories,
-        "assets": plan.assets,
+        "categories": first.categories,
+        "assets": sorted({a for p in plans for a in p.assets}),
         "risk": risk.as_dict(),
         "requested_addresses": None if req.addresses is None else len(req.addresses),
-        "reported_addresses": int(plan.target_ids.shape[0]),
-        "not_found": plan.missing,
-        "excluded_unknown_decimals": plan.excluded_unknown,
-        "transfers_swept": int(n_edges),
-        "accounting": {
-            d: {
-                "unknown_prior_funds": {
-                    "transfers": int(r.overdrafts),
-                    "amount": r.overdraft_amount,
-                },
-                "per_category": {
-                    c: {
-                        "seeded": float(r.stats[i, SEEDED]),
-                        "dust": float(r.stats[i, DUST]),
-                        "beyond_max_hops": float(r.stats[i, BEYOND]),
-                    }
-                    for i, c in enumerate(plan.categories)
-                },
-            }
-            for d, r in results.items()
-        },
+        "reported_addresses": int(frame["address"].n_unique()) if frame.height else 0,
+        "not_found": first.missing,
+        "excluded_unknown_decimals": sum(p.excluded_unknown for p in plans),
+        "transfers_swept": sum(int(p.n_edges) for p in plans),
+        # amounts are never added across assets: per asset in by_asset; the top-level
+        # accounting is the single asset's (None when several are reported)
+        "accounting": by_asset[groups[0].name]["accounting"] if single else None,
+        "by_asset": by_asset,
     }
     return ExposureReport(frame=frame, metadata=meta)
+
+
+def _accounting(plan: ExposurePlan, results: dict[str, DirectionResult]) -> dict[str, Any]:
+    """Per direction: unknown prior funds, and per category where the seeded taint went."""
+    return {
+        d: {
+            "unknown_prior_funds": {
+                "transfers": int(r.overdrafts),
+                "amount": r.overdraft_amount,
+            },
+            "per_category": {
+                c: {
+                    "seeded": float(r.stats[i, SEEDED]),
+                    "direct": float(r.stats[i, DIRECT]),
+                    "indirect": float(r.stats[i, INDIRECT]),
+                    "absorbed_by_labelled": float(r.stats[i, ABSORBED]),
+                    "held": float(r.held[i]) if r.held is not None else None,
+                    "dust": float(r.stats[i, DUST]),
+                    "beyond_max_hops": float(r.stats[i, BEYOND]),
+                }
+                for i, c in enumerate(plan.categories)
+            },
+            "rule": "seeded = held + absorbed_by_labelled + dust + beyond_max_hops (every "
+            "model but poison); direct/indirect: what arrived at hop 1 / later, anywhere; "
+            "beyond_max_hops: what wallets at the hop limit passed on after it arrived",
+        }
+        for d, r in results.items()
+    }
 
 
 def assemble(
@@ -384,8 +439,10 @@ def assemble(
     plan: ExposurePlan,
     results: dict[str, DirectionResult],
     risk: RiskConfig,
+    asset: str | None = None,
 ) -> pl.DataFrame:
-    """Turn per-row arrays into the report frame (one row per address, direction, category)."""
+    """Turn per-row arrays into the report frame (one row per address, direction, category),
+    each row carrying ``asset`` (its asset group's name)."""
     cats = [*plan.categories, UNATTRIBUTED]
     frames = []
     for d, r in results.items():
@@ -454,6 +511,7 @@ def assemble(
         .join(labelled, on="id", how="left")
         .sort(["address", "chain", "direction", "cat"])
     )
+    body = body.with_columns(pl.lit(asset, pl.String).alias("asset"))
     return body.select(REPORT_SCHEMA.names).cast(dict(REPORT_PL))
 
 
@@ -532,13 +590,43 @@ def _version() -> str:
     return __version__
 
 
+#: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
+REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
+
+
+def report_format(path: str) -> str:
+    """The format ``-o PATH`` asks for, from its suffix; a clear error for any other."""
+    from pathlib import Path
+
+    fmt = REPORT_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"-o {path}: write the exposure report as .parquet (with provenance metadata), "
+            ".csv (metadata in a .meta.json beside it) or .json"
+        )
+    return fmt
+
+
 def write_report(report: ExposureReport, path: str, command_line: list[str]) -> None:
-    """Write the report to Parquet atomically, with provenance in the file metadata."""
+    """Write the report atomically in the format its suffix names (:func:`report_format`).
+
+    Parquet keeps the provenance in the file metadata (key ``tracer``); CSV cannot hold
+    metadata, so it goes to ``PATH.meta.json`` beside it; JSON holds ``{"metadata", "rows"}``.
+    """
     import pyarrow.parquet as pq
 
-    from tracer.atomic import atomic_path
+    from tracer.atomic import atomic_path, write_text_atomic
 
+    fmt = report_format(path)
     meta = {**report.metadata, "command_line": command_line}
+    if fmt == "csv":
+        write_text_atomic(path, report.frame.write_csv())
+        write_text_atomic(f"{path}.meta.json", json.dumps(meta, indent=2, default=str) + "\n")
+        return
+    if fmt == "json":
+        doc = {"metadata": meta, "rows": report.frame.to_dicts()}
+        write_text_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
+        return
     table = report.frame.to_arrow().cast(REPORT_SCHEMA)
     table = table.replace_schema_metadata({b"tracer": json.dumps(meta, default=str).encode()})
     with atomic_path(path) as tmp:

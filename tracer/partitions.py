@@ -8,8 +8,10 @@ integer columns (``src_id``, ``dst_id``, ``token_id``), so a sweep reads five fi
 columns (24 bytes a transfer before compression) one row group at a time and never
 materialises the whole edge list: memory stays O(addresses) however long the chain.
 
-Why months: a chain grows at its end, so new data lands in the newest partitions; the file
-names say which time range a file holds, and tools such as DuckDB or Polars can prune by name.
+Why months: a chain grows at its end, so new data lands in the newest partitions; an append
+rewrites only the months that receive rows (:mod:`tracer.append`) and hard-links the rest. The
+file names say which time range a file holds, and tools such as DuckDB or Polars can prune by
+name. The manifest's part list, not name order, is the row order (indices may pass 999).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class PartWriter:
         part_rows: int | None = None,
         row_group: int | None = None,
         compression: str = "zstd",
+        first_index: dict[str, int] | None = None,
     ) -> None:
         self.directory = directory
         self.schema = schema
@@ -70,7 +73,8 @@ class PartWriter:
         self.parts: list[dict[str, Any]] = []
         self._writer: pq.ParquetWriter | None = None
         self._month: str | None = None
-        self._counter: dict[str, int] = {}
+        # an append continues a month's numbering after the files it keeps
+        self._counter: dict[str, int] = dict(first_index or {})
         directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, table: pa.Table, ts_us: np.ndarray) -> None:

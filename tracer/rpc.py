@@ -13,14 +13,13 @@ logic is tested without a node; :func:`web3_calls` binds them to a web3 provider
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracer.atomic import write_text_atomic
+from tracer.atomic import batch_dir
 from tracer.errors import UsageError
 from tracer.sources.rpc_logs import TRANSFER_TOPIC
 
@@ -193,7 +192,10 @@ def native_calls(w3: Any) -> tuple[Callable, Callable]:
 
 
 # -- syncing into a workspace -------------------------------------------------------------------
-CHECKPOINTS = "rpc-checkpoints.json"
+CHECKPOINTS = "rpc-checkpoints.json"  # where versions before the one writer kept them
+#: Batch export files live in ``.tracer-batch-<random>/`` folders in the workspace: a name the
+#: next writer recognises as its own and removes if a kill left one behind.
+BATCH_PREFIX = ".tracer-batch-"
 
 
 @dataclass
@@ -214,22 +216,24 @@ class SyncSummary:
 
 
 def read_checkpoints(ws_path: Any) -> dict[str, int]:
-    p = Path(ws_path) / CHECKPOINTS
-    return json.loads(p.read_text()) if p.exists() else {}
+    """Checkpoints of a workspace (kept in its manifest, committed with the data)."""
+    from tracer.workspace import Workspace
+
+    return Workspace.open(ws_path).checkpoints()
 
 
 def write_checkpoint(ws_path: Any, key: str, block: int) -> None:
-    """Record the last block fully ingested for ``key`` (atomic; written after the ingest
-    commits, so a crash in between only re-fetches logs that de-duplicate)."""
-    cps = read_checkpoints(ws_path)
-    cps[key] = block
-    write_text_atomic(Path(ws_path) / CHECKPOINTS, json.dumps(cps, indent=2, sort_keys=True))
+    """Record the last block fully ingested for ``key`` (a manifest commit)."""
+    from tracer.workspace import Workspace
+
+    Workspace.open(ws_path).set_checkpoint(key, block)
 
 
 class _Batches:
     """Pending records of one (chain, key) sync: written to a temporary export file in the
-    workspace, ingested through the canonical path, then the checkpoint moves (in that order,
-    so a crash re-fetches at most one batch, which de-duplicates)."""
+    workspace, ingested through the canonical path; the checkpoint moves in the same manifest
+    commit as the batch's rows, so data and checkpoint never disagree (a crash before the
+    commit re-fetches one batch, which de-duplicates)."""
 
     def __init__(self, ws: Any, key: str, summary: SyncSummary, opts: Any, fmt: str) -> None:
         self.ws, self.key, self.summary, self.opts, self.fmt = ws, key, summary, opts, fmt
@@ -237,22 +241,24 @@ class _Batches:
 
     def flush(self, last_block: int) -> None:
         if self.pending:
-            with tempfile.TemporaryDirectory(dir=self.ws.path) as tmp:
+            with batch_dir(self.ws.path) as tmp:
                 f = Path(tmp) / f"batch-{last_block}.json"
                 if self.fmt == "eth-getlogs":
                     f.write_text(json.dumps({"jsonrpc": "2.0", "result": self.pending}))
                 else:  # ethereum-etl transactions as newline-JSON
                     f.write_text("".join(json.dumps(r) + "\n" for r in self.pending))
-                s = self.ws.ingest([f], options=self.opts, fmt=self.fmt)
+                s = self.ws.ingest([f], options=self.opts, fmt=self.fmt,
+                                   checkpoint=(self.key, last_block))  # fmt: skip
             self.summary.loaded += s.total("loaded")
             self.summary.duplicate += s.total("duplicate")
             self.pending.clear()
-        write_checkpoint(self.ws.path, self.key, last_block)
+        else:
+            self.ws.set_checkpoint(self.key, last_block)
 
 
 def _resume(ws: Any, key: str, summary: SyncSummary) -> int:
     """First block still to fetch for ``key`` (after its checkpoint, if any)."""
-    done = read_checkpoints(ws.path).get(key)
+    done = ws.checkpoints().get(key)
     if done is not None and done >= summary.start:
         summary.resumed_from = done + 1
         return done + 1

@@ -86,15 +86,18 @@ def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
     tokens = graph.tokens
     choice = (assets or "stablecoins").strip()
     if choice.lower() == "all":
-        sel = tokens.filter(pl.col("decimals").is_not_null())
+        sel = tokens  # tokens without decimals too: their rows are counted as excluded
     elif choice.lower() in ("stablecoins", "stable"):
         sel = tokens.filter(pl.col("asset").str.to_uppercase().is_in(list(STABLE_SYMBOLS)))
     else:
         wanted = [s.strip() for s in choice.split(",") if s.strip()]
-        sym = [w.upper() for w in wanted if not w.lower().startswith(("0x", "t"))]
+        # a contract is 0x… or a 34-character Tron address; anything else is a symbol (TRX!)
+        is_tron = [w.startswith("T") and len(w) == 34 for w in wanted]
         contracts = [w.lower() for w in wanted if w.lower().startswith("0x")] + [
-            w for w in wanted if w.startswith("T") and len(w) == 34
+            w for w, t in zip(wanted, is_tron, strict=True) if t
         ]
+        sym = [w.upper() for w, t in zip(wanted, is_tron, strict=True)
+               if not t and not w.lower().startswith("0x")]  # fmt: skip
         sel = tokens.filter(
             pl.col("asset").str.to_uppercase().is_in(sym) | pl.col("token").is_in(contracts)
         )
@@ -104,6 +107,60 @@ def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
                 f"--asset {choice}: no such asset in the data (have: {', '.join(have)})"
             )
     return sel["token_id"].to_numpy().astype(np.int32)
+
+
+@dataclass(frozen=True)
+class AssetGroup:
+    """Tokens whose amounts may be added: one accounting unit of a trace.
+
+    USD-pegged stablecoins form one pool (the documented exception: their units are dollars);
+    every other token is its own group, so ETH and TRX, or two tokens that share a symbol, are
+    never summed. ``name`` is what outputs print in their ``asset`` column.
+    """
+
+    name: str
+    token_ids: np.ndarray
+    members: tuple[str, ...]  # symbols in the group (several only for the USD pool)
+    decimals: int  # largest decimals of its tokens: the precision amounts are shown at
+
+
+def asset_groups(tokens: pl.DataFrame, token_ids: np.ndarray) -> list[AssetGroup]:
+    """Split the selected tokens into :class:`AssetGroup` s (USD pool first, then by name)."""
+    chosen = tokens.filter(pl.col("token_id").is_in(np.asarray(token_ids).tolist()))
+    # tokens of unknown decimals cannot be swept; they ride with the first group, whose sweep
+    # keeps their rows out and counts them (so the run's excluded count is complete, once)
+    unknown = chosen.filter(pl.col("decimals").is_null())["token_id"].to_numpy()
+    sel = chosen.filter(pl.col("decimals").is_not_null())
+    if sel.height == 0:
+        names = tuple(sorted({a for a in chosen["asset"].to_list() if a}))
+        return [AssetGroup("/".join(names) or "-", unknown.astype(np.int32), names, 0)]
+    sym = sel["asset"].fill_null("?").str.to_uppercase()
+    sel = sel.with_columns(sym.alias("_sym"), sym.is_in(list(STABLE_SYMBOLS)).alias("_usd"))
+    groups: list[AssetGroup] = []
+    usd = sel.filter(pl.col("_usd"))
+    if usd.height:
+        members = tuple(sorted(set(usd["asset"].fill_null("?").to_list())))
+        groups.append(AssetGroup(
+            members[0] if len(members) == 1 else "USD",
+            usd["token_id"].to_numpy().astype(np.int32), members,
+            int(usd["decimals"].max() or 0),  # type: ignore[arg-type]
+        ))  # fmt: skip
+    other = sel.filter(~pl.col("_usd")).sort(["asset", "chain", "token"], nulls_last=True)
+    rows = other.select("token_id", "chain", "token", "asset", "decimals").to_dicts()
+    by_sym: dict[str, int] = {}
+    for r in rows:
+        by_sym[r["asset"] or "?"] = by_sym.get(r["asset"] or "?", 0) + 1
+    for r in rows:
+        name = r["asset"] or "?"
+        if by_sym[name] > 1:  # same symbol, different tokens: say which one
+            name = f"{name} ({r['chain']}{'' if r['token'] is None else ' ' + r['token']})"
+        groups.append(AssetGroup(name, np.array([r["token_id"]], dtype=np.int32),
+                                 (r["asset"] or "?",), int(r["decimals"] or 0)))  # fmt: skip
+    if unknown.size:
+        first = groups[0]
+        groups[0] = AssetGroup(first.name, np.concatenate([first.token_ids, unknown]).astype(
+            np.int32), first.members, first.decimals)  # fmt: skip
+    return groups
 
 
 @dataclass
@@ -137,15 +194,16 @@ class EdgeSelection:
 def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
     """Edges of the selected tokens with known decimals; no copy when that is every edge."""
     nan = np.isnan(graph.amount)
-    unknown = int(np.count_nonzero(nan))
     all_tokens = np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all()
+    chosen = np.isin(graph.token_id, token_ids)
+    unknown = int(np.count_nonzero(nan & chosen))  # selected rows only (others are not asked)
     if all_tokens and unknown == 0:
         return EdgeSelection(
             index=np.arange(graph.n_edges, dtype=np.int64),
             src=graph.src, dst=graph.dst, amount=graph.amount, ts=graph.ts,
             excluded_unknown=0,
         )  # fmt: skip
-    mask = np.isin(graph.token_id, token_ids) & ~nan
+    mask = chosen & ~nan
     index = np.flatnonzero(mask)
     return EdgeSelection(
         index=index,

@@ -57,15 +57,16 @@ def selected_chunks(
     for start, table in reader.chunks(EDGE_COLUMNS, reverse=reverse):
         a = edge_arrays(table)
         nan = np.isnan(a["amount"])
-        unknown = int(np.count_nonzero(nan))
-        if every and unknown == 0:
+        asked = wanted[a["token_id"]]
+        unknown = int(np.count_nonzero(nan & asked))  # selected rows only
+        if every and not nan.any():
             sel = EdgeSelection(
                 index=np.arange(start, start + a["src"].shape[0], dtype=np.int64),
                 src=a["src"], dst=a["dst"], amount=a["amount"], ts=a["ts"],
                 excluded_unknown=0,
             )  # fmt: skip
         else:
-            keep = np.flatnonzero(wanted[a["token_id"]] & ~nan)
+            keep = np.flatnonzero(asked & ~nan)
             sel = EdgeSelection(
                 index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
                 amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,15 @@ import polars as pl
 import pyarrow as pa
 
 from kernels.encoding import b58encode_rows
+from tracer import manifest as mf
 from tracer.amounts import amount_expr
 from tracer.atomic import atomic_path, write_text_atomic
 from tracer.errors import UsageError
+from tracer.generation import Writer
 from tracer.labels import LabelLoad
 from tracer.partitions import STORED_SCHEMA, PartWriter, with_ids
 from tracer.schema import TRANSFER_PL, to_arrow_transfers
-from tracer.workspace import FORMAT_VERSION, Workspace
+from tracer.workspace import Workspace
 
 USDT_TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
@@ -205,12 +206,22 @@ class _Patterns:
 
 
 def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
-    """Write a synthetic workspace to ``out`` (which must not hold one); returns its summary."""
+    """Write a synthetic workspace to ``out`` (which must not hold one); returns its summary.
+
+    Written through the store's one writer (:class:`tracer.generation.Writer`), streamed: the
+    partitions and dictionaries of generation 1, then the labels as a second commit.
+    """
+    spec.validate()
+    if mf.is_workspace(out) and mf.read(out)["generation"]:
+        raise UsageError(f"{out} already holds a workspace: choose a new -o directory")
+    Workspace.open(out, create=True)  # refuses a non-empty folder that is not a workspace
+    with Writer(out) as w:
+        return _synth(spec, out, w, quiet)
+
+
+def _synth(spec: SynthSpec, out: Path, w: Writer, quiet: bool) -> dict[str, Any]:
     from tracer.progress import counter
 
-    spec.validate()
-    if (out / "manifest.json").exists():
-        raise UsageError(f"{out} already holds a workspace: choose a new -o directory")
     rng = np.random.default_rng(spec.seed)
     n_pattern_max = spec.patterns * 60
     n_bg = spec.addresses - n_pattern_max
@@ -228,10 +239,7 @@ def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
     if n_bg_rows < spec.transfers // 2:
         raise UsageError("--transfers: too few for the patterns; raise it or lower --patterns")
 
-    gen = 1
-    gdir = out / f"g{gen}"
-    if gdir.exists():
-        shutil.rmtree(gdir)
+    gdir = w.start_generation()  # the one writer: lock, marker, durable commit
     writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
     id_of = np.full(n_total, -1, dtype=np.int64)
     next_id = 0
@@ -320,13 +328,11 @@ def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
         schema={"token_id": pl.Int32, "chain": pl.String, "token": pl.String,
                 "asset": pl.String, "decimals": pl.Int16},
     )  # fmt: skip
-    with atomic_path(gdir / "addresses.parquet") as tmp:
-        addresses.write_parquet(tmp)
-    with atomic_path(gdir / "tokens.parquet") as tmp:
-        tokens.write_parquet(tmp)
-    manifest = {"version": FORMAT_VERSION, "generation": gen, "labels": None, "parts": parts,
-                "ingests": [{"synth": asdict(spec)}]}  # fmt: skip
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
+    addr_name = f"addresses-{w.gen:06d}.parquet"
+    addresses.write_parquet(gdir / addr_name)
+    tokens.write_parquet(gdir / "tokens.parquet")
+    w.commit({"parts": parts, "addresses": [addr_name], "ingests": [{"synth": asdict(spec)}]})
+    w.release()  # labels are the next commit (they take the lock again)
 
     # labels: services by popularity, sanctioned tail addresses, the scam wallets
     lab: list[tuple[int, str, str]] = []

@@ -2,23 +2,28 @@
 
 Layout of a workspace folder (default ``./.tracer``, or ``--workspace`` / ``TRACER_WORKSPACE``)::
 
-    manifest.json                 the commit point: names the generation and its partitions
+    .tracer-workspace             marker: tracer made this folder a workspace (see tracer.manifest)
+    manifest.json                 the commit point: generation, partitions, dictionaries, labels,
+                                  entities, RPC checkpoints (validated on every read)
+    g<N>/.tracer-generation       marker of a generation tracer wrote; readers' lease file
     g<N>/transfers/part-*.parquet transfers, de-duplicated, in chain order, one or more files per
                                   month (:mod:`tracer.partitions`), with integer id columns
-    g<N>/addresses.parquet        id ⇄ (chain, address)
+    g<N>/addresses-*.parquet      id ⇄ (chain, address), one chunk per generation that added any
     g<N>/tokens.parquet           token_id ⇄ (chain, token, asset, decimals)
     g<N>/graph/*.npy              edge arrays + CSR per direction, memory-mapped on load
-                                  (optional: built on first use when absent, e.g. ``tracer synth``
-                                  at whole-chain size; streamed sweeps never need it)
+                                  (written at ingest for small workspaces, else built on first
+                                  use; streamed sweeps never need it)
     labels/labels-<hash>.parquet  the label table (content-addressed)
     lock                          held (flock) while a writer works
 
-Why generations: an ingest writes a complete new generation beside the old one and then replaces
-``manifest.json`` atomically. A crash (kill -9) at any instant leaves the manifest naming the old,
-intact generation; leftovers of an unfinished one are removed by the next writer. Why rewrite the
-sorted table instead of appending parts: edge ``i`` must be row ``i`` so every kernel result maps
-back to a transaction, and ids must not depend on ingest order (two halves = at once). The cost is
-O(total rows) per ingest, a few seconds per 10M rows.
+Why generations: a write builds generation ``N+1`` beside ``N`` (unchanged partitions and
+dictionary chunks hard-linked, only the months that receive rows rewritten, see
+:mod:`tracer.append`), makes it durable, then replaces ``manifest.json`` atomically
+(:mod:`tracer.generation`, the one writer). A crash (kill -9, power loss) at any instant leaves
+the manifest naming the old, intact generation; the next writer removes the unfinished one.
+Readers hold a lease on the generation they read, so a write never pulls files from under them.
+Edge ``i`` is row ``i`` of the partitions in manifest order, so kernel results map back to a
+transaction. tracer deletes only files it provably wrote (see :mod:`tracer.generation`).
 
 A workspace can also live only in memory (:meth:`Workspace.in_memory`), built from ``--data``
 files: the same object, so every analysis runs the same code with or without set-up.
@@ -26,14 +31,11 @@ files: the same object, so every analysis runs the same code with or without set
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tracer.atomic import atomic_path, write_text_atomic
+from tracer import manifest as mf
+from tracer.atomic import atomic_path
 from tracer.errors import WorkspaceError
+from tracer.generation import Lease, Writer, lease, owned_dir
 from tracer.graph import (
     ARRAYS,
     NodeIndex,
@@ -53,14 +57,7 @@ from tracer.graph import (
 )
 from tracer.labels import LabelLoad
 from tracer.labels import merge as merge_labels
-from tracer.partitions import (
-    EDGE_COLUMNS,
-    STORED_SCHEMA,
-    PartReader,
-    PartWriter,
-    edge_arrays,
-    with_ids,
-)
+from tracer.partitions import EDGE_COLUMNS, PartReader, edge_arrays
 from tracer.schema import (
     LABEL_PL,
     REJECT_PL,
@@ -70,7 +67,7 @@ from tracer.schema import (
 )
 from tracer.sources import Loaded, ReadOptions, read_file
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = mf.FORMAT_VERSION
 DEFAULT_DIR = ".tracer"
 
 
@@ -155,7 +152,12 @@ def merge_new(
 
 
 class Workspace:
-    """Transfers, graph and labels, on disk (``path``) or in memory (``path is None``)."""
+    """Transfers, graph and labels, on disk (``path``) or in memory (``path is None``).
+
+    On disk, the first read pins one committed generation (and takes a reader lease on it): every
+    later read through this object sees that generation, whatever writers do meanwhile, until
+    this object writes itself or :meth:`refresh` is called.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -166,27 +168,41 @@ class Workspace:
         self._labels_extra = False  # session-only labels added (stored entities are then stale)
         self._nodes: NodeIndex | None = None
         self._reader: PartReader | None = None
-        self._reader_gen = -1
+        self._pinned: dict[str, Any] | None = None
+        self._lease: Lease | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = False) -> Workspace:
+    def open(
+        cls, path: str | Path | None = None, *, create: bool = False, init: bool = False
+    ) -> Workspace:
+        """Open a workspace; with ``create``, make one in a missing or empty folder; with
+        ``init`` also in a non-empty folder that is not one (tracer then adds its files beside
+        the user's and only ever deletes its own)."""
         p = Path(path) if path is not None else default_path()
-        if not (p / "manifest.json").exists():
+        if not mf.is_workspace(p):
             if not create:
+                if p.is_dir() and any(p.iterdir()):
+                    raise WorkspaceError(f"{p} is not a tracer workspace (it has no "
+                                         f"{mf.MARKER} or {mf.MANIFEST})")  # fmt: skip
                 raise WorkspaceError(
                     f"no workspace at {p}: run 'tracer ingest FILE' first, pass --workspace, "
                     "or trace files directly with --data FILE --labels FILE"
                 )
-            p.mkdir(parents=True, exist_ok=True)
-        ws = cls(p)
-        if (p / "manifest.json").exists():
-            m = ws.manifest()
-            if m.get("version") != FORMAT_VERSION:
+            if p.exists() and not p.is_dir():
+                raise WorkspaceError(f"{p} is a file, not a workspace folder")
+            entries = sorted(c.name for c in p.iterdir()) if p.is_dir() else []
+            if entries and entries != [mf.LOCK] and not init:
+                shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
                 raise WorkspaceError(
-                    f"{p}: workspace format {m.get('version')} is not {FORMAT_VERSION}; "
-                    "re-ingest into a new workspace"
+                    f"{p} is not empty and is not a tracer workspace (it holds {shown}); "
+                    "choose a new or empty folder, or pass --init to make this one a "
+                    "workspace (tracer adds its own files beside yours and never deletes yours)"
                 )
+            p.mkdir(parents=True, exist_ok=True)
+            mf.write_marker(p)
+        ws = cls(p)
+        ws.manifest()  # validates (format version, names) before any command runs
         return ws
 
     @classmethod
@@ -210,53 +226,67 @@ class Workspace:
 
     # -- manifest -------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
+        """The pinned generation's manifest (validated; leased while this object lives)."""
         assert self.path is not None
-        mpath = self.path / "manifest.json"
-        if not mpath.exists():
-            return {"version": FORMAT_VERSION, "generation": 0, "labels": None, "ingests": []}
-        try:
-            return json.loads(mpath.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise WorkspaceError(f"{mpath}: corrupt manifest ({exc.msg})") from None
+        if self._pinned is None:
+            self._pinned, self._lease = lease(self.path)
+        return self._pinned
+
+    def refresh(self) -> None:
+        """Forget the pinned generation: the next read sees the latest commit."""
+        if self._lease is not None:
+            self._lease.release()
+        self._pinned = self._lease = None
+        self._transfers = self._graph = self._nodes = self._reader = None
+        self._labels = None if not self._labels_extra else self._labels
+
+    def close(self) -> None:
+        """Release the reader lease (also released when the object is garbage-collected)."""
+        self.refresh()
 
     def _gen_dir(self, gen: int) -> Path:
         assert self.path is not None
         return self.path / f"g{gen}"
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        assert self.path is not None
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / "lock", "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise WorkspaceError(f"{self.path} is in use by another tracer process") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def _writer(self) -> Writer:
+        if self.path is None:
+            raise WorkspaceError("in-memory workspaces cannot be written")
+        # drop our own reader lease first: the writer may delete the generation we pinned
+        labels_extra, labels = self._labels_extra, self._labels
+        self.refresh()
+        self._labels_extra, self._labels = labels_extra, labels if labels_extra else None
+        return Writer(self.path)
 
-    def _cleanup(self, manifest: dict[str, Any]) -> None:
-        """Remove generations and label files the manifest does not name (crash leftovers)."""
-        assert self.path is not None
-        keep_gen = f"g{manifest.get('generation', 0)}"
-        for child in self.path.iterdir():
-            if child.is_dir() and child.name.startswith("g") and child.name != keep_gen:
-                shutil.rmtree(child, ignore_errors=True)
-            elif child.name.startswith(".") and child.name.endswith(".tmp"):
-                child.unlink(missing_ok=True)
-        labels_dir = self.path / "labels"
-        if labels_dir.exists():
-            for f in labels_dir.iterdir():
-                if f.name != manifest.get("labels"):
-                    f.unlink(missing_ok=True)
-        ent = manifest.get("entities") or {}
-        ent_dir = self.path / "entities"
-        if ent_dir.exists():
-            for f in ent_dir.iterdir():
-                if f.name not in (ent.get("entities"), ent.get("links")):
-                    f.unlink(missing_ok=True)
+    def _committed(self, m: dict[str, Any]) -> None:
+        """After this object's own commit: read the new generation from now on."""
+        labels_extra, labels = self._labels_extra, self._labels
+        self.refresh()
+        self._labels_extra, self._labels = labels_extra, labels if labels_extra else None
+        del m
+
+    def checkpoints(self) -> dict[str, int]:
+        """RPC sync checkpoints (``chain:token`` → last block ingested), from the manifest
+        (and the separate file older versions wrote)."""
+        if self.path is None:
+            return {}
+        cps: dict[str, int] = {}
+        legacy = self.path / mf.LEGACY_CHECKPOINTS
+        if legacy.is_file():
+            try:
+                raw = json.loads(legacy.read_text(encoding="utf-8"))
+                cps.update({k: int(v) for k, v in raw.items()})
+            except (ValueError, TypeError, AttributeError):
+                raise mf.damaged(self.path, f"{legacy.name} is not a checkpoint table") from None
+        cps.update(mf.read(self.path)["rpc_checkpoints"])  # latest commit, not the pinned one
+        return cps
+
+    def set_checkpoint(self, key: str, block: int) -> None:
+        """Move one RPC checkpoint (a manifest commit without a new generation)."""
+        with self._writer() as w:
+            if w.base["rpc_checkpoints"].get(key) == block:
+                return
+            cps = {**w.base["rpc_checkpoints"], key: block}
+            self._committed(w.commit({"rpc_checkpoints": cps}))
 
     # -- reading --------------------------------------------------------------------------------
     def transfers(self) -> pl.DataFrame:
@@ -271,15 +301,14 @@ class Workspace:
         return self._transfers  # type: ignore[return-value]
 
     def parts(self) -> PartReader | None:
-        """The current generation's partitions (None in memory or before the first ingest)."""
+        """The pinned generation's partitions (None in memory or before the first ingest)."""
         if self.path is None:
             return None
         m = self.manifest()
         if m["generation"] == 0:
             return None
-        if self._reader is None or self._reader_gen != m["generation"]:
+        if self._reader is None:
             self._reader = PartReader(self._gen_dir(m["generation"]) / "transfers", m["parts"])
-            self._reader_gen = m["generation"]
         return self._reader
 
     def rows(self, edges: np.ndarray, columns: list[str] | None = None) -> pl.DataFrame:
@@ -306,9 +335,12 @@ class Workspace:
         if self.path is None or self.manifest()["generation"] == 0:
             return self.graph()
         if self._nodes is None:
-            gdir = self._gen_dir(self.manifest()["generation"])
+            m = self.manifest()
+            gdir = self._gen_dir(m["generation"])
+            chunks = [pl.read_parquet(gdir / a) for a in m["addresses"]]  # in id order
             self._nodes = NodeIndex(
-                addresses=pl.read_parquet(gdir / "addresses.parquet"),
+                addresses=pl.concat(chunks) if chunks else pl.DataFrame(
+                    schema={"id": pl.Int32, "chain": pl.String, "address": pl.String}),
                 tokens=pl.read_parquet(gdir / "tokens.parquet"),
             )
         return self._nodes
@@ -379,7 +411,7 @@ class Workspace:
             [LabelLoad("workspace", self.labels(), self.labels().height), *loads]
         )
 
-    # -- writing --------------------------------------------------------------------------------
+    # -- writing (all through the one writer, tracer.generation.Writer) -------------------------
     def ingest(
         self,
         files: Iterable[str | Path],
@@ -387,56 +419,82 @@ class Workspace:
         options: ReadOptions | None = None,
         fmt: str | None = None,
         skip_bad: bool = False,
+        checkpoint: tuple[str, int] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> IngestSummary:
-        """Add files' transfers; idempotent; all-or-nothing (a crash leaves the old state)."""
+        """Add files' transfers; idempotent; all-or-nothing (a crash leaves the old state).
+
+        Appends: only the months that receive rows are rewritten (:mod:`tracer.append`). Big
+        CSV exports are read in batches (:mod:`tracer.sources.batched`) and spooled, so memory
+        is bounded by a batch and a month, not the file. ``progress(rows)`` is called after
+        each batch read (the CLI draws it; the library never prints). ``checkpoint``
+        (``key, block``) is committed in the same manifest as the rows, so an RPC sync's
+        progress and its data can never disagree.
+        """
+        from tracer.append import Spool, Stored, append
+        from tracer.sources.batched import read_batches
+
         if self.path is None:
             raise WorkspaceError("in-memory workspaces cannot ingest; use Workspace.in_memory")
-        loads = [read_file(f, fmt=fmt, options=options, skip_bad=skip_bad) for f in files]
-        with self._lock():
-            m = self.manifest()
-            self._cleanup(m)
-            existing = self.transfers()
-            merged, summaries, rejects = merge_new(existing, loads)
-            summary = IngestSummary(summaries, rejects)
-            if merged.height == existing.height:
-                return summary
-            gen = m["generation"] + 1
-            m["parts"] = self._write_generation(gen, sort_transfers(merged))
-            m["generation"] = gen
-            m["ingests"] = [*m.get("ingests", []), {"files": [s.as_dict() for s in summaries]}]
-            write_text_atomic(self.path / "manifest.json", json.dumps(m, indent=2))
-            self._cleanup(m)
-            summary.changed = True
-        self._transfers = self._graph = self._nodes = None
+        files = list(files)
+        with self._writer() as w:
+            stored = Stored(self.path, w.base)
+            w.start_generation()
+            assert w.dir is not None
+            spool = Spool(w.dir)
+            summaries: list[FileSummary] = []
+            rejects = [pl.DataFrame(schema=REJECT_PL)]
+            for i, f in enumerate(files):
+                fs = FileSummary(file=str(f), format="", read=0, loaded=0, duplicate=0,
+                                 rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
+                candidates = 0
+                for load in read_batches(f, fmt=fmt, options=options, skip_bad=skip_bad,
+                                         tmp_dir=self.path):  # fmt: skip
+                    fs.file, fs.format = load.file, load.format
+                    fs.read += load.read
+                    fs.rejected += load.rejects.height
+                    for reason, n in load.skipped.items():
+                        fs.skipped[reason] = fs.skipped.get(reason, 0) + n
+                    for msg_list, got in ((fs.warnings, getattr(load, "warnings", ())),
+                                          (fs.notes, getattr(load, "notes", ()))):  # fmt: skip
+                        msg_list.extend(m for m in got if m not in msg_list)  # once per file
+                    candidates += load.transfers.height
+                    spool.add(load.transfers, i)
+                    rejects.append(load.rejects)
+                    if progress is not None:
+                        progress(load.read)
+                fs.duplicate = candidates  # minus what turns out new, below
+                summaries.append(fs)
+            updates, counts = append(w, stored, spool)
+            spool.remove()
+            for i, fs in enumerate(summaries):
+                fs.loaded, fs.unknown_decimals = counts.get(i, (0, 0))
+                fs.duplicate -= fs.loaded
+            summary = IngestSummary(summaries, pl.concat(rejects))
+            if updates is None:
+                w.abandon()
+                updates = {}
+            else:
+                updates["ingests"] = [*w.base.get("ingests", []),
+                                      {"files": [s.as_dict() for s in summaries]}]  # fmt: skip
+                summary.changed = True
+            cps = w.base["rpc_checkpoints"]
+            if checkpoint is not None and cps.get(checkpoint[0]) != checkpoint[1]:
+                updates["rpc_checkpoints"] = {**cps, checkpoint[0]: checkpoint[1]}
+            if updates:
+                self._committed(w.commit(updates))
         return summary
 
-    def _write_generation(self, gen: int, transfers: pl.DataFrame) -> list[dict[str, Any]]:
-        """Write partitions, dictionaries and graph cache of a new generation; returns its
-        partition list (recorded in the manifest at commit)."""
-        gdir = self._gen_dir(gen)
-        if gdir.exists():
-            shutil.rmtree(gdir)
-        gdir.mkdir(parents=True)
-        graph = build_graph(transfers)
-        table = with_ids(to_arrow_transfers(transfers), graph.src, graph.dst, graph.token_id)
-        writer = PartWriter(gdir / "transfers", STORED_SCHEMA)
-        writer.write(table, graph.ts)
-        parts = writer.close()
-        self._save_graph_arrays(gdir, graph)
-        with atomic_path(gdir / "addresses.parquet") as tmp:
-            graph.addresses.write_parquet(tmp)
-        with atomic_path(gdir / "tokens.parquet") as tmp:
-            graph.tokens.write_parquet(tmp)
-        return parts
 
     def add_labels(self, loads: Iterable[LabelLoad]) -> int:
         """Merge label files into the workspace's label table; returns labels added."""
         if self.path is None:
             raise WorkspaceError("in-memory workspaces keep labels in memory only")
         loads = list(loads)
-        with self._lock():
-            m = self.manifest()
-            before = self.labels()
+        with self._writer() as w:
+            name = w.base.get("labels")
+            before = (pl.read_parquet(self.path / "labels" / name) if name
+                      else pl.DataFrame(schema=LABEL_PL))  # fmt: skip
             merged = merge_labels([LabelLoad("workspace", before, before.height), *loads])
             added = merged.height - before.height
             if added == 0:
@@ -446,11 +504,9 @@ class Workspace:
                 data.write_csv().encode("utf-8")  # content hash: same labels, same file
             ).hexdigest()[:16]
             name = f"labels-{digest}.parquet"
-            with atomic_path(self.path / "labels" / name) as tmp:
+            with atomic_path(owned_dir(self.path, "labels") / name) as tmp:
                 data.write_parquet(tmp)
-            m["labels"] = name
-            write_text_atomic(self.path / "manifest.json", json.dumps(m, indent=2))
-            self._cleanup(m)
+            self._committed(w.commit({"labels": name}))
         self._labels = None
         return added
 
@@ -460,21 +516,22 @@ class Workspace:
         """Store a clustering for the current generation and label set (atomic, like labels)."""
         if self.path is None:
             raise WorkspaceError("in-memory workspaces keep entities in memory only")
-        with self._lock():
-            m = self.manifest()
+        with self._writer() as w:
+            m = w.base
             digest = hashlib.sha256(
                 entities.select("address", "entity_id").write_csv().encode()
                 + json.dumps(meta, sort_keys=True, default=str).encode()
             ).hexdigest()[:16]
             names = {"entities": f"entities-{digest}.parquet", "links": f"links-{digest}.parquet"}
+            folder = owned_dir(self.path, "entities")
             for key, frame in (("entities", entities), ("links", links)):
-                with atomic_path(self.path / "entities" / names[key]) as tmp:
+                with atomic_path(folder / names[key]) as tmp:
                     frame.write_parquet(tmp)
-            m["entities"] = {
-                **names, "generation": m["generation"], "labels": m.get("labels"), "meta": meta,
-            }  # fmt: skip
-            write_text_atomic(self.path / "manifest.json", json.dumps(m, indent=2, default=str))
-            self._cleanup(m)
+            ent = {**names, "generation": m["generation"], "labels": m.get("labels"), "meta": meta}
+            labels = self._labels
+            self._committed(w.commit({"entities": ent}))
+            self._labels = labels
+
 
     def entities(self) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]] | None:
         """The stored clustering, or None when there is none or it is stale (data or labels

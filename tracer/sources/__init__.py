@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from tracer.errors import UnknownFormatError, UsageError
-from tracer.sources import canonical, ethereum_etl, etherscan, generic, rpc_logs, tron
+from tracer.sources import canonical, ethereum_etl, etherscan, generic, rpc_logs, traces, tron
 from tracer.sources.base import Loaded, ReadOptions, canonicalize
 from tracer.sources.sample import Sample, sample
 
@@ -28,8 +28,9 @@ FORMATS: dict[str, ModuleType] = {
     "trongrid-trx": tron,
     "tronscan": tron,
     "generic": generic,
+    **dict.fromkeys(traces.FORMATS, traces),
 }
-_DETECTORS = (canonical, rpc_logs, ethereum_etl, etherscan, tron, generic)
+_DETECTORS = (canonical, rpc_logs, traces, ethereum_etl, etherscan, tron, generic)
 
 __all__ = ["FORMATS", "Loaded", "ReadOptions", "detect", "read_file"]
 
