@@ -12,7 +12,7 @@ import polars as pl
 
 from tracer.errors import InputError
 from tracer.sources.base import timestamp_us
-from tracer.sources.sample import read_csv_strings, sample
+from tracer.sources.sample import iter_ndjson, read_csv_strings, sample, scalar_text
 
 BLOCK_COLS = ("number", "block_number", "block")
 TS_COLS = ("timestamp", "block_timestamp", "ts")
@@ -25,9 +25,13 @@ def read_blocks(path: str | Path, *, chain: str | None = None) -> pl.DataFrame:
     if s.kind == "csv":
         frame = read_csv_strings(p)
     elif s.kind == "ndjson":
-        raw = pl.read_ndjson(p, infer_schema_length=None)
-        keep = [c for c in (*BLOCK_COLS, *TS_COLS, "type") if c in raw.columns]
-        frame = raw.select(pl.col(c).cast(pl.String) for c in keep)
+        rows = []
+        for line in iter_ndjson(p):
+            if line.obj is None:
+                raise InputError(str(p), line.row, None, line.error or "not a JSON object")
+            rows.append({c: scalar_text(line.obj.get(c)) for c in (*BLOCK_COLS, *TS_COLS, "type")})
+        frame = pl.DataFrame(rows, schema=dict.fromkeys((*BLOCK_COLS, *TS_COLS, "type"), pl.String))
+        frame = frame.select(c for c in frame.columns if frame[c].null_count() < frame.height)
     else:
         raise InputError(str(p), None, None, "blocks file must be CSV or newline-JSON")
     if "type" in frame.columns:
@@ -40,10 +44,10 @@ def read_blocks(path: str | Path, *, chain: str | None = None) -> pl.DataFrame:
         )
     out = frame.select(
         pl.lit(chain, pl.String).alias("chain"),
-        pl.col(bcol).cast(pl.Int64, strict=False).alias("block"),
+        pl.col(bcol).str.strip_chars().cast(pl.Int64, strict=False).alias("block"),
         timestamp_us(pl.col(tcol)).alias("ts"),
     ).with_row_index("_row", offset=1)
-    bad = out.filter(pl.col("block").is_null() | pl.col("ts").is_null())
+    bad = out.filter(pl.col("block").is_null() | (pl.col("block") < 0) | pl.col("ts").is_null())
     if bad.height:
         r = bad.row(0, named=True)
         field = bcol if r["block"] is None else tcol

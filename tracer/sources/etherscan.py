@@ -135,6 +135,7 @@ def _native(
     ]
     out = base.with_columns(
         pl.lit(None, pl.String).alias("token"),
+        pl.lit(True).alias("_native"),  # the normal-transaction export moves the native coin
         pl.lit(0, pl.Int64).alias("seq"),
         pl.Series("value", values, pl.String),
         pl.Series("_error", errors, pl.String),

@@ -3,10 +3,11 @@
 ``--map from=sender,to=receiver,hash=tx_id,...`` maps tracer's names (left) to the file's
 columns (right). Names: ``tx_hash`` (alias ``hash``), ``src`` (``from``), ``dst`` (``to``),
 ``value`` (exact integer in raw units) *or* ``amount`` (human-scaled; the exact integer is recovered
-with ``decimals``), ``token`` (contract; absent = native coin), ``asset`` (``symbol``),
-``decimals``, ``block``, ``ts`` (``time``, ``timestamp``, ``block_time``), ``seq``
-(``log_index``, ``evt_index``), ``chain``. A column already named as tracer names it needs no
-mapping, so tracer's own canonical columns load as they are. Dune's ``\\x``-prefixed hex is
+with ``decimals``), ``token`` (contract; no token column = native coin; in a token column a blank
+cell is native only with ``native`` written or the chain's coin as ``asset``, else rejected),
+``asset`` (``symbol``), ``decimals``, ``block``, ``ts`` (``time``, ``timestamp``, ``block_time``),
+``seq`` (``log_index``, ``evt_index``), ``chain``. A column already named as tracer names it needs
+no mapping, so tracer's own canonical columns load as they are. Dune's ``\\x``-prefixed hex is
 accepted for addresses and hashes.
 """
 
@@ -19,6 +20,7 @@ from tracer.errors import UsageError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
+    flag_error,
     flag_non_integer,
     recover_exact,
     timestamp_series,
@@ -104,14 +106,28 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     )
     if "chain" not in mapping:
         frame = frame.with_columns(pl.lit(opts.chain).alias("chain"))
+    else:
+        # the file has a chain column: a blank cell is an error, not the default chain
+        blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
+        frame = flag_error(frame, blank.fill_null(True), mapping["chain"], "missing chain name")
     frame = frame.with_columns(timestamp_series(frame, "ts").alias("ts"))
+    if "token" in mapping:
+        # a blank token cell is the native coin only where the row says so: "native" in the
+        # token column, or the chain's coin (ETH, TRX, ...) in the asset column
+        said_native = frame["token"].str.strip_chars().str.to_lowercase() == "native"
+        frame = frame.with_columns(
+            pl.when(pl.lit(said_native)).then(None).otherwise(pl.col("token")).alias("token"),
+            pl.lit(said_native.fill_null(False)).alias("_native"),
+        )
+    else:
+        frame = frame.with_columns(pl.lit(True).alias("_native"))  # no token column: native
     if "value" not in mapping:
         frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
     fields = dict(mapping)
     for col in ("seq", "block", "decimals"):
         if col in mapping:
             frame = flag_non_integer(frame, col, mapping[col])
-    return RawBatch(frame, original, fields, fmt)
+    return RawBatch(frame, original, fields, fmt, native_by_asset=True)
 
 
 def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions) -> pl.DataFrame:
@@ -122,28 +138,39 @@ def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions
     )
     tokens = frame["token"].to_list() if "token" in frame.columns else [None] * frame.height
     given = (
-        frame["decimals"].cast(pl.Int16, strict=False).to_list()
+        frame["decimals"].str.strip_chars().cast(pl.Int64, strict=False).to_list()
         if "decimals" in frame.columns
         else [None] * frame.height
     )
+    natives = frame["_native"].to_list()
+    assets = frame["asset"].to_list() if "asset" in frame.columns else [None] * frame.height
     decimals: list[int | None] = []
-    for chain, token, dec in zip(chains, tokens, given, strict=True):
+    for chain, token, dec, nat, asset in zip(chains, tokens, given, natives, assets, strict=True):
         if dec is not None:
+            # out-of-range decimals are rejected by the canonicaliser with their value; they
+            # must not scale an amount on the way
             decimals.append(dec)
             continue
         c = normalize_chain(chain)
+        symbol, native_decimals = NATIVE.get(c, (None, None))
+        is_native = nat or (asset is not None and asset.strip().upper() == symbol)
         if token is None:
-            decimals.append(NATIVE.get(c, (None, None))[1])
+            decimals.append(native_decimals if is_native else None)
             continue
         try:
             t = opts.tokens.get(c, normalize(c, token))
         except ValueError:
             t = None
         decimals.append(t.decimals if t else None)
-    values, errors = recover_exact(texts.to_list(), decimals, [t or "native" for t in tokens])
+    usable = [d if d is None or 0 <= d <= 77 else None for d in decimals]
+    values, errors = recover_exact(texts.to_list(), usable, [t or "native" for t in tokens])
+    errors = [
+        f"decimals outside 0..77: {d}" if d is not None and u is None else e
+        for d, u, e in zip(decimals, usable, errors, strict=True)
+    ]
     return frame.with_columns(
         pl.Series("value", values, pl.String),
-        pl.Series("decimals", decimals, pl.Int16),
+        pl.Series("decimals", decimals, pl.Int64),
         pl.Series("_error", errors, pl.String),
         pl.Series("_error_field", [user if e else None for e in errors], pl.String),
     )
