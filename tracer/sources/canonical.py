@@ -86,7 +86,8 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
     frame = flag_error(frame, blank.fill_null(True), "chain", "missing chain name")
     shown = original.with_columns(pl.col(pl.Datetime).cast(pl.String))
-    return RawBatch(frame, shown, {}, fmt, native_by_asset=True)
+    required = ("seq",) if "seq" in frame.columns else ()  # a null seq is not "derive one"
+    return RawBatch(frame, shown, {}, fmt, native_by_asset=True, required=required)
 
 
 def _ts(original: pl.DataFrame) -> pl.Expr:

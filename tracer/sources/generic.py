@@ -127,7 +127,9 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     for col in ("seq", "block", "decimals"):
         if col in mapping:
             frame = flag_non_integer(frame, col, mapping[col])
-    return RawBatch(frame, original, fields, fmt, native_by_asset=True)
+    # a seq column, where the file has one, is filled in every row (a blank is not "derive one")
+    required = ("seq",) if "seq" in mapping else ()
+    return RawBatch(frame, original, fields, fmt, native_by_asset=True, required=required)
 
 
 def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions) -> pl.DataFrame:
