@@ -272,8 +272,7 @@ def test_blank_value_is_missing_not_zero(tmp_path: Path, blank: str) -> None:
     _reject(f, 2, "value", "missing value")
     g = tmp_path / "g.csv"
     g.write_text(
-        "tx_hash,src,dst,value,ts\n"
-        f"0x{'a' * 64},0x{'1' * 40},0x{'2' * 40},{blank},1700000000\n"
+        f"tx_hash,src,dst,value,ts\n0x{'a' * 64},0x{'1' * 40},0x{'2' * 40},{blank},1700000000\n"
     )
     _reject(g, 1, "value", "missing value")
 
@@ -298,7 +297,7 @@ def test_scaled_amount_path_stays_exact(tmp_path: Path) -> None:
     f = tmp_path / "g.csv"
     f.write_text(
         "tx_hash,src,dst,amount,ts,token\n"
-        f"0x{'a' * 64},0x{'1' * 40},0x{'2' * 40},\"1,234.567891\",1700000000,{USDT}\n"
+        f'0x{"a" * 64},0x{"1" * 40},0x{"2" * 40},"1,234.567891",1700000000,{USDT}\n'
     )
     assert read_file(f, fmt="generic").transfers["value"].to_list() == ["1234567891"]
 

@@ -121,8 +121,10 @@ def complete(frame: pl.DataFrame, fields: dict[str, str] | None = None) -> pl.Da
             else:
                 text = col.cast(pl.String).str.strip_chars()
                 text = pl.when(text == "").then(None).otherwise(text)
-            cast = text.cast(dtype, strict=False) if not src.is_integer() else col.cast(
-                dtype, strict=False
+            cast = (
+                text.cast(dtype, strict=False)
+                if not src.is_integer()
+                else col.cast(dtype, strict=False)
             )
             user = fields.get(name, name)
             why = pl.lit(f"{user} is not an integer in range: ") + text
@@ -285,9 +287,7 @@ def _canonicalize_chain(
         )
     # value (blank is missing, never 0)
     v = pl.col("value").str.strip_chars()
-    f = f.with_columns(
-        pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value")
-    )
+    f = f.with_columns(pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value"))
     f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
     errors.append(("value", pl.col("_e_value")))
     # token metadata

@@ -240,7 +240,8 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         )
     frame = frame.with_columns(
         pl.col("_row").cast(pl.Int64),
-        (pl.col("_native") == "true").alias("_native") if "_native" in frame.columns
+        (pl.col("_native") == "true").alias("_native")
+        if "_native" in frame.columns
         else pl.lit(False).alias("_native"),
         timestamp_us(pl.col("ts")).alias("ts"),
         pl.lit("tron").alias("chain"),
