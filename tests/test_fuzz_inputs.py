@@ -32,7 +32,8 @@ from tracer.amounts import UINT256_MAX
 from tracer.chains import time_bounds_us
 from tracer.errors import InputError, UnknownFormatError, UsageError
 from tracer.sources import read_file
-from tracer.tokens import NATIVE
+from tracer.sources.blocks import read_blocks
+from tracer.tokens import NATIVE, read_token_file
 
 from .conftest import FIXTURES, SAMPLE
 
@@ -326,5 +327,35 @@ def test_mutated_inputs_never_raise_unexpected_errors(
     def run(data: st.DataObject) -> None:
         blob = data.draw(mutated(seeds[name], KINDS[name], work), label="file")
         _check(work, name, blob)
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["blocks.json", "blocks.csv", "tokens.csv"])
+def test_mutated_blocks_and_token_tables_never_raise_unexpected_errors(
+    name: str, work: Path
+) -> None:
+    """The side inputs (``--blocks``, ``--tokens``) follow the same rule as exports."""
+    seed = {
+        "blocks.json": _head_lines(STREAM / "expected_blocks.json", 2),
+        "blocks.csv": b"number,timestamp\n17173049,1683029999\n17173050,1683030011\n",
+        "tokens.csv": f"chain,token,symbol,decimals\nethereum,{USDT},USDT,6\n".encode(),
+    }[name]
+    kind = "json" if name.endswith(".json") else "csv"
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        path = work / name
+        path.write_bytes(data.draw(mutated(seed, kind, work), label="file"))
+        try:
+            if name.startswith("blocks"):
+                out = read_blocks(path)
+                assert out["block"].null_count() == 0 and (out["block"] >= 0).all()
+            else:
+                tokens = read_token_file(path)
+                assert all(0 <= t.decimals <= 77 and t.symbol for t in tokens)
+        except InputError as exc:
+            assert exc.file == str(path) and exc.reason
 
     run()
