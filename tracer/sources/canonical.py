@@ -37,7 +37,7 @@ def _read_table(path: str) -> pa.Table:
     """Read and fully validate with pyarrow before Polars sees the data: a bit-flipped file can
     otherwise decode into buffers that make Polars' Rust code panic."""
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, page_checksum_verification=True)  # CRCs where written
         table.validate(full=True)
     except _ARROW_ERRORS as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
