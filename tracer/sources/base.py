@@ -11,6 +11,7 @@ true for every format at once.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -105,34 +106,49 @@ def complete(frame: pl.DataFrame, fields: dict[str, str] | None = None) -> pl.Da
     index, a decimals beyond Int64...) is recorded as a row error naming the field, never nulled:
     a null ``block`` or ``seq`` would otherwise load as "unknown" without a word. Blank text
     (JSON ``""``, CSV empty cells) is a missing value, never ``0``.
+
+    Fast path (a clean 1M-row export): one pass casts every column and counts what a cast lost
+    and which text columns hold blanks; the slower text handling (strip, blank → null, the
+    per-row reason) runs only for the columns where that count is not zero.
     """
     fields = fields or {}
+    present = {n: frame.schema[n] for n in RAW_COLUMNS if n in frame.columns}
+    # integers only from integers or integer text: a float 5.5 must not truncate to 5
+    direct = {
+        n: (pl.col(n) if src.is_integer() else pl.col(n).cast(pl.String)).cast(
+            RAW_COLUMNS[n], strict=False
+        )
+        if n in _INT_RAW
+        else pl.col(n).cast(RAW_COLUMNS[n], strict=False)
+        for n, src in present.items()
+        if src != RAW_COLUMNS[n] or n in _INT_RAW
+    }
+    probes = [
+        (pl.col(n).is_not_null() & e.is_null()).any().alias(f"lost:{n}") for n, e in direct.items()
+    ] + [
+        (pl.col(n).str.len_bytes() == 0).any().alias(f"blank:{n}")
+        for n, src in present.items()
+        if src == pl.String() and RAW_COLUMNS[n] == pl.String()
+    ]
+    probe = frame.select(probes).row(0, named=True) if probes else {}
     exprs: list[pl.Expr] = []
     lost: list[tuple[str, pl.Expr]] = []  # (user field, reason where the cast lost a value)
     for name, dtype in RAW_COLUMNS.items():
-        if name not in frame.columns:
+        if name not in present:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
             continue
-        src = frame.schema[name]
         col = pl.col(name)
-        if name in _INT_RAW:
-            if src.is_integer():
-                text = col.cast(pl.String)
-            else:
-                text = col.cast(pl.String).str.strip_chars()
-                text = pl.when(text == "").then(None).otherwise(text)
-            cast = (
-                text.cast(dtype, strict=False)
-                if not src.is_integer()
-                else col.cast(dtype, strict=False)
-            )
+        if probe.get(f"lost:{name}"):
+            text = col.cast(pl.String).str.strip_chars()
+            text = pl.when(text == "").then(None).otherwise(text)
+            cast = text.cast(dtype, strict=False)
             user = fields.get(name, name)
             why = pl.lit(f"{user} is not an integer in range: ") + text
             lost.append((user, pl.when(text.is_not_null() & cast.is_null()).then(why)))
-        elif dtype == pl.String() and src == pl.String():
+        elif probe.get(f"blank:{name}"):
             cast = pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)
         else:
-            cast = col.cast(dtype, strict=False)
+            cast = direct.get(name, col)
         exprs.append(cast.alias(name))
     lost_exprs = [e.otherwise(None).alias(f"_lost_{i}") for i, (_, e) in enumerate(lost)]
     out = frame.select(pl.col("_row").cast(pl.Int64), *exprs, *lost_exprs)
@@ -203,7 +219,7 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
 
 _EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
 _TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
-_CHAIN_RE = r"^[a-z0-9][a-z0-9_-]*$"
+_CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
 _EVM_TX_RE = r"^0x[0-9a-f]{64}$"
 _TRON_TX_RE = r"^[0-9a-f]{64}$"
 
@@ -386,8 +402,9 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         chains.replace_strict(chain_map, return_dtype=pl.String).alias("chain"),
         *(pl.col(c).alias(f"_orig_{c}") for c in ("src", "dst", "token", "value")),
     )
-    bad_chain = ~raw["chain"].str.contains(_CHAIN_RE)
-    if bad_chain.any():
+    bad_names = [c for c in set(chain_map.values()) if re.fullmatch(_CHAIN_RE, c) is None]
+    bad_chain = raw["chain"].is_in(bad_names)
+    if bad_names and bad_chain.any():
         user = batch.fields.get("chain", "chain")
         raw = flag_error(
             raw, bad_chain, user, pl.lit("not a chain name: ") + pl.lit(chains).fill_null("")
@@ -533,11 +550,22 @@ def flag_error(
     return frame.with_columns(err.alias("_error"), fld.alias("_error_field"))
 
 
-def flag_non_integer(frame: pl.DataFrame, col: str, user_field: str) -> pl.DataFrame:
-    """Flag a non-integer ``col`` as a row error rather than letting a cast null it silently."""
-    s = frame[col].cast(pl.String).str.strip_chars()
-    bad = (s.is_not_null() & (s != "") & s.cast(pl.Int64, strict=False).is_null()).fill_null(False)
-    return flag_error(frame, bad, user_field, f"{user_field} is not an integer")
+def flag_non_integer(
+    frame: pl.DataFrame, col: str, user_field: str, *, non_negative: bool = False
+) -> pl.DataFrame:
+    """Flag a non-integer ``col`` as a row error rather than letting a cast null it silently
+    (with ``non_negative``, a negative one too: a log index or block is never below 0)."""
+    s = frame[col].cast(pl.String)
+    as_int = s.cast(pl.Int64, strict=False)
+    if as_int.null_count() != s.null_count():  # only then: strip spaces and look closer
+        s = s.str.strip_chars()
+        as_int = s.cast(pl.Int64, strict=False)
+    bad = (s.is_not_null() & (s != "") & as_int.is_null()).fill_null(False)
+    frame = flag_error(frame, bad, user_field, f"{user_field} is not an integer")
+    if non_negative:
+        negative = (as_int < 0).fill_null(False)
+        frame = flag_error(frame, negative, user_field, f"negative {user_field}")
+    return frame
 
 
 def recover_exact(

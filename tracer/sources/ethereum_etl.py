@@ -202,14 +202,8 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             skip.alias("_skip"),
         )
         fields = FIELDS_TOKEN
-        out = flag_non_integer(out, "seq", fields["seq"])
-        out = flag_error(
-            out,
-            out["seq"].cast(pl.Int64, strict=False).fill_null(0) < 0,
-            fields["seq"],
-            "negative log index",
-        )
-    out = flag_non_integer(out, "block", fields["block"])
+        out = flag_non_integer(out, "seq", fields["seq"], non_negative=True)
+    out = flag_non_integer(out, "block", fields["block"], non_negative=True)
     if "_line_error" in cols:
         bad_line = frame["_line_error"].is_not_null()
         out = flag_error(out, bad_line, None, pl.lit(frame["_line_error"]))
