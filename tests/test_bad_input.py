@@ -304,6 +304,22 @@ def test_json_float_is_not_an_exact_integer(tmp_path: Path, literal: str) -> Non
     _reject(g, 1, "value", literal)
 
 
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ("log_index", "log_index is not an integer"),
+        ("block_number", "block_number is not an integer"),
+        ("block_timestamp", "unparsable timestamp: 1683029999.5"),
+    ],
+)
+def test_json_float_in_an_integer_field_rejects_that_row_only(
+    tmp_path: Path, field: str, reason: str
+) -> None:
+    f = _ndjson(tmp_path / "tt.json", [TT[0], {**TT[1], field: TT[1][field] + 0.5}, TT[2]])
+    _reject(f, 2, field, reason)
+    assert read_file(f, skip_bad=True).transfers.height == 2
+
+
 def test_scaled_amount_path_stays_exact(tmp_path: Path) -> None:
     """The one documented decimal path (scaled amounts with known decimals) is exact."""
     f = tmp_path / "g.csv"

@@ -41,6 +41,7 @@ RAW_COLUMNS: dict[str, pl.DataType] = {
     "value": pl.String(),
     "decimals": pl.Int64(),  # wide on purpose: 70000 is rejected as out of range, not nulled
     "_native": pl.Boolean(),  # the format's row says this moves the chain's native coin
+    "_ts_text": pl.String(),  # the time as written, when it did not parse (for the message)
     "_skip": pl.String(),  # reason the row is not a value transfer (counted, not loaded)
     "_error": pl.String(),  # a reason found while reading (e.g. an unrecoverable scaled amount)
     "_error_field": pl.String(),
@@ -333,13 +334,15 @@ def _canonicalize_chain(
     errors.append(
         (
             "ts",
-            pl.when(pl.col("ts").is_null())
+            pl.when(pl.col("ts").is_null() & pl.col("_ts_text").is_not_null())
+            .then(pl.lit("unparsable timestamp: ") + pl.col("_ts_text"))
+            .when(pl.col("ts").is_null())
             .then(
                 pl.lit(
                     "no timestamp: this export has block numbers only; pass --blocks with "
                     "the blocks export (number,timestamp)"
                     if f["block"].null_count() < f.height
-                    else "missing or unparsable timestamp"
+                    else "missing timestamp"
                 )
             )
             .when(pl.col("ts") < earliest)
@@ -498,6 +501,13 @@ def timestamp_series(frame: pl.DataFrame, col: str | None) -> pl.Series:
 
 def _epoch_us(as_int: pl.Series) -> pl.Expr:
     return _scale_epoch(pl.lit(as_int))
+
+
+def unparsed_time(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """The time text where it was written but did not parse (``_ts_text``), else null, so the
+    reason says "unparsable timestamp: 1683029999.5" rather than "missing"."""
+    t = text.cast(pl.String).str.strip_chars()
+    return pl.when(parsed.is_null() & (t != "")).then(t).otherwise(None).alias("_ts_text")
 
 
 def _scale_epoch(x: pl.Expr) -> pl.Expr:

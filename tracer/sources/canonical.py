@@ -12,7 +12,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracer.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, flag_error, timestamp_series
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_error,
+    timestamp_series,
+    unparsed_time,
+)
 from tracer.sources.sample import POLARS_ERRORS, Sample
 
 REQUIRED = {"chain", "tx_hash", "src", "dst", "value", "ts"}
@@ -81,6 +87,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         pl.col("_row").cast(pl.Int64),
         *(pl.col(c) for c in original.columns if c not in ("_row", "ts")),
         _ts(original),
+        _ts_text(original),
     )
     # the chain is a column of this format: a blank one is an error, not "ethereum"
     blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
@@ -99,3 +106,9 @@ def _ts(original: pl.DataFrame) -> pl.Expr:
     if dtype == pl.Date:
         return ts.cast(pl.Datetime("us")).dt.epoch("us").alias("ts")
     return pl.lit(timestamp_series(original, "ts")).alias("ts")
+
+
+def _ts_text(original: pl.DataFrame) -> pl.Expr:
+    if isinstance(original.schema["ts"], pl.Datetime) or original.schema["ts"] == pl.Date:
+        return pl.lit(None, pl.String).alias("_ts_text")
+    return unparsed_time(pl.col("ts"), pl.lit(timestamp_series(original, "ts")))

@@ -20,7 +20,6 @@ fields; otherwise line by line, so a line that is not a record is a row error wi
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from tracer.sources.base import (
     flag_error,
     flag_non_integer,
     timestamp_series,
+    unparsed_time,
 )
 from tracer.sources.sample import (
     POLARS_ERRORS,
@@ -79,13 +79,12 @@ def sniff(s: Sample) -> str | None:
     return None
 
 
-#: A JSON float literal in a field that holds an on-chain integer. Polars would read
-#: ``1.2345678901234567e+21`` into a text column as the digits ``1234567890123456800000`` —
-#: an exact-looking integer that is not the on-chain one — so such files take the exact reader.
-_FLOAT_IN_INT_FIELD = re.compile(
-    rb'"(?:value|log_index|block_number|block_timestamp|receipt_status|transaction_index)"'
-    rb"\s*:\s*-?[0-9]+(?:\.|[eE])"
-)
+#: A JSON float literal as ``value``. Polars reads ``1.2345678901234567e+21`` into the text column
+#: that keeps uint256 exact as the digits ``1234567890123456800000`` — an exact-looking integer
+#: that is not the on-chain one — so such files take the exact line reader. (The other integer
+#: fields are type-inferred: a float there shows as a Float64 column, checked after the read.)
+_FLOAT_VALUE = re.compile(rb'"value"\s*:\s*-?[0-9]+(?:\.|[eE])')
+_INT_FIELDS = ("log_index", "block_number", "block_timestamp", "receipt_status", "nonce")
 
 
 def _read_frame(s: Sample) -> tuple[pl.DataFrame, pl.DataFrame | None]:
@@ -96,16 +95,14 @@ def _read_frame(s: Sample) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         data = s.path.read_bytes()
     except OSError as exc:
         raise InputError(str(s.path), None, None, f"cannot read file: {exc.strerror}") from None
-    if _FLOAT_IN_INT_FIELD.search(data) is None:
+    if _FLOAT_VALUE.search(data) is None:
         try:
             # value is uint256: keep it as text (JSON integers beyond int64 survive as digits)
-            return (
-                pl.read_ndjson(
-                    io.BytesIO(data), schema_overrides={"value": pl.String},
-                    infer_schema_length=None,
-                ).cast(pl.String),
-                None,
-            )  # fmt: skip
+            frame = pl.read_ndjson(
+                s.path, schema_overrides={"value": pl.String}, infer_schema_length=None
+            )
+            if not any(frame.schema[c].is_float() for c in _INT_FIELDS if c in frame.columns):
+                return frame.cast(pl.String), None
         except POLARS_ERRORS:
             pass  # not uniform enough for the fast reader: read each line exactly instead
     del data
@@ -156,6 +153,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         return pl.col(name) if name in cols else pl.lit(None, pl.String)
 
     ts = pl.lit(timestamp_series(frame, "block_timestamp"))
+    ts_text = unparsed_time(col("block_timestamp"), ts)
     if fmt == "ethereum-etl-transactions":
         status = col("receipt_status")
         dst = pl.coalesce(col("to_address"), col("receipt_contract_address"))
@@ -177,6 +175,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             pl.lit(0, pl.Int64).alias("seq"),
             col("block_number").alias("block"),
             ts.alias("ts"),
+            ts_text,
             col("from_address").alias("src"),
             dst.alias("dst"),
             col("value").alias("value"),
@@ -196,6 +195,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             col("log_index").alias("seq"),
             col("block_number").alias("block"),
             ts.alias("ts"),
+            ts_text,
             col("from_address").alias("src"),
             col("to_address").alias("dst"),
             col("value").alias("value"),

@@ -27,6 +27,7 @@ from tracer.sources.base import (
     flag_non_integer,
     recover_exact,
     timestamp_us,
+    unparsed_time,
 )
 from tracer.sources.sample import Sample, read_csv_strings
 from tracer.tokens import NATIVE
@@ -71,6 +72,9 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         pl.col(hash_col).alias("tx_hash"),
         (pl.col("Blockno") if "Blockno" in h else pl.lit(None, pl.String)).alias("block"),
         (timestamp_us(pl.col(time_col)) if time_col else pl.lit(None, pl.Int64)).alias("ts"),
+        unparsed_time(pl.col(time_col), timestamp_us(pl.col(time_col)))
+        if time_col
+        else pl.lit(None, pl.String).alias("_ts_text"),
         pl.col("From").alias("src"),
         pl.col("To").alias("dst"),
     )

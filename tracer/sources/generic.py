@@ -24,6 +24,7 @@ from tracer.sources.base import (
     flag_non_integer,
     recover_exact,
     timestamp_series,
+    unparsed_time,
 )
 from tracer.sources.sample import Sample, read_csv_strings
 from tracer.tokens import NATIVE
@@ -110,7 +111,8 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         # the file has a chain column: a blank cell is an error, not the default chain
         blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
         frame = flag_error(frame, blank.fill_null(True), mapping["chain"], "missing chain name")
-    frame = frame.with_columns(timestamp_series(frame, "ts").alias("ts"))
+    ts = timestamp_series(frame, "ts")
+    frame = frame.with_columns(unparsed_time(pl.col("ts"), pl.lit(ts)), ts.alias("ts"))
     if "token" in mapping:
         # a blank token cell is the native coin only where the row says so: "native" in the
         # token column, or the chain's coin (ETH, TRX, ...) in the asset column

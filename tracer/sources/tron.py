@@ -27,7 +27,13 @@ from typing import Any
 
 import polars as pl
 
-from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, timestamp_us
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_non_integer,
+    timestamp_us,
+    unparsed_time,
+)
 from tracer.sources.sample import Sample, dump, read_csv_strings, scalar_text
 
 TRONSCAN_CSV = {"transaction_id", "from_address", "to_address", "quant"}
@@ -244,6 +250,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         if "_native" in frame.columns
         else pl.lit(False).alias("_native"),
         timestamp_us(pl.col("ts")).alias("ts"),
+        unparsed_time(pl.col("ts"), timestamp_us(pl.col("ts"))),
         pl.lit("tron").alias("chain"),
     )
     if fmt == "trongrid-trx":
