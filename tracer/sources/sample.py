@@ -65,74 +65,6 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data, parse_float=str, parse_constant=str)
 
 
-def sample(path: Path) -> Sample:
-    """Classify ``path`` by its first bytes; JSON documents are parsed here, once."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(_HEAD)
-    except OSError as exc:
-        raise InputError(str(path), None, None, f"cannot read file: {exc.strerror}") from None
-    if head.startswith(b"PAR1"):
-        return Sample(path, "parquet")
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if not text:
-        return Sample(path, "empty")
-    if text[:1] in (b"{", b"["):
-        if text[:1] == b"{":
-            first_line, more = _first_line(path)
-            try:
-                obj = loads(first_line)
-            except JSON_ERRORS:
-                obj = None
-            if isinstance(obj, dict):
-                # A complete object on the first line followed by anything is not one JSON
-                # document: it is newline-JSON (later lines that are not objects are row errors).
-                # A lone line is a one-record stream or a whole document; formats decide.
-                return Sample(path, "ndjson", first=obj, document=None if more else obj)
-        try:
-            doc = loads(path.read_bytes())
-        except JSON_ERRORS as exc:
-            raise InputError(str(path), None, None, json_error_reason(exc)) from None
-        return Sample(path, "json", document=doc)
-    lines = text.decode("utf-8", errors="replace").splitlines()
-    line = next((x for x in lines if x.strip()), "")
-    try:
-        header = next(csv.reader(io.StringIO(line)), [])
-    except csv.Error as exc:
-        raise InputError(str(path), None, None, f"malformed CSV header: {exc}") from None
-    return Sample(path, "csv", header=[h.strip() for h in header])
-
-
-def _first_line(path: Path) -> tuple[bytes, bool]:
-    """The first non-empty line in full (however long) and whether anything follows it."""
-    with path.open("rb") as fh:
-        line = b""
-        while not line:
-            raw = fh.readline()
-            if not raw:
-                break
-            line = raw.strip().removeprefix(b"\xef\xbb\xbf").strip()
-        while True:
-            chunk = fh.read(4096)
-            if not chunk:
-                return line, False
-            if chunk.strip():
-                return line, True
-
-
-def read_csv_strings(path: Path) -> pl.DataFrame:
-    """Read a CSV with every column as text (sources parse and validate each field themselves).
-
-    Malformed CSV (ragged rows, bad quoting, invalid UTF-8) becomes an :class:`InputError`
-    naming the file, instead of a Polars traceback.
-    """
-    try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (*POLARS_ERRORS, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(str(path), None, None, f"malformed CSV: {first}") from None
-
-
 @dataclass
 class JsonLine:
     """One record of a newline-JSON file: the object, or why the line is not one."""
@@ -200,3 +132,71 @@ def dump(v: Any) -> str:
         return json.dumps(v, default=str)
     except (ValueError, RecursionError):
         return "<unprintable JSON value>"
+
+
+def _first_line(path: Path) -> tuple[bytes, bool]:
+    """The first non-empty line in full (however long) and whether anything follows it."""
+    with path.open("rb") as fh:
+        line = b""
+        while not line:
+            raw = fh.readline()
+            if not raw:
+                break
+            line = raw.strip().removeprefix(b"\xef\xbb\xbf").strip()
+        while True:
+            chunk = fh.read(4096)
+            if not chunk:
+                return line, False
+            if chunk.strip():
+                return line, True
+
+
+def sample(path: Path) -> Sample:
+    """Classify ``path`` by its first bytes; JSON documents are parsed here, once."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD)
+    except OSError as exc:
+        raise InputError(str(path), None, None, f"cannot read file: {exc.strerror}") from None
+    if head.startswith(b"PAR1"):
+        return Sample(path, "parquet")
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return Sample(path, "empty")
+    if text[:1] in (b"{", b"["):
+        if text[:1] == b"{":
+            first_line, more = _first_line(path)
+            try:
+                obj = loads(first_line)
+            except JSON_ERRORS:
+                obj = None
+            if isinstance(obj, dict):
+                # A complete object on the first line followed by anything is not one JSON
+                # document: it is newline-JSON (later lines that are not objects are row errors).
+                # A lone line is a one-record stream or a whole document; formats decide.
+                return Sample(path, "ndjson", first=obj, document=None if more else obj)
+        try:
+            doc = loads(path.read_bytes())
+        except JSON_ERRORS as exc:
+            raise InputError(str(path), None, None, json_error_reason(exc)) from None
+        return Sample(path, "json", document=doc)
+    lines = text.decode("utf-8", errors="replace").splitlines()
+    line = next((x for x in lines if x.strip()), "")
+    try:
+        header = next(csv.reader(io.StringIO(line)), [])
+    except csv.Error as exc:
+        raise InputError(str(path), None, None, f"malformed CSV header: {exc}") from None
+    return Sample(path, "csv", header=[h.strip() for h in header])
+
+
+def read_csv_strings(path: Path) -> pl.DataFrame:
+    """Read a CSV with every column as text (sources parse and validate each field themselves).
+
+    Malformed CSV (ragged rows, bad quoting, invalid UTF-8) becomes an :class:`InputError`
+    naming the file, instead of a Polars traceback.
+    """
+    try:
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(str(path), None, None, f"malformed CSV: {first}") from None
