@@ -87,15 +87,26 @@ _FLOAT_VALUE = re.compile(rb'"value"\s*:\s*-?[0-9]+(?:\.|[eE])')
 _INT_FIELDS = ("log_index", "block_number", "block_timestamp", "receipt_status", "nonce")
 
 
+def _has_float_value(path: Path) -> bool:
+    """Whether any ``value`` is written as a JSON float, scanned in 16 MB chunks (memory stays
+    bounded on multi-GB streams; the overlap keeps a match split across two chunks)."""
+    tail = b""
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(16 << 20):
+                if _FLOAT_VALUE.search(tail + chunk):
+                    return True
+                tail = chunk[-256:]
+    except OSError as exc:
+        raise InputError(str(path), None, None, f"cannot read file: {exc.strerror}") from None
+    return False
+
+
 def _read_frame(s: Sample) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """The records as text columns, and (for the exact reader) the lines as written."""
     if s.kind == "csv":
         return read_csv_strings(s.path), None
-    try:
-        data = s.path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(s.path), None, None, f"cannot read file: {exc.strerror}") from None
-    if _FLOAT_VALUE.search(data) is None:
+    if not _has_float_value(s.path):
         try:
             # value is uint256: keep it as text (JSON integers beyond int64 survive as digits)
             frame = pl.read_ndjson(
@@ -105,7 +116,6 @@ def _read_frame(s: Sample) -> tuple[pl.DataFrame, pl.DataFrame | None]:
                 return frame.cast(pl.String), None
         except POLARS_ERRORS:
             pass  # not uniform enough for the fast reader: read each line exactly instead
-    del data
     return ndjson_text_frame(s.path)
 
 
