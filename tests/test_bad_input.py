@@ -276,6 +276,13 @@ def test_generic_token_column_blank_needs_the_row_to_say_native(tmp_path: Path) 
     no_col = tmp_path / "native.csv"
     no_col.write_text("tx_hash,src,dst,value,ts\n" + base + "\n")
     assert read_file(no_col).transfers["decimals"].to_list() == [18]
+    # no token column, but the asset says USDT: not TRX/ETH (value or scaled amount alike)
+    usdt = tmp_path / "usdt.csv"
+    usdt.write_text("tx_hash,src,dst,value,ts,asset\n" + base + ",USDT\n")
+    _reject(usdt, 1, "token", "missing token contract")
+    usdt.write_text("tx_hash,src,dst,amount,ts,asset\n" + base + ",USDT\n")
+    with pytest.raises(InputError, match=r"row 1, field 'token': missing token contract"):
+        read_file(usdt, fmt="generic")
 
 
 @pytest.mark.parametrize("blank", ["", "   "])

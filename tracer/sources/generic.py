@@ -122,7 +122,9 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             pl.lit(said_native.fill_null(False)).alias("_native"),
         )
     else:
-        frame = frame.with_columns(pl.lit(True).alias("_native"))  # no token column: native
+        # no token column: a native-coin export, unless an asset column names something else
+        # (USDT rows without their contract are not TRX: native_by_asset decides per row)
+        frame = frame.with_columns(pl.lit("asset" not in mapping).alias("_native"))
     if "value" not in mapping:
         frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
     fields = dict(mapping)
@@ -149,15 +151,17 @@ def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions
     natives = frame["_native"].to_list()
     assets = frame["asset"].to_list() if "asset" in frame.columns else [None] * frame.height
     decimals: list[int | None] = []
+    no_token: list[bool] = []  # token rows without a contract: the canonicaliser says so
     for chain, token, dec, nat, asset in zip(chains, tokens, given, natives, assets, strict=True):
+        c = normalize_chain(chain)
+        symbol, native_decimals = NATIVE.get(c, (None, None))
+        is_native = nat or (asset is not None and asset.strip().upper() == symbol)
+        no_token.append(token is None and not is_native)
         if dec is not None:
             # out-of-range decimals are rejected by the canonicaliser with their value; they
             # must not scale an amount on the way
             decimals.append(dec)
             continue
-        c = normalize_chain(chain)
-        symbol, native_decimals = NATIVE.get(c, (None, None))
-        is_native = nat or (asset is not None and asset.strip().upper() == symbol)
         if token is None:
             decimals.append(native_decimals if is_native else None)
             continue
@@ -169,8 +173,8 @@ def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions
     usable = [d if d is None or 0 <= d <= 77 else None for d in decimals]
     values, errors = recover_exact(texts.to_list(), usable, [t or "native" for t in tokens])
     errors = [
-        f"decimals outside 0..77: {d}" if d is not None and u is None else e
-        for d, u, e in zip(decimals, usable, errors, strict=True)
+        None if missing else f"decimals outside 0..77: {d}" if d is not None and u is None else e
+        for d, u, e, missing in zip(decimals, usable, errors, no_token, strict=True)
     ]
     return frame.with_columns(
         pl.Series("value", values, pl.String),
