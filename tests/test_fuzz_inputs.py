@@ -24,12 +24,14 @@ from typing import Any
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracer.addresses import TRON
 from tracer.amounts import UINT256_MAX
 from tracer.chains import time_bounds_us
+from tracer.cli import cli
 from tracer.errors import InputError, UnknownFormatError, UsageError
 from tracer.sources import read_file
 from tracer.sources.blocks import read_blocks
@@ -357,5 +359,32 @@ def test_mutated_blocks_and_token_tables_never_raise_unexpected_errors(
                 assert all(0 <= t.decimals <= 77 and t.symbol for t in tokens)
         except InputError as exc:
             assert exc.file == str(path) and exc.reason
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["ethereum-etl.json", "trongrid.json", "generic.csv",
+                                  "canonical.parquet"])  # fmt: skip
+def test_cli_ingest_of_mutated_inputs_exits_0_or_2(
+    name: str, seeds: dict[str, bytes], work: Path
+) -> None:
+    """The same through the command line: ``tracer ingest`` exits 0, or 2 with a one-line
+    message naming the file; never a traceback, never 70 (an internal error)."""
+    runner = CliRunner()
+    counter = iter(range(10**6))
+
+    @settings(FUZZ, max_examples=max(10, EXAMPLES // 3))
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        path = work / name
+        path.write_bytes(data.draw(mutated(seeds[name], KINDS[name], work), label="file"))
+        for extra in (["--skip-bad", "--rejects", str(work / "rejects.parquet")], []):
+            ws = work / f"ws{next(counter)}"
+            res = runner.invoke(cli, ["ingest", "-w", str(ws), "-q", *extra, str(path)])
+            assert res.exit_code in (0, 2), res.output
+            assert "Traceback" not in res.output
+            assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+            if res.exit_code == 2:
+                assert res.output.startswith(f"Error: {path}"), res.output
 
     run()
