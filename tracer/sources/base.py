@@ -145,13 +145,15 @@ def complete(frame: pl.DataFrame, fields: dict[str, str] | None = None) -> pl.Da
             cast = text.cast(dtype, strict=False)
             user = fields.get(name, name)
             why = pl.lit(f"{user} is not an integer in range: ") + text
-            lost.append((user, pl.when(text.is_not_null() & cast.is_null()).then(why)))
+            lost.append(
+                (user, pl.when(text.is_not_null() & cast.is_null()).then(why).otherwise(None))
+            )
         elif probe.get(f"blank:{name}"):
             cast = pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)
         else:
             cast = direct.get(name, col)
         exprs.append(cast.alias(name))
-    lost_exprs = [e.otherwise(None).alias(f"_lost_{i}") for i, (_, e) in enumerate(lost)]
+    lost_exprs = [e.alias(f"_lost_{i}") for i, (_, e) in enumerate(lost)]
     out = frame.select(pl.col("_row").cast(pl.Int64), *exprs, *lost_exprs)
     if not lost:
         return out

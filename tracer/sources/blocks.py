@@ -41,6 +41,7 @@ def read_blocks(path: str | Path, *, chain: str | None = None) -> pl.DataFrame:
     """``chain, block, ts`` (µs) from a blocks export; bad rows raise :class:`InputError`."""
     p = Path(path)
     s = sample(p)
+    frame: pl.DataFrame | None
     if s.kind == "csv":
         frame = read_csv_strings(p)
     elif s.kind == "ndjson":
