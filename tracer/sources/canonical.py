@@ -30,8 +30,9 @@ def sniff(s: Sample) -> str | None:
 
 #: What pyarrow raises on a corrupt or unreadable Parquet file: its own errors (ArrowInvalid for
 #: bad metadata or data, ArrowIOError = OSError for truncation, ArrowNotImplementedError for an
-#: encoding it does not know), and OSError from the file system.
-_ARROW_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowException, OSError)
+#: encoding it does not know), OSError from the file system, and UnicodeDecodeError for
+#: key-value metadata that is not UTF-8 (found by flipping bits in the footer).
+_ARROW_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowException, OSError, UnicodeDecodeError)
 
 #: Columns that must be plain scalars (a list or struct column is not a canonical export).
 _SCALAR = {"chain", "asset", "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value",
