@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from polars.exceptions import PanicException
 from rich.console import Console
 
 from tracer import __version__
@@ -22,6 +23,8 @@ from tracer.errors import TracerError, UsageError
 from tracer.labels import CategoryNeeded, LabelLoad, read_labels
 
 OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+#: Exit code of an unexpected exception (sysexits EX_SOFTWARE): distinct from bad input (2).
+INTERNAL_ERROR_EXIT = 70
 
 
 class TracerGroup(click.Group):
@@ -50,6 +53,20 @@ class TracerGroup(click.Group):
         except OSError as exc:  # never an empty message (was "Error: : None")
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (Exception, PanicException) as exc:
+            # Not the user's input (that arrives as TracerError, exit 2): a bug. Say so, with a
+            # distinct code, instead of a traceback or a false "bad input".
+            if os.environ.get("TRACER_DEBUG"):
+                raise
+            err = click.ClickException(
+                f"internal error (a bug in tracer, not a problem with your files): "
+                f"{type(exc).__name__}: {exc}. Run again with TRACER_DEBUG=1 to see the "
+                "traceback, and please report it."
+            )
+            err.exit_code = INTERNAL_ERROR_EXIT
+            raise err from None
 
 
 def _err() -> Console:

@@ -559,6 +559,14 @@ class Workspace:
     # -- summary --------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """Counts per chain/asset, addresses, time range, labels per category."""
+        from tracer.chains import iso_us
+
+        def _epoch_us(t: pl.DataFrame, how: str) -> int | None:
+            if t.height == 0:
+                return None
+            us = t.select(getattr(pl.col("ts").dt.epoch("us"), how)()).item()
+            return None if us is None else int(us)
+
         t = self.transfers()
         per_asset = (
             t.group_by(["chain", "asset"], maintain_order=False)
@@ -583,8 +591,10 @@ class Workspace:
             "transfers": t.height,
             "addresses": n_addr,
             "unknown_decimals": int(t["decimals"].null_count()),
-            "first_ts": None if t.height == 0 else t["ts"].min().isoformat(),  # type: ignore[union-attr]
-            "last_ts": None if t.height == 0 else t["ts"].max().isoformat(),  # type: ignore[union-attr]
+            # via integers: a stored time outside Python's datetime range (an old workspace,
+            # a hand-edited part) must print, not panic (`DateTime + TimeDelta overflowed`)
+            "first_ts": iso_us(_epoch_us(t, "min")),
+            "last_ts": iso_us(_epoch_us(t, "max")),
             "per_asset": per_asset.to_dicts(),
             "labels": labels.height,
             "labels_per_category": dict(sorted(Counter(labels["category"].to_list()).items())),

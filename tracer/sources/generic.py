@@ -7,10 +7,11 @@ used is reported with the file's summary. ``--map`` overrides any part of it.
 ``--map from=sender,to=receiver,hash=tx_id,...`` maps tracer's names (left) to the file's
 columns (right). Names: ``tx_hash`` (alias ``hash``), ``src`` (``from``), ``dst`` (``to``),
 ``value`` (exact integer in raw units) *or* ``amount`` (human-scaled; the exact integer is recovered
-with ``decimals``), ``token`` (contract; absent = native coin), ``asset`` (``symbol``),
-``decimals``, ``block``, ``ts`` (``time``, ``timestamp``, ``block_time``), ``seq``
-(``log_index``, ``evt_index``), ``chain``. A column already named as tracer names it needs no
-mapping, so tracer's own canonical columns load as they are. Dune's ``\\x``-prefixed hex is
+with ``decimals``), ``token`` (contract; no token column = native coin; in a token column a blank
+cell is native only with ``native`` written or the chain's coin as ``asset``, else rejected),
+``asset`` (``symbol``), ``decimals``, ``block``, ``ts`` (``time``, ``timestamp``, ``block_time``),
+``seq`` (``log_index``, ``evt_index``), ``chain``. A column already named as tracer names it needs
+no mapping, so tracer's own canonical columns load as they are. Dune's ``\\x``-prefixed hex is
 accepted for addresses and hashes.
 """
 
@@ -25,9 +26,11 @@ from tracer.errors import UsageError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
+    flag_error,
     flag_non_integer,
     recover_exact,
     timestamp_series,
+    unparsed_time,
 )
 from tracer.sources.headers import NO_HASH_RULE, auto_map, infer_chain, match, missing
 from tracer.sources.sample import Sample, read_csv_strings
@@ -124,7 +127,24 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             if chain is not None:
                 notes.append(f"chain: {chain} (inferred from the addresses; --chain overrides)")
         frame = frame.with_columns(pl.lit(chain, pl.String).alias("chain"))
-    frame = frame.with_columns(timestamp_series(frame, "ts").alias("ts"))
+    else:
+        # the file has a chain column: a blank cell is an error, not the default chain
+        blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
+        frame = flag_error(frame, blank.fill_null(True), mapping["chain"], "missing chain name")
+    ts = timestamp_series(frame, "ts")
+    frame = frame.with_columns(unparsed_time(pl.col("ts"), pl.lit(ts)), ts.alias("ts"))
+    if "token" in mapping:
+        # a blank token cell is the native coin only where the row says so: "native" in the
+        # token column, or the chain's coin (ETH, TRX, ...) in the asset column
+        said_native = frame["token"].str.strip_chars().str.to_lowercase() == "native"
+        frame = frame.with_columns(
+            pl.when(pl.lit(said_native)).then(None).otherwise(pl.col("token")).alias("token"),
+            pl.lit(said_native.fill_null(False)).alias("_native"),
+        )
+    else:
+        # no token column: a native-coin export, unless an asset column names something else
+        # (USDT rows without their contract are not TRX: native_by_asset decides per row)
+        frame = frame.with_columns(pl.lit("asset" not in mapping).alias("_native"))
     if "value" not in mapping:
         frame = _recover(frame, original[mapping["amount"]], mapping["amount"], opts)
     if found.missing_hash:
@@ -134,7 +154,12 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     for col in ("seq", "block", "decimals"):
         if col in mapping:
             frame = flag_non_integer(frame, col, mapping[col])
-    return RawBatch(frame, original, fields, fmt, notes=notes, warnings=warnings)
+    # a seq column, where the file has one, is filled in every row (a blank is not "derive one")
+    required = ("seq",) if "seq" in mapping else ()
+    return RawBatch(
+        frame, original, fields, fmt, native_by_asset=True, required=required, notes=notes,
+        warnings=warnings,
+    )
 
 
 def synthetic_tx_hash(frame: pl.DataFrame) -> pl.Series:
@@ -164,28 +189,41 @@ def _recover(frame: pl.DataFrame, texts: pl.Series, user: str, opts: ReadOptions
     )
     tokens = frame["token"].to_list() if "token" in frame.columns else [None] * frame.height
     given = (
-        frame["decimals"].cast(pl.Int16, strict=False).to_list()
+        frame["decimals"].str.strip_chars().cast(pl.Int64, strict=False).to_list()
         if "decimals" in frame.columns
         else [None] * frame.height
     )
+    natives = frame["_native"].to_list()
+    assets = frame["asset"].to_list() if "asset" in frame.columns else [None] * frame.height
     decimals: list[int | None] = []
-    for chain, token, dec in zip(chains, tokens, given, strict=True):
+    no_token: list[bool] = []  # token rows without a contract: the canonicaliser says so
+    for chain, token, dec, nat, asset in zip(chains, tokens, given, natives, assets, strict=True):
+        c = normalize_chain(chain)
+        symbol, native_decimals = NATIVE.get(c, (None, None))
+        is_native = nat or (asset is not None and asset.strip().upper() == symbol)
+        no_token.append(token is None and not is_native)
         if dec is not None:
+            # out-of-range decimals are rejected by the canonicaliser with their value; they
+            # must not scale an amount on the way
             decimals.append(dec)
             continue
-        c = normalize_chain(chain)
         if token is None:
-            decimals.append(NATIVE.get(c, (None, None))[1])
+            decimals.append(native_decimals if is_native else None)
             continue
         try:
             t = opts.tokens.get(c, normalize(c, token))
         except ValueError:
             t = None
         decimals.append(t.decimals if t else None)
-    values, errors = recover_exact(texts.to_list(), decimals, [t or "native" for t in tokens])
+    usable = [d if d is None or 0 <= d <= 77 else None for d in decimals]
+    values, errors = recover_exact(texts.to_list(), usable, [t or "native" for t in tokens])
+    errors = [
+        None if missing else f"decimals outside 0..77: {d}" if d is not None and u is None else e
+        for d, u, e, missing in zip(decimals, usable, errors, no_token, strict=True)
+    ]
     return frame.with_columns(
         pl.Series("value", values, pl.String),
-        pl.Series("decimals", decimals, pl.Int16),
+        pl.Series("decimals", decimals, pl.Int64),
         pl.Series("_error", errors, pl.String),
         pl.Series("_error_field", [user if e else None for e in errors], pl.String),
     )
