@@ -158,7 +158,7 @@ def test_ragged_csv_is_refused_with_its_row(
     f.write_text(text)
     res = CliRunner().invoke(cli, ["ingest", "-w", str(tmp_path / "ws"), str(f)])
     assert res.exit_code == 2
-    said = f"ragged.csv, row {row}: the row has {fields} field(s) but the header has 5"
+    said = f"row {row}: malformed CSV: the row has {fields} field(s) but the header has 5"
     assert said in res.output
     assert "Traceback" not in res.output and "_row" not in res.output
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from tracer import jsonsafe
 from tracer import manifest as mf
 from tracer.atomic import atomic_path
 from tracer.errors import WorkspaceError
@@ -273,7 +274,7 @@ class Workspace:
         legacy = self.path / mf.LEGACY_CHECKPOINTS
         if legacy.is_file():
             try:
-                raw = json.loads(legacy.read_text(encoding="utf-8"))
+                raw = jsonsafe.parse(legacy.read_text(encoding="utf-8"))
                 cps.update({k: int(v) for k, v in raw.items()})
             except (ValueError, TypeError, AttributeError):
                 raise mf.damaged(self.path, f"{legacy.name} is not a checkpoint table") from None

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 from polars.exceptions import PanicException
 
+from tracer import jsonsafe
 from tracer.errors import InputError
 
 _HEAD = 64 * 1024
@@ -62,7 +63,7 @@ def loads(data: bytes | str) -> Any:
     A JSON float is never an exact on-chain integer: kept as its literal (``"1.5e+21"``), it fails
     every integer check with the text the user wrote, instead of being rounded into one.
     """
-    return json.loads(data, parse_float=str, parse_constant=str)
+    return jsonsafe.parse(data, floats_as_text=True)
 
 
 @dataclass
@@ -275,6 +276,6 @@ def _raise_ragged(path: Path, header: list[str], tolerated: int | None = None) -
         row, fields = found[0]
         raise InputError(
             str(path), row, None,
-            f"the row has {fields} field(s) but the header has {len(header)}; a CSV whose rows "
-            "and header disagree is not realigned",
+            f"malformed CSV: the row has {fields} field(s) but the header has {len(header)}; "
+            "a CSV whose rows and header disagree is not realigned",
         )  # fmt: skip
