@@ -26,8 +26,8 @@ ETH = 10**18
 ORACLE = ClusterOptions(deposit_max_blocks=100, deposit_max_diff=0.01)
 
 
-def _csv(path: Path, rows: list[tuple[str, str, int, int, int]], token: str = "") -> Path:
-    """Canonical CSV of native-ETH (token empty) transfers ``(src, dst, wei, block, minute)``."""
+def _csv(path: Path, rows: list[tuple[str, str, int, int, int]], token: str = "native") -> Path:
+    """Canonical CSV of native-ETH transfers ``(src, dst, wei, block, minute)`` (token native)."""
     lines = ["tx_hash,src,dst,value,ts,block,token,seq,chain"]
     for i, (a, b, wei, block, minute) in enumerate(rows):
         lines.append(

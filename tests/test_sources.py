@@ -272,8 +272,11 @@ def test_generic_csv_with_map_and_dune_hex(tmp_path: Path) -> None:
             w.writerow(["\\x" + r["transaction_hash"][2:], r["log_index"], "2023-05-02 12:19:59",
                         "\\x" + r["token_address"][2:], "\\x" + r["from_address"][2:],
                         "\\x" + r["to_address"][2:], r["value"]])  # fmt: skip
-    with pytest.raises(UnknownFormatError, match="--map"):
-        read_file(f)
+    # Dune's headers are auto-mapped (issue 13.5; this used to be refused without --map): the
+    # auto-mapped read must equal the explicit mapping's, and say which columns it used
+    auto = read_file(f)
+    assert auto.format == "generic"
+    assert any(n.startswith("columns: hash=evt_tx_hash") for n in auto.notes)
     mapping = parse_map(
         "hash=evt_tx_hash,seq=evt_index,time=evt_block_time,token=contract_address,"
         "from=sender,to=receiver,value=raw_amount"
@@ -283,6 +286,7 @@ def test_generic_csv_with_map_and_dune_hex(tmp_path: Path) -> None:
         (r["token_address"], r["from_address"], r["to_address"], str(r["value"]),
          r["transaction_hash"], int(r["log_index"])) for r in rows
     )  # fmt: skip
+    assert auto.transfers.equals(loaded.transfers)
     with pytest.raises(UsageError, match="NAME=COLUMN"):
         parse_map("colour=blue")
 

@@ -17,6 +17,7 @@ pass for Tron, whose checksum needs SHA-256).
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 
 import base58
@@ -72,7 +73,7 @@ def tron_base58_to_hex(address: str) -> str:
     """Base58check ``T...`` → ``41`` + 40 hex, verifying the checksum."""
     try:
         raw = base58.b58decode(address)
-    except ValueError as exc:
+    except ValueError as exc:  # also UnicodeEncodeError: non-ASCII text
         raise ValueError(f"not base58: {address!r}") from exc
     if len(raw) != 25 or raw[:1] != _TRON_PREFIX:
         raise ValueError(f"not a Tron address (wrong length or prefix): {address!r}")
@@ -82,12 +83,13 @@ def tron_base58_to_hex(address: str) -> str:
     return payload.hex()
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _is_hex(s: str) -> bool:
-    try:
-        int(s, 16)
-    except ValueError:
-        return False
-    return True
+    """Hex digits only. Not ``int(s, 16)``: that accepts ``-1234``, ``0x…`` (so ``0x0x…`` passed
+    as an address), ``+``, ``_`` separators and surrounding spaces."""
+    return _HEX.fullmatch(s) is not None
 
 
 @lru_cache(maxsize=1 << 16)

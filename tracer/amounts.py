@@ -50,13 +50,51 @@ def amount_expr(value: pl.Expr, decimals: pl.Expr) -> pl.Expr:
     return pl.when(decimals.is_null()).then(None).otherwise(text.cast(pl.Float64, strict=False))
 
 
+#: Most significant digits a number written in scientific notation may have and still be exact.
+#: Such text is a float's rendering (Dune, spreadsheets): every decimal of at most 15 significant
+#: digits survives a float round trip, so its rendering is the value the source held; 16-17 digits
+#: (``1.2345678901234567e+21``) mean the float was rounded and the exact integer is lost.
+FLOAT_EXACT_DIGITS = 15
+
+
+def expand_exponent(text: str) -> str:
+    """``"2.5E+3"`` → ``"2500"``, ``"1e-05"`` → ``"0.00001"``: exact plain decimal text.
+
+    Raises ``ValueError`` when the mantissa has more than :data:`FLOAT_EXACT_DIGITS` significant
+    digits (a rounded float, not an exact number) or the text is not a number.
+    """
+    t = text.strip()
+    mantissa, sep, exp = t.lower().partition("e")
+    if not sep or not exp or exp.lstrip("+-") == "" or not exp.lstrip("+-").isdigit():
+        raise ValueError(f"not a decimal number: {text!r}")
+    if mantissa.startswith("-"):
+        raise ValueError(f"negative amount {text!r}")
+    m = mantissa.lstrip("+")
+    if not m or any(c not in "0123456789." for c in m) or m.count(".") > 1 or m == ".":
+        raise ValueError(f"not a decimal number: {text!r}")
+    significant = m.replace(".", "").lstrip("0").rstrip("0")
+    if len(significant) > FLOAT_EXACT_DIGITS:
+        raise ValueError(
+            f"{text!r} is a rounded float ({len(significant)} significant digits), not an "
+            "exact amount: export the column as an integer or plain decimal text"
+        )
+    if abs(int(exp)) > 100:
+        raise ValueError(f"exponent out of range in {text!r}")
+    with localcontext() as ctx:
+        ctx.prec = 500
+        return _plain(Decimal(m).scaleb(int(exp)))
+
+
 def scaled_to_raw(text: str, decimals: int) -> str:
     """Recover the exact integer from a human-scaled amount such as ``"1,234.5"``.
 
     Raises ``ValueError`` when the text has more significant fractional digits than ``decimals``
     (the export rounded, or the decimals are wrong), so an inexact value never enters the data.
+    Scientific notation (``"1e-05"``) is read exactly (:func:`expand_exponent`).
     """
     t = text.strip().replace(",", "").replace("_", "")
+    if "e" in t.lower():
+        t = expand_exponent(t)
     if t.startswith("-"):
         raise ValueError(f"negative amount {text!r}")
     if not t or any(c not in "0123456789." for c in t) or t.count(".") > 1:

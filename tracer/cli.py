@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from polars.exceptions import PanicException
 from rich.console import Console
 
 from tracer import __version__
@@ -22,6 +23,8 @@ from tracer.errors import TracerError, UsageError
 from tracer.labels import CategoryNeeded, LabelLoad, read_labels
 
 OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+#: Exit code of an unexpected exception (sysexits EX_SOFTWARE): distinct from bad input (2).
+INTERNAL_ERROR_EXIT = 70
 
 
 class TracerGroup(click.Group):
@@ -50,6 +53,20 @@ class TracerGroup(click.Group):
         except OSError as exc:  # never an empty message (was "Error: : None")
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (Exception, PanicException) as exc:
+            # Not the user's input (that arrives as TracerError, exit 2): a bug. Say so, with a
+            # distinct code, instead of a traceback or a false "bad input".
+            if os.environ.get("TRACER_DEBUG"):
+                raise
+            err = click.ClickException(
+                f"internal error (a bug in tracer, not a problem with your files): "
+                f"{type(exc).__name__}: {exc}. Run again with TRACER_DEBUG=1 to see the "
+                "traceback, and please report it."
+            )
+            err.exit_code = INTERNAL_ERROR_EXIT
+            raise err from None
 
 
 def _err() -> Console:
@@ -171,6 +188,14 @@ def _summary_line(summary: Any) -> str:
     return text
 
 
+def _print_file_messages(f: Any) -> None:
+    """How a file was read (notes, dim) and what could mislead (warnings), under its line."""
+    for note in f.notes:
+        _err().print(f"  [dim]{note}[/dim]", highlight=False)
+    for warning in f.warnings:
+        _err().print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 def _write_rejects(summary: Any, path: str, quiet: bool) -> None:
     from tracer.render import write_frame
 
@@ -193,8 +218,13 @@ def _workspace(kw: dict[str, Any]) -> Any:
             skip_bad=kw.get("skip_bad", False),
         )  # fmt: skip
         _write_rejects(summary, kw["rejects_file"], kw.get("quiet", False))
-        if not kw.get("quiet") and _err().is_terminal:
-            _err().print(f"[dim]{_summary_line(summary)}[/dim]")
+        if not kw.get("quiet"):
+            for f in summary.files:
+                if f.warnings:  # said when piped too: a figure may rest on them
+                    _err().print(f"{f.file}:", highlight=False)
+                    _print_file_messages(f)
+            if _err().is_terminal:
+                _err().print(f"[dim]{_summary_line(summary)}[/dim]")
         return ws
     ws = Workspace.open(kw.get("workspace"))
     if loads:
@@ -303,6 +333,7 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
                 f"{f.duplicate:,} + rejected {f.rejected:,} + skipped {sum(f.skipped.values()):,}"
                 f" ({skipped})"
             )
+            _print_file_messages(f)
         _err().print(_summary_line(summary) + ("" if summary.changed else "; workspace unchanged"))
 
 

@@ -49,7 +49,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from tracer import bounded_yaml
+from tracer import bounded_yaml, jsonsafe
 from tracer.addresses import TRON, normalize_chain, normalize_evm, normalize_tron
 from tracer.errors import InputError, UnknownFormatError, UsageError
 from tracer.schema import LABEL_PL
@@ -373,7 +373,7 @@ def _json_items(file: str, text: str) -> tuple[list[tuple[int, str, str | None]]
     """``(item number, address, name)`` of a JSON array of strings or an ``{address: name}``
     object, and what kind of file it is (for :class:`CategoryNeeded`)."""
     try:
-        doc = json.loads(text)
+        doc = jsonsafe.parse(text)
     except json.JSONDecodeError as exc:
         raise InputError(file, None, None, f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
     except RecursionError:

@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tracer import jsonsafe
 from tracer.errors import WorkspaceError
 
 FORMAT_VERSION = 2
@@ -140,9 +141,11 @@ def read(root: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise damaged(root, f"unreadable ({exc})") from None
     try:
-        m = json.loads(text)
+        m = jsonsafe.parse(text)
     except json.JSONDecodeError as exc:
         raise WorkspaceError(f"{mpath}: corrupt manifest ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise damaged(root, f"unreadable manifest ({type(exc).__name__})") from None
     return validate(root, m)
 
 
@@ -151,8 +154,8 @@ def is_workspace(root: Path) -> bool:
     if (root / MARKER).is_file():
         return True
     try:
-        m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        m = jsonsafe.parse((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(m, dict) and "generation" in m and "version" in m
 

@@ -91,8 +91,10 @@ class TokenTable:
 
 def read_token_file(path: str | Path, *, default_chain: str = "ethereum") -> list[Token]:
     """Parse a token CSV; bad rows raise :class:`InputError` naming row and field."""
+    from tracer.sources.sample import read_csv_strings  # sources import tokens: import late
+
     name = str(path)
-    frame = pl.read_csv(path, infer_schema=False)
+    frame = read_csv_strings(Path(path))
     cols = set(frame.columns)
     token_col = "token" if "token" in cols else "address" if "address" in cols else None
     if token_col is None or "symbol" not in cols or "decimals" not in cols:
@@ -102,19 +104,19 @@ def read_token_file(path: str | Path, *, default_chain: str = "ethereum") -> lis
     out: list[Token] = []
     for i, row in enumerate(frame.iter_rows(named=True), start=1):
         chain = normalize_chain(row.get("chain") or default_chain)
+        if not chain:
+            raise InputError(name, i, "chain", "missing chain name")
         try:
             token = normalize(chain, row[token_col] or "")
         except ValueError as exc:
             raise InputError(name, i, token_col, str(exc)) from None
-        try:
-            decimals = int(row["decimals"])
-            if not 0 <= decimals <= 77:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise InputError(
-                name, i, "decimals", f"not an integer 0..77: {row['decimals']!r}"
-            ) from None
+        text = (row["decimals"] or "").strip()
+        if not (text.isascii() and text.isdigit() and 0 <= int(text) <= 77):
+            raise InputError(name, i, "decimals", f"not an integer 0..77: {row['decimals']!r}")
+        decimals = int(text)
         symbol = (row["symbol"] or "").strip()
+        if not symbol:
+            raise InputError(name, i, "symbol", "missing symbol")
         stable_raw = (row.get("stablecoin") or "").strip().lower()
         stable = stable_raw in ("1", "true", "yes") if stable_raw else symbol in STABLE_SYMBOLS
         out.append(Token(chain, token, symbol, decimals, stable))

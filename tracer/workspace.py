@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from tracer import jsonsafe
 from tracer import manifest as mf
 from tracer.atomic import atomic_path
 from tracer.errors import WorkspaceError
@@ -143,6 +144,8 @@ def merge_new(
                 rejected=load.rejects.height,
                 skipped=dict(load.skipped),
                 unknown_decimals=int(fresh["decimals"].null_count()),
+                warnings=list(load.warnings),
+                notes=list(load.notes),
             )
         )
     merged = pl.concat([existing, *new_parts]) if new_parts else existing
@@ -271,7 +274,7 @@ class Workspace:
         legacy = self.path / mf.LEGACY_CHECKPOINTS
         if legacy.is_file():
             try:
-                raw = json.loads(legacy.read_text(encoding="utf-8"))
+                raw = jsonsafe.parse(legacy.read_text(encoding="utf-8"))
                 cps.update({k: int(v) for k, v in raw.items()})
             except (ValueError, TypeError, AttributeError):
                 raise mf.damaged(self.path, f"{legacy.name} is not a checkpoint table") from None
@@ -557,6 +560,14 @@ class Workspace:
     # -- summary --------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """Counts per chain/asset, addresses, time range, labels per category."""
+        from tracer.chains import iso_us
+
+        def _epoch_us(t: pl.DataFrame, how: str) -> int | None:
+            if t.height == 0:
+                return None
+            us = t.select(getattr(pl.col("ts").dt.epoch("us"), how)()).item()
+            return None if us is None else int(us)
+
         t = self.transfers()
         per_asset = (
             t.group_by(["chain", "asset"], maintain_order=False)
@@ -581,8 +592,10 @@ class Workspace:
             "transfers": t.height,
             "addresses": n_addr,
             "unknown_decimals": int(t["decimals"].null_count()),
-            "first_ts": None if t.height == 0 else t["ts"].min().isoformat(),  # type: ignore[union-attr]
-            "last_ts": None if t.height == 0 else t["ts"].max().isoformat(),  # type: ignore[union-attr]
+            # via integers: a stored time outside Python's datetime range (an old workspace,
+            # a hand-edited part) must print, not panic (`DateTime + TimeDelta overflowed`)
+            "first_ts": iso_us(_epoch_us(t, "min")),
+            "last_ts": iso_us(_epoch_us(t, "max")),
             "per_asset": per_asset.to_dicts(),
             "labels": labels.height,
             "labels_per_category": dict(sorted(Counter(labels["category"].to_list()).items())),

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from tracer.errors import UnknownFormatError, UsageError
+import polars as pl
+
+from tracer.errors import InputError, UnknownFormatError, UsageError
 from tracer.sources import canonical, ethereum_etl, etherscan, generic, rpc_logs, traces, tron
 from tracer.sources.base import Loaded, ReadOptions, canonicalize
 from tracer.sources.sample import Sample, sample
@@ -68,8 +70,16 @@ def read_file(
     if s.kind == "empty":
         raise UnknownFormatError(f"{p}: the file is empty")
     if fmt is None:
-        fmt = detect(s)
+        # --map is only for the generic reader: giving it says which reader is meant
+        fmt = "generic" if opts.column_map and s.kind == "csv" else detect(s)
     elif fmt not in FORMATS:
         raise UsageError(f"--format: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    batch = FORMATS[fmt].read(s, fmt, opts)
+    try:
+        batch = FORMATS[fmt].read(s, fmt, opts)
+    except pl.exceptions.ColumnNotFoundError as exc:
+        # a reader selected a column the format always has: this file is not that format
+        # (usually a forced --input-format); name the column instead of a Polars traceback
+        col = str(exc).strip().splitlines()[0] if str(exc).strip() else "?"
+        reason = f"not a {fmt} export: missing column {col}"
+        raise InputError(str(path), None, None, reason) from None
     return canonicalize(batch, str(path), opts, skip_bad=skip_bad)

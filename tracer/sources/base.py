@@ -11,6 +11,7 @@ true for every format at once.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,8 +22,10 @@ import pyarrow as pa
 from kernels.hashing import fnv1a64
 from tracer.addresses import TRON, evm_exprs, normalize_chain, normalize_series
 from tracer.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
+from tracer.chains import genesis_day, iso_us_expr, time_bounds_us
 from tracer.errors import InputError
 from tracer.schema import REJECT_PL, TRANSFER_PL
+from tracer.sources.views import Occurrences, occurrences
 from tracer.tokens import NATIVE, TokenTable, load_tokens
 
 #: Raw columns a source fills (any may be absent: it is then null).
@@ -37,10 +40,13 @@ RAW_COLUMNS: dict[str, pl.DataType] = {
     "src": pl.String(),
     "dst": pl.String(),
     "value": pl.String(),
-    "decimals": pl.Int16(),
+    "decimals": pl.Int64(),  # wide on purpose: 70000 is rejected as out of range, not nulled
+    "_native": pl.Boolean(),  # the format's row says this moves the chain's native coin
+    "_ts_text": pl.String(),  # the time as written, when it did not parse (for the message)
     "_skip": pl.String(),  # reason the row is not a value transfer (counted, not loaded)
     "_error": pl.String(),  # a reason found while reading (e.g. an unrecoverable scaled amount)
     "_error_field": pl.String(),
+    "_view": pl.String(),  # the account whose history the row comes from (per-wallet exports)
 }
 
 
@@ -61,12 +67,22 @@ class RawBatch:
     ``frame`` holds :data:`RAW_COLUMNS` plus ``_row`` (1-based row in the user's file);
     ``original`` is the file's records as read (with ``_row``), used to show rejected rows;
     ``fields`` maps canonical names to the user's column names so messages use the user's words.
+
+    ``token`` null means the native coin only where the row says so (``_native``, or with
+    ``native_by_asset`` an ``asset`` naming the chain's coin): a token transfer whose contract is
+    missing is rejected, never re-read as ETH with 18 decimals. ``required`` lists further raw
+    columns that may not be missing in this format (e.g. ``seq`` where the export has a log
+    index: a blank one must not turn into a content-derived ``seq``).
     """
 
     frame: pl.DataFrame
     original: pl.DataFrame
     fields: dict[str, str]
     format: str
+    native_by_asset: bool = False
+    required: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
+    warnings: list[str] = field(default_factory=list)  # what the reader found could mislead
 
 
 @dataclass
@@ -79,21 +95,81 @@ class Loaded:
     rejects: pl.DataFrame
     skipped: Counter[str]
     read: int
+    warnings: list[str] = field(default_factory=list)  # what could mislead, said to the user
+    notes: list[str] = field(default_factory=list)  # how it was read (column mapping, chain)
 
     @property
     def unknown_decimals(self) -> int:
         return int(self.transfers["decimals"].null_count())
 
 
-def complete(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add missing raw columns as nulls and cast present ones to their raw types."""
-    exprs = []
+_INT_RAW = {"seq", "block", "ts", "decimals"}
+
+
+def complete(frame: pl.DataFrame, fields: dict[str, str] | None = None) -> pl.DataFrame:
+    """Add missing raw columns as nulls and cast present ones to their raw types.
+
+    A value that does not survive the cast (``"x"`` or ``2**64`` as a block, ``5.5`` as a log
+    index, a decimals beyond Int64...) is recorded as a row error naming the field, never nulled:
+    a null ``block`` or ``seq`` would otherwise load as "unknown" without a word. Blank text
+    (JSON ``""``, CSV empty cells) is a missing value, never ``0``.
+
+    Fast path (a clean 1M-row export): one pass casts every column and counts what a cast lost
+    and which text columns hold blanks; the slower text handling (strip, blank → null, the
+    per-row reason) runs only for the columns where that count is not zero.
+    """
+    fields = fields or {}
+    present = {n: frame.schema[n] for n in RAW_COLUMNS if n in frame.columns}
+    # integers only from integers or integer text: a float 5.5 must not truncate to 5
+    direct = {
+        n: (pl.col(n) if src.is_integer() else pl.col(n).cast(pl.String)).cast(
+            RAW_COLUMNS[n], strict=False
+        )
+        if n in _INT_RAW
+        else pl.col(n).cast(RAW_COLUMNS[n], strict=False)
+        for n, src in present.items()
+        if src != RAW_COLUMNS[n] or n in _INT_RAW
+    }
+    probes = [
+        (pl.col(n).is_not_null() & e.is_null()).any().alias(f"lost:{n}") for n, e in direct.items()
+    ] + [
+        (pl.col(n).str.len_bytes() == 0).any().alias(f"blank:{n}")
+        for n, src in present.items()
+        if src == pl.String() and RAW_COLUMNS[n] == pl.String()
+    ]
+    probe = frame.select(probes).row(0, named=True) if probes else {}
+    exprs: list[pl.Expr] = []
+    lost: list[tuple[str, pl.Expr]] = []  # (user field, reason where the cast lost a value)
     for name, dtype in RAW_COLUMNS.items():
-        if name in frame.columns:
-            exprs.append(pl.col(name).cast(dtype, strict=False))
-        else:
+        if name not in present:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
-    return frame.select(pl.col("_row").cast(pl.Int64), *exprs)
+            continue
+        col = pl.col(name)
+        if probe.get(f"lost:{name}"):
+            text = col.cast(pl.String).str.strip_chars()
+            text = pl.when(text == "").then(None).otherwise(text)
+            cast = text.cast(dtype, strict=False)
+            user = fields.get(name, name)
+            why = pl.lit(f"{user} is not an integer in range: ") + text
+            lost.append(
+                (user, pl.when(text.is_not_null() & cast.is_null()).then(why).otherwise(None))
+            )
+        elif probe.get(f"blank:{name}"):
+            cast = pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)
+        else:
+            cast = direct.get(name, col)
+        exprs.append(cast.alias(name))
+    lost_exprs = [e.alias(f"_lost_{i}") for i, (_, e) in enumerate(lost)]
+    out = frame.select(pl.col("_row").cast(pl.Int64), *exprs, *lost_exprs)
+    if not lost:
+        return out
+    names = [f"_lost_{i}" for i in range(len(lost))]
+    err = pl.coalesce("_error", *names)
+    fld = pl.lit(None, pl.String)
+    for i in reversed(range(len(lost))):
+        fld = pl.when(pl.col(names[i]).is_not_null()).then(pl.lit(lost[i][0])).otherwise(fld)
+    fld = pl.when(pl.col("_error").is_not_null()).then(pl.col("_error_field")).otherwise(fld)
+    return out.with_columns(err.alias("_error"), fld.alias("_error_field")).drop(names)
 
 
 def _strings_as_arrow(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -109,14 +185,16 @@ def _strings_as_arrow(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def synthetic_seq(frame: pl.DataFrame) -> pl.Series:
+def synthetic_seq(frame: pl.DataFrame) -> tuple[pl.Series, Occurrences]:
     """A stable ``seq`` for transfers whose export has no log index.
 
     Rule: ``-(1 + 1024 * (fnv1a64(token|src|dst|value) mod 2**40) + k)`` where ``k`` counts earlier
-    identical transfers in the same transaction of the same file. Negative, so it never collides
-    with a real log index; derived from content only, so the same transfer gets the same ``seq``
-    from every export that contains it (a per-account TronGrid export holds only the transfers that
-    touch that account, so a position inside the file would not do).
+    identical transfers in the same transaction *of the same account view*
+    (:mod:`tracer.sources.views`). Negative, so it never collides with a real log index; derived
+    from content only, so the same transfer gets the same ``seq`` from every export that contains
+    it, in two files or twice in one (a per-account export holds only the transfers that touch
+    that account, so a position inside the file would not do), while a batch payout repeating one
+    transfer inside one transaction keeps every copy.
     """
     key = pl.concat_str(
         [pl.col("token").fill_null(""), pl.col("src"), pl.col("dst"), pl.col("value")],
@@ -126,12 +204,8 @@ def synthetic_seq(frame: pl.DataFrame) -> pl.Series:
     offsets, data = _strings_as_arrow(keys)
     h = fnv1a64(offsets, data) % np.uint64(1 << 40)
     base = pl.Series("h", h.astype(np.int64))
-    occurrence = (
-        frame.select(pl.int_range(pl.len()).over(["tx_hash", key]).alias("k"))["k"]
-        .cast(pl.Int64)
-        .clip(upper_bound=1023)
-    )
-    return -(1 + base * 1024 + occurrence)
+    occ = occurrences(frame)
+    return -(1 + base * 1024 + occ.k.clip(upper_bound=1023)), occ
 
 
 def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
@@ -139,10 +213,13 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
     bare = (
         pl.when(h.str.starts_with("\\x")).then(h.str.slice(2)).otherwise(h.str.strip_prefix("0x"))
     )
-    norm = bare if chain == TRON else pl.lit("0x") + bare
+    synthetic = h.str.contains(r"^nohash:[0-9a-f]{64}$")  # exports without a hash (generic)
+    norm = pl.when(synthetic).then(h).otherwise(bare if chain == TRON else pl.lit("0x") + bare)
     err = (
         pl.when(pl.col("tx_hash").is_null())
         .then(pl.lit("missing transaction hash"))
+        .when(synthetic)
+        .then(None)
         .when(~bare.str.contains(r"^[0-9a-f]{64}$"))
         .then(pl.lit("not a 32-byte hex transaction hash"))
         .otherwise(None)
@@ -151,6 +228,8 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 _EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
+_TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
+_CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
 _EVM_TX_RE = r"^0x[0-9a-f]{64}$"
 _TRON_TX_RE = r"^[0-9a-f]{64}$"
 
@@ -178,12 +257,20 @@ def _blocks_fill(frame: pl.DataFrame, chain: str, blocks: pl.DataFrame | None) -
     )
 
 
-def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> pl.DataFrame:
+def _canonicalize_chain(
+    frame: pl.DataFrame, chain: str, opts: ReadOptions, batch: RawBatch
+) -> pl.DataFrame:
     """Canonicalise rows of one chain; adds ``_err_field``/``_err_reason`` columns."""
     f = frame
     errors: list[tuple[str, pl.Expr]] = []
     if f["_error"].null_count() < f.height:
         errors.append(("_source", pl.col("_error")))
+    native_symbol, native_decimals = NATIVE.get(chain, (None, None))
+    # token null is the native coin only where the row says so (see RawBatch)
+    native = pl.col("_native").fill_null(False)
+    if batch.native_by_asset and native_symbol is not None:
+        native = native | (pl.col("asset").str.strip_chars().str.to_uppercase() == native_symbol)
+    f = f.with_columns((pl.col("token").is_null() & ~native.fill_null(False)).alias("_no_token"))
     # addresses (token null = native coin), transaction hash and value in one parallel pass
     # Fast path: a column already in canonical form everywhere (the usual case for ethereum-etl
     # and BigQuery exports) is kept as it is; one regex pass instead of five string passes.
@@ -206,15 +293,32 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
         exprs += [norm_e.alias(col), err_e.alias(f"_e_{col}")]
         errors.append((col, pl.col(f"_e_{col}")))
     f = f.with_columns(exprs)
-    errors.insert(0, ("tx_hash", pl.col("_e_tx_hash")))
-    # value
-    f = f.with_columns(canonical_digits(pl.col("value").str.strip_chars()).alias("value"))
+    errors.insert(1 if errors[0][0] == "_source" else 0, ("tx_hash", pl.col("_e_tx_hash")))
+    errors.append(
+        (
+            "token",
+            pl.when(pl.col("_no_token"))
+            .then(
+                pl.lit(
+                    "missing token contract (a token transfer without its contract is not the "
+                    f"native coin{'' if native_symbol is None else ' ' + native_symbol})"
+                )
+            )
+            .otherwise(None),
+        )
+    )
+    for name in batch.required:
+        errors.append(
+            (name, pl.when(pl.col(name).is_null()).then(pl.lit("missing value")).otherwise(None))
+        )
+    # value (blank is missing, never 0)
+    v = pl.col("value").str.strip_chars()
+    f = f.with_columns(pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value"))
     f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
     errors.append(("value", pl.col("_e_value")))
     # token metadata
     meta = opts.tokens.frame().filter(pl.col("chain") == chain).drop("chain", "stablecoin")
     f = f.join(meta, on="token", how="left", maintain_order="left")
-    native_symbol, native_decimals = NATIVE.get(chain, (None, None))
     f = f.with_columns(
         pl.when(pl.col("token").is_null())
         .then(pl.lit(native_symbol, dtype=pl.String))
@@ -222,31 +326,44 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
         .alias("asset"),
         pl.when(pl.col("token").is_null())
         .then(pl.lit(native_decimals, dtype=pl.Int16))
-        .otherwise(pl.coalesce("decimals", pl.col("decimals_right")))
+        .otherwise(pl.coalesce("decimals", pl.col("decimals_right").cast(pl.Int64)))
         .alias("decimals"),
     ).drop("symbol", "decimals_right")
     errors.append(
         (
             "decimals",
             pl.when(pl.col("decimals").is_not_null() & ~pl.col("decimals").is_between(0, 77))
-            .then(pl.lit("decimals outside 0..77"))
+            .then(pl.lit("decimals outside 0..77: ") + pl.col("decimals").cast(pl.String))
             .otherwise(None),
         )
     )
-    # time
+    # time: present and plausible for this chain (see tracer.chains)
     f = _blocks_fill(f, chain, opts.blocks)
+    earliest, latest = time_bounds_us(chain)
     errors.append(
         (
             "ts",
-            pl.when(pl.col("ts").is_null())
+            pl.when(pl.col("ts").is_null() & pl.col("_ts_text").is_not_null())
+            .then(pl.lit("unparsable timestamp: ") + pl.col("_ts_text"))
+            .when(pl.col("ts").is_null())
             .then(
                 pl.lit(
                     "no timestamp: this export has block numbers only; pass --blocks with "
                     "the blocks export (number,timestamp)"
                     if f["block"].null_count() < f.height
-                    else "missing or unparsable timestamp"
+                    else "missing timestamp"
                 )
             )
+            .when(pl.col("ts") < earliest)
+            .then(
+                pl.lit(
+                    f"timestamp before {chain or 'the chain'}'s first block "
+                    f"({genesis_day(chain)}){_TS_HINT}: "
+                )
+                + iso_us_expr(pl.col("ts"))
+            )
+            .when(pl.col("ts") > latest)
+            .then(pl.lit(f"timestamp in the future{_TS_HINT}: ") + iso_us_expr(pl.col("ts")))
             .otherwise(None),
         )
     )
@@ -263,7 +380,9 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
     for i, (name, _) in enumerate(checks):
         r = pl.col(f"_chk_{i}")
         if name in ("src", "dst", "token", "value"):
-            r = r + pl.lit(": ") + pl.col(f"_orig_{name}").fill_null("null")
+            orig = pl.col(f"_orig_{name}")
+            blank = orig.is_null() | (orig.str.strip_chars() == "")
+            r = r + pl.when(blank).then(pl.lit("")).otherwise(pl.lit(": ") + orig)
         reasons.append(r)
     where = pl.lit(None, dtype=pl.String)
     for i in reversed(range(len(checks))):
@@ -274,7 +393,7 @@ def _canonicalize_chain(frame: pl.DataFrame, chain: str, opts: ReadOptions) -> p
     good = f.filter(~pl.col("_bad")).with_columns(
         pl.lit(None, pl.String).alias("_err_reason"), pl.lit(None, pl.String).alias("_err_field")
     )
-    f = pl.concat([good, bad]).drop([f"_chk_{i}" for i in range(len(checks))], "_bad")
+    f = pl.concat([good, bad]).drop([f"_chk_{i}" for i in range(len(checks))], "_bad", "_no_token")
     return f.with_columns(pl.lit(chain).alias("chain"))
 
 
@@ -283,7 +402,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
 
     Raises :class:`InputError` at the first bad row unless ``skip_bad``.
     """
-    raw = complete(batch.frame)
+    raw = complete(batch.frame, batch.fields)
     read = raw.height
     skip_mask = raw["_skip"].is_not_null()
     skipped = Counter(raw.filter(skip_mask)["_skip"].to_list())
@@ -295,9 +414,17 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         chains.replace_strict(chain_map, return_dtype=pl.String).alias("chain"),
         *(pl.col(c).alias(f"_orig_{c}") for c in ("src", "dst", "token", "value")),
     )
+    bad_names = [c for c in set(chain_map.values()) if re.fullmatch(_CHAIN_RE, c) is None]
+    bad_chain = raw["chain"].is_in(bad_names)
+    if bad_names and bad_chain.any():
+        user = batch.fields.get("chain", "chain")
+        raw = flag_error(
+            raw, bad_chain, user, pl.lit("not a chain name: ") + pl.lit(chains).fill_null("")
+        )
     parts = []
     for chain in sorted(raw["chain"].unique().to_list()):
-        parts.append(_canonicalize_chain(raw.filter(pl.col("chain") == chain), chain, opts))
+        part = raw.filter(pl.col("chain") == chain)
+        parts.append(_canonicalize_chain(part, chain, opts, batch))
     done = (
         pl.concat(parts, how="vertical_relaxed")
         if parts
@@ -312,12 +439,15 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         fname = _user_field(first["_err_field"], first["_error_field"], batch.fields)
         raise InputError(file, first["_row"], fname, first["_err_reason"])
     rejects = _rejects_frame(bad, batch, file)
+    warnings: list[str] = list(batch.warnings)
     good = done.filter(pl.col("_err_reason").is_null())
     if good.height:
         need_seq = good["seq"].is_null()
         if need_seq.any():
-            synth = synthetic_seq(good)
+            synth, occ = synthetic_seq(good)
             good = good.with_columns(pl.coalesce(pl.col("seq"), synth).alias("seq"))
+            if (w := occ.warning()) is not None:
+                warnings.append(w)
     transfers = good.select(
         pl.col("chain"),
         pl.col("asset"),
@@ -329,17 +459,18 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         pl.col("src"),
         pl.col("dst"),
         pl.col("value"),
-        pl.col("decimals").cast(pl.Int16),
+        pl.col("decimals").cast(pl.Int16),  # 0..77 here: validated above
         amount_expr(pl.col("value"), pl.col("decimals")).alias("amount"),
     ).cast(dict(TRANSFER_PL))  # type: ignore[arg-type]
-    return Loaded(file, batch.format, transfers, rejects, skipped, read)
+    return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings, batch.notes)
 
 
-def _user_field(canonical: str | None, source_field: str | None, fields: dict[str, str]) -> str:
-    if canonical == "_source":
-        return source_field or "?"
-    if canonical is None:
-        return "?"
+def _user_field(
+    canonical: str | None, source_field: str | None, fields: dict[str, str]
+) -> str | None:
+    """The field as the user's file names it; None where the whole record is at fault."""
+    if canonical == "_source" or canonical is None:
+        return source_field
     return fields.get(canonical, canonical)
 
 
@@ -381,11 +512,25 @@ def timestamp_series(frame: pl.DataFrame, col: str | None) -> pl.Series:
 
 
 def _epoch_us(as_int: pl.Series) -> pl.Expr:
-    x = pl.lit(as_int)
+    return _scale_epoch(pl.lit(as_int))
+
+
+def unparsed_time(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """The time text where it was written but did not parse (``_ts_text``), else null, so the
+    reason says "unparsable timestamp: 1683029999.5" rather than "missing"."""
+    t = text.cast(pl.String).str.strip_chars()
+    return pl.when(parsed.is_null() & (t != "")).then(t).otherwise(None).alias("_ts_text")
+
+
+def _scale_epoch(x: pl.Expr) -> pl.Expr:
+    """Integer epoch seconds/ms/µs → µs, told apart by magnitude. Compared on the absolute
+    value so that no product can overflow Int64 (a negative or huge input then fails the
+    chain's time bounds with its reason instead of wrapping into a plausible date)."""
+    a = x.abs()  # Int64 min stays negative here and falls through unscaled
     return (
-        pl.when(x < 100_000_000_000)
+        pl.when(a.is_between(0, 99_999_999_999))
         .then(x * 1_000_000)
-        .when(x < 100_000_000_000_000)
+        .when(a.is_between(0, 99_999_999_999_999))
         .then(x * 1_000)
         .otherwise(x)
     )
@@ -400,13 +545,7 @@ def timestamp_us(expr: pl.Expr) -> pl.Expr:
     """
     s = expr.cast(pl.String).str.strip_chars()
     as_int = s.cast(pl.Int64, strict=False)
-    from_int = (
-        pl.when(as_int < 100_000_000_000)
-        .then(as_int * 1_000_000)
-        .when(as_int < 100_000_000_000_000)
-        .then(as_int * 1_000)
-        .otherwise(as_int)
-    )
+    from_int = _scale_epoch(as_int)
     text = s.str.replace(r"\s*UTC$", "").str.replace(r"Z$", "").str.replace("T", " ")
     dt = pl.Datetime("us", "UTC")
     with_offset = text.str.strptime(dt, "%Y-%m-%d %H:%M:%S%.f%:z", strict=False)
@@ -418,23 +557,37 @@ def timestamp_us(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce(from_int, parsed.dt.epoch("us"))
 
 
-def flag_error(frame: pl.DataFrame, mask: pl.Series, user_field: str, reason: str) -> pl.DataFrame:
+def flag_error(
+    frame: pl.DataFrame, mask: pl.Series, user_field: str | None, reason: str | pl.Expr
+) -> pl.DataFrame:
     """Record ``reason`` as the read-time error of the rows in ``mask`` (first error wins)."""
     if not mask.any():
         return frame
-    err = pl.when(mask).then(pl.lit(reason)).otherwise(None)
-    fld = pl.when(mask).then(pl.lit(user_field)).otherwise(None)
+    why = pl.lit(reason) if isinstance(reason, str) else reason
+    err = pl.when(pl.lit(mask)).then(why).otherwise(None)
+    fld = pl.when(pl.lit(mask)).then(pl.lit(user_field, pl.String)).otherwise(None)
     if "_error" in frame.columns:
         err = pl.coalesce(pl.col("_error"), err)
-        fld = pl.coalesce(pl.col("_error_field"), fld)
+        fld = pl.when(pl.col("_error").is_not_null()).then(pl.col("_error_field")).otherwise(fld)
     return frame.with_columns(err.alias("_error"), fld.alias("_error_field"))
 
 
-def flag_non_integer(frame: pl.DataFrame, col: str, user_field: str) -> pl.DataFrame:
-    """Flag a non-integer ``col`` as a row error rather than letting a cast null it silently."""
-    s = frame[col].cast(pl.String).str.strip_chars()
-    bad = (s.is_not_null() & (s != "") & s.cast(pl.Int64, strict=False).is_null()).fill_null(False)
-    return flag_error(frame, bad, user_field, f"{user_field} is not an integer")
+def flag_non_integer(
+    frame: pl.DataFrame, col: str, user_field: str, *, non_negative: bool = False
+) -> pl.DataFrame:
+    """Flag a non-integer ``col`` as a row error rather than letting a cast null it silently
+    (with ``non_negative``, a negative one too: a log index or block is never below 0)."""
+    s = frame[col].cast(pl.String)
+    as_int = s.cast(pl.Int64, strict=False)
+    if as_int.null_count() != s.null_count():  # only then: strip spaces and look closer
+        s = s.str.strip_chars()
+        as_int = s.cast(pl.Int64, strict=False)
+    bad = (s.is_not_null() & (s != "") & as_int.is_null()).fill_null(False)
+    frame = flag_error(frame, bad, user_field, f"{user_field} is not an integer")
+    if non_negative:
+        negative = (as_int < 0).fill_null(False)
+        frame = flag_error(frame, negative, user_field, f"negative {user_field}")
+    return frame
 
 
 def recover_exact(

@@ -7,10 +7,19 @@ same canonicaliser as every other format, so a hand-edited file cannot smuggle i
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tracer.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions
-from tracer.sources.sample import Sample
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_error,
+    timestamp_series,
+    unparsed_time,
+)
+from tracer.sources.sample import POLARS_ERRORS, Sample
 
 REQUIRED = {"chain", "tx_hash", "src", "dst", "value", "ts"}
 
@@ -19,28 +28,88 @@ def sniff(s: Sample) -> str | None:
     return "parquet" if s.kind == "parquet" else None
 
 
-def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
+#: What pyarrow raises on a corrupt or unreadable Parquet file: its own errors (ArrowInvalid for
+#: bad metadata or data, ArrowIOError = OSError for truncation, ArrowNotImplementedError for an
+#: encoding it does not know), OSError from the file system, and UnicodeDecodeError for
+#: key-value metadata that is not UTF-8 (found by flipping bits in the footer).
+_ARROW_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowException, OSError, UnicodeDecodeError)
+
+#: Columns that must be plain scalars (a list or struct column is not a canonical export).
+_SCALAR = {"chain", "asset", "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value",
+           "decimals"}  # fmt: skip
+_TEXT = {"chain", "asset", "token", "tx_hash", "src", "dst", "value"}
+
+
+def _read_table(path: str) -> pa.Table:
+    """Read and fully validate with pyarrow before Polars sees the data: a bit-flipped file can
+    otherwise decode into buffers that make Polars' Rust code panic."""
     try:
-        original = pl.read_parquet(s.path)
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(str(s.path), None, None, f"unreadable Parquet: {exc}") from None
-    missing = REQUIRED - set(original.columns)
+        table = pq.read_table(path, page_checksum_verification=True)  # CRCs where written
+        table.validate(full=True)
+    except _ARROW_ERRORS as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, None, None, f"unreadable Parquet: {first}") from None
+    return table
+
+
+def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
+    path = str(s.path)
+    table = _read_table(path)
+    missing = REQUIRED - set(table.column_names)
     if missing:
         raise InputError(
-            str(s.path),
-            None,
-            None,
-            f"Parquet lacks canonical column(s): {', '.join(sorted(missing))}",
+            path, None, None, f"Parquet lacks canonical column(s): {', '.join(sorted(missing))}"
         )
+    for name in table.column_names:
+        t = table.schema.field(name).type
+        if name in _SCALAR and (pa.types.is_nested(t) or pa.types.is_dictionary(t)):
+            if pa.types.is_dictionary(t) and not pa.types.is_nested(t.value_type):
+                continue
+            raise InputError(path, None, name, f"column has type {t}, expected a scalar")
+    # only the canonical columns are read (a column named like an internal one, e.g. _native,
+    # is the user's data, never an instruction)
+    keep = [c for c in table.column_names if c in _SCALAR]
+    table = table.select(keep)
+    try:
+        for name in _TEXT & set(keep):
+            t = table.schema.field(name).type
+            if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+                idx = table.column_names.index(name)
+                table = table.set_column(idx, name, pc.cast(table[name], pa.large_string()))
+    except _ARROW_ERRORS as exc:
+        raise InputError(path, None, name, f"column cannot be read as text: {exc}") from None
+    try:
+        original = pl.from_arrow(table)
+    except POLARS_ERRORS as exc:
+        raise InputError(path, None, None, f"unreadable Parquet: {exc}") from None
+    assert isinstance(original, pl.DataFrame)
     original = original.with_row_index("_row", offset=1)
-    ts = pl.col("ts")
-    if isinstance(original.schema["ts"], pl.Datetime):
-        ts = ts.dt.epoch("us")
     frame = original.select(
         pl.col("_row").cast(pl.Int64),
-        *(pl.col(c) for c in original.columns if c not in ("_row", "ts", "amount")),
-        ts.alias("ts"),
-    ).with_columns(pl.col("value").cast(pl.String))
-    if "token" in frame.columns:
-        frame = frame.with_columns(pl.col("token").cast(pl.String))
-    return RawBatch(frame, original.with_columns(pl.col(pl.Datetime).cast(pl.String)), {}, fmt)
+        *(pl.col(c) for c in original.columns if c not in ("_row", "ts")),
+        _ts(original),
+        _ts_text(original),
+    )
+    # the chain is a column of this format: a blank one is an error, not "ethereum"
+    blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
+    frame = flag_error(frame, blank.fill_null(True), "chain", "missing chain name")
+    shown = original.with_columns(pl.col(pl.Datetime).cast(pl.String))
+    required = ("seq",) if "seq" in frame.columns else ()  # a null seq is not "derive one"
+    return RawBatch(frame, shown, {}, fmt, native_by_asset=True, required=required)
+
+
+def _ts(original: pl.DataFrame) -> pl.Expr:
+    """``ts`` as µs: datetimes of any unit and zone, dates, or epoch numbers/text."""
+    dtype = original.schema["ts"]
+    ts = pl.col("ts")
+    if isinstance(dtype, pl.Datetime):
+        return ts.dt.epoch("us").alias("ts")
+    if dtype == pl.Date:
+        return ts.cast(pl.Datetime("us")).dt.epoch("us").alias("ts")
+    return pl.lit(timestamp_series(original, "ts")).alias("ts")
+
+
+def _ts_text(original: pl.DataFrame) -> pl.Expr:
+    if isinstance(original.schema["ts"], pl.Datetime) or original.schema["ts"] == pl.Date:
+        return pl.lit(None, pl.String).alias("_ts_text")
+    return unparsed_time(pl.col("ts"), pl.lit(timestamp_series(original, "ts")))

@@ -12,18 +12,35 @@ Formats
     transactions (``receipt_status`` 0) are skipped with their reason; contract creations pay the
     created contract (``receipt_contract_address``).
 A stream file that mixes record types is split by ``type``; blocks, logs and other records are
-counted as skipped ("not a transfer record").
+counted as skipped ("not a transfer record"). A stream that holds logs but no ``token_transfer``
+records (``ethereumetl stream -e log``) is decoded as logs (:mod:`tracer.sources.rpc_logs`).
+Newline-JSON is read by Polars when its records are uniform and carry no JSON floats in integer
+fields; otherwise line by line, so a line that is not a record is a row error with its number.
 """
 
 from __future__ import annotations
 
-import json
+import re
+from pathlib import Path
 
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, timestamp_series
-from tracer.sources.sample import Sample, read_csv_strings
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_error,
+    flag_non_integer,
+    timestamp_series,
+    unparsed_time,
+)
+from tracer.sources.sample import (
+    POLARS_ERRORS,
+    Sample,
+    iter_ndjson,
+    read_csv_strings,
+    scalar_text,
+)
 
 TOKEN_COLUMNS = {"token_address", "from_address", "to_address", "value", "transaction_hash"}
 TX_COLUMNS = {"hash", "from_address", "to_address", "value", "block_number"}
@@ -51,7 +68,9 @@ def sniff(s: Sample) -> str | None:
             return "ethereum-etl"
         if kind == "transaction":
             return "ethereum-etl-transactions"
-        if kind in ("block", "log", "trace", "contract", "token", "receipt") and keys:
+        if kind == "log":
+            return "ethereum-etl-logs"  # a stream of raw logs: decoded like logs.csv
+        if kind in ("block", "trace", "contract", "token", "receipt") and keys:
             return "ethereum-etl"  # a mixed stream; split by type on read
     if keys >= TOKEN_COLUMNS:
         return "ethereum-etl"
@@ -60,48 +79,91 @@ def sniff(s: Sample) -> str | None:
     return None
 
 
-def _read_frame(s: Sample) -> pl.DataFrame:
-    if s.kind == "csv":
-        return read_csv_strings(s.path)
+#: A JSON float literal as ``value``. Polars reads ``1.2345678901234567e+21`` into the text column
+#: that keeps uint256 exact as the digits ``1234567890123456800000`` — an exact-looking integer
+#: that is not the on-chain one — so such files take the exact line reader. (The other integer
+#: fields are type-inferred: a float there shows as a Float64 column, checked after the read.)
+_FLOAT_VALUE = re.compile(rb'"value"\s*:\s*-?[0-9]+(?:\.|[eE])')
+_INT_FIELDS = ("log_index", "block_number", "block_timestamp", "receipt_status", "nonce")
+
+
+def _has_float_value(path: Path) -> bool:
+    """Whether any ``value`` is written as a JSON float, scanned in 16 MB chunks (memory stays
+    bounded on multi-GB streams; the overlap keeps a match split across two chunks)."""
+    tail = b""
     try:
-        # value is uint256: keep it as text (JSON integers beyond int64 survive as digits)
-        return pl.read_ndjson(
-            s.path,
-            schema_overrides={"value": pl.String},
-            infer_schema_length=None,
-        ).cast(pl.String)
-    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
-        return _read_ndjson_python(s)
+        with path.open("rb") as fh:
+            while chunk := fh.read(16 << 20):
+                if _FLOAT_VALUE.search(tail + chunk):
+                    return True
+                tail = chunk[-256:]
+    except OSError as exc:
+        raise InputError(str(path), None, None, f"cannot read file: {exc.strerror}") from None
+    return False
 
 
-def _read_ndjson_python(s: Sample) -> pl.DataFrame:
-    rows = []
-    with s.path.open("rb") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(str(s.path), i, None, f"invalid JSON: {exc.msg}") from None
-            rows.append({k: None if v is None else str(v) for k, v in obj.items()})
-    return pl.DataFrame(rows, infer_schema_length=None)
+def _read_frame(s: Sample) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The records as text columns, and (for the exact reader) the lines as written."""
+    if s.kind == "csv":
+        return read_csv_strings(s.path), None
+    if not _has_float_value(s.path):
+        try:
+            # value is uint256: keep it as text (JSON integers beyond int64 survive as digits)
+            frame = pl.read_ndjson(
+                s.path, schema_overrides={"value": pl.String}, infer_schema_length=None
+            )
+            if not any(frame.schema[c].is_float() for c in _INT_FIELDS if c in frame.columns):
+                return frame.cast(pl.String), None
+        except POLARS_ERRORS:
+            pass  # not uniform enough for the fast reader: read each line exactly instead
+    return ndjson_text_frame(s.path)
+
+
+def ndjson_text_frame(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Newline-JSON read line by line: every field as text (see :func:`scalar_text`), lines
+    that are not records flagged as row errors, and the lines themselves for the rejects file."""
+    rows: list[dict[str, str | None]] = []
+    texts: list[str] = []
+    keys: dict[str, None] = {}
+    for line in iter_ndjson(path):
+        texts.append(line.text)
+        if line.obj is None:
+            rows.append({"_line_error": line.error})
+            continue
+        row = {str(k): scalar_text(v) for k, v in line.obj.items()}
+        keys.update(dict.fromkeys(row))
+        rows.append(row)
+    keys.pop("_line_error", None)
+    keys.pop("_row", None)
+    schema = dict.fromkeys([*keys, "_line_error"], pl.String)
+    frame = pl.DataFrame(rows, schema=schema)
+    original = pl.DataFrame({"record": texts}, schema={"record": pl.String})
+    return frame, original.with_row_index("_row", offset=1)
 
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
-    frame = _read_frame(s).with_row_index("_row", offset=1)
+    frame, lines = _read_frame(s)
+    frame = frame.with_row_index("_row", offset=1)
+    if fmt == "ethereum-etl" and "type" in frame.columns and s.kind != "csv":
+        types = frame["type"]
+        if not (types == "token_transfer").any() and (types == "log").any():
+            # a stream holding raw logs but no token_transfer records: decode the logs
+            from tracer.sources import rpc_logs
+
+            return rpc_logs.read(s, "ethereum-etl-logs", opts)
     if "type" in frame.columns:
         wanted = "transaction" if fmt == "ethereum-etl-transactions" else "token_transfer"
         other = pl.col("type").fill_null("") != wanted
     else:
         other = pl.lit(False)
-    original = frame
+    original = frame if lines is None else lines
     cols = set(frame.columns)
 
     def col(name: str) -> pl.Expr:
         return pl.col(name) if name in cols else pl.lit(None, pl.String)
 
     ts = pl.lit(timestamp_series(frame, "block_timestamp"))
+    ts_text = unparsed_time(col("block_timestamp"), ts)
     if fmt == "ethereum-etl-transactions":
         status = col("receipt_status")
         dst = pl.coalesce(col("to_address"), col("receipt_contract_address"))
@@ -123,6 +185,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             pl.lit(0, pl.Int64).alias("seq"),
             col("block_number").alias("block"),
             ts.alias("ts"),
+            ts_text,
             col("from_address").alias("src"),
             dst.alias("dst"),
             col("value").alias("value"),
@@ -142,12 +205,22 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             col("log_index").alias("seq"),
             col("block_number").alias("block"),
             ts.alias("ts"),
+            ts_text,
             col("from_address").alias("src"),
             col("to_address").alias("dst"),
             col("value").alias("value"),
             skip.alias("_skip"),
         )
         fields = FIELDS_TOKEN
-        out = flag_non_integer(out, "seq", fields["seq"])
-    out = flag_non_integer(out, "block", fields["block"])
-    return RawBatch(out, original, fields, fmt)
+        out = flag_non_integer(out, "seq", fields["seq"], non_negative=True)
+    out = flag_non_integer(out, "block", fields["block"], non_negative=True)
+    if "_line_error" in cols:
+        bad_line = frame["_line_error"].is_not_null()
+        out = flag_error(out, bad_line, None, pl.lit(frame["_line_error"]))
+        out = out.with_columns(pl.when(pl.lit(bad_line)).then(None).otherwise(pl.col("_skip")))
+    if fmt == "ethereum-etl-transactions":
+        out = out.with_columns(pl.lit(True).alias("_native"))
+        return RawBatch(out, original, fields, fmt)
+    # a token transfer names its contract and log index: blank ones are errors, not ETH or a
+    # content-derived seq
+    return RawBatch(out, original, fields, fmt, required=("seq",))

@@ -20,12 +20,14 @@ from __future__ import annotations
 import polars as pl
 
 from tracer.addresses import normalize, normalize_chain
+from tracer.errors import InputError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
     flag_non_integer,
     recover_exact,
     timestamp_us,
+    unparsed_time,
 )
 from tracer.sources.sample import Sample, read_csv_strings
 from tracer.tokens import NATIVE
@@ -60,11 +62,19 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         "UnixTimestamp" if "UnixTimestamp" in h else _first(h, ("DateTime (UTC)", "DateTime"))
     )
     fields = {"tx_hash": hash_col, "src": "From", "dst": "To", "block": "Blockno"}
+    lacking = [c for c in (hash_col, "From", "To") if c not in h]
+    if lacking:
+        raise InputError(
+            str(s.path), None, None, f"not an Etherscan export: no column {', '.join(lacking)}"
+        )
     base = frame.select(
         "_row",
         pl.col(hash_col).alias("tx_hash"),
-        pl.col("Blockno").alias("block") if "Blockno" in h else pl.lit(None, pl.String),
-        timestamp_us(pl.col(time_col)).alias("ts") if time_col else pl.lit(None, pl.Int64),
+        (pl.col("Blockno") if "Blockno" in h else pl.lit(None, pl.String)).alias("block"),
+        (timestamp_us(pl.col(time_col)) if time_col else pl.lit(None, pl.Int64)).alias("ts"),
+        unparsed_time(pl.col(time_col), timestamp_us(pl.col(time_col)))
+        if time_col
+        else pl.lit(None, pl.String).alias("_ts_text"),
         pl.col("From").alias("src"),
         pl.col("To").alias("dst"),
     )
@@ -135,6 +145,7 @@ def _native(
     ]
     out = base.with_columns(
         pl.lit(None, pl.String).alias("token"),
+        pl.lit(True).alias("_native"),  # the normal-transaction export moves the native coin
         pl.lit(0, pl.Int64).alias("seq"),
         pl.Series("value", values, pl.String),
         pl.Series("_error", errors, pl.String),

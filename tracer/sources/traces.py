@@ -48,9 +48,10 @@ from typing import Any
 
 import polars as pl
 
+from tracer import jsonsafe
 from tracer.errors import InputError
 from tracer.sources.base import RawBatch, ReadOptions, timestamp_us
-from tracer.sources.sample import Sample, read_csv_strings
+from tracer.sources.sample import Sample, json_error_reason, read_csv_strings
 
 FORMATS = ("ethereum-etl-traces", "parity-traces", "geth-traces", "trongrid-internal")
 ETL_TRACE_COLUMNS = {"trace_address", "trace_type", "from_address", "to_address", "value"}
@@ -421,9 +422,11 @@ def _ndjson(s: Sample) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = jsonsafe.parse(line)
             except json.JSONDecodeError as exc:
                 raise InputError(str(s.path), i, None, f"invalid JSON: {exc.msg}") from None
+            except (ValueError, RecursionError) as exc:  # not UTF-8; nested too deeply
+                raise InputError(str(s.path), i, None, json_error_reason(exc)) from None
             if not isinstance(obj, dict):
                 raise InputError(str(s.path), i, None, "line is not a JSON object")
             out.append(obj)

@@ -22,14 +22,19 @@ log index, so the same transfer seen in two accounts' exports de-duplicates.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 
-from tracer.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, flag_non_integer, timestamp_us
-from tracer.sources.sample import Sample, read_csv_strings
+from tracer.sources.base import (
+    RawBatch,
+    ReadOptions,
+    flag_non_integer,
+    timestamp_us,
+    unparsed_time,
+)
+from tracer.sources.sample import Sample, dump, read_csv_strings, scalar_text
 
 TRONSCAN_CSV = {"transaction_id", "from_address", "to_address", "quant"}
 
@@ -67,105 +72,142 @@ def sniff(s: Sample) -> str | None:
 
 
 def _s(v: Any) -> str | None:
-    return None if v is None else str(v)
+    return scalar_text(v)
 
 
-def _trongrid_rows(recs: list[dict[str, Any]], path: str) -> list[dict[str, str | None]]:
+class _Shape(ValueError):
+    """A record whose nesting is not the API's (e.g. ``"token_info": "USDT"``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+def _obj(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
+    """``parent[key]`` as an object (missing = empty); anything else is a row error."""
+    v = parent.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _Shape(name, f"{name} is not a JSON object: {_s(v)!s:.80}")
+    return v
+
+
+def _first_obj(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
+    """``parent[key][0]`` as an object (missing = empty)."""
+    v = parent.get(key)
+    if v is None or v == []:
+        return {}
+    if not isinstance(v, list) or not isinstance(v[0], dict | None):
+        raise _Shape(name, f"{name} is not a list of JSON objects: {_s(v)!s:.80}")
+    return v[0] or {}
+
+
+def _rows(
+    recs: list[Any], parse: Callable[[dict[str, Any]], dict[str, str | None]]
+) -> list[dict[str, str | None]]:
+    """Parse every record; a record that is not an object, or nested wrongly, is a row error
+    (rejected with ``--skip-bad``) instead of ending the read."""
     rows = []
     for i, r in enumerate(recs, start=1):
-        if not isinstance(r, dict):
-            raise InputError(path, i, None, "record is not a JSON object")
-        info = r.get("token_info") or {}
-        kind = r.get("type")
-        rows.append(
-            {
-                "_row": str(i),
-                "tx_hash": _s(r.get("transaction_id")),
-                "token": _s(info.get("address")),
-                "asset": _s(info.get("symbol")),
-                "decimals": _s(info.get("decimals")),
-                "ts": _s(r.get("block_timestamp")),
-                "src": _s(r.get("from")),
-                "dst": _s(r.get("to")),
-                "value": _s(r.get("value")),
-                "_skip": None if kind in (None, "Transfer") else f"{kind} event (moves no value)",
-            }
-        )
+        try:
+            if not isinstance(r, dict):
+                raise _Shape("", "record is not a JSON object")
+            row = parse(r)
+        except _Shape as exc:
+            row = {"_error": str(exc), "_error_field": exc.field or None}
+        row["_row"] = str(i)
+        rows.append(row)
     return rows
 
 
-def _trongrid_trx_rows(recs: list[dict[str, Any]], path: str) -> list[dict[str, str | None]]:
-    rows = []
-    for i, r in enumerate(recs, start=1):
-        if not isinstance(r, dict):
-            raise InputError(path, i, None, "record is not a JSON object")
-        contracts = (r.get("raw_data") or {}).get("contract") or [{}]
-        c = contracts[0] if isinstance(contracts[0], dict) else {}
-        value = (c.get("parameter") or {}).get("value") or {}
-        ret = ((r.get("ret") or [{}])[0] or {}).get("contractRet")
-        kind = c.get("type")
-        skip = None
-        if kind != "TransferContract":
-            skip = f"{kind or 'unknown'} transaction (moves no TRX)"
-        elif ret not in (None, "", "SUCCESS"):
-            skip = f"failed transaction (contractRet={ret})"
-        rows.append(
-            {
-                "_row": str(i),
-                "tx_hash": _s(r.get("txID")),
-                "token": None,
-                "asset": "TRX",
-                "decimals": "6",
-                "ts": _s(r.get("block_timestamp")),
-                "block": _s(r.get("blockNumber")),
-                "src": _s(value.get("owner_address")),
-                "dst": _s(value.get("to_address")),
-                "value": _s(value.get("amount")),
-                "_skip": skip,
-            }
-        )
-    return rows
+def _trongrid(r: dict[str, Any]) -> dict[str, str | None]:
+    info = _obj(r, "token_info", "token_info")
+    kind = r.get("type")
+    return {
+        "tx_hash": _s(r.get("transaction_id")),
+        "token": _s(info.get("address")),
+        "asset": _s(info.get("symbol")),
+        "decimals": _s(info.get("decimals")),
+        "ts": _s(r.get("block_timestamp")),
+        "src": _s(r.get("from")),
+        "dst": _s(r.get("to")),
+        "value": _s(r.get("value")),
+        "_skip": None if kind in (None, "Transfer") else f"{_s(kind)} event (moves no value)",
+    }
 
 
-def _tronscan_rows(recs: list[dict[str, Any]], path: str) -> list[dict[str, str | None]]:
-    rows = []
-    for i, r in enumerate(recs, start=1):
-        if not isinstance(r, dict):
-            raise InputError(path, i, None, "record is not a JSON object")
-        info = r.get("tokenInfo") or {}
-        rows.append(
-            {
-                "_row": str(i),
-                "tx_hash": _s(r.get("transaction_id")),
-                "token": _s(r.get("contract_address") or info.get("tokenId")),
-                "asset": _s(info.get("tokenAbbr")),
-                "decimals": _s(info.get("tokenDecimal")),
-                "ts": _s(r.get("block_ts")),
-                "block": _s(r.get("block")),
-                "src": _s(r.get("from_address")),
-                "dst": _s(r.get("to_address")),
-                "value": _s(r.get("quant")),
-                "_skip": _tronscan_skip(r.get("event_type"), r.get("contractRet"), r.get("revert")),
-            }
-        )
-    return rows
+def _trongrid_trx(r: dict[str, Any]) -> dict[str, str | None]:
+    c = _first_obj(_obj(r, "raw_data", "raw_data"), "contract", "raw_data.contract")
+    value = _obj(_obj(c, "parameter", "raw_data.contract.parameter"), "value", "parameter.value")
+    ret = _first_obj(r, "ret", "ret").get("contractRet")
+    kind = c.get("type")
+    skip = None
+    if kind != "TransferContract":
+        skip = f"{_s(kind) or 'unknown'} transaction (moves no TRX)"
+    elif ret not in (None, "", "SUCCESS"):
+        skip = f"failed transaction (contractRet={_s(ret)})"
+    return {
+        "tx_hash": _s(r.get("txID")),
+        "token": None,
+        "asset": "TRX",
+        "decimals": "6",
+        "ts": _s(r.get("block_timestamp")),
+        "block": _s(r.get("blockNumber")),
+        "src": _s(value.get("owner_address")),
+        "dst": _s(value.get("to_address")),
+        "value": _s(value.get("amount")),
+        "_skip": skip,
+        "_native": "true",
+    }
+
+
+def _tronscan(r: dict[str, Any]) -> dict[str, str | None]:
+    info = _obj(r, "tokenInfo", "tokenInfo")
+    return {
+        "tx_hash": _s(r.get("transaction_id")),
+        "token": _s(r.get("contract_address") or info.get("tokenId")),
+        "asset": _s(info.get("tokenAbbr")),
+        "decimals": _s(info.get("tokenDecimal")),
+        "ts": _s(r.get("block_ts")),
+        "block": _s(r.get("block")),
+        "src": _s(r.get("from_address")),
+        "dst": _s(r.get("to_address")),
+        "value": _s(r.get("quant")),
+        "_skip": _tronscan_skip(r.get("event_type"), r.get("contractRet"), r.get("revert")),
+    }
 
 
 def _tronscan_skip(event: Any, ret: Any, revert: Any) -> str | None:
     if event not in (None, "", "Transfer"):
-        return f"{event} event (moves no value)"
+        return f"{_s(event)} event (moves no value)"
     if ret not in (None, "", "SUCCESS"):
-        return f"failed transaction (contractRet={ret})"
+        return f"failed transaction (contractRet={_s(ret)})"
     if revert in (True, "true", "True", "1"):
         return "reverted transaction"
     return None
 
 
-_COLUMNS = ["_row", "tx_hash", "token", "asset", "decimals", "ts", "block", "src", "dst", "value"]
+def _trongrid_rows(recs: list[Any], path: str) -> list[dict[str, str | None]]:
+    """TronGrid TRC-20 records → raw rows (``path`` kept for callers; errors are per row)."""
+    return _rows(recs, _trongrid)
+
+
+def _trongrid_trx_rows(recs: list[Any], path: str) -> list[dict[str, str | None]]:
+    """TronGrid native-TRX records → raw rows."""
+    return _rows(recs, _trongrid_trx)
+
+
+def _tronscan_rows(recs: list[Any], path: str) -> list[dict[str, str | None]]:
+    """TronScan transfer records → raw rows."""
+    return _rows(recs, _tronscan)
+
+
+_COLUMNS = ["_row", "tx_hash", "token", "asset", "decimals", "ts", "block", "src", "dst", "value",
+            "_skip", "_native", "_error", "_error_field"]  # fmt: skip
 
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
-    path = str(s.path)
     if s.kind == "csv":
         original = read_csv_strings(s.path).with_row_index("_row", offset=1)
         c = set(original.columns)
@@ -191,23 +233,24 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             )
             .alias("_skip"),
         )
-        rows = None
     else:
         key = "token_transfers" if fmt == "tronscan" else "data"
         recs = _records(s.document, key) or []
         parse = {"tronscan": _tronscan_rows, "trongrid-trx": _trongrid_trx_rows}.get(
             fmt, _trongrid_rows
         )
-        rows = parse(recs, path)
-        schema = dict.fromkeys([*_COLUMNS, "_skip"], pl.String)
-        frame = pl.DataFrame(rows, schema=schema)
+        frame = pl.DataFrame(parse(recs, str(s.path)), schema=dict.fromkeys(_COLUMNS, pl.String))
         original = pl.DataFrame(
-            {"_row": range(1, len(recs) + 1), "record": [json.dumps(r, default=str) for r in recs]},
+            {"_row": range(1, len(recs) + 1), "record": [dump(r) for r in recs]},
             schema={"_row": pl.Int64, "record": pl.String},
         )
     frame = frame.with_columns(
         pl.col("_row").cast(pl.Int64),
+        (pl.col("_native") == "true").alias("_native")
+        if "_native" in frame.columns
+        else pl.lit(False).alias("_native"),
         timestamp_us(pl.col("ts")).alias("ts"),
+        unparsed_time(pl.col("ts"), timestamp_us(pl.col("ts"))),
         pl.lit("tron").alias("chain"),
     )
     if fmt == "trongrid-trx":
