@@ -577,7 +577,9 @@ _FIELDS = {
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     traces = raw_traces(s, fmt)
-    frame = transfers_from_traces(traces, fmt)
+    # every value a trace moves is the chain's native coin: said per row, as the canonicaliser
+    # asks of any row without a token contract
+    frame = transfers_from_traces(traces, fmt).with_columns(pl.lit(True).alias("_native"))
     original = pl.DataFrame(
         {
             "_row": range(1, len(traces) + 1),
