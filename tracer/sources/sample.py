@@ -20,8 +20,8 @@ from typing import Any
 import polars as pl
 from polars.exceptions import PanicException
 
-from tracer import jsonsafe
-from tracer.errors import InputError
+from tracer.core import jsonsafe
+from tracer.core.errors import InputError
 
 _HEAD = 64 * 1024
 
