@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from tracer.analysis.engines import shards
-from tracer.analysis.exposure import ExposureRequest, exposure
+from tracer.analysis.exposure import ExposureRequest
+from tracer.analysis.exposure_run import exposure
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 

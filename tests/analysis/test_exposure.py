@@ -22,7 +22,8 @@ from tracer.kernels.exposure import (
 )
 
 from tests import reference
-from tracer.analysis.exposure import ExposureRequest, exposure, make_plan, sweep
+from tracer.analysis.exposure import ExposureRequest, make_plan, sweep
+from tracer.analysis.exposure_run import exposure
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.sources.labels import read_labels

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tracer.analysis.exposure import ExposureRequest, exposure
+from tracer.analysis.exposure import ExposureRequest
+from tracer.analysis.exposure_run import exposure
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.sources.labels import read_labels

@@ -91,7 +91,8 @@ def test_no_graph_cache_streams_by_default_and_refuses_tiho(small_groups_ws, tmp
 
 @pytest.mark.parametrize("model", ["haircut", "poison", "taint-first"])
 def test_streamed_exposure_equals_in_memory(small_groups_ws, model: str) -> None:
-    from tracer.analysis.exposure import ExposureRequest, exposure
+    from tracer.analysis.exposure import ExposureRequest
+    from tracer.analysis.exposure_run import exposure
 
     ws, _ = small_groups_ws
     req = {"addresses": None, "model": model, "min_amount": 0.01}

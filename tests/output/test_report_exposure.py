@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
-from tracer.analysis.exposure import ExposureRequest, exposure
+from tracer.analysis.exposure import ExposureRequest
+from tracer.analysis.exposure_run import exposure
 from tracer.cli import cli
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace

@@ -34,7 +34,7 @@ from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
 if TYPE_CHECKING:
-    from tracer.analysis.follow import SweepCounts
+    from tracer.analysis.sweep_counts import SweepCounts
 
 
 def _token_names(tokens: pl.DataFrame) -> dict[int, str]:

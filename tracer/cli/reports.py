@@ -98,7 +98,8 @@ def exposure(
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-    from tracer.analysis.exposure import ExposureRequest, exposure, report_format, write_report
+    from tracer.analysis.exposure import ExposureRequest, report_format, write_report
+    from tracer.analysis.exposure_run import exposure
     from tracer.analysis.risk import load_risk_config
     from tracer.output.render import EXPOSURE_TABLE_MAX, exposure_table
 
