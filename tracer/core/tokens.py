@@ -91,7 +91,7 @@ class TokenTable:
 
 def read_token_file(path: str | Path, *, default_chain: str = "ethereum") -> list[Token]:
     """Parse a token CSV; bad rows raise :class:`InputError` naming row and field."""
-    from tracer.sources.sample import read_csv_strings  # sources import tokens: import late
+    from tracer.core.csv_text import read_csv_strings
 
     name = str(path)
     frame = read_csv_strings(Path(path))
