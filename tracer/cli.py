@@ -20,7 +20,7 @@ from rich.console import Console
 
 from tracer import __version__
 from tracer.errors import TracerError, UsageError
-from tracer.labels import CategoryNeeded, LabelLoad, read_labels
+from tracer.labels import CategoryNeeded, LabelLoad, read_address_list, read_labels
 
 OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 #: Exit code of an unexpected exception (sysexits EX_SOFTWARE): distinct from bad input (2).
@@ -491,8 +491,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
 
     addrs = list(addresses)
     if kw.get("sources_file"):
-        text = Path(kw["sources_file"]).read_text(encoding="utf-8")
-        addrs += [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("#")]
+        addrs += read_address_list(kw["sources_file"])
     if not addrs:
         raise UsageError("give an ADDRESS or --sources FILE")
     ws = _workspace(kw)
