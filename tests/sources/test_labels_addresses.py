@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SAMPLE_DATA
 from tracer.core.addresses import (
     display,
     normalize,
@@ -111,3 +111,31 @@ def test_primary_label_prefers_sanctions() -> None:
         schema_overrides={"chain": pl.String, "source": pl.String, "confidence": pl.String},
     )  # fmt: skip
     assert primary_labels(frame)["category"].to_list() == ["sanctioned"]
+
+
+def test_one_address_list_reader_for_sources_and_exposure(tmp_path: Path) -> None:
+    """``follow --sources`` and ``exposure FILE`` read lists with one reader: the same file is
+    accepted by both, and a Latin-1 or mistyped line is a file,row,field error (exit 2)."""
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+    from tracer.sources.labels import read_address_list
+
+    scam = "TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx"
+    good = tmp_path / "list.csv"
+    good.write_text(f"address,note\n{scam},collection wallet\n")
+    assert read_address_list(good) == [scam]
+    data = [str(p) for p in SAMPLE_DATA]
+    for args in (["follow", "--sources", str(good)], ["exposure", str(good)]):
+        res = CliRunner().invoke(cli, [*args, "--data", data[0], "--data", data[1]])
+        assert res.exit_code == 0, res.output
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"# caf\xe9\n" + scam.encode() + b"\n")
+    typo = tmp_path / "typo.txt"
+    typo.write_text(f"{scam}\nTWcPbVwXGSiRzDpntvEPqAJat87hsEYmXX\n")
+    cases = ((latin, "latin.txt: line 1: byte 0xE9"), (typo, "typo.txt, row 2, field 'address'"))
+    for bad, where in cases:
+        for args in (["follow", "--sources", str(bad)], ["exposure", str(bad)]):
+            res = CliRunner().invoke(cli, [*args, "--data", data[0]])
+            assert res.exit_code == 2, res.output
+            assert where in res.output and "Traceback" not in res.output

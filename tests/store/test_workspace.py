@@ -210,3 +210,19 @@ def test_kill_at_random_moments_never_corrupts(tmp_path: Path) -> None:
         assert now.transfers().height in (10, 10 + 291)
         if now.transfers().height == 10:
             assert state(now) == before
+
+
+def test_info_counts_distinct_labelled_addresses(tmp_path: Path) -> None:
+    """Issue 13.6: an address labelled by two files (or twice in one) is one labelled address."""
+    extra = tmp_path / "again.csv"
+    rows = SAMPLE_LABELS.read_text().splitlines()
+    # the same addresses and categories under another source: new label rows, no new address
+    again = [r.replace("sample case", "second list") for r in rows[1:]]
+    extra.write_text("\n".join([rows[0], *again]))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.add_labels([read_labels(SAMPLE_LABELS), read_labels(extra)])
+    info = Workspace.open(tmp_path / "ws").info()
+    assert info["label_rows"] == ws.labels().height > info["labels"] == 9
+    assert info["labels_per_category"] == {
+        "exchange": 5, "guarantee_marketplace": 2, "otc_desk": 1, "scam": 1,
+    }  # fmt: skip

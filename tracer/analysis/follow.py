@@ -264,7 +264,7 @@ def _group_frames(
         frame_for(sink_ids, res.inflow[sink_ids])
         .join(lab, on="id", how="left")
         .with_columns((pl.col("amount") / traced if traced > 0 else pl.lit(0.0)).alias("share"))
-        .sort(["amount", "id"], descending=[True, False])
+        .pipe(_by_amount)
     )
     paths = _paths(
         reached["id"].to_list()[: max(top_paths and 50, 0)],
@@ -283,13 +283,15 @@ def _group_frames(
     through_df = (
         frame_for(through_ids, res.inflow[through_ids])
         .join(lab, on="id", how="left")
-        .sort(["amount", "id"], descending=[True, False])
+        .pipe(_by_amount)
     )
     held_mask = (role != SINK) & (role != SOURCE) & (res.taint > 0)
     held_total = float(res.taint[held_mask].sum()) if conserves else 0.0
     held_ids = np.flatnonzero(held_mask).astype(np.int32)
-    order = np.lexsort((held_ids, -res.taint[held_ids]))[:top_held]
-    held = frame_for(held_ids[order], res.taint[held_ids[order]]).join(lab, on="id", how="left")
+    keep = _top_ids(held_ids, res.taint[held_ids], top_held)
+    held = _by_amount(frame_for(keep, res.taint[keep])).head(top_held).join(
+        lab, on="id", how="left"
+    )
     account = AssetAccount(
         asset=group.name, members=list(group.members), decimals=group.decimals,
         traced_total=traced, reached_total=float(reached["amount"].sum()),
@@ -299,8 +301,8 @@ def _group_frames(
     )  # fmt: skip
     # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
     front_ids = np.flatnonzero(res.beyond_from > 0).astype(np.int32)
-    order = np.lexsort((front_ids, -res.beyond_from[front_ids]))[:top_held]
-    frontier = frame_for(front_ids[order], res.beyond_from[front_ids[order]]).join(
+    keep = _top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    frontier = _by_amount(frame_for(keep, res.beyond_from[keep])).head(top_held).join(
         lab, on="id", how="left"
     )
     return account, {
@@ -565,3 +567,21 @@ def _ledger(
         pl.lit("backward" if backward else "forward").alias("direction"),
     )  # fmt: skip
     return pl.concat([base, labels_of(s_node, "src"), labels_of(d_node, "dst")], how="horizontal")
+
+
+def _by_amount(frame: pl.DataFrame) -> pl.DataFrame:
+    """Largest first; ties by chain and address, so the order does not depend on address ids
+    (which follow ingest order in an append-only workspace)."""
+    return frame.sort(["amount", "chain", "address"], descending=[True, False, False])
+
+
+def _top_ids(ids: np.ndarray, amounts: np.ndarray, k: int) -> np.ndarray:
+    """The ids whose amount is among the ``k`` largest, ties at the boundary included (the final
+    order, :func:`_by_amount`, then cuts to ``k``), without building rows for every id."""
+    if k <= 0 or ids.size == 0:
+        return ids[:0]
+    if ids.size <= k:
+        return ids
+    kth = np.partition(amounts, ids.size - k)[ids.size - k]
+    return ids[amounts >= kth]
+

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +19,7 @@ from tracer.cli.app import (
     selection_options,
 )
 from tracer.core.errors import UsageError
+from tracer.sources.labels import read_address_list
 
 
 def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,8 +52,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
 
     addrs = list(addresses)
     if kw.get("sources_file"):
-        text = Path(kw["sources_file"]).read_text(encoding="utf-8")
-        addrs += [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("#")]
+        addrs += read_address_list(kw["sources_file"])
     if not addrs:
         raise UsageError("give an ADDRESS or --sources FILE")
     ws = _workspace(kw)

@@ -7,12 +7,11 @@ option decorators and helpers are imported from there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
-from tracer.cli.app import (
+from tracer.cli.app.app import (
     _csv_list,
     _err,
     _out,
@@ -25,6 +24,7 @@ from tracer.cli.app import (
     selection_options,
 )
 from tracer.core.errors import UsageError
+from tracer.sources.labels import read_address_list
 
 
 @cli.command()
@@ -105,7 +105,7 @@ def exposure(
 
     if bool(addresses_file) == all_addresses:
         raise UsageError("give either ADDRESSES_FILE or --all")
-    addresses = None if all_addresses else tuple(_address_list(addresses_file))
+    addresses = None if all_addresses else tuple(read_address_list(addresses_file))
     if output is not None:
         report_format(output)  # refuse an unknown suffix before any work
     elif addresses is None or len(addresses) > EXPOSURE_TABLE_MAX:
@@ -144,36 +144,6 @@ def exposure(
                 f"[yellow]{len(m['not_found']):,} requested addresses have no transfers in the "
                 f"data (listed in the report metadata 'not_found'): {shown}[/yellow]"
             )
-
-
-def _address_list(path: str) -> list[str]:
-    """Addresses from a text file (one per line) or a CSV with an ``address`` column.
-
-    Every address is checked here, so a typo stops the run naming the file, line and field
-    instead of surfacing later without a place.
-    """
-    from tracer.core.errors import InputError
-    from tracer.graph.selection import parse_address
-
-    text = Path(path).read_text(encoding="utf-8")
-    lines = [x.strip() for x in text.splitlines()]
-    header = [h.strip().lower() for h in lines[0].split(",")] if lines else []
-    is_csv = ("address" in header and len(header) > 1) or header == ["address"]
-    col = header.index("address") if is_csv else 0
-    out = []
-    for i, line in enumerate(lines, start=1):
-        if not line or line.startswith("#") or (is_csv and i == 1):
-            continue
-        cells = line.split(",") if is_csv else [line]
-        value = cells[col].strip() if col < len(cells) else ""
-        if not value:
-            raise InputError(path, i, "address", "missing address")
-        try:
-            parse_address(value)
-        except UsageError as exc:
-            raise InputError(path, i, "address", str(exc)) from None
-        out.append(value)
-    return out
 
 
 def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -50,6 +50,12 @@ RAW_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+def raw_schema(*names: str) -> dict[str, pl.DataType]:
+    """``_row`` plus the named :data:`RAW_COLUMNS` with their raw types: the schema a reader
+    that builds its rows in Python gives ``pl.DataFrame`` (one definition of the raw types)."""
+    return {"_row": pl.Int64(), **{n: RAW_COLUMNS[n] for n in names}}
+
+
 @dataclass
 class ReadOptions:
     """What the user told us about the inputs (shared by every source)."""

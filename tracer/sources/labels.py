@@ -272,6 +272,46 @@ def read_text(path: str | Path, *, limit: int = MAX_LABEL_BYTES) -> str:
     return _decode(p, _read_bytes(p, limit))
 
 
+def read_address_list(path: str | Path) -> list[str]:
+    """Addresses a user asks about (``follow --sources``, an exposure screen list): a text file,
+    one per line (``#`` comments), or a CSV with an ``address`` column. The one reader of such
+    lists, so both commands accept the same files.
+
+    Every address is checked here (EVM ``0x`` + 40 hex, or Tron base58check), so a typo stops the
+    run naming the file, line and field instead of surfacing later as "not found".
+    """
+    file = str(path)
+    lines = [x.strip() for x in read_text(path).splitlines()]
+    header = [h.strip().lower() for h in lines[0].split(",")] if lines else []
+    is_csv = ("address" in header and len(header) > 1) or header == ["address"]
+    col = header.index("address") if is_csv else 0
+    out = []
+    for i, line in enumerate(lines, start=1):
+        if not line or line.startswith("#") or (is_csv and i == 1):
+            continue
+        cells = next(csv.reader([line])) if is_csv else [line]
+        value = cells[col].strip() if col < len(cells) else ""
+        if not value:
+            raise InputError(file, i, "address", "missing address")
+        if not _is_address(value):
+            raise InputError(
+                file, i, "address",
+                f"not an EVM (0x + 40 hex) or Tron (T..., base58check) address: {value!r}",
+            )  # fmt: skip
+        out.append(value)
+    return out
+
+
+def _is_address(value: str) -> bool:
+    for normalise in (normalize_evm, normalize_tron):
+        try:
+            normalise(value)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 #: TagPack keys read as text (header or tag); a list or mapping there is an error.
 TAGPACK_TEXT_KEYS = (
     "address", "label", "actor", "source", "currency", "network", "category", "abuse",

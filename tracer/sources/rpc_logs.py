@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from tracer.sources.base import RawBatch, ReadOptions, timestamp_us
+from tracer.sources.base import RawBatch, ReadOptions, raw_schema, timestamp_us
 from tracer.sources.sample import Sample, dump, iter_ndjson, read_csv_strings, scalar_text
 
 #: keccak256("Transfer(address,address,uint256)"); a literal so that importing this module does
@@ -173,20 +173,10 @@ def _decode_log(i: int, log: Any, keys: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-_SCHEMA = {
-    "_row": pl.Int64,
-    "token": pl.String,
-    "tx_hash": pl.String,
-    "seq": pl.Int64,
-    "block": pl.Int64,
-    "ts": pl.Int64,
-    "src": pl.String,
-    "dst": pl.String,
-    "value": pl.String,
-    "_skip": pl.String,
-    "_error": pl.String,
-    "_error_field": pl.String,
-}
+_SCHEMA = raw_schema(
+    "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value", "_skip", "_error",
+    "_error_field",
+)
 
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:

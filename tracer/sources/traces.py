@@ -50,7 +50,7 @@ import polars as pl
 
 from tracer.core import jsonsafe
 from tracer.core.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, timestamp_us
+from tracer.sources.base import RawBatch, ReadOptions, raw_schema, timestamp_us
 from tracer.sources.sample import Sample, json_error_reason, read_csv_strings
 
 FORMATS = ("ethereum-etl-traces", "parity-traces", "geth-traces", "trongrid-internal")
@@ -528,20 +528,10 @@ def transfers_from_traces(traces: list[dict[str, Any]], fmt: str) -> pl.DataFram
                 "_error_field": field,
             }
         )
-    schema = {
-        "_row": pl.Int64,
-        "chain": pl.String,
-        "tx_hash": pl.String,
-        "seq": pl.Int64,
-        "block": pl.Int64,
-        "ts": pl.Int64,
-        "src": pl.String,
-        "dst": pl.String,
-        "value": pl.String,
-        "_skip": pl.String,
-        "_error": pl.String,
-        "_error_field": pl.String,
-    }
+    schema = raw_schema(
+        "chain", "tx_hash", "seq", "block", "ts", "src", "dst", "value", "_skip", "_error",
+        "_error_field",
+    )
     frame = pl.DataFrame(rows, schema=schema)
     return frame.with_columns(timestamp_us(pl.col("ts")).alias("ts"))
 

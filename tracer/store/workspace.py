@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -597,6 +596,15 @@ class Workspace:
             "first_ts": iso_us(_epoch_us(t, "min")),
             "last_ts": iso_us(_epoch_us(t, "max")),
             "per_asset": per_asset.to_dicts(),
-            "labels": labels.height,
-            "labels_per_category": dict(sorted(Counter(labels["category"].to_list()).items())),
+            # distinct labelled addresses (one address can carry several labels: two sources,
+            # or a name and a category list); label rows are counted apart
+            "labels": labels.select("chain", "address").n_unique() if labels.height else 0,
+            "label_rows": labels.height,
+            "labels_per_category": {
+                r["category"]: r["addresses"]
+                for r in labels.group_by("category")
+                .agg(pl.struct("chain", "address").n_unique().alias("addresses"))
+                .sort("category", nulls_last=True)
+                .iter_rows(named=True)
+            },
         }
