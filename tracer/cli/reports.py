@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from tracer.cli.app.app import (
+from tracer.cli.app import (
     _csv_list,
     _err,
     _out,
