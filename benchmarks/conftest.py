@@ -37,7 +37,7 @@ def record(name: str, *, items: int, seconds: float, unit: str = "transfers/s", 
 def synth_workspace(n_edges: int, seed: int = 1) -> Path:
     """A ``tracer synth`` workspace of ``n_edges`` transfers, generated once and cached in
     ``TRACER_BENCH_CACHE`` (default ``~/.cache/tracer-bench``): same size and seed, same data."""
-    from tracer.synth import SynthSpec, synth
+    from tracer.store.synth import SynthSpec, synth
 
     cache = Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
     root = cache / f"synth-{n_edges}-s{seed}"
@@ -51,9 +51,9 @@ def synth_workspace(n_edges: int, seed: int = 1) -> Path:
 def synth_case() -> dict:
     """The synthetic workspace's edge arrays (read once), its labelled services as ``stop``
     wallets (sinks; OTC desks pass through, as in ``follow``), and its path."""
-    from tracer.partitions import EDGE_COLUMNS, edge_arrays
-    from tracer.selection import DEFAULT_THROUGH, node_labels
-    from tracer.workspace import Workspace
+    from tracer.graph.selection import DEFAULT_THROUGH, node_labels
+    from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
+    from tracer.store.workspace import Workspace
 
     root = synth_workspace(bench_edges())
     ws = Workspace.open(root)

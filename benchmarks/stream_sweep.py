@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.stream_sweep WORKSPACE [--model haircut] [--mode stream|memory]``
 
-* ``stream``: edges read one Parquet row group at a time (``tracer.follow.trace_edges`` with
+* ``stream``: edges read one Parquet row group at a time (``analysis.follow.trace_edges`` with
   ``stream=True``, the path ``tracer follow --stream`` takes): memory O(addresses);
 * ``memory``: the five edge columns loaded first (not timed), then one kernel call over all.
 
@@ -19,12 +19,12 @@ import resource
 import time
 
 import numpy as np
+from tracer.kernels.taint import SOURCE, SweepState, sweep_chunk
 
-from kernels.taint import SOURCE, SweepState, sweep_chunk
-from tracer.follow import trace_edges
-from tracer.partitions import EDGE_COLUMNS, edge_arrays
-from tracer.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
-from tracer.workspace import Workspace
+from tracer.analysis.follow import trace_edges
+from tracer.graph.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
+from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
+from tracer.store.workspace import Workspace
 
 
 def warm_up(reader, role: np.ndarray, model: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """Synthetic transfer graphs for benchmarks: power-law degrees, time order, stablecoin amounts.
 
 Node ids are drawn from a Zipf-like law (a few hubs — exchanges — and a long tail of one-shot
-wallets), then renumbered by first appearance in time, as :func:`tracer.graph.build_graph` does.
+wallets), then renumbered by first appearance in time, as
+:func:`tracer.store.graph_cache.build_graph` does.
 Seeded: the same size and seed give the same arrays.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracer.synth import power_law_ranks
+from tracer.store.synth import power_law_ranks
 
 
 def transfer_arrays(n_edges: int, *, n_nodes: int | None = None, seed: int = 7) -> dict:

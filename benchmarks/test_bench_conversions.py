@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.conftest import record
-from tracer.conversions import EVENTS, TRANSFER, decode_conversions
+from tracer.analysis.conversions import EVENTS, TRANSFER, decode_conversions
 from tracer.sources import read_file
 from tracer.sources.raw_logs import read_logs
 

@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 import pytest
+from tracer.kernels.exposure import ORIGIN, PLAIN, ExposureState, exposure_sweep
+from tracer.kernels.taint import NORMAL, SINK, SOURCE, propagate
 
 from benchmarks.conftest import record
-from kernels.exposure import ORIGIN, PLAIN, ExposureState, exposure_sweep
-from kernels.taint import NORMAL, SINK, SOURCE, propagate
 
 N_CAT = 8
 PER_CAT = 250

@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks.conftest import bench_edges, record
 from benchmarks.workspace_case import canonical_parquet
-from tracer.follow import follow
-from tracer.workspace import Workspace
+from tracer.analysis.follow import follow
+from tracer.store.workspace import Workspace
 
 HOPS = 6
 

@@ -73,7 +73,7 @@ def test_ingest_csv_python_loop(benchmark, csv_file: Path) -> None:  # type: ign
 
 # -- into a workspace: the one writer, append-only ----------------------------------------------
 def _ingest_seconds(ws_dir: Path, files: list[Path]) -> float:
-    from tracer.workspace import Workspace
+    from tracer.store.workspace import Workspace
 
     ws = Workspace.open(ws_dir, create=True)
     t0 = time.perf_counter()

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tracer.kernels.csr import build_csr
+from tracer.kernels.reach import Reach
 
 from benchmarks.conftest import record
 from benchmarks.test_bench_follow import polars_k_hop
-from kernels.csr import build_csr
-from kernels.reach import Reach
 
 HOPS = 6
 N_SEEDS = 100

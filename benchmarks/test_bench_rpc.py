@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.conftest import record
-from tracer.rpc import ChunkPolicy, fetch_ranges, sync_token, web3_calls
-from tracer.workspace import Workspace
+from tracer.store.rpc import ChunkPolicy, fetch_ranges, sync_token, web3_calls
+from tracer.store.workspace import Workspace
 
-anvil_mod = pytest.importorskip("tests.test_rpc_anvil")
+anvil_mod = pytest.importorskip("tests.store.test_rpc_anvil")
 BLOCKS, PER_TX = 100, 500
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from tracer.kernels.taint import NORMAL, SINK, SOURCE, propagate
 
 from benchmarks.conftest import record
-from kernels.taint import NORMAL, SINK, SOURCE, propagate
 
 N_SEEDS = 100
 

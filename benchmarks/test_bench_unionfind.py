@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 import pytest
+from tracer.kernels.unionfind import union_find, union_find_parallel
 
 from benchmarks.conftest import bench_edges, record
-from kernels.unionfind import union_find, union_find_parallel
 
 SIZES = [bench_edges(), min(5 * bench_edges(), 50_000_000)]
 

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import polars as pl
 
-from tracer.errors import InputError, UnknownFormatError, UsageError
+from tracer.core.errors import InputError, UnknownFormatError, UsageError
 from tracer.sources import canonical, ethereum_etl, etherscan, generic, rpc_logs, traces, tron
 from tracer.sources.base import Loaded, ReadOptions, canonicalize
 from tracer.sources.sample import Sample, sample

@@ -19,14 +19,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from kernels.hashing import fnv1a64
-from tracer.addresses import TRON, evm_exprs, normalize_chain, normalize_series
-from tracer.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
-from tracer.chains import genesis_day, iso_us_expr, time_bounds_us
-from tracer.errors import InputError
-from tracer.schema import REJECT_PL, TRANSFER_PL
+from tracer.core.addresses import TRON, evm_exprs, normalize_chain, normalize_series
+from tracer.core.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
+from tracer.core.chains import genesis_day, iso_us_expr, time_bounds_us
+from tracer.core.errors import InputError
+from tracer.core.schema import REJECT_PL, TRANSFER_PL
+from tracer.core.tokens import NATIVE, TokenTable, load_tokens
+from tracer.kernels.hashing import fnv1a64
 from tracer.sources.views import Occurrences, occurrences
-from tracer.tokens import NATIVE, TokenTable, load_tokens
 
 #: Raw columns a source fills (any may be absent: it is then null).
 RAW_COLUMNS: dict[str, pl.DataType] = {
@@ -343,7 +343,7 @@ def _canonicalize_chain(
             .otherwise(None),
         )
     )
-    # time: present and plausible for this chain (see tracer.chains)
+    # time: present and plausible for this chain (see tracer.core.chains)
     f = _blocks_fill(f, chain, opts.blocks)
     earliest, latest = time_bounds_us(chain)
     errors.append(

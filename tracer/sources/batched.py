@@ -22,8 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.atomic import batch_dir
-from tracer.errors import InputError
+from tracer.core.atomic import batch_dir
+from tracer.core.errors import InputError
 from tracer.sources import detect, read_file
 from tracer.sources.base import Loaded, ReadOptions
 from tracer.sources.sample import sample

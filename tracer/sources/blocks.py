@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.errors import InputError
+from tracer.core.errors import InputError
 from tracer.sources.base import timestamp_us
 from tracer.sources.sample import (
     POLARS_ERRORS,

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracer.errors import InputError
+from tracer.core.errors import InputError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,

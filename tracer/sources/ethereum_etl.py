@@ -7,7 +7,8 @@ Formats
     (``ethereumetl stream`` output, with ``type`` and ``block_timestamp``), and BigQuery
     ``bigquery-public-data.crypto_ethereum.token_transfers`` exports (CSV or JSON, with a
     ``block_timestamp`` text column). Token transfers carry no symbol/decimals: those come from
-    the token table (:mod:`tracer.tokens`); timestamps from ``block_timestamp`` or ``--blocks``.
+    the token table (:mod:`tracer.core.tokens`); timestamps from ``block_timestamp`` or
+    ``--blocks``.
 ``ethereum-etl-transactions`` : ``transactions.csv``/JSON for native ETH. Zero-value and failed
     transactions (``receipt_status`` 0) are skipped with their reason; contract creations pay the
     created contract (``receipt_contract_address``).
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.errors import InputError
+from tracer.core.errors import InputError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,

@@ -9,18 +9,19 @@
 
 These amounts are already scaled by the token's decimals and printed with thousands separators,
 so the exact integer is recovered with the token's ``decimals`` from the token table
-(:mod:`tracer.tokens`, extendable with ``--tokens``). A row whose token decimals are unknown, or
-whose printed amount has more fractional digits than the token has decimals, cannot be made exact
-and is rejected with that reason (never rounded into the data). The exports have no log index:
-``seq`` is derived from content (:func:`tracer.sources.base.synthetic_seq`).
+(:mod:`tracer.core.tokens`, extendable with ``--tokens``). A row whose token decimals are
+unknown, or whose printed amount has more fractional digits than the token has decimals, cannot
+be made exact and is rejected with that reason (never rounded into the data). The exports have no
+log index: ``seq`` is derived from content (:func:`tracer.sources.base.synthetic_seq`).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from tracer.addresses import normalize, normalize_chain
-from tracer.errors import InputError
+from tracer.core.addresses import normalize, normalize_chain
+from tracer.core.errors import InputError
+from tracer.core.tokens import NATIVE
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
@@ -30,7 +31,6 @@ from tracer.sources.base import (
     unparsed_time,
 )
 from tracer.sources.sample import Sample, read_csv_strings
-from tracer.tokens import NATIVE
 
 _HASH = ("Transaction Hash", "Txhash")
 _VALUE = ("TokenValue", "Value", "Quantity")

@@ -21,8 +21,9 @@ import hashlib
 
 import polars as pl
 
-from tracer.addresses import normalize, normalize_chain
-from tracer.errors import UsageError
+from tracer.core.addresses import normalize, normalize_chain
+from tracer.core.errors import UsageError
+from tracer.core.tokens import NATIVE
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
@@ -34,7 +35,6 @@ from tracer.sources.base import (
 )
 from tracer.sources.headers import NO_HASH_RULE, auto_map, infer_chain, match, missing
 from tracer.sources.sample import Sample, read_csv_strings
-from tracer.tokens import NATIVE
 
 ALIASES = {
     "hash": "tx_hash",

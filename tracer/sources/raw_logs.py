@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from tracer.errors import InputError
+from tracer.core.errors import InputError
 from tracer.sources.base import timestamp_us
 from tracer.sources.rpc_logs import _logs
 from tracer.sources.sample import read_csv_strings, sample

@@ -48,8 +48,8 @@ from typing import Any
 
 import polars as pl
 
-from tracer import jsonsafe
-from tracer.errors import InputError
+from tracer.core import jsonsafe
+from tracer.core.errors import InputError
 from tracer.sources.base import RawBatch, ReadOptions, raw_schema, timestamp_us
 from tracer.sources.sample import Sample, json_error_reason, read_csv_strings
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from kernels.views import segment_views
+from tracer.kernels.views import segment_views
 
 
 @dataclass

@@ -1,0 +1,87 @@
+"""Time-partitioned storage: month files, size caps, row lookup across files, streamed chunks."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.conftest import SAMPLE_DATA
+from tracer.store.partitions import EDGE_COLUMNS, PartReader, PartWriter, edge_arrays
+from tracer.store.workspace import Workspace
+
+DAY = 86_400_000_000
+
+
+def month_table(n: int) -> tuple[pa.Table, np.ndarray]:
+    ts = 1_704_067_200_000_000 + np.arange(n, dtype=np.int64) * (DAY // 2)  # from 2024-01-01
+    table = pa.table(
+        {
+            "src_id": pa.array(np.arange(n) % 7, pa.int32()),
+            "dst_id": pa.array((np.arange(n) + 1) % 7, pa.int32()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "amount": pa.array([None if i % 11 == 0 else float(i) for i in range(n)], pa.float64()),
+            "token_id": pa.array(np.zeros(n), pa.int32()),
+        }
+    )
+    return table, ts
+
+
+def test_writer_splits_by_month_and_size_and_reads_back_in_order(tmp_path) -> None:
+    table, ts = month_table(200)  # 100 days: January to April 2024
+    w = PartWriter(tmp_path, table.schema, part_rows=25, row_group=10)
+    for a in range(0, 200, 30):  # batches that straddle month and size boundaries
+        w.write(table.slice(a, 30), ts[a : a + 30])
+    parts = w.close()
+    names = [p["file"] for p in parts]
+    assert names[0] == "part-2024-01-000.parquet" and names[1] == "part-2024-01-001.parquet"
+    assert {n[5:12] for n in names} == {"2024-01", "2024-02", "2024-03", "2024-04"}
+    assert all(p["rows"] <= 25 for p in parts) and sum(p["rows"] for p in parts) == 200
+    for p in parts:  # every file holds one month only, and its recorded time range
+        month = np.datetime64(p["first_ts"], "us").astype("datetime64[M]")
+        assert str(month) == p["file"][5:12]
+        assert str(np.datetime64(p["last_ts"], "us").astype("datetime64[M]")) == str(month)
+    reader = PartReader(tmp_path, parts)
+    assert reader.num_rows == 200
+    assert reader.read_all(EDGE_COLUMNS).equals(table)
+    rows = np.array([199, 0, 57, 58, 3, 120], dtype=np.int64)
+    assert (
+        reader.take(rows, ["ts"]).column("ts").to_pylist()
+        == table.column("ts").take(pa.array(rows)).to_pylist()
+    )
+    seen = []
+    for start, chunk in reader.chunks(EDGE_COLUMNS):
+        arrs = edge_arrays(chunk)
+        np.testing.assert_array_equal(arrs["ts"], ts[start : start + chunk.num_rows])
+        assert np.isnan(arrs["amount"][(np.arange(start, start + chunk.num_rows) % 11) == 0]).all()
+        seen.append(start)
+    assert seen == sorted(seen) and len(seen) == len(reader.groups)
+    back = [s for s, _ in reader.chunks(EDGE_COLUMNS, reverse=True)]
+    assert back == seen[::-1]
+
+
+def test_workspace_partitions_and_rebuilds_a_missing_graph_cache(tmp_path) -> None:
+    ws = Workspace.open(tmp_path, create=True)
+    ws.ingest(SAMPLE_DATA)
+    m = ws.manifest()
+    assert m["version"] == 2 and m["parts"]
+    assert sum(p["rows"] for p in m["parts"]) == ws.transfers().height
+    cached = ws.graph()
+    ws2 = Workspace.open(tmp_path)
+    shutil.rmtree(tmp_path / f"g{m['generation']}" / "graph")
+    assert not ws2.has_graph_cache()
+    rebuilt = ws2.graph()  # from the partitions' id columns
+    assert ws2.has_graph_cache()
+    for name, arr in cached.arrays().items():
+        np.testing.assert_array_equal(getattr(rebuilt, name), arr, err_msg=name)
+
+
+def test_an_old_format_workspace_is_refused_with_advice(tmp_path) -> None:
+    ws = Workspace.open(tmp_path, create=True)
+    ws.ingest(SAMPLE_DATA)
+    mpath = tmp_path / "manifest.json"
+    mpath.write_text(mpath.read_text().replace('"version": 2', '"version": 1'))
+    with pytest.raises(Exception, match="re-ingest"):
+        Workspace.open(tmp_path)

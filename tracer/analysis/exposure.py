@@ -1,0 +1,557 @@
+"""``exposure``: how exposed is each address to scams, sanctions, mixers, ... (batch, Parquet).
+
+For every requested address and every label category: the amount it received from (``in``) or
+sent towards (``out``) that category, directly (one hop from a labelled address) and indirectly
+(through unlabelled wallets), under a taint model; shares of its flow; minimum hops; and a risk
+score. All addresses are computed in one time-ordered sweep per direction
+(:mod:`kernels.exposure`), not one trace per address: memory is O(addresses × categories).
+
+``out`` is the same sweep on the time-reversed graph (as ``tracer source`` is to ``follow``): an
+address's outflows are traced forward in time to the labelled services where they end.
+
+The report has one row per (address, direction, category) with non-zero exposure, plus one
+``unattributed`` row per (address, direction), so that shares sum to 1 (conserving models).
+Columns and metadata are documented in the README ("Exposure reports") and in
+:data:`REPORT_SCHEMA`; keep them stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
+from tracer.core.addresses import display_many
+from tracer.core.amounts import exact_unit_sums
+from tracer.core.errors import UsageError
+from tracer.graph.selection import (
+    DEFAULT_THROUGH,
+    EdgeSelection,
+    asset_tokens,
+    node_labels,
+    resolve_nodes,
+    to_us,
+)
+from tracer.graph.stream import in_chunks, selected_chunks, use_stream
+from tracer.kernels.exposure import (
+    ABSORBED,
+    BEYOND,
+    DIRECT,
+    DUST,
+    EXPOSURE_MODELS,
+    INDIRECT,
+    N_STATS,
+    ORIGIN,
+    PASS,
+    PLAIN,
+    SEEDED,
+    ExposureState,
+    exposure_sweep,
+)
+from tracer.sources.labels import category_order
+from tracer.store.workspace import Workspace
+
+DIRECTIONS = ("in", "out")
+#: Edges per kernel call in memory: the unit of progress (streamed: one Parquet row group).
+CHUNK = 1 << 21
+
+#: The report's columns (stable contract; README "Exposure reports").
+REPORT_SCHEMA = pa.schema(
+    [
+        ("address", pa.string()),
+        ("chain", pa.string()),
+        ("asset", pa.string()),
+        ("direction", pa.string()),
+        ("category", pa.string()),
+        ("direct_amount", pa.float64()),
+        ("indirect_amount", pa.float64()),
+        ("total_amount", pa.float64()),
+        ("share", pa.float64()),
+        ("direct_share", pa.float64()),
+        ("indirect_share", pa.float64()),
+        ("min_hops", pa.int32()),
+        ("risk_score", pa.float64()),
+        ("address_risk_score", pa.float64()),
+        ("flow_amount", pa.float64()),
+        ("flow_value", pa.string()),
+        ("direct_value", pa.string()),
+        ("address_name", pa.string()),
+        ("address_category", pa.string()),
+    ]
+)
+
+REPORT_PL = pl.DataFrame(
+    schema={f.name: pl.from_arrow(pa.array([], f.type)).dtype for f in REPORT_SCHEMA}
+).schema  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class ExposureRequest:
+    """What the user asked (picklable: shipped as is to distributed workers)."""
+
+    addresses: tuple[str, ...] | None  # None: every address with a transfer in the selection
+    model: str = "haircut"
+    directions: tuple[str, ...] = DIRECTIONS
+    assets: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    through: tuple[str, ...] = DEFAULT_THROUGH
+    categories: tuple[str, ...] | None = None  # None: every category present in the labels
+    max_hops: int | None = None
+    min_amount: float = 0.0
+    stream: bool | None = None  # None: stream when the workspace has no graph cache
+
+    def validate(self) -> None:
+        if self.model not in EXPOSURE_MODELS:
+            raise UsageError(
+                f"--model {self.model}: exposure supports {', '.join(EXPOSURE_MODELS)} "
+                "(lot-based models need one queue per category and are follow-only)"
+            )
+        bad = [d for d in self.directions if d not in DIRECTIONS]
+        if bad or not self.directions:
+            raise UsageError("--direction must be in, out or both")
+        if self.addresses is not None and not self.addresses:
+            raise UsageError("no addresses to report on: give an ADDRESSES_FILE or --all")
+
+
+@dataclass
+class ExposurePlan:
+    """Kernel inputs for a request: selected edges, node kinds and categories, report rows.
+
+    In memory the selected edges are arrays here; streamed (``source`` set) they are read
+    chunk by chunk from the workspace's partitions at every pass and the arrays are None.
+    """
+
+    src: np.ndarray | None
+    dst: np.ndarray | None
+    amount: np.ndarray | None
+    ts: np.ndarray | None
+    index: np.ndarray | None  # full edge id of each selected edge
+    kind: np.ndarray  # int8 per node
+    cat: np.ndarray  # int32 per node: index into categories (reported), or -1
+    cat_all: np.ndarray  # int32 per node: index into all_categories (every label), or -1
+    categories: list[str]  # reported
+    all_categories: list[str]
+    target_ids: np.ndarray  # int32 node id per report row
+    target_row: np.ndarray  # int32 per node: report row or -1
+    missing: list[str]
+    lo: int | None
+    hi: int | None
+    excluded_unknown: int
+    assets: list[str]
+    n_edges: int
+    token_ids: np.ndarray
+    source: Workspace | None = None  # streamed from this workspace's partitions
+
+
+@dataclass
+class DirectionResult:
+    """Per-row sums of one direction's sweep (full category axis)."""
+
+    direct: np.ndarray
+    indirect: np.ndarray
+    min_hops: np.ndarray
+    flow: np.ndarray
+    touched: np.ndarray
+    stats: np.ndarray  # [K, N_STATS]: seeded, dust, beyond, direct, indirect, absorbed
+    overdrafts: float = 0.0
+    overdraft_amount: float = 0.0
+    held: np.ndarray | None = None  # [K]: taint left in wallets at the end, per category
+
+
+@dataclass
+class ExposureReport:
+    frame: pl.DataFrame
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def make_plan(
+    ws: Workspace, req: ExposureRequest, token_ids: np.ndarray | None = None
+) -> ExposurePlan:
+    """Select edges, assign node kinds/categories and report rows (no sweeping yet).
+
+    ``token_ids``: one asset group's tokens (:func:`exposure` plans each group); default every
+    token ``req.assets`` selects (one group, as the Ray workers plan it).
+    """
+    req.validate()
+    stream = use_stream(ws, req.stream)
+    graph = ws.nodes() if stream else ws.graph()
+    if token_ids is None:
+        token_ids = asset_tokens(graph, req.assets)
+    labelled = node_labels(graph, ws.labels())
+    present = category_order(labelled["category"].unique().to_list())
+    if req.categories is not None:
+        unknown = [c for c in req.categories if c not in present]
+        if unknown:
+            raise UsageError(
+                f"--categories: no labels of {', '.join(unknown)} in the data "
+                f"(have: {', '.join(present) or 'none'})"
+            )
+        categories = [c for c in present if c in req.categories]
+    else:
+        categories = present
+    n = graph.n_nodes
+    kind = np.full(n, PLAIN, dtype=np.int8)
+    cat_all = np.full(n, -1, dtype=np.int32)
+    cat = np.full(n, -1, dtype=np.int32)
+    if labelled.height:
+        ids = labelled["id"].to_numpy()
+        cats = labelled["category"].to_numpy()
+        kind[ids] = np.where(np.isin(cats, list(req.through)), PASS, ORIGIN)
+        index_all = {c: i for i, c in enumerate(present)}
+        index = {c: i for i, c in enumerate(categories)}
+        cat_all[ids] = np.array([index_all[c] for c in cats], dtype=np.int32)
+        cat[ids] = np.array([index.get(c, -1) for c in cats], dtype=np.int32)
+    # one pass over the selection (streamed: over the id columns, chunk by chunk): how many
+    # edges, how many excluded, and for --all which addresses have a selected transfer
+    seen = np.zeros(n, dtype=np.bool_) if req.addresses is None else None
+    n_edges = excluded = 0
+    arrays = None
+    for sel in selected_chunks(ws, token_ids, stream=stream, chunk=None):
+        n_edges += sel.src.shape[0]
+        excluded += sel.excluded_unknown
+        if seen is not None:
+            seen[sel.src] = True
+            seen[sel.dst] = True
+        if not stream:
+            arrays = sel
+    missing: list[str] = []
+    if seen is not None:
+        target_ids = np.flatnonzero(seen).astype(np.int32)
+    else:
+        target_ids, missing = resolve_nodes(graph, list(req.addresses))  # type: ignore[arg-type]
+    target_row = np.full(n, -1, dtype=np.int32)
+    target_row[target_ids] = np.arange(target_ids.shape[0], dtype=np.int32)
+    assets = graph.tokens.filter(pl.col("token_id").is_in(token_ids.tolist()))["asset"]
+    return ExposurePlan(
+        src=None if arrays is None else arrays.src,
+        dst=None if arrays is None else arrays.dst,
+        amount=None if arrays is None else arrays.amount,
+        ts=None if arrays is None else arrays.ts,
+        index=None if arrays is None else arrays.index,
+        kind=kind, cat=cat, cat_all=cat_all, categories=categories, all_categories=present,
+        target_ids=target_ids, target_row=target_row,
+        missing=missing, lo=to_us(req.since), hi=to_us(req.until),
+        excluded_unknown=excluded, assets=sorted({a for a in assets.to_list() if a}),
+        n_edges=n_edges, token_ids=token_ids, source=ws if stream else None,
+    )  # fmt: skip
+
+
+def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelection]:
+    """The plan's edges in sweep order; ``out`` is the time-reversed graph (outflows become
+    inflows)."""
+    rev = direction == "out"
+    if plan.source is not None:
+        yield from selected_chunks(plan.source, plan.token_ids, stream=True, reverse=rev)
+        return
+    sel = EdgeSelection(index=plan.index, src=plan.src, dst=plan.dst, amount=plan.amount,
+                        ts=plan.ts, excluded_unknown=0)  # type: ignore[arg-type]  # fmt: skip
+    yield from in_chunks(sel, CHUNK, reverse=rev)
+
+
+def sweep(
+    plan: ExposurePlan,
+    req: ExposureRequest,
+    direction: str,
+    group: list[int] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> DirectionResult:
+    """One direction's sweep over all edges, for the reported categories ``group`` (None: all).
+
+    Labelled categories outside ``group`` (other groups', and those not reported at all) share
+    one extra "other" slot: they are tracked, so a pass-through service's own share and the
+    taint-first/clean-first pool see them, but not reported. Without dust or hop limits the
+    slot is exact (every model is linear in how it splits a sum of categories), so sweeping
+    category groups separately gives exactly the all-at-once result: that is how the Ray engine
+    shards. With ``min_amount``/``max_hops`` the limits apply to the slot as a whole, so
+    sharding is by direction only.
+    """
+    k_rep = len(plan.categories)
+    group = list(range(k_rep)) if group is None else group
+    k = len(group)
+    rep_to_all = np.array(
+        [plan.all_categories.index(c) for c in plan.categories], dtype=np.int64
+    ).reshape(-1)
+    remap = np.full(len(plan.all_categories) + 1, k, dtype=np.int32)  # the "other" slot
+    remap[rep_to_all[group]] = np.arange(k, dtype=np.int32)
+    remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
+    cat = remap[plan.cat_all]
+    state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
+    for sel in edge_chunks(plan, direction):
+        exposure_sweep(
+            state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
+            model=req.model, min_amount=req.min_amount, max_hops=req.max_hops,
+            lo=plan.lo, hi=plan.hi,
+        )  # fmt: skip
+        if on_chunk is not None:
+            on_chunk(sel.src.shape[0])
+    rows = plan.target_ids.shape[0]
+    out = DirectionResult(
+        direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
+        min_hops=np.full((rows, k_rep), -1, dtype=np.int32), flow=state.flow,
+        touched=state.touched, stats=np.zeros((k_rep, N_STATS)),
+        overdrafts=float(state.totals[0]), overdraft_amount=float(state.totals[1]),
+        held=np.zeros(k_rep),
+    )  # fmt: skip
+    if group:
+        out.direct[:, group] = state.direct[:rows, :k]
+        out.indirect[:, group] = state.indirect[:rows, :k]
+        out.min_hops[:, group] = state.min_hops[:rows, :k]
+        out.stats[group] = state.stats[:k]
+        out.held[group] = state.taint[:, :k].sum(axis=0)  # type: ignore[index]
+    return out
+
+
+def merge_groups(parts: list[DirectionResult]) -> DirectionResult:
+    """Combine category-group results of one direction (disjoint category columns)."""
+    first = parts[0]
+    out = DirectionResult(
+        direct=sum(p.direct for p in parts), indirect=sum(p.indirect for p in parts),
+        min_hops=np.max([p.min_hops for p in parts], axis=0), flow=first.flow,
+        touched=first.touched, stats=sum(p.stats for p in parts),
+        overdrafts=first.overdrafts, overdraft_amount=first.overdraft_amount,
+        held=sum(p.held for p in parts if p.held is not None),
+    )  # fmt: skip
+    return out
+
+
+def label_set_hash(labels: pl.DataFrame) -> str:
+    """sha256 of the label table in a canonical order (recorded so a report can be reproduced)."""
+    canon = labels.select(sorted(labels.columns)).sort(sorted(labels.columns), nulls_last=True)
+    return hashlib.sha256(canon.write_csv().encode()).hexdigest()
+
+
+def _accounting(plan: ExposurePlan, results: dict[str, DirectionResult]) -> dict[str, Any]:
+    """Per direction: unknown prior funds, and per category where the seeded taint went."""
+    return {
+        d: {
+            "unknown_prior_funds": {
+                "transfers": int(r.overdrafts),
+                "amount": r.overdraft_amount,
+            },
+            "per_category": {
+                c: {
+                    "seeded": float(r.stats[i, SEEDED]),
+                    "direct": float(r.stats[i, DIRECT]),
+                    "indirect": float(r.stats[i, INDIRECT]),
+                    "absorbed_by_labelled": float(r.stats[i, ABSORBED]),
+                    "held": float(r.held[i]) if r.held is not None else None,
+                    "dust": float(r.stats[i, DUST]),
+                    "beyond_max_hops": float(r.stats[i, BEYOND]),
+                }
+                for i, c in enumerate(plan.categories)
+            },
+            "rule": "seeded = held + absorbed_by_labelled + dust + beyond_max_hops (every "
+            "model but poison); direct/indirect: what arrived at hop 1 / later, anywhere; "
+            "beyond_max_hops: what wallets at the hop limit passed on after it arrived",
+        }
+        for d, r in results.items()
+    }
+
+
+def assemble(
+    ws: Workspace,
+    req: ExposureRequest,
+    plan: ExposurePlan,
+    results: dict[str, DirectionResult],
+    risk: RiskConfig,
+    asset: str | None = None,
+) -> pl.DataFrame:
+    """Turn per-row arrays into the report frame (one row per address, direction, category),
+    each row carrying ``asset`` (its asset group's name)."""
+    cats = [*plan.categories, UNATTRIBUTED]
+    frames = []
+    for d, r in results.items():
+        total = r.direct + r.indirect
+        rr, cc = np.nonzero(total > 0.0)
+        # poison's shares are overlapping upper bounds: there, untouched flow is unattributed
+        poison = req.model == "poison"
+        unattributed = r.flow - (r.touched if poison else total.sum(axis=1))
+        unattributed = np.where(unattributed > 1e-9 * np.maximum(r.flow, 1.0), unattributed, 0.0)
+        rows = np.arange(plan.target_ids.shape[0])
+        k = len(plan.categories)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "id": np.concatenate([plan.target_ids[rr], plan.target_ids]),
+                    "direction": d,
+                    "cat": np.concatenate([cc, np.full(rows.shape[0], k)]).astype(np.int32),
+                    "direct_amount": np.concatenate([r.direct[rr, cc], np.zeros(rows.shape[0])]),
+                    "indirect_amount": np.concatenate(
+                        [r.indirect[rr, cc], np.zeros(rows.shape[0])]
+                    ),
+                    "total_amount": np.concatenate([total[rr, cc], unattributed]),
+                    "min_hops": np.concatenate([r.min_hops[rr, cc], np.full(rows.shape[0], -1)]),
+                    "flow_amount": np.concatenate([r.flow[rr], r.flow]),
+                },
+                schema_overrides={"id": pl.Int32, "min_hops": pl.Int32},
+            )
+        )
+    body = pl.concat(frames) if frames else pl.DataFrame()
+    flow = pl.col("flow_amount")
+    body = body.with_columns(
+        pl.col("cat")
+        .replace_strict(dict(enumerate(cats)), return_dtype=pl.String)
+        .alias("category"),
+        pl.when(pl.col("min_hops") >= 0).then(pl.col("min_hops")).alias("min_hops"),
+        *[
+            pl.when(flow > 0).then(pl.col(f"{p}_amount") / flow).alias(name)
+            for p, name in (("total", "share"), ("direct", "direct_share"),
+                            ("indirect", "indirect_share"))
+        ],
+    )  # fmt: skip
+    body = body.with_columns(risk.score_expr().alias("risk_score"))
+    body = body.with_columns(
+        pl.col("risk_score").max().over("id", "direction").alias("address_risk_score")
+    )
+    exact = _exact_columns(ws, plan, list(results))
+    body = body.join(exact[0], on=["id", "direction"], how="left").join(
+        exact[1], on=["id", "direction", "cat"], how="left"
+    )
+    graph = ws.nodes()
+    labelled = node_labels(graph, ws.labels()).select(
+        "id", pl.col("name").alias("address_name"), pl.col("category").alias("address_category")
+    )
+    nodes = graph.addresses.join(
+        pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}), on="id", how="semi"
+    )
+    nodes = nodes.with_columns(
+        pl.Series(
+            "address",
+            display_many(nodes["chain"].to_list(), nodes["address"].to_list()),
+            pl.String,
+        )
+    )
+    body = (
+        body.join(nodes, on="id", how="left")
+        .join(labelled, on="id", how="left")
+        .sort(["address", "chain", "direction", "cat"])
+    )
+    body = body.with_columns(pl.lit(asset, pl.String).alias("asset"))
+    return body.select(REPORT_SCHEMA.names).cast(dict(REPORT_PL))
+
+
+def _exact_columns(
+    ws: Workspace, plan: ExposurePlan, directions: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Exact ``flow_value`` per (id, direction) and ``direct_value`` per (id, direction, cat).
+
+    ``direct_value`` is the exact sum of the transfers exchanged directly with addresses of the
+    category (before dust): equal to ``direct_amount`` for absorbing categories; for
+    pass-through categories it is the gross volume, of which the model attributes a part.
+    """
+    # the edges inside the window that touch a reported address (chunk by chunk when streamed)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for sel in edge_chunks(plan):
+        inside = np.ones(sel.src.shape[0], dtype=bool)
+        if plan.lo is not None:
+            inside &= sel.ts >= plan.lo
+        if plan.hi is not None:
+            inside &= sel.ts <= plan.hi
+        keep = np.zeros(sel.src.shape[0], dtype=bool)
+        for d in directions:
+            keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
+        k = np.flatnonzero(inside & keep)
+        parts.append((sel.index[k], sel.src[k], sel.dst[k]))
+    index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+    dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    values = ws.rows(index, ["value", "decimals"])  # read once for both directions
+    flows, directs = [], []
+    for d in directions:
+        me, other = (dst, src) if d == "in" else (src, dst)
+        keep = plan.target_row[me] >= 0
+        vals = values.filter(pl.Series(keep)).with_columns(
+            pl.Series("id", me[keep], pl.Int32),
+            pl.Series("cat", plan.cat[other[keep]], pl.Int32),
+            pl.lit(d).alias("direction"),
+        )
+        flows.append(exact_unit_sums(vals, ["id", "direction"]).rename({"exact": "flow_value"}))
+        directs.append(
+            exact_unit_sums(vals.filter(pl.col("cat") >= 0), ["id", "direction", "cat"]).rename(
+                {"exact": "direct_value"}
+            )
+        )
+    schema_f = {"id": pl.Int32, "direction": pl.String, "flow_value": pl.String}
+    schema_d = {"id": pl.Int32, "direction": pl.String, "cat": pl.Int32, "direct_value": pl.String}
+    return (
+        pl.concat([f.cast(schema_f) for f in flows]) if flows else pl.DataFrame(schema=schema_f),  # type: ignore[arg-type]
+        pl.concat([f.cast(schema_d) for f in directs])
+        if directs
+        else pl.DataFrame(schema=schema_d),  # type: ignore[arg-type]
+    )
+
+
+def _workspace_desc(ws: Workspace) -> dict[str, Any]:
+    if ws.path is None:
+        return {"kind": "in-memory", "files": list(ws.sources)}
+    return {"kind": "directory", "path": str(ws.path.resolve()),
+            "generation": ws.manifest().get("generation")}  # fmt: skip
+
+
+def _jsonable(d: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if k in drop:
+            continue
+        out[k] = (
+            v.isoformat() if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
+        )
+    return out
+
+
+def _version() -> str:
+    from tracer.core.version import __version__
+
+    return __version__
+
+
+#: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
+REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
+
+
+def report_format(path: str) -> str:
+    """The format ``-o PATH`` asks for, from its suffix; a clear error for any other."""
+    from pathlib import Path
+
+    fmt = REPORT_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"-o {path}: write the exposure report as .parquet (with provenance metadata), "
+            ".csv (metadata in a .meta.json beside it) or .json"
+        )
+    return fmt
+
+
+def write_report(report: ExposureReport, path: str, command_line: list[str]) -> None:
+    """Write the report atomically in the format its suffix names (:func:`report_format`).
+
+    Parquet keeps the provenance in the file metadata (key ``tracer``); CSV cannot hold
+    metadata, so it goes to ``PATH.meta.json`` beside it; JSON holds ``{"metadata", "rows"}``.
+    """
+    import pyarrow.parquet as pq
+
+    from tracer.core.atomic import atomic_path, write_text_atomic
+
+    fmt = report_format(path)
+    meta = {**report.metadata, "command_line": command_line}
+    if fmt == "csv":
+        write_text_atomic(path, report.frame.write_csv())
+        write_text_atomic(f"{path}.meta.json", json.dumps(meta, indent=2, default=str) + "\n")
+        return
+    if fmt == "json":
+        doc = {"metadata": meta, "rows": report.frame.to_dicts()}
+        write_text_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    table = report.frame.to_arrow().cast(REPORT_SCHEMA)
+    table = table.replace_schema_metadata({b"tracer": json.dumps(meta, default=str).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")

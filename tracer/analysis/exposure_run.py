@@ -1,0 +1,108 @@
+"""Run an exposure request on the chosen engine: local sweeps, or Ray shards
+(:mod:`tracer.analysis.engines`).
+
+The entry point sits above both the plan/sweep/report pieces (:mod:`tracer.analysis.exposure`)
+and the engines that use them, so the imports run one way (exposure → engines → run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+import polars as pl
+
+from tracer.analysis.exposure import (
+    REPORT_SCHEMA,
+    DirectionResult,
+    ExposureReport,
+    ExposureRequest,
+    _accounting,
+    _jsonable,
+    _version,
+    _workspace_desc,
+    assemble,
+    label_set_hash,
+    make_plan,
+    sweep,
+)
+from tracer.analysis.risk import RiskConfig, load_risk_config
+from tracer.core.errors import UsageError
+from tracer.graph.selection import asset_groups, asset_tokens
+from tracer.graph.stream import use_stream
+from tracer.store.workspace import Workspace
+
+
+def exposure(
+    ws: Workspace,
+    req: ExposureRequest,
+    *,
+    risk: RiskConfig | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    quiet: bool = True,
+) -> ExposureReport:
+    """Compute the exposure report for ``req`` (see the module docstring).
+
+    Each asset group (the USD stablecoin pool, or one token: :func:`asset_groups`) is swept
+    and reported on its own, in rows that carry their ``asset``: amounts of different tokens
+    are never added. The Ray engine takes one asset group per job.
+    """
+    from tracer.core.progress import counter
+
+    req.validate()
+    risk = risk or load_risk_config()
+    graph = ws.nodes() if use_stream(ws, req.stream) else ws.graph()
+    groups = asset_groups(graph.tokens, asset_tokens(graph, req.assets))
+    if engine == "ray" and len(groups) > 1:
+        raise UsageError(
+            f"--engine ray: the selection holds {len(groups)} assets "
+            f"({', '.join(g.name for g in groups)}), which are reported separately; run one "
+            "--asset at a time on Ray (or use the local engine)"
+        )
+    if engine not in ("local", "ray"):
+        raise UsageError(f"--engine {engine}: choose local or ray")
+    frames, by_asset, plans = [], {}, []
+    for group in groups:
+        plan = make_plan(ws, req, token_ids=group.token_ids)
+        plans.append(plan)
+        results: dict[str, DirectionResult] = {}
+        if engine == "local":
+            with counter(plan.n_edges * len(req.directions), "exposure sweep", quiet) as advance:
+                for d in req.directions:
+                    results[d] = sweep(plan, req, d, on_chunk=advance)
+        else:
+            from tracer.analysis.engines import ray_sweeps
+
+            results = ray_sweeps(ws, req, plan, address=ray_address, quiet=quiet)
+        frames.append(assemble(ws, req, plan, results, risk, asset=group.name))
+        by_asset[group.name] = {
+            "members": list(group.members), "decimals": group.decimals,
+            "transfers_swept": int(plan.n_edges), "accounting": _accounting(plan, results),
+        }  # fmt: skip
+    first = plans[0]
+    frame = pl.concat(frames).select(REPORT_SCHEMA.names)
+    single = len(groups) == 1
+    meta = {
+        "tracer_version": _version(),
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "workspace": _workspace_desc(ws),
+        "label_set_sha256": label_set_hash(ws.labels()),
+        "labels": int(ws.labels().height),
+        "model": req.model,
+        "engine": engine,
+        "request": _jsonable(asdict(req), drop=("addresses",)),
+        "categories": first.categories,
+        "assets": sorted({a for p in plans for a in p.assets}),
+        "risk": risk.as_dict(),
+        "requested_addresses": None if req.addresses is None else len(req.addresses),
+        "reported_addresses": int(frame["address"].n_unique()) if frame.height else 0,
+        "not_found": first.missing,
+        "excluded_unknown_decimals": sum(p.excluded_unknown for p in plans),
+        "transfers_swept": sum(int(p.n_edges) for p in plans),
+        # amounts are never added across assets: per asset in by_asset; the top-level
+        # accounting is the single asset's (None when several are reported)
+        "accounting": by_asset[groups[0].name]["accounting"] if single else None,
+        "by_asset": by_asset,
+    }
+    return ExposureReport(frame=frame, metadata=meta)

@@ -1,0 +1,587 @@
+"""``follow`` and ``source``: where did the money of these wallets go (or come from)?
+
+One use case: select edges and roles (:mod:`tracer.graph.selection`), run a taint kernel
+(:mod:`kernels.taint`), and turn its arrays into frames an investigator reads: services reached
+with amounts, shares, minimum hops, first arrival and the strongest paths; the largest unlabelled
+holders still sitting on taint; and an accounting line that closes
+(``reached + returned + held + dust + beyond hop limit = traced``), except under poison, which
+does not conserve value and says so.
+
+``source`` is the same computation on the time-reversed graph (edges reversed and processed from
+the newest to the oldest): the deposit address's *inflows* are traced back to where they came
+from, and the model's rule is applied to each wallet's later outflows instead of its earlier
+inflows. Time is respected in both directions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from tracer.analysis.diagnostics import data_summary, follow_warnings
+from tracer.analysis.follow_result import AssetAccount, FollowResult
+from tracer.analysis.sweep_counts import SweepCounts
+from tracer.core.addresses import display, display_many
+from tracer.core.decimal_text import decimal_text, exact_text
+from tracer.core.errors import UsageError
+from tracer.core.progress import counter
+from tracer.graph.selection import (
+    DEFAULT_THROUGH,
+    AssetGroup,
+    EdgeSelection,
+    asset_groups,
+    asset_tokens,
+    node_labels,
+    resolve_nodes,
+    roles,
+    to_us,
+)
+from tracer.graph.stream import CHUNK, selected_chunks, use_stream
+from tracer.kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
+from tracer.sources.labels import primary_labels
+from tracer.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tracer.analysis.by_source import SourceColours
+
+#: Model names accepted by ``--model`` (stable contract for scripts).
+MODEL_NAMES = tuple(MODELS)
+
+
+def _datetime_us(v: int) -> datetime | None:
+    return None if v < 0 else datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def follow(
+    workspace: Workspace,
+    sources: list[str],
+    *,
+    model: str = "haircut",
+    assets: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    through: tuple[str, ...] = DEFAULT_THROUGH,
+    max_hops: int | None = None,
+    min_amount: float = 0.0,
+    top_paths: int = 3,
+    top_held: int = 20,
+    ledger: bool = False,
+    direction: str = "forward",
+    entities: np.ndarray | None = None,
+    stream: bool | None = None,
+    by_source: bool | None = None,
+    quiet: bool = True,
+) -> FollowResult:
+    """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
+
+    Labelled services are sinks unless their category is in ``through``. See the module
+    docstring for the accounting and README "Follow semantics" for the JSON contract.
+
+    Each asset group (:func:`tracer.graph.selection.asset_groups`: the USD stablecoin pool, or one
+    token) is swept on its own and accounted on its own: amounts of different tokens are never
+    added (rows carry their ``asset``).
+
+    ``entities`` (int32 entity id per node, from :mod:`~tracer.analysis.cluster`)
+    makes each entity one
+    node: transfers inside an entity are dropped (they are not hops, and nothing is counted
+    twice), a labelled member's label spreads to its entity (``label_inferred`` unless every
+    member carries it), and rows show the entity's representative address and size.
+
+    ``stream``: read edges chunk by chunk from the Parquet partitions instead of the graph
+    cache (memory O(addresses) + the tainted edges). ``None``: stream when the workspace has no
+    graph cache (a whole-chain workspace). Results are the same either way.
+
+    ``by_source``: also split every reached service's amount by source, in the same sweep
+    (each source its own taint colour; :mod:`tracer.analysis.by_source`). ``None``: whenever there
+    are
+    several sources and the model allows it; ``True``: required (a clear error otherwise).
+    """
+    if model not in MODELS:
+        raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
+    if direction not in ("forward", "backward"):
+        raise UsageError("direction must be 'forward' or 'backward'")
+    if not sources:
+        raise UsageError("give at least one address to follow")
+    stream = use_stream(workspace, stream)
+    if stream and model == "tiho":
+        raise UsageError(
+            "--model tiho groups each transaction's outputs, which needs the whole selection in "
+            "one pass: run it without --stream (the graph cache is built on first use)"
+        )
+    graph = workspace.nodes() if stream else workspace.graph()
+    src_ids, missing = resolve_nodes(graph, sources)
+    if src_ids.size == 0:
+        raise UsageError(
+            f"none of the addresses occurs in the data: {', '.join(missing)}; "
+            f"{data_summary(graph)} (check the chain and that the export covering them was "
+            "ingested)"
+        )
+    token_ids = asset_tokens(graph, assets)
+    labelled = node_labels(graph, workspace.labels())
+    sizes = np.ones(graph.n_nodes, dtype=np.int64)
+    labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
+    rep = None
+    if entities is not None:
+        rep = np.ascontiguousarray(entities, dtype=np.int32)
+        src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
+    role = roles(graph, src_ids, labelled, through)
+    colours = None
+    skipped_by_source = None
+    if by_source or (by_source is None and src_ids.shape[0] > 1):
+        from tracer.analysis.by_source import check_by_source, source_colours
+
+        try:
+            check_by_source(model, src_ids.shape[0], graph.n_nodes)
+            colours = source_colours(role, src_ids)
+        except UsageError as exc:
+            if by_source:
+                raise
+            skipped_by_source = str(exc)
+    backward = direction == "backward"
+    nodes = graph.addresses
+    conserves = model != "poison"
+    lab = labelled.select("id", "name", "category", "label_inferred")
+    groups = asset_groups(graph.tokens, token_ids)
+    reader = workspace.parts() if stream else None
+    total = (reader.num_rows if reader is not None else 0) * len(groups)
+    accounts: list[AssetAccount] = []
+    frames: dict[str, list[pl.DataFrame]] = {"reached": [], "through": [], "held": [],
+                                             "frontier": [], "ledger": [],
+                                             "by_source": []}  # fmt: skip
+    counts = SweepCounts()
+    with counter(total, "sweep", quiet or reader is None) as advance:
+        for group in groups:
+            res, tainted, c = trace_edges(
+                workspace, group.token_ids, role, model=model, min_amount=min_amount,
+                max_hops=max_hops, since=since, until=until, stream=stream, backward=backward,
+                entities=rep, ledger=ledger, on_chunk=advance, colours=colours,
+            )  # fmt: skip
+            counts.merge(c)
+            acc, parts = _group_frames(
+                res, tainted, c, group, workspace, role, lab, nodes, sizes,
+                conserves=conserves, top_paths=top_paths, top_held=top_held, backward=backward,
+            )  # fmt: skip
+            accounts.append(acc)
+            for k, f in parts.items():
+                frames[k].append(f)
+            if ledger:
+                frames["ledger"].append(
+                    _ledger(tainted, workspace, model, backward, lab, role).with_columns(
+                        pl.lit(group.name, pl.String).alias("asset_group")  # its account
+                    )
+                )
+            if colours is not None:
+                from tracer.analysis.by_source import by_source_frame
+
+                frames["by_source"].append(by_source_frame(
+                    res, colours, role, lab, nodes, src_ids, group.name, backward,
+                ))  # fmt: skip
+    result = FollowResult(
+        model=model,
+        direction=direction,
+        sources=[
+            display(c, a) for c, a in nodes[src_ids.tolist()].select("chain", "address").iter_rows()
+        ],
+        assets=sorted({m for g in groups for m in g.members if m != "?"}),
+        accounts=accounts,
+        reached=pl.concat(frames["reached"]),
+        through=pl.concat(frames["through"]),
+        held=pl.concat(frames["held"]),
+        frontier=pl.concat(frames["frontier"]),
+        conserves=conserves,
+        missing_sources=missing,
+        entities=entities is not None,
+        excluded_unknown_decimals=counts.excluded_unknown,
+        options={
+            "since": None if since is None else since.isoformat(),
+            "until": None if until is None else until.isoformat(),
+            "through": list(through),
+            "max_hops": max_hops,
+            "min_amount": min_amount,
+            "asset": assets or "stablecoins",
+            "direction": direction,
+            "top_paths": top_paths,
+            "entities": entities is not None,
+            "by_source": colours is not None,
+        },
+    )
+    result.warnings = follow_warnings(
+        workspace, graph, counts=counts, source_nodes=_members(src_ids, rep), assets=assets,
+        since=since, until=until, backward=backward, stream=stream,
+        traced=sum(a.traced_total for a in accounts),  # > 0 test only: any asset traced
+        missing=missing, n_labels=labelled.height, n_loaded=workspace.labels().height,
+    )  # fmt: skip
+    if skipped_by_source:
+        result.warnings.append({
+            "code": "by_source_unavailable",
+            "message": f"no per-source breakdown: {skipped_by_source}",
+        })  # fmt: skip
+    if ledger:
+        result.ledger = pl.concat(frames["ledger"])
+    if colours is not None:
+        result.by_source = pl.concat(frames["by_source"])
+    return result
+
+
+def _group_frames(
+    res: SweepState,
+    tainted: dict[str, np.ndarray],
+    counts: SweepCounts,
+    group: AssetGroup,
+    workspace: Workspace,
+    role: np.ndarray,
+    lab: pl.DataFrame,
+    nodes: pl.DataFrame,
+    sizes: np.ndarray,
+    *,
+    conserves: bool,
+    top_paths: int,
+    top_held: int,
+    backward: bool,
+) -> tuple[AssetAccount, dict[str, pl.DataFrame]]:
+    """One asset group's sweep turned into its account and its rows (each with ``asset``)."""
+    traced = res.traced
+
+    def frame_for(ids: np.ndarray, amounts: np.ndarray) -> pl.DataFrame:
+        base = nodes[ids.tolist()] if ids.size else nodes.clear()
+        return base.with_columns(
+            pl.lit(group.name, pl.String).alias("asset"),
+            pl.Series("amount", amounts, pl.Float64),
+            pl.Series("min_hops", res.hops[ids], pl.Int32),
+            pl.Series(
+                "first_ts",
+                [_datetime_us(int(v)) for v in res.first_ts[ids]],
+                pl.Datetime("us", "UTC"),
+            ),
+            pl.Series("entity_size", sizes[ids], pl.Int64),
+        )
+
+    sink_ids = np.flatnonzero((role == SINK) & (res.inflow > 0)).astype(np.int32)
+    reached = (
+        frame_for(sink_ids, res.inflow[sink_ids])
+        .join(lab, on="id", how="left")
+        .with_columns((pl.col("amount") / traced if traced > 0 else pl.lit(0.0)).alias("share"))
+        .pipe(_by_amount)
+    )
+    paths = _paths(
+        reached["id"].to_list()[: max(top_paths and 50, 0)],
+        tainted, role, workspace, nodes, top_paths, backward,
+    )  # fmt: skip
+    reached = reached.with_columns(
+        pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()], dtype=pl.Object)
+    )
+    through_mask = (
+        np.isin(np.arange(role.shape[0]), lab["id"].to_numpy())
+        & (role != SINK)
+        & (role != SOURCE)
+        & (res.inflow > 0)
+    )
+    through_ids = np.flatnonzero(through_mask).astype(np.int32)
+    through_df = (
+        frame_for(through_ids, res.inflow[through_ids])
+        .join(lab, on="id", how="left")
+        .pipe(_by_amount)
+    )
+    held_mask = (role != SINK) & (role != SOURCE) & (res.taint > 0)
+    held_total = float(res.taint[held_mask].sum()) if conserves else 0.0
+    held_ids = np.flatnonzero(held_mask).astype(np.int32)
+    keep = _top_ids(held_ids, res.taint[held_ids], top_held)
+    held = _by_amount(frame_for(keep, res.taint[keep])).head(top_held).join(
+        lab, on="id", how="left"
+    )
+    account = AssetAccount(
+        asset=group.name, members=list(group.members), decimals=group.decimals,
+        traced_total=traced, reached_total=float(reached["amount"].sum()),
+        held_total=held_total, returned=float(res.inflow[role == SOURCE].sum()),
+        dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[3]),
+        overdraft_amount=float(res.stats[4]), conserves=conserves,
+    )  # fmt: skip
+    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
+    front_ids = np.flatnonzero(res.beyond_from > 0).astype(np.int32)
+    keep = _top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    frontier = _by_amount(frame_for(keep, res.beyond_from[keep])).head(top_held).join(
+        lab, on="id", how="left"
+    )
+    return account, {
+        "reached": _display(reached).with_columns(pl.col("label_inferred").fill_null(False)),
+        "through": _display(through_df).drop("id"),
+        "held": _display(held),
+        "frontier": _display(frontier),
+    }
+
+
+def _members(ids: np.ndarray, rep: np.ndarray | None) -> np.ndarray:
+    """The address ids behind node ids (entities: every member of each entity)."""
+    return ids if rep is None else np.flatnonzero(np.isin(rep, ids)).astype(np.int32)
+
+
+def trace_edges(
+    workspace: Workspace,
+    token_ids: np.ndarray,
+    role: np.ndarray,
+    *,
+    model: str = "haircut",
+    min_amount: float = 0.0,
+    max_hops: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    stream: bool = False,
+    backward: bool = False,
+    entities: np.ndarray | None = None,
+    ledger: bool = False,
+    on_chunk: Any = None,
+    colours: SourceColours | None = None,
+) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
+    """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
+
+    Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
+    and, with ``ledger``, their hop and the sender's state before each) in processing order,
+    and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
+    ``colours`` (``--by-source``): one taint colour per source, in the same sweep.
+    Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
+    ``stream``.
+    """
+    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops,
+                       colours=None if colours is None else colours.state())  # fmt: skip
+    lo, hi = to_us(since), to_us(until)
+    kept: list[dict[str, np.ndarray]] = []
+    counts = SweepCounts()
+    chunks = selected_chunks(
+        workspace, token_ids, stream=stream, reverse=backward,
+        chunk=None if model == "tiho" or not stream else CHUNK,
+    )  # fmt: skip
+    for sel in chunks:
+        counts.excluded_unknown += sel.excluded_unknown
+        if on_chunk is not None:
+            on_chunk(sel.src.shape[0] + sel.excluded_unknown)
+        if entities is not None:
+            sel = _lift_edges(sel, entities)
+        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
+        # seeds: a source's outflows (forward) or inflows (backward) inside the window
+        seed = role[k_src] == SOURCE
+        counts.add(k_ts, seed)
+        if lo is not None:
+            seed &= k_ts >= lo
+        if hi is not None:
+            seed &= k_ts <= hi
+        counts.seeds += int(np.count_nonzero(seed))
+        tx_id = None
+        if model == "tiho":
+            hashes = workspace.rows(k_idx, ["tx_hash"])["tx_hash"]
+            tx_id = hashes.rank("dense").to_numpy().astype(np.int64)
+        out = sweep_chunk(
+            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
+        )
+        hit = np.flatnonzero(out.edge_taint > 0)
+        kept.append({
+            "src": k_src[hit], "dst": k_dst[hit], "taint": out.edge_taint[hit],
+            "index": k_idx[hit],
+            **({"hop": out.edge_hop[hit], "bal_before": out.bal_before[hit],
+                "taint_before": out.taint_before[hit]} if ledger else {}),
+        })  # fmt: skip
+    return state, _concat(kept), counts
+
+
+
+def _entity_labels(
+    src_ids: np.ndarray, labelled: pl.DataFrame, rep: np.ndarray
+) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """Sources and labels lifted from addresses to entities (see :func:`follow`)."""
+    sizes = np.bincount(rep, minlength=rep.shape[0])  # at an entity's id: its member count
+    members = labelled.with_columns(pl.Series("id", rep[labelled["id"].to_numpy()], pl.Int32))
+    counts = members.group_by("id", "category").agg(pl.len().alias("_n"))
+    chosen = primary_labels(members, keys=("id",)).join(counts, on=["id", "category"])
+    chosen = chosen.with_columns(
+        (pl.col("_n") < pl.Series(sizes[chosen["id"].to_numpy()])).alias("label_inferred")
+    )
+    chosen = chosen.with_columns(
+        pl.when(pl.col("label_inferred")).then(pl.lit("inferred")).otherwise("confidence")
+        .alias("confidence")
+    ).drop("_n")  # fmt: skip
+    return np.unique(rep[src_ids]), chosen, sizes
+
+
+def _lift_edges(sel: EdgeSelection, rep: np.ndarray) -> EdgeSelection:
+    """Edges between entities; transfers inside one entity are dropped (they are not hops)."""
+    s, d = rep[sel.src], rep[sel.dst]
+    keep = s != d
+    return EdgeSelection(
+        index=sel.index[keep], src=s[keep], dst=d[keep], amount=sel.amount[keep],
+        ts=sel.ts[keep], excluded_unknown=sel.excluded_unknown,
+    )  # fmt: skip
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The tainted edges of all chunks, in processing order (O(tainted edges), not O(edges))."""
+    if not parts:
+        z = np.zeros(0)
+        return {k: z for k in ("src", "dst", "taint", "index", "hop", "bal_before",
+                               "taint_before")}  # fmt: skip
+    if len(parts) == 1:  # in memory: one chunk, no copy
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _display(frame: pl.DataFrame) -> pl.DataFrame:
+    """Addresses in display form (EIP-55 on EVM chains)."""
+    if frame.height == 0:
+        return frame
+    shown = display_many(frame["chain"].to_list(), frame["address"].to_list())
+    return frame.with_columns(pl.Series("address", shown, pl.String))
+
+
+def _paths(
+    sink_ids: list[int],
+    tainted: dict[str, np.ndarray],
+    role: np.ndarray,
+    workspace: Workspace,
+    nodes: pl.DataFrame,
+    k: int,
+    backward: bool = False,
+) -> dict[int, list[dict[str, Any]]]:
+    """The ``k`` strongest paths into each sink, recovered greedily backwards.
+
+    Rule: start from the sink's ``k`` largest tainted inflows; from each, step back to the
+    largest tainted transfer into the sender that came *earlier* in chain order, until a
+    source is reached. Each step is a real transfer, earlier than the next, so a path is a
+    time-respecting chain of transactions an investigator can verify one by one. Strength =
+    the smallest taint along the path (its bottleneck).
+    """
+    if k <= 0 or not sink_ids or tainted["taint"].size == 0:
+        return {}
+    src, dst = tainted["src"], tainted["dst"]
+    edge_taint, edge_index = tainted["taint"], tainted["index"]
+    positions = np.arange(src.shape[0])  # processing order: earlier position = earlier edge
+    order = np.lexsort((positions, dst))
+    by_dst = positions[order]
+    dsts = dst[by_dst]
+    starts = np.searchsorted(dsts, np.arange(role.shape[0]), side="left")
+    ends = np.searchsorted(dsts, np.arange(role.shape[0]), side="right")
+    chains = nodes["chain"]
+    addrs = nodes["address"]
+    found: list[tuple[int, list[int], bool]] = []
+    for sink in sink_ids:
+        inflows = by_dst[starts[sink] : ends[sink]]
+        top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
+        for e in top:
+            steps = [int(e)]
+            node = int(src[e])
+            cur = int(e)
+            while role[node] != SOURCE:
+                cand = by_dst[starts[node] : ends[node]]
+                cand = cand[cand < cur]
+                if cand.size == 0:
+                    break
+                best = int(cand[np.lexsort((cand, -edge_taint[cand]))][0])
+                steps.append(best)
+                cur = best
+                node = int(src[best])
+            if not backward:
+                steps.reverse()  # source first (backward: already origin → deposit, money order)
+            found.append((sink, steps, bool(role[node] == SOURCE)))
+    all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    # the path's transfers as stored (hash, amount, time): a few rows, read by row group
+    rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
+    stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sink, steps, complete in found:
+        hops = [
+            {
+                "tx_hash": stored[s][0],
+                "from": display(chains[int(a)], addrs[int(a)]),
+                "to": display(chains[int(b)], addrs[int(b)]),
+                "amount": float(stored[s][1]),
+                "amount_exact": exact_text(stored[s][3], stored[s][4]),
+                "tainted": float(edge_taint[s]),
+                "tainted_decimal": decimal_text(float(edge_taint[s]), stored[s][4]),
+                "ts": stored[s][2].isoformat().replace("+00:00", "Z"),
+            }
+            for s in steps
+            for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
+        ]
+        weakest = min(steps, key=lambda s: (edge_taint[s], s))
+        out.setdefault(sink, []).append(
+            {
+                "strength": float(edge_taint[weakest]),
+                "strength_decimal": decimal_text(float(edge_taint[weakest]), stored[weakest][4]),
+                "complete": complete,
+                "hops": hops,
+            }
+        )
+    for paths in out.values():  # strongest first; ties: fewer hops, then as found
+        paths.sort(key=lambda p: (-p["strength"], len(p["hops"])))
+    return out
+
+
+def _ledger(
+    tainted: dict[str, np.ndarray],
+    workspace: Workspace,
+    model: str,
+    backward: bool,
+    lab: pl.DataFrame,
+    role: np.ndarray,
+) -> pl.DataFrame:
+    """One row per tainted transfer: enough to recompute every figure by hand.
+
+    ``is_seed`` marks the traced transfers themselves (a source's outflow inside the window):
+    wholly tainted by definition, ``tainted = amount``. On every other row
+    ``sender_balance_before``/``sender_taint_before`` are the sender's state just before the
+    transfer (after the unknown-prior-funds adjustment), so the model's rule recomputes
+    ``tainted``: haircut ``amount · taint_before / balance_before``, taint-first
+    ``min(amount, taint_before)``, clean-first ``max(0, amount − (balance_before −
+    taint_before))``, poison ``amount`` (taint_before > 0). ("Sender" is the sweep's: under
+    ``source``, the time-reversed graph's, i.e. the stored row's receiver.) ``src_name`` ...
+    ``dst_category`` are the stored sender's and receiver's labels (an entity's, with
+    ``--entities``).
+    """
+    rows = workspace.rows(tainted["index"])
+    k_src = tainted["src"].astype(np.int64)
+    k_dst = tainted["dst"].astype(np.int64)
+    s_node, d_node = (k_dst, k_src) if backward else (k_src, k_dst)
+    names = lab.select("id", "name", "category")
+
+    def labels_of(ids: np.ndarray, who: str) -> pl.DataFrame:
+        return (
+            pl.DataFrame({"id": ids.astype(np.int32)}, schema={"id": pl.Int32})
+            .join(names, on="id", how="left", maintain_order="left")
+            .select(
+                pl.col("name").alias(f"{who}_name"),
+                pl.col("category").alias(f"{who}_category"),
+            )
+        )
+
+    base = rows.select(
+        pl.Series("edge", tainted["index"], pl.Int64),
+        "chain", "asset", "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value",
+        "decimals", "amount",
+    ).with_columns(
+        pl.Series("tainted", tainted["taint"], pl.Float64),
+        pl.Series("is_seed", role[k_src] == SOURCE if k_src.size else [], pl.Boolean),
+        pl.Series("sender_balance_before", tainted["bal_before"], pl.Float64),
+        pl.Series("sender_taint_before", tainted["taint_before"], pl.Float64),
+        pl.Series("hop", tainted["hop"], pl.Int32),
+        pl.lit(model).alias("model"),
+        pl.lit("backward" if backward else "forward").alias("direction"),
+    )  # fmt: skip
+    return pl.concat([base, labels_of(s_node, "src"), labels_of(d_node, "dst")], how="horizontal")
+
+
+def _by_amount(frame: pl.DataFrame) -> pl.DataFrame:
+    """Largest first; ties by chain and address, so the order does not depend on address ids
+    (which follow ingest order in an append-only workspace)."""
+    return frame.sort(["amount", "chain", "address"], descending=[True, False, False])
+
+
+def _top_ids(ids: np.ndarray, amounts: np.ndarray, k: int) -> np.ndarray:
+    """The ids whose amount is among the ``k`` largest, ties at the boundary included (the final
+    order, :func:`_by_amount`, then cuts to ``k``), without building rows for every id."""
+    if k <= 0 or ids.size == 0:
+        return ids[:0]
+    if ids.size <= k:
+        return ids
+    kth = np.partition(amounts, ids.size - k)[ids.size - k]
+    return ids[amounts >= kth]
+

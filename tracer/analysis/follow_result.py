@@ -1,0 +1,246 @@
+"""What a ``follow``/``source`` run found, and its JSON contract (README "JSON contract").
+
+Amounts of different assets are never added: every figure belongs to one :class:`AssetAccount`
+(the USD stablecoin pool, or one token), every row of ``reached``/``held``/``through`` carries its
+``asset``, and the run-level totals (``traced_total`` ...) are the single account's figures, or
+``None`` when the run covers several assets (read ``accounts`` / JSON ``by_asset`` then).
+Next to each float, JSON carries the same figure as a decimal string rounded to the asset's
+decimals (``*_decimal``, :mod:`tracer.core.decimal_text`); a path's transfers carry their exact
+on-chain amount (``amount_exact``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from tracer.core.decimal_text import decimal_text
+
+
+@dataclass
+class AssetAccount:
+    """The accounting of one asset group: ``reached + returned + held + dust + beyond = traced``
+    (except poison, which does not conserve value)."""
+
+    asset: str
+    members: list[str]
+    decimals: int
+    traced_total: float
+    reached_total: float
+    held_total: float
+    returned: float
+    dust: float
+    beyond_max_hops: float
+    overdrafts: int
+    overdraft_amount: float
+    conserves: bool
+
+    @property
+    def unaccounted(self) -> float:
+        """traced − (reached + returned + held + dust + beyond): rounding only, if conserving."""
+        return self.traced_total - (
+            self.reached_total + self.returned + self.held_total + self.dust + self.beyond_max_hops
+        )
+
+    def dec(self, v: float) -> str | None:
+        return decimal_text(v, self.decimals)
+
+    def accounting(self) -> dict[str, Any]:
+        d = self.dec
+        return {
+            "asset": self.asset,
+            "reached": self.reached_total, "reached_decimal": d(self.reached_total),
+            "returned_to_sources": self.returned, "returned_to_sources_decimal": d(self.returned),
+            "held": self.held_total, "held_decimal": d(self.held_total),
+            "dust": self.dust, "dust_decimal": d(self.dust),
+            "beyond_max_hops": self.beyond_max_hops,
+            "beyond_max_hops_decimal": d(self.beyond_max_hops),
+            "traced_total": self.traced_total, "traced_total_decimal": d(self.traced_total),
+            "closes": self.conserves,
+            "note": None if self.conserves
+            else "poison does not conserve value: figures are upper bounds, not shares",
+        }  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "members": self.members,
+            "decimals": self.decimals,
+            "traced_total": self.traced_total,
+            "traced_total_decimal": self.dec(self.traced_total),
+            "accounting": self.accounting(),
+            "unknown_prior_funds": {
+                "transfers": self.overdrafts,
+                "amount": self.overdraft_amount,
+                "amount_decimal": self.dec(self.overdraft_amount),
+            },
+        }
+
+
+PRIOR_FUNDS_RULE = (
+    "a wallet sending more than its observed balance is assumed to have held the difference as "
+    "clean funds before the data starts"
+)
+
+
+def _ts(v: datetime | None) -> str | None:
+    return None if v is None else v.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class FollowResult:
+    """Everything a follow found. Amounts are token units (float64); see ``ledger`` for exact."""
+
+    model: str
+    direction: str
+    sources: list[str]
+    assets: list[str]  # every symbol in the selection
+    accounts: list[AssetAccount]
+    reached: pl.DataFrame
+    through: pl.DataFrame
+    held: pl.DataFrame
+    conserves: bool
+    #: wallets at the hop limit and the taint each passed on beyond it (``--max-hops``)
+    frontier: pl.DataFrame | None = None
+    missing_sources: list[str] = field(default_factory=list)
+    ledger: pl.DataFrame | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    entities: bool = False  # addresses are entities (``--entities``): see ``entity_size``
+    #: why the result may be empty or incomplete (``{code, message}``; tracer.analysis.diagnostics)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    #: per source × service (``--by-source``; None when not asked): see tracer.analysis.by_source
+    by_source: pl.DataFrame | None = None
+    #: selected-asset transfers left out because their token's decimals are unknown
+    excluded_unknown_decimals: int = 0
+
+    # -- run-level figures: the one account's, or None when several assets are reported --------
+    def _one(self, name: str) -> Any:
+        return getattr(self.accounts[0], name) if len(self.accounts) == 1 else None
+
+    @property
+    def single_asset(self) -> bool:
+        return len(self.accounts) == 1
+
+    @property
+    def traced_total(self) -> float | None:
+        return self._one("traced_total")
+
+    @property
+    def reached_total(self) -> float | None:
+        return self._one("reached_total")
+
+    @property
+    def held_total(self) -> float | None:
+        return self._one("held_total")
+
+    @property
+    def returned(self) -> float | None:
+        return self._one("returned")
+
+    @property
+    def dust(self) -> float | None:
+        return self._one("dust")
+
+    @property
+    def beyond_max_hops(self) -> float | None:
+        return self._one("beyond_max_hops")
+
+    @property
+    def overdraft_amount(self) -> float | None:
+        return self._one("overdraft_amount")
+
+    @property
+    def unaccounted(self) -> float | None:
+        return self._one("unaccounted")
+
+    @property
+    def overdrafts(self) -> int:
+        return sum(a.overdrafts for a in self.accounts)  # a count of transfers: addable
+
+    def account(self, asset: str) -> AssetAccount:
+        return next(a for a in self.accounts if a.asset == asset)
+
+    def decimals_of(self, asset: str) -> int:
+        return next((a.decimals for a in self.accounts if a.asset == asset), 6)
+
+    def services(self) -> pl.DataFrame:
+        """Reached amounts per service (name, category) and asset, summed over its addresses."""
+        if self.reached.height == 0:
+            return pl.DataFrame(
+                schema={"name": pl.String, "category": pl.String, "asset": pl.String,
+                        "addresses": pl.UInt32, "label_inferred": pl.Boolean,
+                        "amount": pl.Float64, "share": pl.Float64, "min_hops": pl.Int32,
+                        "first_ts": pl.Datetime("us", "UTC")}
+            )  # fmt: skip
+        order = {a.asset: i for i, a in enumerate(self.accounts)}
+        return (
+            self.reached.group_by(["name", "category", "asset"])
+            .agg(
+                pl.len().alias("addresses"),
+                pl.col("label_inferred").any(),
+                pl.col("amount").sum(),
+                pl.col("share").sum(),
+                pl.col("min_hops").min(),
+                pl.col("first_ts").min(),
+            )
+            .with_columns(pl.col("asset").replace_strict(order, default=len(order)).alias("_o"))
+            .sort(["_o", "amount", "name"], descending=[False, True, False])
+            .drop("_o")
+        )
+
+    def _rows(self, frame: pl.DataFrame, keys: list[str] | None = None) -> list[dict[str, Any]]:
+        out = []
+        for r in frame.iter_rows(named=True):
+            row = {k: r[k] for k in keys} if keys else dict(r)
+            if "first_ts" in row:
+                row["first_ts"] = _ts(row["first_ts"])
+            row["amount_decimal"] = decimal_text(row["amount"], self.decimals_of(r["asset"]))
+            out.append(row)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (documented in the README; keep keys stable)."""
+        reached_keys = [
+            "address", "chain", "asset", "name", "category", "amount", "share", "min_hops",
+            "first_ts", "paths", "label_inferred", "entity_size",
+        ]  # fmt: skip
+        one = self.accounts[0] if self.single_asset else None
+        doc: dict[str, Any] = {
+            "model": self.model,
+            "direction": self.direction,
+            "services": self._rows(self.services()),
+            "sources": self.sources,
+            "assets": self.assets,
+            "by_asset": [a.to_dict() for a in self.accounts],
+            "traced_total": self.traced_total,
+            "traced_total_decimal": None if one is None else one.dec(one.traced_total),
+            "reached": self._rows(self.reached, reached_keys),
+            "through": self._rows(self.through),
+            "held": self._rows(self.held, ["address", "chain", "asset", "amount"]),
+            "held_total": self.held_total,
+            "returned": self.returned,
+            "dust": self.dust,
+            "beyond_max_hops": self.beyond_max_hops,
+            "hop_limit_frontier": []
+            if self.frontier is None
+            else self._rows(self.frontier, ["address", "chain", "asset", "amount", "min_hops"]),
+            "conserves": self.conserves,
+            "accounting": None if one is None else one.accounting(),
+            "unknown_prior_funds": {
+                "transfers": self.overdrafts,
+                "amount": self.overdraft_amount,
+                "amount_decimal": None if one is None else one.dec(one.overdraft_amount),
+                "rule": PRIOR_FUNDS_RULE,
+            },
+            "excluded_unknown_decimals": self.excluded_unknown_decimals,
+            "missing_sources": self.missing_sources,
+            "entities": self.entities,
+            "options": self.options,
+            "warnings": self.warnings,
+        }
+        if self.by_source is not None:
+            doc["by_source"] = self._rows(self.by_source)
+        return doc

@@ -1,0 +1,2 @@
+"""Views over the store that a question reads: the selection (assets, window, roles, hops) and the
+chunked edge stream."""

@@ -1,0 +1,239 @@
+"""Turning what a user asks for (addresses, assets, time window, labels) into kernel inputs.
+
+Shared by ``follow``, ``source`` and ``exposure`` so that every use case reads options the same
+way: one place decides which edges are in play and which nodes are sources, sinks or
+pass-through services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from tracer.core.addresses import TRON, is_evm, normalize_evm, normalize_tron
+from tracer.core.errors import UsageError
+from tracer.core.tokens import STABLE_SYMBOLS
+from tracer.kernels.taint import NORMAL, SINK, SOURCE, THROUGH
+from tracer.sources.labels import primary_labels
+from tracer.store.graph_cache import TransferGraph
+
+DEFAULT_THROUGH = ("otc_desk", "swap", "bridge")
+
+
+def parse_address(text: str) -> list[tuple[str | None, str]]:
+    """``(chain or None for any EVM chain, normalised address)`` candidates for user input."""
+    a = text.strip()
+    out: list[tuple[str | None, str]] = []
+    with contextlib.suppress(ValueError):
+        out.append((None, normalize_evm(a)))
+    with contextlib.suppress(ValueError):
+        out.append((TRON, normalize_tron(a)))
+    if not out:
+        raise UsageError(f"not an EVM (0x + 40 hex) or Tron (T..., base58check) address: {text!r}")
+    return out
+
+
+def resolve_nodes(graph: TransferGraph, addresses: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Node ids for the given addresses (all chains they occur on) and those not found."""
+    wanted: list[tuple[int, str | None, str]] = []
+    for i, text in enumerate(addresses):
+        wanted.extend((i, chain, addr) for chain, addr in parse_address(text))
+    query = pl.DataFrame(
+        wanted, schema={"i": pl.Int64, "want_chain": pl.String, "address": pl.String}, orient="row"
+    )
+    hits = query.join(graph.addresses, on="address", how="inner").filter(
+        pl.col("want_chain").is_null() | (pl.col("want_chain") == pl.col("chain"))
+    )
+    found = set(hits["i"].to_list())
+    missing = [a for i, a in enumerate(addresses) if i not in found]
+    return np.unique(hits["id"].to_numpy().astype(np.int32)), missing
+
+
+def node_labels(graph: TransferGraph, labels: pl.DataFrame) -> pl.DataFrame:
+    """``id, name, category, source, confidence`` for every labelled node of the graph.
+
+    A label with a chain applies on that chain; one without (EVM address lists) on every EVM
+    chain. An address with several labels takes the highest-priority category
+    (:data:`tracer.sources.labels.CATEGORY_PRIORITY`).
+    """
+    if labels.height == 0 or graph.n_nodes == 0:
+        return pl.DataFrame(
+            schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
+                    "source": pl.String, "confidence": pl.String}
+        )  # fmt: skip
+    nodes = graph.addresses
+    with_chain = labels.filter(pl.col("chain").is_not_null())
+    any_evm = labels.filter(pl.col("chain").is_null()).drop("chain")
+    evm_chains = [c for c in nodes["chain"].unique().to_list() if is_evm(c)]
+    evm_nodes = nodes.filter(pl.col("chain").is_in(evm_chains))
+    joined = pl.concat(
+        [
+            nodes.join(with_chain, on=["chain", "address"], how="inner"),
+            evm_nodes.join(any_evm, on="address", how="inner").select(
+                [*nodes.columns, "name", "category", "source", "confidence"]
+            ),
+        ]
+    )
+    return primary_labels(joined).select("id", "name", "category", "source", "confidence")
+
+
+def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
+    """Token ids selected by ``--asset``: ``stablecoins`` (default), ``all``, or symbols."""
+    tokens = graph.tokens
+    choice = (assets or "stablecoins").strip()
+    if choice.lower() == "all":
+        sel = tokens  # tokens without decimals too: their rows are counted as excluded
+    elif choice.lower() in ("stablecoins", "stable"):
+        sel = tokens.filter(pl.col("asset").str.to_uppercase().is_in(list(STABLE_SYMBOLS)))
+    else:
+        wanted = [s.strip() for s in choice.split(",") if s.strip()]
+        # a contract is 0x… or a 34-character Tron address; anything else is a symbol (TRX!)
+        is_tron = [w.startswith("T") and len(w) == 34 for w in wanted]
+        contracts = [w.lower() for w in wanted if w.lower().startswith("0x")] + [
+            w for w, t in zip(wanted, is_tron, strict=True) if t
+        ]
+        sym = [w.upper() for w, t in zip(wanted, is_tron, strict=True)
+               if not t and not w.lower().startswith("0x")]  # fmt: skip
+        sel = tokens.filter(
+            pl.col("asset").str.to_uppercase().is_in(sym) | pl.col("token").is_in(contracts)
+        )
+        if sel.height == 0:
+            have = sorted({a for a in tokens["asset"].to_list() if a})
+            raise UsageError(
+                f"--asset {choice}: no such asset in the data (have: {', '.join(have)})"
+            )
+    return sel["token_id"].to_numpy().astype(np.int32)
+
+
+@dataclass(frozen=True)
+class AssetGroup:
+    """Tokens whose amounts may be added: one accounting unit of a trace.
+
+    USD-pegged stablecoins form one pool (the documented exception: their units are dollars);
+    every other token is its own group, so ETH and TRX, or two tokens that share a symbol, are
+    never summed. ``name`` is what outputs print in their ``asset`` column.
+    """
+
+    name: str
+    token_ids: np.ndarray
+    members: tuple[str, ...]  # symbols in the group (several only for the USD pool)
+    decimals: int  # largest decimals of its tokens: the precision amounts are shown at
+
+
+def asset_groups(tokens: pl.DataFrame, token_ids: np.ndarray) -> list[AssetGroup]:
+    """Split the selected tokens into :class:`AssetGroup` s (USD pool first, then by name)."""
+    chosen = tokens.filter(pl.col("token_id").is_in(np.asarray(token_ids).tolist()))
+    # tokens of unknown decimals cannot be swept; they ride with the first group, whose sweep
+    # keeps their rows out and counts them (so the run's excluded count is complete, once)
+    unknown = chosen.filter(pl.col("decimals").is_null())["token_id"].to_numpy()
+    sel = chosen.filter(pl.col("decimals").is_not_null())
+    if sel.height == 0:
+        names = tuple(sorted({a for a in chosen["asset"].to_list() if a}))
+        return [AssetGroup("/".join(names) or "-", unknown.astype(np.int32), names, 0)]
+    sym = sel["asset"].fill_null("?").str.to_uppercase()
+    sel = sel.with_columns(sym.alias("_sym"), sym.is_in(list(STABLE_SYMBOLS)).alias("_usd"))
+    groups: list[AssetGroup] = []
+    usd = sel.filter(pl.col("_usd"))
+    if usd.height:
+        members = tuple(sorted(set(usd["asset"].fill_null("?").to_list())))
+        groups.append(AssetGroup(
+            members[0] if len(members) == 1 else "USD",
+            usd["token_id"].to_numpy().astype(np.int32), members,
+            int(usd["decimals"].max() or 0),  # type: ignore[arg-type]
+        ))  # fmt: skip
+    other = sel.filter(~pl.col("_usd")).sort(["asset", "chain", "token"], nulls_last=True)
+    rows = other.select("token_id", "chain", "token", "asset", "decimals").to_dicts()
+    by_sym: dict[str, int] = {}
+    for r in rows:
+        by_sym[r["asset"] or "?"] = by_sym.get(r["asset"] or "?", 0) + 1
+    for r in rows:
+        name = r["asset"] or "?"
+        if by_sym[name] > 1:  # same symbol, different tokens: say which one
+            name = f"{name} ({r['chain']}{'' if r['token'] is None else ' ' + r['token']})"
+        groups.append(AssetGroup(name, np.array([r["token_id"]], dtype=np.int32),
+                                 (r["asset"] or "?",), int(r["decimals"] or 0)))  # fmt: skip
+    if unknown.size:
+        first = groups[0]
+        groups[0] = AssetGroup(first.name, np.concatenate([first.token_ids, unknown]).astype(
+            np.int32), first.members, first.decimals)  # fmt: skip
+    return groups
+
+
+@dataclass
+class EdgeSelection:
+    """The edges in play, compacted (kernels see contiguous arrays), and their map back."""
+
+    index: np.ndarray  # int64[E'] full edge id of each selected edge (chain order kept)
+    src: np.ndarray
+    dst: np.ndarray
+    amount: np.ndarray
+    ts: np.ndarray
+    excluded_unknown: int  # selected-asset rows without decimals (kept out, counted)
+
+    def part(self, a: int, b: int) -> EdgeSelection:
+        """Edges ``a:b`` (views); the exclusion count stays with the first part only."""
+        return EdgeSelection(
+            index=self.index[a:b], src=self.src[a:b], dst=self.dst[a:b],
+            amount=self.amount[a:b], ts=self.ts[a:b],
+            excluded_unknown=self.excluded_unknown if a == 0 else 0,
+        )  # fmt: skip
+
+    def time_reversed(self) -> EdgeSelection:
+        """The time-reversed graph (``source``, exposure ``out``): edges reversed and walked
+        newest first, so a wallet's inflows become its outflows. Views, no copy."""
+        return EdgeSelection(
+            index=self.index[::-1], src=self.dst[::-1], dst=self.src[::-1],
+            amount=self.amount[::-1], ts=self.ts[::-1], excluded_unknown=self.excluded_unknown,
+        )  # fmt: skip
+
+
+def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
+    """Edges of the selected tokens with known decimals; no copy when that is every edge."""
+    nan = np.isnan(graph.amount)
+    all_tokens = np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all()
+    chosen = np.isin(graph.token_id, token_ids)
+    unknown = int(np.count_nonzero(nan & chosen))  # selected rows only (others are not asked)
+    if all_tokens and unknown == 0:
+        return EdgeSelection(
+            index=np.arange(graph.n_edges, dtype=np.int64),
+            src=graph.src, dst=graph.dst, amount=graph.amount, ts=graph.ts,
+            excluded_unknown=0,
+        )  # fmt: skip
+    mask = chosen & ~nan
+    index = np.flatnonzero(mask)
+    return EdgeSelection(
+        index=index,
+        src=graph.src[index],
+        dst=graph.dst[index],
+        amount=graph.amount[index],
+        ts=graph.ts[index],
+        excluded_unknown=unknown,
+    )
+
+
+def to_us(when: datetime | None) -> int | None:
+    if when is None:
+        return None
+    return int(when.timestamp() * 1_000_000)
+
+
+def roles(
+    graph: TransferGraph,
+    sources: np.ndarray,
+    labelled: pl.DataFrame,
+    through: tuple[str, ...],
+) -> np.ndarray:
+    """int8 role per node: sources first, then labelled sinks / pass-through services."""
+    role = np.full(graph.n_nodes, NORMAL, dtype=np.int8)
+    if labelled.height:
+        ids = labelled["id"].to_numpy()
+        cats = labelled["category"].to_numpy()
+        is_through = np.isin(cats, list(through))
+        role[ids[is_through]] = THROUGH
+        role[ids[~is_through]] = SINK
+    role[sources] = SOURCE
+    return role

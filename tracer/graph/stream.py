@@ -1,0 +1,86 @@
+"""Selected edges in chunks, in chain order or reversed, from memory or streamed from Parquet.
+
+Every sweep (follow, source, exposure) walks edges once in time order with per-address state,
+so it never needs the whole edge list at once. This module hands out the edges a query
+selects (assets with known decimals) one chunk at a time:
+
+* **memory** — slices of the graph's arrays (memory-mapped ``.npy`` cache): fastest when the
+  workspace fits the page cache;
+* **stream** — one Parquet row group at a time from the time partitions
+  (:mod:`tracer.store.partitions`), the next one decoded on a background thread while the kernel
+  works: memory is O(addresses) + one row group, for a chain of any length.
+
+Both give identical chunks' concatenation, so results do not depend on the mode (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from tracer.graph.selection import EdgeSelection, select_edges
+from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
+from tracer.store.workspace import Workspace
+
+CHUNK = 1 << 20
+
+
+def use_stream(ws: Workspace, requested: bool | None) -> bool:
+    """Whether a sweep streams: as ``--stream/--no-stream`` asked, else when the workspace has
+    no graph cache (a whole-chain workspace); never for an in-memory workspace (no files)."""
+    wanted = not ws.has_graph_cache() if requested is None else requested
+    return wanted and ws.parts() is not None
+
+
+def selected_chunks(
+    ws: Workspace,
+    token_ids: np.ndarray,
+    *,
+    stream: bool,
+    reverse: bool = False,
+    chunk: int | None = CHUNK,
+) -> Iterator[EdgeSelection]:
+    """The selected edges, chunk by chunk in sweep order. ``reverse``: the time-reversed graph
+    (newest chunk first, each :meth:`~tracer.graph.selection.EdgeSelection.time_reversed`).
+    ``excluded_unknown`` of each chunk counts its rows whose token has no known decimals (they
+    are kept out), so the sum over chunks is the total. ``chunk=None`` in memory mode gives the
+    whole selection as one chunk (no copy)."""
+    reader = ws.parts() if stream else None
+    if reader is None:
+        yield from in_chunks(select_edges(ws.graph(), token_ids), chunk, reverse=reverse)
+        return
+    nodes = ws.nodes()
+    wanted = np.zeros(max(nodes.tokens.height, 1), dtype=np.bool_)
+    wanted[np.asarray(token_ids, dtype=np.int64)] = True
+    every = bool(wanted.all())
+    for start, table in reader.chunks(EDGE_COLUMNS, reverse=reverse):
+        a = edge_arrays(table)
+        nan = np.isnan(a["amount"])
+        asked = wanted[a["token_id"]]
+        unknown = int(np.count_nonzero(nan & asked))  # selected rows only
+        if every and not nan.any():
+            sel = EdgeSelection(
+                index=np.arange(start, start + a["src"].shape[0], dtype=np.int64),
+                src=a["src"], dst=a["dst"], amount=a["amount"], ts=a["ts"],
+                excluded_unknown=0,
+            )  # fmt: skip
+        else:
+            keep = np.flatnonzero(asked & ~nan)
+            sel = EdgeSelection(
+                index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
+                amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,
+            )  # fmt: skip
+        yield sel.time_reversed() if reverse else sel
+
+
+def in_chunks(
+    sel: EdgeSelection, chunk: int | None, *, reverse: bool = False
+) -> Iterator[EdgeSelection]:
+    """An in-memory selection in chunks of ``chunk`` edges (``None``: one), in sweep order."""
+    if reverse:
+        sel = sel.time_reversed()
+    n = sel.src.shape[0]
+    step = n if chunk is None or n == 0 else chunk
+    for a in range(0, max(n, 1), max(step, 1)):
+        yield sel.part(a, min(a + step, n))

@@ -1,0 +1,242 @@
+"""Time-partitioned Parquet storage for the transfer table, read back whole, by row or in chunks.
+
+A generation's transfers live in ``transfers/part-YYYY-MM-KKK.parquet``: one or more files per
+calendar month (UTC) of ``ts``, at most ``part_rows`` rows each, row groups of ``row_group``
+rows, all in chain order. Concatenating the files in name order gives the table; row ``i`` of
+that concatenation is edge ``i``. Each file carries the canonical columns plus the kernels'
+integer columns (``src_id``, ``dst_id``, ``token_id``), so a sweep reads five fixed-width
+columns (24 bytes a transfer before compression) one row group at a time and never
+materialises the whole edge list: memory stays O(addresses) however long the chain.
+
+Why months: a chain grows at its end, so new data lands in the newest partitions; an append
+rewrites only the months that receive rows (:mod:`tracer.store.append`) and hard-links the rest. The
+file names say which time range a file holds, and tools such as DuckDB or Polars can prune by
+name. The manifest's part list, not name order, is the row order (indices may pass 999).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tracer.core.schema import TRANSFER_SCHEMA
+
+PART_ROWS = 1 << 23
+ROW_GROUP = 1 << 20
+ID_FIELDS = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
+             pa.field("token_id", pa.int32())]  # fmt: skip
+#: What a partition file holds: the canonical columns plus the kernels' integer ids.
+STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
+EDGE_COLUMNS = ["src_id", "dst_id", "ts", "amount", "token_id"]
+#: Parquet (encoding, compression) of the columns a sweep reads (see PartWriter._options).
+EDGE_LAYOUT = {
+    "src_id": ("PLAIN", "lz4"),
+    "dst_id": ("PLAIN", "lz4"),
+    "token_id": ("PLAIN", "lz4"),
+    "ts": ("DELTA_BINARY_PACKED", "none"),
+    "amount": ("BYTE_STREAM_SPLIT", "zstd"),
+}
+
+
+def _month(ts_us: int) -> str:
+    return str(np.datetime64(int(ts_us), "us").astype("datetime64[M]"))
+
+
+class PartWriter:
+    """Write rows in chain order into month partitions (one writer open at a time)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        schema: pa.Schema,
+        *,
+        part_rows: int | None = None,
+        row_group: int | None = None,
+        compression: str = "zstd",
+        first_index: dict[str, int] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.schema = schema
+        # defaults read at call time, so tests can shrink them module-wide
+        self.part_rows = part_rows or PART_ROWS
+        self.row_group = row_group or ROW_GROUP
+        self.compression = compression
+        self.parts: list[dict[str, Any]] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._month: str | None = None
+        # an append continues a month's numbering after the files it keeps
+        self._counter: dict[str, int] = dict(first_index or {})
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, table: pa.Table, ts_us: np.ndarray) -> None:
+        """Append ``table`` (rows after everything written so far); ``ts_us`` is its ``ts``."""
+        n = table.num_rows
+        if n == 0:
+            return
+        months = ts_us.astype("datetime64[us]").astype("datetime64[M]")
+        cuts = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), n]
+        for a, b in itertools.pairwise(cuts):
+            month = str(months[a])
+            pos = a
+            while pos < b:
+                if self._writer is None or self._month != month or self._room() == 0:
+                    self._open(month, int(ts_us[pos]))
+                take = min(b - pos, self._room())
+                piece = table.slice(pos, take)
+                assert self._writer is not None
+                self._writer.write_table(piece, row_group_size=self.row_group)
+                part = self.parts[-1]
+                part["rows"] += take
+                part["last_ts"] = int(ts_us[pos + take - 1])
+                pos += take
+
+    def _options(self) -> dict[str, Any]:
+        """Per-column encodings: the columns a sweep reads are laid out to decode fast (ids
+        plain + lz4, timestamps delta-packed, amounts byte-stream-split + zstd: 46M rows/s
+        against 22M/s with dictionary + zstd, for 20 % more bytes, measured on 10M synthetic
+        transfers); the rest (hashes, addresses, values) dictionary + zstd, for size."""
+        names = self.schema.names
+        fast = [n for n in names if n in EDGE_LAYOUT]
+        return {
+            "compression": {n: EDGE_LAYOUT[n][1] if n in fast else self.compression for n in names},
+            "use_dictionary": [n for n in names if n not in fast],
+            "column_encoding": {n: EDGE_LAYOUT[n][0] for n in fast},
+        }
+
+    def _room(self) -> int:
+        return self.part_rows - self.parts[-1]["rows"]
+
+    def _open(self, month: str, first_ts: int) -> None:
+        self._close_writer()
+        k = self._counter.get(month, 0)
+        self._counter[month] = k + 1
+        name = f"part-{month}-{k:03d}.parquet"
+        self._writer = pq.ParquetWriter(self.directory / name, self.schema, **self._options())
+        self._month = month
+        self.parts.append({"file": name, "rows": 0, "first_ts": first_ts, "last_ts": first_ts})
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> list[dict[str, Any]]:
+        """Finish the last file; returns the parts (file, rows, first/last ts in µs)."""
+        self._close_writer()
+        return self.parts
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    path: Path
+    index: int
+    rows: int
+
+
+class PartReader:
+    """Row groups of a generation's partitions, in chain order, with global row numbers."""
+
+    def __init__(self, directory: Path, parts: list[dict[str, Any]]) -> None:
+        self.directory = directory
+        self.parts = parts
+        self._files: dict[Path, pq.ParquetFile] = {}
+        groups = []
+        for part in parts:
+            path = directory / part["file"]
+            meta = self._file(path).metadata
+            groups.extend(RowGroup(path, i, meta.row_group(i).num_rows)
+                          for i in range(meta.num_row_groups))  # fmt: skip
+        self.groups = groups
+        self.starts = np.zeros(len(groups) + 1, dtype=np.int64)
+        np.cumsum([g.rows for g in groups], out=self.starts[1:])
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.starts[-1])
+
+    def _file(self, path: Path) -> pq.ParquetFile:
+        if path not in self._files:
+            self._files[path] = pq.ParquetFile(path)
+        return self._files[path]
+
+    def read_group(self, k: int, columns: list[str]) -> pa.Table:
+        g = self.groups[k]
+        return self._file(g.path).read_row_group(g.index, columns=columns)
+
+    def read_all(self, columns: list[str]) -> pa.Table:
+        tables = [pq.read_table(self.directory / p["file"], columns=columns) for p in self.parts]
+        return pa.concat_tables(tables) if tables else None  # type: ignore[return-value]
+
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        """Rows by global number, in the order given; only the row groups holding them are read
+        (showing a few paths from a billion-row table decodes a few row groups)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size * 2 >= self.num_rows:  # most rows wanted: read the columns whole
+            return self.read_all(columns).take(pa.array(rows))
+        groups = np.searchsorted(self.starts, rows, side="right") - 1
+        wanted = np.unique(groups)
+        table = pa.concat_tables([self.read_group(int(k), columns) for k in wanted])
+        sizes = np.array([self.groups[int(k)].rows for k in wanted], dtype=np.int64)
+        offsets = np.zeros(wanted.shape[0], dtype=np.int64)
+        offsets[1:] = np.cumsum(sizes)[:-1]
+        local = offsets[np.searchsorted(wanted, groups)] + (rows - self.starts[groups])
+        return table.take(pa.array(local))
+
+    def chunks(
+        self, columns: list[str], *, reverse: bool = False, prefetch: bool = True
+    ) -> Iterator[tuple[int, pa.Table]]:
+        """``(first row number, table)`` per row group, oldest first (``reverse``: newest
+        first, rows still in chain order inside each table). With ``prefetch`` the next group
+        is decoded on a background thread while the caller works on this one (Parquet decoding
+        releases the GIL, and so do the kernels), which overlaps I/O with the sweep."""
+        order = range(len(self.groups) - 1, -1, -1) if reverse else range(len(self.groups))
+        if not prefetch:
+            for k in order:
+                yield int(self.starts[k]), self.read_group(k, columns)
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ks = list(order)
+            pending = pool.submit(self.read_group, ks[0], columns) if ks else None
+            for i, k in enumerate(ks):
+                assert pending is not None
+                table = pending.result()
+                if i + 1 < len(ks):
+                    pending = pool.submit(self.read_group, ks[i + 1], columns)
+                yield int(self.starts[k]), table
+
+
+def with_ids(
+    canonical: pa.Table, src: np.ndarray, dst: np.ndarray, token_id: np.ndarray
+) -> pa.Table:
+    """A canonical table plus the kernels' id columns: a row of :data:`STORED_SCHEMA`."""
+    for f, arr in zip(ID_FIELDS, (src, dst, token_id), strict=True):
+        canonical = canonical.append_column(f, pa.array(np.asarray(arr, dtype=np.int32)))
+    return canonical
+
+
+def edge_arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    """Kernel arrays from a table of :data:`EDGE_COLUMNS` (zero-copy where Arrow allows)."""
+
+    def col(name: str) -> pa.Array:
+        c = table.column(name)
+        return c.combine_chunks() if c.num_chunks != 1 else c.chunk(0)
+
+    amount = col("amount")
+    if amount.null_count:
+        amount = pc.fill_null(amount, float("nan"))
+    return {
+        "src": col("src_id").to_numpy(zero_copy_only=False),
+        "dst": col("dst_id").to_numpy(zero_copy_only=False),
+        "ts": col("ts").cast(pa.int64()).to_numpy(zero_copy_only=False),
+        "amount": amount.to_numpy(zero_copy_only=False),
+        "token_id": col("token_id").to_numpy(zero_copy_only=False),
+    }
