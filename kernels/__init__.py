@@ -23,12 +23,20 @@ DEFAULT_CACHE_SUBDIR = (".cache", "tracer-numba")
 
 
 def default_cache_dir() -> Path:
-    """``~/.cache/tracer-numba``; a per-user temporary folder when there is no home folder."""
+    """``~/.cache/tracer-numba/<import name>``; a per-user temporary folder without a home.
+
+    Why the import name (``tracer.kernels``): numba keys a cached kernel by its source file's path
+    and modification time, not by the module's name, and a cached kernel re-imports its module by
+    name when it loads. A checkout whose kernels were imported under another name (``kernels``,
+    before they were installed as ``tracer.kernels``) would otherwise load stale entries and fail
+    with ``No module named 'kernels'``.
+    """
     try:
-        return Path.home().joinpath(*DEFAULT_CACHE_SUBDIR)
+        base = Path.home().joinpath(*DEFAULT_CACHE_SUBDIR)
     except (RuntimeError, KeyError):  # no $HOME and no passwd entry (some containers)
         uid = os.getuid() if hasattr(os, "getuid") else "user"
-        return Path(tempfile.gettempdir()) / f"tracer-numba-{uid}"
+        base = Path(tempfile.gettempdir()) / f"tracer-numba-{uid}"
+    return base / __name__
 
 
 def configure_cache() -> str:

@@ -73,6 +73,11 @@ def test_cache_goes_to_home_cache_not_beside_the_sources(entry: str, tmp_path: P
     _python(["-c", ENTRY_POINTS[entry] + CHECK_KERNELS_PATH], home, tmp_path)
     in_home = _cache_files(home / ".cache" / "tracer-numba")
     assert any(f.endswith(".nbi") and "fnv1a" in f for f in in_home), in_home
+    # under the kernels' import name: a cache written when they were imported as `kernels`
+    # (same files, same times) must never be loaded as `tracer.kernels` (numba re-imports the
+    # module by name: "No module named 'kernels'")
+    named = _cache_files(home / ".cache" / "tracer-numba" / "tracer.kernels")
+    assert sorted(in_home) == sorted(f"tracer.kernels/{f}" for f in named)
     assert _cache_files(pycache) == before  # nothing new or rewritten beside the sources
 
 
