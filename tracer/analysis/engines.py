@@ -64,8 +64,10 @@ def _plan_in_worker(path: str, generation: int, labels: Any, req: ExposureReques
 def _run_shard(
     source: Any, req: ExposureRequest, direction: str, group: list[int] | None
 ) -> DirectionResult:
-    plan = source if isinstance(source, ExposurePlan) else _plan_in_worker(*source, req)
-    return sweep(plan, req, direction, group)
+    if isinstance(source, ExposurePlan):
+        return sweep(source, req, direction, group)
+    path, generation, labels = source  # a worker plans from the workspace itself
+    return sweep(_plan_in_worker(path, generation, labels, req), req, direction, group)
 
 
 def ray_sweeps(

@@ -17,8 +17,10 @@ Columns and metadata are documented in the README ("Exposure reports") and in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,9 +90,7 @@ REPORT_SCHEMA = pa.schema(
     ]
 )
 
-REPORT_PL = pl.DataFrame(
-    schema={f.name: pl.from_arrow(pa.array([], f.type)).dtype for f in REPORT_SCHEMA}
-).schema  # type: ignore[union-attr]
+REPORT_PL = pl.DataFrame(REPORT_SCHEMA.empty_table()).schema
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,11 @@ def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelec
     if plan.source is not None:
         yield from selected_chunks(plan.source, plan.token_ids, stream=True, reverse=rev)
         return
+    # an in-memory plan holds every edge array (only a streamed plan has ``source`` instead)
+    assert plan.index is not None and plan.src is not None and plan.dst is not None
+    assert plan.amount is not None and plan.ts is not None
     sel = EdgeSelection(index=plan.index, src=plan.src, dst=plan.dst, amount=plan.amount,
-                        ts=plan.ts, excluded_unknown=0)  # type: ignore[arg-type]  # fmt: skip
+                        ts=plan.ts, excluded_unknown=0)  # fmt: skip
     yield from in_chunks(sel, CHUNK, reverse=rev)
 
 
@@ -310,15 +313,22 @@ def sweep(
     return out
 
 
+def _total(arrays: list[np.ndarray]) -> np.ndarray:
+    """Element-wise sum in list order (the same additions, in the same order, as ``sum``)."""
+    return functools.reduce(operator.add, arrays)
+
+
 def merge_groups(parts: list[DirectionResult]) -> DirectionResult:
     """Combine category-group results of one direction (disjoint category columns)."""
     first = parts[0]
+    held = [p.held for p in parts if p.held is not None]
     out = DirectionResult(
-        direct=sum(p.direct for p in parts), indirect=sum(p.indirect for p in parts),
+        direct=_total([p.direct for p in parts]),
+        indirect=_total([p.indirect for p in parts]),
         min_hops=np.max([p.min_hops for p in parts], axis=0), flow=first.flow,
-        touched=first.touched, stats=sum(p.stats for p in parts),
+        touched=first.touched, stats=_total([p.stats for p in parts]),
         overdrafts=first.overdrafts, overdraft_amount=first.overdraft_amount,
-        held=sum(p.held for p in parts if p.held is not None),
+        held=_total(held) if held else None,
     )  # fmt: skip
     return out
 
@@ -436,7 +446,7 @@ def assemble(
         .sort(["address", "chain", "direction", "cat"])
     )
     body = body.with_columns(pl.lit(asset, pl.String).alias("asset"))
-    return body.select(REPORT_SCHEMA.names).cast(dict(REPORT_PL))
+    return body.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
 
 
 def _exact_columns(
@@ -480,14 +490,18 @@ def _exact_columns(
                 {"exact": "direct_value"}
             )
         )
-    schema_f = {"id": pl.Int32, "direction": pl.String, "flow_value": pl.String}
-    schema_d = {"id": pl.Int32, "direction": pl.String, "cat": pl.Int32, "direct_value": pl.String}
-    return (
-        pl.concat([f.cast(schema_f) for f in flows]) if flows else pl.DataFrame(schema=schema_f),  # type: ignore[arg-type]
-        pl.concat([f.cast(schema_d) for f in directs])
-        if directs
-        else pl.DataFrame(schema=schema_d),  # type: ignore[arg-type]
+    schema_f = pl.Schema({"id": pl.Int32, "direction": pl.String, "flow_value": pl.String})
+    schema_d = pl.Schema(
+        {"id": pl.Int32, "direction": pl.String, "cat": pl.Int32, "direct_value": pl.String}
     )
+    return _concat_as(flows, schema_f), _concat_as(directs, schema_d)
+
+
+def _concat_as(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Frames stacked in ``schema``'s columns and types (an empty frame of it when none)."""
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([f.select(pl.col(n).cast(t) for n, t in schema.items()) for f in frames])
 
 
 def _workspace_desc(ws: Workspace) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import polars as pl
 
-LINK_SCHEMA = {
+LINK_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "a": pl.Int32,
     "b": pl.Int32,
     "via": pl.Int32,  # the funder / airdrop source / exchange wallet, shown as {via} in detail

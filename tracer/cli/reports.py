@@ -105,7 +105,9 @@ def exposure(
 
     if bool(addresses_file) == all_addresses:
         raise UsageError("give either ADDRESSES_FILE or --all")
-    addresses = None if all_addresses else tuple(read_address_list(addresses_file))
+    addresses = (
+        tuple(read_address_list(addresses_file)) if addresses_file and not all_addresses else None
+    )
     if output is not None:
         report_format(output)  # refuse an unknown suffix before any work
     elif addresses is None or len(addresses) > EXPOSURE_TABLE_MAX:

@@ -151,7 +151,7 @@ def exact_unit_sums(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
                 continue
             totals[key] = totals.get(key, Decimal(0)) + Decimal(int(raw)).scaleb(-int(dec))  # type: ignore[operator]
     rows = [(*k, None if d is None else _plain(d)) for k, d in totals.items()]
-    schema = {**{k: frame.schema[k] for k in by}, "exact": pl.String}
+    schema: dict[str, pl.DataType] = {**{k: frame.schema[k] for k in by}, "exact": pl.String()}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 

@@ -19,7 +19,7 @@ from tracer.core.errors import UsageError
 from tracer.core.tokens import STABLE_SYMBOLS
 from tracer.kernels.taint import NORMAL, SINK, SOURCE, THROUGH
 from tracer.sources.labels import primary_labels
-from tracer.store.graph_cache import TransferGraph
+from tracer.store.graph_cache import NodeIndex, TransferGraph
 
 DEFAULT_THROUGH = ("otc_desk", "swap", "bridge")
 
@@ -37,7 +37,7 @@ def parse_address(text: str) -> list[tuple[str | None, str]]:
     return out
 
 
-def resolve_nodes(graph: TransferGraph, addresses: list[str]) -> tuple[np.ndarray, list[str]]:
+def resolve_nodes(graph: NodeIndex, addresses: list[str]) -> tuple[np.ndarray, list[str]]:
     """Node ids for the given addresses (all chains they occur on) and those not found."""
     wanted: list[tuple[int, str | None, str]] = []
     for i, text in enumerate(addresses):
@@ -53,7 +53,7 @@ def resolve_nodes(graph: TransferGraph, addresses: list[str]) -> tuple[np.ndarra
     return np.unique(hits["id"].to_numpy().astype(np.int32)), missing
 
 
-def node_labels(graph: TransferGraph, labels: pl.DataFrame) -> pl.DataFrame:
+def node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
     """``id, name, category, source, confidence`` for every labelled node of the graph.
 
     A label with a chain applies on that chain; one without (EVM address lists) on every EVM
@@ -81,7 +81,7 @@ def node_labels(graph: TransferGraph, labels: pl.DataFrame) -> pl.DataFrame:
     return primary_labels(joined).select("id", "name", "category", "source", "confidence")
 
 
-def asset_tokens(graph: TransferGraph, assets: str | None) -> np.ndarray:
+def asset_tokens(graph: NodeIndex, assets: str | None) -> np.ndarray:
     """Token ids selected by ``--asset``: ``stablecoins`` (default), ``all``, or symbols."""
     tokens = graph.tokens
     choice = (assets or "stablecoins").strip()
@@ -222,7 +222,7 @@ def to_us(when: datetime | None) -> int | None:
 
 
 def roles(
-    graph: TransferGraph,
+    graph: NodeIndex,
     sources: np.ndarray,
     labelled: pl.DataFrame,
     through: tuple[str, ...],

@@ -135,10 +135,10 @@ def _match(header: list[str], given: dict[str, str]) -> dict[str, str]:
             columns[name] = given[name]
             continue
         for syn in synonyms:
-            col = by_norm.get(syn)
-            if col is not None and col not in used:
-                columns[name] = col
-                used.add(col)
+            hit = by_norm.get(syn)
+            if hit is not None and hit not in used:
+                columns[name] = hit
+                used.add(hit)
                 break
     return columns
 

@@ -149,7 +149,7 @@ class PartReader:
         self.directory = directory
         self.parts = parts
         self._files: dict[Path, pq.ParquetFile] = {}
-        groups = []
+        groups: list[RowGroup] = []
         for part in parts:
             path = directory / part["file"]
             meta = self._file(path).metadata

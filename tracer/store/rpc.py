@@ -12,6 +12,7 @@ logic is tested without a node; :func:`web3_calls` binds them to a web3 provider
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -81,7 +82,7 @@ def fetch_ranges(
             "topics": ["0x" + TRANSFER_TOPIC],
         }
         try:
-            logs = _with_retries(lambda params=params: get_logs(params), p)
+            logs = _with_retries(functools.partial(get_logs, params), p)
         except Exception as exc:
             if is_too_big(exc) and b > a:
                 size = max(p.minimum, (b - a + 1) // 2)

@@ -324,9 +324,8 @@ class Workspace:
             return self.transfers().select(cols)[edges.tolist()]
         if edges.size == 0:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
-        return pl.from_arrow(reader.take(edges, cols)).cast(  # type: ignore[union-attr]
-            {c: TRANSFER_PL[c] for c in cols}
-        )
+        taken = pl.DataFrame(reader.take(edges, cols))
+        return taken.select(pl.col(c).cast(TRANSFER_PL[c]) for c in cols)
 
     def nodes(self) -> NodeIndex:
         """Address and token dictionaries only (what a streamed sweep needs: O(addresses))."""
@@ -365,7 +364,7 @@ class Workspace:
         if not self.has_graph_cache():
             self._write_graph_cache(gdir)
         # np.asarray: a plain ndarray view of the memory map (numba does not type np.memmap)
-        arrays = {
+        arrays: dict[str, Any] = {
             n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r")) for n in ARRAYS
         }
         nodes = self.nodes()
