@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT, SAMPLE, SAMPLE_DATA
 from tracer.analysis.follow import follow
+from tracer.core.errors import UsageError
 from tracer.sources.labels import read_labels
 from tracer.store.rpc import ChunkPolicy, read_checkpoints, sync_token, web3_calls
 from tracer.store.workspace import Workspace
@@ -295,3 +296,42 @@ def test_tron_node_addresses_become_base58(chain: dict, tmp_path: Path) -> None:
     assert t["dst"].str.starts_with("T").all() and t["token"].str.starts_with("T").all()
     # the sample's names map to the same 20 bytes: the scam wallet is its Tron address again
     assert _sample_module().addr("scam") in set(t["src"])
+
+
+def test_sync_rpc_library_call_equals_the_cli(chain: dict, tmp_path: Path) -> None:
+    """``sync_rpc`` is ``ingest-rpc`` without the CLI: same rows, progress through a callback
+    (called per phase with its block count; the library draws nothing), and a resume."""
+    import contextlib
+
+    from click.testing import CliRunner
+
+    from tracer.cli import cli
+    from tracer.store.rpc import sync_rpc
+
+    phases: list[tuple[str, int]] = []
+    steps: list[tuple[int, int]] = []
+
+    @contextlib.contextmanager
+    def progress(label: str, total: int):  # type: ignore[no-untyped-def]
+        phases.append((label, total))
+        yield lambda blocks, records: steps.append((blocks, records))
+
+    ws = Workspace.open(tmp_path / "lib", create=True)
+    out = sync_rpc(ws, chain["url"], [chain["token"]], native=True, to_block=chain["head"],
+                   progress=progress)  # fmt: skip
+    assert [name for name, _ in out] == ["USDT", "native"]
+    assert phases == [("USDT blocks", chain["head"] + 1), ("native blocks", chain["head"] + 1)]
+    assert sum(b for b, _ in steps) == 2 * (chain["head"] + 1)
+    assert sum(r for _, r in steps) == out[0][1].logs
+    cli_ws = str(tmp_path / "cli")
+    r = CliRunner().invoke(cli, ["ingest-rpc", "-w", cli_ws, "--url", chain["url"], "--token",
+                                 chain["token"], "--native", "--to-block", str(chain["head"])])
+    assert r.exit_code == 0, r.output
+    key = ["chain", "tx_hash", "seq", "token"]
+    lib_rows = Workspace.open(tmp_path / "lib").transfers().sort(key)
+    assert lib_rows.equals(Workspace.open(cli_ws).transfers().sort(key))
+    again = sync_rpc(Workspace.open(tmp_path / "lib"), chain["url"], [chain["token"]],
+                     to_block=chain["head"])  # fmt: skip
+    assert again[0][1].logs == 0 and again[0][1].resumed_from == chain["head"] + 1
+    with pytest.raises(UsageError, match="at least one --token"):
+        sync_rpc(ws, chain["url"], [])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -80,93 +82,49 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
       tracer ingest-rpc --url http://127.0.0.1:8545 \\
         --token 0xdAC17F958D2ee523a2206206994597C13D831ec7 --from-block 19000000 --to-block 19001000
     """
-    from tracer.core.addresses import normalize_chain, normalize_evm
-    from tracer.store.rpc import (
-        ChunkPolicy,
-        follow_head,
-        native_calls,
-        reachable,
-        token_metadata,
-        web3_calls,
-    )  # fmt: skip
+    from tracer.store.rpc import ChunkPolicy, parse_to_block, sync_rpc
     from tracer.store.workspace import Workspace
 
-    url, quiet = kw["url"], kw.get("quiet", False)
+    quiet = kw.get("quiet", False)
     if not tokens and not kw["native"]:
         raise UsageError("give at least one --token, or --native")
-    chain = normalize_chain(kw["chain"])
-    policy = ChunkPolicy(initial=kw["chunk"], retries=kw["retries"])
-    w3, get_logs, block_ts, head = web3_calls(url)
-    latest = reachable(url, head, policy)
-    to_text = str(kw["to_block"]).strip().lower()
-    if to_text == "latest":
-        end = latest
-    elif to_text.isdigit():
-        end = int(to_text)
-    else:
-        raise UsageError(f"--to-block: a block number or latest, not {kw['to_block']!r}")
+    parse_to_block(kw["to_block"], 0)  # refuse a malformed --to-block before touching anything
     ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
-    plan = []
-    for raw in tokens:
-        try:
-            token = normalize_evm(raw)
-        except ValueError as exc:
-            raise UsageError(f"--token: {exc}") from None
-        symbol, decimals = token_metadata(w3, token)
-        symbol = kw.get("symbol") or symbol
-        decimals = kw["decimals"] if kw.get("decimals") is not None else decimals
-        if symbol is None or decimals is None:
-            raise UsageError(f"{token}: the contract has no symbol()/decimals(); pass --symbol "
-                             "and --decimals")  # fmt: skip
-        plan.append((token, symbol, decimals))
-    calls = {"get_logs": get_logs, "block_ts": block_ts,
-             "native": native_calls(w3) if kw["native"] else None}  # fmt: skip
-
-    def one_round(last: int) -> None:
-        _rpc_round(ws, chain, plan, calls, kw["from_block"], last, policy, quiet)
-
     try:
-        if kw["margin"] is None:
-            one_round(end)
-        else:
-            follow_head(one_round, head, kw["margin"], interval=kw["poll"])
+        sync_rpc(
+            ws, kw["url"], tokens, chain=kw["chain"], from_block=kw["from_block"],
+            to_block=kw["to_block"], native=kw["native"], symbol=kw.get("symbol"),
+            decimals=kw.get("decimals"), margin=kw["margin"], poll=kw["poll"],
+            policy=ChunkPolicy(initial=kw["chunk"], retries=kw["retries"]),
+            progress=lambda label, total: _bar(label, total, quiet),
+            on_round=None if quiet else _print_round,
+        )  # fmt: skip
     except KeyboardInterrupt:
         _err().print("stopped; run the same command again to resume after the last checkpoint")
         raise SystemExit(130) from None
 
 
-def _rpc_round(ws: Any, chain: str, plan: list[tuple[str, str, int]], calls: dict[str, Any],
-               start: int, end: int, policy: Any, quiet: bool) -> None:  # fmt: skip
-    """Sync every token (and native transfers) over ``start..end``, with progress."""
+@contextlib.contextmanager
+def _bar(label: str, total: int, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A terminal bar for one phase of a sync: blocks done, with records and records/s."""
     from tracer.core.progress import counter
-    from tracer.store.rpc import sync_native, sync_token
 
-    total = max(0, end - start + 1)
-    results = []
-    for token, symbol, decimals in plan:
-        with counter(total, f"{symbol} blocks", quiet) as advance:
-            seen = {"logs": 0, "t0": time.perf_counter()}
+    with counter(total, label, quiet) as advance:
+        seen = {"records": 0, "t0": time.perf_counter()}
 
-            def step(blocks: int, logs: int, advance: Any = advance, seen: Any = seen,
-                     symbol: str = symbol) -> None:  # fmt: skip
-                seen["logs"] += logs
-                rate = seen["logs"] / max(time.perf_counter() - seen["t0"], 1e-9)
-                advance(blocks, f"{symbol} blocks ({seen['logs']:,} logs, {rate:,.0f} logs/s)")
+        def step(blocks: int, records: int) -> None:
+            if not records and label.startswith("native"):
+                advance(blocks)
+                return
+            seen["records"] += records
+            rate = seen["records"] / max(time.perf_counter() - seen["t0"], 1e-9)
+            advance(blocks, f"{label} ({seen['records']:,} logs, {rate:,.0f} logs/s)")
 
-            results.append((symbol, sync_token(
-                ws, get_logs=calls["get_logs"], block_ts=calls["block_ts"], token=token,
-                chain=chain, symbol=symbol, decimals=decimals, start=start, end=end,
-                policy=policy, on_chunk=step,
-            )))  # fmt: skip
-    if calls["native"] is not None:
-        get_block, get_receipts = calls["native"]
-        with counter(total, "native blocks", quiet) as advance:
-            results.append(("native", sync_native(
-                ws, get_block=get_block, get_receipts=get_receipts, chain=chain, start=start,
-                end=end, on_block=advance,
-            )))  # fmt: skip
-    if quiet:
-        return
+        yield step
+
+
+def _print_round(results: list[tuple[str, Any]]) -> None:
+    """One line per token of a finished round (what was fetched, loaded, de-duplicated)."""
     for name, s in results:
         rate = s.logs / s.seconds if s.seconds > 0 else 0.0
         resumed = f" (resumed at block {s.resumed_from:,})" if s.resumed_from else ""

@@ -12,6 +12,7 @@ logic is tested without a node; :func:`web3_calls` binds them to a web3 provider
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -435,3 +436,103 @@ def follow_head(
             break
         sleep(interval)
     return rounds
+
+
+#: Progress reporting for :func:`sync_rpc`: called once per phase with its label and the number
+#: of blocks it covers, it returns a context manager that yields ``step(blocks, records)``. The
+#: library never draws anything itself; the CLI passes a factory that draws a bar on a terminal.
+ProgressFactory = Callable[[str, int], Any]
+
+
+@contextlib.contextmanager
+def _no_progress(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    yield lambda blocks, records: None
+
+
+def parse_to_block(text: str | int, latest: int) -> int:
+    """``latest`` or a block number (``--to-block``), as a block number."""
+    t = str(text).strip().lower()
+    if t == "latest":
+        return latest
+    if t.isdigit():
+        return int(t)
+    raise UsageError(f"--to-block: a block number or latest, not {text!r}")
+
+
+def sync_rpc(
+    ws: Any,
+    url: str,
+    tokens: tuple[str, ...] | list[str] = (),
+    *,
+    chain: str = "ethereum",
+    from_block: int = 0,
+    to_block: str | int = "latest",
+    native: bool = False,
+    symbol: str | None = None,
+    decimals: int | None = None,
+    margin: int | None = None,
+    poll: float = 15.0,
+    policy: ChunkPolicy | None = None,
+    progress: ProgressFactory | None = None,
+    on_round: Callable[[list[tuple[str, SyncSummary]]], None] | None = None,
+) -> list[tuple[str, SyncSummary]]:
+    """``tracer ingest-rpc`` as a library call: sync ERC-20 ``Transfer`` logs of ``tokens`` (and
+    native transfers with ``native``) from the node at ``url`` into workspace ``ws``.
+
+    Symbol and decimals come from each contract (``symbol``/``decimals`` override them, for
+    non-standard tokens). Without ``margin`` one round runs up to ``to_block``; with it, rounds
+    keep following the head ``margin`` blocks behind (until interrupted), each reported to
+    ``on_round``. Every round resumes after the workspace's checkpoints, so a killed run loses
+    nothing and duplicates nothing. Returns the last round's ``(name, summary)`` per token.
+    """
+    from tracer.core.addresses import normalize_chain, normalize_evm
+
+    if not tokens and not native:
+        raise UsageError("give at least one --token, or --native")
+    chain = normalize_chain(chain)
+    policy = policy or ChunkPolicy()
+    progress = progress or _no_progress
+    w3, get_logs, block_ts, head = web3_calls(url)
+    end = parse_to_block(to_block, reachable(url, head, policy))
+    plan = []
+    for raw in tokens:
+        try:
+            token = normalize_evm(raw)
+        except ValueError as exc:
+            raise UsageError(f"--token: {exc}") from None
+        sym, dec = token_metadata(w3, token)
+        sym = symbol or sym
+        dec = decimals if decimals is not None else dec
+        if sym is None or dec is None:
+            raise UsageError(f"{token}: the contract has no symbol()/decimals(); pass --symbol "
+                             "and --decimals")  # fmt: skip
+        plan.append((token, sym, dec))
+    natives = native_calls(w3) if native else None
+    last: list[tuple[str, SyncSummary]] = []
+
+    def one_round(stop: int) -> None:
+        total = max(0, stop - from_block + 1)
+        results: list[tuple[str, SyncSummary]] = []
+        for token, sym, dec in plan:
+            with progress(f"{sym} blocks", total) as step:
+                results.append((sym, sync_token(
+                    ws, get_logs=get_logs, block_ts=block_ts, token=token, chain=chain,
+                    symbol=sym, decimals=dec, start=from_block, end=stop, policy=policy,
+                    on_chunk=step,
+                )))  # fmt: skip
+        if natives is not None:
+            get_block, get_receipts = natives
+            with progress("native blocks", total) as step:
+                results.append(("native", sync_native(
+                    ws, get_block=get_block, get_receipts=get_receipts, chain=chain,
+                    start=from_block, end=stop, on_block=lambda blocks: step(blocks, 0),
+                )))  # fmt: skip
+        last[:] = results
+        if on_round is not None:
+            on_round(results)
+
+    if margin is None:
+        one_round(end)
+    else:
+        follow_head(one_round, head, margin, interval=poll)
+    return last
