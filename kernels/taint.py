@@ -1,4 +1,7 @@
-"""Taint propagation over time-ordered transfers: one rule per model, two sweep kernels.
+"""Taint propagation over time-ordered transfers: the sweep kernels and their state.
+
+The rules (one per model) and the vocabulary live in :mod:`.rules`; the FIFO/LIFO lot kernel in
+:mod:`.lots`; this module holds the balance sweep, the colour sweep and the public wrappers.
 
 Every model walks the edges once in chain order. An address holds a balance ``B`` (what the
 observed transfers left it) and a tainted part ``T``; an edge ``u → v`` moving ``x`` carries the
@@ -37,79 +40,68 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-NORMAL, SOURCE, SINK, THROUGH = 0, 1, 2, 3
+from .lots import _lots_kernel
+from .rules import (
+    BEYOND,
+    CLEAN_FIRST,
+    DEFAULT_MAX_LOTS,
+    DUST,
+    FIFO,
+    HAIRCUT,
+    LIFO,
+    LOT_MERGES,
+    MODELS,
+    N_STATS,
+    NORMAL,
+    OVERDRAFT_AMOUNT,
+    OVERDRAFTS,
+    POISON,
+    SINK,
+    SOURCE,
+    TAINT_FIRST,
+    THROUGH,
+    TIHO,
+    TRACED,
+    clean_first_rule,
+    haircut_rule,
+    poison_rule,
+    taint_first_rule,
+)
 
-POISON, HAIRCUT, TAINT_FIRST, CLEAN_FIRST, TIHO, FIFO, LIFO = 0, 1, 2, 3, 4, 5, 6
-MODELS = {
-    "poison": POISON,
-    "haircut": HAIRCUT,
-    "taint-first": TAINT_FIRST,
-    "clean-first": CLEAN_FIRST,
-    "tiho": TIHO,
-    "fifo": FIFO,
-    "lifo": LIFO,
-}
-#: Indices into the ``stats`` output.
-TRACED, DUST, BEYOND, OVERDRAFTS, OVERDRAFT_AMOUNT, LOT_MERGES = 0, 1, 2, 3, 4, 5
-N_STATS = 6
-#: Default bound on a FIFO/LIFO queue (lots per address); see :func:`_lots_push`.
-DEFAULT_MAX_LOTS = 1024
-
-
-# ---------------------------------------------------------------------------------------------
-# The rules: one function per model (``x`` moved, balance ``b`` >= x after the prior-funds
-# adjustment, tainted part ``t`` <= b). Each returns the taint the transfer carries.
-# ---------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def poison_rule(x: float, b: float, t: float) -> float:
-    """Poison: any outflow of an address that ever received taint is wholly tainted.
-
-    Rule: ``x if t > 0 else 0``. Does not conserve value (the same unit can taint many outflows):
-    an upper bound on every other model, edge by edge. Source: Möser, Böhme & Breuker (2014),
-    "Towards risk scoring of Bitcoin transactions", §3 (poison); BlockSci's ``poison``.
-    """
-    return x if t > 0.0 else 0.0
-
-
-@njit(cache=True, inline="always")
-def haircut_rule(x: float, b: float, t: float) -> float:
-    """Haircut: every outflow carries the address's tainted share, pro rata.
-
-    Rule: ``x * t / b``. Conserves value; taint spreads thinly over everything the address pays.
-    Source: Möser, Böhme & Breuker (2014), §3 (haircut); BlockSci's ``haircut``. Edge case:
-    ``b == 0`` cannot occur after the prior-funds adjustment unless ``x == 0`` (then 0).
-    """
-    if b <= 0.0:
-        return 0.0
-    share = t / b
-    if share > 1.0:
-        share = 1.0
-    return x * share
-
-
-@njit(cache=True, inline="always")
-def taint_first_rule(x: float, b: float, t: float) -> float:
-    """Taint-first (seniority): tainted funds leave before clean ones.
-
-    Rule: ``min(x, t)``. The claimant-friendly rule of English tracing law when the wrongdoer
-    mixes the claimant's money with their own and dissipates it (Re Hallett's Estate (1880): the
-    trustee is presumed to spend their own money first would be the opposite; seniority is the
-    "victim's money first" reading used by Anderson et al. 2019, "Bitcoin Redux", §4).
-    """
-    return x if x < t else t
-
-
-@njit(cache=True, inline="always")
-def clean_first_rule(x: float, b: float, t: float) -> float:
-    """Clean-first with lowest intermediate balance (LIBR).
-
-    Rule: ``max(0, x - (b - t))``: clean funds leave first, taint only when the balance drops
-    below the tainted part. Later clean deposits never raise ``t`` (the tainted part can only
-    fall with withdrawals), which is the lowest-intermediate-balance rule: Re Hallett's Estate
-    (1880) and Roscoe v Winder (1915); for crypto, Anderson et al. 2019, §4.
-    """
-    r = x - (b - t)
-    return r if r > 0.0 else 0.0
+# Re-exported: callers and tests name the vocabulary through this module too.
+__all__ = [
+    "BEYOND",
+    "CLEAN_FIRST",
+    "DEFAULT_MAX_LOTS",
+    "DUST",
+    "FIFO",
+    "HAIRCUT",
+    "LIFO",
+    "LOT_MERGES",
+    "MODELS",
+    "NORMAL",
+    "N_STATS",
+    "OVERDRAFTS",
+    "OVERDRAFT_AMOUNT",
+    "POISON",
+    "SINK",
+    "SOURCE",
+    "TAINT_FIRST",
+    "THROUGH",
+    "TIHO",
+    "TRACED",
+    "ChunkResult",
+    "ColourState",
+    "SweepState",
+    "TaintResult",
+    "clean_first_rule",
+    "haircut_rule",
+    "poison_rule",
+    "propagate",
+    "sweep_chunk",
+    "taint_first_rule",
+    "tx_groups",
+]  # fmt: skip
 
 
 # Delivery (booking what an edge carries into the receiver) is written out in each kernel rather
@@ -333,188 +325,6 @@ def _colour_kernel(
     stats[BEYOND] = beyond
     stats[OVERDRAFTS] = n_over
     stats[OVERDRAFT_AMOUNT] = over
-
-
-@njit(cache=True)
-def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max_lots, lifo):
-    """Append a lot (``x`` moved, ``tx`` of it tainted) to node ``v``'s queue.
-
-    Each node owns a region ``[start, start + cap)`` of one pool; live lots are ``head..tail``.
-    A full region slides its live lots to the front when at least half is free, else moves to a
-    region twice as large at the pool's end (the pool doubles when needed).
-
-    Merging bounds memory. A lot of the same kind as the newest (both wholly tainted or both
-    wholly clean) is added to it, which changes nothing. A queue already holding ``max_lots``
-    lots merges two adjacent lots into one *mixed* lot, spent pro rata (haircut inside the
-    lot): FIFO adds the new lot to the newest one, LIFO merges its two oldest — in both cases
-    the lots spent last, so the lots about to be spent stay exact. Returns the pool arrays,
-    the new pool end and 1 when a mixed merge happened (counted in ``stats[LOT_MERGES]``).
-    """
-    if tail[v] > head[v]:
-        i = start[v] + tail[v] - 1
-        if (tx == 0.0 and lot_tnt[i] == 0.0) or (tx == x and lot_tnt[i] == lot_amt[i]):
-            lot_amt[i] += x
-            lot_tnt[i] += tx
-            return lot_amt, lot_tnt, pool_end, 0
-    merged = 0
-    if tail[v] - head[v] >= max_lots:
-        merged = 1
-        if not lifo:
-            i = start[v] + tail[v] - 1
-            lot_amt[i] += x
-            lot_tnt[i] += tx
-            return lot_amt, lot_tnt, pool_end, merged
-        i = start[v] + head[v]
-        lot_amt[i + 1] += lot_amt[i]
-        lot_tnt[i + 1] += lot_tnt[i]
-        head[v] += 1
-    if tail[v] == cap[v]:
-        live = tail[v] - head[v]
-        if cap[v] > 0 and live <= cap[v] // 2:
-            for k in range(live):
-                lot_amt[start[v] + k] = lot_amt[start[v] + head[v] + k]
-                lot_tnt[start[v] + k] = lot_tnt[start[v] + head[v] + k]
-        else:
-            new_cap = cap[v] * 2 if cap[v] > 0 else 4
-            if pool_end + new_cap > lot_amt.shape[0]:
-                grow = max(lot_amt.shape[0] * 2, pool_end + new_cap)
-                na = np.empty(grow, dtype=np.float64)
-                nt = np.zeros(grow, dtype=np.float64)
-                na[:pool_end] = lot_amt[:pool_end]
-                nt[:pool_end] = lot_tnt[:pool_end]
-                lot_amt = na
-                lot_tnt = nt
-            for k in range(live):
-                lot_amt[pool_end + k] = lot_amt[start[v] + head[v] + k]
-                lot_tnt[pool_end + k] = lot_tnt[start[v] + head[v] + k]
-            start[v] = pool_end
-            cap[v] = new_cap
-            pool_end += new_cap
-        head[v] = 0
-        tail[v] = live
-    lot_amt[start[v] + tail[v]] = x
-    lot_tnt[start[v] + tail[v]] = tx
-    tail[v] += 1
-    return lot_amt, lot_tnt, pool_end, merged
-
-
-@njit(cache=True)
-def _lots_kernel(
-    src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
-    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, beyond_from, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
-):  # fmt: skip
-    """FIFO and LIFO: per-address queues of lots ``(amount, tainted part)``.
-
-    The queue state (``start/head/tail/cap`` per node, the pool, its end) persists across calls
-    so a chain can be swept chunk by chunk. Returns the pool arrays, the pool end and the
-    longest queue seen.
-    """
-    max_live = 0
-    merges = stats[LOT_MERGES]
-    # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
-    # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
-    traced = stats[TRACED]
-    dust = stats[DUST]
-    beyond = stats[BEYOND]
-    n_over = stats[OVERDRAFTS]
-    over = stats[OVERDRAFT_AMOUNT]
-    for e in range(src.shape[0]):
-        u = src[e]
-        v = dst[e]
-        x = amount[e]
-        ru = role[u]
-        rv = role[v]
-        b = bt[u, 0]
-        t_u = bt[u, 1]
-        carried = 0.0
-        if ru == SOURCE:
-            if seed[e]:
-                carried = x
-                traced += x
-        elif ru != SINK:
-            if x > b:
-                n_over += 1.0
-                over += x - b
-            # FIFO spends the oldest lot first (the head), LIFO the newest (the tail). A shortfall
-            # is prior funds, older than anything observed: x > b empties the queue either way.
-            need = x
-            while need > 0.0 and tail[u] > head[u]:
-                idx = start[u] + (tail[u] - 1 if lifo else head[u])
-                a = lot_amt[idx]
-                if a <= need:
-                    carried += lot_tnt[idx]
-                    need -= a
-                    lot_amt[idx] = 0.0
-                    lot_tnt[idx] = 0.0
-                    if lifo:
-                        tail[u] -= 1
-                    else:
-                        head[u] += 1
-                else:
-                    part = lot_tnt[idx] * (need / a)  # a mixed lot is spent pro rata
-                    if lot_tnt[idx] == a:
-                        part = need  # wholly tainted: exact
-                    carried += part
-                    lot_tnt[idx] -= part
-                    lot_amt[idx] = a - need
-                    need = 0.0
-            if tail[u] == head[u]:
-                head[u] = 0
-                tail[u] = 0
-            if carried > t_u:
-                carried = t_u
-        if record:
-            bal_before[e] = b if b > x else x
-            taint_before[e] = t_u
-        bt[u, 0] = (b if b > x else x) - x
-        rest = t_u - carried
-        bt[u, 1] = rest if rest > 0.0 else 0.0
-        bt[v, 0] += x
-        moved = 0.0
-        if carried > 0.0:
-            # deliver (same lines in _sweep_kernel; see the note above it)
-            h = 1 if ru == SOURCE else hops[u] + 1
-            if carried < min_amount:
-                dust += carried
-            elif h > max_hops:
-                beyond += carried
-                beyond_from[u] += carried  # who stopped at the limit (rare path)
-            else:
-                moved = carried
-                edge_taint[e] = carried
-                edge_hop[e] = h
-                if hops[v] < 0 or h < hops[v]:
-                    hops[v] = h
-                if first_ts[v] < 0:
-                    first_ts[v] = ts[e]
-                inflow[v] += carried
-                if rv == NORMAL or rv == THROUGH:
-                    bt[v, 1] += carried
-        if rv == NORMAL or rv == THROUGH:
-            # the receiver's new lots: the tainted part first (same instant; documented order)
-            if moved > 0.0:
-                lot_amt, lot_tnt, pool_end, m = _lots_push(
-                    lot_amt, lot_tnt, start, head, tail, cap, v, moved, moved, pool_end,
-                    max_lots, lifo,
-                )  # fmt: skip
-                merges += m
-            if x - moved > 0.0:
-                lot_amt, lot_tnt, pool_end, m = _lots_push(
-                    lot_amt, lot_tnt, start, head, tail, cap, v, x - moved, 0.0, pool_end,
-                    max_lots, lifo,
-                )  # fmt: skip
-                merges += m
-            live = tail[v] - head[v]
-            if live > max_live:
-                max_live = live
-    stats[TRACED] = traced
-    stats[DUST] = dust
-    stats[BEYOND] = beyond
-    stats[OVERDRAFTS] = n_over
-    stats[OVERDRAFT_AMOUNT] = over
-    stats[LOT_MERGES] = merges
-    return lot_amt, lot_tnt, pool_end, max_live
 
 
 # ---------------------------------------------------------------------------------------------
@@ -803,7 +613,7 @@ def propagate(
     record:
         keep each edge's sender balance and taint before it (for the audit ledger).
     max_lots:
-        FIFO/LIFO only: lots kept per address before two are merged (see :func:`_lots_push`).
+        FIFO/LIFO only: lots kept per address before two are merged (see :func:`.lots._lots_push`).
     """
     state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops,
                        max_lots=max_lots)  # fmt: skip
