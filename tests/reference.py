@@ -210,9 +210,13 @@ def exposure_trace(
                 elif model == "poison":
                     k = x
                 elif model == "taint-first":
-                    k = min(x, pool) * t / pool
+                    spend = min(x, pool)
+                    # the whole pool leaves whole (no rounding residue that would later count
+                    # as "touched"), as the kernel's docstring says
+                    k = t if spend >= pool * (1.0 - 1e-12) else spend * t / pool
                 else:  # clean-first
-                    k = max(0.0, x - (b - pool)) * t / pool
+                    spend = max(0.0, x - (b - pool))
+                    k = t if spend >= pool * (1.0 - 1e-12) else spend * t / pool
                 if model != "poison":
                     k = min(k, t)
                     held[u][c] = t - k
