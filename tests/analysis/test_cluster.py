@@ -17,6 +17,7 @@ from tracer.analysis.follow import follow
 from tracer.analysis.heuristics import ClusterOptions
 from tracer.cli import cli
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -206,7 +207,7 @@ def test_labels_spread_to_entities_as_inferred(tmp_path: Path) -> None:
     row = r.reached.row(0, named=True)
     assert row["name"] == "Scam collector" and row["label_inferred"] is True
     assert row["entity_size"] == 2 and row["amount"] == pytest.approx(1.0)
-    doc = r.to_dict()
+    doc = follow_json(r)
     assert doc["reached"][0]["label_inferred"] is True and doc["entities"] is True
     assert doc["services"][0]["label_inferred"] is True
     # without entities the money sits unlabelled at w2

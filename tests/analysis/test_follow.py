@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import MODEL_NAMES, follow
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -62,7 +63,7 @@ def test_worked_example_through_the_whole_stack(tmp_path: Path, model: str) -> N
         assert r.unaccounted == pytest.approx(0.0, abs=1e-9)
         assert r.conserves
     else:
-        assert not r.conserves and not r.to_dict()["accounting"]["closes"]
+        assert not r.conserves and not follow_json(r)["accounting"]["closes"]
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_source_traces_a_deposit_back_to_the_scam_wallet(
 
 
 def test_json_contract(sample_ws: Workspace, sample_addresses: dict[str, str]) -> None:
-    d = follow(sample_ws, [sample_addresses["scam"]], model="fifo").to_dict()
+    d = follow_json(follow(sample_ws, [sample_addresses["scam"]], model="fifo"))
     assert {"model", "sources", "traced_total", "reached", "held", "dust"} <= set(d)
     for r in d["reached"]:
         assert {"address", "name", "category", "amount", "share", "min_hops", "first_ts",

@@ -15,6 +15,7 @@ from tracer.analysis.exposure_run import exposure
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -68,7 +69,7 @@ def test_asset_all_reports_each_asset_and_never_adds_them(mixed_ws: Workspace) -
     assert services.select("asset", "amount").rows() == [("USD", pytest.approx(4.0)),
                                                          ("WETH", pytest.approx(2.0))]  # fmt: skip
     assert services["share"].to_list() == [pytest.approx(1.0), pytest.approx(1.0)]
-    d = r.to_dict()
+    d = follow_json(r)
     assert d["traced_total"] is None and d["accounting"] is None
     assert [b["asset"] for b in d["by_asset"]] == ["USD", "WETH"]
     assert {x["asset"] for x in d["reached"]} == {"USD", "WETH"}
@@ -80,7 +81,7 @@ def test_asset_all_reports_each_asset_and_never_adds_them(mixed_ws: Workspace) -
 def test_one_token_keeps_the_scalar_contract(mixed_ws: Workspace) -> None:
     r = follow(mixed_ws, [S], Selection(assets="WETH"))
     assert r.single_asset and r.traced_total == pytest.approx(2.0)
-    assert r.to_dict()["by_asset"][0]["decimals"] == 18
+    assert follow_json(r)["by_asset"][0]["decimals"] == 18
     default = follow(mixed_ws, [S])  # stablecoins: USDT + USDC pooled as USD
     assert default.traced_total == pytest.approx(4.0) and default.accounts[0].asset == "USD"
 

@@ -12,6 +12,7 @@ from tests.conftest import SAMPLE, SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -37,7 +38,7 @@ def test_default_stablecoin_selection_on_a_trx_only_workspace_names_what_is_ther
     msg = r.warnings[0]["message"]
     assert msg == ("no stablecoin transfers; this workspace holds TRX (6 transfers): "
                    "use --asset TRX")  # fmt: skip
-    assert r.to_dict()["warnings"] == r.warnings
+    assert follow_json(r)["warnings"] == r.warnings
     # and the suggestion works
     trx = follow(ws, [sample_addresses["exchange-c-hot"]], Selection(assets="TRX"))
     assert trx.traced_total > 0

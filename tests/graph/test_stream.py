@@ -12,6 +12,7 @@ from benchmarks.workspace_case import canonical_parquet
 from tracer.analysis.follow import follow
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import LabelLoad
 from tracer.store import partitions
 from tracer.store.workspace import Workspace
@@ -53,7 +54,7 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     assert a.dust == b.dust and a.returned == b.returned
     assert a.beyond_max_hops == b.beyond_max_hops
     assert a.overdraft_amount == b.overdraft_amount
-    assert a.to_dict() == b.to_dict()
+    assert follow_json(a) == follow_json(b)
     assert a.held_total == b.held_total and a.overdrafts == b.overdrafts
     assert a.reached.drop("paths", "share").equals(b.reached.drop("paths", "share"))
     assert a.reached["paths"].to_list() == b.reached["paths"].to_list()

@@ -16,6 +16,7 @@ from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.core.decimal_text import decimal_text, exact_text, table_text
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.output.render import path_text
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
@@ -97,6 +98,6 @@ def test_max_hops_one_lists_the_direct_receivers_that_passed_it_on(sample_addres
     assert front[sample_addresses["peel-1"]] == pytest.approx(70_000.0)
     assert sum(front.values()) == pytest.approx(r.beyond_max_hops)
     assert r.unaccounted == pytest.approx(0.0, abs=1e-6)
-    doc = r.to_dict()
+    doc = follow_json(r)
     assert doc["hop_limit_frontier"][0]["address"] == sample_addresses["peel-1"]
-    assert follow(ws, [sample_addresses["scam"]]).to_dict()["hop_limit_frontier"] == []
+    assert follow_json(follow(ws, [sample_addresses["scam"]]))["hop_limit_frontier"] == []

@@ -108,7 +108,7 @@ def follow(
     top_held: int = 20,
     ledger: bool = False,
     direction: str = "forward",
-    entities: np.ndarray | None = None,
+    entities: np.ndarray | bool | None = None,
     by_source: bool | None = None,
     progress: Progress | None = None,
 ) -> FollowResult:
@@ -123,10 +123,11 @@ def follow(
     token) is swept on its own and accounted on its own: amounts of different tokens are never
     added (rows carry their ``asset``).
 
-    ``entities`` (int32 entity id per node, from :mod:`~tracer.analysis.cluster`) makes each
-    entity one node: transfers inside an entity are dropped (they are not hops, and nothing is
-    counted twice), a labelled member's label spreads to its entity (``label_inferred`` unless
-    every member carries it), and rows show the entity's representative address and size.
+    ``entities`` (int32 entity id per node, from :mod:`~tracer.analysis.cluster`; ``True``: the
+    workspace's current entities, stored or computed) makes each entity one node: transfers
+    inside an entity are dropped (they are not hops, and nothing is counted twice), a labelled
+    member's label spreads to its entity (``label_inferred`` unless every member carries it),
+    and rows show the entity's representative address and size.
 
     ``selection.stream``: read edges chunk by chunk from the Parquet partitions instead of the
     graph cache (memory O(addresses) + the tainted edges). ``None``: stream when the workspace
@@ -170,7 +171,7 @@ def prepare(
     *,
     model: str,
     backward: bool,
-    entities: np.ndarray | None = None,
+    entities: np.ndarray | bool | None = None,
     by_source: bool | None = None,
 ) -> TraceSetup:
     """Nodes, sources, labels, roles (and entities, colours) for a run: everything but edges."""
@@ -192,7 +193,11 @@ def prepare(
     sizes = np.ones(graph.n_nodes, dtype=np.int64)
     labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
     rep = None
-    if entities is not None:
+    if entities is True:
+        from tracer.analysis.cluster import entity_labels
+
+        entities, _ = entity_labels(workspace)
+    if entities is not None and entities is not False:
         rep = np.ascontiguousarray(entities, dtype=np.int32)
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
     role = roles(graph, src_ids, labelled, selection.through)

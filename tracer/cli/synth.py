@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracer.cli.app import _err, cli
+from tracer.cli.app import cli, err_console
 from tracer.core.errors import UsageError
 
 
@@ -66,7 +66,7 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
     spec = SynthSpec(transfers=n_transfers, addresses=n_addresses, seed=seed, days=days,
                      patterns=patterns)  # fmt: skip
     summary = run(spec, Path(out_dir), progress=terminal(quiet))
-    _err().print(
+    err_console().print(
         f"{summary['transfers']:,} transfers, {summary['addresses']:,} addresses, "
         f"{summary['partitions']} partitions, {summary['labels']} labels, "
         f"{len(summary['patterns'])} patterns → {out_dir} (ground truth: ground_truth.json)"

@@ -19,6 +19,7 @@ from rich.table import Table
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.core.atomic import atomic_path, write_text_atomic
 from tracer.core.decimal_text import table_text
+from tracer.output.follow_json import account_json, follow_json
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 
@@ -225,9 +226,9 @@ def write_text(text: str, output: str | None) -> None:
 def write_follow(result: FollowResult, fmt: str, output: str | None) -> None:
     """Write a follow result as json, jsonl (one reached address per line), csv or parquet."""
     if fmt == "json":
-        write_text(json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n", output)
+        write_text(json.dumps(follow_json(result), indent=2, default=_json_default) + "\n", output)
         return
-    d = result.to_dict()
+    d = follow_json(result)
     if fmt == "jsonl":
         lines = [
             json.dumps({"model": d["model"], **r}, default=_json_default) for r in d["reached"]
@@ -282,7 +283,7 @@ def ledger_metadata(result: FollowResult, workspace: Any, command_line: list[str
         "direction": result.direction,
         "assets": result.assets,
         "options": result.options,
-        "by_asset": [a.to_dict() for a in result.accounts],
+        "by_asset": [account_json(a) for a in result.accounts],
         "rule": LEDGER_RULES[result.model],
         "seed_rule": "is_seed rows are the traced transfers themselves: tainted = amount",
         "warnings": result.warnings,
