@@ -10,6 +10,7 @@ command signatures stay short and typed (no ``**kw``).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,11 +70,13 @@ def parse_when(text: str | None, flag: str) -> datetime | None:
 
     from tracer.sources.base import timestamp_us
 
-    us = pl.select(timestamp_us(pl.lit(text))).item()
+    bare_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()) is not None
+    # a bare date is its midnight (the export timestamp parser wants a time of day)
+    us = pl.select(timestamp_us(pl.lit(f"{text.strip()} 00:00:00" if bare_date else text))).item()
     if us is None:
         raise UsageError(f"{flag}: cannot read {text!r} as a date/time (e.g. 2024-03-01 or "
                          "2024-03-01T12:00:00Z)")  # fmt: skip
-    if len(text.strip()) == 10 and flag == "--until":
+    if bare_date and flag == "--until":
         us += 86_400_000_000 - 1  # a bare date as --until means the end of that day
     return datetime.fromtimestamp(us / 1e6, tz=UTC)
 

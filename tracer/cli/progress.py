@@ -27,6 +27,7 @@ def counter(total: int | None, description: str, quiet: bool) -> Iterator[Advanc
         with no_progress(description, total or 0) as advance:
             yield advance
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -40,6 +41,7 @@ def counter(total: int | None, description: str, quiet: bool) -> Iterator[Advanc
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        console=Console(stderr=True),  # never stdout: that is where results go
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
