@@ -46,67 +46,59 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return output_options(data_options(selection_options(f)))
 
 
-def _run_follow(
-    direction: str,
-    addresses: tuple[str, ...],
-    sources_file: str | None,
-    model: str,
-    top_paths: int,
-    ledger_file: str | None,
-    use_entities: bool,
-    by_source: bool,
-    selection: Selection,
-    data: DataChoice,
-    out: OutputChoice,
-) -> None:
-    """Parse, make the one library call, render (shared by ``follow`` and ``source``)."""
-    from tracer.analysis.follow import follow
-    from tracer.cli.data import open_data
-    from tracer.cli.progress import terminal
-    from tracer.output.render import follow_table, write_follow, write_ledger
-    from tracer.sources.labels import read_address_list
+def _follow_command(direction: str, doc: str) -> Callable[..., None]:
+    """The command body of ``follow`` (forward) or ``source`` (backward): parse, make the one
+    library call, render."""
 
-    addrs = list(addresses) + (read_address_list(sources_file) if sources_file else [])
-    if not addrs:
-        raise UsageError("give an ADDRESS or --sources FILE")
-    ws = open_data(data)
-    result = follow(
-        ws, addrs, selection, model=model, top_paths=top_paths, ledger=bool(ledger_file),
-        direction=direction, entities=True if use_entities else None,
-        by_source=True if by_source else None, progress=terminal(data.quiet),
-    )  # fmt: skip
-    if ledger_file and result.ledger is not None:
-        argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
-        write_ledger(result, ledger_file, ws, argv)
-        if not data.quiet:
-            err_console().print(
-                f"ledger: {result.ledger.height:,} tainted transfers → {ledger_file}"
-            )
-    fmt = out.resolved()
-    if fmt == "table":
-        follow_table(result, out_console(), by_source=by_source)
-    else:
-        write_follow(result, fmt, out.output)
-        if not data.quiet:  # the JSON carries them too ("warnings"); say them aloud
-            for w in result.warnings:
-                err_console().print(f"[yellow]Warning: {w['message']}[/yellow]")
+    def command(
+        addresses: tuple[str, ...],
+        sources_file: str | None,
+        model: str,
+        top_paths: int,
+        ledger_file: str | None,
+        use_entities: bool,
+        by_source: bool,
+        selection: Selection,
+        data: DataChoice,
+        out: OutputChoice,
+    ) -> None:
+        from tracer.analysis.follow import follow
+        from tracer.cli.data import open_data
+        from tracer.cli.progress import terminal
+        from tracer.output.render import follow_table, write_follow, write_ledger
+        from tracer.sources.labels import read_address_list
+
+        addrs = list(addresses) + (read_address_list(sources_file) if sources_file else [])
+        if not addrs:
+            raise UsageError("give an ADDRESS or --sources FILE")
+        ws = open_data(data)
+        result = follow(
+            ws, addrs, selection, model=model, top_paths=top_paths, ledger=bool(ledger_file),
+            direction=direction, entities=True if use_entities else None,
+            by_source=True if by_source else None, progress=terminal(data.quiet),
+        )  # fmt: skip
+        if ledger_file and result.ledger is not None:
+            argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
+            write_ledger(result, ledger_file, ws, argv)
+            if not data.quiet:
+                err_console().print(
+                    f"ledger: {result.ledger.height:,} tainted transfers → {ledger_file}"
+                )
+        fmt = out.resolved()
+        if fmt == "table":
+            follow_table(result, out_console(), by_source=by_source)
+        else:
+            write_follow(result, fmt, out.output)
+            if not data.quiet:  # the JSON carries them too ("warnings"); say them aloud
+                for w in result.warnings:
+                    err_console().print(f"[yellow]Warning: {w['message']}[/yellow]")
+
+    command.__doc__ = doc
+    return command
 
 
-@cli.command()
-@follow_options
-def follow(
-    addresses: tuple[str, ...],
-    sources_file: str | None,
-    model: str,
-    top_paths: int,
-    ledger_file: str | None,
-    use_entities: bool,
-    by_source: bool,
-    selection: Selection,
-    data: DataChoice,
-    out: OutputChoice,
-) -> None:
-    """Follow the money out of ADDRESS(es): services reached, paths, what is still held.
+follow = cli.command("follow")(follow_options(_follow_command("forward", """\
+    Follow the money out of ADDRESS(es): services reached, paths, what is still held.
 
     \b
     Example:
@@ -114,32 +106,14 @@ def follow(
         --data fixtures/sample_case/trongrid_scam_wallet.json \\
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv --format json
-    """
-    _run_follow("forward", addresses, sources_file, model, top_paths, ledger_file,
-                use_entities, by_source, selection, data, out)  # fmt: skip
+    """)))
 
-
-@cli.command()
-@follow_options
-def source(
-    addresses: tuple[str, ...],
-    sources_file: str | None,
-    model: str,
-    top_paths: int,
-    ledger_file: str | None,
-    use_entities: bool,
-    by_source: bool,
-    selection: Selection,
-    data: DataChoice,
-    out: OutputChoice,
-) -> None:
-    """Trace backwards: where did the money that reached ADDRESS(es) come from?
+source = cli.command("source")(follow_options(_follow_command("backward", """\
+    Trace backwards: where did the money that reached ADDRESS(es) come from?
 
     \b
     Example:
       tracer source TTqBGPuxz5Q4rXb3UpaGaDi6QbtDRbKTYk \\
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
-    """
-    _run_follow("backward", addresses, sources_file, model, top_paths, ledger_file,
-                use_entities, by_source, selection, data, out)  # fmt: skip
+    """)))
