@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import MODEL_NAMES, follow
+from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -61,7 +63,7 @@ def test_worked_example_through_the_whole_stack(tmp_path: Path, model: str) -> N
         assert r.unaccounted == pytest.approx(0.0, abs=1e-9)
         assert r.conserves
     else:
-        assert not r.conserves and not r.to_dict()["accounting"]["closes"]
+        assert not r.conserves and not follow_json(r)["accounting"]["closes"]
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +128,14 @@ def test_ledger_lets_an_outsider_recompute_haircut(
 
 def test_window_max_hops_and_dust(sample_ws: Workspace, sample_addresses: dict[str, str]) -> None:
     scam = sample_addresses["scam"]
-    late = follow(sample_ws, [scam], since=datetime.fromisoformat("2024-03-09T03:00:00+00:00"))
+    since = datetime.fromisoformat("2024-03-09T03:00:00+00:00")
+    late = follow(sample_ws, [scam], Selection(since=since))
     assert late.traced_total == pytest.approx(15_000.0)  # only the merchant-1 payout
-    short = follow(sample_ws, [scam], max_hops=2)
+    short = follow(sample_ws, [scam], Selection(max_hops=2))
     assert short.beyond_max_hops > 0
     assert short.reached["min_hops"].max() <= 2
     assert short.unaccounted == pytest.approx(0.0, abs=1e-6)
-    dusty = follow(sample_ws, [scam], min_amount=10_000.0)
+    dusty = follow(sample_ws, [scam], Selection(min_amount=10_000.0))
     assert dusty.dust > 0 and dusty.unaccounted == pytest.approx(0.0, abs=1e-6)
 
 
@@ -151,7 +154,7 @@ def test_source_traces_a_deposit_back_to_the_scam_wallet(
 
 
 def test_json_contract(sample_ws: Workspace, sample_addresses: dict[str, str]) -> None:
-    d = follow(sample_ws, [sample_addresses["scam"]], model="fifo").to_dict()
+    d = follow_json(follow(sample_ws, [sample_addresses["scam"]], model="fifo"))
     assert {"model", "sources", "traced_total", "reached", "held", "dust"} <= set(d)
     for r in d["reached"]:
         assert {"address", "name", "category", "amount", "share", "min_hops", "first_ts",
@@ -171,4 +174,4 @@ def test_unknown_address_and_asset_are_clear(sample_ws: Workspace) -> None:
     with pytest.raises(UsageError, match="not an EVM"):
         follow(sample_ws, ["hello"])
     with pytest.raises(UsageError, match="no such asset"):
-        follow(sample_ws, [next(iter(sample_ws.transfers()["src"]))], assets="DOGE")
+        follow(sample_ws, [next(iter(sample_ws.transfers()["src"]))], Selection(assets="DOGE"))

@@ -1,4 +1,4 @@
-"""What a ``follow``/``source`` run found, and its JSON contract (README "JSON contract").
+"""What a ``follow``/``source`` run found (its JSON contract is :mod:`tracer.output.follow_json`).
 
 Amounts of different assets are never added: every figure belongs to one :class:`AssetAccount`
 (the USD stablecoin pool, or one token), every row of ``reached``/``held``/``through`` carries its
@@ -12,12 +12,9 @@ on-chain amount (``amount_exact``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import polars as pl
-
-from tracer.core.decimal_text import decimal_text
 
 
 @dataclass
@@ -45,49 +42,11 @@ class AssetAccount:
             self.reached_total + self.returned + self.held_total + self.dust + self.beyond_max_hops
         )
 
-    def dec(self, v: float) -> str | None:
-        return decimal_text(v, self.decimals)
-
-    def accounting(self) -> dict[str, Any]:
-        d = self.dec
-        return {
-            "asset": self.asset,
-            "reached": self.reached_total, "reached_decimal": d(self.reached_total),
-            "returned_to_sources": self.returned, "returned_to_sources_decimal": d(self.returned),
-            "held": self.held_total, "held_decimal": d(self.held_total),
-            "dust": self.dust, "dust_decimal": d(self.dust),
-            "beyond_max_hops": self.beyond_max_hops,
-            "beyond_max_hops_decimal": d(self.beyond_max_hops),
-            "traced_total": self.traced_total, "traced_total_decimal": d(self.traced_total),
-            "closes": self.conserves,
-            "note": None if self.conserves
-            else "poison does not conserve value: figures are upper bounds, not shares",
-        }  # fmt: skip
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "asset": self.asset,
-            "members": self.members,
-            "decimals": self.decimals,
-            "traced_total": self.traced_total,
-            "traced_total_decimal": self.dec(self.traced_total),
-            "accounting": self.accounting(),
-            "unknown_prior_funds": {
-                "transfers": self.overdrafts,
-                "amount": self.overdraft_amount,
-                "amount_decimal": self.dec(self.overdraft_amount),
-            },
-        }
-
 
 PRIOR_FUNDS_RULE = (
     "a wallet sending more than its observed balance is assumed to have held the difference as "
     "clean funds before the data starts"
 )
-
-
-def _ts(v: datetime | None) -> str | None:
-    return None if v is None else v.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -190,57 +149,3 @@ class FollowResult:
             .sort(["_o", "amount", "name"], descending=[False, True, False])
             .drop("_o")
         )
-
-    def _rows(self, frame: pl.DataFrame, keys: list[str] | None = None) -> list[dict[str, Any]]:
-        out = []
-        for r in frame.iter_rows(named=True):
-            row = {k: r[k] for k in keys} if keys else dict(r)
-            if "first_ts" in row:
-                row["first_ts"] = _ts(row["first_ts"])
-            row["amount_decimal"] = decimal_text(row["amount"], self.decimals_of(r["asset"]))
-            out.append(row)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (documented in the README; keep keys stable)."""
-        reached_keys = [
-            "address", "chain", "asset", "name", "category", "amount", "share", "min_hops",
-            "first_ts", "paths", "label_inferred", "entity_size",
-        ]  # fmt: skip
-        one = self.accounts[0] if self.single_asset else None
-        doc: dict[str, Any] = {
-            "model": self.model,
-            "direction": self.direction,
-            "services": self._rows(self.services()),
-            "sources": self.sources,
-            "assets": self.assets,
-            "by_asset": [a.to_dict() for a in self.accounts],
-            "traced_total": self.traced_total,
-            "traced_total_decimal": None if one is None else one.dec(one.traced_total),
-            "reached": self._rows(self.reached, reached_keys),
-            "through": self._rows(self.through),
-            "held": self._rows(self.held, ["address", "chain", "asset", "amount"]),
-            "held_total": self.held_total,
-            "returned": self.returned,
-            "dust": self.dust,
-            "beyond_max_hops": self.beyond_max_hops,
-            "hop_limit_frontier": []
-            if self.frontier is None
-            else self._rows(self.frontier, ["address", "chain", "asset", "amount", "min_hops"]),
-            "conserves": self.conserves,
-            "accounting": None if one is None else one.accounting(),
-            "unknown_prior_funds": {
-                "transfers": self.overdrafts,
-                "amount": self.overdraft_amount,
-                "amount_decimal": None if one is None else one.dec(one.overdraft_amount),
-                "rule": PRIOR_FUNDS_RULE,
-            },
-            "excluded_unknown_decimals": self.excluded_unknown_decimals,
-            "missing_sources": self.missing_sources,
-            "entities": self.entities,
-            "options": self.options,
-            "warnings": self.warnings,
-        }
-        if self.by_source is not None:
-            doc["by_source"] = self._rows(self.by_source)
-        return doc

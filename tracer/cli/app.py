@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from polars.exceptions import PanicException
-from rich.console import Console
 
-from tracer.core.errors import TracerError, UsageError
+from tracer.core.errors import TracerError
 from tracer.core.version import __version__
-from tracer.sources.labels import CategoryNeeded, LabelLoad, read_labels
 
-OUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+if TYPE_CHECKING:
+    from rich.console import Console
+
 #: Exit code of an unexpected exception (sysexits EX_SOFTWARE): distinct from bad input (2).
 INTERNAL_ERROR_EXIT = 70
 
@@ -54,10 +51,10 @@ class TracerGroup(click.Group):
             raise click.ClickException(where + (exc.strerror or str(exc) or repr(exc))) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except (Exception, PanicException) as exc:
+        except BaseException as exc:
             # Not the user's input (that arrives as TracerError, exit 2): a bug. Say so, with a
             # distinct code, instead of a traceback or a false "bad input".
-            if os.environ.get("TRACER_DEBUG"):
+            if os.environ.get("TRACER_DEBUG") or not _is_bug(exc):
                 raise
             err = click.ClickException(
                 f"internal error (a bug in tracer, not a problem with your files): "
@@ -68,204 +65,30 @@ class TracerGroup(click.Group):
             raise err from None
 
 
-def _err() -> Console:
+def _is_bug(exc: BaseException) -> bool:
+    """An ordinary exception, or a polars panic (a ``BaseException``; polars is only asked
+    when it is loaded, so start-up does not import it)."""
+    if isinstance(exc, Exception):
+        return True
+    if "polars" in sys.modules:
+        from polars.exceptions import PanicException
+
+        return isinstance(exc, PanicException)
+    return False
+
+
+def err_console() -> Console:
+    """Messages, warnings and progress: stderr, so piped output stays clean."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _out() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=max(120, Console().width))
+def out_console(width: int = 120) -> Console:
+    """Tables on stdout, at least ``width`` columns wide (wider on a wider terminal)."""
+    from rich.console import Console
 
-
-# -- shared options ---------------------------------------------------------------------------
-def workspace_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--workspace",
-        "-w",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Workspace folder (default: $TRACER_WORKSPACE or ./.tracer).",
-    )(f)
-
-
-def read_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that say how to read export files (ingest and --data)."""
-    opts = [
-        click.option("--input-format", "fmt", default=None,
-                     help="Force the export format instead of detecting it (see README)."),
-        click.option("--chain", default=None,
-                     help="Chain of EVM exports: ethereum (default), bsc, polygon, ..."),
-        click.option("--map", "column_map", default=None,
-                     help="Generic CSV column mapping, e.g. from=sender,to=receiver,hash=tx."),
-        click.option("--tokens", "token_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False),
-                     help="Extra token table(s): chain,token,symbol,decimals."),
-        click.option("--blocks", "blocks_file", default=None,
-                     type=click.Path(exists=True, dir_okay=False),
-                     help="Block timestamps (ethereum-etl blocks export) for block-only exports."),
-        click.option("--skip-bad", is_flag=True,
-                     help="Write bad rows to the rejects file instead of stopping at the first."),
-        click.option("--rejects", "rejects_file", default="tracer-rejects.parquet",
-                     show_default=True, help="Where --skip-bad writes rejected rows (Parquet)."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr."),
-    ]  # fmt: skip
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--data/--labels: analyse files directly, in memory, with no workspace."""
-    opts = [
-        click.option("--data", "data_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False),
-                     help="Export file(s) to analyse in memory instead of a workspace."),
-        click.option("--labels", "label_files", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False),
-                     help="Label file(s): CSV, TagPack YAML, or address list (with "
-                          "--label-category)."),
-        click.option("--label-category", default=None,
-                     help="Category for --labels files that carry none (address lists, "
-                          "Etherscan CSVs); files with their own categories keep them."),
-    ]  # fmt: skip
-    for o in reversed(opts):
-        f = o(f)
-    return read_options(workspace_option(f))
-
-
-def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--output", "-o", default=None, help="Output file (default: stdout).")(f)
-    return click.option(
-        "--format",
-        "out_format",
-        type=click.Choice(OUT_FORMATS),
-        default=None,
-        help="Output format (default: table on a terminal, json when piped or -o FILE.json).",
-    )(f)
-
-
-def _read_options(kw: dict[str, Any]) -> Any:
-    from tracer.core.tokens import load_tokens
-    from tracer.sources import ReadOptions
-    from tracer.sources.blocks import read_blocks
-    from tracer.sources.generic import parse_map
-
-    return ReadOptions(
-        chain=kw.get("chain"),
-        column_map=parse_map(kw.get("column_map")),
-        tokens=load_tokens(kw.get("token_files") or ()),
-        blocks=read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None,
-    )
-
-
-def _label_loads(
-    files: tuple[str, ...],
-    category: str | None,
-    flag: str = "--label-category",
-    name: str | None = None,
-    quiet: bool = False,
-) -> list[LabelLoad]:
-    """Read label files; ``category`` fills in only files that carry none (said on stderr)."""
-    loads = []
-    for f in files:
-        try:
-            loads.append(read_labels(f, category=category, name=name))
-        except CategoryNeeded as exc:
-            raise exc.for_flag(flag) from None
-        if category and loads[-1].own_categories and not quiet:
-            _err().print(f"{f}: keeps its own categories ({flag} {category} not applied)")
-    return loads
-
-
-def _summary_line(summary: Any) -> str:
-    d = summary.as_dict()
-    text = (
-        f"read {d['read']:,} rows: loaded {d['loaded']:,}, duplicate {d['duplicate']:,}, "
-        f"rejected {d['rejected']:,}, skipped {d['skipped']:,} (not transfers)"
-    )
-    if d["unknown_decimals"]:
-        text += f"; {d['unknown_decimals']:,} loaded rows have unknown token decimals"
-    return text
-
-
-def _print_file_messages(f: Any) -> None:
-    """How a file was read (notes, dim) and what could mislead (warnings), under its line."""
-    for note in f.notes:
-        _err().print(f"  [dim]{note}[/dim]", highlight=False)
-    for warning in f.warnings:
-        _err().print(f"  [yellow]warning:[/yellow] {warning}", highlight=False)
-
-
-def _write_rejects(summary: Any, path: str, quiet: bool) -> None:
-    from tracer.output.render import write_frame
-
-    if summary.rejects.height == 0:
-        return
-    write_frame(summary.rejects, "parquet", path)
-    if not quiet:
-        _err().print(f"{summary.rejects.height:,} rejected rows written to {path}")
-
-
-def _workspace(kw: dict[str, Any]) -> Any:
-    """The workspace to analyse: in memory from --data, else the on-disk one."""
-    from tracer.store.workspace import Workspace
-
-    loads = _label_loads(kw.get("label_files") or (), kw.get("label_category"),
-                         quiet=kw.get("quiet", False))  # fmt: skip
-    if kw.get("data_files"):
-        ws, summary = Workspace.in_memory(
-            kw["data_files"], loads, options=_read_options(kw), fmt=kw.get("fmt"),
-            skip_bad=kw.get("skip_bad", False),
-        )  # fmt: skip
-        _write_rejects(summary, kw["rejects_file"], kw.get("quiet", False))
-        if not kw.get("quiet"):
-            for f in summary.files:
-                if f.warnings:  # said when piped too: a figure may rest on them
-                    _err().print(f"{f.file}:", highlight=False)
-                    _print_file_messages(f)
-            if _err().is_terminal:
-                _err().print(f"[dim]{_summary_line(summary)}[/dim]")
-        return ws
-    ws = Workspace.open(kw.get("workspace"))
-    if loads:
-        ws.add_labels_in_memory(loads)
-    return ws
-
-
-def _out_format(fmt: str | None, output: str | None) -> str:
-    if fmt:
-        return fmt
-    if output and output != "-":
-        suffix = Path(output).suffix.lower().lstrip(".")
-        if suffix in OUT_FORMATS:
-            return suffix
-        return "json"
-    return "table" if sys.stdout.isatty() else "json"
-
-
-def _csv_list(text: str | None) -> tuple[str, ...]:
-    """``"a, b,,c"`` → ``("a", "b", "c")``."""
-    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
-
-
-def _through(text: str | None) -> tuple[str, ...]:
-    """``--through``: categories that pass taint on; ``none`` for none."""
-    return () if (text or "").strip().lower() == "none" else _csv_list(text)
-
-
-def _parse_when(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    import polars as pl
-
-    from tracer.sources.base import timestamp_us
-
-    us = pl.select(timestamp_us(pl.lit(text))).item()
-    if us is None:
-        raise UsageError(f"{flag}: cannot read {text!r} as a date/time (e.g. 2024-03-01 or "
-                         "2024-03-01T12:00:00Z)")  # fmt: skip
-    if len(text.strip()) == 10 and flag == "--until":
-        us += 86_400_000_000 - 1  # a bare date as --until means the end of that day
-    return datetime.fromtimestamp(us / 1e6, tz=UTC)
+    return Console(highlight=False, soft_wrap=False, width=max(width, Console().width))
 
 
 # -- the group -------------------------------------------------------------------------------
@@ -281,46 +104,6 @@ def cli() -> None:
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-
-
-def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """What is traced, shared by follow/source and exposure: assets, window, pass-through
-    categories, hop limit and dust (read back with :func:`_selection`)."""
-    opts = [
-        click.option("--asset", default=None,
-                     help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."),
-        click.option("--since", default=None,
-                     help="Only traced flows at or after this time (UTC)."),
-        click.option("--until", default=None,
-                     help="Only traced flows at or before this time (UTC)."),
-        click.option("--through", default="otc_desk,swap,bridge", show_default=True,
-                     help="Label categories that pass taint on instead of absorbing it "
-                          "('none' for none)."),
-        click.option("--max-hops", type=click.IntRange(min=1), default=None,
-                     help="Taint stops after this many hops."),
-        click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
-                     help="Dust threshold in token units: smaller taint is not followed."),
-        click.option("--stream/--no-stream", default=None,
-                     help="Read transfers chunk by chunk from the Parquet partitions (memory "
-                          "O(addresses)) instead of the graph cache. Default: stream when the "
-                          "workspace has no graph cache."),
-    ]  # fmt: skip
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _selection(kw: dict[str, Any]) -> dict[str, Any]:
-    """The parsed :func:`selection_options` values, as keyword arguments of the use cases."""
-    return {
-        "assets": kw.get("asset"),
-        "since": _parse_when(kw.get("since"), "--since"),
-        "until": _parse_when(kw.get("until"), "--until"),
-        "through": _through(kw.get("through")),
-        "max_hops": kw.get("max_hops"),
-        "min_amount": kw.get("min_amount") or 0.0,
-        "stream": kw.get("stream"),
-    }
 
 
 def main() -> None:

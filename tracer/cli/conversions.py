@@ -8,14 +8,18 @@ what was skipped and why, so a user sees how much of the data the table covers.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-import polars as pl
-from rich.table import Table
 
-from tracer.cli.app import OUT_FORMATS, _err, _out, _out_format, cli
+from tracer.cli.app import cli, err_console, out_console
+from tracer.cli.options import OUT_FORMATS
+from tracer.cli.options import out_format as format_for
 from tracer.core.errors import UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+    from rich.table import Table
 
 
 def _short(text: str | None, n: int = 12) -> str:
@@ -25,6 +29,8 @@ def _short(text: str | None, n: int = 12) -> str:
 
 
 def _table(frame: pl.DataFrame) -> Table:
+    from rich.table import Table
+
     t = Table(show_lines=False)
     for col in ("tx", "trader", "in", "out", "protocol", "rule", "conf"):
         t.add_column(col)
@@ -57,7 +63,15 @@ def _table(frame: pl.DataFrame) -> Table:
 @click.option("--format", "out_format", type=click.Choice(OUT_FORMATS), default=None,
               help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
-def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
+def conversions(
+    data_files: tuple[str, ...],
+    chain: str | None,
+    token_files: tuple[str, ...],
+    blocks_file: str | None,
+    output: str | None,
+    out_format: str | None,
+    quiet: bool,
+) -> None:
     """Decode conversions (swaps, wraps) per transaction, with skip counts by reason.
 
     Amounts are the trader's own net flows in the transaction (Transfer logs, wraps, native
@@ -70,40 +84,41 @@ def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_logs.json \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_transactions.json
     """
+    import polars as pl
+
     from tracer.analysis.conversions import decode_files
     from tracer.core.tokens import load_tokens
     from tracer.output.render import write_frame, write_text
     from tracer.sources.blocks import read_blocks
 
-    blocks = read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None
+    blocks = read_blocks(blocks_file, chain=None) if blocks_file else None
     decoded, reads = decode_files(
-        list(data_files), chain=kw.get("chain"), tokens=load_tokens(kw.get("token_files") or ()),
-        blocks=blocks,
-    )  # fmt: skip
-    fmt = _out_format(kw.get("out_format"), kw.get("output"))
+        list(data_files), chain=chain, tokens=load_tokens(token_files), blocks=blocks
+    )
+    fmt = format_for(out_format, output)
     frame = decoded.conversions
     if fmt == "table":
-        _out().print(_table(frame))
+        out_console().print(_table(frame))
     elif fmt in ("json", "jsonl"):
         rows = frame.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).to_dicts()
         if fmt == "json":
             doc = {"conversions": rows, "summary": decoded.summary(), "problems": decoded.problems}
-            write_text(json.dumps(doc, indent=2) + "\n", kw.get("output"))
+            write_text(json.dumps(doc, indent=2) + "\n", output)
         else:
-            write_text("".join(json.dumps(r) + "\n" for r in rows), kw.get("output"))
+            write_text("".join(json.dumps(r) + "\n" for r in rows), output)
     elif fmt == "csv":
         flat = frame.with_columns(
             pl.col("pools").list.join(";"),
             pl.col("log_indices").cast(pl.List(pl.String)).list.join(";"),
             pl.col("flow_log_indices").cast(pl.List(pl.String)).list.join(";"),
         )
-        write_frame(flat, "csv", kw.get("output"))
+        write_frame(flat, "csv", output)
     else:
-        if kw.get("output") in (None, "-"):
+        if output in (None, "-"):
             raise UsageError("--format parquet needs -o FILE")
-        write_frame(frame, "parquet", kw.get("output"))
-    if not kw.get("quiet"):
-        err = _err()
+        write_frame(frame, "parquet", output)
+    if not quiet:
+        err = err_console()
         for r in reads:
             skipped = f", skipped {sum(r.skipped.values()):,}" if r.skipped else ""
             err.print(f"{r.file}: {r.format} ({r.kind}), {r.rows:,} rows{skipped}")

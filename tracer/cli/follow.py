@@ -7,24 +7,24 @@ from typing import Any
 
 import click
 
-from tracer.cli.app import (
-    _err,
-    _out,
-    _out_format,
-    _selection,
-    _workspace,
-    cli,
+from tracer.cli.app import cli, err_console, out_console
+from tracer.cli.options import (
+    DataChoice,
+    OutputChoice,
     data_options,
     output_options,
     selection_options,
 )
 from tracer.core.errors import UsageError
-from tracer.sources.labels import read_address_list
+from tracer.graph.spec import Selection
+
+#: ``--model`` choices: the kernels' models (tests/cli check they agree with
+#: :data:`tracer.analysis.follow.MODEL_NAMES`; written out so ``--help`` loads no kernel).
+MODEL_NAMES = ("poison", "haircut", "taint-first", "clean-first", "tiho", "fifo", "lifo")
 
 
 def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    from tracer.analysis.follow import MODEL_NAMES
-
+    """What ``follow`` and ``source`` share beyond the selection, data and output options."""
     opts = [
         click.argument("addresses", nargs=-1),
         click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False),
@@ -46,47 +46,59 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return output_options(data_options(selection_options(f)))
 
 
-def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
-    from tracer.analysis.follow import follow
-    from tracer.output.render import follow_table, write_follow, write_ledger
+def _follow_command(direction: str, doc: str) -> Callable[..., None]:
+    """The command body of ``follow`` (forward) or ``source`` (backward): parse, make the one
+    library call, render."""
 
-    addrs = list(addresses)
-    if kw.get("sources_file"):
-        addrs += read_address_list(kw["sources_file"])
-    if not addrs:
-        raise UsageError("give an ADDRESS or --sources FILE")
-    ws = _workspace(kw)
-    entity_of = None
-    if kw.get("use_entities"):
-        from tracer.analysis.cluster import entity_labels
+    def command(
+        addresses: tuple[str, ...],
+        sources_file: str | None,
+        model: str,
+        top_paths: int,
+        ledger_file: str | None,
+        use_entities: bool,
+        by_source: bool,
+        selection: Selection,
+        data: DataChoice,
+        out: OutputChoice,
+    ) -> None:
+        from tracer.analysis.follow import follow
+        from tracer.cli.data import open_data
+        from tracer.cli.progress import terminal
+        from tracer.output.render import follow_table, write_follow, write_ledger
+        from tracer.sources.labels import read_address_list
 
-        entity_of, _ = entity_labels(ws)
-    result = follow(
-        ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
-        ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
-        by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
-    )  # fmt: skip
-    if kw.get("ledger_file") and result.ledger is not None:
-        argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
-        write_ledger(result, kw["ledger_file"], ws, argv)
-        if not kw.get("quiet"):
-            _err().print(
-                f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"
-            )
-    fmt = _out_format(kw.get("out_format"), kw.get("output"))
-    if fmt == "table":
-        follow_table(result, _out(), by_source=bool(kw.get("by_source")))
-    else:
-        write_follow(result, fmt, kw.get("output"))
-        if not kw.get("quiet"):  # the JSON carries them too ("warnings"); say them aloud
-            for w in result.warnings:
-                _err().print(f"[yellow]Warning: {w['message']}[/yellow]")
+        addrs = list(addresses) + (read_address_list(sources_file) if sources_file else [])
+        if not addrs:
+            raise UsageError("give an ADDRESS or --sources FILE")
+        ws = open_data(data)
+        result = follow(
+            ws, addrs, selection, model=model, top_paths=top_paths, ledger=bool(ledger_file),
+            direction=direction, entities=True if use_entities else None,
+            by_source=True if by_source else None, progress=terminal(data.quiet),
+        )  # fmt: skip
+        if ledger_file and result.ledger is not None:
+            argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
+            write_ledger(result, ledger_file, ws, argv)
+            if not data.quiet:
+                err_console().print(
+                    f"ledger: {result.ledger.height:,} tainted transfers → {ledger_file}"
+                )
+        fmt = out.resolved()
+        if fmt == "table":
+            follow_table(result, out_console(), by_source=by_source)
+        else:
+            write_follow(result, fmt, out.output)
+            if not data.quiet:  # the JSON carries them too ("warnings"); say them aloud
+                for w in result.warnings:
+                    err_console().print(f"[yellow]Warning: {w['message']}[/yellow]")
+
+    command.__doc__ = doc
+    return command
 
 
-@cli.command()
-@follow_options
-def follow(addresses: tuple[str, ...], **kw: Any) -> None:
-    """Follow the money out of ADDRESS(es): services reached, paths, what is still held.
+follow = cli.command("follow")(follow_options(_follow_command("forward", """\
+    Follow the money out of ADDRESS(es): services reached, paths, what is still held.
 
     \b
     Example:
@@ -94,19 +106,14 @@ def follow(addresses: tuple[str, ...], **kw: Any) -> None:
         --data fixtures/sample_case/trongrid_scam_wallet.json \\
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv --format json
-    """
-    _run_follow("forward", addresses, kw)
+    """)))
 
-
-@cli.command()
-@follow_options
-def source(addresses: tuple[str, ...], **kw: Any) -> None:
-    """Trace backwards: where did the money that reached ADDRESS(es) come from?
+source = cli.command("source")(follow_options(_follow_command("backward", """\
+    Trace backwards: where did the money that reached ADDRESS(es) come from?
 
     \b
     Example:
       tracer source TTqBGPuxz5Q4rXb3UpaGaDi6QbtDRbKTYk \\
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
-    """
-    _run_follow("backward", addresses, kw)
+    """)))

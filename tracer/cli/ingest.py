@@ -3,22 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import click
 
-from tracer.cli.app import (
-    _err,
-    _label_loads,
-    _out,
-    _print_file_messages,
-    _read_options,
-    _summary_line,
-    _write_rejects,
-    cli,
-    read_options,
-    workspace_option,
-)
+from tracer.cli.app import cli, err_console, out_console
+from tracer.cli.options import ReadChoice, init_option, read_options, workspace_option
 
 
 @cli.command()
@@ -26,10 +16,10 @@ from tracer.cli.app import (
 @workspace_option
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
-@click.option("--init", is_flag=True,
-              help="Make the workspace folder a workspace even if it already holds other files "
-                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
-def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+@init_option
+def ingest(
+    files: tuple[str, ...], workspace: Path | None, read: ReadChoice, as_json: bool, init: bool
+) -> None:
     """Load export files into the workspace (idempotent; atomic).
 
     Formats are detected from the header or shape: ethereum-etl (CSV/JSON), BigQuery,
@@ -41,37 +31,39 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """
     import json
 
-    from tracer.core.progress import counter
+    from tracer.cli.data import print_file_messages, read_options, summary_line, write_rejects
+    from tracer.cli.progress import counter
     from tracer.store.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
-    opts = _read_options(kw)
-    quiet = kw.get("quiet", False)
+    ws = Workspace.open(workspace, create=True, init=init)
+    opts = read_options(read)
+    quiet = read.quiet
     done = [0]
     # rows read so far, drawn only on a terminal (big CSVs arrive in batches)
-    with counter(None, "reading", quiet) as advance:  # type: ignore[arg-type]
+    with counter(None, "reading", quiet) as advance:
 
         def progress(rows: int) -> None:
             done[0] += rows
             advance(rows, f"reading: {done[0]:,} rows")
 
         summary = ws.ingest(
-            list(files), options=opts, fmt=kw.get("fmt"), skip_bad=kw.get("skip_bad", False),
-            progress=progress,
+            list(files), options=opts, fmt=read.fmt, skip_bad=read.skip_bad, progress=progress,
         )  # fmt: skip
-    _write_rejects(summary, kw["rejects_file"], quiet)
+    write_rejects(summary, read.rejects_file, quiet)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
         for f in summary.files:
             skipped = ", ".join(f"{n} {r}" for r, n in f.skipped.items()) or "none"
-            _err().print(
+            err_console().print(
                 f"{f.file} [{f.format}]: read {f.read:,} = loaded {f.loaded:,} + duplicate "
                 f"{f.duplicate:,} + rejected {f.rejected:,} + skipped {sum(f.skipped.values()):,}"
                 f" ({skipped})"
             )
-            _print_file_messages(f)
-        _err().print(_summary_line(summary) + ("" if summary.changed else "; workspace unchanged"))
+            print_file_messages(f)
+        err_console().print(
+            summary_line(summary) + ("" if summary.changed else "; workspace unchanged")
+        )
 
 
 @cli.group()
@@ -86,10 +78,14 @@ def labels() -> None:
               help="Category for files that carry none (address lists, Etherscan CSVs); "
                    "TagPacks and CSVs with a category column keep theirs.")  # fmt: skip
 @click.option("--name", default=None, help="Name for plain address lists (default: file name).")
-@click.option("--init", is_flag=True,
-              help="Make the workspace folder a workspace even if it already holds other files "
-                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
-def labels_add(files: tuple[str, ...], category: str | None, name: str | None, **kw: Any) -> None:
+@init_option
+def labels_add(
+    files: tuple[str, ...],
+    workspace: Path | None,
+    category: str | None,
+    name: str | None,
+    init: bool,
+) -> None:
     """Add label files: CSV, GraphSense TagPack YAML, or address lists.
 
     \b
@@ -97,24 +93,25 @@ def labels_add(files: tuple[str, ...], category: str | None, name: str | None, *
       tracer labels add fixtures/sample_case/labels.csv
       tracer labels add fixtures/ofac/sanctioned_addresses_TRX.txt --category sanctioned
     """
+    from tracer.cli.data import label_loads
     from tracer.store.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
-    loads = _label_loads(files, category, "--category", name=name)
+    ws = Workspace.open(workspace, create=True, init=init)
+    loads = label_loads(files, category, "--category", name=name)
     added = ws.add_labels(loads)
     for load in loads:
         skipped = ", ".join(f"{n} {r}" for r, n in load.skipped.items()) or "none"
-        _err().print(
+        err_console().print(
             f"{load.file}: read {load.read:,}, usable {load.labels.height:,}, skipped "
             f"{sum(load.skipped.values()):,} ({skipped})"
         )
-    _err().print(f"{added:,} new labels in the workspace")
+    err_console().print(f"{added:,} new labels in the workspace")
 
 
 @cli.command()
 @workspace_option
 @click.option("--format", "out_format", type=click.Choice(["table", "json"]), default="table")
-def info(out_format: str, **kw: Any) -> None:
+def info(workspace: Path | None, out_format: str) -> None:
     """Show what the workspace holds: transfers per chain/asset, addresses, time range, labels.
 
     \b
@@ -127,11 +124,11 @@ def info(out_format: str, **kw: Any) -> None:
 
     from tracer.store.workspace import Workspace
 
-    d = Workspace.open(kw.get("workspace")).info()
+    d = Workspace.open(workspace).info()
     if out_format == "json":
         click.echo(json.dumps(d, indent=2, default=str))
         return
-    c = _out()
+    c = out_console()
     c.print(f"Workspace {d['workspace']}: {d['transfers']:,} transfers, "
             f"{d['addresses']:,} addresses, {d['first_ts']} → {d['last_ts']}")  # fmt: skip
     t = Table("chain", "asset", "transfers", "amount")
@@ -145,7 +142,7 @@ def info(out_format: str, **kw: Any) -> None:
 @cli.command()
 @workspace_option
 @click.option("--output", "-o", required=True, help="Parquet file to write.")
-def export(output: str, **kw: Any) -> None:
+def export(workspace: Path | None, output: str) -> None:
     """Write the canonical transfer table (chain order) to Parquet.
 
     \b
@@ -154,5 +151,5 @@ def export(output: str, **kw: Any) -> None:
     """
     from tracer.store.workspace import Workspace
 
-    n = Workspace.open(kw.get("workspace")).export(output)
-    _err().print(f"{n:,} transfers written to {output}")
+    n = Workspace.open(workspace).export(output)
+    err_console().print(f"{n:,} transfers written to {output}")

@@ -1,7 +1,7 @@
 """Batch and entity commands: ``exposure``, ``cluster``, ``entity`` (registered on ``cli``).
 
-Kept apart from :mod:`tracer.cli` so each module stays one screenful of concerns; the shared
-option decorators and helpers are imported from there.
+Kept apart from :mod:`tracer.cli.follow` so each module stays one screenful of concerns; the
+shared option bundles come from :mod:`tracer.cli.options`.
 """
 
 from __future__ import annotations
@@ -11,20 +11,17 @@ from typing import Any
 
 import click
 
-from tracer.cli.app import (
-    _csv_list,
-    _err,
-    _out,
-    _out_format,
-    _selection,
-    _workspace,
-    cli,
+from tracer.cli.app import cli, err_console, out_console
+from tracer.cli.options import (
+    DataChoice,
+    OutputChoice,
+    csv_list,
     data_options,
     output_options,
     selection_options,
 )
 from tracer.core.errors import UsageError
-from tracer.sources.labels import read_address_list
+from tracer.graph.spec import Selection
 
 
 @cli.command()
@@ -83,7 +80,17 @@ from tracer.sources.labels import read_address_list
 @selection_options
 @data_options
 def exposure(
-    addresses_file: str | None, all_addresses: bool, output: str | None, **kw: Any
+    addresses_file: str | None,
+    all_addresses: bool,
+    output: str | None,
+    direction: str,
+    model: str,
+    categories: str | None,
+    risk_config: str | None,
+    engine: str,
+    ray_address: str | None,
+    selection: Selection,
+    data: DataChoice,
 ) -> None:
     """Batch exposure of addresses to label categories, written as Parquet, CSV or JSON.
 
@@ -98,10 +105,14 @@ def exposure(
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-    from tracer.analysis.exposure import ExposureRequest, report_format, write_report
+    from tracer.analysis.exposure import ExposureRequest
     from tracer.analysis.exposure_run import exposure
     from tracer.analysis.risk import load_risk_config
+    from tracer.cli.data import open_data
+    from tracer.cli.progress import terminal
+    from tracer.output.exposure_report import report_format, write_report
     from tracer.output.render import EXPOSURE_TABLE_MAX, exposure_table
+    from tracer.sources.labels import read_address_list
 
     if bool(addresses_file) == all_addresses:
         raise UsageError("give either ADDRESSES_FILE or --all")
@@ -117,24 +128,22 @@ def exposure(
             f"the terminal table is for lists of up to {EXPOSURE_TABLE_MAX} addresses"
         )
     req = ExposureRequest(
-        addresses=addresses, model=kw["model"],
-        directions=("in", "out") if kw["direction"] == "both" else (kw["direction"],),
-        categories=_csv_list(kw.get("categories")) or None, **_selection(kw),
+        addresses=addresses, model=model,
+        directions=("in", "out") if direction == "both" else (direction,),
+        categories=csv_list(categories) or None, selection=selection,
     )  # fmt: skip
-    risk = load_risk_config(kw.get("risk_config"))
-    ws = _workspace(kw)
-    quiet = kw.get("quiet", False)
-    report = exposure(ws, req, risk=risk, engine=kw["engine"], ray_address=kw.get("ray_address"),
-                      quiet=quiet)  # fmt: skip
+    risk = load_risk_config(risk_config)
+    ws = open_data(data)
+    quiet = data.quiet
+    report = exposure(ws, req, risk=risk, engine=engine, ray_address=ray_address,
+                      progress=terminal(quiet), ray_logs=not quiet)  # fmt: skip
     if output is None:
-        from rich.console import Console
-
-        exposure_table(report, Console(highlight=False, width=max(170, _out().width)))
+        exposure_table(report, out_console(170))
         return
     write_report(report, output, ["tracer", *click.get_current_context().meta["tracer.argv"]])
     if not quiet:
         m = report.metadata
-        err = _err()
+        err = err_console()
         err.print(
             f"{report.frame.height:,} rows for {m['reported_addresses']:,} addresses "
             f"({', '.join(req.directions)}; {len(m['categories'])} categories: "
@@ -150,7 +159,7 @@ def exposure(
 
 def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """One option per clustering threshold; defaults come from ``ClusterOptions`` (one source)."""
-    from tracer.analysis.heuristics import ClusterOptions
+    from tracer.analysis.cluster_options import ClusterOptions
 
     d = ClusterOptions()
     table = [
@@ -182,7 +191,17 @@ def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--output", "-o", default=None, help="Also write the entities to this Parquet file.")
 @cluster_options
 @data_options
-def cluster_cmd(heuristics: str, output: str | None, **kw: Any) -> None:
+def cluster_cmd(
+    heuristics: str,
+    output: str | None,
+    deposit_max_blocks: int,
+    deposit_max_diff: float,
+    deposit_max_delay: float,
+    deposit_max_rel_diff: float,
+    gas_max_funded: int,
+    airdrop_min_recipients: int,
+    data: DataChoice,
+) -> None:
     """Cluster addresses into entities (deposit reuse, common gas funder, airdrops).
 
     Entities are stored in the workspace for 'follow --entities' and 'entity'; each member
@@ -200,26 +219,27 @@ def cluster_cmd(heuristics: str, output: str | None, **kw: Any) -> None:
 
     from tracer.analysis.cluster import cluster, parse_heuristics
     from tracer.analysis.heuristics import ClusterOptions
+    from tracer.cli.data import open_data
     from tracer.output.render import write_frame
 
     opts = ClusterOptions(
-        deposit_max_blocks=kw["deposit_max_blocks"], deposit_max_diff=kw["deposit_max_diff"],
-        deposit_max_delay=timedelta(seconds=kw["deposit_max_delay"]),
-        deposit_max_rel_diff=kw["deposit_max_rel_diff"], gas_max_funded=kw["gas_max_funded"],
-        airdrop_min_recipients=kw["airdrop_min_recipients"],
+        deposit_max_blocks=deposit_max_blocks, deposit_max_diff=deposit_max_diff,
+        deposit_max_delay=timedelta(seconds=deposit_max_delay),
+        deposit_max_rel_diff=deposit_max_rel_diff, gas_max_funded=gas_max_funded,
+        airdrop_min_recipients=airdrop_min_recipients,
     )  # fmt: skip
-    ws = _workspace(kw)
+    ws = open_data(data)
     res = cluster(ws, parse_heuristics(heuristics), opts)
     stored = ""
-    if ws.path is not None and not kw.get("label_files"):
+    if ws.path is not None and not data.label_files:
         ws.save_entities(res.entities, res.links, res.stats)
         stored = f"; stored in {ws.path}"
     if output:
         write_frame(res.entities.drop("id"), "parquet", output)
-    if not kw.get("quiet"):
+    if not data.quiet:
         st = res.stats
         links = ", ".join(f"{h} {n:,}" for h, n in st["links"].items())
-        _err().print(
+        err_console().print(
             f"links: {links}; {st['entities']:,} entities of 2+ addresses "
             f"({st['clustered_addresses']:,} addresses, largest {st['largest_entity']:,})"
             + (f" → {output}" if output else "")
@@ -231,7 +251,7 @@ def cluster_cmd(heuristics: str, output: str | None, **kw: Any) -> None:
 @click.argument("address")
 @output_options
 @data_options
-def entity(address: str, **kw: Any) -> None:
+def entity(address: str, out: OutputChoice, data: DataChoice) -> None:
     """Show the entity ADDRESS belongs to: its members and why they are linked.
 
     \b
@@ -246,10 +266,10 @@ def entity(address: str, **kw: Any) -> None:
     from rich.table import Table
 
     from tracer.analysis.cluster import explain
+    from tracer.cli.data import open_data
 
-    members, links = explain(_workspace(kw), address)
-    fmt = _out_format(kw.get("out_format"), kw.get("output"))
-    if fmt != "table":
+    members, links = explain(open_data(data), address)
+    if out.resolved() != "table":
         doc = {
             "address": address,
             "entity_address": members["entity_address"][0] if members.height else None,
@@ -258,9 +278,9 @@ def entity(address: str, **kw: Any) -> None:
         }
         from tracer.output.render import write_text
 
-        write_text(json.dumps(doc, indent=2), kw.get("output"))
+        write_text(json.dumps(doc, indent=2), out.output)
         return
-    c = _out()
+    c = out_console()
     if members.height == 0:
         c.print(f"{address} is not linked to any other address by the clustering rules.")
         return

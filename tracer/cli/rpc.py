@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from tracer.cli.app import _err, cli, workspace_option
+from tracer.cli.app import cli, err_console
+from tracer.cli.options import init_option, workspace_option
 from tracer.core.errors import UsageError
 
 
@@ -68,10 +70,24 @@ from tracer.core.errors import UsageError
 )
 @workspace_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")
-@click.option("--init", is_flag=True,
-              help="Make the workspace folder a workspace even if it already holds other files "
-                   "(tracer adds its own beside them and never deletes them).")  # fmt: skip
-def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
+@init_option
+def ingest_rpc(
+    url: str,
+    tokens: tuple[str, ...],
+    from_block: int,
+    to_block: str,
+    chain: str,
+    symbol: str | None,
+    decimals: int | None,
+    native: bool,
+    margin: int | None,
+    poll: float,
+    chunk: int,
+    retries: int,
+    workspace: Path | None,
+    quiet: bool,
+    init: bool,
+) -> None:
     """Fetch ERC-20 Transfer logs (and native transfers) from a node into the workspace.
 
     A checkpoint per (chain, token) records the last block ingested: run the same command
@@ -85,29 +101,29 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
     from tracer.store.rpc import ChunkPolicy, parse_to_block, sync_rpc
     from tracer.store.workspace import Workspace
 
-    quiet = kw.get("quiet", False)
-    if not tokens and not kw["native"]:
+    if not tokens and not native:
         raise UsageError("give at least one --token, or --native")
-    parse_to_block(kw["to_block"], 0)  # refuse a malformed --to-block before touching anything
-    ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
+    parse_to_block(to_block, 0)  # refuse a malformed --to-block before touching anything
+    ws = Workspace.open(workspace, create=True, init=init)
     try:
         sync_rpc(
-            ws, kw["url"], tokens, chain=kw["chain"], from_block=kw["from_block"],
-            to_block=kw["to_block"], native=kw["native"], symbol=kw.get("symbol"),
-            decimals=kw.get("decimals"), margin=kw["margin"], poll=kw["poll"],
-            policy=ChunkPolicy(initial=kw["chunk"], retries=kw["retries"]),
+            ws, url, tokens, chain=chain, from_block=from_block, to_block=to_block,
+            native=native, symbol=symbol, decimals=decimals, margin=margin, poll=poll,
+            policy=ChunkPolicy(initial=chunk, retries=retries),
             progress=lambda label, total: _bar(label, total, quiet),
             on_round=None if quiet else _print_round,
         )  # fmt: skip
     except KeyboardInterrupt:
-        _err().print("stopped; run the same command again to resume after the last checkpoint")
+        err_console().print(
+            "stopped; run the same command again to resume after the last checkpoint"
+        )
         raise SystemExit(130) from None
 
 
 @contextlib.contextmanager
 def _bar(label: str, total: int, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """A terminal bar for one phase of a sync: blocks done, with records and records/s."""
-    from tracer.core.progress import counter
+    from tracer.cli.progress import counter
 
     with counter(total, label, quiet) as advance:
         seen = {"records": 0, "t0": time.perf_counter()}
@@ -128,7 +144,7 @@ def _print_round(results: list[tuple[str, Any]]) -> None:
     for name, s in results:
         rate = s.logs / s.seconds if s.seconds > 0 else 0.0
         resumed = f" (resumed at block {s.resumed_from:,})" if s.resumed_from else ""
-        _err().print(
+        err_console().print(
             f"{name} {s.token}: blocks {s.start:,}–{s.end:,}{resumed}: {s.logs:,} records in "
             f"{s.chunks:,} requests ({rate:,.0f}/s), loaded {s.loaded:,}, duplicate "
             f"{s.duplicate:,}"

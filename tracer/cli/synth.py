@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracer.cli.app import _err, cli
+from tracer.cli.app import cli, err_console
 from tracer.core.errors import UsageError
 
 
@@ -59,13 +59,14 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
       tracer synth --transfers 10000000 --addresses 2000000 --seed 1 -o /tmp/synth10m
       tracer follow -w /tmp/synth10m "$(jq -r '.patterns[0].scam' /tmp/synth10m/ground_truth.json)"
     """
+    from tracer.cli.progress import terminal
     from tracer.store.synth import SynthSpec
     from tracer.store.synth import synth as run
 
     spec = SynthSpec(transfers=n_transfers, addresses=n_addresses, seed=seed, days=days,
                      patterns=patterns)  # fmt: skip
-    summary = run(spec, Path(out_dir), quiet=quiet)
-    _err().print(
+    summary = run(spec, Path(out_dir), progress=terminal(quiet))
+    err_console().print(
         f"{summary['transfers']:,} transfers, {summary['addresses']:,} addresses, "
         f"{summary['partitions']} partitions, {summary['labels']} labels, "
         f"{len(summary['patterns'])} patterns → {out_dir} (ground truth: ground_truth.json)"

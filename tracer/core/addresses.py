@@ -22,7 +22,6 @@ from functools import lru_cache
 
 import base58
 import polars as pl
-from eth_utils import to_checksum_address
 
 TRON = "tron"
 EVM_CHAINS = frozenset(
@@ -143,6 +142,8 @@ def display(chain: str, address: str) -> str:
     """The form to show a person: EIP-55 checksum case on EVM chains, base58 on Tron."""
     if chain == TRON:
         return address
+    from eth_utils import to_checksum_address  # here: ~0.2 s to import, and Tron needs none
+
     try:
         return to_checksum_address(address)
     except ValueError:

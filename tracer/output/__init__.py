@@ -1,2 +1,2 @@
-"""Rendering results: terminal tables, JSON/JSONL/CSV/Parquet writers, the follow ledger and path
-text."""
+"""Rendering results: the follow/source JSON contract, the exposure report writer, terminal
+tables, JSONL/CSV/Parquet writers, the follow ledger and path text."""

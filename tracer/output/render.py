@@ -10,15 +10,17 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from rich.console import Console
-from rich.table import Table
 
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.core.atomic import atomic_path, write_text_atomic
 from tracer.core.decimal_text import table_text
+from tracer.output.follow_json import account_json, follow_json
+
+if TYPE_CHECKING:  # rich is imported where a table is drawn, not by JSON or file output
+    from rich.console import Console
 
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 
@@ -59,6 +61,8 @@ def follow_table(result: FollowResult, console: Console, *, by_source: bool = Fa
 
 def _asset_block(d: FollowResult, acc: AssetAccount, console: Console, *, several: bool) -> None:
     """One asset's services, pass-throughs, holders, paths and accounting."""
+    from rich.table import Table
+
     dec = acc.decimals
     unit = f" {acc.asset}"
     if several:
@@ -142,6 +146,8 @@ def _asset_block(d: FollowResult, acc: AssetAccount, console: Console, *, severa
 
 def _by_source_table(d: FollowResult, console: Console) -> None:
     """Source × service amounts (``--by-source``), per asset."""
+    from rich.table import Table
+
     frame = d.by_source
     assert frame is not None
     t = Table(title="Reached, by source", title_justify="left")
@@ -164,6 +170,8 @@ EXPOSURE_TABLE_MAX = 50
 def exposure_table(report: Any, console: Console) -> None:
     """An exposure report for a short address list: one block per address and direction,
     the categories it is exposed to (largest first), then the unattributed rest."""
+    from rich.table import Table
+
     f = report.frame
     meta = report.metadata
     console.print(
@@ -225,9 +233,9 @@ def write_text(text: str, output: str | None) -> None:
 def write_follow(result: FollowResult, fmt: str, output: str | None) -> None:
     """Write a follow result as json, jsonl (one reached address per line), csv or parquet."""
     if fmt == "json":
-        write_text(json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n", output)
+        write_text(json.dumps(follow_json(result), indent=2, default=_json_default) + "\n", output)
         return
-    d = result.to_dict()
+    d = follow_json(result)
     if fmt == "jsonl":
         lines = [
             json.dumps({"model": d["model"], **r}, default=_json_default) for r in d["reached"]
@@ -282,7 +290,7 @@ def ledger_metadata(result: FollowResult, workspace: Any, command_line: list[str
         "direction": result.direction,
         "assets": result.assets,
         "options": result.options,
-        "by_asset": [a.to_dict() for a in result.accounts],
+        "by_asset": [account_json(a) for a in result.accounts],
         "rule": LEDGER_RULES[result.model],
         "seed_rule": "is_seed rows are the traced transfers themselves: tainted = amount",
         "warnings": result.warnings,
