@@ -18,6 +18,7 @@ from tracer.cli.app import (
     output_options,
     selection_options,
 )
+from tracer.cli.graph_options import graph_options, write_follow_graph
 from tracer.core.errors import UsageError
 from tracer.sources.labels import read_address_list
 
@@ -43,7 +44,7 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
-    return output_options(data_options(selection_options(f)))
+    return output_options(data_options(selection_options(graph_options(f))))
 
 
 def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
@@ -63,7 +64,8 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
         entity_of, _ = entity_labels(ws)
     result = follow(
         ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
-        ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
+        ledger=bool(kw.get("ledger_file") or kw.get("graph_file")), direction=direction,
+        entities=entity_of,
         by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
@@ -73,6 +75,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
             _err().print(
                 f"ledger: {result.ledger.height:,} tainted transfers → {kw['ledger_file']}"
             )
+    write_follow_graph(result, kw)
     fmt = _out_format(kw.get("out_format"), kw.get("output"))
     if fmt == "table":
         follow_table(result, _out(), by_source=bool(kw.get("by_source")))
