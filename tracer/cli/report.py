@@ -98,7 +98,7 @@ def _refuse_case_overrides(ctx: click.Context) -> None:
 def _inputs(case: Any, kw: dict[str, Any], case_path: str | None) -> list[Any]:
     from tracer.output.report_html import InputFile
 
-    files = [("case", case_path)] if case_path else []
+    files: list[tuple[str, str | None]] = [("case", case_path)]
     files += [("sources", kw.get("sources_file"))] if kw.get("sources_file") else []
     files += [("data", p) for p in case.data] + [("labels", p) for p in case.labels]
     files += [("tokens", p) for p in kw.get("token_files") or ()]

@@ -80,6 +80,8 @@ from tracer.sources.labels import read_address_list
     default=None,
     help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start one.",
 )
+@click.option("--html", "html_file", default=None,
+              help="Also write a self-contained HTML summary (score distribution, top exposed).")
 @selection_options
 @data_options
 def exposure(
@@ -110,7 +112,7 @@ def exposure(
     )
     if output is not None:
         report_format(output)  # refuse an unknown suffix before any work
-    elif addresses is None or len(addresses) > EXPOSURE_TABLE_MAX:
+    elif not kw.get("html_file") and (addresses is None or len(addresses) > EXPOSURE_TABLE_MAX):
         many = "every address" if addresses is None else f"{len(addresses):,} addresses"
         raise UsageError(
             f"exposure of {many} is a batch report: give -o FILE (.parquet, .csv or .json); "
@@ -126,12 +128,19 @@ def exposure(
     quiet = kw.get("quiet", False)
     report = exposure(ws, req, risk=risk, engine=kw["engine"], ray_address=kw.get("ray_address"),
                       quiet=quiet)  # fmt: skip
+    argv = ["tracer", *click.get_current_context().meta["tracer.argv"]]
+    if kw.get("html_file"):
+        from tracer.output.exposure_html import write_exposure_html
+
+        write_exposure_html(report, kw["html_file"], argv)
+    if output is None and kw.get("html_file"):
+        return
     if output is None:
         from rich.console import Console
 
         exposure_table(report, Console(highlight=False, width=max(170, _out().width)))
         return
-    write_report(report, output, ["tracer", *click.get_current_context().meta["tracer.argv"]])
+    write_report(report, output, argv)
     if not quiet:
         m = report.metadata
         err = _err()

@@ -85,9 +85,8 @@ _BOOL_TEXT = {"true": True, "false": False, "yes": True, "no": False}
 def _coerce(file: str, key: str, value: Any, types: tuple[type, ...]) -> Any:
     """YAML plain scalars arrive as text (:mod:`tracer.core.bounded_yaml`): read numbers and
     booleans where the key wants one, and refuse anything else with the file and key named."""
-    if value is None or isinstance(value, types) and not (
-        isinstance(value, bool) and bool not in types
-    ):
+    is_bool_for_number = isinstance(value, bool) and bool not in types
+    if value is None or (isinstance(value, types) and not is_bool_for_number):
         return value
     if isinstance(value, str):
         text = value.strip()
@@ -118,7 +117,7 @@ def _read(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, yaml.YAMLError, bounded_yaml.YamlRejected) as exc:
         raise InputError(file, None, None, f"cannot read the case file: {exc}") from None
     if not isinstance(doc, dict):
-        raise InputError(file, None, None, "a case file is a mapping of keys (sources, model, ...)")
+        raise InputError(file, None, None, "a case file is a mapping (sources, model, ...)")
     return doc
 
 
@@ -142,8 +141,8 @@ def read_case(path: str | Path) -> Case:
     known = {f.name for f in fields(Case)}
     for key in doc:
         if key not in known:
-            raise InputError(file, None, str(key),
-                             f"unknown key; a case file knows: {', '.join(sorted(known))}")  # fmt: skip
+            known_keys = ", ".join(sorted(known))
+            raise InputError(file, None, str(key), f"unknown key; a case file knows: {known_keys}")
     values = {k: _coerce(file, k, v, _TYPES[k]) for k, v in doc.items()}
     if isinstance(values.get("through"), str):
         values["through"] = [t.strip() for t in values["through"].split(",") if t.strip()]

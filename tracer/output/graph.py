@@ -122,7 +122,7 @@ class FlowGraph:
         return out
 
 
-_EDGE_SCHEMA = {
+_EDGE_SCHEMA: dict[str, Any] = {
     "src": pl.String, "dst": pl.String, "asset": pl.String, "tainted": pl.Float64,
     "amount": pl.Float64, "transfers": pl.UInt32, "first_ts": pl.Datetime("us", "UTC"),
     "last_ts": pl.Datetime("us", "UTC"), "inferred": pl.Boolean, "confidence": pl.Float64,
@@ -149,7 +149,7 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
             asset.alias("asset"), "tainted", "amount", "ts",
             inferred.fill_null(False).alias("inferred"),
             confidence.cast(pl.Float64).fill_null(1.0).alias("confidence"),
-        )  # fmt: skip
+        )
         .group_by(["src", "dst", "asset"])
         .agg(
             pl.col("tainted").sum(),
@@ -222,7 +222,7 @@ def build_flow_graph(result: FollowResult, rules: CollapseRules | None = None) -
             pl.col("transfers").sum().cast(pl.UInt32),
             pl.col("first_ts").min(), pl.col("last_ts").max(),
             pl.col("inferred").any(), pl.col("confidence").min(),
-        )  # fmt: skip
+        )
         .with_columns(
             pl.concat_str([pl.lit("more:"), pl.col("asset"), pl.lit(":"), pl.col(sender)])
             .alias(other)
@@ -302,7 +302,7 @@ def _nodes(
         .with_columns(
             pl.col("key").str.split_exact(":", 1).struct.rename_fields(["chain", "address"])
             .alias("_s"),
-        )  # fmt: skip
+        )
         .unnest("_s")
         .with_columns(
             pl.when(pl.col("key").is_in(list(sources))).then(pl.lit("source"))
@@ -312,7 +312,7 @@ def _nodes(
             pl.when(pl.col("key").is_in(list(sources))).then(0)
             .otherwise(pl.col("hop")).cast(pl.Int32).alias("hop"),
             pl.lit(None, pl.UInt32).alias("more"),
-        )  # fmt: skip
+        )
     )
     src_labels = ledger.select(
         _key(pl.col("chain"), pl.col("src")).alias("key"), "src_name", "src_category"

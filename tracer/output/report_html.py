@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -130,8 +130,9 @@ def _env() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
     )  # fmt: skip
     env.filters["ts"] = lambda v: "" if v is None else v.strftime("%Y-%m-%d %H:%M:%SZ")
     env.filters["pct"] = lambda v: "" if v is None else f"{v:.1%}"
@@ -169,7 +170,7 @@ def hop_table(result: FollowResult) -> list[dict[str, Any]]:
             pl.when(key.is_in(services)).then(pl.lit("service"))
             .when(key.is_in(through)).then(pl.lit("through"))
             .otherwise(pl.lit("wallet")).alias("_to"),
-        )  # fmt: skip
+        )
         .group_by([asset, "hop"])
         .agg(
             pl.col("tainted").sum().alias("moved"),
@@ -203,8 +204,8 @@ def timeline_svg(result: FollowResult, width: int = 960, height: int = 180) -> d
     if arr.height == 0:
         return {"bars": [], "width": width, "height": height, "start": None, "end": None,
                 "arrivals": 0, "legend": []}  # fmt: skip
-    t0, t1 = arr["ts"].min(), arr["ts"].max()
-    span = max((t1 - t0).total_seconds(), 1.0)  # type: ignore[operator]
+    t0, t1 = cast(datetime, arr["ts"].min()), cast(datetime, arr["ts"].max())
+    span = max((t1 - t0).total_seconds(), 1.0)
     binned = (
         arr.with_columns(
             ((pl.col("ts") - pl.lit(t0)).dt.total_seconds() / span * (TIMELINE_BINS - 1))
