@@ -9,6 +9,7 @@ address, every value escaped).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import polars as pl
@@ -33,7 +34,7 @@ def score_histogram(frame: pl.DataFrame) -> list[dict[str, Any]]:
         scores = per.filter(pl.col("direction") == d)["score"].fill_null(0.0)
         n = scores.len()
         bins = [("0", int((scores <= 0).sum()))]
-        for lo, hi in zip(SCORE_EDGES[:-1], SCORE_EDGES[1:], strict=True):
+        for lo, hi in itertools.pairwise(SCORE_EDGES):
             c = int(((scores > lo) & (scores <= hi)).sum())
             bins.append((f"{lo}–{hi}", c))
         bins[-1] = (bins[-1][0], bins[-1][1] + int((scores > SCORE_EDGES[-1]).sum()))
@@ -73,7 +74,7 @@ def direct_indirect(frame: pl.DataFrame) -> list[dict[str, Any]]:
             .alias("indirect_only_addresses"),
             pl.col("direct_amount").sum(),
             pl.col("indirect_amount").sum(),
-        )  # fmt: skip
+        )
         .with_columns(
             (pl.col("direct_amount") / (pl.col("direct_amount") + pl.col("indirect_amount")))
             .alias("direct_share")
