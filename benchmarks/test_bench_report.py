@@ -4,7 +4,9 @@ A fan-out laundering tree on Ethereum USDT: one source pays 100 wallets, each pa
 (10,000 transfers), each of those pays one of 20 labelled exchange deposit addresses (10,000
 more). The follow runs once (not timed); the timed part is the report itself: the flow graph
 (aggregation, collapse rules, Graphviz layout), the hop table, the timeline, the paths, the
-ledger Parquet beside it and the HTML. Run: ``python -m pytest -m bench benchmarks/test_bench_report.py``.
+ledger Parquet beside it and the HTML.
+
+Run: ``python -m pytest -m bench benchmarks/test_bench_report.py -s``.
 """
 
 from __future__ import annotations
