@@ -25,30 +25,35 @@ CASE_OWNED = ("sources_file", "model", "top_paths", "use_entities", "direction",
               "graph_max_edges")  # fmt: skip
 
 
-def _trace_options(f: Any) -> Any:
-    from tracer.analysis.follow import MODEL_NAMES
+#: Options taken as they are from ``tracer follow`` (the same objects: same names, defaults, help).
+FOLLOW_PARAMS = ("sources_file", "model", "top_paths", "use_entities")
 
+
+def _trace_options(f: Any) -> Any:
     opts = [
         click.argument("targets", nargs=-1),
         click.option("--output", "-o", required=True, help="The report: FILE.html (the ledger "
                      "is written beside it as FILE.ledger.parquet)."),
         click.option("--pdf", is_flag=True, help="Also print it to FILE.pdf (headless Chromium)."),
         click.option("--title", default=None, help="The report's title."),
-        click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False),
-                     help="File with one address per line to trace together."),
         click.option("--direction", type=click.Choice(["forward", "backward"]), default="forward",
                      show_default=True, help="forward: where it went (follow); backward: where "
                      "it came from (source)."),
-        click.option("--model", "-m", type=click.Choice(MODEL_NAMES), default="haircut",
-                     show_default=True, help="Taint model."),
-        click.option("--top-paths", type=click.IntRange(min=0), default=3, show_default=True,
-                     help="Strongest paths kept per service."),
-        click.option("--entities", "use_entities", is_flag=True,
-                     help="Treat each clustered entity as one node (see 'tracer cluster')."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
     return data_options(_selection_options(collapse_options(f)))
+
+
+def _add_follow_params(cmd: click.Command) -> click.Command:
+    """Give ``cmd`` follow's own trace options (after its arguments)."""
+    from tracer.cli.follow import follow as follow_cmd
+
+    shared = [p for p in follow_cmd.params if p.name in FOLLOW_PARAMS]
+    assert len(shared) == len(FOLLOW_PARAMS), "tracer follow renamed an option report reuses"
+    at = next(i for i, p in enumerate(cmd.params) if p.name == "direction") + 1
+    cmd.params[at:at] = shared
+    return cmd
 
 
 def _case_from_options(targets: tuple[str, ...], kw: dict[str, Any]) -> Any:
@@ -107,6 +112,7 @@ def _inputs(case: Any, kw: dict[str, Any], case_path: str | None) -> list[Any]:
     return [InputFile.of(role, p) for role, p in files if p]
 
 
+@_add_follow_params
 @cli.command()
 @_trace_options
 def report(targets: tuple[str, ...], output: str, pdf: bool, **kw: Any) -> None:
