@@ -167,3 +167,25 @@ def test_inline_svg_names_no_external_address(result) -> None:  # type: ignore[n
 def test_empty_ledger_draws_only_nothing() -> None:
     empty = aggregate_edges(pl.DataFrame(schema={"tainted": pl.Float64}))
     assert empty.height == 0
+
+
+def test_backward_graph_reads_from_the_origins_to_the_traced_deposits() -> None:
+    from tests.output.report_case import sample_workspace
+    from tracer.analysis.follow import follow
+
+    deposits = ["TKuHBGr576Gou6txypGUrNFcj4qyuZyZRJ", "TQVb9SQxVnhXSFviQ8SsmzUL3UKcSpJZT2"]
+    r = follow(sample_workspace(), deposits, direction="backward", ledger=True)
+    g = build_flow_graph(r, ALL)
+    out = dict(g.edges.group_by("src").agg(pl.col("tainted").sum()).iter_rows())
+    doc = r.to_dict()
+    assert doc["reached"]
+    for origin in doc["reached"]:  # backward: the services money came from
+        assert out[f"tron:{origin['address']}"] == pytest.approx(origin["amount"])
+    nodes = {row["address"]: row for row in g.nodes.iter_rows(named=True)}
+    assert {nodes[d]["role"] for d in deposits} == {"source"}
+    assert nodes[deposits[0]]["name"] == "Exchange B (deposit)"  # a labelled source keeps it
+    src = to_dot(g).source
+    first = src.index("rank=min")
+    ids = {row["address"]: f"n{i}" for i, row in enumerate(g.nodes.iter_rows(named=True))}
+    block = src[first: src.index("}", first)]
+    assert ids[SCAM] in block  # the origin (the scam wallet) is on the left

@@ -188,3 +188,20 @@ def test_exposure_html_is_offline_and_counts_every_address(tmp_path: Path) -> No
         bins = re.findall(r'data-figure="score_bin">([\d,]+)<', b.split("</table>")[0])
         assert len(bins) == 11 and sum(int(x.replace(",", "")) for x in bins) == n == 25
     assert "Exchange C (hot wallet)" in html
+
+
+@needs_dot
+def test_workspace_report_names_its_generation(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    assert run("ingest", "-w", ws, *map(str, SAMPLE_DATA), "--quiet").exit_code == 0
+    assert run("labels", "add", "-w", ws, str(SAMPLE_LABELS)).exit_code == 0
+    out = tmp_path / "w.html"
+    r = run("report", SCAM, "-w", ws, "--model", "fifo", "-o", str(out), "--quiet")
+    assert r.exit_code == 0, r.output
+    html = out.read_text()
+    from tracer.store.workspace import Workspace
+
+    gen = Workspace.open(ws).manifest()["generation"]
+    assert f'generation <span id="generation">{gen}</span>' in html
+    assert str(Path(ws).resolve()) in html
+    assert figure(html, "reached") == "60,000 USDT"

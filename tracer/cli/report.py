@@ -71,7 +71,7 @@ def _case_from_options(targets: tuple[str, ...], kw: dict[str, Any]) -> Any:
         min_amount=kw.get("min_amount") or 0.0, top_paths=kw["top_paths"],
         entities=bool(kw.get("use_entities")), data=list(kw.get("data_files") or ()),
         labels=list(kw.get("label_files") or ()), label_category=kw.get("label_category"),
-        workspace=kw.get("workspace"),
+        workspace=str(kw["workspace"]) if kw.get("workspace") else None,
         graph=GraphOptions(kw["graph_min_amount"], kw["graph_top_k"], kw["graph_max_edges"]),
     )  # fmt: skip
 

@@ -314,16 +314,22 @@ def _nodes(
             pl.lit(None, pl.UInt32).alias("more"),
         )
     )
-    src_labels = ledger.select(
-        _key(pl.col("chain"), pl.col("src")).alias("key"), "src_name", "src_category"
-    ).unique("key", keep="first", maintain_order=True)
+    ends = [  # the ledger's own labels of both ends (a labelled source keeps its name)
+        ledger.select(_key(pl.col("chain"), pl.col(e)).alias("key"),
+                      pl.col(f"{e}_name").alias("_name"), pl.col(f"{e}_category").alias("_cat"))
+        for e in ("src", "dst")
+    ]  # fmt: skip
+    end_labels = (
+        pl.concat(ends).filter(pl.col("_name").is_not_null())
+        .unique("key", keep="first", maintain_order=True)
+    )  # fmt: skip
     frame = (
-        frame.join(src_labels, on="key", how="left")
+        frame.join(end_labels, on="key", how="left")
         .with_columns(
-            pl.col("name").fill_null(pl.col("src_name")),
-            pl.col("category").fill_null(pl.col("src_category")),
+            pl.col("name").fill_null(pl.col("_name")),
+            pl.col("category").fill_null(pl.col("_cat")),
         )
-        .drop("src_name", "src_category")
+        .drop("_name", "_cat")
     )
     other = "src" if backward else "dst"
     more_rows = more.select(
@@ -403,8 +409,9 @@ def to_dot(g: FlowGraph, title: str | None = None) -> Any:
         dot.node(ids[r["key"]], **_node_attrs(r))
         if r["role"] in ranks:
             ranks[r["role"]].append(ids[r["key"]])
-    for role, rank in (("source", "min"), ("service", "max")):
-        if ranks[role]:  # sources first, services last: the picture reads left to right
+    first, last = ("service", "source") if g.direction == "backward" else ("source", "service")
+    for role, rank in ((first, "min"), (last, "max")):
+        if ranks[role]:  # where money starts on the left, where it ends on the right
             with dot.subgraph() as s:
                 s.attr(rank=rank)
                 for n in ranks[role]:
