@@ -121,6 +121,22 @@ def test_inferred_edges_are_dashed_with_their_confidence(result) -> None:  # typ
     assert sum("style=dashed" not in e for e in edges) == g.edges.height - 1
 
 
+def test_converted_hops_show_the_source_asset_units_too(result) -> None:  # type: ignore[no-untyped-def]
+    led = result.ledger
+    result.ledger = led.with_columns(
+        pl.lit("ETH").alias("source_asset"), (pl.col("tainted") / 2000).alias("tainted_source")
+    )
+    try:
+        g = build_flow_graph(result, CollapseRules(top_k=1, max_edges=None))
+        labels = edge_statements(to_dot(g).source)
+    finally:
+        result.ledger = led
+    assert any("70,000 USDT (= 35 ETH)" in e for e in labels)
+    merged = g.edges.filter(pl.col("collapsed"))
+    assert merged["tainted_source"].sum() == pytest.approx(merged["tainted"].sum() / 2000)
+    assert g.nodes["key"].n_unique() == g.nodes.height
+
+
 def test_without_inferred_columns_every_edge_is_solid(result) -> None:  # type: ignore[no-untyped-def]
     edges = edge_statements(to_dot(build_flow_graph(result, ALL)).source)
     assert len(edges) == 11 and not any("dashed" in e for e in edges)

@@ -126,11 +126,17 @@ _EDGE_SCHEMA: dict[str, Any] = {
     "src": pl.String, "dst": pl.String, "asset": pl.String, "tainted": pl.Float64,
     "amount": pl.Float64, "transfers": pl.UInt32, "first_ts": pl.Datetime("us", "UTC"),
     "last_ts": pl.Datetime("us", "UTC"), "inferred": pl.Boolean, "confidence": pl.Float64,
+    "source_asset": pl.String, "tainted_source": pl.Float64,
 }  # fmt: skip
 
 
 def _key(chain: pl.Expr, address: pl.Expr) -> pl.Expr:
     return pl.concat_str([chain, pl.lit(":"), address])
+
+
+def _sum_or_null(name: str) -> pl.Expr:
+    """A sum that stays null when every value is (no figure is not a figure of 0)."""
+    return pl.when(pl.col(name).count() > 0).then(pl.col(name).sum()).alias(name)
 
 
 def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
@@ -139,6 +145,10 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
     inferred = pl.col("inferred") if "inferred" in cols else pl.lit(False)
     confidence = pl.col("confidence") if "confidence" in cols else pl.lit(1.0)
     asset = pl.col("asset_group") if "asset_group" in cols else pl.col("asset")
+    # a cross-asset follow's ledger says, per row, the traced amount in the source's asset
+    converted = "source_asset" in cols and "tainted_source" in cols
+    src_asset = pl.col("source_asset") if converted else pl.lit(None, pl.String)
+    src_taint = pl.col("tainted_source") if converted else pl.lit(None, pl.Float64)
     if ledger.height == 0:
         return pl.DataFrame(schema=_EDGE_SCHEMA)
     return (
@@ -149,8 +159,9 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
             asset.alias("asset"), "tainted", "amount", "ts",
             inferred.fill_null(False).alias("inferred"),
             confidence.cast(pl.Float64).fill_null(1.0).alias("confidence"),
+            src_asset.alias("source_asset"), src_taint.cast(pl.Float64).alias("tainted_source"),
         )
-        .group_by(["src", "dst", "asset"])
+        .group_by(["src", "dst", "asset", "source_asset"])
         .agg(
             pl.col("tainted").sum(),
             pl.col("amount").sum(),
@@ -159,8 +170,11 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
             pl.col("ts").max().alias("last_ts"),
             pl.col("inferred").any(),
             pl.col("confidence").min(),
+            _sum_or_null("tainted_source"),
         )
-        .sort(["asset", "tainted", "src", "dst"], descending=[False, True, False, False])
+        .select(list(_EDGE_SCHEMA))
+        .sort(["asset", "tainted", "src", "dst", "source_asset"],
+              descending=[False, True, False, False, False], nulls_last=True)
     )
 
 
@@ -215,16 +229,18 @@ def build_flow_graph(result: FollowResult, rules: CollapseRules | None = None) -
     merged = edges.filter(~pl.col("keep") & pl.col("_drawn_sender"))
     hidden = edges.filter(~pl.col("_drawn_sender"))
     more = (
-        merged.group_by([sender, "asset"])
+        merged.group_by([sender, "asset", "source_asset"])
         .agg(
             pl.col(other).n_unique().alias("_n"),
             pl.col("tainted").sum(), pl.col("amount").sum(),
             pl.col("transfers").sum().cast(pl.UInt32),
             pl.col("first_ts").min(), pl.col("last_ts").max(),
             pl.col("inferred").any(), pl.col("confidence").min(),
+            _sum_or_null("tainted_source"),
         )
         .with_columns(
-            pl.concat_str([pl.lit("more:"), pl.col("asset"), pl.lit(":"), pl.col(sender)])
+            pl.concat_str([pl.lit("more:"), pl.col("asset"), pl.lit(":"),
+                           pl.col("source_asset").fill_null(""), pl.lit(":"), pl.col(sender)])
             .alias(other)
         )
     )
@@ -234,8 +250,8 @@ def build_flow_graph(result: FollowResult, rules: CollapseRules | None = None) -
             kept.select(edge_cols).with_columns(pl.lit(False).alias("collapsed")),
             more.select(edge_cols).with_columns(pl.lit(True).alias("collapsed")),
         ]
-    ).sort(["asset", "collapsed", "tainted", "src", "dst"],
-           descending=[False, False, True, False, False])  # fmt: skip
+    ).sort(["asset", "collapsed", "tainted", "src", "dst", "source_asset"],
+           descending=[False, False, True, False, False, False], nulls_last=True)  # fmt: skip
     nodes = _nodes(result, kept, more.select(other, "_n", "asset"), sources, ledger, backward)
     collapsed = {}
     for acc in result.accounts:
@@ -384,6 +400,8 @@ def _node_attrs(r: dict[str, Any]) -> dict[str, str]:
 
 def _edge_label(r: dict[str, Any], dec: int) -> str:
     lines = [f"{table_text(r['tainted'], dec)} {r['asset']}"]
+    if r["source_asset"] and r["source_asset"] != r["asset"] and r["tainted_source"] is not None:
+        lines[0] += f" (= {table_text(r['tainted_source'], 18)} {r['source_asset']})"
     span = _ts(r["first_ts"])
     if r["last_ts"] != r["first_ts"]:
         span += f" → {_ts(r['last_ts'])}"
