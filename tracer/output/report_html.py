@@ -57,7 +57,7 @@ MODEL_STATEMENTS: dict[str, tuple[str, str]] = {
     "fifo": (
         "Money leaves a wallet in the order it arrived: the oldest deposits are spent first.",
         "the first-in-first-out rule of Clayton's Case (Devaynes v Noble, 1816), proposed for "
-        "crypto-assets by Anderson, Shumailov, Ahmed and Rietmann, 'Bitcoin Redux' (2019)",
+        "crypto-assets by Anderson, Shumailov, Ahmed and Rietmann, 'Bitcoin Redux' (WEIS 2018)",
     ),
     "lifo": (
         "Money leaves a wallet in the reverse order it arrived: the newest deposits are spent "
@@ -76,7 +76,8 @@ MODEL_STATEMENTS: dict[str, tuple[str, str]] = {
     "tiho": (
         "Within one transaction the dirty share goes to the largest outputs first ('taint in, "
         "highest out').",
-        "Tironsakkul et al., 'Context matters: methods for Bitcoin tracking' (2022)",
+        "the 'taint in, highest out' (TIHO) rule proposed for Bitcoin tracking by Tironsakkul, "
+        "Maarek, Eross and Just",
     ),
 }
 
