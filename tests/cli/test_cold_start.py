@@ -56,3 +56,14 @@ def test_cli_model_names_are_the_kernels() -> None:
     """``--model`` choices are written out in the CLI (no kernel import for --help): the same
     names, in the same order, as the kernels'."""
     assert CLI_MODELS == KERNEL_MODELS
+
+
+def test_graph_option_defaults_match_the_collapse_rules() -> None:
+    """The CLI writes the collapse defaults out (so --help loads no Polars): they must be the
+    library's."""
+    from tracer.cli.graph_options import GRAPH_SUFFIXES, MAX_EDGES, MIN_AMOUNT, TOP_K
+    from tracer.output.graph import GRAPH_FORMATS, CollapseRules
+
+    d = CollapseRules()
+    assert (d.min_amount, d.top_k, d.max_edges) == (MIN_AMOUNT, TOP_K, MAX_EDGES)
+    assert GRAPH_SUFFIXES == GRAPH_FORMATS

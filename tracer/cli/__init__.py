@@ -6,7 +6,7 @@ command family, each registered on the group when imported here.
 
 from __future__ import annotations
 
-from tracer.cli import conversions, follow, ingest, reports, rpc, synth
+from tracer.cli import conversions, follow, ingest, report, reports, rpc, synth
 from tracer.cli.app import INTERNAL_ERROR_EXIT, TracerGroup, cli, main
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "follow",
     "ingest",
     "main",
+    "report",
     "reports",
     "rpc",
     "synth",

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from tracer.cli.app import cli, err_console, out_console
+from tracer.cli.graph_options import GraphChoice, graph_options, write_follow_graph
 from tracer.cli.options import (
     DataChoice,
     OutputChoice,
@@ -43,7 +44,7 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
-    return output_options(data_options(selection_options(f)))
+    return output_options(data_options(selection_options(graph_options(f))))
 
 
 def _follow_command(direction: str, doc: str) -> Callable[..., None]:
@@ -59,6 +60,7 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
         use_entities: bool,
         by_source: bool,
         selection: Selection,
+        graph: GraphChoice,
         data: DataChoice,
         out: OutputChoice,
     ) -> None:
@@ -73,8 +75,9 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
             raise UsageError("give an ADDRESS or --sources FILE")
         ws = open_data(data)
         result = follow(
-            ws, addrs, selection, model=model, top_paths=top_paths, ledger=bool(ledger_file),
-            direction=direction, entities=True if use_entities else None,
+            ws, addrs, selection, model=model, top_paths=top_paths,
+            ledger=bool(ledger_file or graph.file), direction=direction,
+            entities=True if use_entities else None,
             by_source=True if by_source else None, progress=terminal(data.quiet),
         )  # fmt: skip
         if ledger_file and result.ledger is not None:
@@ -84,6 +87,7 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
                 err_console().print(
                     f"ledger: {result.ledger.height:,} tainted transfers → {ledger_file}"
                 )
+        write_follow_graph(result, graph, data.quiet)
         fmt = out.resolved()
         if fmt == "table":
             follow_table(result, out_console(), by_source=by_source)

@@ -77,6 +77,8 @@ from tracer.graph.spec import Selection
     default=None,
     help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start one.",
 )
+@click.option("--html", "html_file", default=None,
+              help="Also write a self-contained HTML summary (score distribution, top exposed).")
 @selection_options
 @data_options
 def exposure(
@@ -89,6 +91,7 @@ def exposure(
     risk_config: str | None,
     engine: str,
     ray_address: str | None,
+    html_file: str | None,
     selection: Selection,
     data: DataChoice,
 ) -> None:
@@ -121,7 +124,7 @@ def exposure(
     )
     if output is not None:
         report_format(output)  # refuse an unknown suffix before any work
-    elif addresses is None or len(addresses) > EXPOSURE_TABLE_MAX:
+    elif not html_file and (addresses is None or len(addresses) > EXPOSURE_TABLE_MAX):
         many = "every address" if addresses is None else f"{len(addresses):,} addresses"
         raise UsageError(
             f"exposure of {many} is a batch report: give -o FILE (.parquet, .csv or .json); "
@@ -137,10 +140,17 @@ def exposure(
     quiet = data.quiet
     report = exposure(ws, req, risk=risk, engine=engine, ray_address=ray_address,
                       progress=terminal(quiet), ray_logs=not quiet)  # fmt: skip
+    argv = ["tracer", *click.get_current_context().meta["tracer.argv"]]
+    if html_file:
+        from tracer.output.exposure_html import write_exposure_html
+
+        write_exposure_html(report, html_file, argv)
+    if output is None and html_file:
+        return
     if output is None:
         exposure_table(report, out_console(170))
         return
-    write_report(report, output, ["tracer", *click.get_current_context().meta["tracer.argv"]])
+    write_report(report, output, argv)
     if not quiet:
         m = report.metadata
         err = err_console()
