@@ -20,8 +20,39 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temp path next to ``target``; on success fsync it and rename it over ``target``."""
+    """Yield a temp path next to ``target``; on success fsync it and rename it over ``target``.
+
+    Why the checks first: a rename replaces whatever has the name. ``-o /dev/null`` as root
+    would replace the device by a regular file, and ``-o link.json`` would replace the user's
+    symlink. So a symlink is written through (the file it names is replaced, the link kept), a
+    device or named pipe is written into (a stream has no old version to keep), and a folder is
+    refused.
+    """
+    import stat
+
+    from tracer.core.errors import UsageError
+
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"{target}: is a folder; give a file name to write")
+    if mode is not None and not stat.S_ISREG(mode):
+        fd, tmp = tempfile.mkstemp(suffix=".tracer-tmp")
+        os.close(fd)
+        stream_tmp = Path(tmp)
+        try:
+            yield stream_tmp
+            with open(stream_tmp, "rb") as src, open(target, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+        finally:
+            stream_tmp.unlink(missing_ok=True)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tracer-tmp", dir=target.parent)
     os.close(fd)
