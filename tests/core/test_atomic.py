@@ -55,3 +55,18 @@ def test_regular_file_is_replaced_atomically(tmp_path: Path) -> None:
     write_text_atomic(f, "new")
     assert f.read_text() == "new"
     assert not list(tmp_path.glob("*.tracer-tmp"))
+
+
+def test_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "report.html"
+        write_text_atomic(new, "x")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        kept = tmp_path / "private.json"
+        kept.write_text("old")
+        kept.chmod(0o600)
+        write_text_atomic(kept, "new")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -117,7 +117,7 @@ source = cli.command("source")(follow_options(_follow_command("backward", """\
 
     \b
     Example:
-      tracer source TTqBGPuxz5Q4rXb3UpaGaDi6QbtDRbKTYk \\
+      tracer source TKuHBGr576Gou6txypGUrNFcj4qyuZyZRJ \\
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """)))

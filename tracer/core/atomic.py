@@ -55,6 +55,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tracer-tmp", dir=target.parent)
+    # mkstemp makes the file 0600; the result gets the mode a plain open() would give (the
+    # replaced file's own mode, else 0666 less the umask), so a report can be shared as usual.
+    os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -66,6 +69,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fsync_dir(folder: Path) -> None:
