@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 from tracer.kernels import exposure as new_exposure
+from tracer.kernels import reach as new_reach
 from tracer.kernels import taint as new_taint
+from tracer.kernels.csr import build_csr
 from tracer.kernels.rules import NORMAL, SINK, SOURCE
 
 from benchmarks.conftest import record
@@ -41,7 +43,7 @@ def base() -> ModuleType:
     pkg = kernels_at(os.environ.get("TRACER_BENCH_BASE", "c1edc20"))
     import importlib
 
-    for sub in ("taint", "exposure"):
+    for sub in ("taint", "exposure", "reach"):
         importlib.import_module(f"{pkg.__name__}.{sub}")
     return pkg
 
@@ -144,3 +146,23 @@ def test_exposure_vs_base(benchmark, edges: dict, base: ModuleType, model: str) 
                                rtol=1e-9, atol=1e-9)  # fmt: skip
     assert got.direct.sum() > 0
     report(f"exposure {model} ({N_CAT} categories)", edges, t_new, t_old)
+
+
+@pytest.mark.bench
+def test_reach_vs_base(benchmark, edges: dict, base: ModuleType) -> None:  # type: ignore[no-untyped-def]
+    role, _ = roles(edges)
+    stop = role == SINK
+    off, out_edges = build_csr(edges["src"], edges["n_nodes"])
+    degree = np.diff(off)
+    seeds = np.argsort(-degree, kind="stable")[:N_SOURCES].astype(np.int32)  # the hubs
+    new = new_reach.Reach(off, out_edges, edges["dst"], stop)
+    old = base.reach.Reach(off, out_edges, edges["dst"], stop)
+
+    def pair() -> tuple[float, float, Any, Any]:
+        return in_turns(lambda: new.query(seeds, 6)[0].copy(),
+                        lambda: old.query(seeds, 6)[0].copy())  # fmt: skip
+
+    t_new, t_old, got, ref = benchmark.pedantic(pair, rounds=1, iterations=1)
+    np.testing.assert_array_equal(got, ref)
+    assert got.shape[0] > 0
+    report("6-hop reach, 100 hub seeds", edges, t_new, t_old)

@@ -134,3 +134,28 @@ class ExposureOut(NamedTuple):
     touched: np.ndarray
     stats: np.ndarray
     run_stats: np.ndarray
+
+
+class ReachGraph(NamedTuple):
+    """The k-hop search's graph: CSR ``out_offsets[N+1]``/``out_edges`` (each wallet's
+    out-edges in chain order), the receiver of each CSR slot, and ``stop`` (bool per node:
+    wallets that absorb, as sinks in follow)."""
+
+    out_offsets: np.ndarray
+    out_edges: np.ndarray
+    out_dst: np.ndarray
+    stop: np.ndarray
+
+
+class ReachScratch(NamedTuple):
+    """The k-hop search's reused buffers: per node the arrival time now and next level, where
+    its scanned suffix starts, the frontiers, the nodes touched; the reached edges and levels."""
+
+    since: np.ndarray
+    next_since: np.ndarray
+    scanned: np.ndarray
+    frontier: np.ndarray
+    nxt: np.ndarray
+    touched: np.ndarray
+    reached: np.ndarray
+    edge_level: np.ndarray
