@@ -202,8 +202,8 @@ def exposure_trace(
             for c, t in list(held[u].items()):
                 if t <= 0:
                     continue
-                if model == "haircut":
-                    k = x * t / b if b > 0 else 0.0
+                if model == "haircut":  # the sweep's haircut rule, category by category
+                    k = x * min(t / b, 1.0) if b > 0 else 0.0
                 elif model == "poison":
                     k = x
                 elif model == "taint-first":
