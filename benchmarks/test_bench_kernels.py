@@ -1,11 +1,11 @@
 """Today's kernels against the same kernels at a base revision, on the same arrays, in turns.
 
-The kernel refactor of issue 14.4 (one vocabulary, grouped arguments, shared rule and delivery
-helpers) must not cost speed. Each case runs the base revision's wrapper and today's on the
-same synthetic power-law transfers (default 10M, ``TRACER_BENCH_EDGES``), alternating
-old/new ``ROUNDS`` times after a warm-up, and records the best of each (the least disturbed run
-on a shared machine); the results must agree. Base: ``TRACER_BENCH_BASE`` (default ``c1edc20``,
-the commit before the refactor).
+The kernel refactor of issue 14.4 (one vocabulary, grouped arguments, shared rule helpers)
+must not cost speed. Each case runs the base revision's wrapper and today's on the same
+synthetic power-law transfers (default 10M, ``TRACER_BENCH_EDGES``), alternating old/new
+``ROUNDS`` times (``TRACER_BENCH_ROUNDS``, default 3) after a warm-up, and records the best of
+each (the least disturbed run on a shared machine); the results must agree. Base:
+``TRACER_BENCH_BASE`` (default ``c1edc20``, the commit before the refactor).
 
 Run: ``TRACER_BENCH_EDGES=10M python -m pytest -m bench --benchmark-only -p no:cacheprovider
 benchmarks/test_bench_kernels.py``.
@@ -30,7 +30,8 @@ from tracer.kernels.rules import NORMAL, SINK, SOURCE
 from benchmarks.conftest import record
 from benchmarks.kernels_at import kernels_at
 
-ROUNDS = 3
+#: Alternating rounds per case (``TRACER_BENCH_ROUNDS``); the best of each side is kept.
+ROUNDS = int(os.environ.get("TRACER_BENCH_ROUNDS", "3"))
 N_SOURCES = 100
 N_COLOURS = 8
 N_CAT = 8
