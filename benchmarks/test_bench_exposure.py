@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from tracer.kernels.exposure import ORIGIN, PLAIN, ExposureState, exposure_sweep
+from tracer.kernels.exposure import ExposureState, exposure_sweep
 from tracer.kernels.taint import NORMAL, SINK, SOURCE, propagate
 
 from benchmarks.conftest import record
@@ -25,10 +25,10 @@ PER_CAT = 250
 def labelled(edges: dict, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = edges["n_nodes"]
-    kind = np.full(n, PLAIN, dtype=np.int8)
+    kind = np.full(n, NORMAL, dtype=np.int8)
     cat = np.full(n, -1, dtype=np.int32)
     ids = rng.choice(n, N_CAT * PER_CAT, replace=False)
-    kind[ids] = ORIGIN
+    kind[ids] = SOURCE  # a labelled origin
     cat[ids] = np.repeat(np.arange(N_CAT, dtype=np.int32), PER_CAT)
     return kind, cat
 
@@ -43,7 +43,7 @@ def one_sweep(edges: dict, kind: np.ndarray, cat: np.ndarray) -> ExposureState:
 def follow_per_category(edges: dict, kind: np.ndarray, cat: np.ndarray) -> list[np.ndarray]:
     inflows = []
     for c in range(N_CAT):
-        role = np.where(kind == ORIGIN, SINK, NORMAL).astype(np.int8)
+        role = np.where(kind == SOURCE, SINK, NORMAL).astype(np.int8)
         role[cat == c] = SOURCE
         seed = role[edges["src"]] == SOURCE
         res = propagate(edges["src"], edges["dst"], edges["amount"], edges["ts"], seed, role)

@@ -13,6 +13,7 @@ from numba import njit
 from .rules import (
     BEYOND,
     DUST,
+    LIFO,
     LOT_MERGES,
     NORMAL,
     OVERDRAFT_AMOUNT,
@@ -21,6 +22,7 @@ from .rules import (
     SOURCE,
     THROUGH,
     TRACED,
+    prior_funds,
 )
 
 
@@ -88,17 +90,24 @@ def _lots_push(lot_amt, lot_tnt, start, head, tail, cap, v, x, tx, pool_end, max
 
 
 @njit(cache=True)
-def _lots_kernel(
-    src, dst, amount, ts, seed, role, lifo, min_amount, max_hops,
-    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, beyond_from, start, head, tail, cap, lot_amt, lot_tnt, pool_end, max_lots,
-):  # fmt: skip
+def _lots_kernel(tr, seed, p, a, out, q, pool_end):
     """FIFO and LIFO: per-address queues of lots ``(amount, tainted part)``.
 
     The queue state (``start/head/tail/cap`` per node, the pool, its end) persists across calls
     so a chain can be swept chunk by chunk. Returns the pool arrays, the pool end and the
     longest queue seen.
+
+    ``tr`` :class:`.Transfers`, ``p`` :class:`.SweepParams` (``model`` FIFO or LIFO,
+    ``max_lots``), ``a`` :class:`.SweepArrays`, ``out`` :class:`.EdgeOut`, ``q``
+    :class:`.LotQueues`, ``pool_end`` the pool's first free slot; unpacked once, here (see
+    :mod:`.taint`'s note on references).
     """
+    src, dst, amount, ts = tr
+    model, min_amount, max_hops, record, max_lots = p
+    role, bt, inflow, hops, first_ts, beyond_from, stats = a
+    edge_taint, edge_hop, bal_before, taint_before = out
+    lifo = model == LIFO
+    start, head, tail, cap, lot_amt, lot_tnt = q
     max_live = 0
     merges = stats[LOT_MERGES]
     # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
@@ -114,17 +123,14 @@ def _lots_kernel(
         x = amount[e]
         ru = role[u]
         rv = role[v]
-        b = bt[u, 0]
         t_u = bt[u, 1]
+        b, n_over, over = prior_funds(bt[u, 0], x, ru, n_over, over)
         carried = 0.0
         if ru == SOURCE:
             if seed[e]:
                 carried = x
                 traced += x
         elif ru != SINK:
-            if x > b:
-                n_over += 1.0
-                over += x - b
             # FIFO spends the oldest lot first (the head), LIFO the newest (the tail). A shortfall
             # is prior funds, older than anything observed: x > b empties the queue either way.
             need = x
@@ -154,9 +160,9 @@ def _lots_kernel(
             if carried > t_u:
                 carried = t_u
         if record:
-            bal_before[e] = b if b > x else x
+            bal_before[e] = b
             taint_before[e] = t_u
-        bt[u, 0] = (b if b > x else x) - x
+        bt[u, 0] = b - x
         rest = t_u - carried
         bt[u, 1] = rest if rest > 0.0 else 0.0
         bt[v, 0] += x

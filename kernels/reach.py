@@ -19,21 +19,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bundles import ReachGraph, ReachScratch
+
 _NONE = np.iinfo(np.int64).max
 
 
 @njit(cache=True)
-def _reach_kernel(
-    seeds, hops, out_offsets, out_edges, out_dst, stop, since, next_since, scanned, frontier,
-    nxt, touched, reached, edge_level,
-):  # fmt: skip
+def _reach_kernel(seeds, hops, g, w):
     """Returns the number of edges reached; ``reached[:n]`` lists them by level.
+
+    ``g`` :class:`.ReachGraph` (the CSR and the wallets that absorb), ``w``
+    :class:`.ReachScratch` (per-node state and the output buffers), unpacked once here.
 
     A wallet's scanned out-edges always form a suffix of its CSR slice (every scan runs to the
     end), so ``scanned[u]`` (where that suffix starts) replaces a per-edge "seen" flag: the
     kernel reads each slice sequentially (``out_edges``, ``out_dst``) and touches per-node
     state only, one random access per reached edge instead of three.
     """
+    out_offsets, out_edges, out_dst, stop = g
+    since, next_since, scanned, frontier, nxt, touched, reached, edge_level = w
     none = np.iinfo(np.int64).max
     nf = 0
     nt = 0
@@ -130,6 +134,10 @@ class Reach:
         self.nxt = np.zeros(n_nodes, dtype=np.int32)
         self.reached = np.zeros(n_edges, dtype=np.int64)
         self.edge_level = np.zeros(n_edges, dtype=np.int32)
+        self.graph = ReachGraph(self.out_offsets, self.out_edges, self.out_dst, self.stop)
+        self.scratch = ReachScratch(self.since, self.next_since, self.scanned, self.frontier,
+                                    self.nxt, self.touched, self.reached,
+                                    self.edge_level)  # fmt: skip
 
     def query(self, seeds: np.ndarray, hops: int) -> tuple[np.ndarray, np.ndarray]:
         """Edges reachable from ``seeds`` within ``hops`` (and the level of each), by level.
@@ -142,9 +150,5 @@ class Reach:
         seeds = np.ascontiguousarray(seeds, dtype=np.int32)
         if seeds.size and (int(seeds.min()) < 0 or int(seeds.max()) >= self.since.shape[0]):
             raise ValueError("seed id out of range")
-        n = _reach_kernel(
-            seeds, int(hops), self.out_offsets, self.out_edges, self.out_dst, self.stop,
-            self.since, self.next_since, self.scanned, self.frontier, self.nxt, self.touched,
-            self.reached, self.edge_level,
-        )  # fmt: skip
+        n = _reach_kernel(seeds, int(hops), self.graph, self.scratch)
         return self.reached[:n], self.edge_level[:n]

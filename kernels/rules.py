@@ -1,7 +1,18 @@
 """The taint models' shared vocabulary: roles, model codes, stats indices, and one rule per
-model (the taint a transfer carries), used by every sweep kernel (:mod:`.taint`, :mod:`.lots`).
+model (the taint a transfer carries), used by every sweep kernel (:mod:`.taint`, :mod:`.lots`,
+:mod:`.exposure`).
 
-Kept apart so each kernel module imports the rules instead of restating them.
+Kept apart so each kernel module imports the rules instead of restating them: one code per
+role and per model everywhere (the exposure kernel once had its own, with ``HAIRCUT = 0``).
+
+Roles, per address (``int8``):
+
+* ``NORMAL`` — an unlabelled wallet: taint moves on under the model.
+* ``SOURCE`` — where taint starts: a traced wallet (follow), or a labelled address whose
+  outflows carry its category (exposure's origins). It absorbs what comes back.
+* ``SINK`` — a flagged service that absorbs and reports what arrives (follow only).
+* ``THROUGH`` — a labelled pass-through service (OTC desk, swap, bridge): taint moves on as
+  through a wallet; in exposure the rest of its outflows counts as its own category.
 """
 
 from __future__ import annotations
@@ -20,9 +31,15 @@ MODELS = {
     "fifo": FIFO,
     "lifo": LIFO,
 }
-#: Indices into the ``stats`` output.
+#: Indices into a run's ``stats`` (the totals of one sweep).
 TRACED, DUST, BEYOND, OVERDRAFTS, OVERDRAFT_AMOUNT, LOT_MERGES = 0, 1, 2, 3, 4, 5
 N_STATS = 6
+#: Columns of per-colour and per-category ``stats[c, :]``: the first three as in a run's stats
+#: (seeded, below dust, beyond the hop limit); exposure adds what arrived at hop 1 (direct) or
+#: later (indirect), and what of it arrived at a labelled origin (absorbed there).
+SEEDED = TRACED
+DIRECT, INDIRECT, ABSORBED = 3, 4, 5
+N_CAT_STATS = 6
 #: Default bound on a FIFO/LIFO queue (lots per address); see :func:`.lots._lots_push`.
 DEFAULT_MAX_LOTS = 1024
 
@@ -81,3 +98,34 @@ def clean_first_rule(x: float, b: float, t: float) -> float:
     """
     r = x - (b - t)
     return r if r > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def model_rule(model: int, x: float, b: float, t: float) -> float:
+    """The taint ``model`` assigns to a transfer of ``x`` from balance ``b`` holding ``t``.
+
+    The one dispatch every kernel calls (inlined into each: ``model`` is the same for the
+    whole loop, so the branch is predicted). TIHO's lone outputs are haircut; FIFO and LIFO
+    spend lots instead (:mod:`.lots`) and never reach here.
+    """
+    if model == POISON:
+        return poison_rule(x, b, t)
+    if model == TAINT_FIRST:
+        return taint_first_rule(x, b, t)
+    if model == CLEAN_FIRST:
+        return clean_first_rule(x, b, t)
+    return haircut_rule(x, b, t)
+
+
+@njit(cache=True, inline="always")
+def prior_funds(b: float, x: float, role: int, n_over: float, over: float) -> tuple:
+    """Unknown prior funds: a sender paying ``x`` from an observed balance ``b < x`` had clean
+    funds from before the window. Returns the balance to spend from and the counters (the
+    shortfalls of wallets and pass-through services, never silently; sources and sinks are
+    not counted: their balances are not followed)."""
+    if x > b:
+        if role == NORMAL or role == THROUGH:
+            n_over += 1.0
+            over += x - b
+        b = x
+    return b, n_over, over

@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
 from .rules import (
     BEYOND,
@@ -64,7 +65,9 @@ from .rules import (
     TRACED,
     clean_first_rule,
     haircut_rule,
+    model_rule,
     poison_rule,
+    prior_funds,
     taint_first_rule,
 )
 
@@ -104,20 +107,34 @@ __all__ = [
 ]  # fmt: skip
 
 
-# Delivery (booking what an edge carries into the receiver) is written out in each kernel rather
-# than shared through a helper: with array arguments numba does not inline the helper, and on
-# 10M power-law transfers the shared version ran at 24M transfers/s against 80M/s written out.
-# For the same reason the counters live in locals and are stored to ``stats`` once at the end.
+# The scalar steps every sweep shares (the rule dispatch, unknown prior funds) are
+# ``inline="always"`` helpers in :mod:`.rules`: numba folds them into each loop at no cost.
+# Delivery and settling (booking what an edge carries into the receiver, moving the balance)
+# touch arrays and are written out in each kernel instead. Shared helpers taking arrays were
+# measured twice: as plain ``@njit`` functions numba does not inline them (24M transfers/s
+# against 80M written out, on 10M power-law transfers); as ``inline="always"`` helpers numba
+# inlines them, but each inlined array argument is a new reference whose incref/decref pair
+# spans the helper's branches, which numba's reference-count pruning cannot remove (33-47 of
+# them left in the loop): 8-15x slower. The same holds for a bundle's field read inside the
+# loop, so each kernel unpacks its bundles once, before the loop, and the loop sees plain
+# locals (benchmarks/test_bench_kernels.py measures each kernel against the revision before).
+# The counters live in locals too and are stored to ``stats`` once at the end.
 
 
 @njit(cache=True)
-def _sweep_kernel(
-    src, dst, amount, ts, seed, role, model, min_amount, max_hops,
-    grp_of, grp_lead, grp_offsets, grp_edges,
-    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, beyond_from,
-):  # fmt: skip
-    """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address."""
+def _sweep_kernel(tr, seed, p, a, out, grp):
+    """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address.
+
+    ``tr`` :class:`.Transfers`, ``seed`` bool per edge, ``p`` :class:`.SweepParams`, ``a``
+    :class:`.SweepArrays`, ``out`` :class:`.EdgeOut`, ``grp`` :class:`.TxGroups` (TIHO only).
+    The bundles are unpacked once, here: a field read inside the loop would be a new
+    reference per read (see the note above).
+    """
+    src, dst, amount, ts = tr
+    model, min_amount, max_hops, record, _ = p
+    role, bt, inflow, hops, first_ts, beyond_from, stats = a
+    edge_taint, edge_hop, bal_before, taint_before = out
+    grp_of, grp_lead, grp_offsets, grp_edges = grp
     # run totals continue from ``stats`` (not 0 + a per-chunk sum): each is then one sequential
     # sum in edge order, so any chunking gives bit-identical totals (streamed == in memory)
     traced = stats[TRACED]
@@ -130,13 +147,8 @@ def _sweep_kernel(
         v = dst[e]
         x = amount[e]
         ru = role[u]
-        b = bt[u, 0]
         t_u = bt[u, 1]
-        if x > b:
-            if ru == NORMAL or ru == THROUGH:
-                n_over += 1.0
-                over += x - b
-            b = x
+        b, n_over, over = prior_funds(bt[u, 0], x, ru, n_over, over)
         carried = 0.0
         pre = 0.0
         if model == TIHO:  # taint pre-allocated to this output by its group's first output
@@ -166,14 +178,8 @@ def _sweep_kernel(
                 carried = pre
                 if carried > t_u:
                     carried = t_u
-            elif model == HAIRCUT or model == TIHO:
-                carried = haircut_rule(x, b, t_u)
-            elif model == POISON:
-                carried = poison_rule(x, b, t_u)
-            elif model == TAINT_FIRST:
-                carried = taint_first_rule(x, b, t_u)
             else:
-                carried = clean_first_rule(x, b, t_u)
+                carried = model_rule(model, x, b, t_u)
         if record:
             bal_before[e] = b
             taint_before[e] = t_u
@@ -208,16 +214,8 @@ def _sweep_kernel(
     stats[OVERDRAFT_AMOUNT] = over
 
 
-#: Columns of ``ColourState.stats[c, :]`` (per colour: seeded, below dust, beyond hop limit).
-C_TRACED, C_DUST, C_BEYOND = 0, 1, 2
-
-
 @njit(cache=True)
-def _colour_kernel(
-    src, dst, amount, ts, seed, role, model, min_amount, max_hops,
-    bt, inflow, hops, first_ts, edge_taint, edge_hop, bal_before, taint_before,
-    record, stats, beyond_from, colour_of, tc, row_of, cin, cstats,
-):  # fmt: skip
+def _colour_kernel(tr, seed, p, a, out, col):
     """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
     per source (``--by-source``): the same totals, plus who the taint came from.
 
@@ -229,7 +227,13 @@ def _colour_kernel(
     bound per source, exactly a separate poison trace of each). ``tc[n, S]`` is each node's
     tainted funds by colour; ``cin[row, S]`` what reported nodes (``row_of >= 0``: sinks and
     sources) received by colour. Kept out of the single-colour kernel so that one pays nothing.
+    ``col`` is a :class:`.ColourArrays`; the other bundles as in :func:`_sweep_kernel`.
     """
+    src, dst, amount, ts = tr
+    model, min_amount, max_hops, record, _ = p
+    role, bt, inflow, hops, first_ts, beyond_from, stats = a
+    edge_taint, edge_hop, bal_before, taint_before = out
+    colour_of, row_of, tc, cin, cstats = col
     n_col = tc.shape[1]
     traced = stats[TRACED]
     dust = stats[DUST]
@@ -241,28 +245,16 @@ def _colour_kernel(
         v = dst[e]
         x = amount[e]
         ru = role[u]
-        b = bt[u, 0]
         t_u = bt[u, 1]
-        if x > b:
-            if ru == NORMAL or ru == THROUGH:
-                n_over += 1.0
-                over += x - b
-            b = x
+        b, n_over, over = prior_funds(bt[u, 0], x, ru, n_over, over)
         carried = 0.0
         if ru == SOURCE:
             if seed[e]:
                 carried = x
                 traced += x
-                cstats[colour_of[u], C_TRACED] += x
+                cstats[colour_of[u], TRACED] += x
         elif ru != SINK and t_u > 0.0:
-            if model == HAIRCUT:
-                carried = haircut_rule(x, b, t_u)
-            elif model == POISON:
-                carried = poison_rule(x, b, t_u)
-            elif model == TAINT_FIRST:
-                carried = taint_first_rule(x, b, t_u)
-            else:
-                carried = clean_first_rule(x, b, t_u)
+            carried = model_rule(model, x, b, t_u)
         if record:
             bal_before[e] = b
             taint_before[e] = t_u
@@ -312,9 +304,9 @@ def _colour_kernel(
             if k <= 0.0:
                 continue
             if fate == 1:
-                cstats[c, C_DUST] += k
+                cstats[c, DUST] += k
             elif fate == 2:
-                cstats[c, C_BEYOND] += k
+                cstats[c, BEYOND] += k
             else:
                 if keeps:
                     tc[v, c] += k
@@ -429,6 +421,9 @@ class SweepState(_Totals):
         # taint each wallet passed on beyond the hop limit (who the "beyond" figure stopped
         # at); only with a limit, so an unlimited whole-chain sweep pays no memory for it
         self.beyond_from = np.zeros(n if max_hops is not None else 0, dtype=np.float64)
+        #: the same arrays as the kernels take them (references, not copies)
+        self.arrays = SweepArrays(self.role, self.bt, self.inflow, self.hops, self.first_ts,
+                                  self.beyond_from, self.stats)  # fmt: skip
         self.max_lots = int(max_lots)
         self.longest_queue = 0
         self.edges_seen = 0
@@ -449,6 +444,10 @@ class SweepState(_Totals):
     def nbytes(self) -> int:
         """Bytes held by the per-address state (what a whole-chain sweep keeps in memory)."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+_Z = np.zeros(0, dtype=np.int64)
+_NO_GROUPS = TxGroups(_Z, _Z, np.zeros(1, dtype=np.int64), _Z)
 
 
 class ColourState:
@@ -517,41 +516,30 @@ def sweep_chunk(
             raise ValueError("amounts must be finite and non-negative")
     out = ChunkResult(n_edges, record)
     code = state.code
+    tr = Transfers(src, dst, amount, ts)
+    params = SweepParams(code, state.min_amount, state.hop_cap, bool(record), state.max_lots)
+    edge_out = EdgeOut(out.edge_taint, out.edge_hop, out.bal_before, out.taint_before)
     if code in (FIFO, LIFO):
+        lots = LotQueues(state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
+                         state.lot_amt, state.lot_tnt)  # fmt: skip
         state.lot_amt, state.lot_tnt, state.pool_end, longest = _lots_kernel(
-            src, dst, amount, ts, seed, state.role, code == LIFO, state.min_amount, state.hop_cap,
-            state.bt, state.inflow, state.hops, state.first_ts,
-            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
-            state.beyond_from,
-            state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
-            state.lot_amt, state.lot_tnt, state.pool_end, state.max_lots,
-        )  # fmt: skip
+            tr, seed, params, state.arrays, edge_out, lots, state.pool_end
+        )
         state.longest_queue = max(state.longest_queue, int(longest))
     elif state.colours is not None:
         col = state.colours
         if col.colour_of.shape[0] != n_nodes:
             raise ValueError("colour_of must have one entry per node")
-        _colour_kernel(
-            src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
-            state.bt, state.inflow, state.hops, state.first_ts,
-            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
-            state.beyond_from,
-            col.colour_of, col.tc, col.row_of, col.cin, col.stats,
-        )  # fmt: skip
+        colours = ColourArrays(col.colour_of, col.row_of, col.tc, col.cin, col.stats)
+        _colour_kernel(tr, seed, params, state.arrays, edge_out, colours)
     else:
         if code == TIHO:
             if tx_id is None:
                 raise ValueError("the tiho model needs tx_id")
-            groups = tx_groups(np.ascontiguousarray(tx_id, dtype=np.int64), src, amount)
+            groups = TxGroups(*tx_groups(np.ascontiguousarray(tx_id, dtype=np.int64), src, amount))
         else:
-            z = np.zeros(0, dtype=np.int64)  # grp_of is read under tiho only
-            groups = (z, z, np.zeros(1, dtype=np.int64), z)
-        _sweep_kernel(
-            src, dst, amount, ts, seed, state.role, code, state.min_amount, state.hop_cap,
-            *groups, state.bt, state.inflow, state.hops, state.first_ts,
-            out.edge_taint, out.edge_hop, out.bal_before, out.taint_before, record, state.stats,
-            state.beyond_from,
-        )  # fmt: skip
+            groups = _NO_GROUPS  # read under tiho only
+        _sweep_kernel(tr, seed, params, state.arrays, edge_out, groups)
     state.edges_seen += n_edges
     return out
 

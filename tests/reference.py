@@ -156,9 +156,6 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
-PLAIN, ORIGIN, PASS = 0, 1, 2
-
-
 @dataclass
 class RefExposure:
     direct: dict[int, float] = field(default_factory=lambda: defaultdict(float))
@@ -193,10 +190,10 @@ def exposure_trace(
     out = RefExposure()
     for u, v, x, ts in edges:
         inside = (lo is None or ts >= lo) and (hi is None or ts <= hi)
-        ku, cu = kind.get(u, PLAIN), cat.get(u, -1)
+        ku, cu = kind.get(u, NORMAL), cat.get(u, -1)
         b = max(balance[u], x)
         shares: list[tuple[int, float, int]] = []  # (category, amount, hop) this edge carries
-        if ku == ORIGIN:
+        if ku == SOURCE:  # a labelled origin
             if inside and cu >= 0:
                 shares.append((cu, x, 1))
         else:
@@ -205,8 +202,8 @@ def exposure_trace(
             for c, t in list(held[u].items()):
                 if t <= 0:
                     continue
-                if model == "haircut":
-                    k = x * t / b if b > 0 else 0.0
+                if model == "haircut":  # the sweep's haircut rule, category by category
+                    k = x * min(t / b, 1.0) if b > 0 else 0.0
                 elif model == "poison":
                     k = x
                 elif model == "taint-first":
@@ -222,7 +219,7 @@ def exposure_trace(
                     held[u][c] = t - k
                 given += k
                 shares.append((c, k, hop[(u, c)] + 1))
-            if ku == PASS and inside and cu >= 0:
+            if ku == THROUGH and inside and cu >= 0:
                 own = x if model == "poison" else x - given
                 own = 0.0 if own <= x * 1e-12 else own  # rounding, as the kernel
                 shares.append((cu, own, 1))  # the service's own money: direct
@@ -235,7 +232,7 @@ def exposure_trace(
             if k <= 0 or k < min_amount or h > limit:
                 continue
             arrived = True
-            if kind.get(v, PLAIN) != ORIGIN:
+            if kind.get(v, NORMAL) != SOURCE:
                 held[v][c] += k
             hop[(v, c)] = min(hop.get((v, c), h), h)
             if v == target and inside:

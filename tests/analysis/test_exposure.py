@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tracer.kernels.exposure import (
     EXPOSURE_MODELS,
-    ORIGIN,
-    PASS,
-    PLAIN,
+    NORMAL,
+    OVERDRAFT_AMOUNT,
+    SOURCE,
+    THROUGH,
     ExposureState,
     exposure_sweep,
 )
@@ -40,9 +41,9 @@ def labelled_graphs(draw: st.DrawFn) -> dict:
     src = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
     dst = [draw(st.integers(0, n - 1).filter(lambda d, s=s: d != s)) for s in src]
     amount = draw(st.lists(AMOUNTS, min_size=m, max_size=m))
-    kind = draw(st.lists(st.sampled_from([PLAIN, PLAIN, PLAIN, ORIGIN, PASS]), min_size=n,
+    kind = draw(st.lists(st.sampled_from([NORMAL, NORMAL, NORMAL, SOURCE, THROUGH]), min_size=n,
                          max_size=n))  # fmt: skip
-    cat = [draw(st.integers(-1, n_cat - 1)) if k != PLAIN else -1 for k in kind]
+    cat = [draw(st.integers(-1, n_cat - 1)) if k != NORMAL else -1 for k in kind]
     ts = sorted(draw(st.lists(st.integers(0, 20), min_size=m, max_size=m)))
     return {
         "n": n, "n_cat": n_cat,
@@ -139,12 +140,12 @@ def test_chunked_exposure_totals_are_bit_identical_with_inexact_amounts() -> Non
         "dst": ((src + rng.integers(1, n, m)) % n).astype(np.int32),
         "amount": rng.uniform(0.0, 10.0, m) * np.float64(1.1),
         "ts": np.arange(m, dtype=np.int64),
-        "kind": np.array([ORIGIN] * 4 + [PLAIN] * (n - 4), dtype=np.int8),
+        "kind": np.array([SOURCE] * 4 + [NORMAL] * (n - 4), dtype=np.int8),
         "cat": np.array([0, 1, 0, 1] + [-1] * (n - 4), dtype=np.int32),
     }  # fmt: skip
     whole, cut = run_kernel(g, "haircut"), run_kernel(g, "haircut", chunk=97)
-    assert whole.totals[1] > 0
-    assert whole.totals.tolist() == cut.totals.tolist()
+    assert whole.run_stats[OVERDRAFT_AMOUNT] > 0
+    assert whole.run_stats.tolist() == cut.run_stats.tolist()
 
 
 def test_later_deposit_does_not_expose_earlier_payment() -> None:
@@ -153,7 +154,7 @@ def test_later_deposit_does_not_expose_earlier_payment() -> None:
     g = {
         "n": 3, "n_cat": 1, "src": np.array([1, 0], np.int32), "dst": np.array([2, 1], np.int32),
         "amount": np.array([5.0, 10.0]), "ts": np.array([1, 2], np.int64),
-        "kind": np.array([ORIGIN, PLAIN, PLAIN], np.int8),
+        "kind": np.array([SOURCE, NORMAL, NORMAL], np.int8),
         "cat": np.array([0, -1, -1], np.int32),
     }  # fmt: skip
     got = run_kernel(g, "haircut")

@@ -25,7 +25,7 @@ import polars as pl
 
 from tracer.core.addresses import display
 from tracer.core.errors import UsageError
-from tracer.kernels.taint import SINK, SOURCE, ColourState, SweepState
+from tracer.kernels.taint import SINK, SOURCE, TRACED, ColourState, SweepState
 
 COLOUR_MODELS = ("haircut", "poison", "taint-first", "clean-first")
 #: Largest colour state (addresses × sources × 8 bytes) a by-source follow may allocate.
@@ -88,7 +88,7 @@ def by_source_frame(
     col = res.colours
     assert col is not None and (role[colours.sources] == SOURCE).all()
     rr, cc = np.nonzero(col.cin > 0.0)
-    traced = col.stats[:, 0]
+    traced = col.stats[:, TRACED]
     shown = [display(c, a) for c, a in
              nodes[src_ids.tolist()].select("chain", "address").iter_rows()]  # fmt: skip
     frame = pl.DataFrame(

@@ -48,11 +48,13 @@ from tracer.kernels.exposure import (
     DUST,
     EXPOSURE_MODELS,
     INDIRECT,
-    N_STATS,
-    ORIGIN,
-    PASS,
-    PLAIN,
+    N_CAT_STATS,
+    NORMAL,
+    OVERDRAFT_AMOUNT,
+    OVERDRAFTS,
     SEEDED,
+    SOURCE,
+    THROUGH,
     ExposureState,
     exposure_sweep,
 )
@@ -163,7 +165,7 @@ class DirectionResult:
     min_hops: np.ndarray
     flow: np.ndarray
     touched: np.ndarray
-    stats: np.ndarray  # [K, N_STATS]: seeded, dust, beyond, direct, indirect, absorbed
+    stats: np.ndarray  # [K, N_CAT_STATS]: seeded, dust, beyond, direct, indirect, absorbed
     overdrafts: float = 0.0
     overdraft_amount: float = 0.0
     held: np.ndarray | None = None  # [K]: taint left in wallets at the end, per category
@@ -201,13 +203,13 @@ def make_plan(
     else:
         categories = present
     n = graph.n_nodes
-    kind = np.full(n, PLAIN, dtype=np.int8)
+    kind = np.full(n, NORMAL, dtype=np.int8)
     cat_all = np.full(n, -1, dtype=np.int32)
     cat = np.full(n, -1, dtype=np.int32)
     if labelled.height:
         ids = labelled["id"].to_numpy()
         cats = labelled["category"].to_numpy()
-        kind[ids] = np.where(np.isin(cats, list(req.selection.through)), PASS, ORIGIN)
+        kind[ids] = np.where(np.isin(cats, list(req.selection.through)), THROUGH, SOURCE)
         index_all = {c: i for i, c in enumerate(present)}
         index = {c: i for i, c in enumerate(categories)}
         cat_all[ids] = np.array([index_all[c] for c in cats], dtype=np.int32)
@@ -303,8 +305,9 @@ def sweep(
     out = DirectionResult(
         direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
         min_hops=np.full((rows, k_rep), -1, dtype=np.int32), flow=state.flow,
-        touched=state.touched, stats=np.zeros((k_rep, N_STATS)),
-        overdrafts=float(state.totals[0]), overdraft_amount=float(state.totals[1]),
+        touched=state.touched, stats=np.zeros((k_rep, N_CAT_STATS)),
+        overdrafts=float(state.run_stats[OVERDRAFTS]),
+        overdraft_amount=float(state.run_stats[OVERDRAFT_AMOUNT]),
         held=np.zeros(k_rep),
     )  # fmt: skip
     if group:

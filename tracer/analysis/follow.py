@@ -40,7 +40,15 @@ from tracer.graph.selection import (
 )
 from tracer.graph.spec import Selection
 from tracer.graph.stream import CHUNK, selected_chunks, use_stream
-from tracer.kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
+from tracer.kernels.taint import (
+    MODELS,
+    OVERDRAFT_AMOUNT,
+    OVERDRAFTS,
+    SINK,
+    SOURCE,
+    SweepState,
+    sweep_chunk,
+)
 from tracer.sources.labels import primary_labels
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
@@ -413,8 +421,8 @@ def _group_frames(
         asset=group.name, members=list(group.members), decimals=group.decimals,
         traced_total=traced, reached_total=float(reached["amount"].sum()),
         held_total=held_total, returned=float(res.inflow[role == SOURCE].sum()),
-        dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[3]),
-        overdraft_amount=float(res.stats[4]), conserves=conserves,
+        dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
+        overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
     )  # fmt: skip
     # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
     front_ids = np.flatnonzero(res.beyond_from > 0).astype(np.int32)
