@@ -70,10 +70,10 @@ def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_logs.json \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_transactions.json
     """
-    from tracer.analysis.conversions import decode_files
     from tracer.core.tokens import load_tokens
     from tracer.output.render import write_frame, write_text
     from tracer.sources.blocks import read_blocks
+    from tracer.sources.conversions import decode_files
 
     blocks = read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None
     decoded, reads = decode_files(
