@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -132,6 +133,7 @@ class Decoded:
 
     conversions: pl.DataFrame
     skipped: Counter[str] = field(default_factory=Counter)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (tx hash, reason) per skip
     problems: list[str] = field(default_factory=list)  # one clear message per bad log / token
     unknown_decimals: int = 0  # conversion rows whose token decimals are unknown (rates need them)
     txs: int = 0
@@ -218,6 +220,34 @@ def resolve(
     return trader, trader, outs[0][0], outs[0][1], ins[0][0], ins[0][1]
 
 
+def chain_tx_hashes(logs: pl.DataFrame, chain: str) -> pl.DataFrame:
+    """Logs with transaction hashes written as the chain's canonical transfers write them
+    (Tron ids have no ``0x``: TronGrid omits it, its JSON-RPC adds it)."""
+    if chain == TRON:
+        return logs.with_columns(pl.col("tx_hash").str.strip_prefix("0x"))
+    return logs
+
+
+def _is_event(chain: str, wrapped: set[str]) -> pl.Expr:
+    """A log that marks a conversion: a known event, wraps only from wrapped-native contracts."""
+    topics = list(EVENTS)
+    wrap_topics = [t for t, k in EVENTS.items() if k[0] in ("deposit", "withdrawal")]
+    forms = set(wrapped)
+    if chain == TRON:  # Tron logs name the emitter in hex (0x… or 41…); the registry, base58
+        hexes = {tron_base58_to_hex(w) for w in wrapped if w.startswith("T")}
+        forms |= hexes | {"0x" + h[2:] for h in hexes}
+    return pl.col("topic0").is_in(topics) & (
+        ~pl.col("topic0").is_in(wrap_topics) | pl.col("address").is_in(sorted(forms))
+    )
+
+
+def event_tx_hashes(logs: pl.DataFrame, chain: str, wrapped: set[str] | None = None) -> list[str]:
+    """The transactions that hold a conversion event (what the native legs are needed for)."""
+    wrapped = WRAPPED_NATIVE.get(chain, set()) if wrapped is None else wrapped
+    hits = chain_tx_hashes(logs, chain).filter(_is_event(chain, wrapped))
+    return hits["tx_hash"].drop_nulls().unique().sort().to_list()
+
+
 def decode_conversions(
     logs: pl.DataFrame,
     *,
@@ -236,20 +266,8 @@ def decode_conversions(
     """
     tokens = tokens or load_tokens()
     wrapped = WRAPPED_NATIVE.get(chain, set()) if wrapped is None else wrapped
-    topics = list(EVENTS)
-    wrap_topics = [t for t, k in EVENTS.items() if k[0] in ("deposit", "withdrawal")]
-    is_event = pl.col("topic0").is_in(topics) & (
-        ~pl.col("topic0").is_in(wrap_topics) | pl.col("address").is_in(sorted(wrapped))
-    )
-    if chain == TRON:  # canonical Tron transaction ids have no 0x (TronGrid); JSON-RPC adds it
-        logs = logs.with_columns(pl.col("tx_hash").str.strip_prefix("0x"))
-    if chain == TRON:  # Tron logs name the emitter in hex (0x… or 41…); the registry, base58
-        hexes = {tron_base58_to_hex(w) for w in wrapped if w.startswith("T")}
-        forms = sorted(hexes | {"0x" + h[2:] for h in hexes} | set(wrapped))
-        is_event = pl.col("topic0").is_in(topics) & (
-            ~pl.col("topic0").is_in(wrap_topics) | pl.col("address").is_in(forms)
-        )
-    event_txs = logs.filter(is_event).select("tx_hash").unique()
+    logs = chain_tx_hashes(logs, chain)
+    event_txs = logs.filter(_is_event(chain, wrapped)).select("tx_hash").unique()
     decoded = Decoded(pl.DataFrame(schema=CONVERSION_SCHEMA))
     if event_txs.height == 0:
         return decoded
@@ -351,10 +369,12 @@ def _one_tx(
                 unwrappers.add(_addr(chain, t1))
     except _Malformed as exc:
         decoded.skipped[SKIP_MALFORMED] += 1
+        decoded.skips.append((tx, SKIP_MALFORMED))
         decoded.problems.append(f"{chain} tx {tx}: {exc}")
         return None
     except (ValueError, TypeError, AttributeError) as exc:  # non-hex words, missing topics
         decoded.skipped[SKIP_MALFORMED] += 1
+        decoded.skips.append((tx, SKIP_MALFORMED))
         decoded.problems.append(f"{chain} tx {tx}: log {li}: cannot decode ({exc})")
         return None
     # seq 0 is the transaction's own value; >= 2**61 an internal call from a traces export
@@ -405,6 +425,7 @@ def _one_tx(
         got = SKIP_NEEDS_TRACES
     if isinstance(got, str):
         decoded.skipped[got] += 1
+        decoded.skips.append((tx, got))
         return None
     trader, recipient, token_in, value_in, token_out, value_out = got
     protocols = sorted({p for _, p, _ in events})
@@ -493,6 +514,19 @@ class FileRead:
     skipped: Counter[str]
 
 
+def file_format(path: str | Path, fmt: str | None = None) -> str:
+    """The format a conversion decode reads ``path`` as: an ethereum-etl stream whose first
+    record is a log counts as a logs export (the transfer readers call it a token stream)."""
+    from tracer.sources import detect
+    from tracer.sources.sample import sample
+
+    if fmt is not None:
+        return fmt
+    s = sample(Path(path))
+    is_log_stream = s.kind == "ndjson" and (s.first or {}).get("type") == "log"
+    return "ethereum-etl-logs" if is_log_stream else detect(s)
+
+
 def decode_files(
     paths: list[str],
     *,
@@ -509,17 +543,14 @@ def decode_files(
     """
     from tracer.core.addresses import normalize_chain
     from tracer.core.errors import UsageError
-    from tracer.sources import ReadOptions, detect, read_file
+    from tracer.sources import ReadOptions, read_file
     from tracer.sources.raw_logs import read_logs
-    from tracer.sources.sample import sample
 
     chain_name = normalize_chain(chain) if chain else "ethereum"
     tokens = tokens or load_tokens()
     logs_parts, reads, native_paths = [], [], []
     for path in paths:
-        s = sample(__import__("pathlib").Path(path))
-        is_log_stream = s.kind == "ndjson" and (s.first or {}).get("type") == "log"
-        fmt = "ethereum-etl-logs" if is_log_stream else detect(s)
+        fmt = file_format(path)
         if fmt in LOG_FORMATS:
             raw = read_logs(path)
             logs_parts.append(raw.logs)
