@@ -13,10 +13,12 @@ asks that it is used only on request (``--infer-otc``) and marked wherever it is
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from tracer.analysis.bridges import DEFAULT_FEE_BAND, DEFAULT_WINDOW, match_bridges
 from tracer.analysis.conversions import conversion_hops
 from tracer.core.hops import HOP_KINDS, HOP_SCHEMA, empty_hops
 
@@ -33,6 +35,17 @@ def _conversions(workspace: Workspace) -> pl.DataFrame:
     return read_conversions(workspace)
 
 
+def _bridge_events(workspace: Workspace) -> pl.DataFrame:
+    from tracer.store.conversions_table import read_table
+
+    return read_table(workspace, "bridge")
+
+
+def token_meta(transfers: pl.DataFrame) -> pl.DataFrame:
+    """``chain, token, asset, decimals`` of the tokens the transfers move."""
+    return transfers.select("chain", "token", "asset", "decimals").unique(["chain", "token"])
+
+
 def load_hops(
     workspace: Workspace,
     *,
@@ -40,23 +53,32 @@ def load_hops(
     infer_otc: bool = False,
     conversions: pl.DataFrame | None = None,
     transfers: pl.DataFrame | None = None,
+    bridge_events: pl.DataFrame | None = None,
+    bridge_window: timedelta = DEFAULT_WINDOW,
+    fee_band: float = DEFAULT_FEE_BAND,
 ) -> pl.DataFrame:
     """Every hop of ``workspace`` of the given ``kinds``, sorted by ``ts_in`` then ``hop_id``.
 
     ``conversions``: a decoded conversion frame to use instead of the workspace's stored table
     (``tracer conversions --data``); ``transfers``: the canonical table to take legs from
-    (default: the workspace's). ``infer_otc`` adds ``otc`` hops (inferred) even when ``otc`` is
-    not in ``kinds``. Hop ids are unique in the result.
+    (default: the workspace's); ``bridge_events``: decoded bridge events instead of the stored
+    ones. Bridge legs without an on-chain id are paired as candidates within ``bridge_window``
+    and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
+    (inferred) even when ``otc`` is not in ``kinds``. Hop ids are unique in the result.
     """
     wanted = set(kinds) | ({"otc"} if infer_otc else set())
     unknown = wanted - set(HOP_KINDS)
     if unknown:
         raise ValueError(f"unknown hop kind(s) {sorted(unknown)}; known: {', '.join(HOP_KINDS)}")
     frames = [empty_hops()]
+    t = workspace.transfers() if transfers is None else transfers
     if wanted & {"swap", "wrap"}:
         conv = _conversions(workspace) if conversions is None else conversions
-        t = workspace.transfers() if transfers is None else transfers
         hops = conversion_hops(conv, t)
         frames.append(hops.filter(pl.col("kind").is_in(sorted(wanted))))
+    if "bridge" in wanted:
+        events = _bridge_events(workspace) if bridge_events is None else bridge_events
+        matched = match_bridges(events, t, token_meta(t), window=bridge_window, fee_band=fee_band)
+        frames.append(matched.hops)
     out = pl.concat(frames).sort("ts_in", "hop_id")
     return out.unique("hop_id", keep="first", maintain_order=True).cast(HOP_SCHEMA)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ import pyarrow.dataset as ds
 from tracer.core.addresses import normalize_chain
 from tracer.core.atomic import atomic_path
 from tracer.sources.base import ReadOptions
+from tracer.sources.bridge_events import BRIDGE_EVENT_SCHEMA, decode_bridge_events, load_registry
 from tracer.sources.conversions import (
     CONVERSION_SCHEMA,
     LOG_FORMATS,
@@ -58,6 +59,7 @@ SKIP_SCHEMA: dict[str, pl.DataType] = {
 TABLES: dict[str, tuple[dict[str, pl.DataType], list[str]]] = {
     "conversions": (CONVERSION_SCHEMA, ["chain", "tx_hash"]),
     "skips": (SKIP_SCHEMA, ["chain", "tx_hash", "reason"]),
+    "bridge": (BRIDGE_EVENT_SCHEMA, ["chain", "tx_hash", "log_index"]),
 }
 
 
@@ -71,12 +73,6 @@ class _Workspace(Protocol):
     def manifest(self) -> dict[str, Any]: ...
 
     def transfers(self) -> pl.DataFrame: ...
-
-
-def register(name: str, schema: dict[str, pl.DataType], key: list[str]) -> None:
-    """Add a table kept beside the conversions (the bridge events); name must match
-    :data:`tracer.store.manifest.CONVERSIONS_RE`."""
-    TABLES[name] = (schema, key)
 
 
 def empty(name: str) -> pl.DataFrame:
@@ -164,14 +160,8 @@ def decode_logs(
         decoded = decode_conversions(logs, chain=chain, native=native, tokens=opts.tokens)
         out["conversions"] = decoded.conversions
         out["skips"] = _skips(decoded, chain)
-    for name, decode in _DECODERS.items():
-        out[name] = decode(logs, chain, opts)
+    out["bridge"] = decode_bridge_events(logs, chain, load_registry())
     return out
-
-
-#: Further decoders of stored tables (name → ``(logs, chain, options) -> frame``): the bridge
-#: events register here.
-_DECODERS: dict[str, Any] = {}
 
 
 def _skips(decoded: Decoded, chain: str) -> pl.DataFrame:
