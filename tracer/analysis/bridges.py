@@ -48,6 +48,7 @@ UNMATCHED_NO_CANDIDATE = "no candidate within the fee band and window"
 UNMATCHED_OUTBID = "its candidates went to better-ranked legs"
 UNMATCHED_DECIMALS = "token decimals unknown: amounts cannot be compared"
 UNMATCHED_UNDECODABLE = "log does not decode as the registered event"
+UNMATCHED_BACKWARDS = "destination is earlier than its source (times disagree): not linked"
 
 LEG_SCHEMA: dict[str, pl.DataType] = {
     "leg_id": pl.String(),
@@ -190,7 +191,7 @@ def _exact_domain_nonce(live: list[dict[str, Any]], reasons: dict[str, str]) -> 
             key = (r["protocol"], r["domain"], r["dest_domain"], r["nonce"])
         else:
             key = (r["protocol"], r["source_domain"], r["domain"], r["nonce"])
-        if any(k is None for k in key) or r["amount"] is None:
+        if any(k is None for k in key) or r["amount"] is None or r["ts"] is None:
             reasons[r["leg_id"]] = UNMATCHED_INCOMPLETE
             continue
         keyed.setdefault(key, {"source": [], "destination": []})[r["role"]].append(r)
@@ -202,22 +203,33 @@ def _exact_domain_nonce(live: list[dict[str, Any]], reasons: dict[str, str]) -> 
                 reasons[extra["leg_id"]] = UNMATCHED_DUPLICATE
         if sides["source"] and sides["destination"]:
             s, d = sides["source"][0], sides["destination"][0]
+            if _backwards(s, d, reasons):
+                continue
             ev = {"source_domain": key[1], "dest_domain": key[2], "nonce": key[3]}
             pairs.append((s["leg_id"], d["leg_id"], "cctp-domain-nonce", 1.0, ev))
     return pairs
+
+
+def _backwards(s: dict[str, Any], d: dict[str, Any], reasons: dict[str, str]) -> bool:
+    """A hop never runs back in time: an id-linked pair whose times say otherwise is counted,
+    not used (the follow would move value into the past)."""
+    if s["ts"] is not None and d["ts"] is not None and d["ts"] < s["ts"]:
+        reasons[s["leg_id"]] = reasons[d["leg_id"]] = UNMATCHED_BACKWARDS
+        return True
+    return False
 
 
 def _exact_source_tx(live: list[dict[str, Any]], reasons: dict[str, str]) -> list[Any]:
     """A destination event that names its source transaction."""
     sources: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in live:
-        if r["role"] == "source" and r["link"] == "source-tx":
+        if r["role"] == "source" and r["link"] == "source-tx" and r["ts"] is not None:
             sources.setdefault((r["protocol"], r["tx_hash"].lower()), []).append(r)
     pairs, used = [], set()
     for r in live:
         if r["role"] != "destination" or r["link"] != "source-tx":
             continue
-        if r["source_tx"] is None:
+        if r["source_tx"] is None or r["ts"] is None:
             reasons[r["leg_id"]] = UNMATCHED_INCOMPLETE
             continue
         want = r["source_tx"].lower()
@@ -228,6 +240,8 @@ def _exact_source_tx(live: list[dict[str, Any]], reasons: dict[str, str]) -> lis
             continue  # counted as no partner
         s = min(cands, key=lambda x: x["leg_id"])
         used.add(s["leg_id"])
+        if _backwards(s, r, reasons):
+            continue
         pairs.append((s["leg_id"], r["leg_id"], "source-tx", 1.0, {"source_tx": r["source_tx"]}))
     return pairs
 
