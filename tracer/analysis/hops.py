@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from tracer.analysis import otc as otc_hops
 from tracer.analysis.bridges import DEFAULT_FEE_BAND, DEFAULT_WINDOW, match_bridges
 from tracer.analysis.conversions import conversion_hops
 from tracer.core.hops import HOP_KINDS, HOP_SCHEMA, empty_hops
@@ -56,6 +57,8 @@ def load_hops(
     bridge_events: pl.DataFrame | None = None,
     bridge_window: timedelta = DEFAULT_WINDOW,
     fee_band: float = DEFAULT_FEE_BAND,
+    otc_window: timedelta = otc_hops.DEFAULT_WINDOW,
+    otc_fee_band: tuple[float, float] = otc_hops.DEFAULT_FEE_BAND,
 ) -> pl.DataFrame:
     """Every hop of ``workspace`` of the given ``kinds``, sorted by ``ts_in`` then ``hop_id``.
 
@@ -64,7 +67,8 @@ def load_hops(
     (default: the workspace's); ``bridge_events``: decoded bridge events instead of the stored
     ones. Bridge legs without an on-chain id are paired as candidates within ``bridge_window``
     and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
-    (inferred) even when ``otc`` is not in ``kinds``. Hop ids are unique in the result.
+    (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``,
+    :mod:`tracer.analysis.otc`) even when ``otc`` is not in ``kinds``. Hop ids are unique.
     """
     wanted = set(kinds) | ({"otc"} if infer_otc else set())
     unknown = wanted - set(HOP_KINDS)
@@ -80,5 +84,8 @@ def load_hops(
         events = _bridge_events(workspace) if bridge_events is None else bridge_events
         matched = match_bridges(events, t, token_meta(t), window=bridge_window, fee_band=fee_band)
         frames.append(matched.hops)
+    if "otc" in wanted:
+        otc = otc_hops.infer_otc(t, workspace.labels(), window=otc_window, fee_band=otc_fee_band)
+        frames.append(otc.hops)
     out = pl.concat(frames).sort("ts_in", "hop_id")
     return out.unique("hop_id", keep="first", maintain_order=True).cast(HOP_SCHEMA)  # type: ignore[arg-type]
