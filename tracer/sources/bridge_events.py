@@ -256,3 +256,13 @@ def decode_bridge_events(logs: pl.DataFrame, chain: str, registry: list[Entry]) 
     if chain == TRON:
         frame = frame.with_columns(pl.col("tx_hash").str.strip_prefix("0x"))
     return frame.cast(BRIDGE_EVENT_SCHEMA)  # type: ignore[arg-type]
+
+
+def event_filters(registry: list[Entry], chain: str) -> list[tuple[str, list[list[str]]]]:
+    """``(contract, topics)`` per registered contract of ``chain``: the ``eth_getLogs`` filter
+    (topic0 any of its events) an RPC sync fetches bridge events with."""
+    by_contract: dict[str, set[str]] = {}
+    for e in registry:
+        if e.chain == chain:
+            by_contract.setdefault(e.contract, set()).add(e.topic0)
+    return [(c, [sorted(t)]) for c, t in sorted(by_contract.items())]
