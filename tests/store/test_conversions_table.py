@@ -142,3 +142,31 @@ def test_cli_lists_the_workspace_table(tmp_path: Path) -> None:
     doc = json.loads(done.stdout)
     assert len(doc["conversions"]) == 61
     assert doc["summary"]["transactions with conversion events"] == 71
+
+
+def test_transfer_only_logs_skip_the_decode_and_upper_case_hex_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token sync's batch holds only Transfer logs: the byte search finds no event topic and
+    the logs are not parsed a second time. The search ignores the hex case."""
+    import tracer.sources.raw_logs as raw
+
+    topics = ct._event_topics([])
+    assert ct.has_events(LOGS, topics)
+    text = LOGS.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    swap = next(r for r in records if r["topics"][0].startswith("0xd78ad95f"))  # V2 Swap
+    upper = tmp_path / "upper.json"
+    upper.write_text(json.dumps({**swap, "topics": [t.upper() for t in swap["topics"]]}) + "\n")
+    assert ct.has_events(upper, topics)
+    only = tmp_path / "transfers.json"
+    keep = [r for r in records if r["topics"][0].startswith("0xddf252ad")]
+    only.write_text("".join(json.dumps(r) + "\n" for r in keep))
+    assert not ct.has_events(only, topics)
+    calls = []
+    real = raw.read_logs
+    monkeypatch.setattr(raw, "read_logs", lambda *a, **k: calls.append(a) or real(*a, **k))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([only])
+    assert calls == [] and ws.manifest().get("conversions", []) == []
+    assert ws.transfers().height > 0

@@ -136,18 +136,35 @@ def _is_logs(path: str | Path, fmt: str | None) -> bool:
         return False
 
 
+def _event_topics(registry: list[Any]) -> list[bytes]:
+    """topic0s (hex, lower case, no 0x) of every event a decode looks for."""
+    from tracer.sources.conversions import EVENTS
+
+    return sorted({t[2:].encode() for t in EVENTS} | {e.topic0[2:].encode() for e in registry})
+
+
+def has_events(path: str | Path, topics: list[bytes]) -> bool:
+    """Whether the file's text holds any of ``topics``: a byte search, about 20× cheaper than
+    parsing, so ingesting Transfer-only logs (every ``ingest-rpc`` token flush) skips the decode.
+    Hex may be written in either case; the search is over the lower-cased bytes."""
+    data = Path(path).read_bytes().lower()
+    return any(t in data for t in topics)
+
+
 def decode_logs(
     files: Iterable[str | Path],
     options: ReadOptions | None,
     native_of: Any,
     fmt: str | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Decode every table from the logs files among ``files``; ``native_of(tx_hashes)`` gives
-    the canonical native-coin transfers of those transactions."""
+    """Decode every table from the logs files among ``files`` that hold a known event topic;
+    ``native_of(tx_hashes)`` gives the canonical native-coin transfers of those transactions."""
     from tracer.sources.raw_logs import read_logs
 
     out = {name: empty(name) for name in TABLES}
-    logs_files = [f for f in files if _is_logs(f, fmt)]
+    registry = load_registry()
+    topics = _event_topics(registry)
+    logs_files = [f for f in files if _is_logs(f, fmt) and has_events(f, topics)]
     if not logs_files:
         return out
     opts = options or ReadOptions()
@@ -160,7 +177,7 @@ def decode_logs(
         decoded = decode_conversions(logs, chain=chain, native=native, tokens=opts.tokens)
         out["conversions"] = decoded.conversions
         out["skips"] = _skips(decoded, chain)
-    out["bridge"] = decode_bridge_events(logs, chain, load_registry())
+    out["bridge"] = decode_bridge_events(logs, chain, registry)
     return out
 
 
