@@ -144,11 +144,12 @@ def _event_topics(registry: list[Any]) -> list[bytes]:
 
 
 def has_events(path: str | Path, topics: list[bytes]) -> bool:
-    """Whether the file's text holds any of ``topics``: a byte search, about 20× cheaper than
-    parsing, so ingesting Transfer-only logs (every ``ingest-rpc`` token flush) skips the decode.
-    Hex may be written in either case; the search is over the lower-cased bytes."""
-    data = Path(path).read_bytes().lower()
-    return any(t in data for t in topics)
+    """Whether the file's text holds any of ``topics`` (hex in either case): one Aho-Corasick
+    pass (Polars ``contains_any``), about half the cost of parsing the file, so ingesting
+    Transfer-only logs (every ``ingest-rpc`` token flush) skips the second parse."""
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    patterns = [t.decode() for t in topics]
+    return bool(pl.Series([text]).str.contains_any(patterns, ascii_case_insensitive=True)[0])
 
 
 def decode_logs(
