@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -58,3 +60,16 @@ def mint(chain: str, tx: str, li: int, ts: int, *, nonce: int, source_domain: in
             {"caller": recipient, "sourceDomain": source_domain, "nonce": nonce,
              "sender": bytes(32), "messageBody": b"\x00" * 8}),
     ]  # fmt: skip
+
+
+def rpc_file(path: Path, logs: list[dict[str, Any]]) -> Path:
+    """Raw logs written as an ``eth_getLogs`` response (with ``blockTimestamp``, as anvil's)."""
+    out = []
+    for r in logs:
+        topics = [t for t in (r["topic0"], r["topic1"], r["topic2"], r["topic3"]) if t]
+        out.append({"address": r["address"], "topics": topics, "data": r["data"],
+                    "blockNumber": hex(r["block"]), "transactionHash": r["tx_hash"],
+                    "logIndex": hex(r["log_index"]), "removed": False,
+                    "blockTimestamp": hex(r["ts"] // 1_000_000)})  # fmt: skip
+    path.write_text(json.dumps({"jsonrpc": "2.0", "id": 1, "result": out}))
+    return path

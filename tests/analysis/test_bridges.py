@@ -274,25 +274,13 @@ def test_exact_matches_pair_equal_nonces_and_are_never_inferred(
 def test_bridge_events_ingested_from_two_chains_make_one_hop(tmp_path: Path) -> None:
     from tracer.sources.base import ReadOptions
 
-    def rpc_file(name: str, logs: list[dict]) -> Path:
-        out = []
-        for r in logs:
-            topics = [t for t in (r["topic0"], r["topic1"], r["topic2"], r["topic3"]) if t]
-            out.append({"address": r["address"], "topics": topics, "data": r["data"],
-                        "blockNumber": hex(r["block"]), "transactionHash": r["tx_hash"],
-                        "logIndex": hex(r["log_index"]), "removed": False,
-                        "blockTimestamp": hex(r["ts"] // 1_000_000)})  # fmt: skip
-        p = tmp_path / name
-        p.write_text(json.dumps({"jsonrpc": "2.0", "id": 1, "result": out}))
-        return p
-
     tx_a, tx_b = "0x" + "a1" * 32, "0x" + "b2" * 32
-    src = rpc_file("eth.json", [bl.burn("ethereum", tx_a, 5, 1_700_000_000, nonce=42,
-                                        token=USDC_ETH, amount=10**6, sender=ALICE,
-                                        recipient=BOB, dest_domain=6)])  # fmt: skip
-    dst = rpc_file("base.json", bl.mint("base", tx_b, 3, 1_700_000_900, nonce=42,
-                                         source_domain=0, token=USDC_BASE, amount=10**6,
-                                         recipient=BOB))  # fmt: skip
+    burn = bl.burn("ethereum", tx_a, 5, 1_700_000_000, nonce=42, token=USDC_ETH, amount=10**6,
+                   sender=ALICE, recipient=BOB, dest_domain=6)  # fmt: skip
+    mint = bl.mint("base", tx_b, 3, 1_700_000_900, nonce=42, source_domain=0, token=USDC_BASE,
+                   amount=10**6, recipient=BOB)  # fmt: skip
+    src = bl.rpc_file(tmp_path / "eth.json", [burn])
+    dst = bl.rpc_file(tmp_path / "base.json", mint)
     ws = Workspace.open(tmp_path / "ws", create=True)
     ws.ingest([src], options=ReadOptions(chain="ethereum"))
     ws.ingest([dst], options=ReadOptions(chain="base"))

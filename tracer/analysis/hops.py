@@ -13,6 +13,7 @@ asks that it is used only on request (``--infer-otc``) and marked wherever it is
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,21 @@ def token_meta(transfers: pl.DataFrame) -> pl.DataFrame:
     return transfers.select("chain", "token", "asset", "decimals").unique(["chain", "token"])
 
 
+@dataclass
+class HopSet:
+    """Hops plus the accounting behind them: per producer, what was found and what was not
+    (bridge legs without a match, desk inflows without a pass-through, skipped conversions)."""
+
+    hops: pl.DataFrame
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    unmatched_bridge_legs: pl.DataFrame | None = None
+
+    def inferred_share(self) -> dict[str, int]:
+        """How many hops rest on an inference, by kind (what a result leaning on them shows)."""
+        rows = self.hops.group_by("kind", "inferred").len().sort("kind", "inferred").rows()
+        return {f"{k} ({'inferred' if i else 'on chain'})": n for k, i, n in rows}
+
+
 def load_hops(
     workspace: Workspace,
     *,
@@ -69,23 +85,52 @@ def load_hops(
     and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
     (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``,
     :mod:`tracer.analysis.otc`) even when ``otc`` is not in ``kinds``. Hop ids are unique.
+    The same with the accounting: :func:`hop_set`.
     """
+    return hop_set(
+        workspace, kinds=kinds, infer_otc=infer_otc, conversions=conversions,
+        transfers=transfers, bridge_events=bridge_events, bridge_window=bridge_window,
+        fee_band=fee_band, otc_window=otc_window, otc_fee_band=otc_fee_band,
+    ).hops  # fmt: skip
+
+
+def hop_set(
+    workspace: Workspace,
+    *,
+    kinds: Iterable[str] = DEFAULT_KINDS,
+    infer_otc: bool = False,
+    conversions: pl.DataFrame | None = None,
+    transfers: pl.DataFrame | None = None,
+    bridge_events: pl.DataFrame | None = None,
+    bridge_window: timedelta = DEFAULT_WINDOW,
+    fee_band: float = DEFAULT_FEE_BAND,
+    otc_window: timedelta = otc_hops.DEFAULT_WINDOW,
+    otc_fee_band: tuple[float, float] = otc_hops.DEFAULT_FEE_BAND,
+) -> HopSet:
+    """:func:`load_hops` with the counts of every producer (same arguments)."""
     wanted = set(kinds) | ({"otc"} if infer_otc else set())
     unknown = wanted - set(HOP_KINDS)
     if unknown:
         raise ValueError(f"unknown hop kind(s) {sorted(unknown)}; known: {', '.join(HOP_KINDS)}")
     frames = [empty_hops()]
+    result = HopSet(empty_hops())
     t = workspace.transfers() if transfers is None else transfers
     if wanted & {"swap", "wrap"}:
         conv = _conversions(workspace) if conversions is None else conversions
-        hops = conversion_hops(conv, t)
-        frames.append(hops.filter(pl.col("kind").is_in(sorted(wanted))))
+        hops = conversion_hops(conv, t).filter(pl.col("kind").is_in(sorted(wanted)))
+        frames.append(hops)
+        result.counts["conversions"] = {"conversion rows": conv.height, "hops": hops.height}
     if "bridge" in wanted:
         events = _bridge_events(workspace) if bridge_events is None else bridge_events
         matched = match_bridges(events, t, token_meta(t), window=bridge_window, fee_band=fee_band)
         frames.append(matched.hops)
+        result.counts["bridges"] = matched.counts()
+        result.unmatched_bridge_legs = matched.unmatched
     if "otc" in wanted:
         otc = otc_hops.infer_otc(t, workspace.labels(), window=otc_window, fee_band=otc_fee_band)
         frames.append(otc.hops)
+        result.counts["otc"] = otc.counts()
     out = pl.concat(frames).sort("ts_in", "hop_id")
-    return out.unique("hop_id", keep="first", maintain_order=True).cast(HOP_SCHEMA)  # type: ignore[arg-type]
+    out = out.unique("hop_id", keep="first", maintain_order=True)
+    result.hops = out.cast(HOP_SCHEMA)  # type: ignore[arg-type]
+    return result
