@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.store.test_rpc_anvil import ANVIL, SOLCJS, _free_port
+from tests.store.test_rpc_anvil import ANVIL, SOLCJS, start_anvil
 from tracer.analysis.hops import load_hops
 from tracer.store import conversions_table as ct
 from tracer.store.workspace import Workspace
@@ -42,25 +41,6 @@ def _compiled(out: Path) -> dict[str, tuple[list, str]]:
         abi = json.loads(next(out.glob(f"*_{name}.abi")).read_text())
         got[name] = (abi, "0x" + next(out.glob(f"*_{name}.bin")).read_text().strip())
     return got
-
-
-def _node(chain_id: int, genesis: int) -> tuple[subprocess.Popen, Any]:
-    from web3 import Web3
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [ANVIL, "--port", str(port), "--silent", "--chain-id", str(chain_id),
-         "--timestamp", str(genesis)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-    for _ in range(100):
-        try:
-            w3.eth.block_number  # noqa: B018
-            break
-        except Exception:
-            time.sleep(0.1)
-    return proc, w3
 
 
 def _send(w3: Any, fn: Any, sender: str, ts: int) -> str:
@@ -84,8 +64,8 @@ def _deploy(w3: Any, compiled: dict, name: str, *args: Any) -> Any:
 def chains(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     compiled = _compiled(tmp_path_factory.mktemp("solc"))
     t_a = 1_700_000_000
-    proc_a, a = _node(1, t_a)
-    proc_b, b = _node(8453, t_a)
+    proc_a, a = start_anvil("--chain-id", "1", "--timestamp", str(t_a))
+    proc_b, b = start_anvil("--chain-id", "8453", "--timestamp", str(t_a))
     try:
         token_a, token_b = _deploy(a, compiled, "BridgedUSD"), _deploy(b, compiled, "BridgedUSD")
         msg_a = _deploy(a, compiled, "CctpShapedMessenger", 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -63,35 +63,14 @@ class HopSet:
         return {f"{k} ({'inferred' if i else 'on chain'})": n for k, i, n in rows}
 
 
-def load_hops(
-    workspace: Workspace,
-    *,
-    kinds: Iterable[str] = DEFAULT_KINDS,
-    infer_otc: bool = False,
-    conversions: pl.DataFrame | None = None,
-    transfers: pl.DataFrame | None = None,
-    bridge_events: pl.DataFrame | None = None,
-    bridge_window: timedelta = DEFAULT_WINDOW,
-    fee_band: float = DEFAULT_FEE_BAND,
-    otc_window: timedelta = otc_hops.DEFAULT_WINDOW,
-    otc_fee_band: tuple[float, float] = otc_hops.DEFAULT_FEE_BAND,
-) -> pl.DataFrame:
-    """Every hop of ``workspace`` of the given ``kinds``, sorted by ``ts_in`` then ``hop_id``.
+def load_hops(workspace: Workspace, **options: Any) -> pl.DataFrame:
+    """Every hop of ``workspace``, sorted by ``ts_in`` then ``hop_id`` (:data:`HOP_SCHEMA`).
 
-    ``conversions``: a decoded conversion frame to use instead of the workspace's stored table
-    (``tracer conversions --data``); ``transfers``: the canonical table to take legs from
-    (default: the workspace's); ``bridge_events``: decoded bridge events instead of the stored
-    ones. Bridge legs without an on-chain id are paired as candidates within ``bridge_window``
-    and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
-    (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``,
-    :mod:`tracer.analysis.otc`) even when ``otc`` is not in ``kinds``. Hop ids are unique.
-    The same with the accounting: :func:`hop_set`.
+    The options are :func:`hop_set`'s (``kinds``, ``infer_otc``, ``conversions``,
+    ``transfers``, ``bridge_events``, ``bridge_window``, ``fee_band``, ``otc_window``,
+    ``otc_fee_band``); :func:`hop_set` also returns the accounting.
     """
-    return hop_set(
-        workspace, kinds=kinds, infer_otc=infer_otc, conversions=conversions,
-        transfers=transfers, bridge_events=bridge_events, bridge_window=bridge_window,
-        fee_band=fee_band, otc_window=otc_window, otc_fee_band=otc_fee_band,
-    ).hops  # fmt: skip
+    return hop_set(workspace, **options).hops
 
 
 def hop_set(
@@ -107,7 +86,16 @@ def hop_set(
     otc_window: timedelta = otc_hops.DEFAULT_WINDOW,
     otc_fee_band: tuple[float, float] = otc_hops.DEFAULT_FEE_BAND,
 ) -> HopSet:
-    """:func:`load_hops` with the counts of every producer (same arguments)."""
+    """Every hop of the given ``kinds`` plus the counts of every producer.
+
+    ``conversions``: a decoded conversion frame to use instead of the workspace's stored table
+    (``tracer conversions --data``); ``transfers``: the canonical table to take legs from
+    (default: the workspace's); ``bridge_events``: decoded bridge events instead of the stored
+    ones. Bridge legs without an on-chain id are paired as candidates within ``bridge_window``
+    and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
+    (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``,
+    :mod:`tracer.analysis.otc`) even when ``otc`` is not in ``kinds``. Hop ids are unique.
+    """
     wanted = set(kinds) | ({"otc"} if infer_otc else set())
     unknown = wanted - set(HOP_KINDS)
     if unknown:
