@@ -33,9 +33,9 @@ AMOUNT = 700 * 10**6
 
 
 def _compiled(out: Path) -> dict[str, tuple[list, str]]:
-    subprocess.run([SOLCJS, "--bin", "--abi", "-o", str(out), str(FIXTURES / "rpc" /
-                                                                   "CctpShaped.sol")],
-                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    rpc = FIXTURES / "rpc"
+    subprocess.run([SOLCJS, "--bin", "--abi", "--base-path", str(rpc), "-o", str(out),
+                    str(rpc / "CctpShaped.sol")], check=True, capture_output=True, timeout=300)
     got = {}
     for name in ("BridgedUSD", "CctpShapedMessenger"):
         abi = json.loads(next(out.glob(f"*_{name}.abi")).read_text())
