@@ -59,3 +59,17 @@ def test_hops_kind_filter_csv_and_bad_kind(tmp_path: Path) -> None:
     assert "bridges: unmatched: counterpart not in the workspace" in r.output
     bad = CliRunner().invoke(cli, ["hops", "-w", str(ws), "--kind", "teleport"])
     assert bad.exit_code == 2
+
+
+def test_a_malformed_user_registry_stops_ingest_naming_file_row_and_field(tmp_path: Path
+                                                                          ) -> None:  # fmt: skip
+    bad = tmp_path / "bridges.csv"
+    bad.write_text("chain,contract,protocol,role,link,domain,event,fields\n"
+                   'base,0x12345,toy,source,source-tx,,"E(uint256 a)",amount=a\n')  # fmt: skip
+    r = CliRunner().invoke(cli, ["ingest", "-w", str(tmp_path / "ws"),
+                                 str(STREAM / "expected_logs.json")],
+                           env={"TRACER_BRIDGES": str(bad)})  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert str(bad) in r.output and "row 1" in r.output and "contract" in r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "ws" / "conversions").exists()  # nothing half-written

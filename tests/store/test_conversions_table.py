@@ -170,3 +170,11 @@ def test_transfer_only_logs_skip_the_decode_and_upper_case_hex_does_not(
     ws.ingest([only])
     assert calls == [] and ws.manifest().get("conversions", []) == []
     assert ws.transfers().height > 0
+
+
+def test_in_memory_decode_keeps_the_chain_the_files_were_read_as() -> None:
+    from tracer.sources.base import ReadOptions
+
+    mem, _ = Workspace.in_memory([LOGS], options=ReadOptions(chain="bsc"))
+    conv = ct.read_conversions(mem)
+    assert conv.height > 0 and set(conv["chain"]) == {"bsc"}

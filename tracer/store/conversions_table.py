@@ -122,8 +122,10 @@ def summary(ws: _Workspace) -> dict[str, int]:
 
 def _decode_sources(ws: _Workspace) -> dict[str, pl.DataFrame]:
     logs_files = [f for f in ws.sources if _is_logs(f, None)]
-    native = ws.transfers().filter(pl.col("token").is_null())
-    chains = native["chain"].unique().to_list() if native.height else []
+    transfers = ws.transfers()
+    native = transfers.filter(pl.col("token").is_null())
+    # the chain the files were read as (--chain): the transfers' one chain, if one
+    chains = transfers["chain"].unique().to_list() if transfers.height else []
     chain = chains[0] if len(chains) == 1 else None
     return decode_logs(logs_files, ReadOptions(chain=chain), lambda txs: native)
 
