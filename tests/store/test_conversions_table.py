@@ -178,3 +178,20 @@ def test_in_memory_decode_keeps_the_chain_the_files_were_read_as() -> None:
     mem, _ = Workspace.in_memory([LOGS], options=ReadOptions(chain="bsc"))
     conv = ct.read_conversions(mem)
     assert conv.height > 0 and set(conv["chain"]) == {"bsc"}
+
+
+def test_on_disk_hops_read_only_the_rows_they_need_and_equal_the_whole_table_path(
+    tmp_path: Path,
+) -> None:
+    """load_hops on disk reads the legs' rows with a pushed-down filter (no whole-table load);
+    the hops equal those built from the whole canonical table."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([TXS, LOGS])
+    disk = Workspace.open(tmp_path / "ws")
+    narrow = load_hops(disk)
+    assert disk._transfers is None  # the whole table was never materialised
+    whole = load_hops(disk, transfers=disk.transfers())
+    assert narrow.equals(whole)
+    some = ct.transfers_where(disk, tx_hashes=[narrow["tx_in"][0]], columns=["tx_hash", "seq"])
+    assert set(some["tx_hash"]) == {narrow["tx_in"][0]}
+    assert ct.transfers_where(disk, tx_hashes=[]).height == 0

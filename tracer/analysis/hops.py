@@ -48,6 +48,42 @@ def token_meta(transfers: pl.DataFrame) -> pl.DataFrame:
     return transfers.select("chain", "token", "asset", "decimals").unique(["chain", "token"])
 
 
+class _Rows:
+    """The transfer rows a producer needs, without loading the whole table on disk: the rows
+    of some transactions (legs), the rows touching some addresses (desks), the token
+    dictionary. ``given``: a canonical frame to filter instead (tests, ``--data``)."""
+
+    def __init__(self, workspace: Workspace, given: pl.DataFrame | None) -> None:
+        self.ws, self.given = workspace, given
+
+    def _where(self, **where: Any) -> pl.DataFrame:
+        from tracer.store.conversions_table import transfers_where
+
+        if self.given is None:
+            return transfers_where(self.ws, **where)
+        t = self.given
+        if where.get("tx_hashes") is not None:
+            t = t.filter(pl.col("tx_hash").is_in(where["tx_hashes"]))
+        if where.get("addresses") is not None:
+            t = t.filter(pl.col("src").is_in(where["addresses"])
+                         | pl.col("dst").is_in(where["addresses"]))  # fmt: skip
+        return t
+
+    def of_txs(self, tx_hashes: list[str], ts: pl.Series) -> pl.DataFrame:
+        us = ts.drop_nulls().dt.epoch("us")
+        whole = us.len() == ts.len() and us.len() > 0
+        span = (int(us.min()), int(us.max())) if whole else None  # type: ignore[arg-type]
+        return self._where(tx_hashes=tx_hashes, ts_range=span)
+
+    def touching(self, addresses: list[str]) -> pl.DataFrame:
+        return self._where(addresses=addresses)
+
+    def tokens(self) -> pl.DataFrame:
+        if self.given is None and self.ws.path is not None:
+            return self.ws.nodes().tokens.select("chain", "token", "asset", "decimals")
+        return token_meta(self.ws.transfers() if self.given is None else self.given)
+
+
 @dataclass
 class HopSet:
     """Hops plus the accounting behind them: per producer, what was found and what was not
@@ -102,20 +138,25 @@ def hop_set(
         raise ValueError(f"unknown hop kind(s) {sorted(unknown)}; known: {', '.join(HOP_KINDS)}")
     frames = [empty_hops()]
     result = HopSet(empty_hops())
-    t = workspace.transfers() if transfers is None else transfers
+    rows = _Rows(workspace, transfers)
     if wanted & {"swap", "wrap"}:
         conv = _conversions(workspace) if conversions is None else conversions
+        t = rows.of_txs(conv["tx_hash"].unique().to_list(), conv["ts"])
         hops = conversion_hops(conv, t).filter(pl.col("kind").is_in(sorted(wanted)))
         frames.append(hops)
         result.counts["conversions"] = {"conversion rows": conv.height, "hops": hops.height}
     if "bridge" in wanted:
         events = _bridge_events(workspace) if bridge_events is None else bridge_events
-        matched = match_bridges(events, t, token_meta(t), window=bridge_window, fee_band=fee_band)
+        t = rows.of_txs(events["tx_hash"].unique().to_list(), events["ts"])
+        matched = match_bridges(events, t, rows.tokens(), window=bridge_window,
+                                fee_band=fee_band)  # fmt: skip
         frames.append(matched.hops)
         result.counts["bridges"] = matched.counts()
         result.unmatched_bridge_legs = matched.unmatched
     if "otc" in wanted:
-        otc = otc_hops.infer_otc(t, workspace.labels(), window=otc_window, fee_band=otc_fee_band)
+        labels = workspace.labels()
+        desk_rows = rows.touching(otc_hops.desks(labels)["address"].unique().to_list())
+        otc = otc_hops.infer_otc(desk_rows, labels, window=otc_window, fee_band=otc_fee_band)
         frames.append(otc.hops)
         result.counts["otc"] = otc.counts()
     out = pl.concat(frames).sort("ts_in", "hop_id")

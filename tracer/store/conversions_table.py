@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
@@ -127,7 +128,7 @@ def _decode_sources(ws: _Workspace) -> dict[str, pl.DataFrame]:
     # the chain the files were read as (--chain): the transfers' one chain, if one
     chains = transfers["chain"].unique().to_list() if transfers.height else []
     chain = chains[0] if len(chains) == 1 else None
-    return decode_logs(logs_files, ReadOptions(chain=chain), lambda txs: native)
+    return decode_logs(logs_files, ReadOptions(chain=chain), lambda txs, ts_range=None: native)
 
 
 # -- write side --------------------------------------------------------------------------------
@@ -176,7 +177,9 @@ def decode_logs(
     logs = logs.unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
     txs = event_tx_hashes(logs, chain)
     if txs:
-        native = native_of(txs)
+        ts = logs["ts"].drop_nulls()
+        whole = ts.len() == logs.height and ts.len() > 0  # every log has its time: prune
+        native = native_of(txs, (int(ts.min()), int(ts.max())) if whole else None)  # type: ignore[arg-type]
         decoded = decode_conversions(logs, chain=chain, native=native, tokens=opts.tokens)
         out["conversions"] = decoded.conversions
         out["skips"] = _skips(decoded, chain)
@@ -191,20 +194,75 @@ def _skips(decoded: Decoded, chain: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SKIP_SCHEMA)
 
 
-def native_reader(parts_dir: Path, parts: list[dict[str, Any]], chain: str) -> Any:
-    """``native_of(tx_hashes)`` over a generation's partitions: only the rows of those
-    transactions are materialised (the scan reads the ``tx_hash`` and ``token`` columns)."""
+def _part_files(parts_dir: Path, parts: list[dict[str, Any]],
+                ts_range: tuple[int, int] | None) -> list[str]:  # fmt: skip
+    """Partition files, only those whose time range meets ``ts_range`` (µs) when given: the
+    manifest records each file's first and last time, so a case's few days read a few files."""
+    keep = [p for p in parts if ts_range is None
+            or (p["last_ts"] >= ts_range[0] and p["first_ts"] <= ts_range[1])]  # fmt: skip
+    return [str(parts_dir / "transfers" / p["file"]) for p in keep]
 
-    def native_of(txs: list[str]) -> pl.DataFrame:
-        files = [str(parts_dir / "transfers" / p["file"]) for p in parts]
-        if not files:
-            return pl.DataFrame()
-        filt = (pc.field("chain") == chain) & pc.field("token").is_null() & pc.field(
-            "tx_hash").isin(txs)  # fmt: skip
-        table = ds.dataset(files, format="parquet").to_table(
-            filter=filt, columns=["chain", "tx_hash", "seq", "src", "dst", "value", "token"]
-        )
-        return pl.from_arrow(table)  # type: ignore[return-value]
+
+def scan_parts(
+    parts_dir: Path,
+    parts: list[dict[str, Any]],
+    *,
+    chain: str | None = None,
+    tx_hashes: list[str] | None = None,
+    addresses: list[str] | None = None,
+    native_only: bool = False,
+    ts_range: tuple[int, int] | None = None,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """The transfer rows of a generation that match, read with a pushed-down filter: only the
+    filter's columns are scanned in full, only matching rows are materialised."""
+    from tracer.core.schema import TRANSFER_PL
+
+    cols = columns or list(TRANSFER_PL.names())
+    files = _part_files(parts_dir, parts, ts_range)
+    if not files or tx_hashes == [] or addresses == []:
+        return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
+    filt = pc.scalar(True)
+    if chain is not None:
+        filt = filt & (pc.field("chain") == chain)
+    if native_only:
+        filt = filt & pc.field("token").is_null()
+    if tx_hashes is not None:
+        filt = filt & pc.field("tx_hash").isin(pa.array(tx_hashes, pa.string()))
+    if addresses is not None:
+        a = pa.array(addresses, pa.string())
+        filt = filt & (pc.field("src").isin(a) | pc.field("dst").isin(a))
+    table = ds.dataset(files, format="parquet").to_table(filter=filt, columns=cols)
+    frame = pl.DataFrame(pl.from_arrow(table))
+    return frame.cast({c: TRANSFER_PL[c] for c in cols})
+
+
+def transfers_where(ws: _Workspace, **where: Any) -> pl.DataFrame:
+    """:func:`scan_parts` over a workspace's pinned generation (in memory: a Polars filter)."""
+    if ws.path is None or ws.manifest()["generation"] == 0:
+        t = ws.transfers()
+        if where.get("chain") is not None:
+            t = t.filter(pl.col("chain") == where["chain"])
+        if where.get("native_only"):
+            t = t.filter(pl.col("token").is_null())
+        if where.get("tx_hashes") is not None:
+            t = t.filter(pl.col("tx_hash").is_in(where["tx_hashes"]))
+        if where.get("addresses") is not None:
+            a = where["addresses"]
+            t = t.filter(pl.col("src").is_in(a) | pl.col("dst").is_in(a))
+        return t.select(where["columns"]) if where.get("columns") else t
+    m = ws.manifest()
+    return scan_parts(ws.path / f"g{m['generation']}", m["parts"], **where)
+
+
+def native_reader(parts_dir: Path, parts: list[dict[str, Any]], chain: str) -> Any:
+    """``native_of(tx_hashes, ts_range)`` over a generation's partitions (the native-coin
+    transfers of those transactions; only the partitions of the logs' time range)."""
+
+    def native_of(txs: list[str], ts_range: tuple[int, int] | None = None) -> pl.DataFrame:
+        cols = ["chain", "tx_hash", "seq", "src", "dst", "value", "token"]
+        return scan_parts(parts_dir, parts, chain=chain, tx_hashes=txs, native_only=True,
+                          ts_range=ts_range, columns=cols)  # fmt: skip
 
     return native_of
 
