@@ -142,3 +142,17 @@ def test_inferred_hops_are_one_to_one_forward_in_the_window_and_band(
     c = m.counts()
     assert c["desk inflows"] == sum(f[0] for f in flows)
     assert c["desk inflows"] == c["inferred hops"] + c["inflows without a pass-through"]
+
+
+def test_a_desk_full_of_equal_flows_is_ambiguous_not_evidence() -> None:
+    """Twelve inflows of 1000 and twelve outflows of 990 in one hour: every pairing has twelve
+    rivals (confidence under 0.05), so nothing is claimed, and the inflows count as ambiguous;
+    with the floor at 0 the same data gives twelve (weak) hops."""
+    rows = [_t(i, "tron", f"TA{i}", DESK_TRON, i / 60, 1000, "USDT", USDT_TRON) for i in range(12)]
+    rows += [_t(100 + i, "tron", DESK_TRON, f"TB{i}", 1 + i / 60, 990, "USDT", USDT_TRON)
+             for i in range(12)]  # fmt: skip
+    m = infer_otc(_frame(rows), DESK)
+    assert m.hops.height == 0
+    assert m.counts()["of which ambiguous (candidates below min confidence)"] == 12
+    loose = infer_otc(_frame(rows), DESK, min_confidence=0.0)
+    assert loose.hops.height == 12 and (loose.hops["confidence"] < 0.05).all()

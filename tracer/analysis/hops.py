@@ -104,7 +104,7 @@ def load_hops(workspace: Workspace, **options: Any) -> pl.DataFrame:
 
     The options are :func:`hop_set`'s (``kinds``, ``infer_otc``, ``conversions``,
     ``transfers``, ``bridge_events``, ``bridge_window``, ``fee_band``, ``otc_window``,
-    ``otc_fee_band``); :func:`hop_set` also returns the accounting.
+    ``otc_fee_band``, ``otc_min_confidence``); :func:`hop_set` also returns the accounting.
     """
     return hop_set(workspace, **options).hops
 
@@ -121,6 +121,7 @@ def hop_set(
     fee_band: float = DEFAULT_FEE_BAND,
     otc_window: timedelta = otc_hops.DEFAULT_WINDOW,
     otc_fee_band: tuple[float, float] = otc_hops.DEFAULT_FEE_BAND,
+    otc_min_confidence: float = otc_hops.DEFAULT_MIN_CONFIDENCE,
 ) -> HopSet:
     """Every hop of the given ``kinds`` plus the counts of every producer.
 
@@ -129,8 +130,9 @@ def hop_set(
     (default: the workspace's); ``bridge_events``: decoded bridge events instead of the stored
     ones. Bridge legs without an on-chain id are paired as candidates within ``bridge_window``
     and ``fee_band`` (:mod:`tracer.analysis.bridges`). ``infer_otc`` adds ``otc`` hops
-    (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``,
-    :mod:`tracer.analysis.otc`) even when ``otc`` is not in ``kinds``. Hop ids are unique.
+    (inferred pass-throughs of labelled desks within ``otc_window`` and ``otc_fee_band``, at
+    least ``otc_min_confidence``, :mod:`tracer.analysis.otc`) even when ``otc`` is not in
+    ``kinds``. Hop ids are unique.
     """
     wanted = set(kinds) | ({"otc"} if infer_otc else set())
     unknown = wanted - set(HOP_KINDS)
@@ -156,7 +158,8 @@ def hop_set(
     if "otc" in wanted:
         labels = workspace.labels()
         desk_rows = rows.touching(otc_hops.desks(labels)["address"].unique().to_list())
-        otc = otc_hops.infer_otc(desk_rows, labels, window=otc_window, fee_band=otc_fee_band)
+        otc = otc_hops.infer_otc(desk_rows, labels, window=otc_window, fee_band=otc_fee_band,
+                                 min_confidence=otc_min_confidence)  # fmt: skip
         frames.append(otc.hops)
         result.counts["otc"] = otc.counts()
     out = pl.concat(frames).sort("ts_in", "hop_id")

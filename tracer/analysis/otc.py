@@ -19,6 +19,9 @@ value is below it by a fee fraction inside ``fee_band`` are its candidates (at m
 greedily one-to-one (an outflow pays for one inflow). Confidence::
 
     0.5 * (1 - delay / window / 2) * (1 - |fee - mid(fee_band)| / width(fee_band)) / rivals
+
+Candidates under ``min_confidence`` (default 0.05: about ten equal rivals) are not used; the
+inflows they leave unmatched are counted as ambiguous.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ DEFAULT_WINDOW = timedelta(hours=24)
 DEFAULT_FEE_BAND = (0.0, 0.05)
 #: Candidate outflows kept per inflow (nearest in time): bounds the work at busy desks.
 MAX_CANDIDATES = 32
+#: Below this a candidate is not used: about ten equally good rivals (0.5 / 10).
+DEFAULT_MIN_CONFIDENCE = 0.05
 
 
 @dataclass
@@ -53,12 +58,14 @@ class OtcMatch:
     inflows: int = 0
     outflows: int = 0
     incomparable: int = 0  # flows whose asset has no value class (or unknown decimals)
+    ambiguous: int = 0  # unmatched inflows whose candidates all fell below min_confidence
     per_desk: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {"desk inflows": self.inflows, "desk outflows": self.outflows,
                 "inferred hops": self.hops.height,
                 "inflows without a pass-through": self.inflows - self.hops.height,
+                "of which ambiguous (candidates below min confidence)": self.ambiguous,
                 "flows not comparable (asset or decimals)": self.incomparable}  # fmt: skip
 
 
@@ -87,8 +94,14 @@ def infer_otc(
     window: timedelta = DEFAULT_WINDOW,
     fee_band: tuple[float, float] = DEFAULT_FEE_BAND,
     categories: tuple[str, ...] = tuple(CATEGORIES),
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> OtcMatch:
-    """Inferred pass-through hops (:data:`HOP_SCHEMA`, ``kind`` ``otc``) through labelled desks."""
+    """Inferred pass-through hops (:data:`HOP_SCHEMA`, ``kind`` ``otc``) through labelled desks.
+
+    Candidates below ``min_confidence`` are not used (counted as ambiguous): at a busy desk an
+    inflow has dozens of outflows of about its value, and a pairing among thirty equals is no
+    evidence of anything.
+    """
     lo, hi = fee_band
     if not 0 <= lo <= hi < 1:
         raise ValueError(f"fee band {fee_band}: need 0 <= low <= high < 1")
@@ -119,8 +132,12 @@ def infer_otc(
         rivals_in[i] = rivals_in.get(i, 0) + 1
         rivals_out[j] = rivals_out.get(j, 0) + 1
     ranked = []
+    ambiguous: set[int] = set()
     for score, delay, i, j, ev in candidates:
         rivals = max(rivals_in[i], rivals_out[j])
+        if score / rivals < min_confidence:
+            ambiguous.add(i)
+            continue
         ranked.append((score / rivals, delay, i, j, {**ev, "rivals": rivals}))
     ranked.sort(key=lambda x: (-x[0], x[1], x[2], x[3]))
     used_in: set[int] = set()
@@ -135,6 +152,7 @@ def infer_otc(
     in_rows = inflows.with_row_index("_i")
     out_rows = outflows.with_row_index("_j")
     result.hops = _hops(picked, in_rows, out_rows, window, fee_band)
+    result.ambiguous = len(ambiguous - used_in)
     per_hops = dict(result.hops.group_by("protocol").len().iter_rows())
     for desk, category, n_in in inflows.group_by(["desk", "category"]).len().rows():
         name = f"{CATEGORIES.get(category, category)}:{desk}"
