@@ -156,3 +156,13 @@ def test_a_desk_full_of_equal_flows_is_ambiguous_not_evidence() -> None:
     assert m.counts()["of which ambiguous (candidates below min confidence)"] == 12
     loose = infer_otc(_frame(rows), DESK, min_confidence=0.0)
     assert loose.hops.height == 12 and (loose.hops["confidence"] < 0.05).all()
+
+
+def test_an_outflow_earlier_in_the_same_block_is_not_a_pass_through() -> None:
+    inflow = _t(5, "tron", "TA", DESK_TRON, 0, 1000, "USDT", USDT_TRON)
+    before = {**_t(3, "tron", DESK_TRON, "TB", 0, 990, "USDT", USDT_TRON), "block": 5}
+    after = {**_t(7, "tron", DESK_TRON, "TC", 0, 990, "USDT", USDT_TRON), "block": 5}
+    m = infer_otc(_frame([inflow, before]), DESK)
+    assert m.hops.height == 0
+    m = infer_otc(_frame([inflow, after]), DESK)
+    assert m.hops["address_out"].to_list() == ["TC"]

@@ -109,7 +109,8 @@ def infer_otc(
     if d.height == 0 or transfers.height == 0:
         return OtcMatch(empty_hops())
     stable = load_tokens().stable_symbols()
-    cols = ["chain", "tx_hash", "seq", "ts", "src", "dst", "asset", "token", "value", "decimals"]
+    cols = ["chain", "tx_hash", "seq", "block", "ts", "src", "dst", "asset", "token", "value",
+            "decimals"]  # fmt: skip
     t = transfers.select(cols)
     inflows = t.join(d.rename({"address": "dst"}), on=["chain", "dst"], how="inner")
     outflows = t.join(d.rename({"address": "src"}), on=["chain", "src"], how="inner")
@@ -178,7 +179,8 @@ def _rows(frame: pl.DataFrame, stable: set[str], result: OtcMatch
     for (desk, cls), g in f.sort("ts").group_by(["desk", "_class"], maintain_order=True):
         out[(str(desk), str(cls))] = {
             "row": g["_r"].to_numpy(), "ts": g["ts"].dt.epoch("us").to_numpy(),
-            "units": g["_units"].to_numpy(),
+            "units": g["_units"].to_numpy(), "chain": g["chain"].to_numpy(),
+            "order": (g["block"].fill_null(0) * (1 << 24) + g["seq"] % (1 << 24)).to_numpy(),
         }  # fmt: skip
     return out
 
@@ -199,6 +201,9 @@ def _desk_candidates(ins: dict[str, np.ndarray], outs: dict[str, np.ndarray], wi
         b = int(np.searchsorted(outs["ts"], t_in + w, side="right"))
         kept = 0
         for j in range(a, b):
+            if (outs["ts"][j] == t_in and outs["chain"][j] == ins["chain"][k]
+                    and outs["order"][j] <= ins["order"][k]):  # fmt: skip
+                continue  # same time, same chain: the outflow came first in the block
             frac = 1.0 - outs["units"][j] / u_in
             if frac < lo - 1e-12 or frac > hi + 1e-12:
                 continue
