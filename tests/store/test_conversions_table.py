@@ -142,6 +142,9 @@ def test_cli_lists_the_workspace_table(tmp_path: Path) -> None:
     doc = json.loads(done.stdout)
     assert len(doc["conversions"]) == 61
     assert doc["summary"]["transactions with conversion events"] == 71
+    decoded, _ = decode_files([str(LOGS), str(TXS)])
+    assert doc["problems"] == decoded.problems  # the same warnings as the in-memory decode
+    assert doc["problems"] and all("decimals unknown" in p for p in doc["problems"])
 
 
 def test_transfer_only_logs_skip_the_decode_and_upper_case_hex_does_not(

@@ -100,12 +100,14 @@ def _decoded(
     from tracer.core.tokens import load_tokens
 
     if not data_files:
+        from tracer.sources.conversions import unknown_decimals
         from tracer.store import conversions_table
         from tracer.store.workspace import Workspace
 
         ws = Workspace.open(kw.get("workspace"))
         summary = conversions_table.summary(ws)
-        return conversions_table.read_conversions(ws), summary, [], []
+        frame = conversions_table.read_conversions(ws)
+        return frame, summary, unknown_decimals(frame)[1], []
     from tracer.sources.blocks import read_blocks
     from tracer.sources.conversions import decode_files
 

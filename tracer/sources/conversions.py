@@ -477,19 +477,27 @@ def _with_metadata(frame: pl.DataFrame, chain: str, tokens: TokenTable, d: Decod
             pl.when(pl.col(f"token_{side}").is_null()).then(pl.lit(decimals, pl.Int16))
             .otherwise(pl.col("_d")).alias(f"decimals_{side}"),
         ).drop("_s", "_d")  # fmt: skip
-    unknown = out.filter(pl.col("decimals_in").is_null() | pl.col("decimals_out").is_null())
-    d.unknown_decimals = unknown.height
-    missing = sorted(
-        {t for s in ("in", "out") for t in unknown.filter(pl.col(f"decimals_{s}").is_null())
-         [f"token_{s}"].to_list()}
-    )  # fmt: skip
-    for t in missing:
-        n = unknown.filter((pl.col("token_in") == t) | (pl.col("token_out") == t)).height
-        d.problems.append(
-            f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values but no rate "
-            "in token units; add it with --tokens FILE: chain,token,symbol,decimals)"
-        )
+    d.unknown_decimals, problems = unknown_decimals(out)
+    d.problems.extend(problems)
     return out.select(list(CONVERSION_SCHEMA)).cast(CONVERSION_SCHEMA)  # type: ignore[arg-type]
+
+
+def unknown_decimals(frame: pl.DataFrame) -> tuple[int, list[str]]:
+    """Rows of a conversion frame with a token of unknown decimals, and one message per token
+    (exact values are kept, but no rate in token units can be computed for them)."""
+    unknown = frame.filter(pl.col("decimals_in").is_null() | pl.col("decimals_out").is_null())
+    problems: list[str] = []
+    for s in ("in", "out"):
+        side = unknown.filter(pl.col(f"decimals_{s}").is_null())
+        for chain, t in side.select("chain", f"token_{s}").unique().sort(pl.all()).rows():
+            uses = (pl.col("token_in") == t) | (pl.col("token_out") == t)
+            n = unknown.filter(pl.col("chain") == chain, uses).height
+            msg = (f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values "
+                   "but no rate in token units; add it with --tokens FILE: "
+                   "chain,token,symbol,decimals)")  # fmt: skip
+            if msg not in problems:
+                problems.append(msg)
+    return unknown.height, problems
 
 
 LOG_FORMATS = ("eth-getlogs", "ethereum-etl-logs")
