@@ -198,3 +198,15 @@ def test_on_disk_hops_read_only_the_rows_they_need_and_equal_the_whole_table_pat
     some = ct.transfers_where(disk, tx_hashes=[narrow["tx_in"][0]], columns=["tx_hash", "seq"])
     assert set(some["tx_hash"]) == {narrow["tx_in"][0]}
     assert ct.transfers_where(disk, tx_hashes=[]).height == 0
+
+
+def test_topic_search_finds_a_topic_split_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = ct._event_topics([])[0]
+    p = tmp_path / "x.json"
+    p.write_bytes(b"a" * 1000 + topic + b"b" * 10)
+    monkeypatch.setattr(ct, "SCAN_CHUNK", 1000 + len(topic) // 2)  # the topic straddles chunks
+    assert ct.has_events(p, [topic])
+    p.write_bytes(b"a" * 3000)
+    assert not ct.has_events(p, [topic])

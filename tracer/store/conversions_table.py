@@ -146,13 +146,25 @@ def _event_topics(registry: list[Any]) -> list[bytes]:
     return sorted({t[2:].encode() for t in EVENTS} | {e.topic0[2:].encode() for e in registry})
 
 
+#: Bytes searched at a time by :func:`has_events` (bounded memory on multi-GB exports).
+SCAN_CHUNK = 64 << 20
+
+
 def has_events(path: str | Path, topics: list[bytes]) -> bool:
-    """Whether the file's text holds any of ``topics`` (hex in either case): one Aho-Corasick
-    pass (Polars ``contains_any``), about half the cost of parsing the file, so ingesting
-    Transfer-only logs (every ``ingest-rpc`` token flush) skips the second parse."""
-    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    """Whether the file's text holds any of ``topics`` (hex in either case): Aho-Corasick
+    passes (Polars ``contains_any``) over chunks of :data:`SCAN_CHUNK` bytes, overlapping by a
+    topic's length; about half the cost of parsing, so ingesting Transfer-only logs (every
+    ``ingest-rpc`` token flush) skips the second parse."""
     patterns = [t.decode() for t in topics]
-    return bool(pl.Series([text]).str.contains_any(patterns, ascii_case_insensitive=True)[0])
+    overlap = max((len(t) for t in topics), default=0)
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(SCAN_CHUNK):
+            text = (tail + chunk).decode("utf-8", errors="replace")
+            if pl.Series([text]).str.contains_any(patterns, ascii_case_insensitive=True)[0]:
+                return True
+            tail = chunk[-overlap:] if overlap else b""
+    return False
 
 
 def decode_logs(
