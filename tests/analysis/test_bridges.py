@@ -268,6 +268,9 @@ def test_exact_matches_pair_equal_nonces_and_are_never_inferred(
     assert m.hops.height == len(set(nonces) & set(minted))
     c = m.counts()
     assert c["legs"] == len(nonces) + len(minted) == 2 * c["hops"] + c["unmatched legs"]
+    # every decoded event is in exactly one leg
+    assert m.legs["log_indices"].list.len().sum() == c["bridge events"] == len(nonces) + 2 * len(
+        minted)  # fmt: skip
 
 
 # -- stored at ingest, one workspace, two chains --------------------------------------------------
