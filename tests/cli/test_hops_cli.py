@@ -73,3 +73,16 @@ def test_a_malformed_user_registry_stops_ingest_naming_file_row_and_field(tmp_pa
     assert str(bad) in r.output and "row 1" in r.output and "contract" in r.output
     assert "Traceback" not in r.output
     assert not (tmp_path / "ws" / "conversions").exists()  # nothing half-written
+
+
+def test_hops_from_data_files_in_memory_equal_the_workspace(tmp_path: Path) -> None:
+    files = [str(STREAM / "expected_logs.json"), str(STREAM / "expected_transactions.json")]
+    mem = CliRunner().invoke(cli, ["hops", "--data", files[0], "--data", files[1],
+                                   "--format", "json", "-q"])  # fmt: skip
+    assert mem.exit_code == 0, mem.output
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest(files)
+    disk = CliRunner().invoke(cli, ["hops", "-w", str(tmp_path / "ws"), "--format", "json", "-q"])
+    assert disk.exit_code == 0, disk.output
+    assert json.loads(mem.output)["hops"] == json.loads(disk.output)["hops"]
+    assert len(json.loads(mem.output)["hops"]) == 61

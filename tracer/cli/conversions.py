@@ -15,7 +15,16 @@ import click
 import polars as pl
 from rich.table import Table
 
-from tracer.cli.app import OUT_FORMATS, _err, _out, _out_format, cli, workspace_option
+from tracer.cli.app import (
+    OUT_FORMATS,
+    _err,
+    _out,
+    _out_format,
+    _workspace,
+    cli,
+    data_options,
+    workspace_option,
+)
 from tracer.core.errors import UsageError
 
 
@@ -166,7 +175,7 @@ def _hops_table(frame: pl.DataFrame) -> Table:
 
 
 @cli.command()
-@workspace_option
+@data_options
 @click.option("--kind", "kinds", multiple=True,
               type=click.Choice(["swap", "wrap", "bridge", "otc"]),
               help="Hop kinds to list (default: swap, wrap, bridge).")  # fmt: skip
@@ -180,7 +189,6 @@ def _hops_table(frame: pl.DataFrame) -> Table:
 @click.option("--output", "-o", default=None, help="Output file (default: stdout).")
 @click.option("--format", "out_format", type=click.Choice(OUT_FORMATS), default=None,
               help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
-@click.option("--quiet", "-q", is_flag=True, help="No counts on stderr.")
 def hops(kinds: tuple[str, ...], **kw: Any) -> None:
     """List the workspace's hops: swaps, wraps, bridges (and inferred OTC pass-throughs).
 
@@ -189,15 +197,15 @@ def hops(kinds: tuple[str, ...], **kw: Any) -> None:
     what each producer found and what it could not match (bridge legs by reason).
 
     \b
-    Example:
+    Examples:
       tracer hops -w case/ --kind bridge --format csv -o bridges.csv
+      tracer hops --data logs.json --data transactions.json --labels desks.csv --infer-otc
     """
     from datetime import timedelta
 
     from tracer.analysis.hops import DEFAULT_KINDS, hop_set
-    from tracer.store.workspace import Workspace
 
-    ws = Workspace.open(kw.get("workspace"))
+    ws = _workspace(kw)
     found = hop_set(ws, kinds=kinds or DEFAULT_KINDS, infer_otc=kw["infer_otc"],
                     bridge_window=timedelta(hours=kw["bridge_window"]),
                     fee_band=kw["fee_band"])  # fmt: skip
