@@ -210,3 +210,24 @@ def test_topic_search_finds_a_topic_split_across_chunks(
     assert ct.has_events(p, [topic])
     p.write_bytes(b"a" * 3000)
     assert not ct.has_events(p, [topic])
+
+
+def test_skip_bad_ingest_with_an_unreadable_log_warns_instead_of_failing(tmp_path: Path) -> None:
+    """With --skip-bad the transfer reader rejects the bad row and the ingest goes on; the
+    conversions of that file are not decoded, and the file's summary says so. Without it the
+    ingest stops with the file, row and field."""
+    from tracer.core.errors import InputError
+
+    records = [json.loads(line) for line in LOGS.read_text().splitlines() if line.strip()]
+    swap = next(i for i, r in enumerate(records) if r["topics"][0].startswith("0xd78ad95f"))
+    records[swap]["log_index"] = "x"
+    bad = tmp_path / "logs.json"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    with pytest.raises(InputError):
+        ws.ingest([bad])
+    s = ws.ingest([bad], skip_bad=True)
+    assert s.total("rejected") >= 1 and s.total("loaded") > 0
+    (f,) = s.files
+    assert any("conversions and bridge events not decoded" in w for w in f.warnings)
+    assert ct.read_conversions(ws).height == 0

@@ -38,6 +38,7 @@ import pyarrow.dataset as ds
 
 from tracer.core.addresses import normalize_chain
 from tracer.core.atomic import atomic_path
+from tracer.core.errors import InputError
 from tracer.sources.base import ReadOptions
 from tracer.sources.bridge_events import BRIDGE_EVENT_SCHEMA, decode_bridge_events, load_registry
 from tracer.sources.conversions import (
@@ -172,20 +173,37 @@ def decode_logs(
     options: ReadOptions | None,
     native_of: Any,
     fmt: str | None = None,
+    *,
+    skip_bad: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Decode every table from the logs files among ``files`` that hold a known event topic;
-    ``native_of(tx_hashes)`` gives the canonical native-coin transfers of those transactions."""
+    ``native_of(tx_hashes)`` gives the canonical native-coin transfers of those transactions.
+
+    A file whose logs do not read raises (its file, row and field), unless ``skip_bad``: then
+    its events are not decoded and ``(file, message)`` goes to ``warnings`` (the transfer ingest
+    has sent its bad rows to the rejects file; the conversions say what they lack).
+    """
     from tracer.sources.raw_logs import read_logs
 
     out = {name: empty(name) for name in TABLES}
     registry = load_registry()
     topics = _event_topics(registry)
     logs_files = [f for f in files if _is_logs(f, fmt) and has_events(f, topics)]
-    if not logs_files:
+    frames = []
+    for f in logs_files:
+        try:
+            frames.append(read_logs(f).logs)
+        except InputError as exc:
+            if not skip_bad:
+                raise
+            if warnings is not None:
+                warnings.append((str(f), f"conversions and bridge events not decoded: {exc}"))
+    if not frames:
         return out
     opts = options or ReadOptions()
     chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
-    logs = pl.concat([read_logs(f).logs for f in logs_files])
+    logs = pl.concat(frames)
     logs = logs.unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
     txs = event_tx_hashes(logs, chain)
     if txs:
@@ -288,13 +306,17 @@ def ingest(
     *,
     options: ReadOptions | None = None,
     fmt: str | None = None,
+    skip_bad: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Manifest updates (``{"conversions": [...]}``) adding what ``files``' logs hold and the
     workspace does not; ``{}`` when nothing is new (re-ingest). ``parts_dir``/``parts``: the
-    generation being committed (its transfers give the native legs)."""
+    generation being committed (its transfers give the native legs); ``skip_bad`` and
+    ``warnings`` as in :func:`decode_logs`."""
     opts = options or ReadOptions()
     chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
-    new = decode_logs(files, opts, native_reader(parts_dir, parts, chain), fmt)
+    new = decode_logs(files, opts, native_reader(parts_dir, parts, chain), fmt,
+                      skip_bad=skip_bad, warnings=warnings)  # fmt: skip
     entry: dict[str, Any] = {"files": {}, "rows": {}}
     for name, frame in new.items():
         key = TABLES[name][1]
