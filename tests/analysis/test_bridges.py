@@ -88,6 +88,17 @@ def test_relayer_receiving_two_messages_in_one_tx_gives_two_legs() -> None:
     assert got == {("0xa0", "10", BOB), ("0xa1", "20", CAROL)}
 
 
+def test_two_equal_messages_in_one_relayer_tx_stay_two_legs() -> None:
+    """Same recipient, same amount, nonces 1 and 2 in one transaction: two legs, two hops."""
+    eth = [bl.burn("ethereum", f"0xa{n}", 1, 1000 + n, nonce=n, token=USDC_ETH, amount=10,
+                   sender=ALICE, recipient=BOB, dest_domain=6) for n in (1, 2)]  # fmt: skip
+    base = [lg for n, li in ((1, 0), (2, 2))
+            for lg in bl.mint("base", "0xbb", li, 2000, nonce=n, source_domain=0,
+                              token=USDC_BASE, amount=10, recipient=BOB)]  # fmt: skip
+    m = br.match_bridges(_events(eth, base), NO_TRANSFERS, TOKENS)
+    assert sorted(m.hops["tx_in"]) == ["0xa1", "0xa2"] and m.unmatched.height == 0
+
+
 def test_unmatched_duplicate_and_undecodable_legs_are_counted() -> None:
     eth = [
         bl.burn("ethereum", "0xa1", 1, 1000, nonce=1, token=USDC_ETH, amount=10, sender=ALICE,

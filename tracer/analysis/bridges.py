@@ -101,8 +101,10 @@ def assemble_legs(events: pl.DataFrame) -> pl.DataFrame:
             rows.append(_leg(r, {}, r["problem"]))
             current = None
             continue
+        # a field set twice starts the next leg, even with the same value: a relayer paying
+        # one recipient the same amount twice delivers two messages
         fresh = current is None or current["_group"] != group or any(
-            current[f] is not None and current[f] != v for f, v in given.items())  # fmt: skip
+            current[f] is not None for f in given)  # fmt: skip
         if fresh:
             current = _leg(r, given, None)
             current["_group"] = group
