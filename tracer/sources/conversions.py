@@ -484,19 +484,26 @@ def _with_metadata(frame: pl.DataFrame, chain: str, tokens: TokenTable, d: Decod
 
 def unknown_decimals(frame: pl.DataFrame) -> tuple[int, list[str]]:
     """Rows of a conversion frame with a token of unknown decimals, and one message per token
-    (exact values are kept, but no rate in token units can be computed for them)."""
+    (exact values are kept, but no rate in token units can be computed for them). One
+    group-by, not a filter per token: a logs export can hold thousands of unknown tokens."""
     unknown = frame.filter(pl.col("decimals_in").is_null() | pl.col("decimals_out").is_null())
-    problems: list[str] = []
-    for s in ("in", "out"):
-        side = unknown.filter(pl.col(f"decimals_{s}").is_null())
-        for chain, t in side.select("chain", f"token_{s}").unique().sort(pl.all()).rows():
-            uses = (pl.col("token_in") == t) | (pl.col("token_out") == t)
-            n = unknown.filter(pl.col("chain") == chain, uses).height
-            msg = (f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values "
-                   "but no rate in token units; add it with --tokens FILE: "
-                   "chain,token,symbol,decimals)")  # fmt: skip
-            if msg not in problems:
-                problems.append(msg)
+    rows = unknown.with_row_index("_r")
+    long = pl.concat([
+        rows.select("chain", pl.col(f"token_{s}").alias("token"), "_r",
+                    pl.col(f"decimals_{s}").is_null().alias("_unknown"))
+        for s in ("in", "out")
+    ])  # fmt: skip
+    missing = long.filter("_unknown").select("chain", "token").unique()
+    per_token = (
+        long.join(missing, on=["chain", "token"], how="semi", nulls_equal=True)
+        .group_by("chain", "token").agg(pl.col("_r").n_unique().alias("n"))
+        .sort("chain", "token", nulls_last=True)
+    )  # fmt: skip
+    problems = [
+        f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values but no rate "
+        "in token units; add it with --tokens FILE: chain,token,symbol,decimals)"
+        for chain, t, n in per_token.rows()
+    ]
     return unknown.height, problems
 
 
