@@ -41,7 +41,7 @@ def _table(frame: pl.DataFrame) -> Table:
     for r in frame.iter_rows(named=True):
         t.add_row(
             _short(r["tx_hash"]),
-            _short(r["trader"]),
+            f"{r['chain']}:{_short(r['trader'])}",  # the chain is part of every address shown
             f"{r['value_in']} {r['asset_in'] or _short(r['token_in'])}",
             f"{r['value_out']} {r['asset_out'] or _short(r['token_out'])}",
             r["protocol"],
@@ -158,14 +158,18 @@ def _emit(frame: pl.DataFrame, kw: dict[str, Any], table: Any, doc: dict[str, An
 
 def _hops_table(frame: pl.DataFrame) -> Table:
     t = Table(show_lines=False)
-    for col in ("kind", "from (chain:tx)", "in", "to (chain:tx)", "out", "rule", "conf", "fact"):
+    cols = ("kind", "payer (chain:address)", "tx in", "in", "receiver (chain:address)", "tx out",
+            "out", "rule", "conf", "fact")  # fmt: skip
+    for col in cols:
         t.add_column(col)
     for r in frame.iter_rows(named=True):
         t.add_row(
             r["kind"],
-            f"{r['chain_in']}:{_short(r['tx_in'])}",
+            f"{r['chain_in']}:{_short(r['address_in'])}",
+            _short(r["tx_in"]),
             f"{r['value_in']} {r['asset_in'] or _short(r['token_in'])}",
-            f"{r['chain_out']}:{_short(r['tx_out'])}",
+            f"{r['chain_out']}:{_short(r['address_out'])}",
+            _short(r["tx_out"]),
             f"{r['value_out']} {r['asset_out'] or _short(r['token_out'])}",
             r["rule"],
             f"{r['confidence']:.2f}",
