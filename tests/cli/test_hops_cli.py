@@ -86,3 +86,12 @@ def test_hops_from_data_files_in_memory_equal_the_workspace(tmp_path: Path) -> N
     assert disk.exit_code == 0, disk.output
     assert json.loads(mem.output)["hops"] == json.loads(disk.output)["hops"]
     assert len(json.loads(mem.output)["hops"]) == 61
+
+
+def test_hops_table_shows_chain_qualified_addresses_and_the_fact_mark(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    r = CliRunner().invoke(cli, ["hops", "-w", str(ws), "--kind", "bridge", "--format", "table",
+                                 "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "ethereum:" in r.output and "base:" in r.output  # cells may wrap after the chain
+    assert "on chain" in r.output and "inferred" not in r.output
