@@ -1,19 +1,22 @@
-"""``tracer conversions``: decode swaps and wraps from export files, in memory.
+"""``tracer conversions`` and ``tracer hops``: the swaps, wraps, bridges (and inferred OTC
+pass-throughs) of the workspace, or decoded from export files.
 
-Registered on :data:`tracer.cli.cli` on import. Storing conversions in the workspace comes with
-the store; this command decodes ``--data`` files and prints or exports the table with the counts of
-what was skipped and why, so a user sees how much of the data the table covers.
+Registered on :data:`tracer.cli.cli` on import. Without ``--data`` ``conversions`` lists the
+workspace's stored ``conversions`` table (decoded at ingest, :mod:`tracer.store.conversions_table`);
+with ``--data`` it decodes the files in memory. Either way the counts of what was skipped and
+why go with the table, so a user sees how much of the data it covers.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracer.cli.app import cli, err_console, out_console
-from tracer.cli.options import OUT_FORMATS
+from tracer.cli.options import OUT_FORMATS, DataChoice, data_options, workspace_option
 from tracer.cli.options import out_format as format_for
 from tracer.core.errors import UsageError
 
@@ -37,7 +40,7 @@ def _table(frame: pl.DataFrame) -> Table:
     for r in frame.iter_rows(named=True):
         t.add_row(
             _short(r["tx_hash"]),
-            _short(r["trader"]),
+            f"{r['chain']}:{_short(r['trader'])}",  # the chain is part of every address shown
             f"{r['value_in']} {r['asset_in'] or _short(r['token_in'])}",
             f"{r['value_out']} {r['asset_out'] or _short(r['token_out'])}",
             r["protocol"],
@@ -48,10 +51,12 @@ def _table(frame: pl.DataFrame) -> Table:
 
 
 @cli.command()
-@click.option("--data", "data_files", multiple=True, required=True,
+@workspace_option
+@click.option("--data", "data_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="Logs file(s) (eth_getLogs JSON, ethereum-etl logs CSV/stream) and optional "
-                   "transactions/traces exports for the native-coin legs.")  # fmt: skip
+              help="Decode these logs file(s) (eth_getLogs JSON, ethereum-etl logs CSV/stream) "
+                   "and optional transactions/traces exports (the native-coin legs) in memory, "
+                   "instead of listing the workspace's table.")  # fmt: skip
 @click.option("--chain", default=None, help="Chain of the exports (default: ethereum).")
 @click.option("--tokens", "token_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
@@ -64,6 +69,7 @@ def _table(frame: pl.DataFrame) -> Table:
               help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def conversions(
+    workspace: Path | None,
     data_files: tuple[str, ...],
     chain: str | None,
     token_files: tuple[str, ...],
@@ -72,61 +78,178 @@ def conversions(
     out_format: str | None,
     quiet: bool,
 ) -> None:
-    """Decode conversions (swaps, wraps) per transaction, with skip counts by reason.
+    """List conversions (swaps, wraps) per transaction, with skip counts by reason.
 
     Amounts are the trader's own net flows in the transaction (Transfer logs, wraps, native
-    transfers); the swap events are kept as evidence. Pass the transactions export (the
-    transaction's value and sender) and a traces export (internal ETH) for the native legs.
+    transfers); the swap events are kept as evidence. The workspace decodes them when logs are
+    ingested (ingest the transactions and traces exports first, or with the logs, for the
+    native-coin legs). With --data, pass the transactions export (the transaction's value and
+    sender) and a traces export (internal ETH) beside the logs.
 
     \b
-    Example:
+    Examples:
+      tracer conversions -w case/ --format csv -o conversions.csv
       tracer conversions -o conversions.csv \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_logs.json \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_transactions.json
     """
-    import polars as pl
-
-    from tracer.analysis.conversions import decode_files
-    from tracer.core.tokens import load_tokens
-    from tracer.output.render import write_frame, write_text
-    from tracer.sources.blocks import read_blocks
-
-    blocks = read_blocks(blocks_file, chain=None) if blocks_file else None
-    decoded, reads = decode_files(
-        list(data_files), chain=chain, tokens=load_tokens(token_files), blocks=blocks
+    frame, summary, problems, reads = _decoded(
+        workspace, data_files, chain, token_files, blocks_file
     )
-    fmt = format_for(out_format, output)
-    frame = decoded.conversions
-    if fmt == "table":
-        out_console().print(_table(frame))
-    elif fmt in ("json", "jsonl"):
-        rows = frame.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).to_dicts()
-        if fmt == "json":
-            doc = {"conversions": rows, "summary": decoded.summary(), "problems": decoded.problems}
-            write_text(json.dumps(doc, indent=2) + "\n", output)
-        else:
-            write_text("".join(json.dumps(r) + "\n" for r in rows), output)
-    elif fmt == "csv":
-        flat = frame.with_columns(
-            pl.col("pools").list.join(";"),
-            pl.col("log_indices").cast(pl.List(pl.String)).list.join(";"),
-            pl.col("flow_log_indices").cast(pl.List(pl.String)).list.join(";"),
-        )
-        write_frame(flat, "csv", output)
-    else:
-        if output in (None, "-"):
-            raise UsageError("--format parquet needs -o FILE")
-        write_frame(frame, "parquet", output)
+    doc = {"conversions": None, "summary": summary, "problems": problems}
+    _emit(frame, out_format, output, _table, doc)
     if not quiet:
         err = err_console()
         for r in reads:
             skipped = f", skipped {sum(r.skipped.values()):,}" if r.skipped else ""
             err.print(f"{r.file}: {r.format} ({r.kind}), {r.rows:,} rows{skipped}")
-        for key, n in decoded.summary().items():
+        for key, n in summary.items():
             err.print(f"{key}: {n:,}")
-        shown = decoded.problems[:5]
+        shown = problems[:5]
         for p in shown:
             err.print(f"warning: {p}")
-        if len(decoded.problems) > len(shown):
-            more = len(decoded.problems) - len(shown)
+        if len(problems) > len(shown):
+            more = len(problems) - len(shown)
             err.print(f"warning: … {more:,} more (all under \"problems\" in --format json)")
+
+
+def _decoded(
+    workspace: Path | None,
+    data_files: tuple[str, ...],
+    chain: str | None,
+    token_files: tuple[str, ...],
+    blocks_file: str | None,
+) -> tuple[pl.DataFrame, dict[str, int], list[str], list[Any]]:
+    """(conversions, counts, problems, per-file reads) from ``--data`` or the workspace."""
+    from tracer.core.tokens import load_tokens
+
+    if not data_files:
+        from tracer.sources.conversions import unknown_decimals
+        from tracer.store import conversions_table
+        from tracer.store.workspace import Workspace
+
+        ws = Workspace.open(workspace)
+        summary = conversions_table.summary(ws)
+        frame = conversions_table.read_conversions(ws)
+        return frame, summary, unknown_decimals(frame)[1], []
+    from tracer.sources.blocks import read_blocks
+    from tracer.sources.conversions import decode_files
+
+    blocks = read_blocks(blocks_file, chain=None) if blocks_file else None
+    decoded, reads = decode_files(
+        list(data_files), chain=chain, tokens=load_tokens(token_files), blocks=blocks
+    )
+    return decoded.conversions, decoded.summary(), decoded.problems, reads
+
+
+def _emit(
+    frame: pl.DataFrame,
+    out_format: str | None,
+    output: str | None,
+    table: Any,
+    doc: dict[str, Any],
+) -> None:
+    """Write ``frame`` as a table, JSON (``doc`` around it, the frame under its ``None`` key),
+    JSON lines, CSV (lists ``;``-joined) or Parquet."""
+    import polars as pl
+
+    from tracer.output.render import write_frame, write_text
+
+    fmt = format_for(out_format, output)
+    times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+    if fmt == "table":
+        out_console().print(table(frame))
+    elif fmt in ("json", "jsonl"):
+        text = frame.with_columns(pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ") for c in times)
+        rows = text.to_dicts()
+        if fmt == "json":
+            full = {k: (rows if v is None else v) for k, v in doc.items()}
+            write_text(json.dumps(full, indent=2) + "\n", output)
+        else:
+            write_text("".join(json.dumps(r) + "\n" for r in rows), output)
+    elif fmt == "csv":
+        lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+        flat = frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(";") for c in lists)
+        write_frame(flat, "csv", output)
+    else:
+        if output in (None, "-"):
+            raise UsageError("--format parquet needs -o FILE")
+        write_frame(frame, "parquet", output)
+
+
+def _hops_table(frame: pl.DataFrame) -> Table:
+    from rich.table import Table
+
+    t = Table(show_lines=False)
+    cols = ("kind", "payer (chain:address)", "tx in", "in", "receiver (chain:address)", "tx out",
+            "out", "rule", "conf", "fact")  # fmt: skip
+    for col in cols:
+        t.add_column(col)
+    for r in frame.iter_rows(named=True):
+        t.add_row(
+            r["kind"],
+            f"{r['chain_in']}:{_short(r['address_in'])}",
+            _short(r["tx_in"]),
+            f"{r['value_in']} {r['asset_in'] or _short(r['token_in'])}",
+            f"{r['chain_out']}:{_short(r['address_out'])}",
+            _short(r["tx_out"]),
+            f"{r['value_out']} {r['asset_out'] or _short(r['token_out'])}",
+            r["rule"],
+            f"{r['confidence']:.2f}",
+            "inferred" if r["inferred"] else "on chain",
+        )
+    return t
+
+
+@cli.command()
+@data_options
+@click.option("--kind", "kinds", multiple=True,
+              type=click.Choice(["swap", "wrap", "bridge", "otc"]),
+              help="Hop kinds to list (default: swap, wrap, bridge).")  # fmt: skip
+@click.option("--infer-otc", is_flag=True,
+              help="Also infer pass-throughs of labelled OTC desks, exchangers and guarantee "
+                   "merchants (marked inferred).")  # fmt: skip
+@click.option("--bridge-window", type=click.FloatRange(min=0), default=24.0, show_default=True,
+              help="Hours after a bridge burn within which a candidate mint may follow.")
+@click.option("--fee-band", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="Largest fee fraction between a bridge candidate's burn and mint.")
+@click.option("--output", "-o", default=None, help="Output file (default: stdout).")
+@click.option("--format", "out_format", type=click.Choice(OUT_FORMATS), default=None,
+              help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
+def hops(
+    kinds: tuple[str, ...],
+    infer_otc: bool,
+    bridge_window: float,
+    fee_band: float,
+    output: str | None,
+    out_format: str | None,
+    data: DataChoice,
+) -> None:
+    """List the workspace's hops: swaps, wraps, bridges (and inferred OTC pass-throughs).
+
+    Each hop shows its two chains and transactions, the values in and out, the rule that found
+    it, its confidence and whether it is on-chain fact or inferred; the counts on stderr say
+    what each producer found and what it could not match (bridge legs by reason).
+
+    \b
+    Examples:
+      tracer hops -w case/ --kind bridge --format csv -o bridges.csv
+      tracer hops --data logs.json --data transactions.json --labels desks.csv --infer-otc
+    """
+    from datetime import timedelta
+
+    from tracer.analysis.hops import DEFAULT_KINDS, hop_set
+    from tracer.cli.data import open_data
+
+    ws = open_data(data)
+    found = hop_set(ws, kinds=kinds or DEFAULT_KINDS, infer_otc=infer_otc,
+                    bridge_window=timedelta(hours=bridge_window), fee_band=fee_band)  # fmt: skip
+    _emit(found.hops, out_format, output, _hops_table,
+          {"hops": None, "counts": found.counts, "inferred_share": found.inferred_share()})
+    if not data.quiet:
+        err = err_console()
+        for producer, counts in found.counts.items():
+            for key, n in counts.items():
+                err.print(f"{producer}: {key}: {n:,}")
+        for key, n in found.inferred_share().items():
+            err.print(f"hops {key}: {n:,}")

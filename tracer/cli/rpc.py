@@ -41,6 +41,12 @@ from tracer.core.errors import UsageError
     help="Also ingest native-coin transfers from the blocks (for the gas-funder rule).",
 )
 @click.option(
+    "--bridges",
+    is_flag=True,
+    help="Also ingest the events of the bridge registry's contracts on --chain (CCTP and the "
+    "files in $TRACER_BRIDGES), for cross-chain hops.",
+)
+@click.option(
     "--follow-head",
     "margin",
     type=click.IntRange(min=0),
@@ -80,6 +86,7 @@ def ingest_rpc(
     symbol: str | None,
     decimals: int | None,
     native: bool,
+    bridges: bool,
     margin: int | None,
     poll: float,
     chunk: int,
@@ -101,8 +108,8 @@ def ingest_rpc(
     from tracer.store.rpc import ChunkPolicy, parse_to_block, sync_rpc
     from tracer.store.workspace import Workspace
 
-    if not tokens and not native:
-        raise UsageError("give at least one --token, or --native")
+    if not tokens and not native and not bridges:
+        raise UsageError("give at least one --token, or --native, or --bridges")
     parse_to_block(to_block, 0)  # refuse a malformed --to-block before touching anything
     ws = Workspace.open(workspace, create=True, init=init)
     try:
@@ -111,7 +118,7 @@ def ingest_rpc(
             native=native, symbol=symbol, decimals=decimals, margin=margin, poll=poll,
             policy=ChunkPolicy(initial=chunk, retries=retries),
             progress=lambda label, total: _bar(label, total, quiet),
-            on_round=None if quiet else _print_round,
+            on_round=None if quiet else _print_round, bridges=bridges,
         )  # fmt: skip
     except KeyboardInterrupt:
         err_console().print(
