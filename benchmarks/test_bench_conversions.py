@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.conftest import record
-from tracer.analysis.conversions import EVENTS, TRANSFER, decode_conversions
 from tracer.sources import read_file
+from tracer.sources.conversions import EVENTS, TRANSFER, decode_conversions
 from tracer.sources.raw_logs import read_logs
 
 V2 = next(t for t, k in EVENTS.items() if k[0] == "v2")

@@ -1,8 +1,9 @@
-"""``tracer conversions``: decode swaps and wraps from export files, in memory.
+"""``tracer conversions``: the swaps and wraps of the workspace, or decoded from export files.
 
-Registered on :data:`tracer.cli.cli` on import. Storing conversions in the workspace comes with
-the store; this command decodes ``--data`` files and prints or exports the table with the counts of
-what was skipped and why, so a user sees how much of the data the table covers.
+Registered on :data:`tracer.cli.cli` on import. Without ``--data`` the command lists the
+workspace's stored ``conversions`` table (decoded at ingest, :mod:`tracer.store.conversions_table`);
+with ``--data`` it decodes the files in memory. Either way the counts of what was skipped and
+why go with the table, so a user sees how much of the data it covers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 import polars as pl
 from rich.table import Table
 
-from tracer.cli.app import OUT_FORMATS, _err, _out, _out_format, cli
+from tracer.cli.app import OUT_FORMATS, _err, _out, _out_format, cli, workspace_option
 from tracer.core.errors import UsageError
 
 
@@ -42,10 +43,12 @@ def _table(frame: pl.DataFrame) -> Table:
 
 
 @cli.command()
-@click.option("--data", "data_files", multiple=True, required=True,
+@workspace_option
+@click.option("--data", "data_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="Logs file(s) (eth_getLogs JSON, ethereum-etl logs CSV/stream) and optional "
-                   "transactions/traces exports for the native-coin legs.")  # fmt: skip
+              help="Decode these logs file(s) (eth_getLogs JSON, ethereum-etl logs CSV/stream) "
+                   "and optional transactions/traces exports (the native-coin legs) in memory, "
+                   "instead of listing the workspace's table.")  # fmt: skip
 @click.option("--chain", default=None, help="Chain of the exports (default: ethereum).")
 @click.option("--tokens", "token_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
@@ -58,36 +61,31 @@ def _table(frame: pl.DataFrame) -> Table:
               help="Output format (default: table on a terminal, json when piped).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
-    """Decode conversions (swaps, wraps) per transaction, with skip counts by reason.
+    """List conversions (swaps, wraps) per transaction, with skip counts by reason.
 
     Amounts are the trader's own net flows in the transaction (Transfer logs, wraps, native
-    transfers); the swap events are kept as evidence. Pass the transactions export (the
-    transaction's value and sender) and a traces export (internal ETH) for the native legs.
+    transfers); the swap events are kept as evidence. The workspace decodes them when logs are
+    ingested (ingest the transactions and traces exports first, or with the logs, for the
+    native-coin legs). With --data, pass the transactions export (the transaction's value and
+    sender) and a traces export (internal ETH) beside the logs.
 
     \b
-    Example:
+    Examples:
+      tracer conversions -w case/ --format csv -o conversions.csv
       tracer conversions -o conversions.csv \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_logs.json \\
         --data fixtures/ethereum_etl/blocks_17173049_17173050/expected_transactions.json
     """
-    from tracer.analysis.conversions import decode_files
-    from tracer.core.tokens import load_tokens
     from tracer.output.render import write_frame, write_text
-    from tracer.sources.blocks import read_blocks
 
-    blocks = read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None
-    decoded, reads = decode_files(
-        list(data_files), chain=kw.get("chain"), tokens=load_tokens(kw.get("token_files") or ()),
-        blocks=blocks,
-    )  # fmt: skip
+    frame, summary, problems, reads = _decoded(data_files, kw)
     fmt = _out_format(kw.get("out_format"), kw.get("output"))
-    frame = decoded.conversions
     if fmt == "table":
         _out().print(_table(frame))
     elif fmt in ("json", "jsonl"):
         rows = frame.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).to_dicts()
         if fmt == "json":
-            doc = {"conversions": rows, "summary": decoded.summary(), "problems": decoded.problems}
+            doc = {"conversions": rows, "summary": summary, "problems": problems}
             write_text(json.dumps(doc, indent=2) + "\n", kw.get("output"))
         else:
             write_text("".join(json.dumps(r) + "\n" for r in rows), kw.get("output"))
@@ -107,11 +105,35 @@ def conversions(data_files: tuple[str, ...], **kw: Any) -> None:
         for r in reads:
             skipped = f", skipped {sum(r.skipped.values()):,}" if r.skipped else ""
             err.print(f"{r.file}: {r.format} ({r.kind}), {r.rows:,} rows{skipped}")
-        for key, n in decoded.summary().items():
+        for key, n in summary.items():
             err.print(f"{key}: {n:,}")
-        shown = decoded.problems[:5]
+        shown = problems[:5]
         for p in shown:
             err.print(f"warning: {p}")
-        if len(decoded.problems) > len(shown):
-            more = len(decoded.problems) - len(shown)
+        if len(problems) > len(shown):
+            more = len(problems) - len(shown)
             err.print(f"warning: … {more:,} more (all under \"problems\" in --format json)")
+
+
+def _decoded(
+    data_files: tuple[str, ...], kw: dict[str, Any]
+) -> tuple[pl.DataFrame, dict[str, int], list[str], list[Any]]:
+    """(conversions, counts, problems, per-file reads) from ``--data`` or the workspace."""
+    from tracer.core.tokens import load_tokens
+
+    if not data_files:
+        from tracer.store import conversions_table
+        from tracer.store.workspace import Workspace
+
+        ws = Workspace.open(kw.get("workspace"))
+        summary = conversions_table.summary(ws)
+        return conversions_table.read_conversions(ws), summary, [], []
+    from tracer.sources.blocks import read_blocks
+    from tracer.sources.conversions import decode_files
+
+    blocks = read_blocks(kw["blocks_file"], chain=None) if kw.get("blocks_file") else None
+    decoded, reads = decode_files(
+        list(data_files), chain=kw.get("chain"), tokens=load_tokens(kw.get("token_files") or ()),
+        blocks=blocks,
+    )  # fmt: skip
+    return decoded.conversions, decoded.summary(), decoded.problems, reads

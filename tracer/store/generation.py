@@ -194,7 +194,8 @@ def cleanup(root: Path, m: dict[str, Any], *, building: int | None = None) -> No
         elif child.is_file() and mf.TMP_RE.fullmatch(name):
             child.unlink(missing_ok=True)
     for sub, patterns in (("labels", (mf.LABELS_RE,)),
-                          ("entities", (mf.ENTITIES_RE, mf.LINKS_RE))):  # fmt: skip
+                          ("entities", (mf.ENTITIES_RE, mf.LINKS_RE)),
+                          ("conversions", (mf.CONVERSIONS_RE,))):  # fmt: skip
         folder = root / sub
         if not folder.is_dir() or folder.is_symlink():
             continue
@@ -202,6 +203,9 @@ def cleanup(root: Path, m: dict[str, Any], *, building: int | None = None) -> No
         if (folder / OWNED).is_file():
             ent = m.get("entities") or {}
             keep = {n for n in (m.get("labels"), ent.get("entities"), ent.get("links")) if n}
+            # conversion files are append-only: every committed manifest names all earlier ones,
+            # so an unnamed one is an uncommitted leftover
+            keep |= {n for e in m.get("conversions", []) for n in e["files"].values()}
             _unlink_matching(folder, patterns, keep)
 
 

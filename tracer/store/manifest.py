@@ -44,6 +44,8 @@ TOKENS_NAME = "tokens.parquet"
 LABELS_RE = re.compile(r"labels-[0-9a-f]{16}\.parquet")
 ENTITIES_RE = re.compile(r"entities-[0-9a-f]{16}\.parquet")
 LINKS_RE = re.compile(r"links-[0-9a-f]{16}\.parquet")
+#: Decoded conversion tables in ``conversions/`` (see :mod:`tracer.store.conversions_table`).
+CONVERSIONS_RE = re.compile(r"(conversions|skips|bridge)-[0-9a-f]{16}\.parquet")
 GRAPH_RE = re.compile(r"[a-z_]{2,16}\.npy")
 #: An ingest's candidate rows inside its unfinished generation (``g<N>/spool/``).
 SPOOL_RE = re.compile(r"spool-[0-9]{1,9}-[0-9]{4}-[0-9]{2}\.parquet")
@@ -126,6 +128,15 @@ def validate(root: Path, m: Any) -> dict[str, Any]:
         raise damaged(root, "rpc_checkpoints is not an object")
     for k, v in cps.items():
         _int(root, v, f"rpc_checkpoints[{k!r}]")
+    conv = m.get("conversions", [])
+    if not isinstance(conv, list) or not all(isinstance(e, dict) for e in conv):
+        raise damaged(root, "conversions is not a list of objects")
+    for i, e in enumerate(conv):
+        files = e.get("files")
+        if not isinstance(files, dict):
+            raise damaged(root, f"conversions[{i}].files is not an object")
+        for k, name in files.items():
+            _name(root, name, CONVERSIONS_RE, f"conversions[{i}].files.{k}")
     if not isinstance(m.get("ingests", []), list):
         raise damaged(root, "ingests is not a list")
     return {**m, "parts": parts, "addresses": addr, "rpc_checkpoints": cps}

@@ -55,6 +55,7 @@ from tracer.core.schema import (
 from tracer.sources import Loaded, ReadOptions, read_file
 from tracer.sources.labels import LabelLoad
 from tracer.sources.labels import merge as merge_labels
+from tracer.store import conversions_table
 from tracer.store import manifest as mf
 from tracer.store.generation import Lease, Writer, lease, owned_dir
 from tracer.store.graph_cache import (
@@ -477,6 +478,11 @@ class Workspace:
                 updates["ingests"] = [*w.base.get("ingests", []),
                                       {"files": [s.as_dict() for s in summaries]}]  # fmt: skip
                 summary.changed = True
+            conv = conversions_table.ingest(  # swaps, wraps, bridge events in the logs
+                self.path, w.base, w.dir or w.base_dir(), updates.get("parts", w.base["parts"]),
+                files, options=options, fmt=fmt)  # fmt: skip
+            updates.update(conv)
+            summary.changed = summary.changed or bool(conv)
             cps = w.base["rpc_checkpoints"]
             if checkpoint is not None and cps.get(checkpoint[0]) != checkpoint[1]:
                 updates["rpc_checkpoints"] = {**cps, checkpoint[0]: checkpoint[1]}

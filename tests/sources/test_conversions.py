@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES
-from tracer.analysis import conversions as cv
+from tracer.sources import conversions as cv
 from tracer.sources import read_file
 from tracer.sources.raw_logs import LOG_SCHEMA, read_logs
 

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tracer.analysis import conversions as cv
 from tracer.core.errors import InputError, UsageError
+from tracer.sources import conversions as cv
 from tracer.sources.raw_logs import read_logs
 
 ETL = FIXTURES / "ethereum_etl"
