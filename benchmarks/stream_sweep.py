@@ -23,6 +23,7 @@ from tracer.kernels.taint import SOURCE, SweepState, sweep_chunk
 
 from tracer.analysis.follow import trace_edges
 from tracer.graph.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
+from tracer.graph.spec import Selection
 from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
 from tracer.store.workspace import Workspace
 
@@ -48,7 +49,7 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
     warm_up(reader, role, model)
     if mode == "stream":
         t0 = time.perf_counter()
-        state, tainted, _ = trace_edges(ws, tokens, role, model=model, stream=True)
+        state, tainted, _ = trace_edges(ws, tokens, role, Selection(stream=True), model=model)
         seconds = time.perf_counter() - t0
     else:
         a = edge_arrays(reader.read_all(EDGE_COLUMNS))

@@ -17,6 +17,7 @@ import pytest
 from benchmarks.conftest import bench_edges, record
 from benchmarks.workspace_case import canonical_parquet
 from tracer.analysis.follow import follow
+from tracer.graph.spec import Selection
 from tracer.store.workspace import Workspace
 
 HOPS = 6
@@ -40,9 +41,9 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.mark.bench
 def test_follow_warm(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace.open(case["root"] / "ws")
-    follow(ws, case["seeds"], max_hops=HOPS)  # load the memory-mapped graph once
+    follow(ws, case["seeds"], Selection(max_hops=HOPS))  # load the memory-mapped graph once
     r = benchmark.pedantic(
-        follow, args=(ws, case["seeds"]), kwargs={"max_hops": HOPS}, rounds=3, warmup_rounds=1
+        follow, args=(ws, case["seeds"], Selection(max_hops=HOPS)), rounds=3, warmup_rounds=1
     )
     assert r.traced_total > 0 and abs(r.unaccounted) < 1e-6 * r.traced_total
     record(f"follow {HOPS} hops, 100 seeds (warm)", items=bench_edges(),

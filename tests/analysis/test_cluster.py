@@ -16,6 +16,7 @@ from tracer.analysis.cluster import cluster, entity_labels, explain
 from tracer.analysis.follow import follow
 from tracer.analysis.heuristics import ClusterOptions
 from tracer.cli import cli
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -201,7 +202,7 @@ def test_labels_spread_to_entities_as_inferred(tmp_path: Path) -> None:
     ids = dict(ws.graph().addresses.select("address", "id").iter_rows())
     entity_of = np.arange(ws.graph().n_nodes, dtype=np.int32)
     entity_of[ids[w2]] = ids[w1]  # {w1, w2} is one entity; only w1 carries the label
-    r = follow(ws, [src], assets="all", entities=entity_of)
+    r = follow(ws, [src], Selection(assets="all"), entities=entity_of)
     row = r.reached.row(0, named=True)
     assert row["name"] == "Scam collector" and row["label_inferred"] is True
     assert row["entity_size"] == 2 and row["amount"] == pytest.approx(1.0)
@@ -209,7 +210,7 @@ def test_labels_spread_to_entities_as_inferred(tmp_path: Path) -> None:
     assert doc["reached"][0]["label_inferred"] is True and doc["entities"] is True
     assert doc["services"][0]["label_inferred"] is True
     # without entities the money sits unlabelled at w2
-    assert follow(ws, [src], assets="all").reached.height == 0
+    assert follow(ws, [src], Selection(assets="all")).reached.height == 0
 
 
 # -- the commands ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from tracer.analysis.engines import shards
 from tracer.analysis.exposure import ExposureRequest
 from tracer.analysis.exposure_run import exposure
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -38,7 +39,9 @@ def test_shards_cover_every_category_once() -> None:
     for d in ("in", "out"):
         cats = sorted(c for dd, g in pieces if dd == d for c in g)
         assert cats == [0, 1, 2, 3, 4]
-    limited = ExposureRequest(addresses=None, directions=("in", "out"), max_hops=3)
+    limited = ExposureRequest(
+        addresses=None, directions=("in", "out"), selection=Selection(max_hops=3)
+    )
     assert shards(limited, n_cat=5, workers=2) == [("in", None), ("out", None)]
 
 
@@ -59,7 +62,7 @@ def test_ray_workers_read_the_workspace(ray_cluster, sample_dir: Path, tmp_path:
     ws.ingest([sample_dir / "trongrid_scam_wallet.json", sample_dir / "trongrid_downstream.json"])
     ws.add_labels([read_labels(sample_dir / "labels.csv")])
     ws = Workspace.open(tmp_path / "ws")
-    req = ExposureRequest(addresses=None, directions=("in",), min_amount=0.0)
+    req = ExposureRequest(addresses=None, directions=("in",), selection=Selection(min_amount=0.0))
     local = exposure(ws, req)
     remote = exposure(ws, req, engine="ray")
     _same(remote, local)

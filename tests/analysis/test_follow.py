@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import MODEL_NAMES, follow
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -126,13 +127,14 @@ def test_ledger_lets_an_outsider_recompute_haircut(
 
 def test_window_max_hops_and_dust(sample_ws: Workspace, sample_addresses: dict[str, str]) -> None:
     scam = sample_addresses["scam"]
-    late = follow(sample_ws, [scam], since=datetime.fromisoformat("2024-03-09T03:00:00+00:00"))
+    since = datetime.fromisoformat("2024-03-09T03:00:00+00:00")
+    late = follow(sample_ws, [scam], Selection(since=since))
     assert late.traced_total == pytest.approx(15_000.0)  # only the merchant-1 payout
-    short = follow(sample_ws, [scam], max_hops=2)
+    short = follow(sample_ws, [scam], Selection(max_hops=2))
     assert short.beyond_max_hops > 0
     assert short.reached["min_hops"].max() <= 2
     assert short.unaccounted == pytest.approx(0.0, abs=1e-6)
-    dusty = follow(sample_ws, [scam], min_amount=10_000.0)
+    dusty = follow(sample_ws, [scam], Selection(min_amount=10_000.0))
     assert dusty.dust > 0 and dusty.unaccounted == pytest.approx(0.0, abs=1e-6)
 
 
@@ -171,4 +173,4 @@ def test_unknown_address_and_asset_are_clear(sample_ws: Workspace) -> None:
     with pytest.raises(UsageError, match="not an EVM"):
         follow(sample_ws, ["hello"])
     with pytest.raises(UsageError, match="no such asset"):
-        follow(sample_ws, [next(iter(sample_ws.transfers()["src"]))], assets="DOGE")
+        follow(sample_ws, [next(iter(sample_ws.transfers()["src"]))], Selection(assets="DOGE"))

@@ -14,6 +14,7 @@ from tracer.analysis.exposure import ExposureRequest
 from tracer.analysis.exposure_run import exposure
 from tracer.analysis.follow import follow
 from tracer.cli import cli
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -51,7 +52,7 @@ def mixed_ws(tmp_path: Path) -> Workspace:
 
 
 def test_asset_all_reports_each_asset_and_never_adds_them(mixed_ws: Workspace) -> None:
-    r = follow(mixed_ws, [S], assets="all", ledger=True)
+    r = follow(mixed_ws, [S], Selection(assets="all"), ledger=True)
     got = {(row["asset"], row["name"]): row["amount"] for row in r.reached.iter_rows(named=True)}
     # the stablecoins are one USD pool (the documented exception); WETH stands alone
     assert got == {("USD", "Exchange X"): pytest.approx(4.0),
@@ -77,7 +78,7 @@ def test_asset_all_reports_each_asset_and_never_adds_them(mixed_ws: Workspace) -
 
 
 def test_one_token_keeps_the_scalar_contract(mixed_ws: Workspace) -> None:
-    r = follow(mixed_ws, [S], assets="WETH")
+    r = follow(mixed_ws, [S], Selection(assets="WETH"))
     assert r.single_asset and r.traced_total == pytest.approx(2.0)
     assert r.to_dict()["by_asset"][0]["decimals"] == 18
     default = follow(mixed_ws, [S])  # stablecoins: USDT + USDC pooled as USD
@@ -99,7 +100,7 @@ def test_cli_table_shows_one_block_per_asset(tmp_path: Path) -> None:
 
 def test_exposure_rows_carry_their_asset(mixed_ws: Workspace) -> None:
     rep = exposure(mixed_ws, ExposureRequest(addresses=(A,), directions=("in",),
-                                             assets="all"))  # fmt: skip
+                                             selection=Selection(assets="all")))  # fmt: skip
     f = rep.frame.filter(pl.col("category") == "unattributed")
     assert dict(zip(f["asset"], f["flow_amount"], strict=True)) == {
         "USD": pytest.approx(4.0), "WETH": pytest.approx(2.0)}  # fmt: skip
@@ -111,7 +112,8 @@ def test_ray_refuses_several_assets(mixed_ws: Workspace) -> None:
     from tracer.core.errors import UsageError
 
     with pytest.raises(UsageError, match="one --asset at a time"):
-        exposure(mixed_ws, ExposureRequest(addresses=None, assets="all"), engine="ray")
+        req = ExposureRequest(addresses=None, selection=Selection(assets="all"))
+        exposure(mixed_ws, req, engine="ray")
 
 
 def test_flat_outputs_give_each_row_its_own_assets_total(tmp_path: Path) -> None:

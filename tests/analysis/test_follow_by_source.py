@@ -12,6 +12,7 @@ import tracer.analysis.follow as follow_mod
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import follow
 from tracer.cli import cli
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -51,9 +52,9 @@ def test_sources_sum_to_each_service(sample_ws, two, model: str) -> None:  # typ
 def test_haircut_colour_equals_that_source_traced_alone(sample_ws, sample_addresses) -> None:  # type: ignore[no-untyped-def]
     """Two sources that never pay each other: each colour is that source's own trace."""
     a, b = sample_addresses["peel-1"], sample_addresses["otc-customer"]
-    r = follow(sample_ws, [a, b], by_source=True, through=())
+    r = follow(sample_ws, [a, b], Selection(through=()), by_source=True)
     for s in (a, b):
-        alone = follow(sample_ws, [s], through=())
+        alone = follow(sample_ws, [s], Selection(through=()))
         got = r.by_source.filter(pl.col("source") == s)
         want = alone.services()
         assert dict(zip(got["name"], got["amount"], strict=True)) == pytest.approx(

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from tests.conftest import SAMPLE, SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import follow
 from tracer.cli import cli
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -38,7 +39,8 @@ def test_default_stablecoin_selection_on_a_trx_only_workspace_names_what_is_ther
                    "use --asset TRX")  # fmt: skip
     assert r.to_dict()["warnings"] == r.warnings
     # and the suggestion works
-    assert follow(ws, [sample_addresses["exchange-c-hot"]], assets="TRX").traced_total > 0
+    trx = follow(ws, [sample_addresses["exchange-c-hot"]], Selection(assets="TRX"))
+    assert trx.traced_total > 0
 
 
 def test_cli_empty_trace_exits_0_with_the_warning_in_json_and_table(
@@ -59,7 +61,7 @@ def test_window_without_source_outflows_gives_their_range(
     sample_ws: Workspace, sample_addresses: dict[str, str]
 ) -> None:
     r = follow(sample_ws, [sample_addresses["scam"]],
-               since=datetime.fromisoformat("2025-01-01T00:00:00+00:00"))  # fmt: skip
+               Selection(since=datetime.fromisoformat("2025-01-01T00:00:00+00:00")))  # fmt: skip
     assert r.traced_total == 0 and codes(r) == ["window_empty"]
     msg = r.warnings[0]["message"]
     assert "no outgoing stablecoin transfers of the sources in the window (from 2025-01-01" in msg
@@ -102,7 +104,10 @@ def test_streamed_empty_selection_counts_the_partitions(
 ) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace.open(tmp_path / "ws", create=True)
     ws.ingest([TRX_ONLY])
-    r = follow(Workspace.open(tmp_path / "ws"), [sample_addresses["exchange-c-hot"]], stream=True)
+    r = follow(
+        Workspace.open(tmp_path / "ws"), [sample_addresses["exchange-c-hot"]],
+        Selection(stream=True),
+    )  # fmt: skip
     assert "this workspace holds TRX (6 transfers)" in r.warnings[0]["message"]
 
 

@@ -11,6 +11,7 @@ import pytest
 from benchmarks.workspace_case import canonical_parquet
 from tracer.analysis.follow import follow
 from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
 from tracer.sources.labels import LabelLoad
 from tracer.store import partitions
 from tracer.store.workspace import Workspace
@@ -66,10 +67,10 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
 def test_streamed_follow_equals_in_memory(small_groups_ws, model: str, direction: str) -> None:
     ws, seeds = small_groups_ws
     assert len(ws.parts().groups) >= 14  # the sweep really crosses chunks
-    kw = {"model": model, "direction": direction, "ledger": True, "min_amount": 0.5,
-          "max_hops": 4}  # fmt: skip
-    mem = follow(ws, seeds, stream=False, **kw)
-    streamed = follow(Workspace.open(ws.path), seeds, stream=True, **kw)
+    kw = {"model": model, "direction": direction, "ledger": True}
+    limits = {"min_amount": 0.5, "max_hops": 4}
+    mem = follow(ws, seeds, Selection(stream=False, **limits), **kw)
+    streamed = follow(Workspace.open(ws.path), seeds, Selection(stream=True, **limits), **kw)
     assert mem.traced_total > 0
     if model in ("haircut", "poison"):  # the others may legitimately reach no service here
         assert mem.reached.height > 0 and mem.ledger.height > 10
@@ -84,7 +85,7 @@ def test_no_graph_cache_streams_by_default_and_refuses_tiho(small_groups_ws, tmp
     bare = Workspace.open(copy)
     streamed = follow(bare, seeds)
     assert not bare.has_graph_cache() and bare._graph is None  # never loaded the edge arrays
-    _same(follow(ws, seeds, stream=False), streamed)
+    _same(follow(ws, seeds, Selection(stream=False)), streamed)
     with pytest.raises(UsageError, match="tiho"):
         follow(bare, seeds, model="tiho")
 
@@ -95,7 +96,11 @@ def test_streamed_exposure_equals_in_memory(small_groups_ws, model: str) -> None
     from tracer.analysis.exposure_run import exposure
 
     ws, _ = small_groups_ws
-    req = {"addresses": None, "model": model, "min_amount": 0.01}
-    mem = exposure(ws, ExposureRequest(**req, stream=False)).frame
-    streamed = exposure(Workspace.open(ws.path), ExposureRequest(**req, stream=True)).frame
+    req = {"addresses": None, "model": model}
+    mem = exposure(ws, ExposureRequest(**req, selection=Selection(min_amount=0.01, stream=False)))
+    streamed = exposure(
+        Workspace.open(ws.path),
+        ExposureRequest(**req, selection=Selection(min_amount=0.01, stream=True)),
+    )
+    mem, streamed = mem.frame, streamed.frame
     assert mem.height > 100 and mem.equals(streamed)

@@ -14,6 +14,7 @@ from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.exposure import ExposureRequest
 from tracer.analysis.exposure_run import exposure
 from tracer.cli import cli
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
@@ -60,7 +61,8 @@ def test_short_list_prints_a_table_and_all_needs_a_file(
 @pytest.mark.parametrize("max_hops", [None, 1, 2])
 def test_accounting_closes_and_hop_one_is_complete(model: str, max_hops: int | None) -> None:
     ws, _ = Workspace.in_memory(SAMPLE_DATA, [read_labels(SAMPLE_LABELS)])
-    rep = exposure(ws, ExposureRequest(addresses=None, model=model, max_hops=max_hops))
+    req = ExposureRequest(addresses=None, model=model, selection=Selection(max_hops=max_hops))
+    rep = exposure(ws, req)
     direct_rows = rep.frame.filter(pl.col("direction") == "in").group_by("category").agg(
         pl.col("direct_amount").sum())  # fmt: skip
     for direction, acc in rep.metadata["accounting"].items():

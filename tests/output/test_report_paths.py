@@ -15,6 +15,7 @@ from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.core.decimal_text import decimal_text, exact_text, table_text
+from tracer.graph.spec import Selection
 from tracer.output.render import path_text
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
@@ -90,7 +91,7 @@ def test_json_carries_decimal_strings_and_the_table_has_no_float_noise(
 
 def test_max_hops_one_lists_the_direct_receivers_that_passed_it_on(sample_addresses) -> None:  # type: ignore[no-untyped-def]
     ws, _ = Workspace.in_memory(SAMPLE_DATA, [read_labels(SAMPLE_LABELS)])
-    r = follow(ws, [sample_addresses["scam"]], max_hops=1)
+    r = follow(ws, [sample_addresses["scam"]], Selection(max_hops=1))
     front = dict(zip(r.frontier["address"], r.frontier["amount"], strict=True))
     # peel-1 received 70k at hop 1 and passed all of it on: it was counted, then stopped
     assert front[sample_addresses["peel-1"]] == pytest.approx(70_000.0)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from tracer.analysis.follow import follow
 from tracer.cli import cli
 from tracer.core.amounts import amount_expr
+from tracer.graph.spec import Selection
 from tracer.store.graph_cache import build_graph
 from tracer.store.synth import SynthSpec, synth
 from tracer.store.workspace import Workspace
@@ -69,7 +70,7 @@ def test_following_each_scam_wallet_finds_its_ground_truth(made) -> None:
     truth = pl.read_parquet(ws.path / "ground_truth.parquet")
     assert json.loads((ws.path / "ground_truth.json").read_text()) == summary
     for p in summary["patterns"]:
-        r = follow(ws, [p["scam"]], max_hops=p["hops"])
+        r = follow(ws, [p["scam"]], Selection(max_hops=p["hops"]))
         assert r.traced_total == pytest.approx(p["collected"])
         got = pl.concat(
             [r.reached.select("address", "amount"), r.through.select("address", "amount")]

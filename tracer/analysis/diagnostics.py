@@ -35,6 +35,7 @@ from tracer.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from tracer.analysis.sweep_counts import SweepCounts
+    from tracer.graph.selection import Selection
 
 
 def _token_names(tokens: pl.DataFrame) -> dict[int, str]:
@@ -134,9 +135,7 @@ def follow_warnings(
     *,
     counts: SweepCounts,
     source_nodes: np.ndarray,
-    assets: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    selection: Selection,
     backward: bool,
     stream: bool,
     traced: float,
@@ -144,9 +143,11 @@ def follow_warnings(
     n_labels: int,
     n_loaded: int = 0,
 ) -> list[dict[str, str]]:
-    """The warnings of a follow/source run (see the module docstring)."""
+    """The warnings of a follow/source run (see the module docstring); ``stream`` is the
+    resolved choice (how the sweep read its edges), not ``selection.stream``."""
     warnings: list[dict[str, str]] = []
-    what = selection_name(assets)
+    since, until = selection.since, selection.until
+    what = selection_name(selection.assets)
     what_sp = f"{what} " if what else ""
     n_tokens = graph.tokens.height
     if missing:

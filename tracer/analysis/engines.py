@@ -30,13 +30,14 @@ from tracer.analysis.exposure import (
     sweep,
 )
 from tracer.core.errors import UsageError
+from tracer.core.progress import Progress, no_progress
 from tracer.store.workspace import Workspace
 
 
 def shards(req: ExposureRequest, n_cat: int, workers: int) -> list[tuple[str, list[int] | None]]:
     """``(direction, category group)`` pieces: about two per worker (so a slow shard does not
     leave the others idle), never an empty group."""
-    if req.min_amount > 0 or req.max_hops is not None or n_cat <= 1:
+    if req.selection.min_amount > 0 or req.selection.max_hops is not None or n_cat <= 1:
         return [(d, None) for d in req.directions]
     per_dir = max(1, min(n_cat, -(-2 * workers // len(req.directions))))
     groups = [list(range(n_cat))[i::per_dir] for i in range(per_dir)]
@@ -76,20 +77,21 @@ def ray_sweeps(
     plan: ExposurePlan,
     *,
     address: str | None = None,
-    quiet: bool = True,
+    progress: Progress = no_progress,
+    logs: bool = False,
 ) -> dict[str, DirectionResult]:
-    """Run the sweeps as Ray tasks; returns one merged result per direction."""
+    """Run the sweeps as Ray tasks; returns one merged result per direction.
+
+    ``progress``: a bar over the shards; ``logs``: the workers' logs on a joined cluster."""
     try:
         import ray
     except ImportError:
         raise UsageError(
             "--engine ray needs Ray: pip install 'tracer[ray]' (or use the default local engine)"
         ) from None
-    from tracer.core.progress import counter
-
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=not quiet)
+            ray.init(address=address, log_to_driver=logs)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -102,7 +104,7 @@ def ray_sweeps(
     refs = [task.remote(source, req, d, g) for d, g in pieces]
     by_dir: dict[str, list[DirectionResult]] = {d: [] for d in req.directions}
     pending = dict(zip(refs, pieces, strict=True))
-    with counter(len(refs), "exposure shards", quiet) as advance:
+    with progress("exposure shards", len(refs)) as advance:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -23,7 +23,6 @@ import json
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -35,13 +34,13 @@ from tracer.core.addresses import display_many
 from tracer.core.amounts import exact_unit_sums
 from tracer.core.errors import UsageError
 from tracer.graph.selection import (
-    DEFAULT_THROUGH,
     EdgeSelection,
     asset_tokens,
     node_labels,
     resolve_nodes,
     to_us,
 )
+from tracer.graph.spec import Selection
 from tracer.graph.stream import in_chunks, selected_chunks, use_stream
 from tracer.kernels.exposure import (
     ABSORBED,
@@ -100,14 +99,18 @@ class ExposureRequest:
     addresses: tuple[str, ...] | None  # None: every address with a transfer in the selection
     model: str = "haircut"
     directions: tuple[str, ...] = DIRECTIONS
-    assets: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    through: tuple[str, ...] = DEFAULT_THROUGH
     categories: tuple[str, ...] | None = None  # None: every category present in the labels
-    max_hops: int | None = None
-    min_amount: float = 0.0
-    stream: bool | None = None  # None: stream when the workspace has no graph cache
+    selection: Selection = field(default_factory=Selection)  # the transfers in play (shared)
+
+    def as_json(self) -> dict[str, Any]:
+        """The request as report metadata records it (``request``; addresses left out: the
+        metadata counts them)."""
+        sel = self.selection.as_json()
+        return {"model": self.model, "directions": list(self.directions), **{
+            k: sel[k] for k in ("assets", "since", "until", "through")
+        }, "categories": None if self.categories is None else list(self.categories), **{
+            k: sel[k] for k in ("max_hops", "min_amount", "stream")
+        }}  # fmt: skip
 
     def validate(self) -> None:
         if self.model not in EXPOSURE_MODELS:
@@ -179,13 +182,13 @@ def make_plan(
     """Select edges, assign node kinds/categories and report rows (no sweeping yet).
 
     ``token_ids``: one asset group's tokens (:func:`exposure` plans each group); default every
-    token ``req.assets`` selects (one group, as the Ray workers plan it).
+    token ``req.selection.assets`` selects (one group, as the Ray workers plan it).
     """
     req.validate()
-    stream = use_stream(ws, req.stream)
+    stream = use_stream(ws, req.selection.stream)
     graph = ws.nodes() if stream else ws.graph()
     if token_ids is None:
-        token_ids = asset_tokens(graph, req.assets)
+        token_ids = asset_tokens(graph, req.selection.assets)
     labelled = node_labels(graph, ws.labels())
     present = category_order(labelled["category"].unique().to_list())
     if req.categories is not None:
@@ -205,7 +208,7 @@ def make_plan(
     if labelled.height:
         ids = labelled["id"].to_numpy()
         cats = labelled["category"].to_numpy()
-        kind[ids] = np.where(np.isin(cats, list(req.through)), PASS, ORIGIN)
+        kind[ids] = np.where(np.isin(cats, list(req.selection.through)), PASS, ORIGIN)
         index_all = {c: i for i, c in enumerate(present)}
         index = {c: i for i, c in enumerate(categories)}
         cat_all[ids] = np.array([index_all[c] for c in cats], dtype=np.int32)
@@ -239,7 +242,7 @@ def make_plan(
         index=None if arrays is None else arrays.index,
         kind=kind, cat=cat, cat_all=cat_all, categories=categories, all_categories=present,
         target_ids=target_ids, target_row=target_row,
-        missing=missing, lo=to_us(req.since), hi=to_us(req.until),
+        missing=missing, lo=to_us(req.selection.since), hi=to_us(req.selection.until),
         excluded_unknown=excluded, assets=sorted({a for a in assets.to_list() if a}),
         n_edges=n_edges, token_ids=token_ids, source=ws if stream else None,
     )  # fmt: skip
@@ -291,7 +294,8 @@ def sweep(
     for sel in edge_chunks(plan, direction):
         exposure_sweep(
             state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
-            model=req.model, min_amount=req.min_amount, max_hops=req.max_hops,
+            model=req.model, min_amount=req.selection.min_amount,
+            max_hops=req.selection.max_hops,
             lo=plan.lo, hi=plan.hi,
         )  # fmt: skip
         if on_chunk is not None:
@@ -509,17 +513,6 @@ def _workspace_desc(ws: Workspace) -> dict[str, Any]:
         return {"kind": "in-memory", "files": list(ws.sources)}
     return {"kind": "directory", "path": str(ws.path.resolve()),
             "generation": ws.manifest().get("generation")}  # fmt: skip
-
-
-def _jsonable(d: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if k in drop:
-            continue
-        out[k] = (
-            v.isoformat() if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
-        )
-    return out
 
 
 def _version() -> str:

@@ -7,7 +7,6 @@ and the engines that use them, so the imports run one way (exposure → engines 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 import polars as pl
@@ -18,7 +17,6 @@ from tracer.analysis.exposure import (
     ExposureReport,
     ExposureRequest,
     _accounting,
-    _jsonable,
     _version,
     _workspace_desc,
     assemble,
@@ -28,6 +26,7 @@ from tracer.analysis.exposure import (
 )
 from tracer.analysis.risk import RiskConfig, load_risk_config
 from tracer.core.errors import UsageError
+from tracer.core.progress import Progress, no_progress
 from tracer.graph.selection import asset_groups, asset_tokens
 from tracer.graph.stream import use_stream
 from tracer.store.workspace import Workspace
@@ -40,20 +39,23 @@ def exposure(
     risk: RiskConfig | None = None,
     engine: str = "local",
     ray_address: str | None = None,
-    quiet: bool = True,
+    progress: Progress | None = None,
+    ray_logs: bool = False,
 ) -> ExposureReport:
     """Compute the exposure report for ``req`` (see the module docstring).
 
     Each asset group (the USD stablecoin pool, or one token: :func:`asset_groups`) is swept
     and reported on its own, in rows that carry their ``asset``: amounts of different tokens
     are never added. The Ray engine takes one asset group per job.
-    """
-    from tracer.core.progress import counter
 
+    ``progress``: a bar per sweep (local) or over the shards (Ray); none by default.
+    ``ray_logs``: show the Ray workers' logs (joining an existing cluster).
+    """
+    bar = progress or no_progress
     req.validate()
     risk = risk or load_risk_config()
-    graph = ws.nodes() if use_stream(ws, req.stream) else ws.graph()
-    groups = asset_groups(graph.tokens, asset_tokens(graph, req.assets))
+    graph = ws.nodes() if use_stream(ws, req.selection.stream) else ws.graph()
+    groups = asset_groups(graph.tokens, asset_tokens(graph, req.selection.assets))
     if engine == "ray" and len(groups) > 1:
         raise UsageError(
             f"--engine ray: the selection holds {len(groups)} assets "
@@ -68,13 +70,14 @@ def exposure(
         plans.append(plan)
         results: dict[str, DirectionResult] = {}
         if engine == "local":
-            with counter(plan.n_edges * len(req.directions), "exposure sweep", quiet) as advance:
+            with bar("exposure sweep", plan.n_edges * len(req.directions)) as advance:
                 for d in req.directions:
                     results[d] = sweep(plan, req, d, on_chunk=advance)
         else:
             from tracer.analysis.engines import ray_sweeps
 
-            results = ray_sweeps(ws, req, plan, address=ray_address, quiet=quiet)
+            results = ray_sweeps(ws, req, plan, address=ray_address, progress=bar,
+                                 logs=ray_logs)  # fmt: skip
         frames.append(assemble(ws, req, plan, results, risk, asset=group.name))
         by_asset[group.name] = {
             "members": list(group.members), "decimals": group.decimals,
@@ -91,7 +94,7 @@ def exposure(
         "labels": int(ws.labels().height),
         "model": req.model,
         "engine": engine,
-        "request": _jsonable(asdict(req), drop=("addresses",)),
+        "request": req.as_json(),
         "categories": first.categories,
         "assets": sorted({a for p in plans for a in p.assets}),
         "risk": risk.as_dict(),

@@ -15,6 +15,7 @@ inflows. Time is respected in both directions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,8 @@ from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display, display_many
 from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.core.errors import UsageError
-from tracer.core.progress import counter
+from tracer.core.progress import Advance, Progress, no_progress
 from tracer.graph.selection import (
-    DEFAULT_THROUGH,
     AssetGroup,
     EdgeSelection,
     asset_groups,
@@ -37,11 +37,12 @@ from tracer.graph.selection import (
     node_labels,
     resolve_nodes,
     roles,
-    to_us,
 )
+from tracer.graph.spec import Selection
 from tracer.graph.stream import CHUNK, selected_chunks, use_stream
 from tracer.kernels.taint import MODELS, SINK, SOURCE, SweepState, sweep_chunk
 from tracer.sources.labels import primary_labels
+from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -49,63 +50,131 @@ if TYPE_CHECKING:
 
 #: Model names accepted by ``--model`` (stable contract for scripts).
 MODEL_NAMES = tuple(MODELS)
+#: The row frames a run collects, one part per asset group.
+FRAMES = ("reached", "through", "held", "frontier", "ledger", "by_source")
 
 
 def _datetime_us(v: int) -> datetime | None:
     return None if v < 0 else datetime.fromtimestamp(v / 1_000_000, tz=UTC)
 
 
+@dataclass
+class TraceSetup:
+    """What every asset group's sweep of one run shares: the nodes, who is a source, sink or
+    pass-through, the labels as rows show them, the entity lift and the per-source colours."""
+
+    workspace: Workspace
+    graph: NodeIndex
+    selection: Selection  # with ``stream`` resolved (True/False)
+    model: str
+    backward: bool
+    src_ids: np.ndarray  # node ids of the sources (entities: their entities)
+    missing: list[str]  # given addresses not in the data
+    labelled: pl.DataFrame  # every labelled node (``label_inferred`` added)
+    lab: pl.DataFrame  # the label columns rows are joined with
+    role: np.ndarray  # int8 per node
+    sizes: np.ndarray  # int64 per node: entity size (1 without entities)
+    rep: np.ndarray | None  # int32 entity id per address, or None
+    colours: SourceColours | None  # per-source taint colours (``by_source``), or None
+    skipped_by_source: str | None  # why no per-source split was made, when one was wanted
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.selection.stream)
+
+    @property
+    def conserves(self) -> bool:
+        return self.model != "poison"
+
+
+@dataclass
+class SweptGroups:
+    """Every asset group swept: its account, its rows, and what the selections held."""
+
+    accounts: list[AssetAccount] = field(default_factory=list)
+    frames: dict[str, list[pl.DataFrame]] = field(
+        default_factory=lambda: {k: [] for k in FRAMES}
+    )
+    counts: SweepCounts = field(default_factory=SweepCounts)
+
+
 def follow(
     workspace: Workspace,
     sources: list[str],
+    selection: Selection | None = None,
     *,
     model: str = "haircut",
-    assets: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    through: tuple[str, ...] = DEFAULT_THROUGH,
-    max_hops: int | None = None,
-    min_amount: float = 0.0,
     top_paths: int = 3,
     top_held: int = 20,
     ledger: bool = False,
     direction: str = "forward",
     entities: np.ndarray | None = None,
-    stream: bool | None = None,
     by_source: bool | None = None,
-    quiet: bool = True,
+    progress: Progress | None = None,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
-    Labelled services are sinks unless their category is in ``through``. See the module
-    docstring for the accounting and README "Follow semantics" for the JSON contract.
+    ``selection`` (:class:`~tracer.graph.selection.Selection`; default: stablecoins, no window,
+    no limits) says which transfers are in play. Labelled services are sinks unless their
+    category is in ``selection.through``. See the module docstring for the accounting and
+    README "Follow semantics" for the JSON contract.
 
     Each asset group (:func:`tracer.graph.selection.asset_groups`: the USD stablecoin pool, or one
     token) is swept on its own and accounted on its own: amounts of different tokens are never
     added (rows carry their ``asset``).
 
-    ``entities`` (int32 entity id per node, from :mod:`~tracer.analysis.cluster`)
-    makes each entity one
-    node: transfers inside an entity are dropped (they are not hops, and nothing is counted
-    twice), a labelled member's label spreads to its entity (``label_inferred`` unless every
-    member carries it), and rows show the entity's representative address and size.
+    ``entities`` (int32 entity id per node, from :mod:`~tracer.analysis.cluster`) makes each
+    entity one node: transfers inside an entity are dropped (they are not hops, and nothing is
+    counted twice), a labelled member's label spreads to its entity (``label_inferred`` unless
+    every member carries it), and rows show the entity's representative address and size.
 
-    ``stream``: read edges chunk by chunk from the Parquet partitions instead of the graph
-    cache (memory O(addresses) + the tainted edges). ``None``: stream when the workspace has no
-    graph cache (a whole-chain workspace). Results are the same either way.
+    ``selection.stream``: read edges chunk by chunk from the Parquet partitions instead of the
+    graph cache (memory O(addresses) + the tainted edges). ``None``: stream when the workspace
+    has no graph cache (a whole-chain workspace). Results are the same either way.
 
     ``by_source``: also split every reached service's amount by source, in the same sweep
-    (each source its own taint colour; :mod:`tracer.analysis.by_source`). ``None``: whenever there
-    are
-    several sources and the model allows it; ``True``: required (a clear error otherwise).
+    (each source its own taint colour; :mod:`tracer.analysis.by_source`). ``None``: whenever
+    there are several sources and the model allows it; ``True``: required (a clear error
+    otherwise).
+
+    ``progress`` (:class:`~tracer.core.progress.Progress`): a bar over the streamed sweep; none
+    by default (the command line passes one that draws on a terminal).
     """
+    check_request(model, direction, sources)
+    setup = prepare(
+        workspace, sources, selection or Selection(), model=model,
+        backward=direction == "backward", entities=entities, by_source=by_source,
+    )  # fmt: skip
+    groups = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, setup.selection.assets))
+    swept = sweep_groups(setup, groups, ledger=ledger, top_paths=top_paths, top_held=top_held,
+                         progress=progress or no_progress)  # fmt: skip
+    result = build_result(setup, groups, swept, direction=direction, top_paths=top_paths)
+    result.warnings = run_warnings(setup, swept)
+    return result
+
+
+def check_request(model: str, direction: str, sources: list[str]) -> None:
+    """Refuse what cannot be traced before reading anything."""
     if model not in MODELS:
         raise UsageError(f"--model: unknown model {model!r}; choose from {', '.join(MODELS)}")
     if direction not in ("forward", "backward"):
         raise UsageError("direction must be 'forward' or 'backward'")
     if not sources:
         raise UsageError("give at least one address to follow")
-    stream = use_stream(workspace, stream)
+
+
+def prepare(
+    workspace: Workspace,
+    sources: list[str],
+    selection: Selection,
+    *,
+    model: str,
+    backward: bool,
+    entities: np.ndarray | None = None,
+    by_source: bool | None = None,
+) -> TraceSetup:
+    """Nodes, sources, labels, roles (and entities, colours) for a run: everything but edges."""
+    stream = use_stream(workspace, selection.stream)
     if stream and model == "tiho":
         raise UsageError(
             "--model tiho groups each transaction's outputs, which needs the whole selection in "
@@ -119,7 +188,6 @@ def follow(
             f"{data_summary(graph)} (check the chain and that the export covering them was "
             "ingested)"
         )
-    token_ids = asset_tokens(graph, assets)
     labelled = node_labels(graph, workspace.labels())
     sizes = np.ones(graph.n_nodes, dtype=np.int64)
     labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
@@ -127,103 +195,147 @@ def follow(
     if entities is not None:
         rep = np.ascontiguousarray(entities, dtype=np.int32)
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
-    role = roles(graph, src_ids, labelled, through)
-    colours = None
-    skipped_by_source = None
-    if by_source or (by_source is None and src_ids.shape[0] > 1):
-        from tracer.analysis.by_source import check_by_source, source_colours
+    role = roles(graph, src_ids, labelled, selection.through)
+    colours, skipped = _colours(model, role, src_ids, graph.n_nodes, by_source)
+    return TraceSetup(
+        workspace=workspace, graph=graph, selection=replace(selection, stream=stream),
+        model=model, backward=backward, src_ids=src_ids, missing=missing, labelled=labelled,
+        lab=labelled.select("id", "name", "category", "label_inferred"), role=role,
+        sizes=sizes, rep=rep, colours=colours, skipped_by_source=skipped,
+    )  # fmt: skip
 
-        try:
-            check_by_source(model, src_ids.shape[0], graph.n_nodes)
-            colours = source_colours(role, src_ids)
-        except UsageError as exc:
-            if by_source:
-                raise
-            skipped_by_source = str(exc)
-    backward = direction == "backward"
-    nodes = graph.addresses
-    conserves = model != "poison"
-    lab = labelled.select("id", "name", "category", "label_inferred")
-    groups = asset_groups(graph.tokens, token_ids)
-    reader = workspace.parts() if stream else None
+
+def _colours(
+    model: str, role: np.ndarray, src_ids: np.ndarray, n_nodes: int, by_source: bool | None
+) -> tuple[SourceColours | None, str | None]:
+    """Per-source colours when asked (``True``) or useful (``None`` and several sources);
+    when only useful and not possible, why not (said as a warning)."""
+    if not (by_source or (by_source is None and src_ids.shape[0] > 1)):
+        return None, None
+    from tracer.analysis.by_source import check_by_source, source_colours
+
+    try:
+        check_by_source(model, src_ids.shape[0], n_nodes)
+        return source_colours(role, src_ids), None
+    except UsageError as exc:
+        if by_source:
+            raise
+        return None, str(exc)
+
+
+def sweep_groups(
+    setup: TraceSetup,
+    groups: list[AssetGroup],
+    *,
+    ledger: bool = False,
+    top_paths: int = 3,
+    top_held: int = 20,
+    progress: Progress = no_progress,
+) -> SweptGroups:
+    """Sweep each asset group on its own and turn it into its account and rows."""
+    ws = setup.workspace
+    reader = ws.parts() if setup.stream else None
     total = (reader.num_rows if reader is not None else 0) * len(groups)
-    accounts: list[AssetAccount] = []
-    frames: dict[str, list[pl.DataFrame]] = {"reached": [], "through": [], "held": [],
-                                             "frontier": [], "ledger": [],
-                                             "by_source": []}  # fmt: skip
-    counts = SweepCounts()
-    with counter(total, "sweep", quiet or reader is None) as advance:
+    bar = progress if reader is not None else no_progress  # in memory: over in a moment
+    swept = SweptGroups()
+    frames = swept.frames
+    nodes = setup.graph.addresses
+    with bar("sweep", total) as advance:
         for group in groups:
             res, tainted, c = trace_edges(
-                workspace, group.token_ids, role, model=model, min_amount=min_amount,
-                max_hops=max_hops, since=since, until=until, stream=stream, backward=backward,
-                entities=rep, ledger=ledger, on_chunk=advance, colours=colours,
+                ws, group.token_ids, setup.role, setup.selection, model=setup.model,
+                backward=setup.backward, entities=setup.rep, ledger=ledger, on_chunk=advance,
+                colours=setup.colours,
             )  # fmt: skip
-            counts.merge(c)
+            swept.counts.merge(c)
             acc, parts = _group_frames(
-                res, tainted, c, group, workspace, role, lab, nodes, sizes,
-                conserves=conserves, top_paths=top_paths, top_held=top_held, backward=backward,
+                res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
+                conserves=setup.conserves, top_paths=top_paths, top_held=top_held,
+                backward=setup.backward,
             )  # fmt: skip
-            accounts.append(acc)
+            swept.accounts.append(acc)
             for k, f in parts.items():
                 frames[k].append(f)
             if ledger:
                 frames["ledger"].append(
-                    _ledger(tainted, workspace, model, backward, lab, role).with_columns(
-                        pl.lit(group.name, pl.String).alias("asset_group")  # its account
-                    )
-                )
-            if colours is not None:
+                    _ledger(tainted, ws, setup.model, setup.backward, setup.lab, setup.role)
+                    .with_columns(pl.lit(group.name, pl.String).alias("asset_group"))
+                )  # its account
+            if setup.colours is not None:
                 from tracer.analysis.by_source import by_source_frame
 
                 frames["by_source"].append(by_source_frame(
-                    res, colours, role, lab, nodes, src_ids, group.name, backward,
+                    res, setup.colours, setup.role, setup.lab, nodes, setup.src_ids,
+                    group.name, setup.backward,
                 ))  # fmt: skip
+    return swept
+
+
+def build_result(
+    setup: TraceSetup,
+    groups: list[AssetGroup],
+    swept: SweptGroups,
+    *,
+    direction: str,
+    top_paths: int,
+) -> FollowResult:
+    """The run's :class:`FollowResult` (without warnings: :func:`run_warnings`)."""
+    sel = setup.selection
+    nodes = setup.graph.addresses
+    frames = swept.frames
+    entities = setup.rep is not None
     result = FollowResult(
-        model=model,
+        model=setup.model,
         direction=direction,
         sources=[
-            display(c, a) for c, a in nodes[src_ids.tolist()].select("chain", "address").iter_rows()
+            display(c, a)
+            for c, a in nodes[setup.src_ids.tolist()].select("chain", "address").iter_rows()
         ],
         assets=sorted({m for g in groups for m in g.members if m != "?"}),
-        accounts=accounts,
+        accounts=swept.accounts,
         reached=pl.concat(frames["reached"]),
         through=pl.concat(frames["through"]),
         held=pl.concat(frames["held"]),
         frontier=pl.concat(frames["frontier"]),
-        conserves=conserves,
-        missing_sources=missing,
-        entities=entities is not None,
-        excluded_unknown_decimals=counts.excluded_unknown,
+        conserves=setup.conserves,
+        missing_sources=setup.missing,
+        entities=entities,
+        excluded_unknown_decimals=swept.counts.excluded_unknown,
         options={
-            "since": None if since is None else since.isoformat(),
-            "until": None if until is None else until.isoformat(),
-            "through": list(through),
-            "max_hops": max_hops,
-            "min_amount": min_amount,
-            "asset": assets or "stablecoins",
+            "since": None if sel.since is None else sel.since.isoformat(),
+            "until": None if sel.until is None else sel.until.isoformat(),
+            "through": list(sel.through),
+            "max_hops": sel.max_hops,
+            "min_amount": sel.min_amount,
+            "asset": sel.assets or "stablecoins",
             "direction": direction,
             "top_paths": top_paths,
-            "entities": entities is not None,
-            "by_source": colours is not None,
+            "entities": entities,
+            "by_source": setup.colours is not None,
         },
     )
-    result.warnings = follow_warnings(
-        workspace, graph, counts=counts, source_nodes=_members(src_ids, rep), assets=assets,
-        since=since, until=until, backward=backward, stream=stream,
-        traced=sum(a.traced_total for a in accounts),  # > 0 test only: any asset traced
-        missing=missing, n_labels=labelled.height, n_loaded=workspace.labels().height,
-    )  # fmt: skip
-    if skipped_by_source:
-        result.warnings.append({
-            "code": "by_source_unavailable",
-            "message": f"no per-source breakdown: {skipped_by_source}",
-        })  # fmt: skip
-    if ledger:
+    if frames["ledger"]:
         result.ledger = pl.concat(frames["ledger"])
-    if colours is not None:
+    if setup.colours is not None:
         result.by_source = pl.concat(frames["by_source"])
     return result
+
+
+def run_warnings(setup: TraceSetup, swept: SweptGroups) -> list[dict[str, str]]:
+    """Why the run may mislead or found nothing (:mod:`tracer.analysis.diagnostics`)."""
+    ws = setup.workspace
+    warnings = follow_warnings(
+        ws, setup.graph, counts=swept.counts, source_nodes=_members(setup.src_ids, setup.rep),
+        selection=setup.selection, backward=setup.backward, stream=setup.stream,
+        traced=sum(a.traced_total for a in swept.accounts),  # > 0 test only: any asset traced
+        missing=setup.missing, n_labels=setup.labelled.height, n_loaded=ws.labels().height,
+    )  # fmt: skip
+    if setup.skipped_by_source:
+        warnings.append({
+            "code": "by_source_unavailable",
+            "message": f"no per-source breakdown: {setup.skipped_by_source}",
+        })  # fmt: skip
+    return warnings
 
 
 def _group_frames(
@@ -322,17 +434,13 @@ def trace_edges(
     workspace: Workspace,
     token_ids: np.ndarray,
     role: np.ndarray,
+    selection: Selection | None = None,
     *,
     model: str = "haircut",
-    min_amount: float = 0.0,
-    max_hops: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    stream: bool = False,
     backward: bool = False,
     entities: np.ndarray | None = None,
     ledger: bool = False,
-    on_chunk: Any = None,
+    on_chunk: Advance | None = None,
     colours: SourceColours | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
@@ -342,11 +450,13 @@ def trace_edges(
     and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
     ``colours`` (``--by-source``): one taint colour per source, in the same sweep.
     Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
-    ``stream``.
+    ``selection.stream`` (read as given: ``None`` is the graph cache).
     """
-    state = SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops,
+    spec = selection or Selection()
+    stream = bool(spec.stream)
+    state = SweepState(role, model=model, min_amount=spec.min_amount, max_hops=spec.max_hops,
                        colours=None if colours is None else colours.state())  # fmt: skip
-    lo, hi = to_us(since), to_us(until)
+    lo, hi = spec.window_us()
     kept: list[dict[str, np.ndarray]] = []
     counts = SweepCounts()
     chunks = selected_chunks(
@@ -383,7 +493,6 @@ def trace_edges(
                 "taint_before": out.taint_before[hit]} if ledger else {}),
         })  # fmt: skip
     return state, _concat(kept), counts
-
 
 
 def _entity_labels(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,9 @@ import click
 from polars.exceptions import PanicException
 from rich.console import Console
 
-from tracer.core.errors import TracerError, UsageError
+from tracer.cli.options import csv_list as _csv_list  # noqa: F401  (used by command modules)
+from tracer.cli.options import selection_options  # noqa: F401
+from tracer.core.errors import TracerError
 from tracer.core.version import __version__
 from tracer.sources.labels import CategoryNeeded, LabelLoad, read_labels
 
@@ -242,32 +243,6 @@ def _out_format(fmt: str | None, output: str | None) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def _csv_list(text: str | None) -> tuple[str, ...]:
-    """``"a, b,,c"`` → ``("a", "b", "c")``."""
-    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
-
-
-def _through(text: str | None) -> tuple[str, ...]:
-    """``--through``: categories that pass taint on; ``none`` for none."""
-    return () if (text or "").strip().lower() == "none" else _csv_list(text)
-
-
-def _parse_when(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    import polars as pl
-
-    from tracer.sources.base import timestamp_us
-
-    us = pl.select(timestamp_us(pl.lit(text))).item()
-    if us is None:
-        raise UsageError(f"{flag}: cannot read {text!r} as a date/time (e.g. 2024-03-01 or "
-                         "2024-03-01T12:00:00Z)")  # fmt: skip
-    if len(text.strip()) == 10 and flag == "--until":
-        us += 86_400_000_000 - 1  # a bare date as --until means the end of that day
-    return datetime.fromtimestamp(us / 1e6, tz=UTC)
-
-
 # -- the group -------------------------------------------------------------------------------
 @click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracer")
@@ -281,46 +256,6 @@ def cli() -> None:
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-
-
-def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """What is traced, shared by follow/source and exposure: assets, window, pass-through
-    categories, hop limit and dust (read back with :func:`_selection`)."""
-    opts = [
-        click.option("--asset", default=None,
-                     help="stablecoins (default), all, or symbols/contracts (USDT,USDC)."),
-        click.option("--since", default=None,
-                     help="Only traced flows at or after this time (UTC)."),
-        click.option("--until", default=None,
-                     help="Only traced flows at or before this time (UTC)."),
-        click.option("--through", default="otc_desk,swap,bridge", show_default=True,
-                     help="Label categories that pass taint on instead of absorbing it "
-                          "('none' for none)."),
-        click.option("--max-hops", type=click.IntRange(min=1), default=None,
-                     help="Taint stops after this many hops."),
-        click.option("--min-amount", type=click.FloatRange(min=0), default=0.0,
-                     help="Dust threshold in token units: smaller taint is not followed."),
-        click.option("--stream/--no-stream", default=None,
-                     help="Read transfers chunk by chunk from the Parquet partitions (memory "
-                          "O(addresses)) instead of the graph cache. Default: stream when the "
-                          "workspace has no graph cache."),
-    ]  # fmt: skip
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _selection(kw: dict[str, Any]) -> dict[str, Any]:
-    """The parsed :func:`selection_options` values, as keyword arguments of the use cases."""
-    return {
-        "assets": kw.get("asset"),
-        "since": _parse_when(kw.get("since"), "--since"),
-        "until": _parse_when(kw.get("until"), "--until"),
-        "through": _through(kw.get("through")),
-        "max_hops": kw.get("max_hops"),
-        "min_amount": kw.get("min_amount") or 0.0,
-        "stream": kw.get("stream"),
-    }
 
 
 def main() -> None:

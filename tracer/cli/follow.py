@@ -11,14 +11,15 @@ from tracer.cli.app import (
     _err,
     _out,
     _out_format,
-    _selection,
     _workspace,
     cli,
     data_options,
     output_options,
-    selection_options,
 )
+from tracer.cli.options import selection_options
+from tracer.cli.progress import terminal
 from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_address_list
 
 
@@ -46,7 +47,9 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return output_options(data_options(selection_options(f)))
 
 
-def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) -> None:
+def _run_follow(
+    direction: str, addresses: tuple[str, ...], selection: Selection, kw: dict[str, Any]
+) -> None:
     from tracer.analysis.follow import follow
     from tracer.output.render import follow_table, write_follow, write_ledger
 
@@ -62,9 +65,10 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
 
         entity_of, _ = entity_labels(ws)
     result = follow(
-        ws, addrs, model=kw["model"], **_selection(kw), top_paths=kw.get("top_paths", 3),
+        ws, addrs, selection, model=kw["model"], top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
-        by_source=True if kw.get("by_source") else None, quiet=bool(kw.get("quiet")),
+        by_source=True if kw.get("by_source") else None,
+        progress=terminal(bool(kw.get("quiet"))),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
@@ -85,7 +89,7 @@ def _run_follow(direction: str, addresses: tuple[str, ...], kw: dict[str, Any]) 
 
 @cli.command()
 @follow_options
-def follow(addresses: tuple[str, ...], **kw: Any) -> None:
+def follow(addresses: tuple[str, ...], selection: Selection, **kw: Any) -> None:
     """Follow the money out of ADDRESS(es): services reached, paths, what is still held.
 
     \b
@@ -95,12 +99,12 @@ def follow(addresses: tuple[str, ...], **kw: Any) -> None:
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv --format json
     """
-    _run_follow("forward", addresses, kw)
+    _run_follow("forward", addresses, selection, kw)
 
 
 @cli.command()
 @follow_options
-def source(addresses: tuple[str, ...], **kw: Any) -> None:
+def source(addresses: tuple[str, ...], selection: Selection, **kw: Any) -> None:
     """Trace backwards: where did the money that reached ADDRESS(es) come from?
 
     \b
@@ -109,4 +113,4 @@ def source(addresses: tuple[str, ...], **kw: Any) -> None:
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-    _run_follow("backward", addresses, kw)
+    _run_follow("backward", addresses, selection, kw)

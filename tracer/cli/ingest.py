@@ -41,7 +41,7 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     """
     import json
 
-    from tracer.core.progress import counter
+    from tracer.cli.progress import counter
     from tracer.store.workspace import Workspace
 
     ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
@@ -49,7 +49,7 @@ def ingest(files: tuple[str, ...], as_json: bool, **kw: Any) -> None:
     quiet = kw.get("quiet", False)
     done = [0]
     # rows read so far, drawn only on a terminal (big CSVs arrive in batches)
-    with counter(None, "reading", quiet) as advance:  # type: ignore[arg-type]
+    with counter(None, "reading", quiet) as advance:
 
         def progress(rows: int) -> None:
             done[0] += rows

@@ -16,14 +16,15 @@ from tracer.cli.app import (
     _err,
     _out,
     _out_format,
-    _selection,
     _workspace,
     cli,
     data_options,
     output_options,
-    selection_options,
 )
+from tracer.cli.options import selection_options
+from tracer.cli.progress import terminal
 from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
 from tracer.sources.labels import read_address_list
 
 
@@ -83,7 +84,11 @@ from tracer.sources.labels import read_address_list
 @selection_options
 @data_options
 def exposure(
-    addresses_file: str | None, all_addresses: bool, output: str | None, **kw: Any
+    addresses_file: str | None,
+    all_addresses: bool,
+    output: str | None,
+    selection: Selection,
+    **kw: Any,
 ) -> None:
     """Batch exposure of addresses to label categories, written as Parquet, CSV or JSON.
 
@@ -119,13 +124,13 @@ def exposure(
     req = ExposureRequest(
         addresses=addresses, model=kw["model"],
         directions=("in", "out") if kw["direction"] == "both" else (kw["direction"],),
-        categories=_csv_list(kw.get("categories")) or None, **_selection(kw),
+        categories=_csv_list(kw.get("categories")) or None, selection=selection,
     )  # fmt: skip
     risk = load_risk_config(kw.get("risk_config"))
     ws = _workspace(kw)
     quiet = kw.get("quiet", False)
     report = exposure(ws, req, risk=risk, engine=kw["engine"], ray_address=kw.get("ray_address"),
-                      quiet=quiet)  # fmt: skip
+                      progress=terminal(quiet), ray_logs=not quiet)  # fmt: skip
     if output is None:
         from rich.console import Console
 

@@ -107,7 +107,7 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
 @contextlib.contextmanager
 def _bar(label: str, total: int, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """A terminal bar for one phase of a sync: blocks done, with records and records/s."""
-    from tracer.core.progress import counter
+    from tracer.cli.progress import counter
 
     with counter(total, label, quiet) as advance:
         seen = {"records": 0, "t0": time.perf_counter()}

@@ -59,12 +59,13 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
       tracer synth --transfers 10000000 --addresses 2000000 --seed 1 -o /tmp/synth10m
       tracer follow -w /tmp/synth10m "$(jq -r '.patterns[0].scam' /tmp/synth10m/ground_truth.json)"
     """
+    from tracer.cli.progress import terminal
     from tracer.store.synth import SynthSpec
     from tracer.store.synth import synth as run
 
     spec = SynthSpec(transfers=n_transfers, addresses=n_addresses, seed=seed, days=days,
                      patterns=patterns)  # fmt: skip
-    summary = run(spec, Path(out_dir), quiet=quiet)
+    summary = run(spec, Path(out_dir), progress=terminal(quiet))
     _err().print(
         f"{summary['transfers']:,} transfers, {summary['addresses']:,} addresses, "
         f"{summary['partitions']} partitions, {summary['labels']} labels, "

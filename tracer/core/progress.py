@@ -1,42 +1,38 @@
-"""Progress on a terminal, silence when piped or ``--quiet`` (rich, on stderr)."""
+"""How a long use case reports progress without drawing anything itself.
+
+A use case (follow, exposure, synth) takes a :class:`Progress` factory and opens one bar per
+phase: ``with progress("sweep", total) as advance: advance(n)``. The command line passes one that
+draws on a terminal (:mod:`tracer.cli.progress`); a Python caller passes nothing and gets
+:func:`no_progress`. So the library never imports a terminal toolkit, and "quiet when piped" is
+decided in one place, by the caller that owns the terminal.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-T = TypeVar("T")
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 
-def enabled(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
+class Advance(Protocol):
+    """Moves a bar on by ``n`` units (edges swept, rows written); ``text`` relabels it (e.g.
+    with a rate)."""
+
+    def __call__(self, n: int, text: str | None = None, /) -> None: ...
+
+
+class Progress(Protocol):
+    """Opens a bar of ``total`` units called ``label`` for the length of a ``with`` block."""
+
+    def __call__(self, label: str, total: int, /) -> AbstractContextManager[Advance]: ...
+
+
+def _ignore(n: int, text: str | None = None, /) -> None:
+    """The :class:`Advance` of a bar nobody sees."""
 
 
 @contextlib.contextmanager
-def counter(total: int, description: str, quiet: bool) -> Iterator[Callable[..., None]]:
-    """A bar advanced by hand (``advance(n)``, e.g. edges swept, or ``advance(n, text)`` to
-    also change the label, e.g. a rate); a no-op when not shown."""
-    if not enabled(quiet):
-        yield lambda n, text=None: None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n, text=None: bar.update(task, advance=n, description=text or description)
-
-
-def track(items: Iterable[T], *, total: int, description: str, quiet: bool) -> Iterator[T]:
-    """Yield ``items``, drawing a bar on stderr only when it is a terminal and not quiet."""
-    with counter(total, description, quiet) as advance:
-        for item in items:
-            yield item
-            advance(1)
+def no_progress(label: str, total: int, /) -> Iterator[Advance]:
+    """The default :class:`Progress`: nothing is shown (library callers, tests, pipes)."""
+    yield _ignore

@@ -1,15 +1,14 @@
 """Turning what a user asks for (addresses, assets, time window, labels) into kernel inputs.
 
 Shared by ``follow``, ``source`` and ``exposure`` so that every use case reads options the same
-way: one place decides which edges are in play and which nodes are sources, sinks or
-pass-through services.
+way: one :class:`Selection` says what is traced, and one place decides which edges are in play
+and which nodes are sources, sinks or pass-through services.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -17,11 +16,12 @@ import polars as pl
 from tracer.core.addresses import TRON, is_evm, normalize_evm, normalize_tron
 from tracer.core.errors import UsageError
 from tracer.core.tokens import STABLE_SYMBOLS
+
+# the Selection is defined in spec (stdlib only: the CLI builds it without numpy); named here too
+from tracer.graph.spec import DEFAULT_THROUGH, Selection, to_us  # noqa: F401
 from tracer.kernels.taint import NORMAL, SINK, SOURCE, THROUGH
 from tracer.sources.labels import primary_labels
 from tracer.store.graph_cache import NodeIndex, TransferGraph
-
-DEFAULT_THROUGH = ("otc_desk", "swap", "bridge")
 
 
 def parse_address(text: str) -> list[tuple[str | None, str]]:
@@ -213,12 +213,6 @@ def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
         ts=graph.ts[index],
         excluded_unknown=unknown,
     )
-
-
-def to_us(when: datetime | None) -> int | None:
-    if when is None:
-        return None
-    return int(when.timestamp() * 1_000_000)
 
 
 def roles(

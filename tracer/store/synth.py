@@ -47,6 +47,7 @@ import pyarrow as pa
 from tracer.core.amounts import amount_expr
 from tracer.core.atomic import atomic_path, write_text_atomic
 from tracer.core.errors import UsageError
+from tracer.core.progress import Progress, no_progress
 from tracer.core.schema import TRANSFER_PL, to_arrow_transfers
 from tracer.kernels.encoding import b58encode_rows
 from tracer.sources.labels import LabelLoad
@@ -205,23 +206,22 @@ class _Patterns:
         self.summary = summary
 
 
-def synth(spec: SynthSpec, out: Path, *, quiet: bool = True) -> dict[str, Any]:
+def synth(spec: SynthSpec, out: Path, *, progress: Progress | None = None) -> dict[str, Any]:
     """Write a synthetic workspace to ``out`` (which must not hold one); returns its summary.
 
     Written through the store's one writer (:class:`tracer.store.generation.Writer`), streamed: the
     partitions and dictionaries of generation 1, then the labels as a second commit.
+    ``progress``: a bar over the transfers written (none by default; the CLI draws one).
     """
     spec.validate()
     if mf.is_workspace(out) and mf.read(out)["generation"]:
         raise UsageError(f"{out} already holds a workspace: choose a new -o directory")
     Workspace.open(out, create=True)  # refuses a non-empty folder that is not a workspace
     with Writer(out) as w:
-        return _synth(spec, out, w, quiet)
+        return _synth(spec, out, w, progress or no_progress)
 
 
-def _synth(spec: SynthSpec, out: Path, w: Writer, quiet: bool) -> dict[str, Any]:
-    from tracer.core.progress import counter
-
+def _synth(spec: SynthSpec, out: Path, w: Writer, progress: Progress) -> dict[str, Any]:
     rng = np.random.default_rng(spec.seed)
     n_pattern_max = spec.patterns * 60
     n_bg = spec.addresses - n_pattern_max
@@ -246,7 +246,7 @@ def _synth(spec: SynthSpec, out: Path, w: Writer, quiet: bool) -> dict[str, Any]
     span = spec.days * DAY_US
     truth_hash: dict[int, str] = {}
     written = 0
-    with counter(spec.transfers, "synth", quiet) as advance:
+    with progress("synth", spec.transfers) as advance:
         for c0 in range(0, n_bg_rows, spec.chunk):
             n = min(spec.chunk, n_bg_rows - c0)
             t_lo = T0_US + span * c0 / n_bg_rows
