@@ -61,47 +61,11 @@ def cross_taint(
     hi = 1 + max([u for u, _, _, _ in edges] + [v for _, v, _, _ in edges] + [0])
     groups = sorted({g for *_, g in edges} | {h.group_out for h in hops})
     t_out = [0.0] * n_hops
-    leg_in = {e: k for k, h in enumerate(hops) for e in h.legs_in}
-    leg_out = {e: k for k, h in enumerate(hops) for e in h.legs_out}
     for rnd in range(n_hops + 2):
         t_in = [0.0] * n_hops
         result = RefCross(tainted_in=t_in, tainted_out=list(t_out), rounds=rnd + 1)
         for g in groups:
-            # the group's edges with the hops applied; H_k = hi + 2k (sink), V_k = hi + 2k + 1
-            rows: list[tuple[int, int, float]] = []
-            seeds: list[bool] = []
-            marks: list[int] = []  # edge -> hop sink it delivers to (-1: none)
-            blocks = sorted((h.pos, k) for k, h in enumerate(hops) if h.group_out == g)
-
-            def put(u: int, v: int, x: float, seed: bool, mark: int = -1) -> None:
-                rows.append((u, v, x))
-                seeds.append(seed)
-                marks.append(mark)
-
-            def flush(upto: int, _b: list[tuple[int, int]] = blocks) -> None:
-                while _b and _b[0][0] <= upto:
-                    _, k = _b.pop(0)
-                    h = hops[k]
-                    share = min(t_out[k] / h.value_out, 1.0)
-                    if t_out[k] > 0:
-                        put(hi + 2 * k + 1, h.address_out, t_out[k], True)
-                    for e in h.legs_out:
-                        u, v, x, _ = edges[e]
-                        put(u, v, x * (1.0 - share), role.get(u, NORMAL) == SOURCE and g in seeded)
-                    if not h.legs_out and share < 1.0:
-                        put(hi + 2 * n_hops, h.address_out, h.value_out * (1.0 - share), False)
-
-            for e, (u, v, x, eg) in enumerate(edges):
-                if eg == g:
-                    seed = role.get(u, NORMAL) == SOURCE and g in seeded
-                    if e in leg_in:
-                        k = leg_in[e]
-                        put(u, hi + 2 * k, x, seed, k)
-                        put(hi + 2 * k, v, x, False)
-                    elif e not in leg_out:
-                        put(u, v, x, seed)
-                flush(e)
-            flush(len(edges) + 1)
+            rows, seeds, marks = _group_edges(g, edges, role, hops, t_out, g in seeded, hi)
             roles = dict(role)
             for k in range(n_hops):
                 roles[hi + 2 * k] = SINK
@@ -127,3 +91,57 @@ def cross_taint(
             return result
         t_out = new
     raise AssertionError("cross_taint did not converge")  # cannot happen: time is ordered
+
+
+def _group_edges(
+    g: int,
+    edges: list[tuple[int, int, float, int]],
+    role: dict[int, int],
+    hops: list[RefHop],
+    t_out: list[float],
+    seeded: bool,
+    hi: int,
+) -> tuple[list[tuple[int, int, float]], list[bool], list[int]]:
+    """Group ``g``'s edges with the hops applied (``H_k = hi + 2k`` the hop's sink, ``V_k =
+    hi + 2k + 1`` its tainted payer, ``hi + 2·hops`` the clean payer), the seeds, and per edge
+    the hop whose sink it pays (-1: none)."""
+    n_hops = len(hops)
+    leg_in = {e: k for k, h in enumerate(hops) for e in h.legs_in}
+    leg_out = {e for h in hops for e in h.legs_out}
+    rows: list[tuple[int, int, float]] = []
+    seeds: list[bool] = []
+    marks: list[int] = []
+    blocks = sorted((h.pos, k) for k, h in enumerate(hops) if h.group_out == g)
+
+    def put(u: int, v: int, x: float, seed: bool, mark: int = -1) -> None:
+        rows.append((u, v, x))
+        seeds.append(seed)
+        marks.append(mark)
+
+    def is_seed(u: int) -> bool:
+        return role.get(u, NORMAL) == SOURCE and seeded
+
+    def flush(upto: int) -> None:
+        while blocks and blocks[0][0] <= upto:
+            _, k = blocks.pop(0)
+            h = hops[k]
+            share = min(t_out[k] / h.value_out, 1.0)
+            if t_out[k] > 0:
+                put(hi + 2 * k + 1, h.address_out, t_out[k], True)
+            for e in h.legs_out:
+                u, v, x, _ = edges[e]
+                put(u, v, x * (1.0 - share), is_seed(u))
+            if not h.legs_out and share < 1.0:
+                put(hi + 2 * n_hops, h.address_out, h.value_out * (1.0 - share), False)
+
+    for e, (u, v, x, eg) in enumerate(edges):
+        if eg == g:
+            if e in leg_in:
+                k = leg_in[e]
+                put(u, hi + 2 * k, x, is_seed(u), k)
+                put(hi + 2 * k, v, x, False)
+            elif e not in leg_out:
+                put(u, v, x, is_seed(u))
+        flush(e)
+    flush(len(edges) + 1)
+    return rows, seeds, marks

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tracer.kernels.taint import NORMAL, SINK, SOURCE
 
 from tests.reference_cross_asset import RefHop, cross_taint
 from tracer.analysis.cross_asset import concat_kept, cross_sweep, group_figures, virtual_ids
 from tracer.analysis.hop_edges import HopPlan
 from tracer.core.hops import empty_hops
 from tracer.graph.selection import AssetGroup
-from tracer.kernels.taint import NORMAL, SINK, SOURCE
 from tracer.store.graph_cache import graph_from_arrays
 
 MODELS = ["haircut", "taint-first", "clean-first", "fifo", "lifo"]
@@ -110,7 +110,7 @@ def cases(draw: st.DrawFn) -> tuple:
     return n_nodes, n_groups, edges, ts, role, hops, model
 
 
-def run_impl(n_nodes, n_groups, edges, ts, role, hops, model, min_amount=0.0):  # type: ignore[no-untyped-def]  # noqa: E501
+def run_impl(n_nodes, n_groups, edges, ts, role, hops, model, min_amount=0.0):  # type: ignore[no-untyped-def]
     graph = make_graph(edges, ts, n_nodes, n_groups)
     plan = make_plan(hops, ts, n_groups)
     role_arr = np.array([role.get(i, NORMAL) for i in range(n_nodes)], dtype=np.int8)
@@ -120,9 +120,9 @@ def run_impl(n_nodes, n_groups, edges, ts, role, hops, model, min_amount=0.0):  
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_cross_sweep_matches_reference(case: tuple) -> None:
-    n_nodes, n_groups, edges, ts, role, hops, model = case
+    n_nodes, n_groups, edges, _, role, hops, model = case
     ref = cross_taint(edges, role, hops, {0}, model)
-    res, plan = run_impl(*case)
+    res, _ = run_impl(*case)
     crossed = {c.k: c for c in res.crossings}
     for k in range(len(hops)):
         got_in = crossed[k].tainted_in if k in crossed else 0.0
@@ -152,8 +152,8 @@ def test_conservation_time_order_and_rate(case: tuple) -> None:
     """Per group: seeds + converted in = reached/returned + held + dust + converted out; each
     hop: taint out = value_out × taint in / value_in, taint in <= value in; a hop's output edge
     is processed after every input leg."""
-    n_nodes, n_groups, edges, ts, role, hops, model = case
-    res, plan = run_impl(*case)
+    n_nodes, _, edges, _, role, hops, _ = case
+    res, _ = run_impl(*case)
     for c in res.crossings:
         h = hops[c.k]
         assert c.tainted_in <= h.value_in * (1 + 1e-12) + sum(edges[e][2] for e in h.legs_in)
@@ -175,7 +175,7 @@ def test_conservation_time_order_and_rate(case: tuple) -> None:
             if idx < 0 and -idx - 1 < len(hops):
                 k = -idx - 1
                 assert max(hops[k].legs_in) <= hops[k].pos
-                h_id, _, v_id = virtual_ids(n_nodes, k)
+                _, _, v_id = virtual_ids(n_nodes, k)
                 assert int(kept["src"][pos_i]) == v_id
 
 

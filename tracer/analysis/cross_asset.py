@@ -46,7 +46,7 @@ import numpy as np
 
 from tracer.analysis.hop_edges import HopPlan
 from tracer.graph.selection import AssetGroup, EdgeSelection, select_edges
-from tracer.kernels.taint import NORMAL, SINK, SOURCE, TIHO, TRACED, MODELS, SweepState, sweep_chunk
+from tracer.kernels.taint import MODELS, NORMAL, SINK, SOURCE, TIHO, TRACED, SweepState, sweep_chunk
 from tracer.store.graph_cache import TransferGraph
 
 #: ops in a group's sweep, at a position ``i`` of its selection (same ``i``: inserts first)

@@ -1,0 +1,266 @@
+"""``follow``/``source`` across swaps, wraps, bridges and (when asked) OTC hops: the glue between
+the follow use case (:mod:`tracer.analysis.follow`) and the cross-asset sweep
+(:mod:`tracer.analysis.cross_asset`).
+
+What it adds to a follow's result: every asset group taint reached (not only the selected
+ones), each account with what was converted into and out of it, so its line still closes
+(``reached + returned + held + dust + beyond + converted out = traced + converted in``), and its
+*source units* — the source asset's equivalent at the conversion rates of the path
+(``source_asset``, ``source_rate``; several origins are listed, never added); paths that show
+every hop; the conversion ledger (one row per crossed hop, with its rate and evidence); and how
+much of the result rests on inferred hops.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tracer.analysis.cross_asset import (
+    CrossResult,
+    GroupRun,
+    concat_kept,
+    cross_sweep,
+    group_figures,
+)
+from tracer.analysis.cross_paths import cross_paths, hop_rows
+from tracer.analysis.follow import SweptGroups, TraceSetup, _group_frames, _ledger
+from tracer.analysis.hop_edges import HopPlan, plan_hops, universe
+from tracer.analysis.sweep_counts import SweepCounts
+from tracer.graph.selection import AssetGroup
+from tracer.kernels.taint import SINK, SOURCE, SweepState
+
+
+@dataclass
+class CrossReport:
+    """What crossing the hops added to a run (``FollowResult.hops`` and friends)."""
+
+    hops: pl.DataFrame  # one row per crossed hop (the conversion ledger)
+    skipped: dict[str, int]  # hop rows that could not be tied to the data, by reason
+    #: per asset: share of reached that is not reached without the inferred hops
+    inferred_share: dict[str, float]
+    mixed_rates: list[str]  # assets whose source units are an average of several routes
+    considered: int  # hop rows given
+
+
+def _view(state: SweepState, n: int) -> SweepState:
+    """The state restricted to the real nodes (virtual hop nodes sit at ids >= n)."""
+    v = copy.copy(state)
+    v.bt = state.bt[:n]
+    v.balance, v.taint = state.balance[:n], state.taint[:n]
+    v.inflow, v.hops, v.first_ts = state.inflow[:n], state.hops[:n], state.first_ts[:n]
+    v.role = state.role[:n]
+    if state.beyond_from.size:
+        v.beyond_from = state.beyond_from[:n]
+    return v
+
+
+def _real(tainted: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Tainted edges that are stored transfers (hop outputs are in the conversion ledger)."""
+    keep = (tainted["index"] >= 0) & (tainted["src"] < n)
+    return {k: v[keep] if v.shape[0] == keep.shape[0] else v for k, v in tainted.items()}
+
+
+def sweep_across(
+    setup: TraceSetup,
+    groups: list[AssetGroup],
+    hops: pl.DataFrame,
+    *,
+    ledger: bool = False,
+    top_paths: int = 3,
+    top_held: int = 20,
+) -> tuple[SweptGroups, list[AssetGroup], CrossReport]:
+    """The follow's sweep with ``hops`` crossed (see the module docstring). Returns the swept
+    groups (selected ones first, then those taint reached), those groups, and the report."""
+    ws = setup.workspace
+    graph = ws.graph()
+    n = graph.n_nodes
+    selected = np.concatenate([g.token_ids for g in groups]) if groups else np.zeros(0, np.int32)
+    uni = universe(graph.tokens, selected)
+    plan = plan_hops(ws, graph, hops, uni, backward=setup.backward)
+    lo, hi = setup.selection.window_us()
+
+    def tx_ids(index: np.ndarray) -> np.ndarray:
+        hashes = ws.rows(index, ["tx_hash"])["tx_hash"]
+        return hashes.rank("dense").to_numpy().astype(np.int64)
+
+    def run_plan(p: HopPlan, record: bool = False) -> CrossResult:
+        return cross_sweep(
+            graph, setup.role, p, len(groups), model=setup.model,
+            min_amount=setup.selection.min_amount, max_hops=setup.selection.max_hops, lo=lo,
+            hi=hi, backward=setup.backward, ledger=record, tx_ids=tx_ids,
+        )  # fmt: skip
+
+    res = run_plan(plan, ledger)
+    swept = SweptGroups()
+    out_groups: list[AssetGroup] = []
+    rates = {r.number: _rate(r) for r in res.runs}
+    origin_names = {r.number: uni[r.number].name for r in res.runs}
+    inferred_share: dict[str, float] = {}
+    mixed: list[str] = []
+    on_inference = _inferred_share(res, run_plan)
+    for run in res.runs:
+        assert run.state is not None
+        group = uni[run.number]
+        out_groups.append(group)
+        view = _view(run.state, n)
+        tainted = concat_kept(run)
+        real = _real(tainted, n)
+        counts = _counts(run, setup.role, n, lo, hi)
+        swept.counts.merge(counts)
+        acc, parts = _group_frames(
+            view, real, counts, group, ws, setup.role, setup.lab, setup.graph.addresses,
+            setup.sizes, conserves=setup.conserves, top_paths=0, top_held=top_held,
+            backward=setup.backward,
+        )  # fmt: skip
+        fig = group_figures(res, run)
+        acc.converted_in = float(fig["converted_in"])
+        acc.converted_out = float(fig["converted_out"])
+        acc.held_total += float(fig["virtual_held"]) if setup.conserves else 0.0
+        acc.source_units = [
+            {"origin": origin_names.get(o, "?"), "held_units": u, "source_units": s,
+             "rate": s / u if u > 0 else None}
+            for o, (u, s) in sorted(fig["origins"].items()) if u > 0 or s > 0
+        ]  # fmt: skip
+        if fig["mixed_rates"]:
+            mixed.append(group.name)
+        rate = rates[run.number]
+        origin = _single_origin(run, origin_names)
+        reached = parts["reached"]
+        sink_ids = reached["id"].to_list()[: max(top_paths and 50, 0)]
+        paths = cross_paths(res, run, sink_ids, setup.role, ws, rates, top_paths,
+                            setup.backward)  # fmt: skip
+        total_in = acc.traced_total + acc.converted_in
+        reached = reached.with_columns(
+            pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()],
+                      dtype=pl.Object),
+            (pl.col("amount") / total_in if total_in > 0 else pl.lit(0.0)).alias("share"),
+        )  # fmt: skip
+        parts["reached"] = reached
+        for key in ("reached", "held"):
+            parts[key] = parts[key].with_columns(
+                pl.lit(origin, pl.String).alias("source_asset"),
+                (pl.col("amount") * rate if rate is not None else pl.lit(None, pl.Float64))
+                .alias("source_amount"),
+            )  # fmt: skip
+        if run.number in on_inference:
+            with_inf, without = on_inference[run.number]
+            inferred_share[group.name] = (with_inf - without) / with_inf if with_inf > 0 else 0.0
+        swept.accounts.append(acc)
+        for k, f in parts.items():
+            swept.frames[k].append(f)
+        if ledger:
+            swept.frames["ledger"].append(
+                _ledger(real, ws, setup.model, setup.backward, setup.lab, setup.role)
+                .with_columns(pl.lit(group.name, pl.String).alias("asset_group"),
+                              _into_hop(real, plan, n))
+            )  # fmt: skip
+    report = CrossReport(
+        hops=hop_rows(res, setup.backward), skipped=dict(plan.skipped),
+        inferred_share=inferred_share, mixed_rates=mixed, considered=hops.height,
+    )  # fmt: skip
+    return swept, out_groups, report
+
+
+def _into_hop(real: dict[str, np.ndarray], plan: HopPlan, n: int) -> pl.Series:
+    """The hop id a ledger row's taint went into (its input legs), else null."""
+    dst = real["dst"].astype(np.int64)
+    ids = plan.frame["hop_id"].to_list()
+    return pl.Series(
+        "into_hop", [ids[(d - n) // 3] if d >= n else None for d in dst.tolist()], pl.String
+    )
+
+
+def _rate(run: GroupRun) -> float | None:
+    """Source units per unit of the group, when its taint has one origin."""
+    live = [(u, s) for u, s in run.origin_rate().values() if u > 0 or s > 0]
+    if len(live) != 1:
+        return 1.0 if not live and run.seeded else None
+    u, s = live[0]
+    return s / u if u > 0 else None
+
+
+def _single_origin(run: GroupRun, names: dict[int, str]) -> str | None:
+    live = [o for o, (u, s) in run.origin_rate().items() if u > 0 or s > 0]
+    if not live:
+        return names.get(run.number) if run.seeded else None
+    return names.get(live[0], "?") if len(live) == 1 else "mixed"
+
+
+def _counts(run: GroupRun, role: np.ndarray, n: int, lo: int | None,
+            hi: int | None) -> SweepCounts:  # fmt: skip
+    """What the group's selection held (the diagnostics read it): seeds only where seeded."""
+    c = SweepCounts()
+    sel = run.sel
+    c.excluded_unknown = sel.excluded_unknown if run.seeded else 0
+    from_source = role[sel.src] == SOURCE if run.seeded else np.zeros(sel.src.shape[0], bool)
+    c.add(sel.ts, from_source)
+    c.selected = sel.src.shape[0] if run.seeded else 0
+    c.seeds = run.seeds
+    return c
+
+
+def _reached_by_group(res: CrossResult) -> dict[int, float]:
+    """Taint absorbed at real sinks, per group."""
+    n = res.n_nodes
+    out: dict[int, float] = {}
+    for run in res.runs:
+        assert run.state is not None
+        sink = run.state.role[:n] == SINK
+        out[run.number] = float(run.state.inflow[:n][sink].sum())
+    return out
+
+
+def _inferred_share(
+    res: CrossResult, rerun: Callable[[HopPlan], CrossResult]
+) -> dict[int, tuple[float, float]]:
+    """Per group: (reached, reached without the inferred hops). What rests on inference is the
+    difference: the same sweep once more with only the on-chain hops (run only when an
+    inferred hop carried taint, i.e. with ``--infer-otc``)."""
+    inferred = res.plan.frame["inferred"].fill_null(True).to_numpy()
+    if not any(inferred[c.k] for c in res.crossings):
+        return {}
+    facts = res.plan.frame.filter(~pl.col("inferred").fill_null(True))
+    without = _reached_by_group(rerun(_subplan(res.plan, facts)))
+    return {g: (v, without.get(g, 0.0)) for g, v in _reached_by_group(res).items()}
+
+
+def _subplan(plan: HopPlan, frame: pl.DataFrame) -> HopPlan:
+    """``plan`` restricted to the hops in ``frame`` (same groups and positions)."""
+    ks = np.flatnonzero(plan.frame["hop_id"].is_in(frame["hop_id"].to_list()).to_numpy())
+
+    def sub(off: np.ndarray, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lists = [flat[off[k] : off[k + 1]] for k in ks]
+        new = np.zeros(len(lists) + 1, dtype=np.int64)
+        new[1:] = np.cumsum([x.shape[0] for x in lists])
+        return new, (np.concatenate(lists) if lists else np.zeros(0, np.int64))
+
+    li_off, li = sub(plan.legs_in_off, plan.legs_in)
+    lo_off, lo = sub(plan.legs_out_off, plan.legs_out)
+    return HopPlan(
+        frame=plan.frame[ks.tolist()], group_in=plan.group_in[ks], group_out=plan.group_out[ks],
+        value_in=plan.value_in[ks], value_out=plan.value_out[ks], addr_out=plan.addr_out[ks],
+        pos=plan.pos[ks], out_ts=plan.out_ts[ks], legs_in_off=li_off, legs_in=li,
+        legs_out_off=lo_off, legs_out=lo, groups=plan.groups, skipped=plan.skipped,
+    )  # fmt: skip
+
+
+def result_extras(report: CrossReport) -> dict[str, Any]:
+    """The JSON block a cross-asset run adds (``cross_asset``)."""
+    hops = report.hops
+    return {
+        "hops_given": report.considered,
+        "hops_crossed": hops.height,
+        "hops_inferred": int(hops["inferred"].fill_null(True).sum()) if hops.height else 0,
+        "hops_skipped": report.skipped,
+        "inferred_share_of_reached": report.inferred_share,
+        "mixed_rates": report.mixed_rates,
+    }
+
+
+__all__ = ["CrossReport", "CrossResult", "result_extras", "sweep_across"]
