@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,11 +29,22 @@ from tracer.analysis.cross_asset import (
     group_figures,
 )
 from tracer.analysis.cross_paths import cross_paths, hop_rows
-from tracer.analysis.follow import SweptGroups, TraceSetup, _group_frames, _ledger
+from tracer.analysis.follow import (
+    SweptGroups,
+    TraceSetup,
+    _group_frames,
+    _ledger,
+    build_result,
+    run_warnings,
+    sweep_groups,
+)
+from tracer.analysis.follow_result import FollowResult
 from tracer.analysis.hop_edges import HopPlan, plan_hops, universe
 from tracer.analysis.sweep_counts import SweepCounts
+from tracer.core.hops import empty_hops
 from tracer.graph.selection import AssetGroup
 from tracer.kernels.taint import SINK, SOURCE, SweepState
+from tracer.store.workspace import Workspace
 
 
 @dataclass
@@ -167,6 +178,100 @@ def sweep_across(
     return swept, out_groups, report
 
 
+def workspace_hops(ws: Workspace, infer_otc: bool) -> pl.DataFrame:
+    """The workspace's hops (:func:`tracer.analysis.hops.load_hops`); the transfer table is
+    read only when there is a conversion to tie to it (a plain workspace pays nothing)."""
+    from tracer.analysis.hops import load_hops
+    from tracer.store.conversions_table import read_conversions
+
+    conv = read_conversions(ws)
+    if conv.height == 0 and not infer_otc:
+        return empty_hops()
+    return load_hops(ws, infer_otc=infer_otc, conversions=conv)
+
+
+def follow_across(
+    setup: TraceSetup,
+    groups: list[AssetGroup],
+    hops: pl.DataFrame | None,
+    *,
+    infer_otc: bool = False,
+    ledger: bool = False,
+    top_paths: int = 3,
+    top_held: int = 20,
+    direction: str = "forward",
+) -> FollowResult | None:
+    """A follow that crosses the hops, or None when there are none (the plain run is then
+    exactly today's). Entities are not lifted across hops yet: such a run stays plain and says
+    so; the per-source split is not carried across hops: it is dropped and said."""
+    frame = workspace_hops(setup.workspace, infer_otc) if hops is None else hops
+    if frame.height == 0:
+        return None
+    if setup.rep is not None:
+        swept = sweep_groups(setup, groups, ledger=ledger, top_paths=top_paths,
+                             top_held=top_held)  # fmt: skip
+        result = build_result(setup, groups, swept, direction=direction, top_paths=top_paths)
+        result.warnings = [*run_warnings(setup, swept), {
+            "code": "cross_asset_unavailable",
+            "message": f"{frame.height} hop(s) in the data were not crossed: --entities is not "
+                       "supported across conversions yet (the trace stops at them)",
+        }]  # fmt: skip
+        return result
+    if setup.colours is not None:
+        setup = replace(setup, colours=None, skipped_by_source=(
+            "the per-source split is not carried across conversions (run with "
+            "--no-cross-asset for it)"))  # fmt: skip
+    swept, out_groups, report = sweep_across(setup, groups, frame, ledger=ledger,
+                                             top_paths=top_paths, top_held=top_held)  # fmt: skip
+    result = build_result(setup, out_groups, swept, direction=direction, top_paths=top_paths)
+    result.options["cross_asset"] = True
+    result.options["infer_otc"] = infer_otc
+    if ledger and result.ledger is not None:
+        result.ledger = pl.concat([result.ledger, _hop_ledger(report.hops, setup)],
+                                  how="diagonal_relaxed")  # fmt: skip
+    result.hops = report.hops
+    result.cross_asset = result_extras(report)
+    result.warnings = [*run_warnings(setup, swept), *cross_warnings(report)]
+    return result
+
+
+def _hop_ledger(hops: pl.DataFrame, setup: TraceSetup) -> pl.DataFrame:
+    """The crossed hops as ledger rows (``row_kind = "hop"``): rate, evidence, fact or inferred."""
+    return hops.select(
+        pl.lit("hop").alias("row_kind"), "hop_id", pl.col("kind").alias("hop_kind"),
+        pl.col("chain_out").alias("chain"), pl.col("asset_out").alias("asset"),
+        pl.col("token_out").alias("token"), pl.col("tx_out").alias("tx_hash"),
+        pl.col("ts_out").alias("ts"), pl.col("address_in").alias("src"),
+        pl.col("address_out").alias("dst"), pl.col("value_out").alias("value"),
+        pl.col("decimals_out").alias("decimals"), pl.col("tainted_out").alias("tainted"),
+        "tainted_in", "rate", "source_units", "chain_in", "tx_in", "asset_in", "value_in",
+        "protocol", "rule", "confidence", "inferred", "evidence",
+        pl.lit(setup.model).alias("model"),
+        pl.lit("backward" if setup.backward else "forward").alias("direction"),
+    )  # fmt: skip
+
+
+def cross_warnings(report: CrossReport) -> list[dict[str, str]]:
+    """Hops left out, averaged source units, and inferred hops in use: said aloud."""
+    out = []
+    if report.skipped:
+        why = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in sorted(report.skipped.items()))
+        out.append({"code": "hops_skipped",
+                    "message": f"{sum(report.skipped.values())} hop(s) not crossed (the trace "
+                               f"stops there): {why}"})  # fmt: skip
+    if report.mixed_rates:
+        out.append({"code": "mixed_rates",
+                    "message": "source units of " + ", ".join(report.mixed_rates) + " average "
+                               "several conversion routes at different rates"})  # fmt: skip
+    shares = {a: v for a, v in report.inferred_share.items() if v > 0}
+    if shares:
+        said = ", ".join(f"{a} {v:.1%}" for a, v in shares.items())
+        out.append({"code": "inferred_hops",
+                    "message": f"part of the result rests on inferred hops (OTC): {said} of "
+                               "what reached services"})  # fmt: skip
+    return out
+
+
 def _into_hop(real: dict[str, np.ndarray], plan: HopPlan, n: int) -> pl.Series:
     """The hop id a ledger row's taint went into (its input legs), else null."""
     dst = real["dst"].astype(np.int64)
@@ -263,4 +368,4 @@ def result_extras(report: CrossReport) -> dict[str, Any]:
     }
 
 
-__all__ = ["CrossReport", "CrossResult", "result_extras", "sweep_across"]
+__all__ = ["CrossReport", "CrossResult", "follow_across", "result_extras", "sweep_across"]

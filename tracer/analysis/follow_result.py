@@ -37,12 +37,20 @@ class AssetAccount:
     overdrafts: int
     overdraft_amount: float
     conserves: bool
+    #: cross-asset follow (tracer.analysis.cross_follow): taint that entered this asset through
+    #: hops and left it into hops, in this asset's units (0 without hops)
+    converted_in: float = 0.0
+    converted_out: float = 0.0
+    #: per origin (seeded asset): held units, their source-asset units, rate (None: no hops)
+    source_units: list[dict[str, Any]] | None = None
 
     @property
     def unaccounted(self) -> float:
-        """traced − (reached + returned + held + dust + beyond): rounding only, if conserving."""
-        return self.traced_total - (
+        """traced + converted in − (reached + returned + held + dust + beyond + converted out):
+        rounding only, if conserving."""
+        return self.traced_total + self.converted_in - (
             self.reached_total + self.returned + self.held_total + self.dust + self.beyond_max_hops
+            + self.converted_out
         )
 
     def dec(self, v: float) -> str | None:
@@ -59,6 +67,10 @@ class AssetAccount:
             "beyond_max_hops": self.beyond_max_hops,
             "beyond_max_hops_decimal": d(self.beyond_max_hops),
             "traced_total": self.traced_total, "traced_total_decimal": d(self.traced_total),
+            **({"converted_in": self.converted_in, "converted_in_decimal": d(self.converted_in),
+                "converted_out": self.converted_out,
+                "converted_out_decimal": d(self.converted_out)}
+               if self.source_units is not None else {}),
             "closes": self.conserves,
             "note": None if self.conserves
             else "poison does not conserve value: figures are upper bounds, not shares",
@@ -77,6 +89,7 @@ class AssetAccount:
                 "amount": self.overdraft_amount,
                 "amount_decimal": self.dec(self.overdraft_amount),
             },
+            **({"source_units": self.source_units} if self.source_units is not None else {}),
         }
 
 
@@ -115,6 +128,10 @@ class FollowResult:
     by_source: pl.DataFrame | None = None
     #: selected-asset transfers left out because their token's decimals are unknown
     excluded_unknown_decimals: int = 0
+    #: cross-asset follow: one row per hop that carried taint (the conversion ledger: rate,
+    #: evidence, inferred), and the run's hop figures (``cross_asset`` in JSON); None when off
+    hops: pl.DataFrame | None = None
+    cross_asset: dict[str, Any] | None = None
 
     # -- run-level figures: the one account's, or None when several assets are reported --------
     def _one(self, name: str) -> Any:
@@ -207,6 +224,8 @@ class FollowResult:
             "address", "chain", "asset", "name", "category", "amount", "share", "min_hops",
             "first_ts", "paths", "label_inferred", "entity_size",
         ]  # fmt: skip
+        src_keys = ["source_asset", "source_amount"] if "source_asset" in self.reached.columns \
+            else []  # fmt: skip
         one = self.accounts[0] if self.single_asset else None
         doc: dict[str, Any] = {
             "model": self.model,
@@ -217,9 +236,9 @@ class FollowResult:
             "by_asset": [a.to_dict() for a in self.accounts],
             "traced_total": self.traced_total,
             "traced_total_decimal": None if one is None else one.dec(one.traced_total),
-            "reached": self._rows(self.reached, reached_keys),
+            "reached": self._rows(self.reached, reached_keys + src_keys),
             "through": self._rows(self.through),
-            "held": self._rows(self.held, ["address", "chain", "asset", "amount"]),
+            "held": self._rows(self.held, ["address", "chain", "asset", "amount", *src_keys]),
             "held_total": self.held_total,
             "returned": self.returned,
             "dust": self.dust,
@@ -243,4 +262,8 @@ class FollowResult:
         }
         if self.by_source is not None:
             doc["by_source"] = self._rows(self.by_source)
+        if self.cross_asset is not None:
+            doc["cross_asset"] = {**self.cross_asset, "hops": [] if self.hops is None else [
+                {k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
+                 for k, v in r.items()} for r in self.hops.iter_rows(named=True)]}
         return doc

@@ -128,13 +128,14 @@ def _leg_edges(
     cand = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(lo, hi, strict=True)])
     if cand.size == 0:
         return {}
-    rows = ws.rows(cand, ["chain", "tx_hash", "seq"]).with_columns(
+    rows = ws.rows(cand, ["chain", "tx_hash", "seq", "token"]).with_columns(
         pl.Series("edge", cand, pl.Int64), pl.col("tx_hash").str.to_lowercase()
     )
+    # a leg is (chain, tx, seq, token): seq 0 is both a transaction's value and its first log
     hit = want.with_columns(pl.col("tx").str.to_lowercase()).join(
-        rows, left_on=["chain", "tx", "seq"], right_on=["chain", "tx_hash", "seq"], how="inner"
-    )
-    # (chain, tx, seq) names one transfer per token; several tokens at one seq: the first
+        rows, left_on=["chain", "tx", "seq", "token"],
+        right_on=["chain", "tx_hash", "seq", "token"], how="inner", nulls_equal=True,
+    )  # fmt: skip
     hit = hit.sort("edge").unique(["k", "side", "seq"], keep="first")
     return {(k, s, q): e for k, s, q, e in hit.select("k", "side", "seq", "edge").iter_rows()}
 
@@ -165,7 +166,8 @@ def plan_hops(
             hops.with_row_index("k").select(
                 pl.col("k").cast(pl.Int64), pl.lit(side).alias("side"),
                 pl.col(f"chain_{s}").alias("chain"), pl.col(f"tx_{s}").alias("tx"),
-                pl.col(f"ts_{s}").alias("ts"), pl.col(f"legs_{s}").alias("seq"),
+                pl.col(f"ts_{s}").alias("ts"), pl.col(f"token_{s}").alias("token"),
+                pl.col(f"legs_{s}").alias("seq"),
             ).explode("seq").drop_nulls("seq")
         )  # fmt: skip
     want = pl.concat(want_parts)
