@@ -352,6 +352,7 @@ def _subplan(plan: HopPlan, frame: pl.DataFrame) -> HopPlan:
         value_in=plan.value_in[ks], value_out=plan.value_out[ks], addr_out=plan.addr_out[ks],
         pos=plan.pos[ks], out_ts=plan.out_ts[ks], legs_in_off=li_off, legs_in=li,
         legs_out_off=lo_off, legs_out=lo, groups=plan.groups, skipped=plan.skipped,
+        token_out=None if plan.token_out is None else plan.token_out[ks],
     )  # fmt: skip
 
 

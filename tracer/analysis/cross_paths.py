@@ -24,10 +24,18 @@ from tracer.store.workspace import Workspace
 
 
 class _Index:
-    """One group's tainted edges, by receiver, in processing order."""
+    """One group's tainted edges, by receiver, in processing order, with each edge's token."""
 
-    def __init__(self, run: GroupRun, n_all: int) -> None:
+    def __init__(self, run: GroupRun, n_all: int, token_id: np.ndarray,
+                 hop_token: np.ndarray | None) -> None:  # fmt: skip
         self.kept = concat_kept(run)
+        index = self.kept["index"].astype(np.int64)
+        self.token = np.full(index.shape[0], -1, dtype=np.int64)
+        real = index >= 0
+        self.token[real] = token_id[index[real]]
+        hop = (index < 0) & (index >= -(hop_token.shape[0] if hop_token is not None else 0))
+        if hop_token is not None and hop.any():
+            self.token[hop] = hop_token[-index[hop] - 1]
         dst = self.kept["dst"].astype(np.int64)
         positions = np.arange(dst.shape[0])
         order = np.lexsort((positions, dst))
@@ -36,12 +44,17 @@ class _Index:
         self.starts = np.searchsorted(dst[self.by_dst], ids, side="left")
         self.ends = np.searchsorted(dst[self.by_dst], ids, side="right")
 
-    def best_into(self, node: int, before: int | None = None) -> int | None:
+    def best_into(self, node: int, before: int | None = None, token: int = -1) -> int | None:
+        """The largest earlier tainted inflow, among those of ``token`` when there are any (in
+        the USD pool the USDT a wallet pays came from its USDT inflows, e.g. a swap's output)."""
         cand = self.by_dst[self.starts[node] : self.ends[node]]
         if before is not None:
             cand = cand[cand < before]
         if cand.size == 0:
             return None
+        same = cand[self.token[cand] == token]
+        if same.size:
+            cand = same
         taint = self.kept["taint"]
         return int(cand[np.lexsort((cand, -taint[cand]))][0])
 
@@ -69,10 +82,11 @@ def cross_paths(
     n_all = n + 3 * result.plan.n_hops + 1
     runs = {r.number: r for r in result.runs}
     index: dict[int, _Index] = {}
+    token_id = np.asarray(workspace.graph().token_id)
 
     def idx(g: int) -> _Index:
         if g not in index:
-            index[g] = _Index(runs[g], n_all)
+            index[g] = _Index(runs[g], n_all, token_id, result.plan.token_out)
         return index[g]
 
     plan = result.plan
@@ -98,7 +112,7 @@ def cross_paths(
                         break
                     g, cur = gi, leg
                 else:
-                    nxt = idx(g).best_into(node, cur)
+                    nxt = idx(g).best_into(node, cur, int(idx(g).token[cur]))
                     if nxt is None:
                         break
                     cur = nxt

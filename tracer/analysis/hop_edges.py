@@ -68,6 +68,8 @@ class HopPlan:
     legs_out: np.ndarray
     groups: list[AssetGroup]
     skipped: Counter[str] = field(default_factory=Counter)
+    #: token id of the side taint continues in (paths prefer inflows of the token spent)
+    token_out: np.ndarray | None = None
 
     @property
     def n_hops(self) -> int:
@@ -178,7 +180,7 @@ def plan_hops(
     claimed: set[int] = set()
     keep: list[int] = []
     cols: dict[str, list] = {n: [] for n in ("gi", "go", "vi", "vo", "ao", "pos", "ts",
-                                            "li", "lo")}  # fmt: skip
+                                            "li", "lo", "to")}  # fmt: skip
     rows = hops.to_dicts()
     for k, r in enumerate(rows):
         gi = int(group_of[tid_a[k]]) if tid_a[k] >= 0 else -1
@@ -229,6 +231,7 @@ def plan_hops(
             cols[name].append(v)
         cols["li"].append(legs_i)
         cols["lo"].append(legs_o)
+        cols["to"].append(int(tid_b[k]))
 
     def csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         off = np.zeros(len(lists) + 1, dtype=np.int64)
@@ -248,5 +251,5 @@ def plan_hops(
         pos=np.array(cols["pos"], dtype=np.int64),
         out_ts=np.array(cols["ts"], dtype=np.int64),
         legs_in_off=li_off, legs_in=li_flat, legs_out_off=lo_off, legs_out=lo_flat,
-        groups=groups, skipped=skipped,
+        groups=groups, skipped=skipped, token_out=np.array(cols["to"], dtype=np.int64),
     )  # fmt: skip

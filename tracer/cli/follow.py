@@ -41,6 +41,13 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--by-source", "by_source", is_flag=True,
                      help="Also show, per source, how much of its money reached each service "
                           "(computed in the same sweep; always in JSON for several sources)."),
+        click.option("--cross-asset/--no-cross-asset", "cross_asset", default=True,
+                     show_default=True,
+                     help="Continue through the workspace's swaps, wraps and bridges at each "
+                          "hop's own rate (--no-cross-asset: stop at them, as a pool)."),
+        click.option("--infer-otc", "infer_otc", is_flag=True,
+                     help="Also cross inferred OTC-desk / exchanger pass-throughs (marked "
+                          "inferred; the result says how much rests on them)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -68,7 +75,8 @@ def _run_follow(
         ws, addrs, selection, model=kw["model"], top_paths=kw.get("top_paths", 3),
         ledger=bool(kw.get("ledger_file")), direction=direction, entities=entity_of,
         by_source=True if kw.get("by_source") else None,
-        progress=terminal(bool(kw.get("quiet"))),
+        progress=terminal(bool(kw.get("quiet"))), cross_asset=kw.get("cross_asset", True),
+        infer_otc=bool(kw.get("infer_otc")),
     )  # fmt: skip
     if kw.get("ledger_file") and result.ledger is not None:
         argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]
