@@ -97,7 +97,7 @@ def test_follow_crosses_the_real_swap_at_its_rate(case: tuple[Workspace, pl.Data
 def test_no_cross_asset_stops_at_the_pool(case: tuple[Workspace, pl.DataFrame]) -> None:
     """Without the hop, the USDC goes into the pool, which keeps (dilutes) part of it, and the
     USDT the trader gets back is the pool's mix: X gets less, and the pool holds taint."""
-    ws, hops = case
+    ws, _ = case
     plain = follow(ws, [S], cross_asset=False)
     assert plain.hops is None and plain.cross_asset is None
     assert plain.account("USD").reached_total < 0.5 * 55_481.089716

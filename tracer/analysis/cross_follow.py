@@ -29,15 +29,6 @@ from tracer.analysis.cross_asset import (
     group_figures,
 )
 from tracer.analysis.cross_paths import cross_paths, hop_rows
-from tracer.analysis.follow import (
-    SweptGroups,
-    TraceSetup,
-    _group_frames,
-    _ledger,
-    build_result,
-    run_warnings,
-    sweep_groups,
-)
 from tracer.analysis.follow_result import FollowResult
 from tracer.analysis.hop_edges import HopPlan, plan_hops, universe
 from tracer.analysis.sweep_counts import SweepCounts
@@ -45,6 +36,24 @@ from tracer.core.hops import empty_hops
 from tracer.graph.selection import AssetGroup
 from tracer.kernels.taint import SINK, SOURCE, SweepState
 from tracer.store.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class FollowKit:
+    """The follow use case's own steps, handed in by :func:`tracer.analysis.follow.follow`
+    (this module sits beside it and must not import it: no import cycle). ``swept()`` makes an
+    empty ``SweptGroups``; the others are ``follow``'s functions of the same names."""
+
+    swept: Callable[[], Any]
+    group_frames: Callable[..., Any]
+    ledger: Callable[..., pl.DataFrame]
+    sweep_groups: Callable[..., Any]
+    build_result: Callable[..., FollowResult]
+    run_warnings: Callable[..., list[dict[str, str]]]
+
+
+#: what the follow use case calls a run's shared setup (``follow.TraceSetup``)
+TraceSetup = Any
 
 
 @dataclass
@@ -81,11 +90,12 @@ def sweep_across(
     setup: TraceSetup,
     groups: list[AssetGroup],
     hops: pl.DataFrame,
+    kit: FollowKit,
     *,
     ledger: bool = False,
     top_paths: int = 3,
     top_held: int = 20,
-) -> tuple[SweptGroups, list[AssetGroup], CrossReport]:
+) -> tuple[Any, list[AssetGroup], CrossReport]:
     """The follow's sweep with ``hops`` crossed (see the module docstring). Returns the swept
     groups (selected ones first, then those taint reached), those groups, and the report."""
     ws = setup.workspace
@@ -108,12 +118,13 @@ def sweep_across(
         )  # fmt: skip
 
     res = run_plan(plan, ledger)
-    swept = SweptGroups()
+    swept = kit.swept()
     out_groups: list[AssetGroup] = []
     rates = {r.number: _rate(r) for r in res.runs}
     origin_names = {r.number: uni[r.number].name for r in res.runs}
     inferred_share: dict[str, float] = {}
     mixed: list[str] = []
+    traced_by_origin = {r.number: r.seed_total for r in res.runs if r.seeded}
     on_inference = _inferred_share(res, run_plan)
     for run in res.runs:
         assert run.state is not None
@@ -124,7 +135,7 @@ def sweep_across(
         real = _real(tainted, n)
         counts = _counts(run, setup.role, n, lo, hi)
         swept.counts.merge(counts)
-        acc, parts = _group_frames(
+        acc, parts = kit.group_frames(
             view, real, counts, group, ws, setup.role, setup.lab, setup.graph.addresses,
             setup.sizes, conserves=setup.conserves, top_paths=0, top_held=top_held,
             backward=setup.backward,
@@ -141,16 +152,22 @@ def sweep_across(
         if fig["mixed_rates"]:
             mixed.append(group.name)
         rate = rates[run.number]
-        origin = _single_origin(run, origin_names)
+        origin_number = _single_origin(run)
+        origin = None if origin_number is None else origin_names.get(origin_number, "?")
+        if origin_number == -1:
+            origin, origin_number = "mixed", None
         reached = parts["reached"]
         sink_ids = reached["id"].to_list()[: max(top_paths and 50, 0)]
         paths = cross_paths(res, run, sink_ids, setup.role, ws, rates, top_paths,
                             setup.backward)  # fmt: skip
-        total_in = acc.traced_total + acc.converted_in
+        # share of the origin's traced money (in source units: a swap inside the USD pool
+        # must not count the same dollars twice); None when several origins mix
+        base = traced_by_origin.get(origin_number) if origin_number is not None else None
         reached = reached.with_columns(
             pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()],
                       dtype=pl.Object),
-            (pl.col("amount") / total_in if total_in > 0 else pl.lit(0.0)).alias("share"),
+            (pl.col("amount") * rate / base if base and rate is not None
+             else pl.lit(None, pl.Float64)).alias("share"),
         )  # fmt: skip
         parts["reached"] = reached
         for key in ("reached", "held"):
@@ -167,7 +184,7 @@ def sweep_across(
             swept.frames[k].append(f)
         if ledger:
             swept.frames["ledger"].append(
-                _ledger(real, ws, setup.model, setup.backward, setup.lab, setup.role)
+                kit.ledger(real, ws, setup.model, setup.backward, setup.lab, setup.role)
                 .with_columns(pl.lit(group.name, pl.String).alias("asset_group"),
                               _into_hop(real, plan, n))
             )  # fmt: skip
@@ -194,6 +211,7 @@ def follow_across(
     setup: TraceSetup,
     groups: list[AssetGroup],
     hops: pl.DataFrame | None,
+    kit: FollowKit,
     *,
     infer_otc: bool = False,
     ledger: bool = False,
@@ -208,10 +226,10 @@ def follow_across(
     if frame.height == 0:
         return None
     if setup.rep is not None:
-        swept = sweep_groups(setup, groups, ledger=ledger, top_paths=top_paths,
-                             top_held=top_held)  # fmt: skip
-        result = build_result(setup, groups, swept, direction=direction, top_paths=top_paths)
-        result.warnings = [*run_warnings(setup, swept), {
+        swept = kit.sweep_groups(setup, groups, ledger=ledger, top_paths=top_paths,
+                                 top_held=top_held)  # fmt: skip
+        result = kit.build_result(setup, groups, swept, direction=direction, top_paths=top_paths)
+        result.warnings = [*kit.run_warnings(setup, swept), {
             "code": "cross_asset_unavailable",
             "message": f"{frame.height} hop(s) in the data were not crossed: --entities is not "
                        "supported across conversions yet (the trace stops at them)",
@@ -221,9 +239,9 @@ def follow_across(
         setup = replace(setup, colours=None, skipped_by_source=(
             "the per-source split is not carried across conversions (run with "
             "--no-cross-asset for it)"))  # fmt: skip
-    swept, out_groups, report = sweep_across(setup, groups, frame, ledger=ledger,
+    swept, out_groups, report = sweep_across(setup, groups, frame, kit, ledger=ledger,
                                              top_paths=top_paths, top_held=top_held)  # fmt: skip
-    result = build_result(setup, out_groups, swept, direction=direction, top_paths=top_paths)
+    result = kit.build_result(setup, out_groups, swept, direction=direction, top_paths=top_paths)
     result.options["cross_asset"] = True
     result.options["infer_otc"] = infer_otc
     if ledger and result.ledger is not None:
@@ -231,7 +249,7 @@ def follow_across(
                                   how="diagonal_relaxed")  # fmt: skip
     result.hops = report.hops
     result.cross_asset = result_extras(report)
-    result.warnings = [*run_warnings(setup, swept), *cross_warnings(report)]
+    result.warnings = [*kit.run_warnings(setup, swept), *cross_warnings(report)]
     return result
 
 
@@ -290,11 +308,12 @@ def _rate(run: GroupRun) -> float | None:
     return s / u if u > 0 else None
 
 
-def _single_origin(run: GroupRun, names: dict[int, str]) -> str | None:
+def _single_origin(run: GroupRun) -> int | None:
+    """The one seeded group the group's taint came from (-1: several; None: none)."""
     live = [o for o, (u, s) in run.origin_rate().items() if u > 0 or s > 0]
     if not live:
-        return names.get(run.number) if run.seeded else None
-    return names.get(live[0], "?") if len(live) == 1 else "mixed"
+        return run.number if run.seeded else None
+    return live[0] if len(live) == 1 else -1
 
 
 def _counts(run: GroupRun, role: np.ndarray, n: int, lo: int | None,
@@ -369,4 +388,5 @@ def result_extras(report: CrossReport) -> dict[str, Any]:
     }
 
 
-__all__ = ["CrossReport", "CrossResult", "follow_across", "result_extras", "sweep_across"]
+__all__ = ["CrossReport", "CrossResult", "FollowKit", "follow_across", "result_extras",
+           "sweep_across"]

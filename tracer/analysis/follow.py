@@ -155,9 +155,11 @@ def follow(
     )  # fmt: skip
     groups = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, setup.selection.assets))
     if cross_asset:
-        from tracer.analysis.cross_follow import follow_across
+        from tracer.analysis.cross_follow import FollowKit, follow_across
 
-        done = follow_across(setup, groups, hops, infer_otc=infer_otc, ledger=ledger,
+        kit = FollowKit(SweptGroups, _group_frames, _ledger, sweep_groups, build_result,
+                        run_warnings)  # fmt: skip
+        done = follow_across(setup, groups, hops, kit, infer_otc=infer_otc, ledger=ledger,
                              top_paths=top_paths, top_held=top_held, direction=direction)
         if done is not None:
             return done
