@@ -58,7 +58,8 @@ def cross_taint(
     """``edges``: ``(src, dst, amount, group)`` in chain order; a source's outflows in a
     ``seeded`` group are the seeds."""
     n_hops = len(hops)
-    hi = 1 + max([u for u, _, _, _ in edges] + [v for _, v, _, _ in edges] + [0])
+    hi = 1 + max([u for u, _, _, _ in edges] + [v for _, v, _, _ in edges]
+                 + [h.address_out for h in hops] + [0])  # fmt: skip
     groups = sorted({g for *_, g in edges} | {h.group_out for h in hops})
     t_out = [0.0] * n_hops
     for rnd in range(n_hops + 2):

@@ -49,9 +49,6 @@ from tracer.graph.selection import AssetGroup, EdgeSelection, select_edges
 from tracer.kernels.taint import MODELS, NORMAL, SINK, SOURCE, TIHO, TRACED, SweepState, sweep_chunk
 from tracer.store.graph_cache import TransferGraph
 
-#: ops in a group's sweep, at a position ``i`` of its selection (same ``i``: inserts first)
-_INSERT, _REPLACE, _SKIP = 0, 1, 2
-
 
 def virtual_ids(n_nodes: int, k: int) -> tuple[int, int, int]:
     """Node ids of hop ``k``'s hop sink ``H``, its seeding source ``S`` and its wallet ``V``."""
@@ -70,28 +67,42 @@ def hop_of_index(index: int) -> int:
 
 @dataclass
 class GroupRun:
-    """One asset group's sweep: its edges in sweep order, its hop ops, its state."""
+    """One asset group's sweep: its edges in sweep order with the hops applied (``sel``, built
+    when taint first reaches the group), its kernel state, and its source-unit book."""
 
     number: int
     group: AssetGroup
-    sel: EdgeSelection
-    pos: np.ndarray  # global sweep position of each selected edge (ascending)
-    ops: list[tuple[int, int, int]]  # (i, kind, hop k), sorted
     seeded: bool
+    sel: EdgeSelection | None = None
     tx_id: np.ndarray | None = None
     state: SweepState | None = None
-    cursor: int = 0
-    next_op: int = 0
+    cursor: int = 0  # edges of ``sel`` swept so far
     kept: list[dict[str, np.ndarray]] = field(default_factory=list)
     seeds: int = 0
+    # where the hops sit in ``sel``: sorted insertion keys of the added edges (4·j + 0 for a
+    # block before selected edge j, 4·i + 2 for the copy after input leg i) and, per output
+    # hop, the positions of its tainted edge, its remainder edges and their base amounts
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    v_at: dict[int, int] = field(default_factory=dict)
+    rest_at: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # source-unit book per origin group: entered (own units), entered (source units)
     in_units: dict[int, float] = field(default_factory=dict)
     in_source: dict[int, float] = field(default_factory=dict)
     out_units: dict[int, float] = field(default_factory=dict)
     out_source: dict[int, float] = field(default_factory=dict)
     routes: set[tuple[int, float]] = field(default_factory=set)
+    seed_total: float = 0.0  # the group's own seeds (seeded groups)
 
-    seed_total: float = 0.0  # the group's own seeds so far (seeded groups)
+    @property
+    def opened(self) -> bool:
+        return self.state is not None
+
+    def cut(self, p: int) -> int:
+        """Index in ``sel`` up to which edges come before the blocks of hops at position
+        ``p`` (every selected edge at or before ``p`` and its copies, no block at ``p``)."""
+        j = int(np.searchsorted(self.pos, p, side="right"))
+        return j + int(np.searchsorted(self.keys, 4 * j, side="left"))
 
     def origin_rate(self) -> dict[int, tuple[float, float]]:
         """Per origin: (own units not yet converted out, their source units)."""
@@ -137,6 +148,35 @@ def _role_with_virtual(role: np.ndarray, n_hops: int) -> np.ndarray:
     return np.concatenate([np.asarray(role, dtype=np.int8), extra])
 
 
+def _components(n_groups: int, arcs: set[tuple[int, int]]) -> list[list[int]]:
+    """Strongly connected groups of the hop graph (``gi → go``), upstream first.
+
+    Groups are few (one per token), so mutual reachability by breadth-first search is plenty
+    and obviously right. Order: a component comes after every component that reaches it."""
+    nxt: dict[int, set[int]] = {}
+    for a, b in arcs:
+        nxt.setdefault(a, set()).add(b)
+    reach: list[set[int]] = []
+    for g in range(n_groups):
+        seen, todo = {g}, [g]
+        while todo:
+            for b in nxt.get(todo.pop(), ()):
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        reach.append(seen)
+    comps: list[list[int]] = []
+    done: set[int] = set()
+    for g in range(n_groups):
+        if g not in done:
+            comp = sorted(h for h in reach[g] if g in reach[h])
+            done.update(comp)
+            comps.append(comp)
+    # upstream first: fewer groups reach it (a DAG of components; ties by number)
+    reached_by = {tuple(c): sum(1 for r in reach if c[0] in r) for c in comps}
+    return sorted(comps, key=lambda c: (reached_by[tuple(c)], c[0]))
+
+
 def cross_sweep(
     graph: TransferGraph,
     role: np.ndarray,
@@ -154,48 +194,28 @@ def cross_sweep(
 ) -> CrossResult:
     """Sweep the first ``seed_groups`` groups of ``plan.groups`` and every group taint reaches
     through ``plan``'s hops (see the module docstring). ``lo``/``hi``: the seed window (µs).
-    ``tx_ids`` (``tiho``): transaction number per edge id."""
+    ``tx_ids`` (``tiho``): transaction number per edge id.
+
+    Order: the groups' components in hop order (upstream first); a component without a hop
+    inside it is swept in one kernel call per group, with every incoming hop's output known;
+    inside a component (a hop back into a group, e.g. USDT → USDC in the USD pool) the groups
+    advance together and stop only at its inner hops."""
     n = int(role.shape[0])
     K = plan.n_hops
     full_role = _role_with_virtual(role, K)
     n_edges = graph.n_edges
-    runs: dict[int, GroupRun] = {}
-
-    def make_run(g: int) -> GroupRun:
-        sel = select_edges(graph, plan.groups[g].token_ids)
-        if backward:
-            sel = sel.time_reversed()
-            pos = (n_edges - 1 - sel.index).astype(np.int64)
-        else:
-            pos = sel.index.astype(np.int64)
-        ops: list[tuple[int, int, int]] = []
-        fwd_index = sel.index[::-1] if backward else sel.index
-        m = sel.index.shape[0]
-
-        def at(edge: int) -> int:
-            i = int(np.searchsorted(fwd_index, edge))
-            return m - 1 - i if backward else i
-
-        for k in np.flatnonzero(plan.group_in == g).tolist():
-            ops.extend((at(int(e)), _REPLACE, k) for e in plan.legs(k, "in"))
-        for k in np.flatnonzero(plan.group_out == g).tolist():
-            ops.extend((at(int(e)), _SKIP, k) for e in plan.legs(k, "out"))
-            ops.append((int(np.searchsorted(pos, plan.pos[k], side="right")), _INSERT, k))
-        ops.sort()
-        run = GroupRun(g, plan.groups[g], sel, pos, ops, seeded=g < seed_groups)
-        if MODELS[model] == TIHO:
-            run.tx_id = np.zeros(0) if tx_ids is None else tx_ids(sel.index)
-        run.state = SweepState(full_role, model=model, min_amount=min_amount, max_hops=max_hops)
-        runs[g] = run
-        return run
-
     cap = np.iinfo(np.int32).max - 1
+    out_amount = np.zeros(K, dtype=np.float64)
+    runs = {g: GroupRun(g, plan.groups[g], seeded=g < seed_groups)
+            for g in range(len(plan.groups))}  # fmt: skip
+    crossings: list[HopCrossing] = []
 
-    def sweep(run: GroupRun, src: np.ndarray, dst: np.ndarray, amt: np.ndarray, ts: np.ndarray,
-              index: np.ndarray, tx: np.ndarray | None) -> None:  # fmt: skip
-        if src.shape[0] == 0:
+    def sweep(run: GroupRun, a: int, b: int) -> None:
+        s, st = run.sel, run.state
+        assert s is not None and st is not None
+        if b <= a:
             return
-        assert run.state is not None
+        src, ts = s.src[a:b], s.ts[a:b]
         seed = full_role[src] == SOURCE
         if not run.seeded:
             seed[:] = False
@@ -204,152 +224,232 @@ def cross_sweep(
         if hi is not None:
             seed &= ts <= hi
         run.seeds += int(np.count_nonzero(seed))
-        out = sweep_chunk(run.state, src, dst, amt, ts, seed, tx_id=tx, record=ledger,
-                          check=False)  # fmt: skip
+        tx = None if run.tx_id is None else run.tx_id[a:b]
+        out = sweep_chunk(st, src, s.dst[a:b], s.amount[a:b], ts, seed, tx_id=tx,
+                          record=ledger, check=False)  # fmt: skip
         hit = np.flatnonzero(out.edge_taint > 0)
         if hit.size:
             run.kept.append({
-                "src": src[hit], "dst": dst[hit], "taint": out.edge_taint[hit],
-                "index": index[hit],
+                "src": src[hit], "dst": s.dst[a:b][hit], "taint": out.edge_taint[hit],
+                "index": s.index[a:b][hit],
                 **({"hop": out.edge_hop[hit], "bal_before": out.bal_before[hit],
                     "taint_before": out.taint_before[hit]} if ledger else {}),
             })  # fmt: skip
 
-    out_amount: dict[int, float] = {}  # hop k -> taint delivered to V (0: clean)
-
-    def small_tx(run: GroupRun, n_e: int) -> np.ndarray | None:
-        if run.tx_id is None:
-            return None
-        base = int(run.tx_id.max()) + 1 if run.tx_id.size else 0
-        return np.arange(base, base + n_e, dtype=np.int64)
-
     def advance(run: GroupRun, target: int) -> None:
-        s = run.sel
-        while run.next_op < len(run.ops) and run.ops[run.next_op][0] < target:
-            i, kind, k = run.ops[run.next_op]
-            a = run.cursor
-            tx = None if run.tx_id is None else run.tx_id[a:i]
-            sweep(run, s.src[a:i], s.dst[a:i], s.amount[a:i], s.ts[a:i], s.index[a:i], tx)
-            h_id, _, v_id = virtual_ids(n, k)
-            if kind == _REPLACE:
-                src = np.array([s.src[i], h_id], dtype=np.int32)
-                dst = np.array([h_id, s.dst[i]], dtype=np.int32)
-                amt = np.array([s.amount[i], s.amount[i]], dtype=np.float64)
-                ts = np.array([s.ts[i], s.ts[i]], dtype=np.int64)
-                idx = np.array([s.index[i], -1 - 2 * K - k], dtype=np.int64)
-                sweep(run, src, dst, amt, ts, idx, small_tx(run, 2))
-                run.cursor = i + 1
-            elif kind == _SKIP:
-                run.cursor = i + 1
-            else:
-                _block(run, k, v_id)
-                run.cursor = i
-            run.next_op += 1
-        a = run.cursor
-        if target > a:
-            tx = None if run.tx_id is None else run.tx_id[a:target]
-            sweep(run, s.src[a:target], s.dst[a:target], s.amount[a:target], s.ts[a:target],
-                  s.index[a:target], tx)  # fmt: skip
-            run.cursor = target
+        sweep(run, run.cursor, target)
+        run.cursor = max(run.cursor, target)
 
-    def _block(run: GroupRun, k: int, v_id: int) -> None:
-        """Hop ``k``'s output: the tainted part from V, then the clean remainder."""
-        t_out = out_amount.get(k, 0.0)
-        share = min(t_out / plan.value_out[k], 1.0) if plan.value_out[k] > 0 else 0.0
-        legs = plan.legs(k, "out")
-        s = run.sel
-        fwd_index = s.index[::-1] if backward else s.index
-        m = s.index.shape[0]
-        src = [v_id] if t_out > 0 else []
-        dst = [int(plan.addr_out[k])] if t_out > 0 else []
-        amt = [t_out] if t_out > 0 else []
-        idx = [hop_edge_index(k)] if t_out > 0 else []
-        if legs.size:
-            for e in legs.tolist():
-                i = int(np.searchsorted(fwd_index, e))
-                i = m - 1 - i if backward else i
-                src.append(int(s.src[i]))
-                dst.append(int(s.dst[i]))
-                amt.append(float(s.amount[i]) * (1.0 - share))
-                idx.append(int(s.index[i]))
-        elif share < 1.0:
-            src.append(n + 3 * K)  # C: a clean virtual payer
-            dst.append(int(plan.addr_out[k]))
-            amt.append(float(plan.value_out[k]) * (1.0 - share))
-            idx.append(-1 - 3 * K - k)
-        if not src:
+    def preload(run: GroupRun, ks: np.ndarray) -> None:
+        """V of each hop in ``ks`` holds exactly its converted taint at the input's depth (one
+        seeding sweep; the run totals are restored so "traced" stays the sources' seeds)."""
+        st = run.state
+        assert st is not None
+        ks = ks[out_amount[ks] > 0]
+        if ks.size == 0:
             return
-        ne = len(src)
-        ts = np.full(ne, plan.out_ts[k], dtype=np.int64)
-        sweep(run, np.array(src, dtype=np.int32), np.array(dst, dtype=np.int32),
-              np.array(amt, dtype=np.float64), ts, np.array(idx, dtype=np.int64),
-              small_tx(run, ne))  # fmt: skip
+        saved, st.min_amount, st.hop_cap = st.stats.copy(), 0.0, cap
+        sweep_chunk(st, (n + 3 * ks + 1).astype(np.int32), (n + 3 * ks + 2).astype(np.int32),
+                    out_amount[ks], plan.out_ts[ks], np.ones(ks.size, np.bool_),
+                    tx_id=np.arange(ks.size, dtype=np.int64), check=False)  # fmt: skip
+        st.stats[:] = saved
+        st.min_amount = float(min_amount)
+        st.hop_cap = cap if max_hops is None else int(max_hops)
+        st.hops[n + 3 * ks + 2] = np.maximum(depth[ks] - 1, 0)
 
-    for g in range(seed_groups):
-        make_run(g)
-    crossings: list[HopCrossing] = []
-    order = np.lexsort((np.arange(K), plan.pos))
-    for k in order.tolist():
-        gi, go = int(plan.group_in[k]), int(plan.group_out[k])
-        run_in = runs.get(gi)
-        if run_in is None:
-            continue  # no taint has reached the input asset: the hop is clean
-        p = int(plan.pos[k])
-        advance(run_in, int(np.searchsorted(run_in.pos, p, side="right")))
-        assert run_in.state is not None
-        h_id, s_id, v_id = virtual_ids(n, k)
-        t_in = float(run_in.state.inflow[h_id])
+    def set_block(run: GroupRun, k: int) -> None:
+        """Hop ``k``'s output edges in ``run.sel``: its taint from V, the rest clean."""
+        s = run.sel
+        assert s is not None
+        t_out = float(out_amount[k])
+        share = min(t_out / plan.value_out[k], 1.0) if plan.value_out[k] > 0 else 0.0
+        s.amount[run.v_at[k]] = t_out
+        at, base = run.rest_at[k]
+        s.amount[at] = base * (1.0 - share)
+
+    def open_run(run: GroupRun) -> None:
+        _build(run, graph, plan, n, n_edges, backward, out_amount)
+        if MODELS[model] == TIHO:
+            assert run.sel is not None
+            run.tx_id = _tx_numbers(run.sel, tx_ids)
+        run.state = SweepState(full_role, model=model, min_amount=min_amount, max_hops=max_hops)
+        preload(run, np.flatnonzero((plan.group_out == run.number) & (out_amount > 0)))
+
+    depth = np.zeros(K, dtype=np.int64)
+
+    def cross(k: int) -> None:
+        """Hop ``k`` once its input group has swept past its legs: what went in, what comes
+        out (at the hop's rate), in source units too."""
+        run_in = runs[int(plan.group_in[k])]
+        st = run_in.state
+        assert st is not None
+        h_id = n + 3 * k
+        t_in = float(st.inflow[h_id])
         if t_in <= 0.0:
-            continue
-        rate = float(plan.value_out[k] / plan.value_in[k])
+            return
         t_out = float(plan.value_out[k]) * min(t_in / float(plan.value_in[k]), 1.0)
-        depth = int(run_in.state.hops[h_id])
-        # the origin mix of what left the input group, in source units
+        out_amount[k] = t_out
+        depth[k] = int(st.hops[h_id])
         _book_seeds(run_in)
         mix = run_in.origin_rate()
         held = sum(u for u, _ in mix.values())
         carried: dict[int, float] = {}
-        parts: dict[int, float] = {}
+        run_out = runs[int(plan.group_out[k])]
         for o, (u, sv) in mix.items():
             if held > 0 and u > 0:
-                parts[o] = t_in * u / held
-                carried[o] = sv * parts[o] / u
-                run_in.out_units[o] = run_in.out_units.get(o, 0.0) + parts[o]
+                part = t_in * u / held
+                carried[o] = sv * part / u
+                run_in.out_units[o] = run_in.out_units.get(o, 0.0) + part
                 run_in.out_source[o] = run_in.out_source.get(o, 0.0) + carried[o]
-        run_out = runs.get(go) or make_run(go)
-        advance(run_out, int(np.searchsorted(run_out.pos, p, side="right")))
-        st = run_out.state
-        assert st is not None
-        # V holds exactly the converted taint at the input's depth (a one-edge seeding sweep;
-        # the run totals are restored so "traced" stays the sources' own seeds)
-        saved, st.min_amount, st.hop_cap = st.stats.copy(), 0.0, cap
-        sweep_chunk(st, np.array([s_id], np.int32), np.array([v_id], np.int32),
-                    np.array([t_out]), np.array([plan.out_ts[k]], np.int64),
-                    np.array([True]), tx_id=np.zeros(1, np.int64), check=False)  # fmt: skip
-        st.stats[:] = saved
-        st.min_amount = float(min_amount)
-        st.hop_cap = cap if max_hops is None else int(max_hops)
-        st.hops[v_id] = max(depth - 1, 0)
-        out_amount[k] = t_out
-        for o, sv in carried.items():
-            own = t_out * parts[o] / t_in
-            run_out.in_units[o] = run_out.in_units.get(o, 0.0) + own
-            run_out.in_source[o] = run_out.in_source.get(o, 0.0) + sv
-            run_out.routes.add((o, round(sv / own, 9) if own > 0 else 0.0))
-        crossings.append(HopCrossing(k, t_in, t_out, rate, depth, carried))
-    for run in runs.values():
-        advance(run, run.sel.index.shape[0])
-        while run.next_op < len(run.ops):  # inserts at the very end
-            advance(run, run.sel.index.shape[0] + 1)
-        _book_seeds(run)
-    return CrossResult(sorted(runs.values(), key=lambda r: r.number), crossings, plan, n)
+                own = t_out * part / t_in
+                run_out.in_units[o] = run_out.in_units.get(o, 0.0) + own
+                run_out.in_source[o] = run_out.in_source.get(o, 0.0) + carried[o]
+                run_out.routes.add((o, round(carried[o] / own, 9) if own > 0 else 0.0))
+        crossings.append(HopCrossing(k, t_in, t_out, float(plan.value_out[k] / plan.value_in[k]),
+                                     int(depth[k]), carried))  # fmt: skip
+
+    arcs = {(int(a), int(b)) for a, b in zip(plan.group_in, plan.group_out, strict=True)}
+    order = np.lexsort((np.arange(K), plan.pos))
+    for comp in _components(len(plan.groups), arcs):
+        members = set(comp)
+        for g in comp:  # seeded, or reached by a hop from upstream
+            if runs[g].seeded or bool(((plan.group_out == g) & (out_amount > 0)).any()):
+                open_run(runs[g])
+        inner = [k for k in order.tolist()
+                 if int(plan.group_in[k]) in members and int(plan.group_out[k]) in members]
+        for k in inner:  # hops back into the component: stop at each, in sweep order
+            run_in, run_out = runs[int(plan.group_in[k])], runs[int(plan.group_out[k])]
+            if not run_in.opened:
+                continue  # no taint has reached the input asset: the hop is clean
+            p = int(plan.pos[k])
+            advance(run_in, run_in.cut(p))
+            cross(k)
+            if out_amount[k] <= 0:
+                continue
+            if not run_out.opened:
+                open_run(run_out)  # built with this hop's output already known
+            else:
+                advance(run_out, run_out.cut(p))
+                set_block(run_out, k)
+                preload(run_out, np.array([k]))
+        for g in comp:
+            run = runs[g]
+            if run.opened:
+                assert run.sel is not None
+                advance(run, run.sel.index.shape[0])
+                _book_seeds(run)
+        for k in order.tolist():  # hops out of the component: their outputs are now known
+            gi = int(plan.group_in[k])
+            if gi in members and int(plan.group_out[k]) not in members and runs[gi].opened:
+                cross(k)
+    done = [r for r in runs.values() if r.opened]
+    return CrossResult(done, crossings, plan, n)
+
+
+def _tx_numbers(sel: EdgeSelection, tx_ids: Callable[[np.ndarray], np.ndarray] | None
+                ) -> np.ndarray:  # fmt: skip
+    """Transaction number per edge of a built selection (``tiho``): stored edges by their
+    hash, every added edge alone in its own transaction."""
+    out = np.arange(sel.index.shape[0], dtype=np.int64) + (1 << 40)
+    real = sel.index >= 0
+    if tx_ids is not None and real.any():
+        out[real] = tx_ids(sel.index[real])
+    return out
+
+
+def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: int,
+           backward: bool, out_amount: np.ndarray) -> None:  # fmt: skip
+    """The group's edges in sweep order with its hops applied (module docstring), in one
+    vectorised pass: input legs pay their hop sink ``H`` (a clean copy ``H → pool`` follows),
+    output legs are zeroed where they stand and reappear in the hop's block after its last
+    leg — ``V → address_out`` (the converted taint), then each leg's clean remainder."""
+    g, K = run.number, plan.n_hops
+    sel = select_edges(graph, plan.groups[g].token_ids)
+    if backward:
+        sel = sel.time_reversed()
+        pos = (n_edges - 1 - sel.index).astype(np.int64)
+    else:
+        pos = sel.index.astype(np.int64)
+    m = sel.index.shape[0]
+    fwd = sel.index[::-1] if backward else sel.index
+
+    def at(edges: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(fwd, edges).astype(np.int64)
+        return m - 1 - i if backward else i
+
+    def legs(ks: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+        off, flat = (plan.legs_in_off, plan.legs_in) if side == "in" else (
+            plan.legs_out_off, plan.legs_out)  # fmt: skip
+        counts = off[ks + 1] - off[ks]
+        idx = np.concatenate([np.arange(off[k], off[k + 1]) for k in ks]) if ks.size else \
+            np.zeros(0, np.int64)  # fmt: skip
+        return np.repeat(ks, counts), flat[idx]
+
+    src = np.array(sel.src, dtype=np.int32)
+    dst = np.array(sel.dst, dtype=np.int32)
+    amt = np.array(sel.amount, dtype=np.float64)
+    ts = np.array(sel.ts, dtype=np.int64)
+    index = np.array(sel.index, dtype=np.int64)
+    # input legs: pay H; the copy H -> pool follows right after (key 4i + 2)
+    k_in, e_in = legs(np.flatnonzero(plan.group_in == g), "in")
+    i_in = at(e_in)
+    add = [(4 * i_in + 2, k_in, np.zeros(i_in.size, np.int64), (n + 3 * k_in).astype(np.int32),
+            dst[i_in], amt[i_in], ts[i_in], -1 - 2 * K - k_in)]  # fmt: skip
+    dst[i_in] = (n + 3 * k_in).astype(np.int32)
+    # output hops: V edge, then the remainders, in a block before the first edge after P
+    k_out = np.flatnonzero(plan.group_out == g)
+    j = np.searchsorted(pos, plan.pos[k_out], side="right").astype(np.int64)
+    jk = dict(zip(k_out.tolist(), j.tolist(), strict=True))
+    share = np.minimum(out_amount[k_out] / plan.value_out[k_out], 1.0)
+    add.append((4 * j, k_out, np.zeros(k_out.size, np.int64),
+                (n + 3 * k_out + 2).astype(np.int32), plan.addr_out[k_out].astype(np.int32),
+                out_amount[k_out].copy(), plan.out_ts[k_out], -(k_out + 1)))  # fmt: skip
+    k_leg, e_out = legs(k_out, "out")
+    i_out = at(e_out)
+    base = amt[i_out].copy()
+    sh = dict(zip(k_out.tolist(), share.tolist(), strict=True))
+    f = np.array([1.0 - sh[k] for k in k_leg.tolist()], dtype=np.float64)
+    jl = np.array([jk[k] for k in k_leg.tolist()], dtype=np.int64)
+    add.append((4 * jl, k_leg, np.arange(1, k_leg.size + 1, dtype=np.int64), src[i_out],
+                dst[i_out], base * f, plan.out_ts[k_leg], index[i_out]))  # fmt: skip
+    amt[i_out] = 0.0  # the leg itself: zero where it stands (a zero transfer changes nothing)
+    bare = k_out[(plan.legs_out_off[k_out + 1] - plan.legs_out_off[k_out]) == 0]
+    jb = np.array([jk[k] for k in bare.tolist()], dtype=np.int64)
+    fb = np.array([1.0 - sh[k] for k in bare.tolist()], dtype=np.float64)
+    add.append((4 * jb, bare, np.ones(bare.size, np.int64),
+                np.full(bare.size, n + 3 * K, np.int32), plan.addr_out[bare].astype(np.int32),
+                plan.value_out[bare] * fb, plan.out_ts[bare], -1 - 3 * K - bare))  # fmt: skip
+    key, hk, sub, a_src, a_dst, a_amt, a_ts, a_idx = (np.concatenate(c) for c in zip(*add,
+                                                                                    strict=True))
+    # blocks at one place: in the hops' own order (position, then number), as events run
+    o = np.lexsort((sub, hk, np.where(key % 4 == 0, plan.pos[hk] if K else 0, 0), key))
+    key, hk, sub = key[o], hk[o], sub[o]
+    at_orig = (key + 2) // 4  # insert before this selected edge (blocks: j; copies: i + 1)
+    at_new = at_orig + np.arange(key.size)
+    run.sel = EdgeSelection(
+        index=np.insert(index, at_orig, a_idx[o]), src=np.insert(src, at_orig, a_src[o]),
+        dst=np.insert(dst, at_orig, a_dst[o]), amount=np.insert(amt, at_orig, a_amt[o]),
+        ts=np.insert(ts, at_orig, a_ts[o]), excluded_unknown=sel.excluded_unknown,
+    )  # fmt: skip
+    run.keys, run.pos = key, pos
+    is_v = (sub == 0) & (key % 4 == 0)
+    run.v_at = dict(zip(hk[is_v].tolist(), at_new[is_v].tolist(), strict=True))
+    rest = (key % 4 == 0) & (sub > 0)
+    run.rest_at = {}
+    leg_base = dict(zip(zip(k_leg.tolist(), range(1, k_leg.size + 1), strict=True),
+                        base.tolist(), strict=True))  # fmt: skip
+    for p_new, k, s_ in zip(at_new[rest].tolist(), hk[rest].tolist(), sub[rest].tolist(),
+                            strict=True):  # fmt: skip
+        b = leg_base.get((k, s_), float(plan.value_out[k]))
+        got = run.rest_at.get(k)
+        run.rest_at[k] = (np.append(got[0], p_new), np.append(got[1], b)) if got else (
+            np.array([p_new]), np.array([b]))  # fmt: skip
 
 
 def _book_seeds(run: GroupRun) -> None:
     """A seeded group's own seeds are its origin's taint, 1 source unit per unit."""
-    if not run.seeded or run.state is None:
-        return
-    run.seed_total = float(run.state.stats[TRACED])
+    if run.seeded and run.state is not None:
+        run.seed_total = float(run.state.stats[TRACED])
 
 
 def concat_kept(run: GroupRun) -> dict[str, np.ndarray]:

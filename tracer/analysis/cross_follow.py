@@ -321,10 +321,13 @@ def _counts(run: GroupRun, role: np.ndarray, n: int, lo: int | None,
     """What the group's selection held (the diagnostics read it): seeds only where seeded."""
     c = SweepCounts()
     sel = run.sel
+    assert sel is not None
+    real = (sel.index >= 0) & (sel.src < n)  # stored transfers (not the hops' added edges)
+    src, ts = sel.src[real], sel.ts[real]
     c.excluded_unknown = sel.excluded_unknown if run.seeded else 0
-    from_source = role[sel.src] == SOURCE if run.seeded else np.zeros(sel.src.shape[0], bool)
-    c.add(sel.ts, from_source)
-    c.selected = sel.src.shape[0] if run.seeded else 0
+    from_source = role[src] == SOURCE if run.seeded else np.zeros(src.shape[0], np.bool_)
+    c.add(ts, from_source)
+    c.selected = int(src.shape[0]) if run.seeded else 0
     c.seeds = run.seeds
     return c
 
