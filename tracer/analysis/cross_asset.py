@@ -46,7 +46,16 @@ import numpy as np
 
 from tracer.analysis.hop_edges import HopPlan
 from tracer.graph.selection import AssetGroup, EdgeSelection, select_edges
-from tracer.kernels.taint import MODELS, NORMAL, SINK, SOURCE, TIHO, TRACED, SweepState, sweep_chunk
+from tracer.kernels.taint import (
+    MODELS,
+    NORMAL,
+    SINK,
+    SOURCE,
+    TIHO,
+    TRACED,
+    SweepState,
+    sweep_chunk,
+)
 from tracer.store.graph_cache import TransferGraph
 
 
@@ -84,8 +93,10 @@ class GroupRun:
     # hop, the positions of its tainted edge, its remainder edges and their base amounts
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    v_at: dict[int, int] = field(default_factory=dict)
-    rest_at: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    v_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    rest_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    rest_base: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rest_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     # source-unit book per origin group: entered (own units), entered (source units)
     in_units: dict[int, float] = field(default_factory=dict)
     in_source: dict[int, float] = field(default_factory=dict)
@@ -264,8 +275,8 @@ def cross_sweep(
         t_out = float(out_amount[k])
         share = min(t_out / plan.value_out[k], 1.0) if plan.value_out[k] > 0 else 0.0
         s.amount[run.v_at[k]] = t_out
-        at, base = run.rest_at[k]
-        s.amount[at] = base * (1.0 - share)
+        a, b = run.rest_off[k], run.rest_off[k + 1]
+        s.amount[run.rest_pos[a:b]] = run.rest_base[a:b] * (1.0 - share)
 
     def open_run(run: GroupRun) -> None:
         _build(run, graph, plan, n, n_edges, backward, out_amount)
@@ -277,36 +288,44 @@ def cross_sweep(
 
     depth = np.zeros(K, dtype=np.int64)
 
-    def cross(k: int) -> None:
-        """Hop ``k`` once its input group has swept past its legs: what went in, what comes
-        out (at the hop's rate), in source units too."""
-        run_in = runs[int(plan.group_in[k])]
+    def cross(ks: np.ndarray) -> None:
+        """Hops ``ks`` (one input group, which has swept past their legs): what went in, what
+        comes out at each hop's rate, and in source units. The group's origin mix is the same
+        for every hop of the batch (each takes its proportional part), so it is vectorised."""
+        if ks.size == 0:
+            return
+        run_in = runs[int(plan.group_in[ks[0]])]
         st = run_in.state
         assert st is not None
-        h_id = n + 3 * k
-        t_in = float(st.inflow[h_id])
-        if t_in <= 0.0:
+        t_in = st.inflow[n + 3 * ks]
+        ks, t_in = ks[t_in > 0], t_in[t_in > 0]
+        if ks.size == 0:
             return
-        t_out = float(plan.value_out[k]) * min(t_in / float(plan.value_in[k]), 1.0)
-        out_amount[k] = t_out
-        depth[k] = int(st.hops[h_id])
+        t_out = plan.value_out[ks] * np.minimum(t_in / plan.value_in[ks], 1.0)
+        out_amount[ks] = t_out
+        depth[ks] = st.hops[n + 3 * ks]
         _book_seeds(run_in)
-        mix = run_in.origin_rate()
+        mix = {o: us for o, us in run_in.origin_rate().items() if us[0] > 0}
         held = sum(u for u, _ in mix.values())
-        carried: dict[int, float] = {}
-        run_out = runs[int(plan.group_out[k])]
+        carried: dict[int, np.ndarray] = {}
         for o, (u, sv) in mix.items():
-            if held > 0 and u > 0:
-                part = t_in * u / held
-                carried[o] = sv * part / u
-                run_in.out_units[o] = run_in.out_units.get(o, 0.0) + part
-                run_in.out_source[o] = run_in.out_source.get(o, 0.0) + carried[o]
-                own = t_out * part / t_in
-                run_out.in_units[o] = run_out.in_units.get(o, 0.0) + own
-                run_out.in_source[o] = run_out.in_source.get(o, 0.0) + carried[o]
-                run_out.routes.add((o, round(carried[o] / own, 9) if own > 0 else 0.0))
-        crossings.append(HopCrossing(k, t_in, t_out, float(plan.value_out[k] / plan.value_in[k]),
-                                     int(depth[k]), carried))  # fmt: skip
+            part = t_in * (u / held)
+            carried[o] = part * (sv / u)
+            run_in.out_units[o] = run_in.out_units.get(o, 0.0) + float(part.sum())
+            run_in.out_source[o] = run_in.out_source.get(o, 0.0) + float(carried[o].sum())
+            own = t_out * (u / held)
+            gos = plan.group_out[ks]
+            for go in np.unique(gos).tolist():
+                run_out, m = runs[go], gos == go
+                run_out.in_units[o] = run_out.in_units.get(o, 0.0) + float(own[m].sum())
+                run_out.in_source[o] = run_out.in_source.get(o, 0.0) + float(carried[o][m].sum())
+                rates = np.round(carried[o][m] / own[m], 9)
+                run_out.routes.update((o, float(r)) for r in np.unique(rates).tolist())
+        rate = plan.value_out[ks] / plan.value_in[ks]
+        for i, k in enumerate(ks.tolist()):
+            crossings.append(HopCrossing(k, float(t_in[i]), float(t_out[i]), float(rate[i]),
+                                         int(depth[k]), {o: float(c[i])
+                                                         for o, c in carried.items()}))
 
     arcs = {(int(a), int(b)) for a, b in zip(plan.group_in, plan.group_out, strict=True)}
     order = np.lexsort((np.arange(K), plan.pos))
@@ -323,7 +342,7 @@ def cross_sweep(
                 continue  # no taint has reached the input asset: the hop is clean
             p = int(plan.pos[k])
             advance(run_in, run_in.cut(p))
-            cross(k)
+            cross(np.array([k]))
             if out_amount[k] <= 0:
                 continue
             if not run_out.opened:
@@ -338,10 +357,12 @@ def cross_sweep(
                 assert run.sel is not None
                 advance(run, run.sel.index.shape[0])
                 _book_seeds(run)
-        for k in order.tolist():  # hops out of the component: their outputs are now known
-            gi = int(plan.group_in[k])
-            if gi in members and int(plan.group_out[k]) not in members and runs[gi].opened:
-                cross(k)
+        # hops out of the component: their outputs are now known (batched per input group)
+        leaving = order[np.isin(plan.group_in[order], comp)
+                        & ~np.isin(plan.group_out[order], comp)]  # fmt: skip
+        for g in comp:
+            if runs[g].opened:
+                cross(leaving[plan.group_in[leaving] == g])
     done = [r for r in runs.values() if r.opened]
     return CrossResult(done, crossings, plan, n)
 
@@ -378,52 +399,54 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
         return m - 1 - i if backward else i
 
     def legs(ks: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """(hop, edge) of every leg of hops ``ks`` on one side (CSR gather, no loop)."""
         off, flat = (plan.legs_in_off, plan.legs_in) if side == "in" else (
             plan.legs_out_off, plan.legs_out)  # fmt: skip
         counts = off[ks + 1] - off[ks]
-        idx = np.concatenate([np.arange(off[k], off[k + 1]) for k in ks]) if ks.size else \
-            np.zeros(0, np.int64)  # fmt: skip
-        return np.repeat(ks, counts), flat[idx]
+        start = np.repeat(off[ks], counts)
+        within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.repeat(ks, counts), flat[start + within]
 
     src = np.array(sel.src, dtype=np.int32)
     dst = np.array(sel.dst, dtype=np.int32)
     amt = np.array(sel.amount, dtype=np.float64)
     ts = np.array(sel.ts, dtype=np.int64)
     index = np.array(sel.index, dtype=np.int64)
-    # input legs: pay H; the copy H -> pool follows right after (key 4i + 2)
+    # added edges: (key, hop, sub, src, dst, amount, ts, index, base); key 4i + 2 after
+    # selected edge i, 4j before selected edge j
     k_in, e_in = legs(np.flatnonzero(plan.group_in == g), "in")
     i_in = at(e_in)
-    add = [(4 * i_in + 2, k_in, np.zeros(i_in.size, np.int64), (n + 3 * k_in).astype(np.int32),
-            dst[i_in], amt[i_in], ts[i_in], -1 - 2 * K - k_in)]  # fmt: skip
-    dst[i_in] = (n + 3 * k_in).astype(np.int32)
-    # output hops: V edge, then the remainders, in a block before the first edge after P
+    h_in = (n + 3 * k_in).astype(np.int32)
+    add = [(4 * i_in + 2, k_in, np.zeros(i_in.size, np.int64),
+            h_in, dst[i_in], amt[i_in], ts[i_in], -1 - 2 * K - k_in, np.zeros(i_in.size))]
+    dst[i_in] = h_in  # the leg pays the hop
     k_out = np.flatnonzero(plan.group_out == g)
-    j = np.searchsorted(pos, plan.pos[k_out], side="right").astype(np.int64)
-    jk = dict(zip(k_out.tolist(), j.tolist(), strict=True))
-    share = np.minimum(out_amount[k_out] / plan.value_out[k_out], 1.0)
-    add.append((4 * j, k_out, np.zeros(k_out.size, np.int64),
+    j_of = np.zeros(K, dtype=np.int64)
+    j_of[k_out] = np.searchsorted(pos, plan.pos[k_out], side="right")
+    share = np.zeros(K, dtype=np.float64)
+    share[k_out] = np.minimum(out_amount[k_out] / plan.value_out[k_out], 1.0)
+    add.append((4 * j_of[k_out], k_out, np.zeros(k_out.size, np.int64),
                 (n + 3 * k_out + 2).astype(np.int32), plan.addr_out[k_out].astype(np.int32),
-                out_amount[k_out].copy(), plan.out_ts[k_out], -(k_out + 1)))  # fmt: skip
+                out_amount[k_out].copy(), plan.out_ts[k_out], -(k_out + 1),
+                np.zeros(k_out.size)))  # fmt: skip
     k_leg, e_out = legs(k_out, "out")
     i_out = at(e_out)
     base = amt[i_out].copy()
-    sh = dict(zip(k_out.tolist(), share.tolist(), strict=True))
-    f = np.array([1.0 - sh[k] for k in k_leg.tolist()], dtype=np.float64)
-    jl = np.array([jk[k] for k in k_leg.tolist()], dtype=np.int64)
-    add.append((4 * jl, k_leg, np.arange(1, k_leg.size + 1, dtype=np.int64), src[i_out],
-                dst[i_out], base * f, plan.out_ts[k_leg], index[i_out]))  # fmt: skip
+    add.append((4 * j_of[k_leg], k_leg, np.arange(1, k_leg.size + 1, dtype=np.int64),
+                src[i_out], dst[i_out], base * (1.0 - share[k_leg]), plan.out_ts[k_leg],
+                index[i_out], base))  # fmt: skip
     amt[i_out] = 0.0  # the leg itself: zero where it stands (a zero transfer changes nothing)
     bare = k_out[(plan.legs_out_off[k_out + 1] - plan.legs_out_off[k_out]) == 0]
-    jb = np.array([jk[k] for k in bare.tolist()], dtype=np.int64)
-    fb = np.array([1.0 - sh[k] for k in bare.tolist()], dtype=np.float64)
-    add.append((4 * jb, bare, np.ones(bare.size, np.int64),
+    add.append((4 * j_of[bare], bare, np.ones(bare.size, np.int64),
                 np.full(bare.size, n + 3 * K, np.int32), plan.addr_out[bare].astype(np.int32),
-                plan.value_out[bare] * fb, plan.out_ts[bare], -1 - 3 * K - bare))  # fmt: skip
-    key, hk, sub, a_src, a_dst, a_amt, a_ts, a_idx = (np.concatenate(c) for c in zip(*add,
-                                                                                    strict=True))
+                plan.value_out[bare] * (1.0 - share[bare]), plan.out_ts[bare],
+                -1 - 3 * K - bare, plan.value_out[bare].copy()))  # fmt: skip
+    key, hk, sub, a_src, a_dst, a_amt, a_ts, a_idx, a_base = (
+        np.concatenate(c) for c in zip(*add, strict=True))  # fmt: skip
     # blocks at one place: in the hops' own order (position, then number), as events run
-    o = np.lexsort((sub, hk, np.where(key % 4 == 0, plan.pos[hk] if K else 0, 0), key))
-    key, hk, sub = key[o], hk[o], sub[o]
+    block = key % 4 == 0
+    o = np.lexsort((sub, hk, np.where(block, plan.pos[hk] if K else 0, 0), key))
+    key, hk, sub, a_base, block = key[o], hk[o], sub[o], a_base[o], block[o]
     at_orig = (key + 2) // 4  # insert before this selected edge (blocks: j; copies: i + 1)
     at_new = at_orig + np.arange(key.size)
     run.sel = EdgeSelection(
@@ -432,18 +455,16 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
         ts=np.insert(ts, at_orig, a_ts[o]), excluded_unknown=sel.excluded_unknown,
     )  # fmt: skip
     run.keys, run.pos = key, pos
-    is_v = (sub == 0) & (key % 4 == 0)
-    run.v_at = dict(zip(hk[is_v].tolist(), at_new[is_v].tolist(), strict=True))
-    rest = (key % 4 == 0) & (sub > 0)
-    run.rest_at = {}
-    leg_base = dict(zip(zip(k_leg.tolist(), range(1, k_leg.size + 1), strict=True),
-                        base.tolist(), strict=True))  # fmt: skip
-    for p_new, k, s_ in zip(at_new[rest].tolist(), hk[rest].tolist(), sub[rest].tolist(),
-                            strict=True):  # fmt: skip
-        b = leg_base.get((k, s_), float(plan.value_out[k]))
-        got = run.rest_at.get(k)
-        run.rest_at[k] = (np.append(got[0], p_new), np.append(got[1], b)) if got else (
-            np.array([p_new]), np.array([b]))  # fmt: skip
+    is_v = block & (sub == 0)
+    run.v_at = np.full(K, -1, dtype=np.int64)
+    run.v_at[hk[is_v]] = at_new[is_v]
+    rest = block & (sub > 0)
+    r_hop = hk[rest]
+    run.rest_pos, run.rest_base = at_new[rest], a_base[rest]  # grouped by hop (sorted by key)
+    ordr = np.argsort(r_hop, kind="stable")
+    run.rest_pos, run.rest_base, r_hop = run.rest_pos[ordr], run.rest_base[ordr], r_hop[ordr]
+    run.rest_off = np.zeros(K + 1, dtype=np.int64)
+    run.rest_off[1:] = np.cumsum(np.bincount(r_hop, minlength=K))
 
 
 def _book_seeds(run: GroupRun) -> None:

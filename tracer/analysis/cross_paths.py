@@ -192,6 +192,15 @@ def _rate(r: dict[str, Any]) -> float:
     return vo / vi if vi > 0 else 0.0
 
 
+def _rate_expr() -> pl.Expr:
+    """:func:`_rate` for a whole frame."""
+    def units(side: str) -> pl.Expr:
+        return pl.col(f"value_{side}").cast(pl.Float64) / pl.lit(10.0).pow(
+            pl.col(f"decimals_{side}").cast(pl.Float64))
+
+    return units("out") / units("in")
+
+
 def hop_rows(result: CrossResult, backward: bool) -> pl.DataFrame:
     """One row per hop that carried taint: the conversion ledger (rate, evidence, inferred)."""
     plan = result.plan
@@ -210,7 +219,7 @@ def hop_rows(result: CrossResult, backward: bool) -> pl.DataFrame:
                   [c.tainted_in for c in result.crossings], pl.Float64),
         pl.Series("tainted_out" if not backward else "tainted_in",
                   [c.tainted_out for c in result.crossings], pl.Float64),
-        pl.Series("rate", [_rate(plan.frame.row(k, named=True)) for k in ks], pl.Float64),
+        _rate_expr().alias("rate"),
         pl.Series("source_units", [sum(c.source_units.values()) for c in result.crossings],
                   pl.Float64),
         pl.Series("at_hop", [c.depth for c in result.crossings], pl.Int32),

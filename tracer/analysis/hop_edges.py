@@ -104,42 +104,42 @@ def _side_token_ids(tokens: pl.DataFrame, chain: pl.Series, token: pl.Series) ->
     return hit["token_id"].fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _parse_value(text: str | None, decimals: int | None) -> float:
-    try:
-        v = int(text or "")
-    except ValueError:
-        return -1.0
-    if v <= 0 or decimals is None:
-        return -1.0
-    return v / 10 ** int(decimals)
+def _values(text: pl.Series, decimals: pl.Series) -> np.ndarray:
+    """Token units of exact integer strings (-1 where not a positive integer or no decimals)."""
+    ok = text.str.contains(r"^[0-9]+$").fill_null(False)
+    v = text.cast(pl.Float64, strict=False).fill_null(-1.0)
+    d = decimals.cast(pl.Float64).fill_null(float("nan"))
+    out = (v / (10.0 ** d)).to_numpy().astype(np.float64)
+    out[~ok.to_numpy() | ~np.isfinite(out) | (v.to_numpy() <= 0)] = -1.0
+    return out
 
 
-def _leg_edges(
-    graph: TransferGraph, ws: Workspace, want: pl.DataFrame
-) -> dict[tuple[int, str, int], int]:
-    """Edge id of each wanted leg ``(k, side, seq)``; ``want`` has k, side, chain, tx, seq, ts.
+def _leg_edges(graph: TransferGraph, ws: Workspace, want: pl.DataFrame) -> pl.DataFrame:
+    """``want`` (k, side, chain, tx, token, seq, ts; one row per listed leg, in list order) with
+    the ``edge`` id of each leg found (null: not a transfer in the table).
 
     Only edges at the legs' own timestamps are read (a leg is a transfer of its hop's
     transaction, so it has that transaction's time)."""
+    want = want.with_row_index("_w")
+    none = want.with_columns(pl.lit(None, pl.Int64).alias("edge"))
     if want.height == 0:
-        return {}
+        return none
     ts = np.asarray(graph.ts)
     times = np.unique(want["ts"].dt.epoch("us").to_numpy())
     lo = np.searchsorted(ts, times, side="left")
     hi = np.searchsorted(ts, times, side="right")
     cand = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(lo, hi, strict=True)])
     if cand.size == 0:
-        return {}
+        return none
     rows = ws.rows(cand, ["chain", "tx_hash", "seq", "token"]).with_columns(
         pl.Series("edge", cand, pl.Int64), pl.col("tx_hash").str.to_lowercase()
     )
     # a leg is (chain, tx, seq, token): seq 0 is both a transaction's value and its first log
-    hit = want.with_columns(pl.col("tx").str.to_lowercase()).join(
-        rows, left_on=["chain", "tx", "seq", "token"],
-        right_on=["chain", "tx_hash", "seq", "token"], how="inner", nulls_equal=True,
+    hit = want.with_columns(pl.col("tx").str.to_lowercase().alias("_tx")).join(
+        rows, left_on=["chain", "_tx", "seq", "token"],
+        right_on=["chain", "tx_hash", "seq", "token"], how="left", nulls_equal=True,
     )  # fmt: skip
-    hit = hit.sort("edge").unique(["k", "side", "seq"], keep="first")
-    return {(k, s, q): e for k, s, q, e in hit.select("k", "side", "seq", "edge").iter_rows()}
+    return hit.sort("_w", "edge", nulls_last=True).unique("_w", keep="first").sort("_w")
 
 
 def plan_hops(
@@ -158,8 +158,8 @@ def plan_hops(
     hops = hops.select(list(HOP_SCHEMA)).sort(["ts_in", "hop_id"])
     a, b = ("out", "in") if backward else ("in", "out")
     group_of = np.full(max(graph.tokens.height, 1), -1, dtype=np.int64)
-    for gi, g in enumerate(groups):
-        group_of[np.asarray(g.token_ids, dtype=np.int64)] = gi
+    for number, g in enumerate(groups):
+        group_of[np.asarray(g.token_ids, dtype=np.int64)] = number
     tid_a = _side_token_ids(graph.tokens, hops[f"chain_{a}"], hops[f"token_{a}"])
     tid_b = _side_token_ids(graph.tokens, hops[f"chain_{b}"], hops[f"token_{b}"])
     want_parts = []
@@ -173,83 +173,83 @@ def plan_hops(
             ).explode("seq").drop_nulls("seq")
         )  # fmt: skip
     want = pl.concat(want_parts)
-    edges = _leg_edges(graph, ws, want)
+    legs = _leg_edges(graph, ws, want)
     n_edges = graph.n_edges
     token_id = np.asarray(graph.token_id)
-    skipped: Counter[str] = Counter()
-    claimed: set[int] = set()
-    keep: list[int] = []
-    cols: dict[str, list] = {n: [] for n in ("gi", "go", "vi", "vo", "ao", "pos", "ts",
-                                            "li", "lo", "to")}  # fmt: skip
-    rows = hops.to_dicts()
-    for k, r in enumerate(rows):
-        gi = int(group_of[tid_a[k]]) if tid_a[k] >= 0 else -1
-        go = int(group_of[tid_b[k]]) if tid_b[k] >= 0 else -1
-        vi = _parse_value(r[f"value_{a}"], r[f"decimals_{a}"])
-        vo = _parse_value(r[f"value_{b}"], r[f"decimals_{b}"])
-        seqs_in, seqs_out = r[f"legs_{a}"] or [], r[f"legs_{b}"] or []
-        li = [edges.get((k, "in", q)) for q in seqs_in]
-        lo = [edges.get((k, "out", q)) for q in seqs_out]
-        ao = graph.id_of(r[f"chain_{b}"], r[f"address_{b}"])
-        reason = None
-        if gi < 0 or go < 0:
-            reason = "unknown_asset"
-        elif vi <= 0 or vo <= 0:
-            reason = "bad_value"
-        elif not li:
-            reason = "no_input_legs"
-        elif any(e is None for e in li + lo):
-            reason = "legs_not_found" if seqs_in else "no_input_legs"
-        elif ao is None:
-            reason = "address_not_in_data"
-        elif any(int(group_of[token_id[e]]) != gi for e in li if e is not None) or any(
-            int(group_of[token_id[e]]) != go for e in lo if e is not None
-        ):
-            reason = "leg_outside_group"
-        elif claimed.intersection(e for e in li + lo if e is not None):
-            reason = "shared_leg"
-        if reason is not None:
-            skipped[reason] += 1
-            continue
-        legs_i = [int(e) for e in li if e is not None]
-        legs_o = [int(e) for e in lo if e is not None]
-        claimed.update(legs_i + legs_o)
-        all_legs = np.array(legs_i + legs_o, dtype=np.int64)
-        # sweep position: after its last leg; with no output legs, not before its output time
-        pos = int(n_edges - 1 - all_legs.min()) if backward else int(all_legs.max())
-        ts_b = int(r[f"ts_{b}"].timestamp() * 1_000_000)
-        if not legs_o:
-            ts_arr = np.asarray(graph.ts)
-            if backward:  # reversed order: after every edge at or after the output time
-                at = n_edges - int(np.searchsorted(ts_arr, ts_b, side="left")) - 1
-            else:
-                at = int(np.searchsorted(ts_arr, ts_b, side="right")) - 1
-            pos = max(pos, at)
-        keep.append(k)
-        for name, v in (("gi", gi), ("go", go), ("vi", vi), ("vo", vo), ("ao", ao),
-                        ("pos", pos), ("ts", ts_b)):  # fmt: skip
-            cols[name].append(v)
-        cols["li"].append(legs_i)
-        cols["lo"].append(legs_o)
-        cols["to"].append(int(tid_b[k]))
+    K0 = hops.height
+    gi = np.where(tid_a >= 0, group_of[np.maximum(tid_a, 0)], -1)
+    go = np.where(tid_b >= 0, group_of[np.maximum(tid_b, 0)], -1)
+    vi = _values(hops[f"value_{a}"], hops[f"decimals_{a}"])
+    vo = _values(hops[f"value_{b}"], hops[f"decimals_{b}"])
+    ao_frame = pl.DataFrame({"chain": hops[f"chain_{b}"], "address": hops[f"address_{b}"]}) \
+        .with_row_index("_i").join(graph.addresses, on=["chain", "address"], how="left") \
+        .sort("_i")  # fmt: skip
+    ao = ao_frame["id"].fill_null(-1).to_numpy().astype(np.int64)
+    k_leg = legs["k"].to_numpy().astype(np.int64)
+    side_in = (legs["side"] == "in").to_numpy()
+    edge = legs["edge"].fill_null(-1).to_numpy().astype(np.int64)
+    found = edge >= 0
+    n_in_found = np.bincount(k_leg[side_in & found], minlength=K0)
+    n_missing = np.bincount(k_leg[~found], minlength=K0)
+    g_side = np.where(side_in, gi[k_leg], go[k_leg])
+    outside = found & (group_of[token_id[np.maximum(edge, 0)]] != g_side)
+    n_outside = np.bincount(k_leg[outside], minlength=K0)
+    reason = np.full(K0, "", dtype=object)
 
-    def csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        off = np.zeros(len(lists) + 1, dtype=np.int64)
-        off[1:] = np.cumsum([len(x) for x in lists])
-        flat = np.array([e for x in lists for e in x], dtype=np.int64)
-        return off, flat
+    def flag(mask: np.ndarray, why: str) -> None:
+        reason[(reason == "") & mask] = why
 
-    li_off, li_flat = csr(cols["li"])
-    lo_off, lo_flat = csr(cols["lo"])
+    flag((gi < 0) | (go < 0), "unknown_asset")
+    flag((vi <= 0) | (vo <= 0), "bad_value")
+    flag(n_in_found == 0, "no_input_legs")
+    flag(n_missing > 0, "legs_not_found")
+    flag(ao < 0, "address_not_in_data")
+    flag(n_outside > 0, "leg_outside_group")
+    # a transfer is a leg of one hop: the first (in time, then id) keeps it
+    ok_leg = found & (reason[k_leg] == "")
+    e_ok, k_ok = edge[ok_leg], k_leg[ok_leg]
+    order = np.lexsort((k_ok, e_ok))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = e_ok[order][1:] != e_ok[order][:-1]
+    flag(np.bincount(k_ok[order][~first], minlength=K0) > 0, "shared_leg")
+    skipped: Counter[str] = Counter(r for r in reason.tolist() if r)
+    keep = np.flatnonzero(reason == "")
+    sel = found & np.isin(k_leg, keep)
+    ek, ee, es = k_leg[sel], edge[sel], side_in[sel]
+    # sweep position: after its last leg; with no output legs, not before its output time
+    big = np.iinfo(np.int64).max
+    if backward:
+        lo_e = np.full(K0, big, dtype=np.int64)
+        np.minimum.at(lo_e, ek, ee)
+        pos = n_edges - 1 - lo_e
+    else:
+        pos = np.full(K0, -1, dtype=np.int64)
+        np.maximum.at(pos, ek, ee)
+    ts_b = hops[f"ts_{b}"].dt.epoch("us").to_numpy().astype(np.int64)
+    ts_arr = np.asarray(graph.ts)
+    no_out = np.bincount(ek[~es], minlength=K0) == 0
+    if backward:  # reversed order: after every edge at or after the output time
+        at = n_edges - np.searchsorted(ts_arr, ts_b, side="left").astype(np.int64) - 1
+    else:
+        at = np.searchsorted(ts_arr, ts_b, side="right").astype(np.int64) - 1
+    pos = np.where(no_out, np.maximum(pos, at), pos)
+    remap = np.full(K0, -1, dtype=np.int64)
+    remap[keep] = np.arange(keep.size)
+
+    def csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        kk, e = remap[ek[mask]], ee[mask]
+        o = np.argsort(kk, kind="stable")  # listed order inside a hop
+        off = np.zeros(keep.size + 1, dtype=np.int64)
+        off[1:] = np.cumsum(np.bincount(kk, minlength=keep.size))
+        return off, e[o]
+
+    li_off, li_flat = csr(es)
+    lo_off, lo_flat = csr(~es)
     return HopPlan(
-        frame=hops[keep] if keep else hops.clear(),
-        group_in=np.array(cols["gi"], dtype=np.int64),
-        group_out=np.array(cols["go"], dtype=np.int64),
-        value_in=np.array(cols["vi"], dtype=np.float64),
-        value_out=np.array(cols["vo"], dtype=np.float64),
-        addr_out=np.array(cols["ao"], dtype=np.int32),
-        pos=np.array(cols["pos"], dtype=np.int64),
-        out_ts=np.array(cols["ts"], dtype=np.int64),
+        frame=hops[keep.tolist()] if keep.size else hops.clear(),
+        group_in=gi[keep].astype(np.int64), group_out=go[keep].astype(np.int64),
+        value_in=vi[keep], value_out=vo[keep], addr_out=ao[keep].astype(np.int32),
+        pos=pos[keep], out_ts=ts_b[keep],
         legs_in_off=li_off, legs_in=li_flat, legs_out_off=lo_off, legs_out=lo_flat,
-        groups=groups, skipped=skipped, token_out=np.array(cols["to"], dtype=np.int64),
+        groups=groups, skipped=skipped, token_out=tid_b[keep].astype(np.int64),
     )  # fmt: skip
