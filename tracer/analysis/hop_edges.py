@@ -115,31 +115,51 @@ def _values(text: pl.Series, decimals: pl.Series) -> np.ndarray:
 
 
 def _leg_edges(graph: TransferGraph, ws: Workspace, want: pl.DataFrame) -> pl.DataFrame:
-    """``want`` (k, side, chain, tx, token, seq, ts; one row per listed leg, in list order) with
-    the ``edge`` id of each leg found (null: not a transfer in the table).
+    """``want`` (k, side, chain, tx, token, party, paid, seq, ts; one row per listed leg, in
+    list order) with the ``edge`` id of each leg found (null: not a transfer in the table).
 
-    Only edges at the legs' own timestamps are read (a leg is a transfer of its hop's
-    transaction, so it has that transaction's time)."""
+    Why not join on transaction hashes: reading 10M hashes to find 10k legs would cost more
+    than the sweep. A leg is a transfer of its hop's transaction (so it has that transaction's
+    time) paid by ``address_in`` (``paid``) or to ``address_out``, of the side's token: the
+    graph's own arrays narrow each leg to a few edges, and only their ``seq`` is read (their
+    hash too, where a wallet made several such transfers in one block)."""
     want = want.with_row_index("_w")
-    none = want.with_columns(pl.lit(None, pl.Int64).alias("edge"))
+    none = want.select("_w", "k", "side", pl.lit(None, pl.Int64).alias("edge"))
     if want.height == 0:
         return none
-    ts = np.asarray(graph.ts)
-    times = np.unique(want["ts"].dt.epoch("us").to_numpy())
-    lo = np.searchsorted(ts, times, side="left")
-    hi = np.searchsorted(ts, times, side="right")
-    cand = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(lo, hi, strict=True)])
-    if cand.size == 0:
+    ts_arr = np.asarray(graph.ts)
+    node = want.join(graph.addresses.rename({"address": "party"}), on=["chain", "party"],
+                     how="left").sort("_w")["id"].fill_null(-1).to_numpy()  # fmt: skip
+    tid = _side_token_ids(graph.tokens, want["chain"], want["token"])
+    t = want["ts"].dt.epoch("us").to_numpy()
+    lo = np.searchsorted(ts_arr, t, side="left")
+    hi = np.searchsorted(ts_arr, t, side="right")
+    counts = hi - lo
+    w = np.repeat(np.arange(want.height), counts)
+    e = np.repeat(lo, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts)
+                                                                         - counts, counts))
+    paid = want["paid"].to_numpy()
+    end = np.where(paid[w], np.asarray(graph.src)[e], np.asarray(graph.dst)[e])
+    keep = (end == node[w]) & (np.asarray(graph.token_id)[e] == tid[w])
+    w, e = w[keep], e[keep]
+    if e.size == 0:
         return none
-    rows = ws.rows(cand, ["chain", "tx_hash", "seq", "token"]).with_columns(
-        pl.Series("edge", cand, pl.Int64), pl.col("tx_hash").str.to_lowercase()
-    )
-    # a leg is (chain, tx, seq, token): seq 0 is both a transaction's value and its first log
-    hit = want.with_columns(pl.col("tx").str.to_lowercase().alias("_tx")).join(
-        rows, left_on=["chain", "_tx", "seq", "token"],
-        right_on=["chain", "tx_hash", "seq", "token"], how="left", nulls_equal=True,
-    )  # fmt: skip
-    return hit.sort("_w", "edge", nulls_last=True).unique("_w", keep="first").sort("_w")
+    uniq = np.unique(e)
+    stored = ws.rows(uniq, ["seq"])["seq"].to_numpy()
+    seq = stored[np.searchsorted(uniq, e)]
+    ok = seq == want["seq"].to_numpy()[w]
+    w, e = w[ok], e[ok]
+    pairs = pl.DataFrame({"_w": w.astype(np.uint32), "edge": e.astype(np.int64)})
+    many = pairs.group_by("_w").len().filter(pl.col("len") > 1)["_w"]
+    if many.len():  # several candidates: the transaction hash decides
+        amb = pairs.filter(pl.col("_w").is_in(many.implode()))
+        hashes = ws.rows(amb["edge"].to_numpy(), ["tx_hash"])["tx_hash"].str.to_lowercase()
+        amb = amb.with_columns(hashes.alias("_h")).join(
+            want.select("_w", pl.col("tx").str.to_lowercase().alias("_h")), on=["_w", "_h"])
+        pairs = pl.concat([pairs.filter(~pl.col("_w").is_in(many.implode())),
+                           amb.select("_w", "edge")])  # fmt: skip
+    pairs = pairs.sort("_w", "edge").unique("_w", keep="first")
+    return want.select("_w", "k", "side").join(pairs, on="_w", how="left").sort("_w")
 
 
 def plan_hops(
@@ -169,6 +189,7 @@ def plan_hops(
                 pl.col("k").cast(pl.Int64), pl.lit(side).alias("side"),
                 pl.col(f"chain_{s}").alias("chain"), pl.col(f"tx_{s}").alias("tx"),
                 pl.col(f"ts_{s}").alias("ts"), pl.col(f"token_{s}").alias("token"),
+                pl.col(f"address_{s}").alias("party"), pl.lit(s == "in").alias("paid"),
                 pl.col(f"legs_{s}").alias("seq"),
             ).explode("seq").drop_nulls("seq")
         )  # fmt: skip
