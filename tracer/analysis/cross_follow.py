@@ -176,9 +176,9 @@ def sweep_across(
                 (pl.col("amount") * rate if rate is not None else pl.lit(None, pl.Float64))
                 .alias("source_amount"),
             )  # fmt: skip
-        if run.number in on_inference:
-            with_inf, without = on_inference[run.number]
-            inferred_share[group.name] = (with_inf - without) / with_inf if with_inf > 0 else 0.0
+        with_inf, without = on_inference.get(run.number, (0.0, 0.0))
+        if with_inf > 0:
+            inferred_share[group.name] = max(with_inf - without, 0.0) / with_inf
         swept.accounts.append(acc)
         for k, f in parts.items():
             swept.frames[k].append(f)

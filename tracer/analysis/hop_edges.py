@@ -222,9 +222,9 @@ def plan_hops(
 
     flag((gi < 0) | (go < 0), "unknown_asset")
     flag((vi <= 0) | (vo <= 0), "bad_value")
-    flag(n_in_found == 0, "no_input_legs")
-    flag(n_missing > 0, "legs_not_found")
     flag(ao < 0, "address_not_in_data")
+    flag(n_missing > 0, "legs_not_found")
+    flag(n_in_found == 0, "no_input_legs")
     flag(n_outside > 0, "leg_outside_group")
     # a transfer is a leg of one hop: the first (in time, then id) keeps it
     ok_leg = found & (reason[k_leg] == "")
