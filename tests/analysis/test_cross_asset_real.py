@@ -136,11 +136,14 @@ def test_cli_follow_json_and_no_cross_asset(case: tuple[Workspace, pl.DataFrame]
     assert got.exit_code == 0, got.output
     got = runner.invoke(cli, ["labels", "add", "-w", str(ws_dir), str(labels)])
     assert got.exit_code == 0, got.output
-    on, off = tmp_path / "on.json", tmp_path / "off.json"
-    out = runner.invoke(cli, ["follow", S, "-w", str(ws_dir), "--format", "json", "-o", str(on)])
+    on, off, led = tmp_path / "on.json", tmp_path / "off.json", tmp_path / "ledger.parquet"
+    out = runner.invoke(cli, ["follow", S, "-w", str(ws_dir), "--format", "json", "-o", str(on),
+                              "--ledger", str(led)])  # fmt: skip
     assert out.exit_code == 0, out.output
     doc = json.loads(on.read_text())
     assert doc["cross_asset"]["hops_crossed"] == 1
+    hop_rows = pl.read_parquet(led).filter(pl.col("row_kind") == "hop")
+    assert hop_rows["tx_hash"].to_list() == [TX] and hop_rows["rate"][0] > 0.99
     assert doc["reached"][0]["amount"] == pytest.approx(55_481.089716)
     got = runner.invoke(cli, ["follow", S, "-w", str(ws_dir), "--format", "json", "-o",
                               str(off), "--no-cross-asset"])  # fmt: skip
