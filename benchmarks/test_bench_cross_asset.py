@@ -119,7 +119,7 @@ def _follow(ws: Workspace, c: dict, cross: bool):  # type: ignore[no-untyped-def
 def test_follow_plain_same_workspace(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace.open(case["root"] / "ws")
     _follow(ws, case, False)  # graph cache built and mapped once
-    r = benchmark.pedantic(_follow, args=(ws, case, False), rounds=3, warmup_rounds=1)
+    r = benchmark.pedantic(_follow, args=(ws, case, False), rounds=5, warmup_rounds=1)
     assert r.hops is None and r.accounts[0].traced_total > 0
     case["plain"] = benchmark.stats["mean"]
     record(f"follow {HOPS} hops, 100 seeds, no cross-asset", items=bench_edges(),
@@ -130,7 +130,7 @@ def test_follow_plain_same_workspace(benchmark, case: dict) -> None:  # type: ig
 def test_follow_cross_asset(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace.open(case["root"] / "ws")
     _follow(ws, case, True)
-    r = benchmark.pedantic(_follow, args=(ws, case, True), rounds=3, warmup_rounds=1)
+    r = benchmark.pedantic(_follow, args=(ws, case, True), rounds=5, warmup_rounds=1)
     crossed = r.cross_asset["hops_crossed"]  # type: ignore[index]
     assert crossed > 0 and {a.asset for a in r.accounts} >= {"USDT", "WETH"}
     assert all(abs(a.unaccounted) < 1e-6 * max(a.traced_total + a.converted_in, 1.0)

@@ -407,11 +407,9 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
         within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         return np.repeat(ks, counts), flat[start + within]
 
-    src = np.array(sel.src, dtype=np.int32)
-    dst = np.array(sel.dst, dtype=np.int32)
-    amt = np.array(sel.amount, dtype=np.float64)
-    ts = np.array(sel.ts, dtype=np.int64)
-    index = np.array(sel.index, dtype=np.int64)
+    # the selection's arrays are read, not copied: np.insert below makes the one copy, and
+    # the two edits (legs pay H, output legs zeroed) are applied to it
+    src, dst, amt, ts, index = sel.src, sel.dst, sel.amount, sel.ts, sel.index
     # added edges: (key, hop, sub, src, dst, amount, ts, index, base); key 4i + 2 after
     # selected edge i, 4j before selected edge j
     k_in, e_in = legs(np.flatnonzero(plan.group_in == g), "in")
@@ -419,7 +417,6 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
     h_in = (n + 3 * k_in).astype(np.int32)
     add = [(4 * i_in + 2, k_in, np.zeros(i_in.size, np.int64),
             h_in, dst[i_in], amt[i_in], ts[i_in], -1 - 2 * K - k_in, np.zeros(i_in.size))]
-    dst[i_in] = h_in  # the leg pays the hop
     k_out = np.flatnonzero(plan.group_out == g)
     j_of = np.zeros(K, dtype=np.int64)
     j_of[k_out] = np.searchsorted(pos, plan.pos[k_out], side="right")
@@ -435,7 +432,6 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
     add.append((4 * j_of[k_leg], k_leg, np.arange(1, k_leg.size + 1, dtype=np.int64),
                 src[i_out], dst[i_out], base * (1.0 - share[k_leg]), plan.out_ts[k_leg],
                 index[i_out], base))  # fmt: skip
-    amt[i_out] = 0.0  # the leg itself: zero where it stands (a zero transfer changes nothing)
     bare = k_out[(plan.legs_out_off[k_out + 1] - plan.legs_out_off[k_out]) == 0]
     add.append((4 * j_of[bare], bare, np.ones(bare.size, np.int64),
                 np.full(bare.size, n + 3 * K, np.int32), plan.addr_out[bare].astype(np.int32),
@@ -454,6 +450,13 @@ def _build(run: GroupRun, graph: TransferGraph, plan: HopPlan, n: int, n_edges: 
         dst=np.insert(dst, at_orig, a_dst[o]), amount=np.insert(amt, at_orig, a_amt[o]),
         ts=np.insert(ts, at_orig, a_ts[o]), excluded_unknown=sel.excluded_unknown,
     )  # fmt: skip
+
+    def moved(i: np.ndarray) -> np.ndarray:  # where selected edge i now stands
+        return i + np.searchsorted(at_orig, i, side="right")
+
+    run.sel.dst[moved(i_in)] = h_in  # the leg pays the hop
+    run.sel.amount[moved(i_out)] = 0.0  # the output leg: zero where it stands (a zero
+    # transfer changes nothing); its amount is paid in the hop's block
     run.keys, run.pos = key, pos
     is_v = block & (sub == 0)
     run.v_at = np.full(K, -1, dtype=np.int64)
