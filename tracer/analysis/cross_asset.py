@@ -22,12 +22,13 @@ its legs: a hop is atomic), its output legs are replaced by
 Intermediate plumbing of the same transaction (router → pool, pool → pool) is left as it is: it
 carries no taint, because the input legs went to ``H``.
 
-Groups advance lazily, in sweep order, event by event: at a hop's position the input group is
-swept up to it (so ``H`` holds the converted taint), then the output group (opened when taint
-first reaches it: a group nothing converts into is never swept) up to the same position, and
-its output edges are set before the kernel reaches them. Every group is swept once, so there
-are no rounds and no bound to hit; taint can cross any number of hops, back into a group
-already swept, and never runs backwards in time (an output is delivered after every leg).
+Order, and why it is one pass: groups are taken by components of the hop graph (``asset_in
+group → asset_out group``), upstream first. A component without a hop inside it is swept in one
+kernel call per group, every incoming hop's output already known; inside a component (USDT →
+USDC within the USD pool, a USD → WETH → USD loop) its groups advance together and stop only at
+its inner hops, in sweep order, so each output is set before the kernel reaches it. Every group
+is swept once (no rounds, no bound to hit), only if taint reaches it, and taint never runs
+backwards in time (an output is delivered after every leg of its hop).
 
 Source units: every group keeps, per *origin* (the seeded group the taint started in), how much
 source-asset taint entered it and how much of the group's own asset that became; a hop's
@@ -63,15 +64,6 @@ def virtual_ids(n_nodes: int, k: int) -> tuple[int, int, int]:
     """Node ids of hop ``k``'s hop sink ``H``, its seeding source ``S`` and its wallet ``V``."""
     base = n_nodes + 3 * k
     return base, base + 1, base + 2
-
-
-def hop_edge_index(k: int) -> int:
-    """The (negative) edge index a hop's tainted output edge carries in outputs."""
-    return -(k + 1)
-
-
-def hop_of_index(index: int) -> int:
-    return -index - 1
 
 
 @dataclass
