@@ -142,3 +142,92 @@ def test_cli_lists_the_workspace_table(tmp_path: Path) -> None:
     doc = json.loads(done.stdout)
     assert len(doc["conversions"]) == 61
     assert doc["summary"]["transactions with conversion events"] == 71
+    decoded, _ = decode_files([str(LOGS), str(TXS)])
+    assert doc["problems"] == decoded.problems  # the same warnings as the in-memory decode
+    assert doc["problems"] and all("decimals unknown" in p for p in doc["problems"])
+
+
+def test_transfer_only_logs_skip_the_decode_and_upper_case_hex_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token sync's batch holds only Transfer logs: the byte search finds no event topic and
+    the logs are not parsed a second time. The search ignores the hex case."""
+    import tracer.sources.raw_logs as raw
+
+    topics = ct._event_topics([])
+    assert ct.has_events(LOGS, topics)
+    text = LOGS.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    swap = next(r for r in records if r["topics"][0].startswith("0xd78ad95f"))  # V2 Swap
+    upper = tmp_path / "upper.json"
+    upper.write_text(json.dumps({**swap, "topics": [t.upper() for t in swap["topics"]]}) + "\n")
+    assert ct.has_events(upper, topics)
+    only = tmp_path / "transfers.json"
+    keep = [r for r in records if r["topics"][0].startswith("0xddf252ad")]
+    only.write_text("".join(json.dumps(r) + "\n" for r in keep))
+    assert not ct.has_events(only, topics)
+    calls = []
+    real = raw.read_logs
+    monkeypatch.setattr(raw, "read_logs", lambda *a, **k: calls.append(a) or real(*a, **k))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([only])
+    assert calls == [] and ws.manifest().get("conversions", []) == []
+    assert ws.transfers().height > 0
+
+
+def test_in_memory_decode_keeps_the_chain_the_files_were_read_as() -> None:
+    from tracer.sources.base import ReadOptions
+
+    mem, _ = Workspace.in_memory([LOGS], options=ReadOptions(chain="bsc"))
+    conv = ct.read_conversions(mem)
+    assert conv.height > 0 and set(conv["chain"]) == {"bsc"}
+
+
+def test_on_disk_hops_read_only_the_rows_they_need_and_equal_the_whole_table_path(
+    tmp_path: Path,
+) -> None:
+    """load_hops on disk reads the legs' rows with a pushed-down filter (no whole-table load);
+    the hops equal those built from the whole canonical table."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([TXS, LOGS])
+    disk = Workspace.open(tmp_path / "ws")
+    narrow = load_hops(disk)
+    assert disk._transfers is None  # the whole table was never materialised
+    whole = load_hops(disk, transfers=disk.transfers())
+    assert narrow.equals(whole)
+    some = ct.transfers_where(disk, tx_hashes=[narrow["tx_in"][0]], columns=["tx_hash", "seq"])
+    assert set(some["tx_hash"]) == {narrow["tx_in"][0]}
+    assert ct.transfers_where(disk, tx_hashes=[]).height == 0
+
+
+def test_topic_search_finds_a_topic_split_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = ct._event_topics([])[0]
+    p = tmp_path / "x.json"
+    p.write_bytes(b"a" * 1000 + topic + b"b" * 10)
+    monkeypatch.setattr(ct, "SCAN_CHUNK", 1000 + len(topic) // 2)  # the topic straddles chunks
+    assert ct.has_events(p, [topic])
+    p.write_bytes(b"a" * 3000)
+    assert not ct.has_events(p, [topic])
+
+
+def test_skip_bad_ingest_with_an_unreadable_log_warns_instead_of_failing(tmp_path: Path) -> None:
+    """With --skip-bad the transfer reader rejects the bad row and the ingest goes on; the
+    conversions of that file are not decoded, and the file's summary says so. Without it the
+    ingest stops with the file, row and field."""
+    from tracer.core.errors import InputError
+
+    records = [json.loads(line) for line in LOGS.read_text().splitlines() if line.strip()]
+    swap = next(i for i, r in enumerate(records) if r["topics"][0].startswith("0xd78ad95f"))
+    records[swap]["log_index"] = "x"
+    bad = tmp_path / "logs.json"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    with pytest.raises(InputError):
+        ws.ingest([bad])
+    s = ws.ingest([bad], skip_bad=True)
+    assert s.total("rejected") >= 1 and s.total("loaded") > 0
+    (f,) = s.files
+    assert any("conversions and bridge events not decoded" in w for w in f.warnings)
+    assert ct.read_conversions(ws).height == 0

@@ -50,6 +50,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_anvil(*args: str):  # type: ignore[no-untyped-def]
+    """An anvil node on a free port (``args`` added to its command line), once it answers:
+    ``(process, Web3)``; the caller terminates the process."""
+    from web3 import Web3
+
+    port = _free_port()
+    proc = subprocess.Popen([ANVIL, "--port", str(port), "--silent", *args],  # type: ignore[list-item]
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
+    for _ in range(100):
+        try:
+            w3.eth.block_number  # noqa: B018
+            break
+        except Exception:
+            time.sleep(0.1)
+    return proc, w3
+
+
 def _sample_module():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("sample_generate", SAMPLE / "generate.py")
     mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -71,7 +89,6 @@ def evm(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from web3 import Web3
 
     out = tmp_path_factory.mktemp("solc")
     subprocess.run(
@@ -80,19 +97,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     )  # fmt: skip
     abi = json.loads(next(out.glob("*TestToken.abi")).read_text())
     bytecode = "0x" + next(out.glob("*TestToken.bin")).read_text().strip()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [ANVIL, "--port", str(port), "--silent", "--timestamp", "1700000000", "--no-mining"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    w3 = Web3(Web3.HTTPProvider(url))
-    for _ in range(100):
-        try:
-            w3.eth.block_number  # noqa: B018
-            break
-        except Exception:
-            time.sleep(0.1)
+    proc, w3 = start_anvil("--timestamp", "1700000000", "--no-mining")
+    url = w3.provider.endpoint_uri
     deployer = w3.eth.accounts[0]
 
     def mine(ts: int) -> None:

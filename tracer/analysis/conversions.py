@@ -17,30 +17,11 @@ import json
 
 import polars as pl
 
+from tracer.analysis.legs import with_legs
 from tracer.core.hops import HOP_SCHEMA, empty_hops
 from tracer.sources.conversions import CONVERSION_SCHEMA, decode_conversions, decode_files
 
 __all__ = ["CONVERSION_SCHEMA", "conversion_hops", "decode_conversions", "decode_files"]
-
-_LEG_COLS = ["chain", "tx_hash", "seq", "src", "dst", "token"]
-
-
-def _legs(conv: pl.DataFrame, transfers: pl.DataFrame, side: str) -> pl.DataFrame:
-    """``seq`` lists of the trader's input (``side='in'``) or the recipient's output legs.
-
-    A leg is a transfer of the same transaction and asset (``token`` null = native coin, joined
-    null-safe) leaving the trader (input) or reaching the recipient (output).
-    """
-    who, party = ("src", "trader") if side == "in" else ("dst", "recipient")
-    keys = conv.select(
-        "_k", "chain", "tx_hash", pl.col(party).alias(who), pl.col(f"token_{side}").alias("token")
-    )
-    t = transfers.select(_LEG_COLS).join(
-        keys.select("chain", "tx_hash").unique(), on=["chain", "tx_hash"], how="semi"
-    )
-    hit = keys.join(t, on=["chain", "tx_hash", who, "token"], how="inner", nulls_equal=True)
-    return hit.group_by("_k").agg(pl.col("seq").sort().alias(f"legs_{side}"))
-
 
 def conversion_hops(conversions: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:
     """One hop per conversion row; ``kind`` is ``wrap`` when only a wrapped-native contract
@@ -48,14 +29,9 @@ def conversion_hops(conversions: pl.DataFrame, transfers: pl.DataFrame) -> pl.Da
     the rows of the conversions' transactions); legs missing from it give empty lists."""
     if conversions.height == 0:
         return empty_hops()
-    conv = conversions.with_row_index("_k")
-    legs_in = _legs(conv, transfers, "in")
-    legs_out = _legs(conv, transfers, "out")
-    conv = (
-        conv.join(legs_in, on="_k", how="left")
-        .join(legs_out, on="_k", how="left")
-        .sort("_k")
-    )
+    sides = {"in": ("chain", "tx_hash", "trader", "token_in"),
+             "out": ("chain", "tx_hash", "recipient", "token_out")}  # fmt: skip
+    conv = with_legs(conversions, transfers, sides)
     evidence = [
         json.dumps({"block": b, "pools": p, "log_indices": li, "flow_log_indices": fl})
         for b, p, li, fl in conv.select(
@@ -66,8 +42,6 @@ def conversion_hops(conversions: pl.DataFrame, transfers: pl.DataFrame) -> pl.Da
     out = conv.with_columns(
         kind.alias("kind"),
         pl.lit(pl.Series(evidence, dtype=pl.String)).alias("evidence"),
-        pl.col("legs_in").fill_null(pl.lit([], pl.List(pl.Int64))),
-        pl.col("legs_out").fill_null(pl.lit([], pl.List(pl.Int64))),
     ).select(
         pl.concat_str(
             [kind, pl.col("chain"), pl.col("tx_hash"), pl.col("trader")], separator=":"

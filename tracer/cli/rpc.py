@@ -39,6 +39,12 @@ from tracer.core.errors import UsageError
     help="Also ingest native-coin transfers from the blocks (for the gas-funder rule).",
 )
 @click.option(
+    "--bridges",
+    is_flag=True,
+    help="Also ingest the events of the bridge registry's contracts on --chain (CCTP and the "
+    "files in $TRACER_BRIDGES), for cross-chain hops.",
+)
+@click.option(
     "--follow-head",
     "margin",
     type=click.IntRange(min=0),
@@ -86,8 +92,8 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
     from tracer.store.workspace import Workspace
 
     quiet = kw.get("quiet", False)
-    if not tokens and not kw["native"]:
-        raise UsageError("give at least one --token, or --native")
+    if not tokens and not kw["native"] and not kw["bridges"]:
+        raise UsageError("give at least one --token, or --native, or --bridges")
     parse_to_block(kw["to_block"], 0)  # refuse a malformed --to-block before touching anything
     ws = Workspace.open(kw.get("workspace"), create=True, init=kw.get("init", False))
     try:
@@ -97,7 +103,7 @@ def ingest_rpc(tokens: tuple[str, ...], **kw: Any) -> None:
             decimals=kw.get("decimals"), margin=kw["margin"], poll=kw["poll"],
             policy=ChunkPolicy(initial=kw["chunk"], retries=kw["retries"]),
             progress=lambda label, total: _bar(label, total, quiet),
-            on_round=None if quiet else _print_round,
+            on_round=None if quiet else _print_round, bridges=kw["bridges"],
         )  # fmt: skip
     except KeyboardInterrupt:
         _err().print("stopped; run the same command again to resume after the last checkpoint")

@@ -477,19 +477,34 @@ def _with_metadata(frame: pl.DataFrame, chain: str, tokens: TokenTable, d: Decod
             pl.when(pl.col(f"token_{side}").is_null()).then(pl.lit(decimals, pl.Int16))
             .otherwise(pl.col("_d")).alias(f"decimals_{side}"),
         ).drop("_s", "_d")  # fmt: skip
-    unknown = out.filter(pl.col("decimals_in").is_null() | pl.col("decimals_out").is_null())
-    d.unknown_decimals = unknown.height
-    missing = sorted(
-        {t for s in ("in", "out") for t in unknown.filter(pl.col(f"decimals_{s}").is_null())
-         [f"token_{s}"].to_list()}
-    )  # fmt: skip
-    for t in missing:
-        n = unknown.filter((pl.col("token_in") == t) | (pl.col("token_out") == t)).height
-        d.problems.append(
-            f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values but no rate "
-            "in token units; add it with --tokens FILE: chain,token,symbol,decimals)"
-        )
+    d.unknown_decimals, problems = unknown_decimals(out)
+    d.problems.extend(problems)
     return out.select(list(CONVERSION_SCHEMA)).cast(CONVERSION_SCHEMA)  # type: ignore[arg-type]
+
+
+def unknown_decimals(frame: pl.DataFrame) -> tuple[int, list[str]]:
+    """Rows of a conversion frame with a token of unknown decimals, and one message per token
+    (exact values are kept, but no rate in token units can be computed for them). One
+    group-by, not a filter per token: a logs export can hold thousands of unknown tokens."""
+    unknown = frame.filter(pl.col("decimals_in").is_null() | pl.col("decimals_out").is_null())
+    rows = unknown.with_row_index("_r")
+    long = pl.concat([
+        rows.select("chain", pl.col(f"token_{s}").alias("token"), "_r",
+                    pl.col(f"decimals_{s}").is_null().alias("_unknown"))
+        for s in ("in", "out")
+    ])  # fmt: skip
+    missing = long.filter("_unknown").select("chain", "token").unique()
+    per_token = (
+        long.join(missing, on=["chain", "token"], how="semi", nulls_equal=True)
+        .group_by("chain", "token").agg(pl.col("_r").n_unique().alias("n"))
+        .sort("chain", "token", nulls_last=True)
+    )  # fmt: skip
+    problems = [
+        f"{chain} token {t}: decimals unknown ({n} conversion(s) keep exact values but no rate "
+        "in token units; add it with --tokens FILE: chain,token,symbol,decimals)"
+        for chain, t, n in per_token.rows()
+    ]
+    return unknown.height, problems
 
 
 LOG_FORMATS = ("eth-getlogs", "ethereum-etl-logs")

@@ -32,12 +32,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tracer.core.addresses import normalize_chain
 from tracer.core.atomic import atomic_path
+from tracer.core.errors import InputError
 from tracer.sources.base import ReadOptions
+from tracer.sources.bridge_events import BRIDGE_EVENT_SCHEMA, decode_bridge_events, load_registry
 from tracer.sources.conversions import (
     CONVERSION_SCHEMA,
     LOG_FORMATS,
@@ -58,6 +61,7 @@ SKIP_SCHEMA: dict[str, pl.DataType] = {
 TABLES: dict[str, tuple[dict[str, pl.DataType], list[str]]] = {
     "conversions": (CONVERSION_SCHEMA, ["chain", "tx_hash"]),
     "skips": (SKIP_SCHEMA, ["chain", "tx_hash", "reason"]),
+    "bridge": (BRIDGE_EVENT_SCHEMA, ["chain", "tx_hash", "log_index"]),
 }
 
 
@@ -71,12 +75,6 @@ class _Workspace(Protocol):
     def manifest(self) -> dict[str, Any]: ...
 
     def transfers(self) -> pl.DataFrame: ...
-
-
-def register(name: str, schema: dict[str, pl.DataType], key: list[str]) -> None:
-    """Add a table kept beside the conversions (the bridge events); name must match
-    :data:`tracer.store.manifest.CONVERSIONS_RE`."""
-    TABLES[name] = (schema, key)
 
 
 def empty(name: str) -> pl.DataFrame:
@@ -126,10 +124,12 @@ def summary(ws: _Workspace) -> dict[str, int]:
 
 def _decode_sources(ws: _Workspace) -> dict[str, pl.DataFrame]:
     logs_files = [f for f in ws.sources if _is_logs(f, None)]
-    native = ws.transfers().filter(pl.col("token").is_null())
-    chains = native["chain"].unique().to_list() if native.height else []
+    transfers = ws.transfers()
+    native = transfers.filter(pl.col("token").is_null())
+    # the chain the files were read as (--chain): the transfers' one chain, if one
+    chains = transfers["chain"].unique().to_list() if transfers.height else []
     chain = chains[0] if len(chains) == 1 else None
-    return decode_logs(logs_files, ReadOptions(chain=chain), lambda txs: native)
+    return decode_logs(logs_files, ReadOptions(chain=chain), lambda txs, ts_range=None: native)
 
 
 # -- write side --------------------------------------------------------------------------------
@@ -140,38 +140,81 @@ def _is_logs(path: str | Path, fmt: str | None) -> bool:
         return False
 
 
+def _event_topics(registry: list[Any]) -> list[bytes]:
+    """topic0s (hex, lower case, no 0x) of every event a decode looks for."""
+    from tracer.sources.conversions import EVENTS
+
+    return sorted({t[2:].encode() for t in EVENTS} | {e.topic0[2:].encode() for e in registry})
+
+
+#: Bytes searched at a time by :func:`has_events` (bounded memory on multi-GB exports).
+SCAN_CHUNK = 64 << 20
+
+
+def has_events(path: str | Path, topics: list[bytes]) -> bool:
+    """Whether the file's text holds any of ``topics`` (hex in either case): Aho-Corasick
+    passes (Polars ``contains_any``) over chunks of :data:`SCAN_CHUNK` bytes, overlapping by a
+    topic's length; about half the cost of parsing, so ingesting Transfer-only logs (every
+    ``ingest-rpc`` token flush) skips the second parse."""
+    patterns = [t.decode() for t in topics]
+    overlap = max((len(t) for t in topics), default=0)
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(SCAN_CHUNK):
+            text = (tail + chunk).decode("utf-8", errors="replace")
+            if pl.Series([text]).str.contains_any(patterns, ascii_case_insensitive=True)[0]:
+                return True
+            tail = chunk[-overlap:] if overlap else b""
+    return False
+
+
 def decode_logs(
     files: Iterable[str | Path],
     options: ReadOptions | None,
     native_of: Any,
     fmt: str | None = None,
+    *,
+    skip_bad: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Decode every table from the logs files among ``files``; ``native_of(tx_hashes)`` gives
-    the canonical native-coin transfers of those transactions."""
+    """Decode every table from the logs files among ``files`` that hold a known event topic;
+    ``native_of(tx_hashes)`` gives the canonical native-coin transfers of those transactions.
+
+    A file whose logs do not read raises (its file, row and field), unless ``skip_bad``: then
+    its events are not decoded and ``(file, message)`` goes to ``warnings`` (the transfer ingest
+    has sent its bad rows to the rejects file; the conversions say what they lack).
+    """
     from tracer.sources.raw_logs import read_logs
 
     out = {name: empty(name) for name in TABLES}
-    logs_files = [f for f in files if _is_logs(f, fmt)]
-    if not logs_files:
+    registry = load_registry()
+    topics = _event_topics(registry)
+    logs_files = [f for f in files if _is_logs(f, fmt) and has_events(f, topics)]
+    frames = []
+    for f in logs_files:
+        try:
+            frames.append(read_logs(f).logs)
+        except InputError as exc:
+            if not skip_bad:
+                raise
+            if warnings is not None:
+                warnings.append((str(f), f"conversions and bridge events not decoded: {exc}"))
+    if not frames:
         return out
     opts = options or ReadOptions()
     chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
-    logs = pl.concat([read_logs(f).logs for f in logs_files])
+    logs = pl.concat(frames)
     logs = logs.unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
     txs = event_tx_hashes(logs, chain)
     if txs:
-        native = native_of(txs)
+        ts = logs["ts"].drop_nulls()
+        whole = ts.len() == logs.height and ts.len() > 0  # every log has its time: prune
+        native = native_of(txs, (int(ts.min()), int(ts.max())) if whole else None)  # type: ignore[arg-type]
         decoded = decode_conversions(logs, chain=chain, native=native, tokens=opts.tokens)
         out["conversions"] = decoded.conversions
         out["skips"] = _skips(decoded, chain)
-    for name, decode in _DECODERS.items():
-        out[name] = decode(logs, chain, opts)
+    out["bridge"] = decode_bridge_events(logs, chain, registry)
     return out
-
-
-#: Further decoders of stored tables (name → ``(logs, chain, options) -> frame``): the bridge
-#: events register here.
-_DECODERS: dict[str, Any] = {}
 
 
 def _skips(decoded: Decoded, chain: str) -> pl.DataFrame:
@@ -181,20 +224,75 @@ def _skips(decoded: Decoded, chain: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SKIP_SCHEMA)
 
 
-def native_reader(parts_dir: Path, parts: list[dict[str, Any]], chain: str) -> Any:
-    """``native_of(tx_hashes)`` over a generation's partitions: only the rows of those
-    transactions are materialised (the scan reads the ``tx_hash`` and ``token`` columns)."""
+def _part_files(parts_dir: Path, parts: list[dict[str, Any]],
+                ts_range: tuple[int, int] | None) -> list[str]:  # fmt: skip
+    """Partition files, only those whose time range meets ``ts_range`` (µs) when given: the
+    manifest records each file's first and last time, so a case's few days read a few files."""
+    keep = [p for p in parts if ts_range is None
+            or (p["last_ts"] >= ts_range[0] and p["first_ts"] <= ts_range[1])]  # fmt: skip
+    return [str(parts_dir / "transfers" / p["file"]) for p in keep]
 
-    def native_of(txs: list[str]) -> pl.DataFrame:
-        files = [str(parts_dir / "transfers" / p["file"]) for p in parts]
-        if not files:
-            return pl.DataFrame()
-        filt = (pc.field("chain") == chain) & pc.field("token").is_null() & pc.field(
-            "tx_hash").isin(txs)  # fmt: skip
-        table = ds.dataset(files, format="parquet").to_table(
-            filter=filt, columns=["chain", "tx_hash", "seq", "src", "dst", "value", "token"]
-        )
-        return pl.from_arrow(table)  # type: ignore[return-value]
+
+def scan_parts(
+    parts_dir: Path,
+    parts: list[dict[str, Any]],
+    *,
+    chain: str | None = None,
+    tx_hashes: list[str] | None = None,
+    addresses: list[str] | None = None,
+    native_only: bool = False,
+    ts_range: tuple[int, int] | None = None,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """The transfer rows of a generation that match, read with a pushed-down filter: only the
+    filter's columns are scanned in full, only matching rows are materialised."""
+    from tracer.core.schema import TRANSFER_PL
+
+    cols = columns or list(TRANSFER_PL.names())
+    files = _part_files(parts_dir, parts, ts_range)
+    if not files or tx_hashes == [] or addresses == []:
+        return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
+    filt = pc.scalar(True)
+    if chain is not None:
+        filt = filt & (pc.field("chain") == chain)
+    if native_only:
+        filt = filt & pc.field("token").is_null()
+    if tx_hashes is not None:
+        filt = filt & pc.field("tx_hash").isin(pa.array(tx_hashes, pa.string()))
+    if addresses is not None:
+        a = pa.array(addresses, pa.string())
+        filt = filt & (pc.field("src").isin(a) | pc.field("dst").isin(a))
+    table = ds.dataset(files, format="parquet").to_table(filter=filt, columns=cols)
+    frame = pl.DataFrame(pl.from_arrow(table))
+    return frame.cast({c: TRANSFER_PL[c] for c in cols})
+
+
+def transfers_where(ws: _Workspace, **where: Any) -> pl.DataFrame:
+    """:func:`scan_parts` over a workspace's pinned generation (in memory: a Polars filter)."""
+    if ws.path is None or ws.manifest()["generation"] == 0:
+        t = ws.transfers()
+        if where.get("chain") is not None:
+            t = t.filter(pl.col("chain") == where["chain"])
+        if where.get("native_only"):
+            t = t.filter(pl.col("token").is_null())
+        if where.get("tx_hashes") is not None:
+            t = t.filter(pl.col("tx_hash").is_in(where["tx_hashes"]))
+        if where.get("addresses") is not None:
+            a = where["addresses"]
+            t = t.filter(pl.col("src").is_in(a) | pl.col("dst").is_in(a))
+        return t.select(where["columns"]) if where.get("columns") else t
+    m = ws.manifest()
+    return scan_parts(ws.path / f"g{m['generation']}", m["parts"], **where)
+
+
+def native_reader(parts_dir: Path, parts: list[dict[str, Any]], chain: str) -> Any:
+    """``native_of(tx_hashes, ts_range)`` over a generation's partitions (the native-coin
+    transfers of those transactions; only the partitions of the logs' time range)."""
+
+    def native_of(txs: list[str], ts_range: tuple[int, int] | None = None) -> pl.DataFrame:
+        cols = ["chain", "tx_hash", "seq", "src", "dst", "value", "token"]
+        return scan_parts(parts_dir, parts, chain=chain, tx_hashes=txs, native_only=True,
+                          ts_range=ts_range, columns=cols)  # fmt: skip
 
     return native_of
 
@@ -208,13 +306,17 @@ def ingest(
     *,
     options: ReadOptions | None = None,
     fmt: str | None = None,
+    skip_bad: bool = False,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Manifest updates (``{"conversions": [...]}``) adding what ``files``' logs hold and the
     workspace does not; ``{}`` when nothing is new (re-ingest). ``parts_dir``/``parts``: the
-    generation being committed (its transfers give the native legs)."""
+    generation being committed (its transfers give the native legs); ``skip_bad`` and
+    ``warnings`` as in :func:`decode_logs`."""
     opts = options or ReadOptions()
     chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
-    new = decode_logs(files, opts, native_reader(parts_dir, parts, chain), fmt)
+    new = decode_logs(files, opts, native_reader(parts_dir, parts, chain), fmt,
+                      skip_bad=skip_bad, warnings=warnings)  # fmt: skip
     entry: dict[str, Any] = {"files": {}, "rows": {}}
     for name, frame in new.items():
         key = TABLES[name][1]

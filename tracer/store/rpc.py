@@ -65,8 +65,11 @@ def fetch_ranges(
     start: int,
     end: int,
     policy: ChunkPolicy | None = None,
+    topics: list[Any] | None = None,
 ) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
     """Yield ``(from_block, to_block, logs)`` covering ``start..end`` with no gap or overlap.
+
+    ``topics``: the ``eth_getLogs`` topic filter (default: ERC-20 ``Transfer``).
 
     A range the provider refuses as too large is split (halved) until it passes or is a single
     block (then the error is raised: nothing smaller exists). Transport errors are retried.
@@ -80,7 +83,7 @@ def fetch_ranges(
             "address": token,
             "fromBlock": hex(a),
             "toBlock": hex(b),
-            "topics": ["0x" + TRANSFER_TOPIC],
+            "topics": topics or ["0x" + TRANSFER_TOPIC],
         }
         try:
             logs = _with_retries(functools.partial(get_logs, params), p)
@@ -281,8 +284,13 @@ def sync_token(
     policy: ChunkPolicy | None = None,
     flush_logs: int = 50_000,
     on_chunk: Callable[[int, int], None] | None = None,
+    topics: list[Any] | None = None,
 ) -> SyncSummary:
     """Fetch ``token``'s Transfer logs over ``start..end`` into workspace ``ws``, resumably.
+
+    With ``topics`` (a topic filter) the logs of contract ``token`` matching it are fetched
+    instead (bridge events, :mod:`tracer.store.rpc_events`), under checkpoint
+    ``chain:events:contract``.
 
     Logs go through the same canonical path as a file export (``eth-getlogs`` with the block
     timestamps attached), in batches of about ``flush_logs``; after each batch commits, the
@@ -292,16 +300,17 @@ def sync_token(
     from tracer.core.tokens import Token, load_tokens
     from tracer.sources.base import ReadOptions
 
-    key = f"{chain}:{token.lower()}"
+    key = f"{chain}:{token.lower()}" if topics is None else f"{chain}:events:{token.lower()}"
     summary = SyncSummary(token=token, chain=chain, start=start, end=end)
     start = _resume(ws, key, summary)
     tokens = load_tokens()
-    tokens.add([Token(chain, token.lower(), symbol, decimals, False)])
+    if topics is None:
+        tokens.add([Token(chain, token.lower(), symbol, decimals, False)])
     batches = _Batches(ws, key, summary, ReadOptions(chain=chain, tokens=tokens), "eth-getlogs")
     times = BlockTimes(block_ts)
     t0 = time.perf_counter()
     last = start - 1
-    for a, b, logs in fetch_ranges(get_logs, token, start, end, policy):
+    for a, b, logs in fetch_ranges(get_logs, token, start, end, policy, topics):
         batches.pending.extend(with_timestamps(logs, times))
         summary.logs += len(logs)
         summary.chunks += 1
@@ -475,6 +484,7 @@ def sync_rpc(
     policy: ChunkPolicy | None = None,
     progress: ProgressFactory | None = None,
     on_round: Callable[[list[tuple[str, SyncSummary]]], None] | None = None,
+    bridges: bool = False,
 ) -> list[tuple[str, SyncSummary]]:
     """``tracer ingest-rpc`` as a library call: sync ERC-20 ``Transfer`` logs of ``tokens`` (and
     native transfers with ``native``) from the node at ``url`` into workspace ``ws``.
@@ -484,11 +494,14 @@ def sync_rpc(
     keep following the head ``margin`` blocks behind (until interrupted), each reported to
     ``on_round``. Every round resumes after the workspace's checkpoints, so a killed run loses
     nothing and duplicates nothing. Returns the last round's ``(name, summary)`` per token.
+    ``bridges`` also syncs the events of the bridge registry's contracts on ``chain``
+    (:mod:`tracer.sources.bridge_events`; checkpoint ``chain:events:contract``), which ingest
+    decodes into the workspace's bridge table.
     """
     from tracer.core.addresses import normalize_chain, normalize_evm
 
-    if not tokens and not native:
-        raise UsageError("give at least one --token, or --native")
+    if not tokens and not native and not bridges:
+        raise UsageError("give at least one --token, or --native, or --bridges")
     chain = normalize_chain(chain)
     policy = policy or ChunkPolicy()
     progress = progress or _no_progress
@@ -508,6 +521,11 @@ def sync_rpc(
                              "and --decimals")  # fmt: skip
         plan.append((token, sym, dec))
     natives = native_calls(w3) if native else None
+    bridge_filters = []
+    if bridges:
+        from tracer.sources.bridge_events import event_filters, load_registry
+
+        bridge_filters = event_filters(load_registry(), chain)
     last: list[tuple[str, SyncSummary]] = []
 
     def one_round(stop: int) -> None:
@@ -519,6 +537,13 @@ def sync_rpc(
                     ws, get_logs=get_logs, block_ts=block_ts, token=token, chain=chain,
                     symbol=sym, decimals=dec, start=from_block, end=stop, policy=policy,
                     on_chunk=step,
+                )))  # fmt: skip
+        for contract, topics in bridge_filters:  # the registry's events, one sync each
+            with progress(f"bridge {contract[:10]} blocks", total) as step:
+                results.append((f"bridge:{contract}", sync_token(
+                    ws, get_logs=get_logs, block_ts=block_ts, token=contract, chain=chain,
+                    symbol="", decimals=0, start=from_block, end=stop, policy=policy,
+                    on_chunk=step, topics=topics,
                 )))  # fmt: skip
         if natives is not None:
             get_block, get_receipts = natives

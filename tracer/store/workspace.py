@@ -478,9 +478,13 @@ class Workspace:
                 updates["ingests"] = [*w.base.get("ingests", []),
                                       {"files": [s.as_dict() for s in summaries]}]  # fmt: skip
                 summary.changed = True
+            lacking: list[tuple[str, str]] = []
             conv = conversions_table.ingest(  # swaps, wraps, bridge events in the logs
                 self.path, w.base, w.dir or w.base_dir(), updates.get("parts", w.base["parts"]),
-                files, options=options, fmt=fmt)  # fmt: skip
+                files, options=options, fmt=fmt, skip_bad=skip_bad, warnings=lacking)  # fmt: skip
+            by_file = {s.file: s for s in summaries}
+            for file, msg in lacking:  # said with the file, like the reader's own warnings
+                by_file.get(file, summaries[0]).warnings.append(msg)
             updates.update(conv)
             summary.changed = summary.changed or bool(conv)
             cps = w.base["rpc_checkpoints"]
