@@ -196,15 +196,17 @@ def sweep_across(
 
 
 def workspace_hops(ws: Workspace, infer_otc: bool) -> pl.DataFrame:
-    """The workspace's hops (:func:`tracer.analysis.hops.load_hops`); the transfer table is
-    read only when there is a conversion to tie to it (a plain workspace pays nothing)."""
+    """The workspace's hops (:func:`tracer.analysis.hops.load_hops`); the producers run only
+    when the workspace holds something to make hops from (decoded conversions or bridge
+    events; labelled desks with ``infer_otc``), so a plain workspace pays nothing."""
     from tracer.analysis.hops import load_hops
-    from tracer.store.conversions_table import read_conversions
+    from tracer.store.conversions_table import read_conversions, read_table
 
     conv = read_conversions(ws)
-    if conv.height == 0 and not infer_otc:
+    bridge = read_table(ws, "bridge")
+    if conv.height == 0 and bridge.height == 0 and not infer_otc:
         return empty_hops()
-    return load_hops(ws, infer_otc=infer_otc, conversions=conv)
+    return load_hops(ws, infer_otc=infer_otc, conversions=conv, bridge_events=bridge)
 
 
 def follow_across(
