@@ -119,6 +119,9 @@ def follow(
     entities: np.ndarray | bool | None = None,
     by_source: bool | None = None,
     progress: Progress | None = None,
+    cross_asset: bool = True,
+    hops: pl.DataFrame | None = None,
+    infer_otc: bool = False,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
@@ -148,6 +151,11 @@ def follow(
 
     ``progress`` (:class:`~tracer.core.progress.Progress`): a bar over the streamed sweep; none
     by default (the command line passes one that draws on a terminal).
+
+    ``cross_asset`` (default on): taint continues through the workspace's hops — swaps, wraps,
+    bridges, and with ``infer_otc`` inferred OTC pass-throughs — at each hop's own rate
+    (:mod:`tracer.analysis.cross_follow`); ``hops``: a hop frame to use instead of
+    :func:`tracer.analysis.hops.load_hops`. With no hops the run is exactly the plain one.
     """
     check_request(model, direction, sources)
     setup = prepare(
@@ -155,6 +163,15 @@ def follow(
         backward=direction == "backward", entities=entities, by_source=by_source,
     )  # fmt: skip
     groups = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, setup.selection.assets))
+    if cross_asset:
+        from tracer.analysis.cross_follow import FollowKit, follow_across
+
+        kit = FollowKit(SweptGroups, _group_frames, _ledger, sweep_groups, build_result,
+                        run_warnings)  # fmt: skip
+        done = follow_across(setup, groups, hops, kit, infer_otc=infer_otc, ledger=ledger,
+                             top_paths=top_paths, top_held=top_held, direction=direction)
+        if done is not None:
+            return done
     swept = sweep_groups(setup, groups, ledger=ledger, top_paths=top_paths, top_held=top_held,
                          progress=progress or no_progress)  # fmt: skip
     result = build_result(setup, groups, swept, direction=direction, top_paths=top_paths)

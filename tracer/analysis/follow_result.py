@@ -34,12 +34,20 @@ class AssetAccount:
     overdrafts: int
     overdraft_amount: float
     conserves: bool
+    #: cross-asset follow (tracer.analysis.cross_follow): taint that entered this asset through
+    #: hops and left it into hops, in this asset's units (0 without hops)
+    converted_in: float = 0.0
+    converted_out: float = 0.0
+    #: per origin (seeded asset): held units, their source-asset units, rate (None: no hops)
+    source_units: list[dict[str, Any]] | None = None
 
     @property
     def unaccounted(self) -> float:
-        """traced − (reached + returned + held + dust + beyond): rounding only, if conserving."""
-        return self.traced_total - (
+        """traced + converted in − (reached + returned + held + dust + beyond + converted out):
+        rounding only, if conserving."""
+        return self.traced_total + self.converted_in - (
             self.reached_total + self.returned + self.held_total + self.dust + self.beyond_max_hops
+            + self.converted_out
         )
 
 
@@ -74,6 +82,10 @@ class FollowResult:
     by_source: pl.DataFrame | None = None
     #: selected-asset transfers left out because their token's decimals are unknown
     excluded_unknown_decimals: int = 0
+    #: cross-asset follow: one row per hop that carried taint (the conversion ledger: rate,
+    #: evidence, inferred), and the run's hop figures (``cross_asset`` in JSON); None when off
+    hops: pl.DataFrame | None = None
+    cross_asset: dict[str, Any] | None = None
 
     # -- run-level figures: the one account's, or None when several assets are reported --------
     def _one(self, name: str) -> Any:

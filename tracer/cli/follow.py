@@ -41,6 +41,13 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--by-source", "by_source", is_flag=True,
                      help="Also show, per source, how much of its money reached each service "
                           "(computed in the same sweep; always in JSON for several sources)."),
+        click.option("--cross-asset/--no-cross-asset", "cross_asset", default=True,
+                     show_default=True,
+                     help="Continue through the workspace's swaps, wraps and bridges at each "
+                          "hop's own rate (--no-cross-asset: stop at them, as a pool)."),
+        click.option("--infer-otc", "infer_otc", is_flag=True,
+                     help="Also cross inferred OTC-desk / exchanger pass-throughs (marked "
+                          "inferred; the result says how much rests on them)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -59,6 +66,8 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
         ledger_file: str | None,
         use_entities: bool,
         by_source: bool,
+        cross_asset: bool,
+        infer_otc: bool,
         selection: Selection,
         graph: GraphChoice,
         data: DataChoice,
@@ -79,6 +88,7 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
             ledger=bool(ledger_file or graph.file), direction=direction,
             entities=True if use_entities else None,
             by_source=True if by_source else None, progress=terminal(data.quiet),
+            cross_asset=cross_asset, infer_otc=infer_otc,
         )  # fmt: skip
         if ledger_file and result.ledger is not None:
             argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]

@@ -43,6 +43,9 @@ def accounting_json(acc: AssetAccount) -> dict[str, Any]:
         "beyond_max_hops": acc.beyond_max_hops,
         "beyond_max_hops_decimal": d(acc.beyond_max_hops),
         "traced_total": acc.traced_total, "traced_total_decimal": d(acc.traced_total),
+        **({"converted_in": acc.converted_in, "converted_in_decimal": d(acc.converted_in),
+            "converted_out": acc.converted_out, "converted_out_decimal": d(acc.converted_out)}
+           if acc.source_units is not None else {}),
         "closes": acc.conserves,
         "note": None if acc.conserves
         else "poison does not conserve value: figures are upper bounds, not shares",
@@ -63,6 +66,7 @@ def account_json(acc: AssetAccount) -> dict[str, Any]:
             "amount": acc.overdraft_amount,
             "amount_decimal": decimal_text(acc.overdraft_amount, acc.decimals),
         },
+        **({"source_units": acc.source_units} if acc.source_units is not None else {}),
     }
 
 
@@ -83,6 +87,8 @@ def rows_json(
 def follow_json(result: FollowResult) -> dict[str, Any]:
     """The whole document ``follow --format json`` prints."""
     one = result.accounts[0] if result.single_asset else None
+    # cross-asset runs: reached and held rows also in source-asset units
+    src_keys = ["source_asset", "source_amount"] if "source_asset" in result.reached.columns else []
 
     def dec(v: float) -> str | None:
         return None if one is None else decimal_text(v, one.decimals)
@@ -96,9 +102,9 @@ def follow_json(result: FollowResult) -> dict[str, Any]:
         "by_asset": [account_json(a) for a in result.accounts],
         "traced_total": result.traced_total,
         "traced_total_decimal": None if one is None else dec(one.traced_total),
-        "reached": rows_json(result, result.reached, REACHED_KEYS),
+        "reached": rows_json(result, result.reached, REACHED_KEYS + src_keys),
         "through": rows_json(result, result.through),
-        "held": rows_json(result, result.held, ["address", "chain", "asset", "amount"]),
+        "held": rows_json(result, result.held, ["address", "chain", "asset", "amount", *src_keys]),
         "held_total": result.held_total,
         "returned": result.returned,
         "dust": result.dust,
@@ -123,4 +129,10 @@ def follow_json(result: FollowResult) -> dict[str, Any]:
     }  # fmt: skip
     if result.by_source is not None:
         doc["by_source"] = rows_json(result, result.by_source)
+    if result.cross_asset is not None:
+        hops = [] if result.hops is None else [
+            {k: (_ts(v) if isinstance(v, datetime) else v) for k, v in r.items()}
+            for r in result.hops.iter_rows(named=True)
+        ]  # fmt: skip
+        doc["cross_asset"] = {**result.cross_asset, "hops": hops}
     return doc

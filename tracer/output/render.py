@@ -123,12 +123,16 @@ def _asset_block(d: FollowResult, acc: AssetAccount, console: Console, *, severa
             )
     f = lambda v: _fmt_amount(v, dec)  # noqa: E731
     if acc.conserves:
+        conv = acc.source_units is not None  # cross-asset: conversions in and out close it too
         console.print(
             f"Accounting{f' ({acc.asset})' if several else ''}: reached {f(acc.reached_total)} "
             "+ returned "
             f"{f(acc.returned)} + held {f(acc.held_total)} + dust {f(acc.dust)} + beyond hop "
-            f"limit {f(acc.beyond_max_hops)} = {f(acc.traced_total - acc.unaccounted)} of "
+            f"limit {f(acc.beyond_max_hops)}"
+            + (f" + converted out {f(acc.converted_out)}" if conv else "")
+            + f" = {f(acc.traced_total + acc.converted_in - acc.unaccounted)} of "
             f"traced {f(acc.traced_total)}"
+            + (f" + converted in {f(acc.converted_in)}" if conv else "")
         )
     else:
         console.print(
@@ -214,7 +218,16 @@ def path_text(path: dict[str, Any]) -> str:
     hops = path["hops"]
     if not hops:
         return ""
-    return " → ".join(a[:8] + "…" for a in [hops[0]["from"], *(h["to"] for h in hops)])
+    parts = [hops[0]["from"][:8] + "…"]
+    for h in hops:
+        if h.get("step") == "hop":  # cross-asset: the conversion, its assets and chains
+            chains = h["chain_in"] if h["chain_in"] == h["chain_out"] else \
+                f"{h['chain_in']}→{h['chain_out']}"  # fmt: skip
+            parts.append(f"\\[{h['kind']} {h['asset_in']}→{h['asset_out']} {chains}"
+                         f"{' INFERRED' if h['inferred'] else ''}] {h['to'][:8]}…")  # fmt: skip
+        else:
+            parts.append(h["to"][:8] + "…")
+    return " → ".join(parts)
 
 
 def _json_default(o: Any) -> Any:
