@@ -16,6 +16,7 @@ from tracer.analysis.hop_edges import plan_hops, universe
 from tracer.core.hops import HOP_SCHEMA
 from tracer.graph.selection import asset_groups, asset_tokens
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.output.render import write_follow
 from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
@@ -146,8 +147,8 @@ def test_inferred_hop_share_is_reported(ws: Workspace) -> None:
 
 def test_no_hops_is_todays_follow(ws: Workspace) -> None:
     """With no hops in the data the run is exactly the plain one (same JSON)."""
-    a = follow(ws, [S], hops=hops()).to_dict()
-    b = follow(ws, [S], cross_asset=False).to_dict()
+    a = follow_json(follow(ws, [S], hops=hops()))
+    b = follow_json(follow(ws, [S], cross_asset=False))
     assert a == b and "cross_asset" not in a
 
 
