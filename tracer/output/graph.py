@@ -56,6 +56,7 @@ SOURCE_COLOUR = "#fcbba1"
 WALLET_COLOUR = "#ffffff"
 HELD_COLOUR = "#fff7bc"
 OTHER_COLOUR = "#f0f0f0"
+HOP_COLOUR = "#d9f0d3"  # a conversion or bridge node (green: value changes form, not hands)
 FONT = "Helvetica,Arial,sans-serif"
 
 
@@ -130,13 +131,68 @@ _EDGE_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _key(chain: pl.Expr, address: pl.Expr) -> pl.Expr:
-    return pl.concat_str([chain, pl.lit(":"), address])
+def node_key(chain: pl.Expr, address: pl.Expr) -> pl.Expr:
+    """A node's key, ``chain:address``. EVM addresses compare lower-case: the ledger keeps the
+    stored form and result rows the checksummed display form (Tron's base58 is kept as is)."""
+    lowered = pl.when(address.str.starts_with("0x")).then(address.str.to_lowercase())
+    return pl.concat_str([chain, pl.lit(":"), lowered.otherwise(address)])
 
 
 def _sum_or_null(name: str) -> pl.Expr:
     """A sum that stays null when every value is (no figure is not a figure of 0)."""
     return pl.when(pl.col(name).count() > 0).then(pl.col(name).sum()).alias(name)
+
+
+def _end_key(cols: list[str], end: str) -> pl.Expr:
+    """A ledger row's ``src``/``dst`` node key: ``chain:address``, or the precomputed
+    ``src_key``/``dst_key`` of :func:`graph_ledger` (a hop node, or a bridge's other chain)."""
+    if f"{end}_key" in cols:
+        return pl.col(f"{end}_key")
+    return node_key(pl.col("chain"), pl.col(end))
+
+
+def transfer_rows(ledger: pl.DataFrame) -> pl.DataFrame:
+    """The ledger's transfers: a cross-asset ledger also holds one ``row_kind = "hop"`` row
+    per crossed hop (a conversion, not a transfer)."""
+    if "row_kind" not in ledger.columns:
+        return ledger
+    return ledger.filter(pl.col("row_kind").is_null() | (pl.col("row_kind") != "hop"))
+
+
+def graph_ledger(result: FollowResult) -> pl.DataFrame:
+    """The ledger as the graph draws it. Without hops: unchanged. With a cross-asset follow's
+    hops, each crossed hop becomes a node of its own (``hop:<hop_id>``): the input legs that
+    went into it end there (not at the pool, which the taint did not reach), and one edge
+    leaves it to the receiver of the output, in the output asset, marked inferred when the
+    hop is."""
+    assert result.ledger is not None
+    ledger = result.ledger
+    if "row_kind" not in ledger.columns:
+        return ledger
+    group_of = {m: a.asset for a in result.accounts for m in a.members}
+    legs = transfer_rows(ledger).with_columns(
+        node_key(pl.col("chain"), pl.col("src")).alias("src_key"),
+        pl.when(pl.col("into_hop").is_not_null())
+        .then(pl.concat_str([pl.lit("hop:"), pl.col("into_hop")]))
+        .otherwise(node_key(pl.col("chain"), pl.col("dst"))).alias("dst_key"),
+    )
+    hops = ledger.filter(pl.col("row_kind") == "hop")
+    if hops.height == 0:
+        return legs
+    name = pl.concat_str([
+        pl.col("hop_kind"), pl.lit(" "), pl.col("asset_in").fill_null("?"), pl.lit("→"),
+        pl.col("asset").fill_null("?"), pl.lit("\n"), pl.col("protocol").fill_null(""),
+        pl.lit(" · tx "), pl.col("tx_in").str.slice(0, 8), pl.lit("…"),
+    ])  # fmt: skip
+    out = hops.with_columns(
+        pl.concat_str([pl.lit("hop:"), pl.col("hop_id")]).alias("src_key"),
+        node_key(pl.col("chain"), pl.col("dst")).alias("dst_key"),
+        pl.col("asset").replace_strict(group_of, default=pl.col("asset")).alias("asset_group"),
+        (pl.col("value").cast(pl.Float64) / 10.0 ** pl.col("decimals").cast(pl.Float64))
+        .alias("amount"),
+        name.alias("src_name"), pl.lit("hop").alias("src_category"),
+    )  # fmt: skip
+    return pl.concat([legs, out.select(legs.columns)], how="vertical_relaxed")
 
 
 def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
@@ -154,8 +210,8 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
     return (
         ledger.filter(pl.col("tainted") > 0)
         .select(
-            _key(pl.col("chain"), pl.col("src")).alias("src"),
-            _key(pl.col("chain"), pl.col("dst")).alias("dst"),
+            _end_key(cols, "src").alias("src"),
+            _end_key(cols, "dst").alias("dst"),
             asset.alias("asset"), "tainted", "amount", "ts",
             inferred.fill_null(False).alias("inferred"),
             confidence.cast(pl.Float64).fill_null(1.0).alias("confidence"),
@@ -181,7 +237,7 @@ def aggregate_edges(ledger: pl.DataFrame) -> pl.DataFrame:
 def _source_keys(ledger: pl.DataFrame, backward: bool) -> set[str]:
     seeds = ledger.filter(pl.col("is_seed"))
     col = "dst" if backward else "src"
-    return set(seeds.select(_key(pl.col("chain"), pl.col(col))).to_series().to_list())
+    return set(seeds.select(node_key(pl.col("chain"), pl.col(col))).to_series().to_list())
 
 
 def _keep_flags(edges: pl.DataFrame, rules: CollapseRules, backward: bool) -> pl.DataFrame:
@@ -219,7 +275,7 @@ def build_flow_graph(result: FollowResult, rules: CollapseRules | None = None) -
     if result.ledger is None:
         raise ValueError("the flow graph is built from the ledger: run follow with ledger=True")
     backward = result.direction == "backward"
-    ledger = result.ledger
+    ledger = graph_ledger(result)
     edges = _keep_flags(aggregate_edges(ledger), rules, backward)
     sources = _source_keys(ledger, backward)
     seen = _reachable(edges, sources, backward)
@@ -278,7 +334,8 @@ def _held_text(result: FollowResult) -> pl.DataFrame:
     for r in result.held.iter_rows(named=True):
         if r["amount"] > 0:
             dec = result.decimals_of(r["asset"])
-            texts.setdefault(f"{r['chain']}:{r['address']}", []).append(
+            address = r["address"].lower() if r["address"].startswith("0x") else r["address"]
+            texts.setdefault(f"{r['chain']}:{address}", []).append(
                 f"{table_text(r['amount'], dec)} {r['asset']}"
             )
     return pl.DataFrame(
@@ -297,7 +354,7 @@ def _nodes(
 ) -> pl.DataFrame:
     """One row per drawn node: its role, label, hop (rank from the sources) and held amount."""
     keys = sorted(set(kept["src"].to_list()) | set(kept["dst"].to_list()) | sources)
-    key_of = _key(pl.col("chain"), pl.col("address"))
+    key_of = node_key(pl.col("chain"), pl.col("address"))
     reached = result.reached.select(
         key_of.alias("key"), "name", "category", pl.lit("service").alias("role")
     )
@@ -306,9 +363,7 @@ def _nodes(
     )
     held = _held_text(result)
     recv = "src" if backward else "dst"
-    hops = ledger.group_by(_key(pl.col("chain"), pl.col(recv)).alias("key")).agg(
-        pl.col("hop").min()
-    )
+    hops = ledger.group_by(_end_key(ledger.columns, recv).alias("key")).agg(pl.col("hop").min())
     labels = pl.concat([reached, through]).unique("key", keep="first", maintain_order=True)
     frame = (
         pl.DataFrame({"key": keys}, schema={"key": pl.String})
@@ -322,6 +377,7 @@ def _nodes(
         .unnest("_s")
         .with_columns(
             pl.when(pl.col("key").is_in(list(sources))).then(pl.lit("source"))
+            .when(pl.col("key").str.starts_with("hop:")).then(pl.lit("hop"))
             .when(pl.col("role").is_not_null()).then(pl.col("role"))
             .when(pl.col("held").is_not_null()).then(pl.lit("held"))
             .otherwise(pl.lit("wallet")).alias("role"),
@@ -331,7 +387,7 @@ def _nodes(
         )
     )
     ends = [  # the ledger's own labels of both ends (a labelled source keeps its name)
-        ledger.select(_key(pl.col("chain"), pl.col(e)).alias("key"),
+        ledger.select(_end_key(ledger.columns, e).alias("key"),
                       pl.col(f"{e}_name").alias("_name"), pl.col(f"{e}_category").alias("_cat"))
         for e in ("src", "dst")
     ]  # fmt: skip
@@ -377,6 +433,9 @@ def _node_attrs(r: dict[str, Any]) -> dict[str, str]:
     if role == "more":
         return {"label": f"{r['more']:,} more addresses\n(collapsed)", "shape": "note",
                 "fillcolor": OTHER_COLOUR, "style": "filled,dashed"}  # fmt: skip
+    if role == "hop":  # a swap, wrap, bridge or OTC pass-through the taint crossed
+        return {"label": r["name"] or "hop", "shape": "cds", "fillcolor": HOP_COLOUR,
+                "style": "filled", "tooltip": r["address"] or "", "class": "node-hop"}  # fmt: skip
     lines = []
     if r["name"]:
         lines.append(r["name"])

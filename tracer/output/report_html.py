@@ -31,7 +31,14 @@ from tracer.core.atomic import atomic_path, write_text_atomic
 from tracer.core.decimal_text import table_text
 from tracer.output.case_file import Case
 from tracer.output.follow_json import follow_json
-from tracer.output.graph import CollapseRules, FlowGraph, build_flow_graph, inline_svg
+from tracer.output.graph import (
+    CollapseRules,
+    FlowGraph,
+    build_flow_graph,
+    inline_svg,
+    node_key,
+    transfer_rows,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -154,7 +161,9 @@ def _recv(result: FollowResult) -> str:
 
 
 def _keys(frame: pl.DataFrame) -> list[str]:
-    return frame.select(pl.concat_str(["chain", pl.lit(":"), "address"])).to_series().to_list()
+    from tracer.output.graph import node_key
+
+    return frame.select(node_key(pl.col("chain"), pl.col("address"))).to_series().to_list()
 
 
 def hop_table(result: FollowResult) -> list[dict[str, Any]]:
@@ -162,10 +171,10 @@ def hop_table(result: FollowResult) -> list[dict[str, Any]]:
     service, at a pass-through service, or stayed with a wallet (the Sankey's columns, as a
     table with bars). Sums over hops of ``to_services`` equal the reached totals."""
     assert result.ledger is not None
-    led = result.ledger
+    led = transfer_rows(result.ledger)
     asset = "asset_group" if "asset_group" in led.columns else "asset"
     recv = _recv(result)
-    key = pl.concat_str(["chain", pl.lit(":"), recv])
+    key = node_key(pl.col("chain"), pl.col(recv))
     services, through = _keys(result.reached), _keys(result.through)
     rows = (
         led.with_columns(
@@ -197,10 +206,10 @@ def timeline_svg(result: FollowResult, width: int = 960, height: int = 180) -> d
     from tracer.output.graph import CATEGORY_COLOURS
 
     assert result.ledger is not None
-    led = result.ledger
+    led = transfer_rows(result.ledger)
     recv = _recv(result)
     label = pl.col(f"{recv}_category")
-    key = pl.concat_str(["chain", pl.lit(":"), recv])
+    key = node_key(pl.col("chain"), pl.col(recv))
     asset = "asset_group" if "asset_group" in led.columns else "asset"
     arr = led.filter(key.is_in(_keys(result.reached)) & (pl.col("tainted") > 0))
     if arr.height == 0:
@@ -262,9 +271,9 @@ def ledger_totals(result: FollowResult) -> list[dict[str, Any]]:
     """Per asset: ledger rows, seed total (= traced), and tainted arrivals at services
     (= reached): the report's totals, recomputed from the ledger alone."""
     assert result.ledger is not None
-    led = result.ledger
+    led = transfer_rows(result.ledger)
     asset = "asset_group" if "asset_group" in led.columns else "asset"
-    key = pl.concat_str(["chain", pl.lit(":"), _recv(result)])
+    key = node_key(pl.col("chain"), pl.col(_recv(result)))
     rows = (
         led.group_by(asset)
         .agg(
