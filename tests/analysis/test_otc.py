@@ -166,3 +166,18 @@ def test_an_outflow_earlier_in_the_same_block_is_not_a_pass_through() -> None:
     assert m.hops.height == 0
     m = infer_otc(_frame([inflow, after]), DESK)
     assert m.hops["address_out"].to_list() == ["TC"]
+
+
+def test_a_desk_labelled_without_a_chain_is_a_desk_on_every_evm_chain() -> None:
+    """An EVM address list carries no chain; its desks must still be desks (they are
+    everywhere else), on each EVM chain of the data and not on Tron."""
+    labels = _labels((None, DESK_ETH, "Desk Y", "otc_desk"))  # type: ignore[arg-type]
+    rows = [
+        _t(1, "ethereum", "0x" + "a0" * 20, DESK_ETH, 0, 10_000_000_000, "USDC", USDC_ETH),
+        _t(2, "ethereum", DESK_ETH, "0x" + "b0" * 20, 1, 9_950_000_000, "USDC", USDC_ETH),
+        _t(3, "bsc", "0x" + "a1" * 20, DESK_ETH, 2, 5_000_000_000, "USDC", USDC_ETH),
+        _t(4, "bsc", DESK_ETH, "0x" + "b1" * 20, 3, 4_990_000_000, "USDC", USDC_ETH),
+    ]
+    m = infer_otc(_frame(rows), labels)
+    assert sorted(m.hops["chain_in"].to_list()) == ["bsc", "ethereum"]
+    assert m.counts()["desk inflows"] == 2

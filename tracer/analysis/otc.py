@@ -78,10 +78,25 @@ def _value_class(asset: str | None, stable: set[str]) -> str | None:
     return ASSET_ALIASES.get(a, a)
 
 
-def desks(labels: pl.DataFrame, categories: tuple[str, ...] = tuple(CATEGORIES)) -> pl.DataFrame:
+def desks(
+    labels: pl.DataFrame,
+    categories: tuple[str, ...] = tuple(CATEGORIES),
+    chains: list[str] | None = None,
+) -> pl.DataFrame:
     """``chain, address, desk, category`` of the labelled pass-through addresses (``desk`` =
-    label name, else the address: an unnamed label is a desk of one address)."""
+    label name, else the address: an unnamed label is a desk of one address).
+
+    A label without a chain (an EVM address list) applies on every EVM chain of ``chains``, as
+    it does everywhere else (:func:`tracer.graph.selection.node_labels`); without this a desk
+    labelled from a plain list was silently no desk at all."""
+    from tracer.core.addresses import is_evm
+
     lab = labels.filter(pl.col("category").is_in(list(categories)))
+    evm = [c for c in (chains or []) if c and is_evm(c)]
+    if evm and lab["chain"].null_count():
+        anywhere = lab.filter(pl.col("chain").is_null()).drop("chain")
+        spread = anywhere.join(pl.DataFrame({"chain": evm}), how="cross").select(lab.columns)
+        lab = pl.concat([lab.filter(pl.col("chain").is_not_null()), spread])
     return lab.select(
         "chain", "address", pl.coalesce("name", "address").alias("desk"), "category"
     ).unique(["chain", "address"], keep="first", maintain_order=True)
@@ -105,7 +120,8 @@ def infer_otc(
     lo, hi = fee_band
     if not 0 <= lo <= hi < 1:
         raise ValueError(f"fee band {fee_band}: need 0 <= low <= high < 1")
-    d = desks(labels, categories)
+    chains = transfers["chain"].unique().to_list() if transfers.height else []
+    d = desks(labels, categories, chains)
     if d.height == 0 or transfers.height == 0:
         return OtcMatch(empty_hops())
     stable = load_tokens().stable_symbols()
