@@ -85,3 +85,15 @@ def test_syntax_errors_and_wrong_suffix(tmp_path: Path) -> None:
     h.write_text("- a\n- b\n")
     with pytest.raises(InputError, match="mapping"):
         read_case(h)
+
+
+def test_cross_asset_options_are_case_keys(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("sources: [TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx]\ncross_asset: no\ninfer_otc: yes\n")
+    case = read_case(f)
+    assert (case.cross_asset, case.infer_otc) == (False, True)
+    assert read_case(SAMPLE / "case.yaml").cross_asset is True  # follow's default
+    g = tmp_path / "bad.yaml"
+    g.write_text("sources: [TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx]\ninfer_otc: maybe\n")
+    with pytest.raises(InputError, match="infer_otc"):
+        read_case(g)

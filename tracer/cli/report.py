@@ -23,11 +23,11 @@ from tracer.graph.spec import Selection
 CASE_OWNED = ("sources_file", "model", "top_paths", "use_entities", "direction", "asset", "since",
               "until", "through", "max_hops", "min_amount", "data_files", "label_files",
               "label_category", "workspace", "title", "graph_min_amount", "graph_top_k",
-              "graph_max_edges")  # fmt: skip
+              "graph_max_edges", "cross_asset", "infer_otc")  # fmt: skip
 
 
 #: Options taken as they are from ``tracer follow`` (the same objects: same names, defaults, help).
-FOLLOW_PARAMS = ("sources_file", "model", "top_paths", "use_entities")
+FOLLOW_PARAMS = ("sources_file", "model", "top_paths", "use_entities", "cross_asset", "infer_otc")
 
 
 def _trace_options(f: Any) -> Any:
@@ -77,6 +77,7 @@ def _case_from_options(
         until=params.get("until"), through=list(parse_through(params.get("through"))),
         max_hops=params.get("max_hops"), min_amount=params.get("min_amount") or 0.0,
         top_paths=params["top_paths"], entities=bool(params.get("use_entities")),
+        cross_asset=bool(params.get("cross_asset", True)), infer_otc=bool(params.get("infer_otc")),
         data=list(params.get("data_files") or ()), labels=list(params.get("label_files") or ()),
         label_category=params.get("label_category"),
         workspace=str(params["workspace"]) if params.get("workspace") else None,
@@ -140,6 +141,8 @@ def report(
     model: str,
     top_paths: int,
     use_entities: bool,
+    cross_asset: bool,
+    infer_otc: bool,
     collapse: CollapseChoice,
     selection: Selection,
     data: DataChoice,
@@ -188,6 +191,7 @@ def report(
         ws, case.sources, _case_selection(case, selection.stream), model=case.model,
         top_paths=case.top_paths, ledger=True, direction=case.direction,
         entities=True if case.entities else None, progress=terminal(quiet),
+        cross_asset=case.cross_asset, infer_otc=case.infer_otc,
     )  # fmt: skip
     prov = Provenance(
         command=["tracer", *ctx.meta.get("tracer.argv", [])],

@@ -61,6 +61,10 @@ class Case:
     min_amount: float = 0.0
     top_paths: int = 3
     entities: bool = False
+    #: follow through swaps, wraps and bridges (``--no-cross-asset``: stop at them)
+    cross_asset: bool = True
+    #: also through inferred OTC pass-throughs (marked inferred everywhere)
+    infer_otc: bool = False
     data: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     label_category: str | None = None
@@ -76,7 +80,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "sources": (list,), "title": (str,), "notes": (str,), "direction": (str,),
     "model": (str,), "asset": (str,), "since": (str,), "until": (str,),
     "through": (list, str), "max_hops": (int,), "min_amount": (int, float),
-    "top_paths": (int,), "entities": (bool,), "data": (list,), "labels": (list,),
+    "top_paths": (int,), "entities": (bool,), "cross_asset": (bool,), "infer_otc": (bool,),
+    "data": (list,), "labels": (list,),
     "label_category": (str,), "workspace": (str,), "graph": (dict,),
 }  # fmt: skip
 _BOOL_TEXT = {"true": True, "false": False, "yes": True, "no": False}
