@@ -93,9 +93,9 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     # the chain is a column of this format: a blank one is an error, not "ethereum"
     blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
     frame = flag_error(frame, blank.fill_null(True), "chain", "missing chain name")
-    shown = original.with_columns(pl.col(pl.Datetime).cast(pl.String))
     required = ("seq",) if "seq" in frame.columns else ()  # a null seq is not "derive one"
-    return RawBatch(frame, shown, {}, fmt, native_by_asset=True, required=required)
+    # the rows as read; rejects show their times as text (cast there, for the rejected rows only)
+    return RawBatch(frame, original, {}, fmt, native_by_asset=True, required=required)
 
 
 def _ts(original: pl.DataFrame) -> pl.Expr:
