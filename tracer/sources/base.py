@@ -29,6 +29,7 @@ from tracer.core.tokens import NATIVE, TokenTable, load_tokens
 from tracer.kernels.hashing import fnv1a64
 from tracer.sources.views import Occurrences, occurrences
 
+
 def _use_system_allocator() -> None:
     """Arrow buffers from the C allocator unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
 
