@@ -90,9 +90,9 @@ def test_backfill_rewrites_only_that_month(tmp_path, small_parts) -> None:
     read_months: list[str] = []
     real_keys = append_mod.Stored.keys
 
-    def spy(self, month):  # type: ignore[no-untyped-def]
+    def spy(self, month, *window):  # type: ignore[no-untyped-def]
         read_months.append(month)
-        return real_keys(self, month)
+        return real_keys(self, month, *window)
 
     append_mod.Stored.keys = spy  # type: ignore[method-assign]
     try:
