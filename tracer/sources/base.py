@@ -21,12 +21,19 @@ import polars as pl
 import pyarrow as pa
 
 from tracer.core.addresses import TRON, evm_exprs, normalize_chain, normalize_series
-from tracer.core.amounts import amount_series, canonical_digits, scaled_to_raw, value_error
+from tracer.core.amounts import (
+    UINT256_MAX,
+    amount_series,
+    canonical_digits,
+    scaled_to_raw,
+    value_error,
+)
 from tracer.core.chains import genesis_day, iso_us_expr, time_bounds_us
 from tracer.core.errors import InputError
 from tracer.core.schema import REJECT_PL, TRANSFER_PL
 from tracer.core.tokens import NATIVE, TokenTable, load_tokens
 from tracer.kernels.hashing import fnv1a64
+from tracer.kernels.text import all_hex, all_plain_digits
 from tracer.sources.views import Occurrences, occurrences
 
 
@@ -249,6 +256,7 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 _EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
+_UINT256_MAX_DIGITS = str(UINT256_MAX)
 _TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
 _CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
 _EVM_TX_RE = r"^0x[0-9a-f]{64}$"
@@ -257,22 +265,42 @@ _TRON_TX_RE = r"^[0-9a-f]{64}$"
 
 def _canonical_columns(frame: pl.DataFrame, chain: str) -> set[str]:
     """The id columns (``tx_hash``, ``src``, ``dst``, ``token``) whose every value is already in
-    canonical form (``token`` may be null: the native coin), checked in one parallel pass.
-    Tron addresses (base58) always take the normaliser."""
-    tx = _TRON_TX_RE if chain == TRON else _EVM_TX_RE
-    checks = [(pl.col("tx_hash").str.contains(tx).fill_null(False)).all().alias("tx_hash")]
-    if chain != TRON:
-        checks += [
-            (
-                (pl.col(c).is_null() if c == "token" else pl.lit(False))
-                | pl.col(c).str.contains(_EVM_ADDR_RE).fill_null(False)
-            )
-            .all()
-            .alias(c)
-            for c in ("src", "dst", "token")
-        ]
-    row = frame.select(checks).row(0, named=True)
-    return {c for c, ok in row.items() if ok}
+    canonical form (``token`` may be null: the native coin), and ``value`` when every value is
+    canonical digits below 78 of them (then also within uint256). One numba pass over each
+    column's bytes (:mod:`tracer.kernels.text`). Tron addresses (base58) always take the
+    normaliser."""
+    out = set()
+    columns = {"tx_hash": 64} if chain == TRON else {"tx_hash": 64, "src": 40, "dst": 40,
+                                                     "token": 40}  # fmt: skip
+    for col, width in columns.items():
+        series = frame[col]
+        if col == "token":
+            series = series.drop_nulls()
+        elif series.null_count():
+            continue
+        offsets, data = _strings_as_arrow(series)
+        if all_hex(offsets, data, width, not (chain == TRON and col == "tx_hash")):
+            out.add(col)
+    if frame["value"].null_count() == 0:
+        offsets, data = _strings_as_arrow(frame["value"])
+        if all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS)):
+            out.add("value")
+    return out
+
+
+def _with_token_meta(frame: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` left-joined with the token table on ``token`` (adds ``symbol`` and
+    ``decimals_right``). The table has one row per token, so the two columns are looked up
+    per row (``replace_strict``) instead of a join that reorders every column of every row."""
+    if meta["token"].is_duplicated().any() or meta["token"].null_count():
+        return frame.join(meta, on="token", how="left", maintain_order="left")
+    look = pl.col("token")
+    return frame.with_columns(
+        look.replace_strict(meta["token"], meta["symbol"], default=None,
+                            return_dtype=meta.schema["symbol"]).alias("symbol"),
+        look.replace_strict(meta["token"], meta["decimals"], default=None,
+                            return_dtype=meta.schema["decimals"]).alias("decimals_right"),
+    )  # fmt: skip
 
 
 def _blocks_fill(frame: pl.DataFrame, chain: str, blocks: pl.DataFrame | None) -> pl.DataFrame:
@@ -352,14 +380,17 @@ def _canonicalize_chain(
     )
     for name in batch.required:
         errors.append(_check(name, pl.lit("missing value"), pl.col(name).is_null()))
-    # value (blank is missing, never 0)
-    v = pl.col("value").str.strip_chars()
-    f = f.with_columns(pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value"))
-    f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
-    errors.append(_check("value", pl.col("_e_value")))
+    # value (blank is missing, never 0); nothing to do where every value is canonical
+    if "value" not in canonical:
+        v = pl.col("value").str.strip_chars()
+        f = f.with_columns(
+            pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value")
+        )
+        f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
+        errors.append(_check("value", pl.col("_e_value")))
     # token metadata
     meta = opts.tokens.frame().filter(pl.col("chain") == chain).drop("chain", "stablecoin")
-    f = f.join(meta, on="token", how="left", maintain_order="left")
+    f = _with_token_meta(f, meta)
     f = f.with_columns(
         pl.when(pl.col("token").is_null())
         .then(pl.lit(native_symbol, dtype=pl.String))
