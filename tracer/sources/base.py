@@ -111,6 +111,9 @@ class RawBatch:
     required: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
     warnings: list[str] = field(default_factory=list)  # what the reader found could mislead
+    #: Columns the reader proved canonical on its own buffers (:func:`proven_canonical`), so
+    #: the canonicaliser need not convert them to check again. Only a proof, never a guess.
+    canonical: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -263,28 +266,67 @@ _EVM_TX_RE = r"^0x[0-9a-f]{64}$"
 _TRON_TX_RE = r"^[0-9a-f]{64}$"
 
 
-def _canonical_columns(frame: pl.DataFrame, chain: str) -> set[str]:
+#: Canonical form of each id column: (hex digits, ``0x`` prefix); ``value``: digits.
+_FORMS = {"tx_hash": (64, True), "src": (40, True), "dst": (40, True), "token": (40, True)}
+
+
+def _checked_columns(chain: str) -> dict[str, tuple[int, bool]]:
+    """The columns whose canonical form is fixed hex on ``chain`` (Tron: bare hash only;
+    its base58 addresses always take the normaliser)."""
+    return {"tx_hash": (64, False)} if chain == TRON else _FORMS
+
+
+def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int, bool]) -> bool:
+    """Whether an Arrow string column is canonical everywhere (nulls allowed only in
+    ``token``: the native coin; ``value`` nowhere)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:
+        if chunk.null_count:
+            if col != "token":
+                return False
+            chunk = chunk.drop_null()
+        if not (pa.types.is_large_string(chunk.type) or pa.types.is_string(chunk.type)):
+            return False
+        if len(chunk) == 0:
+            continue
+        _, off_buf, data_buf = chunk.buffers()
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64)
+        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        ok = (
+            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
+            if col == "value"
+            else all_hex(offsets, data, form[0], form[1])
+        )
+        if not ok:
+            return False
+    return True
+
+
+def proven_canonical(table: pa.Table) -> frozenset[str]:
+    """The columns of an Arrow table already in their canonical EVM form (the same on every
+    EVM chain; a reader asks only when every row is of one EVM chain)."""
+    forms = _checked_columns("ethereum")
+    out = {c for c, form in forms.items()
+           if c in table.column_names and _canonical_arrow(table[c], c, form)}  # fmt: skip
+    if "value" in table.column_names and _canonical_arrow(table["value"], "value", (0, False)):
+        out.add("value")
+    return frozenset(out)
+
+
+def _canonical_columns(frame: pl.DataFrame, chain: str, proven: frozenset[str]) -> set[str]:
     """The id columns (``tx_hash``, ``src``, ``dst``, ``token``) whose every value is already in
     canonical form (``token`` may be null: the native coin), and ``value`` when every value is
     canonical digits below 78 of them (then also within uint256). One numba pass over each
-    column's bytes (:mod:`tracer.kernels.text`). Tron addresses (base58) always take the
-    normaliser."""
-    out = set()
-    columns = {"tx_hash": 64} if chain == TRON else {"tx_hash": 64, "src": 40, "dst": 40,
-                                                     "token": 40}  # fmt: skip
-    for col, width in columns.items():
-        series = frame[col]
-        if col == "token":
-            series = series.drop_nulls()
-        elif series.null_count():
-            continue
-        offsets, data = _strings_as_arrow(series)
-        if all_hex(offsets, data, width, not (chain == TRON and col == "tx_hash")):
+    column's bytes (:mod:`tracer.kernels.text`), unless the reader proved it on its own
+    buffers (``proven``)."""
+    out = set(proven) if chain != TRON else set()  # proofs are of the EVM forms
+    for col, form in _checked_columns(chain).items():
+        if col not in out and _canonical_arrow(frame[col].to_arrow(), col, form):
             out.add(col)
-    if frame["value"].null_count() == 0:
-        offsets, data = _strings_as_arrow(frame["value"])
-        if all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS)):
-            out.add("value")
+    if "value" not in out and _canonical_arrow(frame["value"].to_arrow(), "value", (0, False)):
+        out.add("value")
     return out
 
 
@@ -345,7 +387,7 @@ def _canonicalize_chain(
     # Fast path: a column already in canonical form everywhere (the usual case for ethereum-etl
     # and BigQuery exports) is kept as it is; one regex pass instead of five string passes.
     no_error = pl.lit(None, pl.String)
-    canonical = _canonical_columns(f, chain)
+    canonical = _canonical_columns(f, chain, batch.canonical)
     if "tx_hash" in canonical:
         exprs = [pl.col("tx_hash"), no_error.alias("_e_tx_hash")]
     else:
