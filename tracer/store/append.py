@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +390,19 @@ def append(
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
     run: list[tuple[str, pl.DataFrame]] = []
 
+    # Partition files are written on one background thread while this one de-duplicates and
+    # numbers the next month (Parquet encoding releases the GIL); at most one month is in
+    # flight, so memory stays one month ahead. ``pieces`` keeps the manifest order.
+    pool = ThreadPoolExecutor(max_workers=1)
+    pieces: list[list[dict[str, Any]] | Future[list[dict[str, Any]]]] = []
+
     def write_month(month: str, rows: pl.DataFrame) -> None:
+        for earlier in pieces:
+            if isinstance(earlier, Future):
+                earlier.result()  # one write in flight at a time (and its errors surface here)
+        pieces.append(pool.submit(_write_month, month, rows))
+
+    def _write_month(month: str, rows: pl.DataFrame) -> list[dict[str, Any]]:
         old = stored.by_month.get(month, [])
         first_ts = int(rows["ts"].dt.epoch("us")[0])
         cut = 0
@@ -413,8 +426,7 @@ def append(
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
         _write_rows(writer, rows)
-        parts.extend(keep)
-        parts.extend(writer.close())
+        return [*keep, *writer.close()]
 
     def flush_run() -> None:
         nonlocal lookup, next_id
@@ -436,30 +448,35 @@ def append(
             at += r.height
         run.clear()
 
-    for month in sorted(set(stored.by_month) | spool.months):
-        rows = None
-        if month in spool.months:
-            rows = _first_arrivals(spool.month(month))
-            us = rows["ts"].dt.epoch("us")
-            keys = stored.keys(month, int(us.min()), int(us.max()))  # type: ignore[arg-type]
-            if keys.height:
-                rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
-                                 maintain_order="left")  # fmt: skip
-            per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
-            for f, n, unknown in per_file.iter_rows():
-                a, b = counts.get(f, (0, 0))
-                counts[f] = (a + n, b + unknown)
-        if rows is None or rows.height == 0:
-            flush_run()  # parts stay in month order
-            for p in stored.by_month.get(month, []):
-                link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
-            parts.extend(stored.by_month.get(month, []))
-            continue
-        run.append((month, _chain_order(rows.drop("_file"))))
-        del rows
-        if sum(r.height for _, r in run) >= RUN_ROWS:
-            flush_run()
-    flush_run()
+    try:
+        for month in sorted(set(stored.by_month) | spool.months):
+            rows = None
+            if month in spool.months:
+                rows = _first_arrivals(spool.month(month))
+                us = rows["ts"].dt.epoch("us")
+                keys = stored.keys(month, int(us.min()), int(us.max()))  # type: ignore[arg-type]
+                if keys.height:
+                    rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
+                                     maintain_order="left")  # fmt: skip
+                per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
+                for f, n, unknown in per_file.iter_rows():
+                    a, b = counts.get(f, (0, 0))
+                    counts[f] = (a + n, b + unknown)
+            if rows is None or rows.height == 0:
+                flush_run()  # parts stay in month order
+                for p in stored.by_month.get(month, []):
+                    link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
+                pieces.append(stored.by_month.get(month, []))
+                continue
+            run.append((month, _chain_order(rows.drop("_file"))))
+            del rows
+            if sum(r.height for _, r in run) >= RUN_ROWS:
+                flush_run()
+        flush_run()
+        for piece in pieces:
+            parts.extend(piece.result() if isinstance(piece, Future) else piece)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # never leave a write running
     if sum(n for n, _ in counts.values()) == 0:
         return None, counts
     names = list(w.base.get("addresses", []))
