@@ -212,6 +212,9 @@ class Spool:
 
     def tokens(self) -> pl.DataFrame:
         cols = ["chain", "token", "asset", "decimals"]
+        mem = [f for fs in self.memory.values() for f in fs]
+        if not self.files and mem and all(_constant(f[c]) for f in mem for c in cols):
+            return pl.concat([f.head(1).select(cols) for f in mem]).unique(maintain_order=True)
         parts = [p.select(cols) for p in self._frames()]
         if not parts:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
@@ -312,27 +315,60 @@ def _first_arrivals(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)``, but a 64-bit hash of
     the key first: when no two hashes are equal (the usual case: an export holds each transfer
     once) no row can repeat and the exact, much slower ``unique`` is skipped."""
-    h = pl.lit(0, pl.UInt64)
-    for i, c in enumerate(TRANSFER_KEY):
-        h = h ^ pl.col(c).hash(seed=i + 1)
-    if not rows.select(h.is_duplicated().any()).item():
+    varying = [c for c in TRANSFER_KEY if not _constant(rows[c])]  # equal on every row: no help
+    if rows.height < 2:
         return rows
+    if varying:
+        h = pl.col(varying[0]).hash(seed=1)
+        for i, c in enumerate(varying[1:]):
+            h = h ^ pl.col(c).hash(seed=i + 2)
+        if not rows.select(h.is_duplicated().any()).item():
+            return rows
     return rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)
 
 
-def _in_chain_order(rows: pl.DataFrame) -> bool:
-    """Whether ``rows`` already are in :data:`~tracer.core.schema.TRANSFER_ORDER` (nulls last):
-    one vectorised comparison of each row with the next, instead of a six-key sort."""
-    if rows.height < 2:
-        return True
-    ok = pl.lit(True)
-    for c in reversed(TRANSFER_ORDER):
+def _constant(s: pl.Series) -> bool:
+    """Whether every value of ``s`` is the same non-null value (one comparison pass)."""
+    return s.null_count() == 0 and bool((s == s[0]).all()) if s.len() else True
+
+
+def _ordered(cols: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """``(before, tie)`` per row against the next row over ``cols`` in order, nulls last:
+    ``before`` the row sorts strictly before the next, ``tie`` all of ``cols`` are equal."""
+    before, tie = pl.lit(False), pl.lit(True)
+    for c in reversed(cols):
         x, y = pl.col(c), pl.col(c).shift(-1)
         xn, yn = x.is_null(), y.is_null()
         lt = (~xn & yn) | (~xn & ~yn & (x < y)).fill_null(False)
         eq = (xn & yn) | (~xn & ~yn & (x == y)).fill_null(False)
-        ok = lt | (eq & ok)
-    return bool(rows.select(ok.slice(0, rows.height - 1).all()).item())
+        before, tie = lt | (eq & before), eq & tie
+    return before, tie
+
+
+def _in_chain_order(rows: pl.DataFrame) -> bool:
+    """Whether ``rows`` already are in :data:`~tracer.core.schema.TRANSFER_ORDER` (nulls last):
+    one vectorised comparison of each row with the next instead of a six-key sort. The
+    numeric keys (time, block, seq) decide almost every pair; the text keys are compared
+    only for the pairs those leave tied."""
+    if rows.height < 2:
+        return True
+    numeric, text = TRANSFER_ORDER[:3], TRANSFER_ORDER[3:]
+    assert numeric == ["ts", "block", "seq"]
+    before, tie = _ordered(numeric)
+    pairs = rows.select(before.alias("b"), tie.alias("t")).slice(0, rows.height - 1)
+    if not (pairs["b"] | pairs["t"]).all():
+        return False
+    tied = pairs["t"].arg_true()
+    if tied.len() == 0:
+        return True
+    both = pl.concat([tied, tied + 1]).unique().sort()
+    sub = rows.select(text).with_row_index("_i").filter(pl.col("_i").is_in(both))
+    # compare each tied row with its successor (present in ``sub``: ``both`` holds both)
+    before, tie = _ordered(text)
+    nxt = pl.col("_i").shift(-1) == pl.col("_i") + 1
+    check = sub.select(((before | tie) | ~nxt.fill_null(False)).alias("ok"),
+                       pl.col("_i"))  # fmt: skip
+    return bool(check.filter(pl.col("_i").is_in(tied))["ok"].all())
 
 
 def _chain_order(rows: pl.DataFrame) -> pl.DataFrame:
