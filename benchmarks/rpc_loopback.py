@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def make_logs(n_logs: int, per_block: int, n_addresses: int, seed: int = 5) -> l
     src = rng.integers(1, n_addresses + 1, n_logs)
     dst = rng.integers(1, n_addresses + 1, n_logs)
     value = rng.integers(1, 10**12, n_logs)
-    blocks: list[list[dict]] = []
+    blocks: ClassVar[list[list[dict]]] = []
     for k in range(n_logs):
         b, i = divmod(k, per_block)
         if i == 0:
@@ -53,7 +53,7 @@ def make_logs(n_logs: int, per_block: int, n_addresses: int, seed: int = 5) -> l
 
 
 class _Handler(BaseHTTPRequestHandler):
-    blocks: list[list[dict]] = []
+    blocks: ClassVar[list[list[dict]]] = []
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

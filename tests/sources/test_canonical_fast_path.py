@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from tracer.core.errors import InputError
 from tracer.sources import read_file
 from tracer.sources.base import proven_canonical

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tracer.core.amounts import amount_expr, amount_series
 from tracer.core.schema import TRANSFER_KEY
 from tracer.store.append import (
