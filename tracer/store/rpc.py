@@ -475,6 +475,7 @@ def sync_rpc(
     policy: ChunkPolicy | None = None,
     progress: ProgressFactory | None = None,
     on_round: Callable[[list[tuple[str, SyncSummary]]], None] | None = None,
+    flush_logs: int = 50_000,
 ) -> list[tuple[str, SyncSummary]]:
     """``tracer ingest-rpc`` as a library call: sync ERC-20 ``Transfer`` logs of ``tokens`` (and
     native transfers with ``native``) from the node at ``url`` into workspace ``ws``.
@@ -484,6 +485,7 @@ def sync_rpc(
     keep following the head ``margin`` blocks behind (until interrupted), each reported to
     ``on_round``. Every round resumes after the workspace's checkpoints, so a killed run loses
     nothing and duplicates nothing. Returns the last round's ``(name, summary)`` per token.
+    ``flush_logs``: logs (or native transfers) per workspace commit.
     """
     from tracer.core.addresses import normalize_chain, normalize_evm
 
@@ -518,7 +520,7 @@ def sync_rpc(
                 results.append((sym, sync_token(
                     ws, get_logs=get_logs, block_ts=block_ts, token=token, chain=chain,
                     symbol=sym, decimals=dec, start=from_block, end=stop, policy=policy,
-                    on_chunk=step,
+                    on_chunk=step, flush_logs=flush_logs,
                 )))  # fmt: skip
         if natives is not None:
             get_block, get_receipts = natives
@@ -526,6 +528,7 @@ def sync_rpc(
                 results.append(("native", sync_native(
                     ws, get_block=get_block, get_receipts=get_receipts, chain=chain,
                     start=from_block, end=stop, on_block=lambda blocks: step(blocks, 0),
+                    flush_rows=flush_logs,
                 )))  # fmt: skip
         last[:] = results
         if on_round is not None:
