@@ -76,3 +76,22 @@ def test_no_proof_for_tron_or_several_chains(tmp_path: Path) -> None:
     tron.write_parquet(f)
     t = read_file(f, options=None).transfers
     assert t["tx_hash"].to_list() == [f"{1:064x}"]  # the 0x went: Tron's form
+
+
+@pytest.mark.parametrize("tokens", [[USDT] * 4, [USDT, "0x" + "9" * 40, USDT, None]])
+def test_token_metadata_fills_asset_and_decimals_one_or_many_tokens(
+    tmp_path: Path, tokens: list
+) -> None:
+    """One token (constant lookup) or several (per-row lookup): the same table values."""
+    f = tmp_path / "c.parquet"
+    native = [t is None for t in tokens]
+    canonical(token=tokens, asset=[("ETH" if n else None) for n in native],
+              decimals=pl.Series([None] * 4, dtype=pl.Int16)).write_parquet(f)  # fmt: skip
+    t = read_file(f).transfers
+    for tok, asset, dec in zip(tokens, t["asset"], t["decimals"], strict=True):
+        if tok == USDT:
+            assert (asset, dec) == ("USDT", 6)
+        elif tok is None:
+            assert (asset, dec) == ("ETH", 18)
+        else:  # unknown token: no symbol, decimals unknown (counted, never guessed)
+            assert (asset, dec) == (None, None)

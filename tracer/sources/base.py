@@ -336,6 +336,15 @@ def _with_token_meta(frame: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
     per row (``replace_strict``) instead of a join that reorders every column of every row."""
     if meta["token"].is_duplicated().any() or meta["token"].null_count():
         return frame.join(meta, on="token", how="left", maintain_order="left")
+    tok = frame["token"]
+    if frame.height and tok.null_count() == 0 and bool((tok == tok[0]).all()):
+        hit = meta.filter(pl.col("token") == tok[0])  # one token (the usual export): constants
+        sym = hit["symbol"][0] if hit.height else None
+        dec = hit["decimals"][0] if hit.height else None
+        return frame.with_columns(
+            pl.lit(sym, meta.schema["symbol"]).alias("symbol"),
+            pl.lit(dec, meta.schema["decimals"]).alias("decimals_right"),
+        )
     look = pl.col("token")
     return frame.with_columns(
         look.replace_strict(meta["token"], meta["symbol"], default=None,
