@@ -253,8 +253,8 @@ def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
     pairs (``chain``, ``address``) in code order."""
     n = rows.height
     src, dst = rows["src"], rows["dst"]
-    chains = rows["chain"].unique()
-    one_chain = chains.len() == 1
+    one_chain = n > 0 and _constant(rows["chain"])
+    chains = rows["chain"].head(1) if one_chain else rows["chain"]
     if not one_chain:  # the chain is part of the key: encode "chain<US>address"
         src = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "src")).to_series()
         dst = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "dst")).to_series()
