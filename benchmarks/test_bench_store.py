@@ -50,14 +50,9 @@ def _chunk(base: pl.DataFrame, k: int, span_us: int) -> pl.DataFrame:
 
 
 def _ingest_seconds(ws_dir: Path, files: list[Path]) -> float:
-    from tracer.store.workspace import Workspace
+    from benchmarks.test_bench_ingest import _ingest_seconds as timed
 
-    ws = Workspace.open(ws_dir, create=True)
-    t0 = time.perf_counter()
-    s = ws.ingest(files)
-    seconds = time.perf_counter() - t0
-    assert s.changed and s.total("loaded") > 0
-    return seconds
+    return timed(ws_dir, files)
 
 
 @pytest.fixture(scope="module")
