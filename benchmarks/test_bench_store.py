@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.conftest import SIZES, record
+from benchmarks.conftest import record
 
 CHUNK = 10_000_000
 TAIL = 1_000_000
@@ -32,8 +32,12 @@ DAY_US = 86_400_000_000
 
 
 def bench_rows() -> int:
-    raw = os.environ.get("TRACER_BENCH_ROWS", "100M")
-    return SIZES.get(raw.upper()) or int(raw.replace("_", ""))
+    """``TRACER_BENCH_ROWS``: ``100M`` (default), ``20M``, ``500k`` or a plain number."""
+    raw = os.environ.get("TRACER_BENCH_ROWS", "100M").upper().replace("_", "")
+    for suffix, scale in (("M", 1_000_000), ("K", 1_000)):
+        if raw.endswith(suffix):
+            return int(float(raw[:-1]) * scale)
+    return int(raw)
 
 
 def _cache() -> Path:

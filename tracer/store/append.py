@@ -362,13 +362,13 @@ def _in_chain_order(rows: pl.DataFrame) -> bool:
     if tied.len() == 0:
         return True
     both = pl.concat([tied, tied + 1]).unique().sort()
-    sub = rows.select(text).with_row_index("_i").filter(pl.col("_i").is_in(both))
+    sub = rows.select(text).with_row_index("_i").filter(pl.col("_i").is_in(both.implode()))
     # compare each tied row with its successor (present in ``sub``: ``both`` holds both)
     before, tie = _ordered(text)
     nxt = pl.col("_i").shift(-1) == pl.col("_i") + 1
     check = sub.select(((before | tie) | ~nxt.fill_null(False)).alias("ok"),
                        pl.col("_i"))  # fmt: skip
-    return bool(check.filter(pl.col("_i").is_in(tied))["ok"].all())
+    return bool(check.filter(pl.col("_i").is_in(tied.implode()))["ok"].all())
 
 
 def _chain_order(rows: pl.DataFrame) -> pl.DataFrame:
