@@ -3,6 +3,7 @@ only the receiving months rewritten, kill -9 during an append leaves the previou
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS, USDT_ETH
@@ -278,3 +280,23 @@ def test_a_single_batch_is_never_spooled_to_disk(tmp_path, monkeypatch) -> None:
     ws.ingest([rows_csv(tmp_path / "b.csv", months(100, FEB, 10)),
                rows_csv(tmp_path / "c.csv", months(200, FEB, 10))])  # fmt: skip
     assert flushed == [1]  # b's rows went to disk when c's arrived
+
+
+def test_a_reexport_with_a_shifted_time_at_a_file_boundary_is_still_a_duplicate(
+    tmp_path, small_parts
+) -> None:
+    """Two exports may disagree on a transfer's time (minute-precision text, a time zone): the
+    key window reaches DEDUP_MARGIN_US around the new rows, so the stored copy is found even
+    when the shifted time falls past the end of the file that holds it."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([rows_csv(tmp_path / "base.csv", months(1, JAN[:20], 200))])
+    first = ws.manifest()["parts"][0]
+    edge = pl.read_parquet(tmp_path / "ws" / f"g{ws.manifest()['generation']}" / "transfers"
+                           / first["file"]).row(-1, named=True)  # fmt: skip
+    shifted = (edge["ts"] + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    f = tmp_path / "again.csv"
+    f.write_text("tx_hash,src,dst,value,ts,token,seq,chain\n"
+                 f"{edge['tx_hash']},{edge['src']},{edge['dst']},{edge['value']},{shifted},"
+                 f"{USDT_ETH},{edge['seq']},ethereum\n")  # fmt: skip
+    s = ws.ingest([f])
+    assert (s.total("loaded"), s.total("duplicate")) == (0, 1) and not s.changed

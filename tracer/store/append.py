@@ -52,6 +52,10 @@ from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edg
 
 #: A month's last file smaller than this share of ``PART_ROWS`` is merged into, not followed.
 COMPACT_FRACTION = 8
+#: How far apart two exports may place the same transfer in time and still be recognised as
+#: duplicates: a day covers minute-precision text and a wrong time zone. (The month must agree
+#: in any case: de-duplication runs per month.)
+DEDUP_MARGIN_US = 86_400_000_000
 #: An append rewrites at most ``MERGE_FACTOR - 1`` stored rows per new row to compact small
 #: last files (so the work of an append stays proportional to what it adds).
 MERGE_FACTOR = 4
@@ -118,8 +122,9 @@ class Stored:
     def keys(self, month: str, lo: int | None = None, hi: int | None = None) -> pl.DataFrame:
         """The de-duplication keys of one month's stored rows, only from the files whose time
         range meets ``lo..hi`` (µs) when given: a transfer's time is fixed by its block, so a
-        re-exported row can only match a stored row of the same time. An append at the chain's
-        end then reads the keys of the last file at most, not of the whole month."""
+        re-exported row can only match a stored row of (nearly: :data:`DEDUP_MARGIN_US`) the
+        same time. An append at the chain's end then reads the keys of its last files only,
+        not of the whole month."""
         parts = [p for p in self.by_month.get(month, [])
                  if lo is None or hi is None or (p["last_ts"] >= lo and p["first_ts"] <= hi)]
         names = tuple(p["file"] for p in parts)
@@ -490,7 +495,9 @@ def append(
             if month in spool.months:
                 rows = _first_arrivals(spool.month(month))
                 us = rows["ts"].dt.epoch("us")
-                keys = stored.keys(month, int(us.min()), int(us.max()))  # type: ignore[arg-type]
+                first, last = int(us.min()), int(us.max())  # type: ignore[arg-type]
+                lo, hi = first - DEDUP_MARGIN_US, last + DEDUP_MARGIN_US
+                keys = stored.keys(month, lo, hi)
                 if keys.height:
                     rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
                                      maintain_order="left")  # fmt: skip
