@@ -40,6 +40,14 @@ def bench_rows() -> int:
     return int(raw)
 
 
+def _peak_rss_mib() -> float:
+    """The benchmark process's peak RSS so far (it includes building the cached workspace
+    when this run built it)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _cache() -> Path:
     return Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
 
@@ -104,7 +112,8 @@ def test_append_1m_rows_to_a_big_workspace(big_workspace: dict, tmp_path: Path) 
     shutil.copytree(big_workspace["ws"], copy, copy_function=os.link)
     appended = _ingest_seconds(copy, [big_workspace["tail"]])
     record(f"store: append 1M rows to a {n:,}-row workspace", items=TAIL, seconds=appended,
-           unit="rows/s", baseline="store: 1M rows into an empty workspace")  # fmt: skip
+           unit="rows/s", baseline="store: 1M rows into an empty workspace",
+           peak_rss_mib=_peak_rss_mib())  # fmt: skip
     print(f"\n1M rows into an empty workspace: {empty:.2f} s; appended to {n:,} rows: "
           f"{appended:.2f} s; append / empty = {appended / empty:.2f} (goal <= 2)")
 
@@ -157,4 +166,4 @@ def test_ingest_rpc_flushes_take_flat_time(tmp_path: Path) -> None:
     first, last = times[0][1], max(t for _, t in times[-3:])
     print(f"  ingest time: first flush {first:.2f} s, slowest of the last three {last:.2f} s")
     record(f"ingest-rpc {n_logs:,} logs, {flushes} flushes (loopback)", items=n_logs,
-           seconds=total, unit="logs/s")  # fmt: skip
+           seconds=total, unit="logs/s", peak_rss_mib=_peak_rss_mib())  # fmt: skip

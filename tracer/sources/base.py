@@ -258,12 +258,9 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
     return norm, err
 
 
-_EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
 _UINT256_MAX_DIGITS = str(UINT256_MAX)
 _TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
 _CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
-_EVM_TX_RE = r"^0x[0-9a-f]{64}$"
-_TRON_TX_RE = r"^[0-9a-f]{64}$"
 
 
 #: Canonical form of each id column: (hex digits, ``0x`` prefix); ``value``: digits.

@@ -12,7 +12,8 @@ export holds one batch); then, one month at a time, the month's candidates are d
   rewritten. New data at the chain's end (the usual case) therefore writes only new files; a
   backfill into an old month rewrites that month's tail only. A small last file (under
   :data:`COMPACT_FRACTION` of a full one) is merged rather than followed by another, so many small
-  appends (``ingest-rpc`` flushes) do not leave thousands of tiny files.
+  appends (``ingest-rpc`` flushes) do not leave thousands of tiny files; the merge stays within
+  :data:`MERGE_FACTOR` - 1 stored rows per new row, so no flush rewrites a growing file.
 * **dictionaries**: known addresses keep their ids; new ones get the next ids in order of first
   appearance in the new rows (source before destination), written as one more
   ``addresses-<generation>.parquet`` chunk (the earlier chunks hard-linked). Tokens likewise.
