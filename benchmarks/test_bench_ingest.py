@@ -73,13 +73,20 @@ def test_ingest_csv_python_loop(benchmark, csv_file: Path) -> None:  # type: ign
 
 # -- into a workspace: the one writer, append-only ----------------------------------------------
 def _ingest_seconds(ws_dir: Path, files: list[Path]) -> float:
+    """Wall seconds of one ingest; also prints the process's CPU seconds (user + system, all
+    threads), which a shared machine's load does not inflate the way it inflates wall time."""
+    import os
+
     from tracer.store.workspace import Workspace
 
     ws = Workspace.open(ws_dir, create=True)
-    t0 = time.perf_counter()
+    c0, t0 = os.times(), time.perf_counter()
     s = ws.ingest(files)
-    seconds = time.perf_counter() - t0
+    seconds, c1 = time.perf_counter() - t0, os.times()
     assert s.changed
+    cpu = c1.user - c0.user + c1.system - c0.system
+    print(f"\ningest of {s.total('loaded'):,} rows: {seconds:.1f} s wall, {cpu:.1f} s CPU "
+          f"({s.total('loaded') / seconds / 1e6:.2f}M rows/s wall, load {os.getloadavg()[0]:.1f})")
     return seconds
 
 

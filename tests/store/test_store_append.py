@@ -3,6 +3,7 @@ only the receiving months rewritten, kill -9 during an append leaves the previou
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS, USDT_ETH
@@ -90,9 +92,9 @@ def test_backfill_rewrites_only_that_month(tmp_path, small_parts) -> None:
     read_months: list[str] = []
     real_keys = append_mod.Stored.keys
 
-    def spy(self, month):  # type: ignore[no-untyped-def]
+    def spy(self, month, *window):  # type: ignore[no-untyped-def]
         read_months.append(month)
-        return real_keys(self, month)
+        return real_keys(self, month, *window)
 
     append_mod.Stored.keys = spy  # type: ignore[method-assign]
     try:
@@ -201,3 +203,100 @@ def test_kill_minus_nine_during_an_append_leaves_the_previous_generation(
     once = Workspace.open(tmp_path / "once", create=True)
     once.ingest([base, more])
     assert state(Workspace.open(ws_dir)) == state(once)
+
+
+def test_many_small_appends_rewrite_a_bounded_share_and_stay_few_files(
+    tmp_path, small_parts, monkeypatch
+) -> None:
+    """ingest-rpc flushes: each append rewrites at most (MERGE_FACTOR - 1) stored rows per new
+    row (so a flush's cost does not grow with the month), and small files are still merged."""
+    monkeypatch.setattr(partitions, "PART_ROWS", 400)  # small-file threshold: 50 rows
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    rewritten: list[tuple[int, int]] = []
+    real_read = append_mod.Stored.read
+
+    def spy(self, parts):  # type: ignore[no-untyped-def]
+        out = real_read(self, parts)
+        rewritten.append((out.height, batch))
+        return out
+
+    monkeypatch.setattr(append_mod.Stored, "read", spy)
+    batch = 6
+    for k in range(20):  # 20 appends of 6 rows, each later in January than the one before
+        day = JAN[k]
+        rows_csv(tmp_path / "f.csv", [(1000 + k * 10 + i, day, i, 7 + i) for i in range(batch)])
+        assert ws.ingest([tmp_path / "f.csv"]).total("loaded") == batch
+    assert rewritten, "small last files were merged"
+    assert all(old <= (append_mod.MERGE_FACTOR - 1) * new for old, new in rewritten)
+    parts = ws.manifest()["parts"]
+    assert sum(p["rows"] for p in parts) == 120
+    assert len(parts) <= 120 // (append_mod.MERGE_FACTOR * batch) + 2  # not one file a flush
+    once = Workspace.open(tmp_path / "once", create=True)
+    once.ingest([rows_csv(tmp_path / "all.csv", [(1000 + k * 10 + i, JAN[k], i, 7 + i)
+                                                  for k in range(20) for i in range(batch)])])
+    assert state(ws) == state(once)
+
+
+def test_duplicates_are_looked_for_only_in_files_of_the_same_time(tmp_path, small_parts) -> None:
+    """A re-exported row has its block's time: only stored files whose time range meets the
+    new rows' are read for keys (an append at the end reads the last file's at most)."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([rows_csv(tmp_path / "base.csv", months(1, JAN[:20], 200))])
+    assert len(ws.manifest()["parts"]) >= 3
+    read: list[int] = []
+    real_keys = append_mod.Stored.keys
+
+    def spy(self, month, *window):  # type: ignore[no-untyped-def]
+        out = real_keys(self, month, *window)
+        read.append(out.height)
+        return out
+
+    append_mod.Stored.keys = spy  # type: ignore[method-assign]
+    try:
+        late = rows_csv(tmp_path / "late.csv", months(900, JAN[25:], 10))
+        assert ws.ingest([late]).total("loaded") == 10
+        assert read == [0]  # nothing stored overlaps Jan 26-28
+        read.clear()
+        # a re-export of the base's last day with one new row: only the last file is read
+        last_day = [r for r in months(1, JAN[:20], 200) if r[1] == JAN[19]]
+        again = rows_csv(tmp_path / "again.csv", [*last_day, (5000, JAN[19], 1, 2)])
+        s = ws.ingest([again])
+        assert s.total("loaded") == 1 and s.total("duplicate") == len(last_day)
+        assert 0 < read[0] < 200
+    finally:
+        append_mod.Stored.keys = real_keys  # type: ignore[method-assign]
+
+
+def test_a_single_batch_is_never_spooled_to_disk(tmp_path, monkeypatch) -> None:
+    """The last (here: only) batch is already in memory; writing it to spool files and reading
+    it back would only cost time. Earlier batches still go to disk (test_store_batched)."""
+    monkeypatch.setattr(append_mod, "SPOOL_MEMORY_ROWS", 7)
+    flushed: list[int] = []
+    real = append_mod.Spool._flush
+    monkeypatch.setattr(append_mod.Spool, "_flush", lambda self: (flushed.append(1), real(self)))
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    assert ws.ingest([rows_csv(tmp_path / "a.csv", months(1, JAN, 30))]).total("loaded") == 30
+    assert flushed == []
+    ws.ingest([rows_csv(tmp_path / "b.csv", months(100, FEB, 10)),
+               rows_csv(tmp_path / "c.csv", months(200, FEB, 10))])  # fmt: skip
+    assert flushed == [1]  # b's rows went to disk when c's arrived
+
+
+def test_a_reexport_with_a_shifted_time_at_a_file_boundary_is_still_a_duplicate(
+    tmp_path, small_parts
+) -> None:
+    """Two exports may disagree on a transfer's time (minute-precision text, a time zone): the
+    key window reaches DEDUP_MARGIN_US around the new rows, so the stored copy is found even
+    when the shifted time falls past the end of the file that holds it."""
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ws.ingest([rows_csv(tmp_path / "base.csv", months(1, JAN[:20], 200))])
+    first = ws.manifest()["parts"][0]
+    edge = pl.read_parquet(tmp_path / "ws" / f"g{ws.manifest()['generation']}" / "transfers"
+                           / first["file"]).row(-1, named=True)  # fmt: skip
+    shifted = (edge["ts"] + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    f = tmp_path / "again.csv"
+    f.write_text("tx_hash,src,dst,value,ts,token,seq,chain\n"
+                 f"{edge['tx_hash']},{edge['src']},{edge['dst']},{edge['value']},{shifted},"
+                 f"{USDT_ETH},{edge['seq']},ethereum\n")  # fmt: skip
+    s = ws.ingest([f])
+    assert (s.total("loaded"), s.total("duplicate")) == (0, 1) and not s.changed

@@ -50,6 +50,37 @@ def amount_expr(value: pl.Expr, decimals: pl.Expr) -> pl.Expr:
     return pl.when(decimals.is_null()).then(None).otherwise(text.cast(pl.Float64, strict=False))
 
 
+#: ``10**d`` as float64 for every ``d`` where it is exact (all powers of ten up to 10**22).
+_EXACT_POW10 = {d: float(10**d) for d in range(23)}
+
+
+def amount_series(
+    frame: pl.DataFrame, value: str = "value", decimals: str = "decimals"
+) -> pl.Series:
+    """:func:`amount_expr` over ``frame``, the same doubles, without text for most rows.
+
+    Where the integer fits 53 bits and ``decimals <= 22`` both operands are exact doubles, and
+    IEEE division rounds their exact quotient once: the double nearest ``value / 10**decimals``,
+    which is what parsing ``"<digits>e-<decimals>"`` gives. Only the other rows (wei amounts above
+    ~0.009 ETH, say) are parsed as text, and only when there are any.
+    """
+    v = frame[value].cast(pl.UInt64, strict=False)
+    d = frame[decimals]
+    scale = d.replace_strict(_EXACT_POW10, default=None, return_dtype=pl.Float64)
+    fast = (v <= 2**53) & scale.is_not_null()
+    quick = v.cast(pl.Float64) / scale
+    if fast.fill_null(False).all():
+        return quick.alias("amount")
+    slow = frame.select(amount_expr(pl.col(value), pl.col(decimals))).to_series()
+    return (
+        pl.select(
+            pl.when(pl.lit(fast.fill_null(False))).then(pl.lit(quick)).otherwise(pl.lit(slow))
+        )
+        .to_series()
+        .alias("amount")
+    )
+
+
 #: Most significant digits a number written in scientific notation may have and still be exact.
 #: Such text is a float's rendering (Dune, spreadsheets): every decimal of at most 15 significant
 #: digits survives a float round trip, so its rendering is the value the source held; 16-17 digits

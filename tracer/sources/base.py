@@ -11,6 +11,7 @@ true for every format at once.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,13 +21,34 @@ import polars as pl
 import pyarrow as pa
 
 from tracer.core.addresses import TRON, evm_exprs, normalize_chain, normalize_series
-from tracer.core.amounts import amount_expr, canonical_digits, scaled_to_raw, value_error
+from tracer.core.amounts import (
+    UINT256_MAX,
+    amount_series,
+    canonical_digits,
+    scaled_to_raw,
+    value_error,
+)
 from tracer.core.chains import genesis_day, iso_us_expr, time_bounds_us
 from tracer.core.errors import InputError
 from tracer.core.schema import REJECT_PL, TRANSFER_PL
 from tracer.core.tokens import NATIVE, TokenTable, load_tokens
 from tracer.kernels.hashing import fnv1a64
+from tracer.kernels.text import all_hex, all_plain_digits
 from tracer.sources.views import Occurrences, occurrences
+
+
+def _use_system_allocator() -> None:
+    """Arrow buffers from the C allocator unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
+
+    Why: pyarrow's bundled mimalloc hands freed pages back to the kernel at once, so every big
+    read faults them in again; reading a 10M-row canonical Parquet spent 6-12 s of system time
+    in page faults with it against 0.3-0.6 s with the system allocator (user time unchanged;
+    measured with ``os.times()``, see the h-ingest note)."""
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
+_use_system_allocator()
 
 #: Raw columns a source fills (any may be absent: it is then null).
 RAW_COLUMNS: dict[str, pl.DataType] = {
@@ -89,6 +111,9 @@ class RawBatch:
     required: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
     warnings: list[str] = field(default_factory=list)  # what the reader found could mislead
+    #: Columns the reader proved canonical on its own buffers (:func:`proven_canonical`), so
+    #: the canonicaliser need not convert them to check again. Only a proof, never a guess.
+    canonical: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -233,20 +258,97 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
     return norm, err
 
 
-_EVM_ADDR_RE = r"^0x[0-9a-f]{40}$"
+_UINT256_MAX_DIGITS = str(UINT256_MAX)
 _TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
 _CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
-_EVM_TX_RE = r"^0x[0-9a-f]{64}$"
-_TRON_TX_RE = r"^[0-9a-f]{64}$"
 
 
-def _all_match(frame: pl.DataFrame, col: str, pattern: str, *, nullable: bool) -> bool:
-    """Whether every value of ``col`` already matches its canonical ``pattern``."""
-    ok = frame.select(
-        (pl.col(col).is_null() if nullable else pl.lit(False))
-        | pl.col(col).str.contains(pattern).fill_null(False)
-    ).to_series()
-    return bool(ok.all())
+#: Canonical form of each id column: (hex digits, ``0x`` prefix); ``value``: digits.
+_FORMS = {"tx_hash": (64, True), "src": (40, True), "dst": (40, True), "token": (40, True)}
+
+
+def _checked_columns(chain: str) -> dict[str, tuple[int, bool]]:
+    """The columns whose canonical form is fixed hex on ``chain`` (Tron: bare hash only;
+    its base58 addresses always take the normaliser)."""
+    return {"tx_hash": (64, False)} if chain == TRON else _FORMS
+
+
+def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int, bool]) -> bool:
+    """Whether an Arrow string column is canonical everywhere (nulls allowed only in
+    ``token``: the native coin; ``value`` nowhere)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:
+        if chunk.null_count:
+            if col != "token":
+                return False
+            chunk = chunk.drop_null()
+        if not (pa.types.is_large_string(chunk.type) or pa.types.is_string(chunk.type)):
+            return False
+        if len(chunk) == 0:
+            continue
+        _, off_buf, data_buf = chunk.buffers()
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64)
+        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        ok = (
+            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
+            if col == "value"
+            else all_hex(offsets, data, form[0], form[1])
+        )
+        if not ok:
+            return False
+    return True
+
+
+def proven_canonical(table: pa.Table) -> frozenset[str]:
+    """The columns of an Arrow table already in their canonical EVM form (the same on every
+    EVM chain; a reader asks only when every row is of one EVM chain)."""
+    forms = _checked_columns("ethereum")
+    out = {c for c, form in forms.items()
+           if c in table.column_names and _canonical_arrow(table[c], c, form)}  # fmt: skip
+    if "value" in table.column_names and _canonical_arrow(table["value"], "value", (0, False)):
+        out.add("value")
+    return frozenset(out)
+
+
+def _canonical_columns(frame: pl.DataFrame, chain: str, proven: frozenset[str]) -> set[str]:
+    """The id columns (``tx_hash``, ``src``, ``dst``, ``token``) whose every value is already in
+    canonical form (``token`` may be null: the native coin), and ``value`` when every value is
+    canonical digits below 78 of them (then also within uint256). One numba pass over each
+    column's bytes (:mod:`tracer.kernels.text`), unless the reader proved it on its own
+    buffers (``proven``)."""
+    out = set(proven) if chain != TRON else set()  # proofs are of the EVM forms
+    for col, form in _checked_columns(chain).items():
+        if col not in out and _canonical_arrow(frame[col].to_arrow(), col, form):
+            out.add(col)
+    if "value" not in out and _canonical_arrow(frame["value"].to_arrow(), "value", (0, False)):
+        out.add("value")
+    return out
+
+
+def _with_token_meta(frame: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` left-joined with the token table on ``token`` (adds ``symbol`` and
+    ``decimals_right``). The table has one row per token, so the two columns are looked up
+    per row (``replace_strict``) instead of a join that reorders every column of every row."""
+    if meta["token"].is_duplicated().any() or meta["token"].null_count():
+        return frame.join(meta, on="token", how="left", maintain_order="left")
+    tok = frame["token"]
+    if frame.height and tok.null_count() == 0 and bool((tok == tok[0]).all()):
+        hit = meta.filter(pl.col("token") == tok[0])  # one token (the usual export): constants
+        sym = hit["symbol"][0] if hit.height else None
+        dec = hit["decimals"][0] if hit.height else None
+        return frame.with_columns(
+            pl.lit(sym, meta.schema["symbol"]).alias("symbol"),
+            pl.lit(dec, meta.schema["decimals"]).alias("decimals_right"),
+        )
+    look = pl.col("token")
+    return frame.with_columns(
+        look.replace_strict(meta["token"], meta["symbol"], default=None,
+                            return_dtype=meta.schema["symbol"]).alias("symbol"),
+        look.replace_strict(meta["token"], meta["decimals"], default=None,
+                            return_dtype=meta.schema["decimals"]).alias("decimals_right"),
+    )  # fmt: skip
 
 
 def _blocks_fill(frame: pl.DataFrame, chain: str, blocks: pl.DataFrame | None) -> pl.DataFrame:
@@ -263,14 +365,24 @@ def _blocks_fill(frame: pl.DataFrame, chain: str, blocks: pl.DataFrame | None) -
     )
 
 
+def _check(
+    name: str, message: pl.Expr, flag: pl.Expr | None = None
+) -> tuple[str, pl.Expr, pl.Expr]:
+    """One row check: ``(field, flag, message)``. ``flag`` (true where the row fails) is
+    evaluated on every row; ``message`` (non-null wherever ``flag`` holds) only on failing rows,
+    because Polars evaluates every branch of a ``when`` on every row: formatting 10M timestamps
+    into a reason nobody reads was most of a clean ingest's time."""
+    return name, message.is_not_null() if flag is None else flag, message
+
+
 def _canonicalize_chain(
     frame: pl.DataFrame, chain: str, opts: ReadOptions, batch: RawBatch
 ) -> pl.DataFrame:
     """Canonicalise rows of one chain; adds ``_err_field``/``_err_reason`` columns."""
     f = frame
-    errors: list[tuple[str, pl.Expr]] = []
+    errors: list[tuple[str, pl.Expr, pl.Expr]] = []
     if f["_error"].null_count() < f.height:
-        errors.append(("_source", pl.col("_error")))
+        errors.append(_check("_source", pl.col("_error")))
     native_symbol, native_decimals = NATIVE.get(chain, (None, None))
     # token null is the native coin only where the row says so (see RawBatch)
     native = pl.col("_native").fill_null(False)
@@ -281,13 +393,14 @@ def _canonicalize_chain(
     # Fast path: a column already in canonical form everywhere (the usual case for ethereum-etl
     # and BigQuery exports) is kept as it is; one regex pass instead of five string passes.
     no_error = pl.lit(None, pl.String)
-    if _all_match(f, "tx_hash", _TRON_TX_RE if chain == TRON else _EVM_TX_RE, nullable=False):
+    canonical = _canonical_columns(f, chain, batch.canonical)
+    if "tx_hash" in canonical:
         exprs = [pl.col("tx_hash"), no_error.alias("_e_tx_hash")]
     else:
         tx_norm, tx_err = _tx_hash_expr(chain)
         exprs = [tx_norm.alias("tx_hash"), tx_err.alias("_e_tx_hash")]
     for col in ("src", "dst", "token"):
-        if chain != TRON and _all_match(f, col, _EVM_ADDR_RE, nullable=col == "token"):
+        if col in canonical:
             norm_e, err_e = pl.col(col), no_error
         elif chain == TRON:
             norm, err = normalize_series(chain, f[col])
@@ -297,34 +410,35 @@ def _canonicalize_chain(
         if col == "token":
             err_e = pl.when(pl.col(col).is_null()).then(None).otherwise(err_e)
         exprs += [norm_e.alias(col), err_e.alias(f"_e_{col}")]
-        errors.append((col, pl.col(f"_e_{col}")))
+        if col not in canonical:
+            errors.append(_check(col, pl.col(f"_e_{col}")))
     f = f.with_columns(exprs)
-    errors.insert(1 if errors[0][0] == "_source" else 0, ("tx_hash", pl.col("_e_tx_hash")))
+    if "tx_hash" not in canonical:
+        errors.insert(1 if errors and errors[0][0] == "_source" else 0,
+                      _check("tx_hash", pl.col("_e_tx_hash")))  # fmt: skip
     errors.append(
-        (
+        _check(
             "token",
-            pl.when(pl.col("_no_token"))
-            .then(
-                pl.lit(
-                    "missing token contract (a token transfer without its contract is not the "
-                    f"native coin{'' if native_symbol is None else ' ' + native_symbol})"
-                )
-            )
-            .otherwise(None),
+            pl.lit(
+                "missing token contract (a token transfer without its contract is not the "
+                f"native coin{'' if native_symbol is None else ' ' + native_symbol})"
+            ),
+            pl.col("_no_token"),
         )
     )
     for name in batch.required:
-        errors.append(
-            (name, pl.when(pl.col(name).is_null()).then(pl.lit("missing value")).otherwise(None))
+        errors.append(_check(name, pl.lit("missing value"), pl.col(name).is_null()))
+    # value (blank is missing, never 0); nothing to do where every value is canonical
+    if "value" not in canonical:
+        v = pl.col("value").str.strip_chars()
+        f = f.with_columns(
+            pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value")
         )
-    # value (blank is missing, never 0)
-    v = pl.col("value").str.strip_chars()
-    f = f.with_columns(pl.when(v == "").then(None).otherwise(canonical_digits(v)).alias("value"))
-    f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
-    errors.append(("value", pl.col("_e_value")))
+        f = f.with_columns(value_error(pl.col("value")).alias("_e_value"))
+        errors.append(_check("value", pl.col("_e_value")))
     # token metadata
     meta = opts.tokens.frame().filter(pl.col("chain") == chain).drop("chain", "stablecoin")
-    f = f.join(meta, on="token", how="left", maintain_order="left")
+    f = _with_token_meta(f, meta)
     f = f.with_columns(
         pl.when(pl.col("token").is_null())
         .then(pl.lit(native_symbol, dtype=pl.String))
@@ -335,23 +449,24 @@ def _canonicalize_chain(
         .otherwise(pl.coalesce("decimals", pl.col("decimals_right").cast(pl.Int64)))
         .alias("decimals"),
     ).drop("symbol", "decimals_right")
+    dec = pl.col("decimals")
     errors.append(
-        (
+        _check(
             "decimals",
-            pl.when(pl.col("decimals").is_not_null() & ~pl.col("decimals").is_between(0, 77))
-            .then(pl.lit("decimals outside 0..77: ") + pl.col("decimals").cast(pl.String))
-            .otherwise(None),
+            pl.lit("decimals outside 0..77: ") + dec.cast(pl.String),
+            dec.is_not_null() & ~dec.is_between(0, 77),
         )
     )
     # time: present and plausible for this chain (see tracer.core.chains)
     f = _blocks_fill(f, chain, opts.blocks)
     earliest, latest = time_bounds_us(chain)
+    ts = pl.col("ts")
     errors.append(
-        (
+        _check(
             "ts",
-            pl.when(pl.col("ts").is_null() & pl.col("_ts_text").is_not_null())
+            pl.when(ts.is_null() & pl.col("_ts_text").is_not_null())
             .then(pl.lit("unparsable timestamp: ") + pl.col("_ts_text"))
-            .when(pl.col("ts").is_null())
+            .when(ts.is_null())
             .then(
                 pl.lit(
                     "no timestamp: this export has block numbers only; pass --blocks with "
@@ -360,46 +475,50 @@ def _canonicalize_chain(
                     else "missing timestamp"
                 )
             )
-            .when(pl.col("ts") < earliest)
+            .when(ts < earliest)
             .then(
                 pl.lit(
                     f"timestamp before {chain or 'the chain'}'s first block "
                     f"({genesis_day(chain)}){_TS_HINT}: "
                 )
-                + iso_us_expr(pl.col("ts"))
+                + iso_us_expr(ts)
             )
-            .when(pl.col("ts") > latest)
-            .then(pl.lit(f"timestamp in the future{_TS_HINT}: ") + iso_us_expr(pl.col("ts")))
+            .when(ts > latest)
+            .then(pl.lit(f"timestamp in the future{_TS_HINT}: ") + iso_us_expr(ts))
             .otherwise(None),
+            (ts.is_null() | (ts < earliest) | (ts > latest)).fill_null(True),
         )
     )
-    errors.append(
-        ("block", pl.when(pl.col("block") < 0).then(pl.lit("negative block")).otherwise(None))
-    )
+    errors.append(_check("block", pl.lit("negative block"), (pl.col("block") < 0).fill_null(False)))
     # Messages are built only for failing rows: concatenating "reason: value" strings for every
     # row was most of the ingest time on a clean 1M-row export.
-    checks = [(name, e.alias(f"_chk_{i}")) for i, (name, e) in enumerate(errors)]
-    f = f.with_columns([e for _, e in checks])
-    flags = [pl.col(f"_chk_{i}").is_not_null() for i in range(len(checks))]
-    f = f.with_columns(pl.any_horizontal(flags).alias("_bad"))
+    flags = [flag.fill_null(False).alias(f"_chk_{i}") for i, (_, flag, _) in enumerate(errors)]
+    f = f.with_columns(flags).with_columns(
+        pl.any_horizontal(pl.col(f"_chk_{i}") for i in range(len(errors))).alias("_bad")
+    )
+    none = pl.lit(None, pl.String)
+    drop = [f"_chk_{i}" for i in range(len(errors))] + ["_bad", "_no_token"]
+    if not f["_bad"].any():  # the usual case: no copy of the rows, no message built
+        f = f.with_columns(none.alias("_err_reason"), none.alias("_err_field"))
+        return f.drop(drop).with_columns(pl.lit(chain).alias("chain"))
     reasons = []
-    for i, (name, _) in enumerate(checks):
-        r = pl.col(f"_chk_{i}")
+    for i, (name, _, message) in enumerate(errors):
+        r = pl.when(pl.col(f"_chk_{i}")).then(message).otherwise(None)
         if name in ("src", "dst", "token", "value"):
             orig = pl.col(f"_orig_{name}")
             blank = orig.is_null() | (orig.str.strip_chars() == "")
             r = r + pl.when(blank).then(pl.lit("")).otherwise(pl.lit(": ") + orig)
         reasons.append(r)
-    where = pl.lit(None, dtype=pl.String)
-    for i in reversed(range(len(checks))):
-        where = pl.when(flags[i]).then(pl.lit(checks[i][0])).otherwise(where)
+    where = none
+    for i in reversed(range(len(errors))):
+        where = pl.when(pl.col(f"_chk_{i}")).then(pl.lit(errors[i][0])).otherwise(where)
     bad = f.filter(pl.col("_bad")).with_columns(
         pl.coalesce(reasons).alias("_err_reason"), where.alias("_err_field")
     )
     good = f.filter(~pl.col("_bad")).with_columns(
-        pl.lit(None, pl.String).alias("_err_reason"), pl.lit(None, pl.String).alias("_err_field")
+        none.alias("_err_reason"), none.alias("_err_field")
     )
-    f = pl.concat([good, bad]).drop([f"_chk_{i}" for i in range(len(checks))], "_bad", "_no_token")
+    f = pl.concat([good, bad]).drop(drop)
     return f.with_columns(pl.lit(chain).alias("chain"))
 
 
@@ -439,14 +558,15 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
             pl.lit(None, pl.String).alias("_err_field"),
         )
     )
-    bad = done.filter(pl.col("_err_reason").is_not_null()).sort("_row")
+    failing = done["_err_reason"].is_not_null()
+    bad = done.filter(failing).sort("_row") if failing.any() else done.clear()
     if bad.height and not skip_bad:
         first = bad.row(0, named=True)
         fname = _user_field(first["_err_field"], first["_error_field"], batch.fields)
         raise InputError(file, first["_row"], fname, first["_err_reason"])
     rejects = _rejects_frame(bad, batch, file)
     warnings: list[str] = list(batch.warnings)
-    good = done.filter(pl.col("_err_reason").is_null())
+    good = done.filter(~failing) if bad.height else done
     if good.height:
         need_seq = good["seq"].is_null()
         if need_seq.any():
@@ -466,7 +586,7 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         pl.col("dst"),
         pl.col("value"),
         pl.col("decimals").cast(pl.Int16),  # 0..77 here: validated above
-        amount_expr(pl.col("value"), pl.col("decimals")).alias("amount"),
+        pl.lit(amount_series(good)).alias("amount"),
     ).cast(dict(TRANSFER_PL))  # type: ignore[arg-type]
     return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings, batch.notes)
 
@@ -483,7 +603,9 @@ def _user_field(
 def _rejects_frame(bad: pl.DataFrame, batch: RawBatch, file: str) -> pl.DataFrame:
     if bad.height == 0:
         return pl.DataFrame(schema=REJECT_PL)
-    orig = batch.original
+    # only the rejected rows are encoded (times as text, as the user would write them)
+    orig = batch.original.join(bad.select("_row"), on="_row", how="semi")
+    orig = orig.with_columns(pl.col(pl.Datetime).cast(pl.String))
     raw_json = orig.select("_row", pl.struct(pl.exclude("_row")).struct.json_encode().alias("raw"))
     b = bad.select("_row", "_err_field", "_error_field", "_err_reason").join(
         raw_json, on="_row", how="left", maintain_order="left"

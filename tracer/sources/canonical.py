@@ -11,11 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tracer.core.addresses import TRON, normalize_chain
 from tracer.core.errors import InputError
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
     flag_error,
+    proven_canonical,
     timestamp_series,
     unparsed_time,
 )
@@ -78,6 +80,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
                 table = table.set_column(idx, name, pc.cast(table[name], pa.large_string()))
     except _ARROW_ERRORS as exc:
         raise InputError(path, None, name, f"column cannot be read as text: {exc}") from None
+    proven = _proof(table)
     try:
         original = pl.from_arrow(table)
     except POLARS_ERRORS as exc:
@@ -93,9 +96,24 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     # the chain is a column of this format: a blank one is an error, not "ethereum"
     blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
     frame = flag_error(frame, blank.fill_null(True), "chain", "missing chain name")
-    shown = original.with_columns(pl.col(pl.Datetime).cast(pl.String))
     required = ("seq",) if "seq" in frame.columns else ()  # a null seq is not "derive one"
-    return RawBatch(frame, shown, {}, fmt, native_by_asset=True, required=required)
+    # the rows as read; rejects show their times as text (cast there, for the rejected rows only)
+    return RawBatch(frame, original, {}, fmt, native_by_asset=True, required=required,
+                    canonical=proven)  # fmt: skip
+
+
+def _proof(table: pa.Table) -> frozenset[str]:
+    """Columns proven canonical on the Arrow buffers as read (no conversion to check them):
+    only when every row names one EVM chain, already spelled canonically."""
+    chains = pc.unique(table["chain"]).to_pylist()
+    if len(chains) != 1 or not isinstance(chains[0], str):
+        return frozenset()
+    try:
+        if normalize_chain(chains[0]) != chains[0] or chains[0] == TRON:
+            return frozenset()
+    except ValueError:
+        return frozenset()
+    return proven_canonical(table)
 
 
 def _ts(original: pl.DataFrame) -> pl.Expr:

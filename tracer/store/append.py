@@ -12,7 +12,8 @@ export holds one batch); then, one month at a time, the month's candidates are d
   rewritten. New data at the chain's end (the usual case) therefore writes only new files; a
   backfill into an old month rewrites that month's tail only. A small last file (under
   :data:`COMPACT_FRACTION` of a full one) is merged rather than followed by another, so many small
-  appends (``ingest-rpc`` flushes) do not leave thousands of tiny files.
+  appends (``ingest-rpc`` flushes) do not leave thousands of tiny files; the merge stays within
+  :data:`MERGE_FACTOR` - 1 stored rows per new row, so no flush rewrites a growing file.
 * **dictionaries**: known addresses keep their ids; new ones get the next ids in order of first
   appearance in the new rows (source before destination), written as one more
   ``addresses-<generation>.parquet`` chunk (the earlier chunks hard-linked). Tokens likewise.
@@ -31,17 +32,20 @@ one batch while reading, then one month (its candidates plus the stored files it
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracer.core.schema import TRANSFER_KEY, TRANSFER_PL, to_arrow_transfers
+from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
 from tracer.store import partitions
 from tracer.store.generation import Writer, link_or_copy
 from tracer.store.graph_cache import graph_from_arrays
@@ -49,6 +53,13 @@ from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edg
 
 #: A month's last file smaller than this share of ``PART_ROWS`` is merged into, not followed.
 COMPACT_FRACTION = 8
+#: How far apart two exports may place the same transfer in time and still be recognised as
+#: duplicates: a day covers minute-precision text and a wrong time zone. (The month must agree
+#: in any case: de-duplication runs per month.)
+DEDUP_MARGIN_US = 86_400_000_000
+#: An append rewrites at most ``MERGE_FACTOR - 1`` stored rows per new row to compact small
+#: last files (so the work of an append stays proportional to what it adds).
+MERGE_FACTOR = 4
 #: Up to this many rows in the new generation, its graph cache is written at ingest (cheap, and
 #: a first ``follow`` then starts at once); above, it is built on first use.
 EAGER_GRAPH_ROWS = 2_000_000
@@ -77,13 +88,21 @@ def part_index(name: str) -> int:
 def month_groups(frame: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
     """``frame`` split by month (``YYYY-MM``, in order), each part keeping the row order.
 
-    Integer month keys, not formatted strings, for the split: 10x cheaper per row."""
+    Integer month keys, not formatted strings, for the split: 10x cheaper per row. Rows already
+    in time order (an export, a chain-ordered Parquet) split into zero-copy slices; otherwise
+    one stable sort by month, then slices (one pass, not one filter per month)."""
     ts = frame["ts"]
     key = (ts.dt.year().cast(pl.Int32) * 100 + ts.dt.month().cast(pl.Int32)).alias("_m")
-    keys = key.unique().sort().to_list()
-    if len(keys) == 1:
-        return [(f"{keys[0] // 100:04d}-{keys[0] % 100:02d}", frame)]
-    return [(f"{k // 100:04d}-{k % 100:02d}", frame.filter(key == k)) for k in keys]
+    if frame.height == 0:
+        return []
+    if not key.is_sorted():
+        frame = frame.with_columns(key).sort("_m", maintain_order=True)  # stable
+        key = frame["_m"]
+        frame = frame.drop("_m")
+    k = key.to_numpy()
+    cuts = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
+    return [(f"{k[a] // 100:04d}-{k[a] % 100:02d}", frame.slice(a, b - a))
+            for a, b in itertools.pairwise(cuts)]  # fmt: skip
 
 
 class Stored:
@@ -96,21 +115,27 @@ class Stored:
         self.by_month: dict[str, list[dict[str, Any]]] = {}
         for p in m.get("parts", []):
             self.by_month.setdefault(part_month(p["file"]), []).append(p)
-        self._keys: dict[str, pl.DataFrame] = {}
+        self._keys: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
 
     def path(self, part: dict[str, Any]) -> Path:
         return self.dir / "transfers" / part["file"]
 
-    def keys(self, month: str) -> pl.DataFrame:
-        """The de-duplication keys of one month's stored rows."""
-        if month not in self._keys:
-            files = [self.path(p) for p in self.by_month.get(month, [])]
-            self._keys[month] = (
-                pl.concat([pl.read_parquet(f, columns=TRANSFER_KEY) for f in files])
-                if files
+    def keys(self, month: str, lo: int | None = None, hi: int | None = None) -> pl.DataFrame:
+        """The de-duplication keys of one month's stored rows, only from the files whose time
+        range meets ``lo..hi`` (µs) when given: a transfer's time is fixed by its block, so a
+        re-exported row can only match a stored row of (nearly: :data:`DEDUP_MARGIN_US`) the
+        same time. An append at the chain's end then reads the keys of its last files only,
+        not of the whole month."""
+        parts = [p for p in self.by_month.get(month, [])
+                 if lo is None or hi is None or (p["last_ts"] >= lo and p["first_ts"] <= hi)]
+        names = tuple(p["file"] for p in parts)
+        if (month, names) not in self._keys:
+            self._keys[(month, names)] = (
+                pl.concat([pl.read_parquet(self.path(p), columns=TRANSFER_KEY) for p in parts])
+                if parts
                 else pl.DataFrame(schema={k: TRANSFER_PL[k] for k in TRANSFER_KEY})
             )
-        return self._keys[month]
+        return self._keys[(month, names)]
 
     def read(self, parts: list[dict[str, Any]]) -> pl.DataFrame:
         """Whole rows (canonical + id columns) of some partitions, in chain order."""
@@ -152,16 +177,15 @@ class Spool:
     def add(self, rows: pl.DataFrame, file_index: int) -> None:
         if rows.height == 0:
             return
-        rows = rows.with_columns(
-            pl.lit(file_index, pl.Int32).alias("_file"),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + self.rows).alias("_ord"),
-        )
+        # what is held goes to disk before the next batch joins it: the last batch (the only
+        # one, for a Parquet or small file, already in memory) is never written twice
+        if self._in_memory + rows.height > SPOOL_MEMORY_ROWS and self._in_memory:
+            self._flush()
+        rows = rows.with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
         self.rows += rows.height
         self._in_memory += rows.height
         for month, part in month_groups(rows):
             self.memory.setdefault(month, []).append(part)
-        if self._in_memory > SPOOL_MEMORY_ROWS:
-            self._flush()
 
     def _flush(self) -> None:
         for month, frames in self.memory.items():
@@ -176,7 +200,8 @@ class Spool:
         """One month's candidate rows in arrival order (pieces are kept in that order: files
         flushed earlier hold earlier rows than what is still in memory)."""
         frames = [pl.read_parquet(f) for f in self.files.get(month, [])]
-        return pl.concat([*frames, *self.memory.get(month, [])])
+        frames += self.memory.get(month, [])
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def _frames(self) -> list[pl.LazyFrame]:
         disk = [f for fs in self.files.values() for f in fs]
@@ -193,6 +218,9 @@ class Spool:
 
     def tokens(self) -> pl.DataFrame:
         cols = ["chain", "token", "asset", "decimals"]
+        mem = [f for fs in self.memory.values() for f in fs]
+        if not self.files and mem and all(_constant(f[c]) for f in mem for c in cols):
+            return pl.concat([f.head(1).select(cols) for f in mem]).unique(maintain_order=True)
         parts = [p.select(cols) for p in self._frames()]
         if not parts:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
@@ -220,24 +248,139 @@ def _known_addresses(stored: Stored, spool: Spool) -> pl.DataFrame:
     )
 
 
-def _new_addresses(rows: pl.DataFrame, lookup: pl.DataFrame, next_id: int) -> pl.DataFrame:
-    """Ids for the addresses of ``rows`` (chain order) not in ``lookup``: first appearance,
-    source before destination, as :func:`tracer.store.graph_cache.build_graph` numbers them."""
+def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
+    """Every endpoint of ``rows`` as a code into its distinct (chain, address) pairs, numbered
+    in order of first appearance, source before destination (row 0's src, row 0's dst, row
+    1's src, ...), as :func:`tracer.store.graph_cache.build_graph` numbers them.
+
+    One hash pass (Arrow's ``dictionary_encode``, whose dictionary is in first-appearance
+    order) over the interleaved endpoints replaces a sort, a ``unique`` and two joins.
+    Returns ``codes`` (length ``2 * rows.height``, src at even, dst at odd positions) and the
+    pairs (``chain``, ``address``) in code order."""
     n = rows.height
-    ends = pl.concat([
-        rows.select((pl.int_range(n, dtype=pl.Int64) * 2).alias("pos"), "chain",
-                    pl.col("src").alias("address")),
-        rows.select((pl.int_range(n, dtype=pl.Int64) * 2 + 1).alias("pos"), "chain",
-                    pl.col("dst").alias("address")),
-    ]).sort("pos")  # fmt: skip
-    ends = ends.unique(["chain", "address"], keep="first", maintain_order=True).drop("pos")
-    fresh = ends.join(lookup, on=["chain", "address"], how="anti", maintain_order="left")
-    if next_id + fresh.height >= 2**31 - 1:
+    src, dst = rows["src"], rows["dst"]
+    one_chain = n > 0 and _constant(rows["chain"])
+    chains = rows["chain"].head(1) if one_chain else rows["chain"]
+    if not one_chain:  # the chain is part of the key: encode "chain<US>address"
+        src = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "src")).to_series()
+        dst = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "dst")).to_series()
+    interleave = np.arange(2 * n, dtype=np.int64).reshape(2, n).T.ravel()
+    both = pl.concat([src, dst]).gather(interleave)
+    enc = pc.dictionary_encode(both.to_arrow(compat_level=pl.CompatLevel.newest()))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    values = pl.Series("address", enc.dictionary, dtype=pl.String)
+    if one_chain:
+        pairs = pl.DataFrame({"chain": pl.repeat(chains[0], len(values), eager=True,
+                                                 dtype=pl.String), "address": values})  # fmt: skip
+    else:
+        split = values.str.splitn("\x1f", 2)
+        pairs = pl.DataFrame({"chain": split.struct.field("field_0"),
+                              "address": split.struct.field("field_1")})  # fmt: skip
+    return codes, pairs
+
+
+def _number(
+    rows: pl.DataFrame, lookup: pl.DataFrame, next_id: int
+) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
+    """``(src_id, dst_id, new dictionary chunk)`` for ``rows``: known addresses (``lookup``:
+    id, chain, address) keep their ids; the others get ``next_id...`` in order of first
+    appearance. Ids are looked up once per distinct address, then gathered per row."""
+    codes, pairs = _endpoint_codes(rows)
+    ids = np.full(pairs.height, -1, dtype=np.int64)
+    if lookup.height:
+        known = pairs.with_row_index("_k").join(lookup, on=["chain", "address"], how="inner")
+        ids[known["_k"].to_numpy()] = known["id"].to_numpy()
+    fresh = ids < 0
+    n_fresh = int(fresh.sum())
+    if next_id + n_fresh >= 2**31 - 1:
         raise OverflowError("more than 2**31-1 addresses: int32 ids exhausted")
-    return fresh.select(
-        (pl.int_range(fresh.height, dtype=pl.Int64) + next_id).cast(pl.Int32).alias("id"),
-        "chain", "address",
-    )  # fmt: skip
+    ids[fresh] = np.arange(next_id, next_id + n_fresh, dtype=np.int64)
+    chunk = pairs.filter(pl.Series(fresh)).select(
+        pl.Series("id", ids[fresh], dtype=pl.Int32), "chain", "address"
+    )
+    per_end = ids[codes].astype(np.int32)
+    return per_end[0::2], per_end[1::2], chunk
+
+
+def _token_ids(rows: pl.DataFrame, tokens: pl.DataFrame) -> np.ndarray:
+    """``token_id`` per row: a constant when the rows hold one token (the usual run), else a
+    join on the token's four columns."""
+    cols = ["chain", "token", "asset", "decimals"]
+    first = rows.head(1).select(cols)
+    if all(rows[c].n_unique() == 1 for c in cols):
+        hit = first.join(tokens, on=cols, how="inner", nulls_equal=True)
+        return np.full(rows.height, hit["token_id"][0], dtype=np.int32)
+    out = rows.select(cols).join(tokens, on=cols, how="left", maintain_order="left",
+                                 nulls_equal=True)  # fmt: skip
+    return out["token_id"].to_numpy().astype(np.int32)
+
+
+def _first_arrivals(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)``, but a 64-bit hash of
+    the key first: when no two hashes are equal (the usual case: an export holds each transfer
+    once) no row can repeat and the exact, much slower ``unique`` is skipped."""
+    varying = [c for c in TRANSFER_KEY if not _constant(rows[c])]  # equal on every row: no help
+    if rows.height < 2:
+        return rows
+    if varying:
+        h = pl.col(varying[0]).hash(seed=1)
+        for i, c in enumerate(varying[1:]):
+            h = h ^ pl.col(c).hash(seed=i + 2)
+        if not rows.select(h.is_duplicated().any()).item():
+            return rows
+    return rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)
+
+
+def _constant(s: pl.Series) -> bool:
+    """Whether every value of ``s`` is the same non-null value (one comparison pass)."""
+    return s.null_count() == 0 and bool((s == s[0]).all()) if s.len() else True
+
+
+def _ordered(cols: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """``(before, tie)`` per row against the next row over ``cols`` in order, nulls last:
+    ``before`` the row sorts strictly before the next, ``tie`` all of ``cols`` are equal."""
+    before, tie = pl.lit(False), pl.lit(True)
+    for c in reversed(cols):
+        x, y = pl.col(c), pl.col(c).shift(-1)
+        xn, yn = x.is_null(), y.is_null()
+        lt = (~xn & yn) | (~xn & ~yn & (x < y)).fill_null(False)
+        eq = (xn & yn) | (~xn & ~yn & (x == y)).fill_null(False)
+        before, tie = lt | (eq & before), eq & tie
+    return before, tie
+
+
+def _in_chain_order(rows: pl.DataFrame) -> bool:
+    """Whether ``rows`` already are in :data:`~tracer.core.schema.TRANSFER_ORDER` (nulls last):
+    one vectorised comparison of each row with the next instead of a six-key sort. The
+    numeric keys (time, block, seq) decide almost every pair; the text keys are compared
+    only for the pairs those leave tied."""
+    if rows.height < 2:
+        return True
+    numeric, text = TRANSFER_ORDER[:3], TRANSFER_ORDER[3:]
+    assert numeric == ["ts", "block", "seq"]
+    before, tie = _ordered(numeric)
+    pairs = rows.select(before.alias("b"), tie.alias("t")).slice(0, rows.height - 1)
+    if not (pairs["b"] | pairs["t"]).all():
+        return False
+    tied = pairs["t"].arg_true()
+    if tied.len() == 0:
+        return True
+    both = pl.concat([tied, tied + 1]).unique().sort()
+    sub = rows.select(text).with_row_index("_i").filter(pl.col("_i").is_in(both.implode()))
+    # compare each tied row with its successor (present in ``sub``: ``both`` holds both)
+    before, tie = _ordered(text)
+    nxt = pl.col("_i").shift(-1) == pl.col("_i") + 1
+    check = sub.select(((before | tie) | ~nxt.fill_null(False)).alias("ok"),
+                       pl.col("_i"))  # fmt: skip
+    return bool(check.filter(pl.col("_i").is_in(tied.implode()))["ok"].all())
+
+
+def _chain_order(rows: pl.DataFrame) -> pl.DataFrame:
+    from tracer.store.graph_cache import sort_transfers
+
+    return rows if _in_chain_order(rows) else sort_transfers(rows)
 
 
 def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -259,17 +402,6 @@ def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.Da
     return tokens
 
 
-def _with_id_columns(new: pl.DataFrame, addr: pl.DataFrame, tokens: pl.DataFrame) -> pl.DataFrame:
-    a = addr.rename({"address": "_a", "id": "_id"})
-    out = new.join(a.rename({"_id": "src_id"}), left_on=["chain", "src"], right_on=["chain", "_a"],
-                   how="left", maintain_order="left")  # fmt: skip
-    out = out.join(a.rename({"_id": "dst_id"}), left_on=["chain", "dst"], right_on=["chain", "_a"],
-                   how="left", maintain_order="left")  # fmt: skip
-    out = out.join(tokens, on=["chain", "token", "asset", "decimals"], how="left",
-                   maintain_order="left", nulls_equal=True)  # fmt: skip
-    return out.select(*TRANSFER_PL.names(), *ID_PL).cast(ID_PL)  # type: ignore[arg-type]
-
-
 def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> None:
     if rows.height == 0:
         return
@@ -289,8 +421,6 @@ def append(
     each month merged and written. Returns the manifest fields to commit (None when nothing
     was new) and, per input file, (rows loaded, of which unknown decimals).
     """
-    from tracer.store.graph_cache import sort_transfers
-
     assert w.dir is not None and w.gen is not None
     gdir = w.dir
     tokens = _assign_tokens(w, stored, spool.tokens())
@@ -302,65 +432,95 @@ def append(
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
     run: list[tuple[str, pl.DataFrame]] = []
 
+    # Partition files are written on one background thread while this one de-duplicates and
+    # numbers the next month (Parquet encoding releases the GIL); at most one month is in
+    # flight, so memory stays one month ahead. ``pieces`` keeps the manifest order.
+    pool = ThreadPoolExecutor(max_workers=1)
+    pieces: list[list[dict[str, Any]] | Future[list[dict[str, Any]]]] = []
+
     def write_month(month: str, rows: pl.DataFrame) -> None:
+        for earlier in pieces:
+            if isinstance(earlier, Future):
+                earlier.result()  # one write in flight at a time (and its errors surface here)
+        pieces.append(pool.submit(_write_month, month, rows))
+
+    def _write_month(month: str, rows: pl.DataFrame) -> list[dict[str, Any]]:
         old = stored.by_month.get(month, [])
         first_ts = int(rows["ts"].dt.epoch("us")[0])
         cut = 0
         while cut < len(old) and old[cut]["last_ts"] < first_ts:
             cut += 1
-        if cut == len(old) and cut and old[-1]["rows"] < compact_below:
-            cut -= 1  # merge into a small last file instead of starting another
+        if cut == len(old):
+            # merge small last files rather than start another, within a rewrite budget
+            # proportional to the new rows: many small appends (ingest-rpc flushes) neither
+            # leave thousands of tiny files nor rewrite a growing file on every flush
+            budget, merged = (MERGE_FACTOR - 1) * rows.height, 0
+            while cut and old[cut - 1]["rows"] < compact_below and (
+                merged + old[cut - 1]["rows"] <= budget
+            ):
+                cut -= 1
+                merged += old[cut]["rows"]
         keep, redo = old[:cut], old[cut:]
         for p in keep:
             link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
         if redo:
-            rows = sort_transfers(pl.concat([stored.read(redo), rows]))
+            rows = _chain_order(pl.concat([stored.read(redo), rows]))
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
         _write_rows(writer, rows)
-        parts.extend(keep)
-        parts.extend(writer.close())
+        return [*keep, *writer.close()]
 
     def flush_run() -> None:
         nonlocal lookup, next_id
         if not run:
             return
-        rows = pl.concat([r for _, r in run])  # months ascending, each in chain order
-        chunk = _new_addresses(rows, lookup.select("chain", "address"), next_id)
+        rows = run[0][1] if len(run) == 1 else pl.concat([r for _, r in run])  # chain order
+        src_id, dst_id, chunk = _number(rows, lookup, next_id)
         if chunk.height:
             next_id += chunk.height
             added.append(chunk)
             lookup = pl.concat([lookup, chunk])
-        rows = _with_id_columns(rows, lookup, tokens)
+        rows = rows.select(TRANSFER_PL.names()).with_columns(
+            pl.Series("src_id", src_id), pl.Series("dst_id", dst_id),
+            pl.Series("token_id", _token_ids(rows, tokens)),
+        )  # fmt: skip
         at = 0
         for month, r in run:
             write_month(month, rows.slice(at, r.height))
             at += r.height
         run.clear()
 
-    for month in sorted(set(stored.by_month) | spool.months):
-        rows = None
-        if month in spool.months:
-            rows = spool.month(month).unique(TRANSFER_KEY, keep="first", maintain_order=True)
-            keys = stored.keys(month)
-            if keys.height:
-                rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
-                                 maintain_order="left")  # fmt: skip
-            per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
-            for f, n, unknown in per_file.iter_rows():
-                a, b = counts.get(f, (0, 0))
-                counts[f] = (a + n, b + unknown)
-        if rows is None or rows.height == 0:
-            flush_run()  # parts stay in month order
-            for p in stored.by_month.get(month, []):
-                link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
-            parts.extend(stored.by_month.get(month, []))
-            continue
-        run.append((month, sort_transfers(rows.drop("_file", "_ord"))))
-        del rows
-        if sum(r.height for _, r in run) >= RUN_ROWS:
-            flush_run()
-    flush_run()
+    try:
+        for month in sorted(set(stored.by_month) | spool.months):
+            rows = None
+            if month in spool.months:
+                rows = _first_arrivals(spool.month(month))
+                us = rows["ts"].dt.epoch("us")
+                first, last = int(us.min()), int(us.max())  # type: ignore[arg-type]
+                lo, hi = first - DEDUP_MARGIN_US, last + DEDUP_MARGIN_US
+                keys = stored.keys(month, lo, hi)
+                if keys.height:
+                    rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
+                                     maintain_order="left")  # fmt: skip
+                per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
+                for f, n, unknown in per_file.iter_rows():
+                    a, b = counts.get(f, (0, 0))
+                    counts[f] = (a + n, b + unknown)
+            if rows is None or rows.height == 0:
+                flush_run()  # parts stay in month order
+                for p in stored.by_month.get(month, []):
+                    link_or_copy(stored.path(p), gdir / "transfers" / p["file"])
+                pieces.append(stored.by_month.get(month, []))
+                continue
+            run.append((month, _chain_order(rows.drop("_file"))))
+            del rows
+            if sum(r.height for _, r in run) >= RUN_ROWS:
+                flush_run()
+        flush_run()
+        for piece in pieces:
+            parts.extend(piece.result() if isinstance(piece, Future) else piece)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # never leave a write running
     if sum(n for n, _ in counts.values()) == 0:
         return None, counts
     names = list(w.base.get("addresses", []))

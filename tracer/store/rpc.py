@@ -485,6 +485,7 @@ def sync_rpc(
     progress: ProgressFactory | None = None,
     on_round: Callable[[list[tuple[str, SyncSummary]]], None] | None = None,
     bridges: bool = False,
+    flush_logs: int = 50_000,
 ) -> list[tuple[str, SyncSummary]]:
     """``tracer ingest-rpc`` as a library call: sync ERC-20 ``Transfer`` logs of ``tokens`` (and
     native transfers with ``native``) from the node at ``url`` into workspace ``ws``.
@@ -497,6 +498,7 @@ def sync_rpc(
     ``bridges`` also syncs the events of the bridge registry's contracts on ``chain``
     (:mod:`tracer.sources.bridge_events`; checkpoint ``chain:events:contract``), which ingest
     decodes into the workspace's bridge table.
+    ``flush_logs``: logs (or native transfers) per workspace commit.
     """
     from tracer.core.addresses import normalize_chain, normalize_evm
 
@@ -536,14 +538,14 @@ def sync_rpc(
                 results.append((sym, sync_token(
                     ws, get_logs=get_logs, block_ts=block_ts, token=token, chain=chain,
                     symbol=sym, decimals=dec, start=from_block, end=stop, policy=policy,
-                    on_chunk=step,
+                    on_chunk=step, flush_logs=flush_logs,
                 )))  # fmt: skip
         for contract, topics in bridge_filters:  # the registry's events, one sync each
             with progress(f"bridge {contract[:10]} blocks", total) as step:
                 results.append((f"bridge:{contract}", sync_token(
                     ws, get_logs=get_logs, block_ts=block_ts, token=contract, chain=chain,
                     symbol="", decimals=0, start=from_block, end=stop, policy=policy,
-                    on_chunk=step, topics=topics,
+                    on_chunk=step, topics=topics, flush_logs=flush_logs,
                 )))  # fmt: skip
         if natives is not None:
             get_block, get_receipts = natives
@@ -551,6 +553,7 @@ def sync_rpc(
                 results.append(("native", sync_native(
                     ws, get_block=get_block, get_receipts=get_receipts, chain=chain,
                     start=from_block, end=stop, on_block=lambda blocks: step(blocks, 0),
+                    flush_rows=flush_logs,
                 )))  # fmt: skip
         last[:] = results
         if on_round is not None:

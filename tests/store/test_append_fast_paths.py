@@ -1,0 +1,113 @@
+"""The append fast paths give exactly what the plain operations they skip would give."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracer.core.amounts import amount_expr, amount_series
+from tracer.core.schema import TRANSFER_KEY
+from tracer.store.append import (
+    _endpoint_codes,
+    _first_arrivals,
+    _in_chain_order,
+    _number,
+    month_groups,
+)
+from tracer.store.graph_cache import sort_transfers
+
+ADDR = [f"0x{i:040x}" for i in range(6)]
+DAYS = [1_704_067_200_000_000 + d * 86_400_000_000 * 13 for d in range(6)]  # ~2 weeks apart
+
+
+@st.composite
+def transfer_rows(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(0, 14))
+    def col(strategy: st.SearchStrategy) -> list:
+        return draw(st.lists(strategy, min_size=n, max_size=n))
+    return pl.DataFrame(
+        {
+            "chain": col(st.sampled_from(["ethereum", "ethereum", "bsc"])),
+            "token": col(st.sampled_from([ADDR[0], ADDR[1], None])),
+            "tx_hash": col(st.sampled_from(["0xaa", "0xab", "0xb0"])),
+            "seq": col(st.integers(0, 2)),
+            "block": col(st.one_of(st.none(), st.integers(1, 3))),
+            "ts": pl.Series(col(st.sampled_from(DAYS)), dtype=pl.Int64).cast(
+                pl.Datetime("us", "UTC")),
+            "src": col(st.sampled_from(ADDR)),
+            "dst": col(st.sampled_from(ADDR)),
+        },
+        schema_overrides={"token": pl.String, "block": pl.Int64},
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(transfer_rows())
+def test_chain_order_check_is_the_sort(rows: pl.DataFrame) -> None:
+    assert _in_chain_order(rows) == rows.equals(sort_transfers(rows))
+    assert _in_chain_order(sort_transfers(rows))
+
+
+@settings(max_examples=200, deadline=None)
+@given(transfer_rows())
+def test_first_arrivals_is_unique_first(rows: pl.DataFrame) -> None:
+    exact = rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)
+    assert _first_arrivals(rows).equals(exact)
+
+
+@settings(max_examples=200, deadline=None)
+@given(transfer_rows())
+def test_month_groups_are_the_month_filters(rows: pl.DataFrame) -> None:
+    got = month_groups(rows)
+    month = rows["ts"].dt.strftime("%Y-%m")
+    want = [(m, rows.filter(month == m)) for m in sorted(month.unique().to_list())]
+    assert [m for m, _ in got] == [m for m, _ in want]
+    assert all(a.equals(b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
+def _reference_ids(rows: pl.DataFrame, known: dict[tuple[str, str], int], next_id: int):
+    """Plain Python: ids by first appearance, source before destination, known ones kept."""
+    ids = dict(known)
+    fresh = []
+    out = []
+    for r in rows.iter_rows(named=True):
+        for end in ("src", "dst"):
+            key = (r["chain"], r[end])
+            if key not in ids:
+                ids[key] = next_id + len(fresh)
+                fresh.append(key)
+            out.append(ids[key])
+    return out[0::2], out[1::2], fresh
+
+
+@settings(max_examples=200, deadline=None)
+@given(transfer_rows(), st.sets(st.sampled_from(ADDR[:4]), max_size=3))
+def test_numbering_is_first_appearance(rows: pl.DataFrame, known_addr: set[str]) -> None:
+    known = {("ethereum", a): 100 + i for i, a in enumerate(sorted(known_addr))}
+    lookup = pl.DataFrame(
+        {"id": list(known.values()), "chain": [c for c, _ in known],
+         "address": [a for _, a in known]},
+        schema={"id": pl.Int32, "chain": pl.String, "address": pl.String},
+    )  # fmt: skip
+    src, dst, chunk = _number(rows, lookup, 500)
+    want_src, want_dst, fresh = _reference_ids(rows, known, 500)
+    assert src.tolist() == want_src and dst.tolist() == want_dst
+    assert list(zip(chunk["chain"], chunk["address"], strict=True)) == fresh
+    assert chunk["id"].to_list() == list(range(500, 500 + len(fresh)))
+    if rows.height:
+        codes, pairs = _endpoint_codes(rows)
+        assert len(codes) == 2 * rows.height and pairs.height == len(set(codes.tolist()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.integers(0, 2**60).map(str),
+                                    st.integers(0, 10**40).map(str),
+                                    st.sampled_from(["9007199254740993", "0", None])),
+                          st.one_of(st.none(), st.integers(0, 40))), max_size=8))  # fmt: skip
+def test_amount_series_is_the_parsed_amount(pairs: list) -> None:
+    frame = pl.DataFrame({"value": [v for v, _ in pairs], "decimals": [d for _, d in pairs]},
+                         schema={"value": pl.String, "decimals": pl.Int16})  # fmt: skip
+    want = frame.select(amount_expr(pl.col("value"), pl.col("decimals"))).to_series()
+    got = amount_series(frame)
+    assert got.to_list() == want.to_list()
