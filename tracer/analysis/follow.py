@@ -24,6 +24,7 @@ import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
 from tracer.analysis.follow_result import AssetAccount, FollowResult
+from tracer.analysis.local_follow import ENGINES, EngineChoice, engine_options, local_first
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display, display_many
 from tracer.core.decimal_text import decimal_text, exact_text
@@ -85,6 +86,8 @@ class TraceSetup:
     rep: np.ndarray | None  # int32 entity id per address, or None
     colours: SourceColours | None  # per-source taint colours (``by_source``), or None
     skipped_by_source: str | None  # why no per-source split was made, when one was wanted
+    #: ``"local"``/``"sweep"`` forces an engine; None chooses (:mod:`.local_follow`)
+    engine: str | None = None
 
     @property
     def stream(self) -> bool:
@@ -104,6 +107,8 @@ class SweptGroups:
         default_factory=lambda: {k: [] for k in FRAMES}
     )
     counts: SweepCounts = field(default_factory=SweepCounts)
+    #: each asset group's engine and why (``options["engine"]``)
+    engines: list[tuple[str, EngineChoice]] = field(default_factory=list)
 
 
 def follow(
@@ -122,6 +127,7 @@ def follow(
     cross_asset: bool = True,
     hops: pl.DataFrame | None = None,
     infer_otc: bool = False,
+    engine: str | None = None,
 ) -> FollowResult:
     """Trace the outflows of ``sources`` (``direction="backward"``: their inflows) under ``model``.
 
@@ -156,12 +162,20 @@ def follow(
     bridges, and with ``infer_otc`` inferred OTC pass-throughs — at each hop's own rate
     (:mod:`tracer.analysis.cross_follow`); ``hops``: a hop frame to use instead of
     :func:`tracer.analysis.hops.load_hops`. With no hops the run is exactly the plain one.
+
+    ``engine``: ``"local"`` runs only the tainted subgraph (:mod:`tracer.analysis.local_follow`,
+    the same result), ``"sweep"`` every selected transfer; ``None`` (default) runs local while
+    the taint stays small and switches to the sweep by itself. ``options["engine"]`` and
+    ``options["engine_reason"]`` say which ran and why.
     """
     check_request(model, direction, sources)
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)} (or None to choose)")
     setup = prepare(
         workspace, sources, selection or Selection(), model=model,
         backward=direction == "backward", entities=entities, by_source=by_source,
     )  # fmt: skip
+    setup.engine = engine
     groups = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, setup.selection.assets))
     if cross_asset:
         from tracer.analysis.cross_follow import FollowKit, follow_across
@@ -272,7 +286,9 @@ def sweep_groups(
     nodes = setup.graph.addresses
     with bar("sweep", total) as advance:
         for group in groups:
-            res, tainted, c = trace_edges(
+            got, choice = local_first(setup, group.token_ids, ledger=ledger)
+            swept.engines.append((group.name, choice))
+            res, tainted, c = got or trace_edges(
                 ws, group.token_ids, setup.role, setup.selection, model=setup.model,
                 backward=setup.backward, entities=setup.rep, ledger=ledger, on_chunk=advance,
                 colours=setup.colours,
@@ -342,6 +358,7 @@ def build_result(
             "top_paths": top_paths,
             "entities": entities,
             "by_source": setup.colours is not None,
+            **engine_options(swept.engines),
         },
     )
     if frames["ledger"]:
