@@ -13,9 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer.analysis.follow import trace_edges
+from tracer.analysis.follow import follow, trace_edges
+from tracer.analysis.follow_result import FollowResult
 from tracer.analysis.local_follow import trace_local
+from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.kernels.taint import (
     NORMAL,
     OVERDRAFT_AMOUNT,
@@ -25,6 +28,8 @@ from tracer.kernels.taint import (
     THROUGH,
 )
 from tracer.store.graph_cache import graph_from_arrays
+from tracer.store.synth import SynthSpec, synth
+from tracer.store.workspace import Workspace
 
 MODELS = ("poison", "haircut", "taint-first", "clean-first", "fifo", "lifo")
 
@@ -165,3 +170,82 @@ def test_the_budget_gives_up_when_the_taint_spreads() -> None:
     kw = {"model": "haircut", "backward": False, "entities": None, "ledger": False}
     assert trace_local(*args, **kw, budget=True) is None  # type: ignore[arg-type]
     assert trace_local(*args, **kw, budget=False) is not None  # type: ignore[arg-type]
+
+
+SPEC = SynthSpec(transfers=30_000, addresses=6_000, seed=4, days=40, patterns=6, chunk=7_000)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
+    out = tmp_path_factory.mktemp("synth") / "ws"
+    summary = synth(SPEC, out)
+    ws = Workspace.open(out)
+    ws.graph()  # the graph cache (built on first use): what the local engine reads
+    return ws, summary
+
+
+def _doc(r: FollowResult) -> dict:
+    doc = follow_json(r)
+    doc["options"] = {k: v for k, v in doc["options"].items() if not k.startswith("engine")}
+    return doc
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_synth_ground_truth_through_both_engines(made, direction: str) -> None:
+    """Every scam wallet of a synth workspace: the local engine finds the ground truth and
+    gives the sweep's document, figure for figure (paths and ledger included)."""
+    ws, summary = made
+    for p in summary["patterns"]:
+        sel = Selection(max_hops=p["hops"])
+        if direction == "backward":  # trace the first deposit back to where it came from
+            who = [p["reaches"][0]["address"]]
+        else:
+            who = [p["scam"]]
+        loc = follow(ws, who, sel, engine="local", ledger=True, direction=direction)
+        swp = follow(ws, who, sel, engine="sweep", ledger=True, direction=direction)
+        assert loc.options["engine"] == "local" and swp.options["engine"] == "sweep"
+        a, b = _doc(loc), _doc(swp)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert _close(a[key], b[key]), key
+        if direction == "forward":
+            assert loc.traced_total == pytest.approx(p["collected"])
+            got = pl.concat([loc.reached.select("address", "amount"),
+                             loc.through.select("address", "amount")])  # fmt: skip
+            reached = dict(zip(got["address"].to_list(), got["amount"].to_list(), strict=True))
+            for want in p["reaches"]:
+                assert reached[want["address"]] >= want["amount"] * (1 - 1e-9)
+
+
+def _close(a: object, b: object) -> bool:
+    """Equal documents, floats to rtol 1e-9 (the local run sums in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_the_default_chooses_local_and_switches_to_the_sweep_when_taint_spreads(made) -> None:
+    """A scam wallet's case is local by default; the same follow from the busiest wallets
+    (taint everywhere) switches to the sweep by itself and says why; streamed: the sweep."""
+    ws, summary = made
+    case = follow(ws, [summary["patterns"][0]["scam"]])
+    assert case.options["engine"] == "local"
+    assert "within 5%" in case.options["engine_reason"]
+    g = ws.graph()
+    busiest = np.argsort(np.bincount(g.src, minlength=g.n_nodes))[-300:]
+    addrs = g.addresses["address"].to_numpy()[busiest].tolist()
+    wide = follow(ws, addrs, by_source=False)
+    assert wide.options["engine"] == "sweep"
+    assert "spread past 5%" in wide.options["engine_reason"]
+    forced = follow(ws, addrs, by_source=False, engine="local")
+    assert _close(_doc(forced), _doc(wide))
+    streamed = follow(ws, [summary["patterns"][0]["scam"]], Selection(stream=True))
+    assert streamed.options["engine"] == "sweep" and "streamed" in streamed.options["engine_reason"]
+    with pytest.raises(UsageError):
+        follow(ws, [summary["patterns"][0]["scam"]], Selection(stream=True), engine="local")
+    with pytest.raises(UsageError):
+        follow(ws, [summary["patterns"][0]["scam"]], engine="fast")
