@@ -424,11 +424,13 @@ def _local_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
 
 @njit(cache=True)
 def _prior_kernel(g, reverse, n_nodes):
-    """Every node's unknown-prior-funds shortfalls over the whole selection (count, amount),
-    the selected edge count and the selected-token edges with unknown decimals."""
-    n_over = np.zeros(n_nodes, dtype=np.float64)
-    over = np.zeros(n_nodes, dtype=np.float64)
+    """Every unknown-prior-funds shortfall over the whole selection, in processing order (its
+    sender and amount), the selected edge count and the selected-token edges with unknown
+    decimals."""
     bal = np.zeros(n_nodes, dtype=np.float64)
+    who = np.empty(1024, dtype=np.int64)
+    short = np.empty(1024, dtype=np.float64)
+    n_short = 0
     n_edges = g.src.shape[0]
     selected = 0
     unknown = 0
@@ -447,21 +449,39 @@ def _prior_kernel(g, reverse, n_nodes):
         selected += 1
         b = bal[u]
         if x > b:
-            n_over[u] += 1.0
-            over[u] += x - b
+            who = _grow_f(who, n_short)
+            short = _grow_f(short, n_short)
+            who[n_short] = u
+            short[n_short] = x - b
+            n_short += 1
             b = x
         bal[u] = b - x
         bal[v] += x
-    return n_over, over, selected, unknown
+    return who[:n_short], short[:n_short], selected, unknown
+
+
+@njit(cache=True)
+def overdraft_totals(who, short, role):
+    """The sweep's ``OVERDRAFTS`` and ``OVERDRAFT_AMOUNT`` for these roles: the shortfalls of
+    wallets and pass-through services, summed in processing order as the sweep sums them (so
+    bit for bit the same)."""
+    n = 0.0
+    total = 0.0
+    for i in range(who.shape[0]):
+        r = role[who[i]]
+        if r == NORMAL or r == THROUGH:
+            n += 1.0
+            total += short[i]
+    return n, total
 
 
 def prior_pass(g: LocalGraph, n_nodes: int, reverse: bool) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Per node, how often and by how much it paid more than its observed balance (the sweep's
-    unknown-prior-funds adjustment, which depends on balances only, never on taint), plus the
-    selected edge count and the selected-token edges left out for unknown decimals. O(edges):
-    computed once per selection and reused by every local run on it."""
-    n_over, over, selected, unknown = _prior_kernel(g, bool(reverse), int(n_nodes))
-    return n_over, over, int(selected), int(unknown)
+    """Every shortfall of the sweep's unknown-prior-funds adjustment (which depends on balances
+    only, never on taint): sender and amount in processing order, plus the selected edge count
+    and the selected-token edges left out for unknown decimals. O(edges): computed once per
+    selection and reused by every local run on it (:func:`overdraft_totals` per run)."""
+    who, short, selected, unknown = _prior_kernel(g, bool(reverse), int(n_nodes))
+    return who, short, int(selected), int(unknown)
 
 
 def member_csr(rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

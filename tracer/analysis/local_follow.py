@@ -44,16 +44,10 @@ from tracer.kernels.local import (
     local_kernel,
     member_csr,
     new_out,
+    overdraft_totals,
     prior_pass,
 )
-from tracer.kernels.taint import (
-    NORMAL,
-    OVERDRAFT_AMOUNT,
-    OVERDRAFTS,
-    SOURCE,
-    THROUGH,
-    SweepState,
-)
+from tracer.kernels.taint import OVERDRAFT_AMOUNT, OVERDRAFTS, SOURCE, SweepState
 from tracer.store.graph_cache import TransferGraph
 
 #: Engines ``follow(engine=...)`` accepts (``None``: choose).
@@ -85,8 +79,8 @@ def unavailable(model: str, stream: bool, has_colours: bool) -> str | None:
 class _Prior:
     """What one balance pass over a selection gives (see the module docstring)."""
 
-    n_over: np.ndarray
-    over: np.ndarray
+    who: np.ndarray  # sender of each unknown-prior-funds shortfall, in processing order
+    short: np.ndarray  # its amount
     selected: int
     unknown: int
     mem_offsets: np.ndarray
@@ -134,8 +128,8 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
     if hit is None:
         members = (_Z64, _Z64) if rep is None else member_csr(rep)
         g = _local_graph(graph, token_ids, backward, rep, members)
-        n_over, over, selected, unknown = prior_pass(g, graph.n_nodes, backward)
-        hit = table[key] = _Prior(n_over, over, selected, unknown, *members)
+        who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
+        hit = table[key] = _Prior(who, short, selected, unknown, *members)
     return hit
 
 
@@ -191,9 +185,9 @@ def trace_local(
         state.lot_amt, state.lot_tnt, state.pool_end = lot_amt, lot_tnt, int(pool_end)
     state.longest_queue = int(longest)
     state.edges_seen = int(counts_arr[EVENTS])
-    wallets = (role == NORMAL) | (role == THROUGH)
-    state.stats[OVERDRAFTS] = float(pri.n_over[wallets].sum())
-    state.stats[OVERDRAFT_AMOUNT] = float(pri.over[wallets].sum())
+    n_over, over = overdraft_totals(pri.who, pri.short, state.role)
+    state.stats[OVERDRAFTS] = n_over
+    state.stats[OVERDRAFT_AMOUNT] = over
     n = int(n_out)
     edge = o_edge[:n]
     k_src, k_dst = g.src[edge], g.dst[edge]
