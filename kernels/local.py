@@ -121,9 +121,7 @@ def _selected(g, e):
         return False
     if g.amount[e] != g.amount[e]:  # NaN: unknown decimals
         return False
-    if g.rep.shape[0] > 0 and g.rep[g.src[e]] == g.rep[g.dst[e]]:
-        return False
-    return True
+    return not (g.rep.shape[0] > 0 and g.rep[g.src[e]] == g.rep[g.dst[e]])
 
 
 @njit(cache=True)
@@ -475,7 +473,9 @@ def overdraft_totals(who, short, role):
     return n, total
 
 
-def prior_pass(g: LocalGraph, n_nodes: int, reverse: bool) -> tuple[np.ndarray, np.ndarray, int, int]:
+def prior_pass(
+    g: LocalGraph, n_nodes: int, reverse: bool
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Every shortfall of the sweep's unknown-prior-funds adjustment (which depends on balances
     only, never on taint): sender and amount in processing order, plus the selected edge count
     and the selected-token edges left out for unknown decimals. O(edges): computed once per

@@ -12,13 +12,6 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tracer.analysis.follow import follow, trace_edges
-from tracer.analysis.follow_result import FollowResult
-from tracer.analysis.local_follow import trace_local
-from tracer.core.errors import UsageError
-from tracer.graph.spec import Selection
-from tracer.output.follow_json import follow_json
 from tracer.kernels.taint import (
     NORMAL,
     OVERDRAFT_AMOUNT,
@@ -27,6 +20,13 @@ from tracer.kernels.taint import (
     SOURCE,
     THROUGH,
 )
+
+from tracer.analysis.follow import follow, trace_edges
+from tracer.analysis.follow_result import FollowResult
+from tracer.analysis.local_follow import trace_local
+from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
 from tracer.store.graph_cache import graph_from_arrays
 from tracer.store.synth import SynthSpec, synth
 from tracer.store.workspace import Workspace
@@ -197,10 +197,8 @@ def test_synth_ground_truth_through_both_engines(made, direction: str) -> None:
     ws, summary = made
     for p in summary["patterns"]:
         sel = Selection(max_hops=p["hops"])
-        if direction == "backward":  # trace the first deposit back to where it came from
-            who = [p["reaches"][0]["address"]]
-        else:
-            who = [p["scam"]]
+        # backward: trace the first deposit back to where it came from
+        who = [p["reaches"][0]["address"]] if direction == "backward" else [p["scam"]]
         loc = follow(ws, who, sel, engine="local", ledger=True, direction=direction)
         swp = follow(ws, who, sel, engine="sweep", ledger=True, direction=direction)
         assert loc.options["engine"] == "local" and swp.options["engine"] == "sweep"
