@@ -50,6 +50,8 @@ from tracer.kernels.local import (
 from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
 from tracer.store.graph_cache import TransferGraph
 
+_Z64 = np.zeros(0, dtype=np.int64)
+_Z32 = np.zeros(0, dtype=np.int32)
 #: Engines ``follow(engine=...)`` accepts (``None``: choose).
 ENGINES = ("local", "sweep")
 #: The local engine gives up past this share of the selected transfers (events) or addresses.
@@ -94,8 +96,6 @@ class _Prior:
 
 #: per graph (by identity, dropped with it) and selection key: the balance pass's figures
 _CACHE: dict[int, tuple[weakref.ref[TransferGraph], dict[tuple[Any, ...], _Prior]]] = {}
-_Z64 = np.zeros(0, dtype=np.int64)
-_Z32 = np.zeros(0, dtype=np.int32)
 
 
 def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
@@ -135,7 +135,8 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
         g = _local_graph(graph, token_ids, backward, rep, members)
         who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
         per_node = np.bincount(who, minlength=graph.n_nodes)
-        hit = table[key] = _Prior(who, short, selected, unknown, *members, per_node=per_node)
+        hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
+                                    per_node=per_node)  # fmt: skip
     return hit
 
 
