@@ -255,7 +255,8 @@ def local_first(
 def engine_options(choices: list[tuple[str, EngineChoice]]) -> dict[str, str]:
     """``options["engine"]`` and ``options["engine_reason"]`` for a run's asset groups."""
     if not choices:
-        return {"engine": "sweep", "engine_reason": "no asset group was swept locally"}
+        # the cross-asset run (hops crossed) sweeps in its own loop
+        return {"engine": "sweep", "engine_reason": "the run crosses asset hops (full sweep)"}
     engines = sorted({c.engine for _, c in choices})
     reasons = list(dict.fromkeys(c.reason for _, c in choices))
     if len(reasons) == 1:
