@@ -4,6 +4,7 @@ choice and the switch-over to the sweep are reported."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -240,3 +241,25 @@ def test_the_default_chooses_local_and_switches_to_the_sweep_when_taint_spreads(
         follow(ws, [summary["patterns"][0]["scam"]], Selection(stream=True), engine="local")
     with pytest.raises(UsageError):
         follow(ws, [summary["patterns"][0]["scam"]], engine="fast")
+
+
+def test_cli_engine_flag_is_reported_in_the_json(sample_addresses: dict[str, str]) -> None:
+    """``--engine-follow local|sweep`` reaches the library and the JSON says which ran; the
+    figures are the same."""
+    from click.testing import CliRunner
+
+    from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
+    from tracer.cli import cli
+
+    base = ["follow", sample_addresses["scam"], "--format", "json", "--labels",
+            str(SAMPLE_LABELS)]  # fmt: skip
+    for f in SAMPLE_DATA:
+        base += ["--data", str(f)]
+    docs = {}
+    for engine in ("local", "sweep"):
+        r = CliRunner().invoke(cli, [*base, "--engine-follow", engine], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        docs[engine] = json.loads(r.output)
+        assert docs[engine]["options"]["engine"] == engine
+    assert docs["local"]["traced_total"] == docs["sweep"]["traced_total"] > 0
+    assert docs["local"]["reached"] == docs["sweep"]["reached"]
