@@ -48,6 +48,10 @@ def follow_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--infer-otc", "infer_otc", is_flag=True,
                      help="Also cross inferred OTC-desk / exchanger pass-throughs (marked "
                           "inferred; the result says how much rests on them)."),
+        click.option("--engine-follow", "engine", type=click.Choice(["auto", "local", "sweep"]),
+                     default="auto", show_default=True,
+                     help="local: only the tainted neighbourhood; sweep: every selected "
+                          "transfer; auto: local while the taint stays small (same result)."),
     ]  # fmt: skip
     for o in reversed(opts):
         f = o(f)
@@ -68,6 +72,7 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
         by_source: bool,
         cross_asset: bool,
         infer_otc: bool,
+        engine: str,
         selection: Selection,
         graph: GraphChoice,
         data: DataChoice,
@@ -89,6 +94,7 @@ def _follow_command(direction: str, doc: str) -> Callable[..., None]:
             entities=True if use_entities else None,
             by_source=True if by_source else None, progress=terminal(data.quiet),
             cross_asset=cross_asset, infer_otc=infer_otc,
+            engine=None if engine == "auto" else engine,
         )  # fmt: skip
         if ledger_file and result.ledger is not None:
             argv = ["tracer", *click.get_current_context().meta.get("tracer.argv", [])]

@@ -1,0 +1,114 @@
+"""Case follow (issue 17.1): one synth scam wallet, default options, local engine vs full sweep.
+
+The same ``follow`` call on the same ``tracer synth`` workspace (graph cache built once), with
+``engine="sweep"`` (every selected transfer, the baseline) and the default engine (local while
+the taint stays small). Both in the same run; the table prints the ratio, and so does the test.
+Target (issue 17, 10M transfers): warm ≤ 50 ms, ≥ 50× faster than the full sweep.
+
+Run: ``TRACER_BENCH_EDGES=10M python -m pytest -m bench benchmarks/test_bench_local.py -s``
+(default size 1M here; the synth workspace is generated once in ``TRACER_BENCH_CACHE``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from benchmarks.conftest import bench_edges, record, synth_workspace
+from tracer.analysis.follow import follow, prepare, trace_edges
+from tracer.analysis.local_follow import trace_local
+from tracer.graph.selection import asset_groups, asset_tokens
+from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
+from tracer.store.workspace import Workspace
+
+SWEEP = "case follow, one scam wallet: full sweep (warm)"
+LOCAL = "case follow, one scam wallet: local engine (warm)"
+SWEEP_T = "case trace (engine only), one scam wallet: full sweep"
+LOCAL_T = "case trace (engine only), one scam wallet: local engine"
+
+
+def _edges() -> int:
+    return bench_edges() if os.environ.get("TRACER_BENCH_EDGES") else 1_000_000
+
+
+@pytest.fixture(scope="module")
+def case() -> dict:
+    root = synth_workspace(_edges())
+    ws = Workspace.open(root)
+    ws.graph()  # the graph cache (memory-mapped; built on first use)
+    scam = json.loads((root / "ground_truth.json").read_text())["patterns"][0]["scam"]
+    return {"ws": ws, "scam": scam, "n": ws.graph().n_edges}
+
+
+def _same(a: dict, b: dict) -> None:
+    for doc in (a, b):
+        doc["options"] = {k: v for k, v in doc["options"].items() if not k.startswith("engine")}
+    assert json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+@pytest.mark.bench
+def test_case_follow_sweep(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
+    ws, scam = case["ws"], case["scam"]
+    r = benchmark.pedantic(follow, args=(ws, [scam]), kwargs={"engine": "sweep"}, rounds=3,
+                           warmup_rounds=1)  # fmt: skip
+    assert r.options["engine"] == "sweep" and r.traced_total > 0
+    case["sweep"] = benchmark.stats["mean"]
+    case["sweep_doc"] = follow_json(r)
+    record(SWEEP, items=case["n"], seconds=benchmark.stats["mean"])
+
+
+@pytest.mark.bench
+def test_case_follow_local(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
+    ws, scam = case["ws"], case["scam"]
+    r = benchmark.pedantic(follow, args=(ws, [scam]), rounds=20, warmup_rounds=1)
+    assert r.options["engine"] == "local", r.options["engine_reason"]
+    local = benchmark.stats["mean"]
+    record(LOCAL, items=case["n"], seconds=local, baseline=SWEEP)
+    if "sweep" in case:
+        print(f"\ncase follow on {case['n']:,} transfers: local {local * 1e3:.1f} ms, sweep "
+              f"{case['sweep'] * 1e3:.1f} ms, {case['sweep'] / local:.1f}x faster")  # fmt: skip
+        _same(follow_json(r), case["sweep_doc"])  # the same document
+
+
+@pytest.fixture(scope="module")
+def engine_case(case: dict) -> dict:
+    """The follow's setup for the scam wallet (roles, the stablecoin group): what both engines
+    take, so the figures below time the engines alone (no labels, rows or frames)."""
+    setup = prepare(case["ws"], [case["scam"]], Selection(stream=False), model="haircut",
+                    backward=False)  # fmt: skip
+    group = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, None))[0]
+    return {"setup": setup, "tokens": group.token_ids}
+
+
+@pytest.mark.bench
+def test_case_trace_sweep(benchmark, case: dict, engine_case: dict) -> None:  # type: ignore[no-untyped-def]
+    setup = engine_case["setup"]
+    _, tainted, _ = benchmark.pedantic(
+        trace_edges, args=(case["ws"], engine_case["tokens"], setup.role, setup.selection),
+        rounds=3, warmup_rounds=1,
+    )  # fmt: skip
+    engine_case["sweep"] = (benchmark.stats["mean"], tainted["index"])
+    record(SWEEP_T, items=case["n"], seconds=benchmark.stats["mean"])
+
+
+@pytest.mark.bench
+def test_case_trace_local(benchmark, case: dict, engine_case: dict) -> None:  # type: ignore[no-untyped-def]
+    setup = engine_case["setup"]
+    got = benchmark.pedantic(
+        trace_local, args=(setup.workspace.graph(), engine_case["tokens"], setup.role,
+                           setup.selection),
+        kwargs={"model": "haircut", "backward": False, "entities": None, "ledger": False,
+                "budget": True},
+        rounds=20, warmup_rounds=1,
+    )  # fmt: skip
+    assert got is not None
+    local = benchmark.stats["mean"]
+    record(LOCAL_T, items=case["n"], seconds=local, baseline=SWEEP_T)
+    if "sweep" in engine_case:
+        sweep, index = engine_case["sweep"]
+        assert (got[1]["index"] == index).all()
+        print(f"\ncase trace on {case['n']:,} transfers (engine only): local {local * 1e3:.2f} "
+              f"ms, sweep {sweep * 1e3:.1f} ms, {sweep / local:.0f}x faster")  # fmt: skip

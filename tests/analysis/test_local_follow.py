@@ -1,0 +1,265 @@
+"""The local (frontier-driven) follow equals the full sweep: same arrays on random graphs for
+every model, direction, window, dust, hop limit, sinks, pass-through and entities; the engine
+choice and the switch-over to the sweep are reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tracer.kernels.taint import (
+    NORMAL,
+    OVERDRAFT_AMOUNT,
+    OVERDRAFTS,
+    SINK,
+    SOURCE,
+    THROUGH,
+)
+
+from tracer.analysis.follow import follow, trace_edges
+from tracer.analysis.follow_result import FollowResult
+from tracer.analysis.local_follow import trace_local
+from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
+from tracer.output.follow_json import follow_json
+from tracer.store.graph_cache import graph_from_arrays
+from tracer.store.synth import SynthSpec, synth
+from tracer.store.workspace import Workspace
+
+MODELS = ("poison", "haircut", "taint-first", "clean-first", "fifo", "lifo")
+
+
+class _Ws:
+    """Just what the in-memory sweep reads of a workspace: the graph, no partitions."""
+
+    def __init__(self, graph: object) -> None:
+        self._g = graph
+
+    def graph(self) -> object:
+        return self._g
+
+    def parts(self) -> None:
+        return None
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> SimpleNamespace:
+    n = draw(st.integers(2, 10))
+    m = draw(st.integers(0, 45))
+    src = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), np.int32)
+    dst = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), np.int32)
+    amt = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 7.5, 10.0, float("nan")]),
+                        min_size=m, max_size=m))  # fmt: skip
+    tok = np.array(draw(st.lists(st.integers(0, 1), min_size=m, max_size=m)), np.int32)
+    ts = np.cumsum(draw(st.lists(st.integers(0, 2), min_size=m, max_size=m))).astype(np.int64)
+    role = np.array(draw(st.lists(st.sampled_from([NORMAL, NORMAL, NORMAL, SINK, THROUGH]),
+                                  min_size=n, max_size=n)), np.int8)  # fmt: skip
+    srcs = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=2, unique=True))
+    rep = None
+    if draw(st.booleans()):
+        groups = draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n))
+        # an entity's id is its smallest member (as entity ids are addresses)
+        first = {}
+        for a, gr in enumerate(groups):
+            first.setdefault(gr, a)
+        rep = np.array([first[gr] for gr in groups], np.int32)
+        role = role.copy()
+        # roles live on entity ids
+        role = np.where(np.isin(np.arange(n), rep), role, NORMAL).astype(np.int8)
+        srcs = sorted({int(rep[s]) for s in srcs})
+    role[srcs] = SOURCE
+    lo = draw(st.none() | st.integers(0, 20))
+    hi = draw(st.none() | st.integers(0, 40))
+    sel = Selection(
+        since=None if lo is None else datetime.fromtimestamp(lo / 1e6, tz=UTC),
+        until=None if hi is None else datetime.fromtimestamp(hi / 1e6, tz=UTC),
+        max_hops=draw(st.none() | st.integers(1, 4)),
+        min_amount=draw(st.sampled_from([0.0, 0.0, 0.3, 1.0])),
+    )
+    tokens = pl.DataFrame({"token_id": [0, 1]}, schema={"token_id": pl.Int32})
+    addresses = pl.DataFrame({"id": np.arange(n, dtype=np.int32)})
+    graph = graph_from_arrays(src=src, dst=dst, ts=ts, amount=np.array(amt, np.float64),
+                              token_id=tok, addresses=addresses, tokens=tokens)  # fmt: skip
+    token_ids = np.array(draw(st.sampled_from([[0], [1], [0, 1]])), np.int32)
+    return SimpleNamespace(graph=graph, role=role, rep=rep, sel=sel, token_ids=token_ids,
+                           model=draw(st.sampled_from(MODELS)), backward=draw(st.booleans()))
+
+
+def both(c: SimpleNamespace, ledger: bool = True) -> tuple[tuple, tuple]:
+    sweep = trace_edges(_Ws(c.graph), c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger)  # fmt: skip
+    local = trace_local(c.graph, c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger, budget=False)
+    assert local is not None
+    return sweep, local
+
+
+def assert_same(c: SimpleNamespace, sweep: tuple, local: tuple) -> None:
+    (s_state, s_t, s_c), (l_state, l_t, l_c) = sweep, local
+    # each address sees the same float operations in the same order as in the sweep, and the
+    # run totals are summed in processing order: bit for bit, every model (the issue allows
+    # rtol 1e-9 outside poison; nothing needs it)
+    close = {"rtol": 0.0, "atol": 0.0}
+    np.testing.assert_allclose(l_state.taint, s_state.taint, **close)
+    np.testing.assert_allclose(l_state.inflow, s_state.inflow, **close)
+    np.testing.assert_array_equal(l_state.hops, s_state.hops)
+    np.testing.assert_array_equal(l_state.first_ts, s_state.first_ts)
+    np.testing.assert_allclose(l_state.beyond_from, s_state.beyond_from, **close)
+    for i in range(3):  # traced, dust, beyond
+        np.testing.assert_allclose(l_state.stats[i], s_state.stats[i], **close)
+    assert l_state.stats[OVERDRAFTS] == s_state.stats[OVERDRAFTS]
+    # summed in the sweep's order: bit for bit
+    assert l_state.stats[OVERDRAFT_AMOUNT] == s_state.stats[OVERDRAFT_AMOUNT]
+    np.testing.assert_array_equal(l_t["index"], s_t["index"])
+    np.testing.assert_array_equal(l_t["src"], s_t["src"])
+    np.testing.assert_array_equal(l_t["dst"], s_t["dst"])
+    np.testing.assert_allclose(l_t["taint"], s_t["taint"], **close)
+    if "hop" in s_t:
+        np.testing.assert_array_equal(l_t["hop"], s_t["hop"])
+        np.testing.assert_array_equal(l_t["bal_before"], s_t["bal_before"])
+        np.testing.assert_allclose(l_t["taint_before"], s_t["taint_before"], **close)
+    assert l_c == s_c
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_local_equals_the_sweep(c: SimpleNamespace) -> None:
+    sweep, local = both(c)
+    assert_same(c, sweep, local)
+
+
+def test_a_worked_case_by_hand() -> None:
+    """S pays A 3; C pays A 7; A pays X 2, Y 5 (haircut: 0.6, 1.5 reach X, Y); an unrelated
+    pair B → D never enters the local run (it is not an event)."""
+    src = np.array([0, 2, 1, 1, 5], np.int32)
+    dst = np.array([1, 1, 3, 4, 6], np.int32)
+    graph = graph_from_arrays(
+        src=src, dst=dst, ts=np.arange(5, dtype=np.int64),
+        amount=np.array([3.0, 7.0, 2.0, 5.0, 9.0]), token_id=np.zeros(5, np.int32),
+        addresses=pl.DataFrame({"id": np.arange(7, dtype=np.int32)}),
+        tokens=pl.DataFrame({"token_id": [0]}, schema={"token_id": pl.Int32}),
+    )  # fmt: skip
+    role = np.array([SOURCE, NORMAL, NORMAL, SINK, SINK, NORMAL, NORMAL], np.int8)
+    got = trace_local(graph, np.array([0], np.int32), role, Selection(), model="haircut",
+                      backward=False, entities=None, ledger=False, budget=False)  # fmt: skip
+    assert got is not None
+    state, tainted, counts = got
+    assert state.inflow[3] == pytest.approx(0.6) and state.inflow[4] == pytest.approx(1.5)
+    assert tainted["index"].tolist() == [0, 2, 3]
+    assert state.edges_seen < 5 + 5  # replays and pops only; edge 4 (5 → 6) is never seen
+    assert counts.selected == 5 and counts.seeds == 1
+
+
+def test_the_budget_gives_up_when_the_taint_spreads() -> None:
+    """A chain where everything is tainted: past 5% of the selection the local run stops
+    (None), so the caller sweeps."""
+    n = 200
+    src = np.arange(n - 1, dtype=np.int32)
+    graph = graph_from_arrays(
+        src=src, dst=src + 1, ts=np.arange(n - 1, dtype=np.int64),
+        amount=np.ones(n - 1), token_id=np.zeros(n - 1, np.int32),
+        addresses=pl.DataFrame({"id": np.arange(n, dtype=np.int32)}),
+        tokens=pl.DataFrame({"token_id": [0]}, schema={"token_id": pl.Int32}),
+    )  # fmt: skip
+    role = np.zeros(n, np.int8)
+    role[0] = SOURCE
+    args = (graph, np.array([0], np.int32), role, Selection())
+    kw = {"model": "haircut", "backward": False, "entities": None, "ledger": False}
+    assert trace_local(*args, **kw, budget=True) is None  # type: ignore[arg-type]
+    assert trace_local(*args, **kw, budget=False) is not None  # type: ignore[arg-type]
+
+
+SPEC = SynthSpec(transfers=30_000, addresses=6_000, seed=4, days=40, patterns=6, chunk=7_000)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
+    out = tmp_path_factory.mktemp("synth") / "ws"
+    summary = synth(SPEC, out)
+    ws = Workspace.open(out)
+    ws.graph()  # the graph cache (built on first use): what the local engine reads
+    return ws, summary
+
+
+def _doc(r: FollowResult) -> dict:
+    doc = follow_json(r)
+    doc["options"] = {k: v for k, v in doc["options"].items() if not k.startswith("engine")}
+    return doc
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_synth_ground_truth_through_both_engines(made, direction: str) -> None:
+    """Every scam wallet of a synth workspace: the local engine finds the ground truth and
+    gives the sweep's document, bit for bit (paths and ledger included)."""
+    ws, summary = made
+    for p in summary["patterns"]:
+        sel = Selection(max_hops=p["hops"])
+        # backward: trace the first deposit back to where it came from
+        who = [p["reaches"][0]["address"]] if direction == "backward" else [p["scam"]]
+        loc = follow(ws, who, sel, engine="local", ledger=True, direction=direction)
+        swp = follow(ws, who, sel, engine="sweep", ledger=True, direction=direction)
+        assert loc.options["engine"] == "local" and swp.options["engine"] == "sweep"
+        a, b = _doc(loc), _doc(swp)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == b[key], key  # bit for bit, paths and ledger included
+        assert loc.ledger is not None and swp.ledger is not None
+        assert loc.ledger.equals(swp.ledger)
+        if direction == "forward":
+            assert loc.traced_total == pytest.approx(p["collected"])
+            got = pl.concat([loc.reached.select("address", "amount"),
+                             loc.through.select("address", "amount")])  # fmt: skip
+            reached = dict(zip(got["address"].to_list(), got["amount"].to_list(), strict=True))
+            for want in p["reaches"]:
+                assert reached[want["address"]] >= want["amount"] * (1 - 1e-9)
+
+
+def test_the_default_chooses_local_and_switches_to_the_sweep_when_taint_spreads(made) -> None:
+    """A scam wallet's case is local by default; the same follow from the busiest wallets
+    (taint everywhere) switches to the sweep by itself and says why; streamed: the sweep."""
+    ws, summary = made
+    case = follow(ws, [summary["patterns"][0]["scam"]])
+    assert case.options["engine"] == "local"
+    assert "within 5%" in case.options["engine_reason"]
+    g = ws.graph()
+    busiest = np.argsort(np.bincount(g.src, minlength=g.n_nodes))[-300:]
+    addrs = g.addresses["address"].to_numpy()[busiest].tolist()
+    wide = follow(ws, addrs, by_source=False)
+    assert wide.options["engine"] == "sweep"
+    assert "spread past 5%" in wide.options["engine_reason"]
+    forced = follow(ws, addrs, by_source=False, engine="local")
+    assert _doc(forced) == _doc(wide)
+    streamed = follow(ws, [summary["patterns"][0]["scam"]], Selection(stream=True))
+    assert streamed.options["engine"] == "sweep" and "streamed" in streamed.options["engine_reason"]
+    with pytest.raises(UsageError):
+        follow(ws, [summary["patterns"][0]["scam"]], Selection(stream=True), engine="local")
+    with pytest.raises(UsageError):
+        follow(ws, [summary["patterns"][0]["scam"]], engine="fast")
+
+
+def test_cli_engine_flag_is_reported_in_the_json(sample_addresses: dict[str, str]) -> None:
+    """``--engine-follow local|sweep`` reaches the library and the JSON says which ran; the
+    figures are the same."""
+    from click.testing import CliRunner
+
+    from tests.conftest import SAMPLE_DATA, SAMPLE_LABELS
+    from tracer.cli import cli
+
+    base = ["follow", sample_addresses["scam"], "--format", "json", "--labels",
+            str(SAMPLE_LABELS)]  # fmt: skip
+    for f in SAMPLE_DATA:
+        base += ["--data", str(f)]
+    docs = {}
+    for engine in ("local", "sweep"):
+        r = CliRunner().invoke(cli, [*base, "--engine-follow", engine], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        docs[engine] = json.loads(r.output)
+        assert docs[engine]["options"]["engine"] == engine
+    assert docs["local"]["traced_total"] == docs["sweep"]["traced_total"] > 0
+    assert docs["local"]["reached"] == docs["sweep"]["reached"]

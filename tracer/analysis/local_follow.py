@@ -1,0 +1,266 @@
+"""The local engine of ``follow``/``source``: the sweep's result from the tainted subgraph only.
+
+:func:`tracer.analysis.follow.trace_edges` sweeps every selected transfer. When the selection
+has the graph cache (per-address time-ordered adjacency, memory-mapped), :func:`trace_local`
+runs :mod:`tracer.kernels.local` instead: it touches the edges of the addresses the taint
+reaches and, on each first arrival, that address's own history, so a case-sized question on a
+whole chain costs what its neighbourhood costs. The result is the same arrays the sweep gives
+(the tests compare them on random graphs for every model).
+
+Engine choice (:func:`choose_engine`): ``engine="local"`` or ``"sweep"`` forces one; ``None``
+runs local when it can (graph cache, not streamed, a model and options it covers) with a budget
+of 5% of the selected transfers and of the addresses, and falls back to the full sweep by itself
+when the taint spreads past it. Which engine ran and why is reported in the result's
+``options["engine"]``.
+
+Two figures depend on every transfer, not only the tainted ones: the unknown-prior-funds totals
+(every wallet's shortfalls) and the selected transfer count. They are computed once per
+selection (asset group, direction, entities) by one balance pass and kept with the graph in
+memory (:func:`_prior`), so a second question on the same workspace pays only the local part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tracer.analysis.sweep_counts import SweepCounts
+from tracer.core.errors import UsageError
+from tracer.graph.spec import Selection
+from tracer.kernels.bundles import LotQueues
+from tracer.kernels.local import (
+    EVENTS,
+    FIRST_TS,
+    GAVE_UP,
+    LAST_TS,
+    SEEDS,
+    SOURCE_EDGES,
+    LocalGraph,
+    LocalParams,
+    local_kernel,
+    member_csr,
+    new_out,
+    overdraft_totals,
+    prior_pass,
+)
+from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
+from tracer.store.graph_cache import TransferGraph
+
+_Z64 = np.zeros(0, dtype=np.int64)
+_Z32 = np.zeros(0, dtype=np.int32)
+#: Engines ``follow(engine=...)`` accepts (``None``: choose).
+ENGINES = ("local", "sweep")
+#: The local engine gives up past this share of the selected transfers (events) or addresses.
+SPREAD = 0.05
+
+
+@dataclass
+class EngineChoice:
+    """Which engine a group ran on and why (reported in ``options["engine"]``)."""
+
+    engine: str  # "local" or "sweep"
+    reason: str
+
+
+def unavailable(model: str, stream: bool, has_colours: bool) -> str | None:
+    """Why the local engine cannot run this request (None: it can)."""
+    if stream:
+        return "the selection is streamed (no graph cache)"
+    if model == "tiho":
+        return "tiho groups each transaction's outputs: the full sweep runs it"
+    if has_colours:
+        return "the per-source split (by_source) runs on the full sweep"
+    return None
+
+
+@dataclass
+class _Prior:
+    """What one balance pass over a selection gives (see the module docstring)."""
+
+    who: np.ndarray  # sender of each unknown-prior-funds shortfall, in processing order
+    short: np.ndarray  # its amount
+    selected: int
+    unknown: int
+    mem_offsets: np.ndarray
+    mem_list: np.ndarray
+    #: per node, how many shortfalls it has (a source with none leaves the totals unchanged)
+    per_node: np.ndarray = field(default_factory=lambda: _Z64)
+    #: the totals with only these sinks left out (key: the sinks' ids), reused by every run
+    #: whose sources have no shortfall of their own
+    by_sinks: dict[bytes, tuple[float, float]] = field(default_factory=dict)
+
+
+#: per graph (by identity, dropped with it) and selection key: the balance pass's figures
+_CACHE: dict[int, tuple[weakref.ref[TransferGraph], dict[tuple[Any, ...], _Prior]]] = {}
+
+
+def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
+                 rep: np.ndarray | None, members: tuple[np.ndarray, np.ndarray]) -> LocalGraph:
+    """The graph in the sweep's direction (reversed: ends and CSR sides swapped)."""
+    ok = np.zeros(max(graph.tokens.height, 1), dtype=np.bool_)
+    ok[np.asarray(token_ids, dtype=np.int64)] = True
+    src, dst = (graph.dst, graph.src) if backward else (graph.src, graph.dst)
+    out_o, out_e, in_o, in_e = (
+        (graph.in_offsets, graph.in_edges, graph.out_offsets, graph.out_edges) if backward
+        else (graph.out_offsets, graph.out_edges, graph.in_offsets, graph.in_edges)
+    )  # fmt: skip
+    return LocalGraph(
+        np.ascontiguousarray(src, np.int32), np.ascontiguousarray(dst, np.int32),
+        np.ascontiguousarray(graph.amount, np.float64), np.ascontiguousarray(graph.ts, np.int64),
+        np.ascontiguousarray(graph.token_id, np.int32), ok,
+        np.ascontiguousarray(out_o, np.int64), np.ascontiguousarray(out_e, np.int64),
+        np.ascontiguousarray(in_o, np.int64), np.ascontiguousarray(in_e, np.int64),
+        _Z32 if rep is None else rep, members[0], members[1],
+    )  # fmt: skip
+
+
+def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
+           rep: np.ndarray | None) -> _Prior:
+    """The balance pass's figures for this selection, computed once per graph in memory."""
+    rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
+    key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
+    ref, table = _CACHE.get(id(graph), (None, {}))
+    if ref is None or ref() is not graph:
+        table = {}
+        _CACHE[id(graph)] = (weakref.ref(graph), table)
+        for gid in [g for g, (r, _) in _CACHE.items() if r() is None]:
+            del _CACHE[gid]
+    hit = table.get(key)
+    if hit is None:
+        members = (_Z64, _Z64) if rep is None else member_csr(rep)
+        g = _local_graph(graph, token_ids, backward, rep, members)
+        who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
+        per_node = np.bincount(who, minlength=graph.n_nodes)
+        hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
+                                    per_node=per_node)  # fmt: skip
+    return hit
+
+
+def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray) -> tuple[float, float]:
+    """The sweep's unknown-prior-funds totals for these roles, summed in its order.
+
+    A pass over every shortfall costs O(shortfalls) (2.4M on 10M synth transfers); the sinks
+    are the same for every question of a session, so the totals without the sinks are kept
+    per sink set and reused whenever no source has a shortfall of its own (then leaving the
+    sources out changes nothing, bit for bit)."""
+    if sources.size and pri.per_node[sources].any():
+        return tuple(overdraft_totals(pri.who, pri.short, role))  # type: ignore[return-value]
+    sinks = np.flatnonzero(role == SINK)
+    key = hashlib.blake2b(sinks.tobytes(), digest_size=16).digest()
+    hit = pri.by_sinks.get(key)
+    if hit is None:
+        only_sinks = np.where(role == SOURCE, NORMAL, role).astype(np.int8)
+        hit = pri.by_sinks[key] = tuple(overdraft_totals(pri.who, pri.short, only_sinks))  # type: ignore[assignment]
+    return hit  # type: ignore[return-value]
+
+
+def trace_local(
+    graph: TransferGraph,
+    token_ids: np.ndarray,
+    role: np.ndarray,
+    selection: Selection,
+    *,
+    model: str,
+    backward: bool,
+    entities: np.ndarray | None,
+    ledger: bool,
+    budget: bool,
+) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None:
+    """What :func:`~tracer.analysis.follow.trace_edges` returns, from the tainted subgraph.
+
+    ``budget``: give up (None) once the run has processed more than :data:`SPREAD` of the
+    selected transfers or activated more than that share of the addresses; the caller then
+    runs the full sweep. Without it the run always completes (forced ``engine="local"``).
+    """
+    rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
+    pri = _prior(graph, token_ids, backward, rep)
+    g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
+    state = SweepState(role, model=model, min_amount=selection.min_amount,
+                       max_hops=selection.max_hops)  # fmt: skip
+    lo, hi = selection.window_us()
+    big = np.iinfo(np.int64).max
+    max_events = int(SPREAD * pri.selected) if budget else -1
+    max_active = int(SPREAD * role.shape[0]) if budget else -1
+    params = LocalParams(state.code, state.min_amount, state.hop_cap, bool(ledger),
+                         state.max_lots, bool(backward), -big if lo is None else int(lo),
+                         big if hi is None else int(hi), max_events, max_active)  # fmt: skip
+    lots = state.code in (5, 6)  # FIFO, LIFO
+    if lots:
+        q = LotQueues(state.lot_start, state.lot_head, state.lot_tail, state.lot_cap,
+                      state.lot_amt, state.lot_tnt)  # fmt: skip
+        pool_end = state.pool_end
+    else:
+        q = LotQueues(_Z64, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                      np.zeros(1, np.float64), np.zeros(1, np.float64))  # fmt: skip
+        pool_end = 0
+    sources = np.flatnonzero(role == SOURCE).astype(np.int32)
+    out = new_out(bool(ledger))
+    a = state.arrays
+    (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
+     n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
+                           a.beyond_from, a.stats, q, pool_end, out)  # fmt: skip
+    counts_arr = out.counts
+    if counts_arr[GAVE_UP]:
+        return None
+    if lots:
+        state.lot_amt, state.lot_tnt, state.pool_end = lot_amt, lot_tnt, int(pool_end)
+    state.longest_queue = int(longest)
+    state.edges_seen = int(counts_arr[EVENTS])
+    state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources)
+    n = int(n_out)
+    edge = o_edge[:n]
+    k_src, k_dst = g.src[edge], g.dst[edge]
+    if rep is not None:
+        k_src, k_dst = rep[k_src], rep[k_dst]
+    tainted = {"src": k_src, "dst": k_dst, "taint": o_taint[:n], "index": edge}
+    if ledger:
+        tainted |= {"hop": o_hop[:n], "bal_before": o_bal[:n], "taint_before": o_tb[:n]}
+    counts = SweepCounts(selected=pri.selected, excluded_unknown=pri.unknown,
+                         source_edges=int(counts_arr[SOURCE_EDGES]),
+                         seeds=int(counts_arr[SEEDS]), first_ts=int(counts_arr[FIRST_TS]),
+                         last_ts=int(counts_arr[LAST_TS]))  # fmt: skip
+    return state, tainted, counts
+
+
+def local_first(
+    setup: Any, token_ids: np.ndarray, *, ledger: bool
+) -> tuple[tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None, EngineChoice]:
+    """Run one asset group locally when the request allows it (``setup``: the follow's
+    ``TraceSetup``). Returns the run (None: the caller sweeps) and the engine choice."""
+    forced = setup.engine
+    if forced == "sweep":
+        return None, EngineChoice("sweep", "asked for (engine='sweep')")
+    why = unavailable(setup.model, setup.stream, setup.colours is not None)
+    if why is not None:
+        if forced == "local":
+            raise UsageError(f"engine 'local' cannot run this follow: {why}")
+        return None, EngineChoice("sweep", why)
+    got = trace_local(
+        setup.workspace.graph(), token_ids, setup.role, setup.selection, model=setup.model,
+        backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
+    )  # fmt: skip
+    if got is None:
+        return None, EngineChoice(
+            "sweep", f"the taint spread past {SPREAD:.0%} of the selection, so the full sweep ran"
+        )
+    if forced == "local":
+        return got, EngineChoice("local", "asked for (engine='local')")
+    return got, EngineChoice("local", f"the taint stayed within {SPREAD:.0%} of the selection")
+
+
+def engine_options(choices: list[tuple[str, EngineChoice]]) -> dict[str, str]:
+    """``options["engine"]`` and ``options["engine_reason"]`` for a run's asset groups."""
+    if not choices:
+        # the cross-asset run (hops crossed) sweeps in its own loop
+        return {"engine": "sweep", "engine_reason": "the run crosses asset hops (full sweep)"}
+    engines = sorted({c.engine for _, c in choices})
+    reasons = list(dict.fromkeys(c.reason for _, c in choices))
+    if len(reasons) == 1:
+        reason = reasons[0]
+    else:
+        reason = "; ".join(f"{name}: {c.engine} ({c.reason})" for name, c in choices)
+    return {"engine": "+".join(engines), "engine_reason": reason}
