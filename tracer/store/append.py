@@ -254,23 +254,38 @@ def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
     1's src, ...), as :func:`tracer.store.graph_cache.build_graph` numbers them.
 
     One hash pass (Arrow's ``dictionary_encode``, whose dictionary is in first-appearance
-    order) over the interleaved endpoints replaces a sort, a ``unique`` and two joins.
+    order) over the sources then the destinations replaces a sort, a ``unique`` and two joins;
+    the codes are then renumbered in interleaved order on integers (gathering the 2n strings
+    into interleaved order first cost as much as the hashing).
     Returns ``codes`` (length ``2 * rows.height``, src at even, dst at odd positions) and the
     pairs (``chain``, ``address``) in code order."""
     n = rows.height
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pl.DataFrame(schema={"chain": pl.String,
+                                                                 "address": pl.String})
     src, dst = rows["src"], rows["dst"]
-    one_chain = n > 0 and _constant(rows["chain"])
+    one_chain = _constant(rows["chain"])
     chains = rows["chain"].head(1) if one_chain else rows["chain"]
     if not one_chain:  # the chain is part of the key: encode "chain<US>address"
         src = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "src")).to_series()
         dst = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "dst")).to_series()
-    interleave = np.arange(2 * n, dtype=np.int64).reshape(2, n).T.ravel()
-    both = pl.concat([src, dst]).gather(interleave)
-    enc = pc.dictionary_encode(both.to_arrow(compat_level=pl.CompatLevel.newest()))
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    values = pl.Series("address", enc.dictionary, dtype=pl.String)
+    new = pl.CompatLevel.newest()
+    enc = pc.dictionary_encode(pa.chunked_array([src.to_arrow(compat_level=new),
+                                                 dst.to_arrow(compat_level=new)]))  # fmt: skip
+    if any(len(c.dictionary) != len(enc.chunks[-1].dictionary) for c in enc.chunks):
+        enc = enc.unify_dictionaries()  # (Arrow gives every chunk the final dictionary)
+    dictionary = enc.chunks[-1].dictionary
+    # codes number the pairs in order of first appearance in src-then-dst order; renumber
+    # them by first appearance in the interleaved order (src0, dst0, src1, ...): integers
+    # only, the 2n strings are never gathered
+    concat = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
+    codes = np.empty(2 * n, dtype=np.int64)
+    codes[0::2], codes[1::2] = concat[:n], concat[n:]
+    order = pl.Series(codes).unique(maintain_order=True).to_numpy()
+    rank = np.empty(len(dictionary), dtype=np.int64)  # every entry appears: order is whole
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    codes = rank[codes]
+    values = pl.Series("address", dictionary, dtype=pl.String).gather(order)
     if one_chain:
         pairs = pl.DataFrame({"chain": pl.repeat(chains[0], len(values), eager=True,
                                                  dtype=pl.String), "address": values})  # fmt: skip
