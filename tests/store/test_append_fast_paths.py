@@ -137,3 +137,19 @@ def test_token_ids_are_the_token_join(meta: list) -> None:
         pl.col("token_id").cast(pl.Int32) + 3)
     want = rows.join(tokens, on=cols, how="left", maintain_order="left", nulls_equal=True)
     assert _token_ids(rows, tokens).tolist() == want["token_id"].to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-2_000_000_000_000_000, 5_000_000_000_000_000)
+                | st.sampled_from([0, -1, 1_706_745_599_999_999, 1_706_745_600_000_000]),
+                max_size=12), st.booleans())  # fmt: skip
+def test_month_groups_of_sorted_rows_are_the_month_filters(us: list[int], ordered: bool) -> None:
+    """Rows in time order take the binary-search split (month starts, pre-1970 included)."""
+    ts = pl.Series("ts", sorted(us) if ordered else us, dtype=pl.Int64).cast(
+        pl.Datetime("us", "UTC"))
+    rows = pl.DataFrame({"ts": ts, "i": range(len(us))})
+    month = rows["ts"].dt.strftime("%Y-%m")
+    want = [(m, rows.filter(month == m)) for m in sorted(month.unique().to_list())]
+    got = month_groups(rows)
+    assert [m for m, _ in got] == [m for m, _ in want]
+    assert all(a.equals(b) for (_, a), (_, b) in zip(got, want, strict=True))

@@ -92,9 +92,20 @@ def month_groups(frame: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
     in time order (an export, a chain-ordered Parquet) split into zero-copy slices; otherwise
     one stable sort by month, then slices (one pass, not one filter per month)."""
     ts = frame["ts"]
-    key = (ts.dt.year().cast(pl.Int32) * 100 + ts.dt.month().cast(pl.Int32)).alias("_m")
     if frame.height == 0:
         return []
+    if ts.null_count() == 0 and ts.is_sorted():
+        # in time order: the month starts between the first and last time cut the rows (a
+        # binary search per month, no per-row calendar arithmetic)
+        us = ts.dt.epoch("us").to_numpy()
+        lo, hi = np.array([us[0], us[-1]]).astype("datetime64[us]").astype("datetime64[M]")
+        starts = np.arange(lo + 1, hi + 1, dtype="datetime64[M]")
+        cuts = [0, *np.searchsorted(us, starts.astype("datetime64[us]").astype(np.int64),
+                                    side="left").tolist(), len(us)]  # fmt: skip
+        months = [str(m) for m in np.arange(lo, hi + 1, dtype="datetime64[M]")]
+        return [(m, frame.slice(a, b - a))
+                for m, (a, b) in zip(months, itertools.pairwise(cuts), strict=True) if b > a]
+    key = (ts.dt.year().cast(pl.Int32) * 100 + ts.dt.month().cast(pl.Int32)).alias("_m")
     if not key.is_sorted():
         frame = frame.with_columns(key).sort("_m", maintain_order=True)  # stable
         key = frame["_m"]
@@ -524,8 +535,12 @@ def append(
                 if keys.height:
                     rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
                                      maintain_order="left")  # fmt: skip
-                per_file = rows.group_by("_file").agg(pl.len(), pl.col("decimals").null_count())
-                for f, n, unknown in per_file.iter_rows():
+                if _constant(rows["_file"]):  # one input file: no grouping pass
+                    per_file = [(rows["_file"][0], rows.height, rows["decimals"].null_count())]
+                else:
+                    per_file = list(rows.group_by("_file").agg(
+                        pl.len(), pl.col("decimals").null_count()).iter_rows())  # fmt: skip
+                for f, n, unknown in per_file:
                     a, b = counts.get(f, (0, 0))
                     counts[f] = (a + n, b + unknown)
             if rows is None or rows.height == 0:
