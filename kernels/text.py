@@ -18,9 +18,9 @@ def all_hex(offsets: np.ndarray, data: np.ndarray, n_hex: int, prefixed: bool) -
     """Whether every string is ``0x`` (when ``prefixed``) then exactly ``n_hex`` lowercase hex
     digits. ``offsets``: int64[n+1] (Arrow large_string offsets), ``data``: uint8 bytes.
 
-    Lengths first; then each string's digits are checked without a branch per byte (unsigned
-    wrap-around: ``c - 48 >= 10`` is not 0-9, ``c - 97 >= 6`` is not a-f), so the compiler vectorises
-    the inner loop: twice as fast as testing byte by byte, measured on 10M hashes."""
+    Lengths first; then each string's digits are checked without a branch per byte
+    (unsigned wrap-around: ``c - 48 >= 10`` is not 0-9, ``c - 97 >= 6`` is not a-f), so the
+    compiler vectorises the inner loop: 1.7x faster than testing byte by byte (10M hashes)."""
     width = n_hex + 2 if prefixed else n_hex
     start = 2 if prefixed else 0
     n = offsets.shape[0] - 1

@@ -535,7 +535,7 @@ def append(
                 if keys.height:
                     rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
                                      maintain_order="left")  # fmt: skip
-                if _constant(rows["_file"]):  # one input file: no grouping pass
+                if rows.height and _constant(rows["_file"]):  # one input file: no group_by
                     per_file = [(rows["_file"][0], rows.height, rows["decimals"].null_count())]
                 else:
                     per_file = list(rows.group_by("_file").agg(
