@@ -11,6 +11,7 @@ from tracer.core.amounts import amount_expr, amount_series
 from tracer.core.schema import TRANSFER_KEY
 from tracer.store.append import (
     _any_repeated,
+    _constant,
     _endpoint_codes,
     _first_arrivals,
     _in_chain_order,
@@ -153,3 +154,10 @@ def test_month_groups_of_sorted_rows_are_the_month_filters(us: list[int], ordere
     got = month_groups(rows)
     assert [m for m, _ in got] == [m for m, _ in want]
     assert all(a.equals(b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "a", "a", "b", None]), max_size=40))
+def test_constant_is_one_distinct_non_null_value(values: list) -> None:
+    s = pl.Series(values, dtype=pl.String)
+    assert _constant(s) == (len(values) == 0 or (None not in values and len(set(values)) == 1))
