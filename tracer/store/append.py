@@ -65,6 +65,9 @@ MERGE_FACTOR = 4
 EAGER_GRAPH_ROWS = 2_000_000
 #: Candidate rows an ingest keeps in memory before spooling them to disk (about 125 MB).
 SPOOL_MEMORY_ROWS = 500_000
+#: Months written at the same time (a month's write is the slowest step of an ingest; two
+#: overlap the write of a run's months with each other and with numbering the next run).
+WRITERS = 2
 #: New rows numbered and written together (bounds memory; one dictionary join per run).
 RUN_ROWS = 1_000_000
 ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
@@ -474,16 +477,17 @@ def append(
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
     run: list[tuple[str, pl.DataFrame]] = []
 
-    # Partition files are written on one background thread while this one de-duplicates and
-    # numbers the next month (Parquet encoding releases the GIL); at most one month is in
-    # flight, so memory stays one month ahead. ``pieces`` keeps the manifest order.
-    pool = ThreadPoolExecutor(max_workers=1)
+    # Partition files are written on WRITERS background threads while this one de-duplicates
+    # and numbers the next month (Parquet encoding releases the GIL); at most WRITERS months
+    # are in flight, so memory stays that many months ahead. ``pieces`` keeps the manifest
+    # order (each month writes its own files: no two writes touch the same file).
+    pool = ThreadPoolExecutor(max_workers=WRITERS)
     pieces: list[list[dict[str, Any]] | Future[list[dict[str, Any]]]] = []
 
     def write_month(month: str, rows: pl.DataFrame) -> None:
-        for earlier in pieces:
-            if isinstance(earlier, Future):
-                earlier.result()  # one write in flight at a time (and its errors surface here)
+        pending = [p for p in pieces if isinstance(p, Future)]
+        for earlier in pending[: max(0, len(pending) - WRITERS + 1)]:
+            earlier.result()  # WRITERS writes in flight at most (and their errors surface here)
         pieces.append(pool.submit(_write_month, month, rows))
 
     def _write_month(month: str, rows: pl.DataFrame) -> list[dict[str, Any]]:
