@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,10 +10,13 @@ from hypothesis import strategies as st
 from tracer.core.amounts import amount_expr, amount_series
 from tracer.core.schema import TRANSFER_KEY
 from tracer.store.append import (
+    _any_repeated,
+    _constant,
     _endpoint_codes,
     _first_arrivals,
     _in_chain_order,
     _number,
+    _token_ids,
     month_groups,
 )
 from tracer.store.graph_cache import sort_transfers
@@ -111,3 +115,49 @@ def test_amount_series_is_the_parsed_amount(pairs: list) -> None:
     want = frame.select(amount_expr(pl.col("value"), pl.col("decimals"))).to_series()
     got = amount_series(frame)
     assert got.to_list() == want.to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 7, 2**64 - 1]), max_size=12))
+def test_any_repeated_is_is_duplicated(values: list[int]) -> None:
+    hashes = np.array(values, dtype=np.uint64)
+    want = bool(pl.Series(hashes).is_duplicated().any())
+    assert _any_repeated(hashes) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["ethereum", "bsc"]), st.sampled_from([ADDR[0], None]),
+                          st.sampled_from(["USDT", None]), st.sampled_from([6, None])),
+                min_size=1, max_size=8))  # fmt: skip
+def test_token_ids_are_the_token_join(meta: list) -> None:
+    """The one-token shortcut (a constant, null metadata included) gives what the join gives."""
+    cols = ["chain", "token", "asset", "decimals"]
+    schema = {"chain": pl.String, "token": pl.String, "asset": pl.String, "decimals": pl.Int16}
+    rows = pl.DataFrame(meta, schema=schema, orient="row")
+    tokens = rows.unique(maintain_order=True).with_row_index("token_id").with_columns(
+        pl.col("token_id").cast(pl.Int32) + 3)
+    want = rows.join(tokens, on=cols, how="left", maintain_order="left", nulls_equal=True)
+    assert _token_ids(rows, tokens).tolist() == want["token_id"].to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-2_000_000_000_000_000, 5_000_000_000_000_000)
+                | st.sampled_from([0, -1, 1_706_745_599_999_999, 1_706_745_600_000_000]),
+                max_size=12), st.booleans())  # fmt: skip
+def test_month_groups_of_sorted_rows_are_the_month_filters(us: list[int], ordered: bool) -> None:
+    """Rows in time order take the binary-search split (month starts, pre-1970 included)."""
+    ts = pl.Series("ts", sorted(us) if ordered else us, dtype=pl.Int64).cast(
+        pl.Datetime("us", "UTC"))
+    rows = pl.DataFrame({"ts": ts, "i": range(len(us))})
+    month = rows["ts"].dt.strftime("%Y-%m")
+    want = [(m, rows.filter(month == m)) for m in sorted(month.unique().to_list())]
+    got = month_groups(rows)
+    assert [m for m, _ in got] == [m for m, _ in want]
+    assert all(a.equals(b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "a", "a", "b", None]), max_size=40))
+def test_constant_is_one_distinct_non_null_value(values: list) -> None:
+    s = pl.Series(values, dtype=pl.String)
+    assert _constant(s) == (len(values) == 0 or (None not in values and len(set(values)) == 1))

@@ -85,3 +85,28 @@ def test_an_old_format_workspace_is_refused_with_advice(tmp_path) -> None:
     mpath.write_text(mpath.read_text().replace('"version": 2', '"version": 1'))
     with pytest.raises(Exception, match="re-ingest"):
         Workspace.open(tmp_path)
+
+
+def test_partition_layout_block_plain_no_statistics_for_unsorted_text(tmp_path) -> None:
+    """``block`` is written without a dictionary and hashes/addresses/values without min/max
+    statistics (they prune nothing); the time column keeps its statistics, and the rows read
+    back are the rows ingested."""
+    import pyarrow.parquet as pq
+
+    from tracer.store.partitions import PLAIN_COLUMNS, UNSORTED_TEXT
+
+    ws = Workspace.open(tmp_path, create=True)
+    ws.ingest(SAMPLE_DATA)
+    m = ws.manifest()
+    for p in m["parts"]:
+        meta = pq.ParquetFile(tmp_path / f"g{m['generation']}" / "transfers" / p["file"]).metadata
+        cols = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i)
+                for i in range(meta.num_columns)}  # fmt: skip
+        for name in UNSORTED_TEXT:
+            assert not cols[name].is_stats_set, name
+        assert cols["ts"].is_stats_set and cols["chain"].is_stats_set
+        for name in PLAIN_COLUMNS:
+            assert not any("DICTIONARY" in e for e in cols[name].encodings), cols[name].encodings
+        assert any("DICTIONARY" in e for e in cols["src"].encodings)
+    again = Workspace.open(tmp_path)
+    assert again.transfers().height == sum(p["rows"] for p in m["parts"])

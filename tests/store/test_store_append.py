@@ -300,3 +300,32 @@ def test_a_reexport_with_a_shifted_time_at_a_file_boundary_is_still_a_duplicate(
                  f"{USDT_ETH},{edge['seq']},ethereum\n")  # fmt: skip
     s = ws.ingest([f])
     assert (s.total("loaded"), s.total("duplicate")) == (0, 1) and not s.changed
+
+
+def test_months_written_side_by_side_equal_one_at_a_time(tmp_path, small_parts,
+                                                        monkeypatch) -> None:  # fmt: skip
+    """Two months written at once (``WRITERS``) give the same parts, in month order, and the
+    same workspace as one writer; a write's error still surfaces (and nothing is committed)."""
+    data = rows_csv(tmp_path / "d.csv", months(1, JAN, 100) + months(200, FEB, 100)
+                    + months(400, MAR_EARLY, 100))  # fmt: skip
+    results = {}
+    for writers in (1, 2):
+        monkeypatch.setattr(append_mod, "WRITERS", writers)
+        ws = Workspace.open(tmp_path / f"ws{writers}", create=True)
+        ws.ingest([data])
+        parts = ws.manifest()["parts"]
+        assert [p["file"] for p in parts] == sorted(p["file"] for p in parts)
+        results[writers] = (parts, state(ws))
+    assert results[1] == results[2]
+    real = append_mod.PartWriter.write
+
+    def fail_in_february(self, table, ts_us):  # type: ignore[no-untyped-def]
+        if str(ts_us[0].astype("datetime64[us]").astype("datetime64[M]")) == "2024-02":
+            raise OSError("disk full")
+        return real(self, table, ts_us)
+
+    monkeypatch.setattr(append_mod.PartWriter, "write", fail_in_february)
+    ws = Workspace.open(tmp_path / "ws-fail", create=True)
+    with pytest.raises(OSError, match="disk full"):
+        ws.ingest([data])
+    assert not ws.manifest().get("parts")

@@ -388,7 +388,11 @@ def _canonicalize_chain(
     native = pl.col("_native").fill_null(False)
     if batch.native_by_asset and native_symbol is not None:
         native = native | (pl.col("asset").str.strip_chars().str.to_uppercase() == native_symbol)
-    f = f.with_columns((pl.col("token").is_null() & ~native.fill_null(False)).alias("_no_token"))
+    if f["token"].null_count():
+        f = f.with_columns((pl.col("token").is_null() & ~native.fill_null(False))
+                           .alias("_no_token"))  # fmt: skip
+    else:  # every row names its token: no asset text to upper-case on every row
+        f = f.with_columns(pl.lit(False).alias("_no_token"))
     # addresses (token null = native coin), transaction hash and value in one parallel pass
     # Fast path: a column already in canonical form everywhere (the usual case for ethereum-etl
     # and BigQuery exports) is kept as it is; one regex pass instead of five string passes.
