@@ -1,8 +1,8 @@
 """The strongest paths of a cross-asset follow: transfers and hops, across groups and chains.
 
-Same rule as a single-asset follow (:func:`tracer.analysis.follow._paths`): from a sink's
-largest tainted inflows step back to the largest tainted transfer into the sender that came
-earlier, until a source. When the step reaches a hop's output (the virtual wallet ``V`` of
+Same rule as a single-asset follow (:func:`tracer.analysis.follow_rows.strongest_paths`): from a
+sink's largest tainted inflows step back to the largest tainted transfer into the sender that
+came earlier, until a source. When the step reaches a hop's output (the virtual wallet ``V`` of
 :mod:`tracer.analysis.cross_asset`), the path records the hop (kind, both chains, assets and
 transactions, rate, fact or inferred) and continues in the hop's input group from the largest
 tainted input leg. Every step is on chain or is a hop row that says it is inferred, and every

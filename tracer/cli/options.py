@@ -68,7 +68,7 @@ def parse_when(text: str | None, flag: str) -> datetime | None:
         return None
     import polars as pl
 
-    from tracer.sources.base import timestamp_us
+    from tracer.sources.timestamps import timestamp_us
 
     bare_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()) is not None
     # a bare date is its midnight (the export timestamp parser wants a time of day)

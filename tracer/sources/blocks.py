@@ -11,7 +11,6 @@ from pathlib import Path
 import polars as pl
 
 from tracer.core.errors import InputError
-from tracer.sources.base import timestamp_us
 from tracer.sources.sample import (
     POLARS_ERRORS,
     iter_ndjson,
@@ -19,6 +18,7 @@ from tracer.sources.sample import (
     sample,
     scalar_text,
 )
+from tracer.sources.timestamps import timestamp_us
 
 BLOCK_COLS = ("number", "block_number", "block")
 TS_COLS = ("timestamp", "block_timestamp", "ts")

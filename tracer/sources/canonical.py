@@ -18,10 +18,9 @@ from tracer.sources.base import (
     ReadOptions,
     flag_error,
     proven_canonical,
-    timestamp_series,
-    unparsed_time,
 )
 from tracer.sources.sample import POLARS_ERRORS, Sample
+from tracer.sources.timestamps import timestamp_series, unparsed_time
 
 REQUIRED = {"chain", "tx_hash", "src", "dst", "value", "ts"}
 

@@ -32,8 +32,6 @@ from tracer.sources.base import (
     ReadOptions,
     flag_error,
     flag_non_integer,
-    timestamp_series,
-    unparsed_time,
 )
 from tracer.sources.sample import (
     POLARS_ERRORS,
@@ -42,6 +40,7 @@ from tracer.sources.sample import (
     read_csv_strings,
     scalar_text,
 )
+from tracer.sources.timestamps import timestamp_series, unparsed_time
 
 TOKEN_COLUMNS = {"token_address", "from_address", "to_address", "value", "transaction_hash"}
 TX_COLUMNS = {"hash", "from_address", "to_address", "value", "block_number"}

@@ -27,10 +27,9 @@ from tracer.sources.base import (
     ReadOptions,
     flag_non_integer,
     recover_exact,
-    timestamp_us,
-    unparsed_time,
 )
 from tracer.sources.sample import Sample, read_csv_strings
+from tracer.sources.timestamps import timestamp_us, unparsed_time
 
 _HASH = ("Transaction Hash", "Txhash")
 _VALUE = ("TokenValue", "Value", "Quantity")

@@ -30,11 +30,10 @@ from tracer.sources.base import (
     flag_error,
     flag_non_integer,
     recover_exact,
-    timestamp_series,
-    unparsed_time,
 )
 from tracer.sources.headers import NO_HASH_RULE, auto_map, infer_chain, match, missing
 from tracer.sources.sample import Sample, read_csv_strings
+from tracer.sources.timestamps import timestamp_series, unparsed_time
 
 ALIASES = {
     "hash": "tx_hash",

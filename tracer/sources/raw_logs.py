@@ -18,9 +18,9 @@ from typing import Any
 import polars as pl
 
 from tracer.core.errors import InputError
-from tracer.sources.base import timestamp_us
 from tracer.sources.rpc_logs import _logs
 from tracer.sources.sample import read_csv_strings, sample
+from tracer.sources.timestamps import timestamp_us
 
 LOG_SCHEMA: dict[str, pl.DataType] = {
     "_row": pl.Int64(),

@@ -19,8 +19,9 @@ from typing import Any
 
 import polars as pl
 
-from tracer.sources.base import RawBatch, ReadOptions, raw_schema, timestamp_us
+from tracer.sources.base import RawBatch, ReadOptions, raw_schema
 from tracer.sources.sample import Sample, dump, iter_ndjson, read_csv_strings, scalar_text
+from tracer.sources.timestamps import timestamp_us
 
 #: keccak256("Transfer(address,address,uint256)"); a literal so that importing this module does
 #: not import web3 (0.5 s of every CLI start); tests check it against ``Web3.keccak``.

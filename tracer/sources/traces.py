@@ -50,8 +50,9 @@ import polars as pl
 
 from tracer.core import jsonsafe
 from tracer.core.errors import InputError
-from tracer.sources.base import RawBatch, ReadOptions, raw_schema, timestamp_us
+from tracer.sources.base import RawBatch, ReadOptions, raw_schema
 from tracer.sources.sample import Sample, json_error_reason, read_csv_strings
+from tracer.sources.timestamps import timestamp_us
 
 FORMATS = ("ethereum-etl-traces", "parity-traces", "geth-traces", "trongrid-internal")
 ETL_TRACE_COLUMNS = {"trace_address", "trace_type", "from_address", "to_address", "value"}

@@ -31,10 +31,9 @@ from tracer.sources.base import (
     RawBatch,
     ReadOptions,
     flag_non_integer,
-    timestamp_us,
-    unparsed_time,
 )
 from tracer.sources.sample import Sample, dump, read_csv_strings, scalar_text
+from tracer.sources.timestamps import timestamp_us, unparsed_time
 
 TRONSCAN_CSV = {"transaction_id", "from_address", "to_address", "quant"}
 

@@ -1,0 +1,186 @@
+"""The rows a follow shows beyond its totals: addresses in display form, the strongest paths
+to each reached service, and the audit ledger of every tainted transfer.
+
+Split from :mod:`tracer.analysis.follow` (the use case and its steps): these turn a sweep's
+arrays into frames, the same for both engines and both directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tracer.core.addresses import display, display_many
+from tracer.core.decimal_text import decimal_text, exact_text
+from tracer.kernels.taint import (
+    SOURCE,
+)
+from tracer.store.workspace import Workspace
+
+
+def display_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Addresses in display form (EIP-55 on EVM chains)."""
+    if frame.height == 0:
+        return frame
+    shown = display_many(frame["chain"].to_list(), frame["address"].to_list())
+    return frame.with_columns(pl.Series("address", shown, pl.String))
+
+
+def strongest_paths(
+    sink_ids: list[int],
+    tainted: dict[str, np.ndarray],
+    role: np.ndarray,
+    workspace: Workspace,
+    nodes: pl.DataFrame,
+    k: int,
+    backward: bool = False,
+) -> dict[int, list[dict[str, Any]]]:
+    """The ``k`` strongest paths into each sink, recovered greedily backwards.
+
+    Rule: start from the sink's ``k`` largest tainted inflows; from each, step back to the
+    largest tainted transfer into the sender that came *earlier* in chain order, until a
+    source is reached. Each step is a real transfer, earlier than the next, so a path is a
+    time-respecting chain of transactions an investigator can verify one by one. Strength =
+    the smallest taint along the path (its bottleneck).
+    """
+    if k <= 0 or not sink_ids or tainted["taint"].size == 0:
+        return {}
+    src, dst = tainted["src"], tainted["dst"]
+    edge_taint, edge_index = tainted["taint"], tainted["index"]
+    positions = np.arange(src.shape[0])  # processing order: earlier position = earlier edge
+    order = np.lexsort((positions, dst))
+    by_dst = positions[order]
+    dsts = dst[by_dst]
+
+    def into(node: int) -> np.ndarray:
+        """The tainted edges into ``node``, in processing order (O(log tainted edges): no
+        per-address table, which would cost O(addresses) on every follow)."""
+        return by_dst[np.searchsorted(dsts, node, "left") : np.searchsorted(dsts, node, "right")]
+
+    chains = nodes["chain"]
+    addrs = nodes["address"]
+    found: list[tuple[int, list[int], bool]] = []
+    for sink in sink_ids:
+        inflows = into(sink)
+        top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
+        for e in top:
+            steps = [int(e)]
+            node = int(src[e])
+            cur = int(e)
+            while role[node] != SOURCE:
+                cand = into(node)
+                cand = cand[cand < cur]
+                if cand.size == 0:
+                    break
+                best = int(cand[np.lexsort((cand, -edge_taint[cand]))][0])
+                steps.append(best)
+                cur = best
+                node = int(src[best])
+            if not backward:
+                steps.reverse()  # source first (backward: already origin → deposit, money order)
+            found.append((sink, steps, bool(role[node] == SOURCE)))
+    all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    # the path's transfers as stored (hash, amount, time): a few rows, read by row group
+    rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
+    stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for sink, steps, complete in found:
+        hops = [
+            {
+                "tx_hash": stored[s][0],
+                "from": display(chains[int(a)], addrs[int(a)]),
+                "to": display(chains[int(b)], addrs[int(b)]),
+                "amount": float(stored[s][1]),
+                "amount_exact": exact_text(stored[s][3], stored[s][4]),
+                "tainted": float(edge_taint[s]),
+                "tainted_decimal": decimal_text(float(edge_taint[s]), stored[s][4]),
+                "ts": stored[s][2].isoformat().replace("+00:00", "Z"),
+            }
+            for s in steps
+            for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
+        ]
+        weakest = min(steps, key=lambda s: (edge_taint[s], s))
+        out.setdefault(sink, []).append(
+            {
+                "strength": float(edge_taint[weakest]),
+                "strength_decimal": decimal_text(float(edge_taint[weakest]), stored[weakest][4]),
+                "complete": complete,
+                "hops": hops,
+            }
+        )
+    for paths in out.values():  # strongest first; ties: fewer hops, then as found
+        paths.sort(key=lambda p: (-p["strength"], len(p["hops"])))
+    return out
+
+
+def ledger_frame(
+    tainted: dict[str, np.ndarray],
+    workspace: Workspace,
+    model: str,
+    backward: bool,
+    lab: pl.DataFrame,
+    role: np.ndarray,
+) -> pl.DataFrame:
+    """One row per tainted transfer: enough to recompute every figure by hand.
+
+    ``is_seed`` marks the traced transfers themselves (a source's outflow inside the window):
+    wholly tainted by definition, ``tainted = amount``. On every other row
+    ``sender_balance_before``/``sender_taint_before`` are the sender's state just before the
+    transfer (after the unknown-prior-funds adjustment), so the model's rule recomputes
+    ``tainted``: haircut ``amount · taint_before / balance_before``, taint-first
+    ``min(amount, taint_before)``, clean-first ``max(0, amount − (balance_before −
+    taint_before))``, poison ``amount`` (taint_before > 0). ("Sender" is the sweep's: under
+    ``source``, the time-reversed graph's, i.e. the stored row's receiver.) ``src_name`` ...
+    ``dst_category`` are the stored sender's and receiver's labels (an entity's, with
+    ``--entities``).
+    """
+    rows = workspace.rows(tainted["index"])
+    k_src = tainted["src"].astype(np.int64)
+    k_dst = tainted["dst"].astype(np.int64)
+    s_node, d_node = (k_dst, k_src) if backward else (k_src, k_dst)
+    names = lab.select("id", "name", "category")
+
+    def labels_of(ids: np.ndarray, who: str) -> pl.DataFrame:
+        return (
+            pl.DataFrame({"id": ids.astype(np.int32)}, schema={"id": pl.Int32})
+            .join(names, on="id", how="left", maintain_order="left")
+            .select(
+                pl.col("name").alias(f"{who}_name"),
+                pl.col("category").alias(f"{who}_category"),
+            )
+        )
+
+    base = rows.select(
+        pl.Series("edge", tainted["index"], pl.Int64),
+        "chain", "asset", "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value",
+        "decimals", "amount",
+    ).with_columns(
+        pl.Series("tainted", tainted["taint"], pl.Float64),
+        pl.Series("is_seed", role[k_src] == SOURCE if k_src.size else [], pl.Boolean),
+        pl.Series("sender_balance_before", tainted["bal_before"], pl.Float64),
+        pl.Series("sender_taint_before", tainted["taint_before"], pl.Float64),
+        pl.Series("hop", tainted["hop"], pl.Int32),
+        pl.lit(model).alias("model"),
+        pl.lit("backward" if backward else "forward").alias("direction"),
+    )  # fmt: skip
+    return pl.concat([base, labels_of(s_node, "src"), labels_of(d_node, "dst")], how="horizontal")
+
+
+def by_amount(frame: pl.DataFrame) -> pl.DataFrame:
+    """Largest first; ties by chain and address, so the order does not depend on address ids
+    (which follow ingest order in an append-only workspace)."""
+    return frame.sort(["amount", "chain", "address"], descending=[True, False, False])
+
+
+def top_ids(ids: np.ndarray, amounts: np.ndarray, k: int) -> np.ndarray:
+    """The ids whose amount is among the ``k`` largest, ties at the boundary included (the final
+    order, :func:`by_amount`, then cuts to ``k``), without building rows for every id."""
+    if k <= 0 or ids.size == 0:
+        return ids[:0]
+    if ids.size <= k:
+        return ids
+    kth = np.partition(amounts, ids.size - k)[ids.size - k]
+    return ids[amounts >= kth]
+
