@@ -187,9 +187,12 @@ def decode_logs(
     from tracer.sources.raw_logs import read_logs
 
     out = {name: empty(name) for name in TABLES}
+    candidates = [f for f in files if _is_logs(f, fmt)]
+    if not candidates:  # no logs file: no event topics to hash (eth_utils stays unloaded)
+        return out
     registry = load_registry()
     topics = _event_topics(registry)
-    logs_files = [f for f in files if _is_logs(f, fmt) and has_events(f, topics)]
+    logs_files = [f for f in candidates if has_events(f, topics)]
     frames = []
     for f in logs_files:
         try:
