@@ -62,7 +62,7 @@ TRANSFER = "0x" + TRANSFER_TOPIC
 
 
 @functools.cache
-def events() -> dict[str, tuple[str, str, int, int]]:
+def known_events() -> dict[str, tuple[str, str, int, int]]:
     """topic0 → (event kind, protocol, number of topics, data bytes).
 
     A function (``EVENTS`` reads it), not a constant: hashing the signatures needs
@@ -249,8 +249,8 @@ def chain_tx_hashes(logs: pl.DataFrame, chain: str) -> pl.DataFrame:
 
 def _is_event(chain: str, wrapped: set[str]) -> pl.Expr:
     """A log that marks a conversion: a known event, wraps only from wrapped-native contracts."""
-    topics = list(events())
-    wrap_topics = [t for t, k in events().items() if k[0] in ("deposit", "withdrawal")]
+    topics = list(known_events())
+    wrap_topics = [t for t, k in known_events().items() if k[0] in ("deposit", "withdrawal")]
     forms = set(wrapped)
     if chain == TRON:  # Tron logs name the emitter in hex (0x… or 41…); the registry, base58
         hexes = {tron_base58_to_hex(w) for w in wrapped if w.startswith("T")}
@@ -363,7 +363,7 @@ def _one_tx(
                 flows.append((src, emitter, dst, int(data[2:], 16)))
                 flow_logs[li] = (src, dst)
                 continue
-            info = events().get(t0)
+            info = known_events().get(t0)
             if info is None:
                 continue
             kind = info[0]
@@ -619,7 +619,7 @@ def decode_files(
 
 
 def __getattr__(name: str) -> Any:
-    """``EVENTS``: :func:`events`, computed on first use."""
+    """``EVENTS``: :func:`known_events`, computed on first use."""
     if name == "EVENTS":
-        return events()
+        return known_events()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
