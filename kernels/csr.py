@@ -8,7 +8,8 @@ Offsets and edge ids are int64 (a 32-bit counter overflows on one busy contract'
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 
 @njit(cache=True)

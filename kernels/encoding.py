@@ -8,7 +8,8 @@ them at native speed. The checksum (double SHA-256) stays with ``hashlib`` in th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 ALPHABET = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", np.uint8)
 

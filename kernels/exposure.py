@@ -47,8 +47,8 @@ right at the window's start and taint that arrived inside the window keeps movin
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .bundles import ExposureArrays, ExposureOut, ExposureParams, Transfers
 from .rules import (
     ABSORBED,

@@ -34,8 +34,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .lots import _lots_push
 from .rules import (
     BEYOND,

@@ -8,8 +8,8 @@ shared pool, bounded by merging (:func:`_lots_push`); :mod:`.taint` dispatches h
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .rules import (
     BEYOND,
     DUST,

@@ -17,8 +17,8 @@ allocated once (:class:`Reach`) and reset through the lists of what the query to
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .bundles import ReachGraph, ReachScratch
 
 _NONE = np.iinfo(np.int64).max

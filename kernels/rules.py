@@ -17,7 +17,7 @@ Roles, per address (``int8``):
 
 from __future__ import annotations
 
-from numba import njit
+from ._jit import njit
 
 NORMAL, SOURCE, SINK, THROUGH = 0, 1, 2, 3
 

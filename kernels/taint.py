@@ -38,8 +38,8 @@ beyond``, exact up to float64 rounding (the tests check it on random graphs).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
 from .rules import (

@@ -10,7 +10,8 @@ only means "take the normalising path", never that a value is bad.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 
 @njit(cache=True, nogil=True)

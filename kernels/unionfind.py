@@ -22,7 +22,8 @@ link arrays skips the sort (the benchmark measures both, CSR build included).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from ._jit import njit, prange
 
 
 @njit(cache=True)

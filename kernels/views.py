@@ -19,7 +19,8 @@ one transfer twice, except as adjacent rows of one batch transaction).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 
 @njit(cache=True)

@@ -84,6 +84,18 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def may_be_terminal(stream: Any) -> bool:
+    """Whether rich could call ``stream`` a terminal (then ask it): a tty, or rich's own
+    overrides (``TTY_COMPATIBLE=1``, ``FORCE_COLOR``). False means it surely is not, so a
+    message shown only on terminals needs no Console, and rich (~0.1 s) is not imported."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream: rich says False too
+        return False
+
+
 def out_console(width: int = 120) -> Console:
     """Tables on stdout, at least ``width`` columns wide (wider on a wider terminal)."""
     from rich.console import Console

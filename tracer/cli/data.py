@@ -7,9 +7,10 @@ where ``--rejects`` says. Everything heavy is imported when a command runs, not 
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
-from tracer.cli.app import err_console
+from tracer.cli.app import err_console, may_be_terminal
 from tracer.cli.options import DataChoice, ReadChoice
 
 if TYPE_CHECKING:
@@ -97,12 +98,11 @@ def open_data(data: DataChoice) -> Workspace:
         )  # fmt: skip
         write_rejects(summary, data.read.rejects_file, data.quiet)
         if not data.quiet:
-            err = err_console()
             for f in summary.files:
                 if f.warnings:  # said when piped too: a figure may rest on them
-                    err.print(f"{f.file}:", highlight=False)
+                    err_console().print(f"{f.file}:", highlight=False)
                     print_file_messages(f)
-            if err.is_terminal:
+            if may_be_terminal(sys.stderr) and (err := err_console()).is_terminal:
                 err.print(f"[dim]{summary_line(summary)}[/dim]")
         return ws
     ws = Workspace.open(data.workspace)

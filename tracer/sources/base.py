@@ -207,7 +207,8 @@ def _strings_as_arrow(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = series.to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string())
+    if arr.type != pa.large_string():  # Polars gives large strings: no cast, no pyarrow.compute
+        arr = arr.cast(pa.large_string())
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = (

@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
 
 from tracer.core.addresses import TRON, normalize, normalize_chain, tron_hex_to_base58
 from tracer.core.errors import InputError
@@ -93,6 +91,8 @@ class Entry:
 
     @property
     def topic0(self) -> str:
+        from eth_utils import keccak  # here: ~0.2 s to import; a follow decodes no logs
+
         sig = f"{self.name}({','.join(p.type for p in self.params)})"
         return "0x" + keccak(text=sig).hex()
 
@@ -211,6 +211,8 @@ def _value(chain: str, field: str, typ: str, value: Any) -> Any:
 
 
 def _decode_log(e: Entry, topics: list[str | None], data: str) -> dict[str, Any]:
+    from eth_abi import decode as abi_decode  # here: ~0.3 s to import; a follow decodes no logs
+
     indexed = [p for p in e.params if p.indexed]
     plain = [p for p in e.params if not p.indexed]
     given = [t for t in topics if t is not None]

@@ -6,13 +6,14 @@ same canonicaliser as every other format, so a hand-edited file cannot smuggle i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tracer.core.addresses import TRON, normalize_chain
 from tracer.core.errors import InputError
+from tracer.core.lazy_import import lazy_module
 from tracer.sources.base import (
     RawBatch,
     ReadOptions,
@@ -21,6 +22,13 @@ from tracer.sources.base import (
 )
 from tracer.sources.sample import POLARS_ERRORS, Sample
 from tracer.sources.timestamps import timestamp_series, unparsed_time
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 
 REQUIRED = {"chain", "tx_hash", "src", "dst", "value", "ts"}
 

@@ -39,13 +39,13 @@ transaction and log index (:attr:`Decoded.problems`) and counted, never dropped 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from eth_utils import keccak
 
 from tracer.core.addresses import TRON, tron_base58_to_hex, tron_hex_to_base58
 from tracer.core.tokens import NATIVE, TokenTable, load_tokens
@@ -53,33 +53,52 @@ from tracer.sources.rpc_logs import TRANSFER_TOPIC
 
 
 def _topic(signature: str) -> str:
+    from eth_utils import keccak
+
     return "0x" + keccak(text=signature).hex()
 
 
 TRANSFER = "0x" + TRANSFER_TOPIC
-#: topic0 → (event kind, protocol, number of topics, data bytes)
-EVENTS: dict[str, tuple[str, str, int, int]] = {
-    _topic("Swap(address,uint256,uint256,uint256,uint256,address)"): ("v2", "uniswap-v2", 3, 128),
-    _topic("Swap(address,address,int256,int256,uint160,uint128,int24)"): (
-        "v3",
-        "uniswap-v3",
-        3,
-        160,
-    ),
-    _topic("TokenExchange(address,int128,uint256,int128,uint256)"): ("curve", "curve", 2, 128),
-    _topic("TokenExchange(address,uint256,uint256,uint256,uint256)"): ("curve", "curve", 2, 128),
-    _topic("TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"): (
-        "curve",
-        "curve",
-        2,
-        128,
-    ),
-    _topic("Deposit(address,uint256)"): ("deposit", "wrap", 2, 32),
-    _topic("Withdrawal(address,uint256)"): ("withdrawal", "wrap", 2, 32),
-    _topic("TokenPurchase(address,uint256,uint256)"): ("v1-buy", "uniswap-v1", 4, 0),
-    _topic("EthPurchase(address,uint256,uint256)"): ("v1-sell", "uniswap-v1", 4, 0),
-    _topic("TrxPurchase(address,uint256,uint256)"): ("v1-sell", "justswap-v1", 4, 0),
-}
+
+
+@functools.cache
+def known_events() -> dict[str, tuple[str, str, int, int]]:
+    """topic0 → (event kind, protocol, number of topics, data bytes).
+
+    A function (``EVENTS`` reads it), not a constant: hashing the signatures needs
+    ``eth_utils`` (~0.2 s to import), which a command that decodes no logs never loads."""
+    return {
+        _topic("Swap(address,uint256,uint256,uint256,uint256,address)"): (
+            "v2",
+            "uniswap-v2",
+            3,
+            128,
+        ),
+        _topic("Swap(address,address,int256,int256,uint160,uint128,int24)"): (
+            "v3",
+            "uniswap-v3",
+            3,
+            160,
+        ),
+        _topic("TokenExchange(address,int128,uint256,int128,uint256)"): ("curve", "curve", 2, 128),
+        _topic("TokenExchange(address,uint256,uint256,uint256,uint256)"): (
+            "curve",
+            "curve",
+            2,
+            128,
+        ),
+        _topic("TokenExchangeUnderlying(address,int128,uint256,int128,uint256)"): (
+            "curve",
+            "curve",
+            2,
+            128,
+        ),
+        _topic("Deposit(address,uint256)"): ("deposit", "wrap", 2, 32),
+        _topic("Withdrawal(address,uint256)"): ("withdrawal", "wrap", 2, 32),
+        _topic("TokenPurchase(address,uint256,uint256)"): ("v1-buy", "uniswap-v1", 4, 0),
+        _topic("EthPurchase(address,uint256,uint256)"): ("v1-sell", "uniswap-v1", 4, 0),
+        _topic("TrxPurchase(address,uint256,uint256)"): ("v1-sell", "justswap-v1", 4, 0),
+    }
 
 #: Wrapped native coin per chain (WETH9-style: Deposit/Withdrawal move exactly ``wad``).
 WRAPPED_NATIVE: dict[str, set[str]] = {
@@ -230,8 +249,8 @@ def chain_tx_hashes(logs: pl.DataFrame, chain: str) -> pl.DataFrame:
 
 def _is_event(chain: str, wrapped: set[str]) -> pl.Expr:
     """A log that marks a conversion: a known event, wraps only from wrapped-native contracts."""
-    topics = list(EVENTS)
-    wrap_topics = [t for t, k in EVENTS.items() if k[0] in ("deposit", "withdrawal")]
+    topics = list(known_events())
+    wrap_topics = [t for t, k in known_events().items() if k[0] in ("deposit", "withdrawal")]
     forms = set(wrapped)
     if chain == TRON:  # Tron logs name the emitter in hex (0x… or 41…); the registry, base58
         hexes = {tron_base58_to_hex(w) for w in wrapped if w.startswith("T")}
@@ -344,7 +363,7 @@ def _one_tx(
                 flows.append((src, emitter, dst, int(data[2:], 16)))
                 flow_logs[li] = (src, dst)
                 continue
-            info = EVENTS.get(t0)
+            info = known_events().get(t0)
             if info is None:
                 continue
             kind = info[0]
@@ -597,3 +616,10 @@ def decode_files(
         reads.append(FileRead(path, "native", fmt, loaded.transfers.height, loaded.skipped))
     native = pl.concat(native_frames) if native_frames else None
     return decode_conversions(logs, chain=chain_name, native=native, tokens=tokens), reads
+
+
+def __getattr__(name: str) -> Any:
+    """``EVENTS``: :func:`known_events`, computed on first use."""
+    if name == "EVENTS":
+        return known_events()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -47,9 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
-from tracer.core import bounded_yaml, jsonsafe
+from tracer.core import jsonsafe
 from tracer.core.addresses import TRON, normalize_chain, normalize_evm, normalize_tron
 from tracer.core.errors import InputError, UnknownFormatError, UsageError
 from tracer.core.schema import LABEL_PL
@@ -335,6 +334,10 @@ def read_tagpack(path: Path) -> LabelLoad:
 
     The TagPack's own categories always apply (see the module docstring for the mapping).
     """
+    import yaml  # here: a CSV or JSON label file (the sample case's) needs no YAML
+
+    from tracer.core import bounded_yaml
+
     file = str(path)
     text = read_text(path, limit=MAX_TAGPACK_BYTES)
     try:

@@ -37,19 +37,25 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
 from tracer.store import partitions
 from tracer.store.generation import Writer, link_or_copy
 from tracer.store.graph_cache import graph_from_arrays
 from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 
 #: A month's last file smaller than this share of ``PART_ROWS`` is merged into, not followed.
 COMPACT_FRACTION = 8

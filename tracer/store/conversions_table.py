@@ -29,16 +29,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from tracer.core.addresses import normalize_chain
 from tracer.core.atomic import atomic_path
 from tracer.core.errors import InputError
+from tracer.core.lazy_import import lazy_module
 from tracer.sources.base import ReadOptions
 from tracer.sources.bridge_events import BRIDGE_EVENT_SCHEMA, decode_bridge_events, load_registry
 from tracer.sources.conversions import (
@@ -50,6 +49,13 @@ from tracer.sources.conversions import (
     file_format,
 )
 from tracer.store.generation import owned_dir
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pc = lazy_module("pyarrow.compute")
+    ds = lazy_module("pyarrow.dataset")
 
 KEY = "conversions"
 SKIP_SCHEMA: dict[str, pl.DataType] = {
@@ -187,9 +193,12 @@ def decode_logs(
     from tracer.sources.raw_logs import read_logs
 
     out = {name: empty(name) for name in TABLES}
+    candidates = [f for f in files if _is_logs(f, fmt)]
+    if not candidates:  # no logs file: no event topics to hash (eth_utils stays unloaded)
+        return out
     registry = load_registry()
     topics = _event_topics(registry)
-    logs_files = [f for f in files if _is_logs(f, fmt) and has_events(f, topics)]
+    logs_files = [f for f in candidates if has_events(f, topics)]
     frames = []
     for f in logs_files:
         try:

@@ -21,14 +21,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_SCHEMA
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 
 PART_ROWS = 1 << 23
 ROW_GROUP = 1 << 20
