@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
 from tracer.store import partitions
+from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
 from tracer.store.graph_cache import graph_from_arrays
 from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
@@ -514,7 +515,9 @@ def append(
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
         _write_rows(writer, rows)
-        return [*keep, *writer.close()]
+        written = writer.close()
+        index_parts(gdir, written, rows)  # the case index, from the rows still in memory
+        return [*keep, *written]
 
     def flush_run() -> None:
         nonlocal lookup, next_id
@@ -582,6 +585,7 @@ def append(
         names.append(name)
     if sum(p["rows"] for p in parts) <= EAGER_GRAPH_ROWS:
         write_graph_cache(gdir, parts, names)
+    write_case_index(gdir, parts, names, base=stored.dir)  # O(new files): the rest is linked
     return {"parts": parts, "addresses": names}, counts
 
 
