@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracer.kernels import fixed_width as fw
 
 from tests.store.test_store_append import FEB, JAN, MAR_EARLY, MAR_LATE, months, rows_csv
-from tracer.kernels import fixed_width as fw
 from tracer.store import append as append_mod
 from tracer.store import partitions
 from tracer.store.case_index import (
@@ -28,6 +28,7 @@ from tracer.store.case_index import (
     CaseIndex,
     _strings,
     address_hashes,
+    fnv1a_text,
     write_case_index,
 )
 from tracer.store.workspace import Workspace
@@ -55,7 +56,8 @@ VALUES = st.one_of(st.integers(0, 10**40).map(str), st.text("0123456789a-", max_
 
 
 def _encode(hashes: list[str], values: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return fw.encode(_strings(pa.array(hashes, pa.string())), _strings(pa.array(values, pa.string())))
+    return fw.encode(_strings(pa.array(hashes, pa.string())),
+                     _strings(pa.array(values, pa.string())))  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
@@ -128,7 +130,9 @@ def test_index_is_written_at_ingest_and_equals_parquet(tmp_path: Path, small_par
     assert _index_files(tmp_path / "ws") == _fresh_index(tmp_path / "ws", tmp_path)
 
 
-def test_append_at_end_and_backfill_keep_the_index_current(tmp_path: Path, small_parts: None) -> None:
+def test_append_at_end_and_backfill_keep_the_index_current(
+    tmp_path: Path, small_parts: None
+) -> None:
     root = tmp_path / "ws"
     ws = Workspace.open(root, create=True)
     ws.ingest([rows_csv(tmp_path / "a.csv", months(1, JAN, 100) + months(400, MAR_LATE, 40))])
@@ -207,3 +211,10 @@ def test_address_hashes_are_stable() -> None:
     """The stored lookup must not change with a library version: FNV-1a of the UTF-8 text."""
     got = address_hashes(pa.array(["", "a"], pa.string()))
     assert got.tolist() == [0xCBF29CE484222325, 0xAF63DC4C8601EC8C]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=50), max_size=10))
+def test_query_hash_equals_the_stored_hash(texts: list[str]) -> None:
+    """The lookup hashes its query in Python: the same number the kernel stored."""
+    assert [fnv1a_text(t) for t in texts] == address_hashes(pa.array(texts, pa.string())).tolist()

@@ -26,6 +26,7 @@ result.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,14 @@ import pyarrow.parquet as pq
 
 from tracer.core.atomic import atomic_path
 from tracer.core.schema import TRANSFER_PL
-from tracer.kernels.fixed_width import AMOUNT_NULL, HASH_RAW, VALUE_RAW, encode, hash_text, value_text
+from tracer.kernels.fixed_width import (
+    AMOUNT_NULL,
+    HASH_RAW,
+    VALUE_RAW,
+    encode,
+    hash_text,
+    value_text,
+)
 from tracer.kernels.hashing import fnv1a64
 from tracer.store.generation import CASE_DIR
 
@@ -81,6 +89,15 @@ def encode_part(table: pa.Table) -> dict[str, np.ndarray]:
 def address_hashes(addresses: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Stable 64-bit hashes of address texts (what the lookup searches)."""
     return fnv1a64(*_strings(addresses))
+
+
+def fnv1a_text(text: str) -> int:
+    """:func:`address_hashes` of one text in plain Python: a lookup hashes a few bytes, and
+    loading the numba kernel costs more than the whole search in a new process."""
+    h = 0xCBF29CE484222325
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
 
 
 def encode_addresses(table: pa.Table) -> dict[str, np.ndarray]:
@@ -152,6 +169,38 @@ def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pl.DataFrame) -
             _save(target, arrays[name])
 
 
+#: Names of derived arrays (:func:`save_derived`): a kind and 16 hex digits of its key.
+DERIVED_RE = re.compile(r"prior-[0-9a-f]{16}")
+_DONE = "done"
+
+
+def save_derived(gdir: Path, name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Store ``arrays`` as ``case/<name>.<field>.npy``; a ``done`` file, written last, marks
+    the set complete (a crash midway leaves it absent: recomputed, never half read)."""
+    if not DERIVED_RE.fullmatch(name) or _DONE in arrays:
+        raise ValueError(f"not a derived array name: {name!r}")
+    folder = gdir / CASE_DIR
+    folder.mkdir(exist_ok=True)
+    for field_name, arr in arrays.items():
+        _save(folder / f"{name}.{field_name}.npy", arr)
+    _save(folder / f"{name}.{_DONE}.npy", np.array(sorted(arrays), dtype=np.str_))
+
+
+def load_derived(gdir: Path, name: str) -> dict[str, np.ndarray] | None:
+    """The arrays :func:`save_derived` stored under ``name`` (memory-mapped), or None."""
+    folder = gdir / CASE_DIR
+    done = folder / f"{name}.{_DONE}.npy"
+    if not DERIVED_RE.fullmatch(name) or not done.exists():
+        return None
+    out = {}
+    for field_name in np.load(done).tolist():
+        arr = _load(folder / f"{name}.{field_name}.npy")
+        if arr is None:
+            return None
+        out[field_name] = arr
+    return out
+
+
 def _load(path: Path) -> np.ndarray | None:
     return np.asarray(np.load(path, mmap_mode="r")) if path.exists() else None
 
@@ -192,7 +241,7 @@ class CaseIndex:
     def candidates(self, address: str) -> np.ndarray:
         """Ids whose address text hashes like ``address`` (every chain; a hash match only:
         the caller compares the text). Requires :attr:`has_addresses`."""
-        want = address_hashes(pa.array([address], pa.string()))[0]
+        want = np.uint64(fnv1a_text(address))
         hits = []
         for entry in self.addresses:
             assert entry is not None

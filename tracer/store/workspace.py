@@ -34,6 +34,7 @@ files: the same object, so every analysis runs the same code with or without set
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -60,7 +61,13 @@ from tracer.sources.labels import LabelLoad
 from tracer.sources.labels import merge as merge_labels
 from tracer.store import conversions_table
 from tracer.store import manifest as mf
-from tracer.store.case_index import SERVED, CaseIndex, write_case_index
+from tracer.store.case_index import (
+    SERVED,
+    CaseIndex,
+    load_derived,
+    save_derived,
+    write_case_index,
+)
 from tracer.store.generation import Lease, Writer, lease, owned_dir
 from tracer.store.graph_cache import (
     ARRAYS,
@@ -357,6 +364,23 @@ class Workspace:
             m = self.manifest()
             self._case = CaseIndex.open(self._gen_dir(m["generation"]), m)
         return self._case
+
+    def derived(self, name: str) -> dict[str, np.ndarray] | None:
+        """Arrays a use case derived from the pinned generation and stored with it
+        (:meth:`save_derived`), memory-mapped; None when absent or in memory."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return None
+        return load_derived(self._gen_dir(self.manifest()["generation"]), name)
+
+    def save_derived(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Keep arrays derived from every transfer of this generation (e.g. the follow's
+        unknown-prior-funds shortfalls) beside it, so the next session reads them instead of
+        recomputing: they are a function of the generation's rows alone, written atomically
+        like the graph cache built on first use. A no-op in memory."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return
+        with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
+            save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
 
     def build_case_index(self) -> None:
         """Index the pinned generation's files that have no case index yet (an older
