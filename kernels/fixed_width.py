@@ -90,6 +90,23 @@ def _values(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, kind: np.nda
         out[i, 1] = lo
 
 
+def hashes_into(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, kind: np.ndarray) -> None:
+    """Encode ``len(offsets) - 1`` hashes into ``out`` (uint8[n, 32]) and ``kind`` (uint8[n],
+    or-ed in): lets a caller fill slices of one output from an Arrow column chunk by chunk."""
+    if out.shape != (offsets.shape[0] - 1, 32) or kind.shape[0] != out.shape[0]:
+        raise ValueError("out must be uint8[n, 32] and kind uint8[n] for n strings")
+    _hashes(np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(data, dtype=np.uint8), NIBBLE, out, kind)  # fmt: skip
+
+
+def values_into(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, kind: np.ndarray) -> None:
+    """Encode ``len(offsets) - 1`` values into ``out`` (uint64[n, 2]) and ``kind``."""
+    if out.shape != (offsets.shape[0] - 1, 2) or kind.shape[0] != out.shape[0]:
+        raise ValueError("out must be uint64[n, 2] and kind uint8[n] for n strings")
+    _values(np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(data, dtype=np.uint8), out, kind)  # fmt: skip
+
+
 def encode(
     hashes: tuple[np.ndarray, np.ndarray], values: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,10 +118,8 @@ def encode(
     raw = np.zeros((n, 32), dtype=np.uint8)
     limbs = np.zeros((n, 2), dtype=np.uint64)
     kind = np.zeros(n, dtype=np.uint8)
-    _hashes(np.ascontiguousarray(hashes[0], dtype=np.int64),
-            np.ascontiguousarray(hashes[1], dtype=np.uint8), NIBBLE, raw, kind)  # fmt: skip
-    _values(np.ascontiguousarray(values[0], dtype=np.int64),
-            np.ascontiguousarray(values[1], dtype=np.uint8), limbs, kind)  # fmt: skip
+    hashes_into(hashes[0], hashes[1], raw, kind)
+    values_into(values[0], values[1], limbs, kind)
     return raw, limbs, kind
 
 

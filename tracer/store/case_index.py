@@ -44,9 +44,10 @@ from tracer.kernels.fixed_width import (
     AMOUNT_NULL,
     HASH_RAW,
     VALUE_RAW,
-    encode,
     hash_text,
+    hashes_into,
     value_text,
+    values_into,
 )
 from tracer.kernels.hashing import fnv1a64
 from tracer.store.generation import CASE_DIR
@@ -80,7 +81,16 @@ def _save(path: Path, arr: np.ndarray) -> None:
 
 def encode_part(table: pa.Table) -> dict[str, np.ndarray]:
     """The index arrays of one partition's rows (``table``: tx_hash, value, amount)."""
-    raw, limbs, kind = encode(_strings(table.column("tx_hash")), _strings(table.column("value")))
+    n = table.num_rows
+    raw = np.zeros((n, 32), dtype=np.uint8)
+    limbs = np.zeros((n, 2), dtype=np.uint64)
+    kind = np.zeros(n, dtype=np.uint8)
+    for name, out, into in (("tx_hash", raw, hashes_into), ("value", limbs, values_into)):
+        at = 0  # chunk by chunk into slices: no copy of the column into one buffer
+        for chunk in table.column(name).chunks:
+            m = len(chunk)
+            into(*_strings(chunk), out[at : at + m], kind[at : at + m])
+            at += m
     null = pc.is_null(table.column("amount")).to_numpy(zero_copy_only=False)
     kind |= np.where(null, AMOUNT_NULL, 0).astype(np.uint8)
     return {"hash": raw, "value": limbs, "kind": kind}
