@@ -29,6 +29,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,18 @@ def write_case_index(
     (gdir / CASE_DIR).mkdir(exist_ok=True)
     for p in parts:
         src = gdir / "transfers" / p["file"]
-        _index_file(gdir, src, PART_FILES, base, lambda src=src: encode_part(
-            pq.read_table(src, columns=["tx_hash", "value", "amount"])))  # fmt: skip
+        _index_file(gdir, src, PART_FILES, base, partial(_read_part, src))
     for a in address_files:
         src = gdir / a
-        _index_file(gdir, src, ADDRESS_FILES, base, lambda src=src: encode_addresses(
-            pq.read_table(src, columns=["id", "address"])))  # fmt: skip
+        _index_file(gdir, src, ADDRESS_FILES, base, partial(_read_addresses, src))
+
+
+def _read_part(src: Path) -> dict[str, np.ndarray]:
+    return encode_part(pq.read_table(src, columns=["tx_hash", "value", "amount"]))
+
+
+def _read_addresses(src: Path) -> dict[str, np.ndarray]:
+    return encode_addresses(pq.read_table(src, columns=["id", "address"]))
 
 
 def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pl.DataFrame) -> None:
