@@ -176,6 +176,21 @@ def test_missing_index_falls_back_then_is_rebuilt(tmp_path: Path, small_parts: N
     assert _index_files(root) == before
 
 
+def test_a_superseded_generation_takes_its_index_along(tmp_path: Path) -> None:
+    """tracer deletes only what it wrote: the case folder is one of a generation's folders,
+    removed with it once no reader holds it."""
+    root = tmp_path / "ws"
+    ws = Workspace.open(root, create=True)
+    ws.ingest([rows_csv(tmp_path / "a.csv", months(1, JAN, 30))])
+    first = _gdir(root)
+    assert (first / "case").is_dir()
+    (first / "case" / "mine.txt").write_text("not tracer's")  # a user's file stays
+    ws.ingest([rows_csv(tmp_path / "b.csv", months(100, FEB, 30))])
+    ws.ingest([rows_csv(tmp_path / "c.csv", months(200, MAR_EARLY, 30))])
+    assert _gdir(root) != first
+    assert sorted(p.name for p in (first / "case").iterdir()) == ["mine.txt"]
+
+
 def test_reingest_changes_nothing(tmp_path: Path, small_parts: None) -> None:
     root = tmp_path / "ws"
     ws = Workspace.open(root, create=True)
