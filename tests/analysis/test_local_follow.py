@@ -294,6 +294,8 @@ def test_the_case_index_gives_the_documents_parquet_gives(made, tmp_path) -> Non
         b = follow(old, [p["scam"]], Selection(max_hops=p["hops"]), ledger=True)
         assert _doc(a) == _doc(b)
         assert a.ledger is not None and b.ledger is not None and a.ledger.equals(b.ledger)
+        assert "no case index" in b.options["engine_reason"]
+        assert "no case index" not in a.options["engine_reason"]
     g = ws.graph()
     some = [*g.addresses["address"].to_list()[::997], "0x" + "ab" * 20]
     got_ids, got_missing = _resolve(ws, g, some)
@@ -320,8 +322,12 @@ def test_the_balance_pass_is_stored_and_read_by_the_next_session(made, monkeypat
     monkeypatch.setattr(local_follow, "prior_pass", no_pass)
     again = follow(Workspace.open(ws.path), [scam])
     assert _doc(again) == _doc(first)
+    assert "ran now" not in again.options["engine_reason"]
+    assert "case index" not in again.options["engine_reason"]
     monkeypatch.undo()
     for f in ws.path.glob("g*/case/prior-*"):  # type: ignore[union-attr]
         f.unlink()
     local_follow._CACHE.clear()
-    assert _doc(follow(Workspace.open(ws.path), [scam])) == _doc(first)  # recomputed if missing
+    fresh = follow(Workspace.open(ws.path), [scam])  # recomputed when missing, and said
+    assert _doc(fresh) == _doc(first)
+    assert "unknown-prior-funds pass over the selection ran now" in fresh.options["engine_reason"]

@@ -95,6 +95,9 @@ class _Prior:
     #: the totals with only these sinks left out (key: the sinks' ids), reused by every run
     #: whose sources have no shortfall of their own
     by_sinks: dict[bytes, tuple[float, float]] = field(default_factory=dict)
+    #: where the figures came from: "computed" (the pass ran now), "stored" (read from the
+    #: workspace); "memory" once a run has reported it
+    origin: str = "computed"
 
 
 #: per graph (by identity, dropped with it) and selection key: the balance pass's figures
@@ -150,7 +153,8 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
                     [selected, unknown], dtype=np.int64)})  # fmt: skip
         per_node = np.bincount(who, minlength=graph.n_nodes)
         hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
-                                    per_node=per_node)  # fmt: skip
+                                    per_node=per_node,
+                                    origin="computed" if stored is None else "stored")  # fmt: skip
     return hit
 
 
@@ -254,6 +258,9 @@ def local_first(
         if forced == "local":
             raise UsageError(f"engine 'local' cannot run this follow: {why}")
         return None, EngineChoice("sweep", why)
+    rep = None if setup.rep is None else np.ascontiguousarray(setup.rep, dtype=np.int32)
+    note = _precomputed(setup.workspace, _prior(setup.workspace.graph(), token_ids,
+                                                setup.backward, rep, setup.workspace))  # fmt: skip
     got = trace_local(
         setup.workspace.graph(), token_ids, setup.role, setup.selection, model=setup.model,
         backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
@@ -264,8 +271,25 @@ def local_first(
             "sweep", f"the taint spread past {SPREAD:.0%} of the selection, so the full sweep ran"
         )
     if forced == "local":
-        return got, EngineChoice("local", "asked for (engine='local')")
-    return got, EngineChoice("local", f"the taint stayed within {SPREAD:.0%} of the selection")
+        return got, EngineChoice("local", "asked for (engine='local')" + note)
+    return got, EngineChoice(
+        "local", f"the taint stayed within {SPREAD:.0%} of the selection" + note
+    )
+
+
+def _precomputed(workspace: Workspace, pri: _Prior) -> str:
+    """What the local run had to compute because the workspace does not store it (said in
+    ``engine_reason``): the balance pass over the selection, and path rows without the case
+    index (:mod:`tracer.store.case_index`). Empty when everything was precomputed."""
+    notes = []
+    if pri.origin == "computed":
+        notes.append("the unknown-prior-funds pass over the selection ran now (nothing "
+                     "stored for it yet)")  # fmt: skip
+    pri.origin = "memory"
+    idx = workspace.case_index()
+    if idx is not None and not (idx.has_addresses and all(k is not None for k in idx.kinds)):
+        notes.append("the workspace has no case index: path rows come from Parquet")
+    return "".join(f"; {n}" for n in notes)
 
 
 def engine_options(choices: list[tuple[str, EngineChoice]]) -> dict[str, str]:
