@@ -308,8 +308,9 @@ class CaseIndex:
                     for i, v in zip(raw_rows.tolist(), fill[c].to_list(), strict=True):
                         out[i] = v
         tok = tokens.sort("token_id")
-        row_of = np.zeros(int(tok["token_id"].max() or 0) + 1 if tok.height else 1, np.int64)
-        row_of[tok["token_id"].to_numpy()] = np.arange(tok.height)
+        ids = tok["token_id"].to_numpy().astype(np.int64)
+        row_of = np.zeros(int(ids.max()) + 1 if ids.size else 1, np.int64)
+        row_of[ids] = np.arange(ids.size)
         tid = row_of[np.asarray(token_id[edges])]
         cols: dict[str, pl.Series] = {
             "tx_hash": pl.Series(hashes, dtype=pl.String),
