@@ -448,12 +448,13 @@ def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.Da
     return tokens
 
 
-def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> None:
+def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
     if rows.height == 0:
-        return
+        return None
     table = with_ids(to_arrow_transfers(rows), rows["src_id"].to_numpy(),
                      rows["dst_id"].to_numpy(), rows["token_id"].to_numpy())  # fmt: skip
     writer.write(table, rows["ts"].dt.epoch("us").to_numpy())
+    return table
 
 
 def append(
@@ -514,9 +515,9 @@ def append(
             rows = _chain_order(pl.concat([stored.read(redo), rows]))
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
-        _write_rows(writer, rows)
+        table = _write_rows(writer, rows)
         written = writer.close()
-        index_parts(gdir, written, rows)  # the case index, from the rows still in memory
+        index_parts(gdir, written, table)  # the case index, from the rows still in memory
         return [*keep, *written]
 
     def flush_run() -> None:

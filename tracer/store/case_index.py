@@ -171,14 +171,15 @@ def _read_addresses(src: Path) -> dict[str, np.ndarray]:
     return encode_addresses(pq.read_table(src, columns=["id", "address"]))
 
 
-def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pl.DataFrame) -> None:
-    """Index the partition files just written from ``rows`` (their rows, in order), without
-    reading them back: what an ingest adds costs one encoding pass over data in memory."""
+def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pa.Table | None) -> None:
+    """Index the partition files just written from ``rows`` (the Arrow table written into
+    them, in order), without reading them back: one encoding pass over data in memory."""
     folder = gdir / CASE_DIR
     folder.mkdir(exist_ok=True)
     at = 0
     for p in written:
-        part = rows.slice(at, p["rows"]).select("tx_hash", "value", "amount").to_arrow()
+        assert rows is not None
+        part = rows.slice(at, p["rows"]).select(["tx_hash", "value", "amount"])
         at += p["rows"]
         arrays = encode_part(part)
         for name, target in zip(PART_FILES, _files(folder, _stem(p["file"]), PART_FILES),
