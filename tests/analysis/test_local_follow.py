@@ -331,3 +331,21 @@ def test_the_balance_pass_is_stored_and_read_by_the_next_session(made, monkeypat
     fresh = follow(Workspace.open(ws.path), [scam])  # recomputed when missing, and said
     assert _doc(fresh) == _doc(first)
     assert "unknown-prior-funds pass over the selection ran now" in fresh.options["engine_reason"]
+
+
+def test_rows_from_the_touched_addresses_equal_the_sweep_with_entities(made) -> None:
+    """The local run picks its rows from the tainted receivers and the sources only; with
+    entities (ids are representatives) the documents still equal the sweep's."""
+    ws, summary = made
+    g = ws.graph()
+    rng = np.random.default_rng(7)
+    ent = np.arange(g.n_nodes, dtype=np.int32)
+    odd = rng.choice(np.arange(1, g.n_nodes, 2), g.n_nodes // 5, replace=False)
+    ent[odd] = rng.choice(np.arange(0, g.n_nodes, 2), odd.size)  # merged into even ids
+    assert (ent[ent] == ent).all()  # each entity named by its representative
+    for p in summary["patterns"][:3]:
+        sel = Selection(max_hops=p["hops"])
+        loc = follow(ws, [p["scam"]], sel, entities=ent, engine="local")
+        swp = follow(ws, [p["scam"]], sel, entities=ent, engine="sweep")
+        assert _doc(loc) == _doc(swp)
+        assert loc.reached.height > 0
