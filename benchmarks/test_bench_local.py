@@ -6,13 +6,22 @@ the taint stays small). Both in the same run; the table prints the ratio, and so
 Target (issue 17, 10M transfers): warm ≤ 50 ms, ≥ 50× faster than the full sweep.
 
 Run: ``TRACER_BENCH_EDGES=10M python -m pytest -m bench benchmarks/test_bench_local.py -s``
-(default size 1M here; the synth workspace is generated once in ``TRACER_BENCH_CACHE``).
+(default size 1M here; the synth workspace is generated once in ``TRACER_BENCH_CACHE``). The
+fixture builds the graph cache and the case index (:mod:`tracer.store.case_index`) into it
+when missing. Each timing prints its CPU seconds beside its wall seconds (the machine is
+shared). ``test_case_follow_no_index`` times the same follow with the case index hidden (path
+rows from Parquet, sources by the join over every address): what the index saves.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +37,29 @@ SWEEP = "case follow, one scam wallet: full sweep (warm)"
 LOCAL = "case follow, one scam wallet: local engine (warm)"
 SWEEP_T = "case trace (engine only), one scam wallet: full sweep"
 LOCAL_T = "case trace (engine only), one scam wallet: local engine"
+NO_INDEX = "case follow, one scam wallet: local engine, no case index (warm)"
+COLD = "case follow, one scam wallet: cold `tracer follow` process"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu(fn):  # type: ignore[no-untyped-def]
+    """``fn`` that also adds its CPU seconds (user + sys of this process) to ``fn.cpu``."""
+
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        c = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            run.cpu.append(time.process_time() - c)  # type: ignore[attr-defined]
+
+    run.cpu = []  # type: ignore[attr-defined]
+    return run
+
+
+def _say(name: str, wall: float, cpu: list[float]) -> None:
+    load = os.getloadavg()[0]
+    print(f"\n{name}: wall {wall * 1e3:.1f} ms, CPU {sum(cpu) / max(len(cpu), 1) * 1e3:.1f} ms "
+          f"(load {load:.1f})")  # fmt: skip
 
 
 def _edges() -> int:
@@ -39,6 +71,7 @@ def case() -> dict:
     root = synth_workspace(_edges())
     ws = Workspace.open(root)
     ws.graph()  # the graph cache (memory-mapped; built on first use)
+    ws.build_case_index()  # a workspace synthesised before the case index existed gets one
     scam = json.loads((root / "ground_truth.json").read_text())["patterns"][0]["scam"]
     return {"ws": ws, "scam": scam, "n": ws.graph().n_edges}
 
@@ -52,10 +85,12 @@ def _same(a: dict, b: dict) -> None:
 @pytest.mark.bench
 def test_case_follow_sweep(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
     ws, scam = case["ws"], case["scam"]
-    r = benchmark.pedantic(follow, args=(ws, [scam]), kwargs={"engine": "sweep"}, rounds=3,
+    run = _cpu(follow)
+    r = benchmark.pedantic(run, args=(ws, [scam]), kwargs={"engine": "sweep"}, rounds=3,
                            warmup_rounds=1)  # fmt: skip
     assert r.options["engine"] == "sweep" and r.traced_total > 0
     case["sweep"] = benchmark.stats["mean"]
+    _say(SWEEP, benchmark.stats["mean"], run.cpu[1:])
     case["sweep_doc"] = follow_json(r)
     record(SWEEP, items=case["n"], seconds=benchmark.stats["mean"])
 
@@ -63,9 +98,11 @@ def test_case_follow_sweep(benchmark, case: dict) -> None:  # type: ignore[no-un
 @pytest.mark.bench
 def test_case_follow_local(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
     ws, scam = case["ws"], case["scam"]
-    r = benchmark.pedantic(follow, args=(ws, [scam]), rounds=20, warmup_rounds=1)
+    run = _cpu(follow)
+    r = benchmark.pedantic(run, args=(ws, [scam]), rounds=20, warmup_rounds=1)
     assert r.options["engine"] == "local", r.options["engine_reason"]
     local = benchmark.stats["mean"]
+    _say(LOCAL, local, run.cpu[1:])
     record(LOCAL, items=case["n"], seconds=local, baseline=SWEEP)
     if "sweep" in case:
         print(f"\ncase follow on {case['n']:,} transfers: local {local * 1e3:.1f} ms, sweep "
@@ -112,3 +149,38 @@ def test_case_trace_local(benchmark, case: dict, engine_case: dict) -> None:  # 
         assert (got[1]["index"] == index).all()
         print(f"\ncase trace on {case['n']:,} transfers (engine only): local {local * 1e3:.2f} "
               f"ms, sweep {sweep * 1e3:.1f} ms, {sweep / local:.0f}x faster")  # fmt: skip
+
+
+@pytest.mark.bench
+def test_case_follow_no_index(benchmark, case: dict) -> None:  # type: ignore[no-untyped-def]
+    """The same follow with the case index hidden: path rows decoded from Parquet row groups,
+    the source found by a join over every address (the stored balance pass still read)."""
+    ws = Workspace.open(case["ws"].path)
+    ws.graph()
+    ws.case_index = lambda: None  # type: ignore[method-assign]
+    run = _cpu(follow)
+    r = benchmark.pedantic(run, args=(ws, [case["scam"]]), rounds=3, warmup_rounds=1)
+    assert r.options["engine"] == "local"
+    record(NO_INDEX, items=case["n"], seconds=benchmark.stats["mean"], baseline=LOCAL)
+    _say(NO_INDEX, benchmark.stats["mean"], run.cpu[1:])
+
+
+@pytest.mark.bench
+def test_case_follow_cold_process(case: dict) -> None:
+    """``tracer follow SCAM --format json`` in a new process (OS page cache warm: the
+    workspace was just read), three runs; wall and CPU (user + sys of the child)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "tracer.cli", "follow", case["scam"], "--workspace",
+           str(case["ws"].path), "--format", "json", "-o", os.devnull]  # fmt: skip
+    walls, cpus = [], []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    record(COLD, items=case["n"], seconds=min(walls))
+    print(f"\n{COLD} on {case['n']:,} transfers: wall {min(walls):.2f} s (runs "
+          f"{', '.join(f'{w:.2f}' for w in walls)}), CPU {min(cpus):.2f} s "
+          f"(load {os.getloadavg()[0]:.1f})")  # fmt: skip

@@ -263,3 +263,89 @@ def test_cli_engine_flag_is_reported_in_the_json(sample_addresses: dict[str, str
         assert docs[engine]["options"]["engine"] == engine
     assert docs["local"]["traced_total"] == docs["sweep"]["traced_total"] > 0
     assert docs["local"]["reached"] == docs["sweep"]["reached"]
+
+
+def _copy_without_case_index(ws: Workspace, tmp_path) -> Workspace:  # type: ignore[no-untyped-def]
+    """The same workspace as an older one: no case index, no stored balance-pass figures."""
+    import shutil
+
+    assert ws.path is not None
+    copy = tmp_path / "old"
+    shutil.copytree(ws.path, copy)
+    for case in copy.glob("g*/case"):
+        shutil.rmtree(case)
+    old = Workspace.open(copy)
+    old.graph()
+    assert old.case_index() is not None and old.case_index().kinds[0] is None  # type: ignore[union-attr]
+    return old
+
+
+def test_the_case_index_gives_the_documents_parquet_gives(made, tmp_path) -> None:
+    """Path rows and ledgers from the case index, sources found by its address hashes: the
+    same documents as a workspace without it (Parquet rows, the join over every address)."""
+    from tracer.analysis.follow import _resolve
+    from tracer.graph.selection import resolve_nodes
+
+    ws, summary = made
+    old = _copy_without_case_index(ws, tmp_path)
+    assert ws.case_index().has_addresses and not old.case_index().has_addresses  # type: ignore[union-attr]
+    for p in summary["patterns"]:
+        a = follow(ws, [p["scam"]], Selection(max_hops=p["hops"]), ledger=True)
+        b = follow(old, [p["scam"]], Selection(max_hops=p["hops"]), ledger=True)
+        assert _doc(a) == _doc(b)
+        assert a.ledger is not None and b.ledger is not None and a.ledger.equals(b.ledger)
+        assert "no case index" in b.options["engine_reason"]
+        assert "no case index" not in a.options["engine_reason"]
+    g = ws.graph()
+    some = [*g.addresses["address"].to_list()[::997], "0x" + "ab" * 20]
+    got_ids, got_missing = _resolve(ws, g, some)
+    want_ids, want_missing = resolve_nodes(g, some)
+    assert got_ids.tolist() == want_ids.tolist() and got_missing == want_missing
+
+
+def test_the_balance_pass_is_stored_and_read_by_the_next_session(made, monkeypatch) -> None:
+    """The unknown-prior-funds shortfalls are stored with the generation after the first
+    question; a new session reads them (no balance pass) and gives the same document."""
+    from tracer.analysis import local_follow
+
+    ws, summary = made
+    scam = summary["patterns"][0]["scam"]
+    first = follow(ws, [scam])
+    assert first.options["engine"] == "local"
+    stored = list(ws.path.glob("g*/case/prior-*.who.npy"))  # type: ignore[union-attr]
+    assert stored
+    local_follow._CACHE.clear()
+
+    def no_pass(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the balance pass ran again")
+
+    monkeypatch.setattr(local_follow, "prior_pass", no_pass)
+    again = follow(Workspace.open(ws.path), [scam])
+    assert _doc(again) == _doc(first)
+    assert "ran now" not in again.options["engine_reason"]
+    assert "case index" not in again.options["engine_reason"]
+    monkeypatch.undo()
+    for f in ws.path.glob("g*/case/prior-*"):  # type: ignore[union-attr]
+        f.unlink()
+    local_follow._CACHE.clear()
+    fresh = follow(Workspace.open(ws.path), [scam])  # recomputed when missing, and said
+    assert _doc(fresh) == _doc(first)
+    assert "unknown-prior-funds pass over the selection ran now" in fresh.options["engine_reason"]
+
+
+def test_rows_from_the_touched_addresses_equal_the_sweep_with_entities(made) -> None:
+    """The local run picks its rows from the tainted receivers and the sources only; with
+    entities (ids are representatives) the documents still equal the sweep's."""
+    ws, summary = made
+    g = ws.graph()
+    rng = np.random.default_rng(7)
+    ent = np.arange(g.n_nodes, dtype=np.int32)
+    odd = rng.choice(np.arange(1, g.n_nodes, 2), g.n_nodes // 5, replace=False)
+    ent[odd] = rng.choice(np.arange(0, g.n_nodes, 2), odd.size)  # merged into even ids
+    assert (ent[ent] == ent).all()  # each entity named by its representative
+    for p in summary["patterns"][:3]:
+        sel = Selection(max_hops=p["hops"])
+        loc = follow(ws, [p["scam"]], sel, entities=ent, engine="local")
+        swp = follow(ws, [p["scam"]], sel, entities=ent, engine="sweep")
+        assert _doc(loc) == _doc(swp)
+        assert loc.reached.height > 0

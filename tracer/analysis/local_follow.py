@@ -16,7 +16,9 @@ when the taint spreads past it. Which engine ran and why is reported in the resu
 Two figures depend on every transfer, not only the tainted ones: the unknown-prior-funds totals
 (every wallet's shortfalls) and the selected transfer count. They are computed once per
 selection (asset group, direction, entities) by one balance pass and kept with the graph in
-memory (:func:`_prior`), so a second question on the same workspace pays only the local part.
+memory (:func:`_prior`), so a second question on the same workspace pays only the local part;
+without entities they are also stored with the workspace generation (``case/prior-*.npy``,
+:meth:`~tracer.store.workspace.Workspace.save_derived`), so a new session reads them.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tracer.kernels.local import (
 )
 from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
 from tracer.store.graph_cache import TransferGraph
+from tracer.store.workspace import Workspace
 
 _Z64 = np.zeros(0, dtype=np.int64)
 _Z32 = np.zeros(0, dtype=np.int32)
@@ -92,6 +95,9 @@ class _Prior:
     #: the totals with only these sinks left out (key: the sinks' ids), reused by every run
     #: whose sources have no shortfall of their own
     by_sinks: dict[bytes, tuple[float, float]] = field(default_factory=dict)
+    #: where the figures came from: "computed" (the pass ran now), "stored" (read from the
+    #: workspace); "memory" once a run has reported it
+    origin: str = "computed"
 
 
 #: per graph (by identity, dropped with it) and selection key: the balance pass's figures
@@ -119,8 +125,9 @@ def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
 
 
 def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
-           rep: np.ndarray | None) -> _Prior:
-    """The balance pass's figures for this selection, computed once per graph in memory."""
+           rep: np.ndarray | None, workspace: Workspace | None = None) -> _Prior:
+    """The balance pass's figures for this selection, computed once per graph in memory and,
+    without entities, once per generation of ``workspace`` (stored beside it)."""
     rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
     key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
     ref, table = _CACHE.get(id(graph), (None, {}))
@@ -132,11 +139,22 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
     hit = table.get(key)
     if hit is None:
         members = (_Z64, _Z64) if rep is None else member_csr(rep)
-        g = _local_graph(graph, token_ids, backward, rep, members)
-        who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
+        # stored with the generation (no entities): a new session reads, not recomputes, it
+        name = "prior-" + hashlib.blake2b(repr(key[:2]).encode(), digest_size=8).hexdigest()
+        stored = workspace.derived(name) if workspace is not None and rep is None else None
+        if stored is not None:
+            who, short = stored["who"], stored["short"]
+            selected, unknown = (int(v) for v in stored["counts"])
+        else:
+            g = _local_graph(graph, token_ids, backward, rep, members)
+            who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
+            if workspace is not None and rep is None:
+                workspace.save_derived(name, {"who": who, "short": short, "counts": np.array(
+                    [selected, unknown], dtype=np.int64)})  # fmt: skip
         per_node = np.bincount(who, minlength=graph.n_nodes)
         hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
-                                    per_node=per_node)  # fmt: skip
+                                    per_node=per_node,
+                                    origin="computed" if stored is None else "stored")  # fmt: skip
     return hit
 
 
@@ -169,6 +187,7 @@ def trace_local(
     entities: np.ndarray | None,
     ledger: bool,
     budget: bool,
+    workspace: Workspace | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None:
     """What :func:`~tracer.analysis.follow.trace_edges` returns, from the tainted subgraph.
 
@@ -177,7 +196,7 @@ def trace_local(
     runs the full sweep. Without it the run always completes (forced ``engine="local"``).
     """
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
-    pri = _prior(graph, token_ids, backward, rep)
+    pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
     state = SweepState(role, model=model, min_amount=selection.min_amount,
                        max_hops=selection.max_hops)  # fmt: skip
@@ -239,17 +258,38 @@ def local_first(
         if forced == "local":
             raise UsageError(f"engine 'local' cannot run this follow: {why}")
         return None, EngineChoice("sweep", why)
+    rep = None if setup.rep is None else np.ascontiguousarray(setup.rep, dtype=np.int32)
+    note = _precomputed(setup.workspace, _prior(setup.workspace.graph(), token_ids,
+                                                setup.backward, rep, setup.workspace))  # fmt: skip
     got = trace_local(
         setup.workspace.graph(), token_ids, setup.role, setup.selection, model=setup.model,
         backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
+        workspace=setup.workspace,
     )  # fmt: skip
     if got is None:
         return None, EngineChoice(
             "sweep", f"the taint spread past {SPREAD:.0%} of the selection, so the full sweep ran"
         )
     if forced == "local":
-        return got, EngineChoice("local", "asked for (engine='local')")
-    return got, EngineChoice("local", f"the taint stayed within {SPREAD:.0%} of the selection")
+        return got, EngineChoice("local", "asked for (engine='local')" + note)
+    return got, EngineChoice(
+        "local", f"the taint stayed within {SPREAD:.0%} of the selection" + note
+    )
+
+
+def _precomputed(workspace: Workspace, pri: _Prior) -> str:
+    """What the local run had to compute because the workspace does not store it (said in
+    ``engine_reason``): the balance pass over the selection, and path rows without the case
+    index (:mod:`tracer.store.case_index`). Empty when everything was precomputed."""
+    notes = []
+    if pri.origin == "computed":
+        notes.append("the unknown-prior-funds pass over the selection ran now (nothing "
+                     "stored for it yet)")  # fmt: skip
+    pri.origin = "memory"
+    idx = workspace.case_index()
+    if idx is not None and not (idx.has_addresses and all(k is not None for k in idx.kinds)):
+        notes.append("the workspace has no case index: path rows come from Parquet")
+    return "".join(f"; {n}" for n in notes)
 
 
 def engine_options(choices: list[tuple[str, EngineChoice]]) -> dict[str, str]:

@@ -46,6 +46,7 @@ import pyarrow as pa
 from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
 from tracer.store import partitions
+from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
 from tracer.store.graph_cache import graph_from_arrays
 from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
@@ -453,12 +454,13 @@ def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.Da
     return tokens
 
 
-def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> None:
+def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
     if rows.height == 0:
-        return
+        return None
     table = with_ids(to_arrow_transfers(rows), rows["src_id"].to_numpy(),
                      rows["dst_id"].to_numpy(), rows["token_id"].to_numpy())  # fmt: skip
     writer.write(table, rows["ts"].dt.epoch("us").to_numpy())
+    return table
 
 
 def append(
@@ -519,8 +521,10 @@ def append(
             rows = _chain_order(pl.concat([stored.read(redo), rows]))
         start = part_index(keep[-1]["file"]) + 1 if keep else 0
         writer = PartWriter(gdir / "transfers", STORED_SCHEMA, first_index={month: start})
-        _write_rows(writer, rows)
-        return [*keep, *writer.close()]
+        table = _write_rows(writer, rows)
+        written = writer.close()
+        index_parts(gdir, written, table)  # the case index, from the rows still in memory
+        return [*keep, *written]
 
     def flush_run() -> None:
         nonlocal lookup, next_id
@@ -588,6 +592,7 @@ def append(
         names.append(name)
     if sum(p["rows"] for p in parts) <= EAGER_GRAPH_ROWS:
         write_graph_cache(gdir, parts, names)
+    write_case_index(gdir, parts, names, base=stored.dir)  # O(new files): the rest is linked
     return {"parts": parts, "addresses": names}, counts
 
 

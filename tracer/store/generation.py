@@ -33,6 +33,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -45,7 +46,11 @@ from tracer.store import manifest as mf
 
 #: Marker of a ``labels/`` or ``entities/`` folder tracer created (so it may tidy it).
 OWNED = ".tracer-owned"
-_SUBDIRS = {"transfers": mf.PART_RE, "graph": mf.GRAPH_RE, "spool": mf.SPOOL_RE}
+#: The case index folder of a generation (:mod:`tracer.store.case_index`) and its file names.
+CASE_DIR = "case"
+CASE_RE = re.compile(r"(part-[0-9]{4}-[0-9]{2}-[0-9]{3,6}|addresses(-[0-9]{6})?|prior-[0-9a-f]{16})"
+                     r"\.[a-z]{2,8}\.npy")
+_SUBDIRS = {"transfers": mf.PART_RE, "graph": mf.GRAPH_RE, "spool": mf.SPOOL_RE, CASE_DIR: CASE_RE}
 _GEN_FILES = (mf.ADDRESSES_RE, mf.TMP_RE)
 
 

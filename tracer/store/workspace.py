@@ -13,6 +13,9 @@ Layout of a workspace folder (default ``./.tracer``, or ``--workspace`` / ``TRAC
     g<N>/graph/*.npy              edge arrays + CSR per direction, memory-mapped on load
                                   (written at ingest for small workspaces, else built on first
                                   use; streamed sweeps never need it)
+    g<N>/case/*.npy               the case index, per partition file and dictionary chunk:
+                                  tx hashes and exact values fixed-width, sorted address
+                                  hashes (:mod:`tracer.store.case_index`; written at ingest)
     labels/labels-<hash>.parquet  the label table (content-addressed)
     lock                          held (flock) while a writer works
 
@@ -31,6 +34,7 @@ files: the same object, so every analysis runs the same code with or without set
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -57,6 +61,13 @@ from tracer.sources.labels import LabelLoad
 from tracer.sources.labels import merge as merge_labels
 from tracer.store import conversions_table
 from tracer.store import manifest as mf
+from tracer.store.case_index import (
+    SERVED,
+    CaseIndex,
+    load_derived,
+    save_derived,
+    write_case_index,
+)
 from tracer.store.generation import Lease, Writer, lease, owned_dir
 from tracer.store.graph_cache import (
     ARRAYS,
@@ -171,6 +182,7 @@ class Workspace:
         self._reader: PartReader | None = None
         self._pinned: dict[str, Any] | None = None
         self._lease: Lease | None = None
+        self._case: CaseIndex | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -239,6 +251,7 @@ class Workspace:
             self._lease.release()
         self._pinned = self._lease = None
         self._transfers = self._graph = self._nodes = self._reader = None
+        self._case = None
         self._labels = None if not self._labels_extra else self._labels
 
     def close(self) -> None:
@@ -316,7 +329,9 @@ class Workspace:
         """Rows ``edges`` (edge ids = row numbers, in the order given) of the transfer table.
 
         On disk only the Parquet row groups holding those rows are decoded, so showing a few
-        paths from a 10M-transfer workspace does not read 10M transaction hashes.
+        paths from a 10M-transfer workspace does not read 10M transaction hashes; with the graph
+        loaded and a case index (:mod:`tracer.store.case_index`), the columns a path row shows
+        are read from memory-mapped fixed-width arrays instead, O(rows asked).
         """
         edges = np.asarray(edges, dtype=np.int64)
         cols = columns or list(TRANSFER_PL.names())
@@ -325,8 +340,56 @@ class Workspace:
             return self.transfers().select(cols)[edges.tolist()]
         if edges.size == 0:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
+        g = self._graph
+        case = self.case_index() if g is not None and SERVED.issuperset(cols) else None
+        if case is not None and g is not None:
+            got = case.rows(edges, cols, ts=g.ts, amount=g.amount, token_id=g.token_id,
+                            tokens=g.tokens, parquet=self._parquet_rows)  # fmt: skip
+            if got is not None:
+                return got
+        return self._parquet_rows(edges, cols)
+
+    def _parquet_rows(self, edges: np.ndarray, cols: list[str]) -> pl.DataFrame:
+        reader = self.parts()
+        assert reader is not None
         taken = pl.DataFrame(reader.take(edges, cols))
         return taken.select(pl.col(c).cast(TRANSFER_PL[c]) for c in cols)
+
+    def case_index(self) -> CaseIndex | None:
+        """The pinned generation's case index (memory-mapped; parts without one read Parquet);
+        None in memory or before the first ingest."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return None
+        if self._case is None:
+            m = self.manifest()
+            self._case = CaseIndex.open(self._gen_dir(m["generation"]), m)
+        return self._case
+
+    def derived(self, name: str) -> dict[str, np.ndarray] | None:
+        """Arrays a use case derived from the pinned generation and stored with it
+        (:meth:`save_derived`), memory-mapped; None when absent or in memory."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return None
+        return load_derived(self._gen_dir(self.manifest()["generation"]), name)
+
+    def save_derived(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Keep arrays derived from every transfer of this generation (e.g. the follow's
+        unknown-prior-funds shortfalls) beside it, so the next session reads them instead of
+        recomputing: they are a function of the generation's rows alone, written atomically
+        like the graph cache built on first use. A no-op in memory."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return
+        with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
+            save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
+
+    def build_case_index(self) -> None:
+        """Index the pinned generation's files that have no case index yet (an older
+        workspace, a generation written before the index existed). Idempotent."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return
+        m = self.manifest()
+        write_case_index(self._gen_dir(m["generation"]), m["parts"], m["addresses"])
+        self._case = None
 
     def nodes(self) -> NodeIndex:
         """Address and token dictionaries only (what a streamed sweep needs: O(addresses))."""
@@ -382,6 +445,8 @@ class Workspace:
         )
         del table
         self._save_graph_arrays(gdir, graph)
+        m = self.manifest()  # first use of an older or whole-chain generation: index it too
+        write_case_index(gdir, m["parts"], m["addresses"])
 
     @staticmethod
     def _save_graph_arrays(gdir: Path, graph: TransferGraph) -> None:
