@@ -137,9 +137,11 @@ class ExposureState:
         )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _exposure_kernel(tr, p, a, out):
     """One pass over a chunk of edges in chain order; state arrays are updated in place.
+
+    Runs without the GIL, so the two directions of a report sweep on two threads at once.
 
     ``tr`` :class:`.Transfers`, ``p`` :class:`.ExposureParams`, ``a`` :class:`.ExposureArrays`,
     ``out`` :class:`.ExposureOut`; unpacked once, here (a field read inside the loop would be
