@@ -79,11 +79,11 @@ def test_report_metadata_says_how_directions_ran(sample_ws: Workspace) -> None:
     req = ExposureRequest(addresses=None)
     par = exposure(sample_ws, req)
     ser = exposure(sample_ws, req, parallel=False)
-    assert par.metadata["parallel_directions"] is True
-    assert ser.metadata["parallel_directions"] is False
+    assert par.metadata["engine"] == "local-parallel"
+    assert ser.metadata["engine"] == "local"
     assert_frame_equal(par.frame, ser.frame)
     one = exposure(sample_ws, ExposureRequest(addresses=None, directions=("in",)))
-    assert one.metadata["parallel_directions"] is False
+    assert one.metadata["engine"] == "local"
 
 
 @st.composite

@@ -70,6 +70,7 @@ def exposure(
         )
     if engine not in ("local", "ray"):
         raise UsageError(f"--engine {engine}: choose local or ray")
+    threaded = engine == "local" and parallel and len(req.directions) > 1
     frames, by_asset, plans = [], {}, []
     for group in groups:
         plan = make_plan(ws, req, token_ids=group.token_ids)
@@ -98,8 +99,9 @@ def exposure(
         "label_set_sha256": label_set_hash(ws.labels()),
         "labels": int(ws.labels().height),
         "model": req.model,
-        "engine": engine,
-        "parallel_directions": engine == "local" and parallel and len(req.directions) > 1,
+        # how it ran (the one key the engines' reports may differ in): "local-parallel" when
+        # the directions were swept on two threads at once
+        "engine": "local-parallel" if threaded else engine,
         "request": req.as_json(),
         "categories": first.categories,
         "assets": sorted({a for p in plans for a in p.assets}),
