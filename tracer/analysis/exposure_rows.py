@@ -150,8 +150,8 @@ def assemble(
     )
     # report rows in display order: (address, chain); the rows' entries then follow by
     # direction and category, laid out by index arithmetic below
-    order = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
-    order = order.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
+    by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
+    order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
     dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
     masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
     for j, d in enumerate(dirs):
