@@ -38,15 +38,17 @@ def unit_sums(key: np.ndarray, values: pl.DataFrame) -> tuple[np.ndarray, pl.Ser
     row has unknown decimals). Keys whose rows all share one ``decimals`` (every single-token
     report) are summed in Int128 and formatted by string expressions; keys mixing decimals, and
     values too long for Int128, go through ``exact_unit_sums`` (exact decimals), rows of those
-    keys only.
+    keys only. ``value`` may come already as Int128 (:func:`as_int128`: cast once, summed by
+    several keys).
     """
     frame = values.select("value", "decimals").with_columns(pl.Series("key", key, pl.Int64))
     if frame.height == 0:
         return np.zeros(0, np.int64), pl.Series("exact", [], pl.String)
-    if int(frame["value"].str.len_bytes().max() or 0) > _INT128_DIGITS:  # type: ignore[arg-type]
+    frame = as_int128(frame)
+    if frame["value"].dtype != pl.Int128:  # too long for Int128
         slow = exact_unit_sums(frame, ["key"]).sort("key")
         return slow["key"].to_numpy(), slow["exact"]
-    parts = frame.group_by("key", "decimals").agg(pl.col("value").cast(pl.Int128).sum())
+    parts = frame.group_by("key", "decimals").agg(pl.col("value").sum())
     one = parts.group_by("key").agg(
         pl.len().alias("n"), pl.col("decimals").first(), pl.col("value").first()
     )
@@ -64,10 +66,21 @@ def unit_sums(key: np.ndarray, values: pl.DataFrame) -> tuple[np.ndarray, pl.Ser
     )
     rest = one.filter(~((pl.col("n") == 1) & pl.col("decimals").is_not_null()))["key"]
     if rest.len():
-        slow = exact_unit_sums(frame.filter(pl.col("key").is_in(rest.implode())), ["key"])
+        mixed = frame.filter(pl.col("key").is_in(rest.implode()))
+        slow = exact_unit_sums(mixed.with_columns(pl.col("value").cast(pl.String)), ["key"])
         fast = pl.concat([fast, slow.select("key", "exact")])
     fast = fast.sort("key")
     return fast["key"].to_numpy(), fast["exact"]
+
+
+def as_int128(values: pl.DataFrame) -> pl.DataFrame:
+    """``values`` with its ``value`` digits as Int128 when every one fits (at most 30 digits:
+    sums of up to 10^8 of them cannot overflow); ``values`` itself otherwise."""
+    if values.height == 0 or values["value"].dtype == pl.Int128:
+        return values
+    if int(values["value"].str.len_bytes().max() or 0) > _INT128_DIGITS:  # type: ignore[arg-type]
+        return values
+    return values.with_columns(pl.col("value").cast(pl.Int128))
 
 
 def _lookup(keys: np.ndarray, sums: pl.Series, want: np.ndarray) -> pa.Array:
@@ -108,7 +121,7 @@ def exact_columns(
     index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
-    values = ws.rows(index, ["value", "decimals"])  # read once for both directions
+    values = as_int128(ws.rows(index, ["value", "decimals"]))  # once for both directions
     width = len(plan.categories) + 1
     out = {}
     for d in directions:
