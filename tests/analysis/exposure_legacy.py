@@ -14,8 +14,8 @@ from tracer.analysis.exposure import (
     DirectionResult,
     ExposurePlan,
     ExposureRequest,
-    edge_chunks,
 )
+from tracer.analysis.exposure_rows import window_edges
 from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
 from tracer.core.addresses import display_many
 from tracer.core.amounts import exact_unit_sums
@@ -114,22 +114,7 @@ def _exact_columns(
     category (before dust): equal to ``direct_amount`` for absorbing categories; for
     pass-through categories it is the gross volume, of which the model attributes a part.
     """
-    # the edges inside the window that touch a reported address (chunk by chunk when streamed)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for sel in edge_chunks(plan):
-        inside = np.ones(sel.src.shape[0], dtype=bool)
-        if plan.lo is not None:
-            inside &= sel.ts >= plan.lo
-        if plan.hi is not None:
-            inside &= sel.ts <= plan.hi
-        keep = np.zeros(sel.src.shape[0], dtype=bool)
-        for d in directions:
-            keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
-        k = np.flatnonzero(inside & keep)
-        parts.append((sel.index[k], sel.src[k], sel.dst[k]))
-    index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-    dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    index, src, dst = window_edges(plan, directions)  # (shared with the new path)
     values = ws.rows(index, ["value", "decimals"])  # read once for both directions
     flows, directs = [], []
     for d in directions:

@@ -93,21 +93,15 @@ def _lookup(keys: np.ndarray, sums: pl.Series, want: np.ndarray) -> pa.Array:
     return arr.take(idx)
 
 
-def exact_columns(
-    ws: Workspace, plan: ExposurePlan, directions: list[str]
-) -> dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]:
-    """Per direction: exact ``flow_value`` per report row and ``direct_value`` per (row, cat).
-
-    Keys: the report row for flows, ``row * (K + 1) + cat`` for direct values (K reported
-    categories). ``direct_value`` is the exact sum of the transfers exchanged directly with
-    addresses of the category (before dust): equal to ``direct_amount`` for absorbing
-    categories; for pass-through categories it is the gross volume, of which the model
-    attributes a part.
-    """
+def window_edges(
+    plan: ExposurePlan, directions: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(edge id, src, dst) of the edges inside the window that touch a reported address in
+    one of ``directions`` (chunk by chunk when streamed)."""
     from tracer.analysis.exposure import edge_chunks
 
     parts: list[tuple[np.ndarray, ...]] = []
-    for sel in edge_chunks(plan):  # window edges touching a reported address, chunk by chunk
+    for sel in edge_chunks(plan):
         inside = np.ones(sel.src.shape[0], dtype=bool)
         if plan.lo is not None:
             inside &= sel.ts >= plan.lo
@@ -121,6 +115,21 @@ def exact_columns(
     index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    return index, src, dst
+
+
+def exact_columns(
+    ws: Workspace, plan: ExposurePlan, directions: list[str]
+) -> dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]:
+    """Per direction: exact ``flow_value`` per report row and ``direct_value`` per (row, cat).
+
+    Keys: the report row for flows, ``row * (K + 1) + cat`` for direct values (K reported
+    categories). ``direct_value`` is the exact sum of the transfers exchanged directly with
+    addresses of the category (before dust): equal to ``direct_amount`` for absorbing
+    categories; for pass-through categories it is the gross volume, of which the model
+    attributes a part.
+    """
+    index, src, dst = window_edges(plan, directions)
     values = as_int128(ws.rows(index, ["value", "decimals"]))  # once for both directions
     width = len(plan.categories) + 1
     out = {}
