@@ -231,7 +231,8 @@ def assemble(
     body = pl.DataFrame(
         {
             "cat": col_cat,
-            "direction": pl.Series(np.array(dirs, dtype=object)[col_dir], dtype=pl.String),
+            "direction": pl.Series(col_dir).replace_strict(dict(enumerate(dirs)),
+                                                           return_dtype=pl.String),
             "direct_amount": f64["direct"],
             "indirect_amount": f64["indirect"],
             "total_amount": f64["total"],
