@@ -263,3 +263,73 @@ def test_cli_engine_flag_is_reported_in_the_json(sample_addresses: dict[str, str
         assert docs[engine]["options"]["engine"] == engine
     assert docs["local"]["traced_total"] == docs["sweep"]["traced_total"] > 0
     assert docs["local"]["reached"] == docs["sweep"]["reached"]
+
+
+# -- TIHO and per-source colours on the local engine (tracer.analysis.local_colours) -------------
+
+
+class _TxWs(_Ws):
+    """:class:`_Ws` plus the transaction hash of each edge (what the TIHO sweep reads)."""
+
+    def __init__(self, graph: object, hashes: list[str]) -> None:
+        super().__init__(graph)
+        self._hashes = hashes
+
+    def rows(self, edges: np.ndarray, columns: list[str]) -> pl.DataFrame:
+        assert columns == ["tx_hash"]
+        return pl.DataFrame({"tx_hash": [self._hashes[int(e)] for e in edges]},
+                            schema={"tx_hash": pl.String})  # fmt: skip
+
+
+@st.composite
+def grouped_cases(draw: st.DrawFn) -> SimpleNamespace:
+    """:func:`cases` under TIHO (few transaction hashes, so senders often have several outputs
+    in one transaction) or with one taint colour per source (the colour models)."""
+    c = draw(cases())
+    m = c.graph.n_edges
+    c.hashes = [f"0x{h:02x}" for h in draw(st.lists(st.integers(0, 5), min_size=m, max_size=m))]
+    c.by_source = draw(st.booleans())
+    if c.by_source:
+        from tracer.analysis.by_source import COLOUR_MODELS, source_colours
+
+        c.model = draw(st.sampled_from(COLOUR_MODELS))
+        c.colours = source_colours(c.role, np.flatnonzero(c.role == SOURCE).astype(np.int32))
+    else:
+        c.model = "tiho"
+        c.colours = None
+    return c
+
+
+def both_grouped(c: SimpleNamespace, ledger: bool = True) -> tuple[tuple, tuple]:
+    from tracer.analysis.local_colours import tx_numbers
+
+    ws = _TxWs(c.graph, c.hashes)
+    sweep = trace_edges(ws, c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger,
+                        colours=c.colours)  # fmt: skip
+    tx = tx_numbers(ws, c.graph) if c.model == "tiho" else None
+    local = trace_local(c.graph, c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger, budget=False,
+                        tx=tx, colours=c.colours)  # fmt: skip
+    assert local is not None
+    return sweep, local
+
+
+def assert_same_colours(sweep: tuple, local: tuple) -> None:
+    s_col, l_col = sweep[0].colours, local[0].colours
+    assert (s_col is None) == (l_col is None)
+    if s_col is not None:
+        # the same float operations in the same order: bit for bit
+        np.testing.assert_array_equal(l_col.cin, s_col.cin)
+        np.testing.assert_array_equal(l_col.stats, s_col.stats)
+        np.testing.assert_array_equal(l_col.tc, s_col.tc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_cases(), st.booleans())
+def test_local_tiho_and_by_source_equal_the_sweep(c: SimpleNamespace, ledger: bool) -> None:
+    """TIHO and per-source colours, local == sweep: both directions, windows, dust, hop limit,
+    sinks, pass-through, entities on/off, ledger on/off, bit for bit (colours included)."""
+    sweep, local = both_grouped(c, ledger=ledger)
+    assert_same(c, sweep, local)
+    assert_same_colours(sweep, local)
