@@ -5,8 +5,8 @@ choice and the switch-over to the sweep are reported."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
