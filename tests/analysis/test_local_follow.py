@@ -422,3 +422,18 @@ def test_synth_tiho_and_by_source_default_to_local(made) -> None:
     assert loc.by_source is not None and swp.by_source is not None
     assert loc.by_source.height > 0 and loc.by_source.equals(swp.by_source)
     assert _doc(loc) == _doc(swp)
+
+
+def test_tx_numbers_are_equal_iff_the_hashes_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transaction numbers TIHO groups by: equal exactly when the hashes are equal, also
+    when two hashes collide (then the dense rank is used)."""
+    from tracer.analysis import local_colours
+
+    hashes = pl.Series("tx_hash", ["0xa", "0xb", "0xa", "0xc", "0xb", "0xa"])
+    want = np.equal.outer(hashes.to_numpy(), hashes.to_numpy())
+    got = local_colours._numbers(hashes)
+    assert (np.equal.outer(got, got) == want).all()
+    # every string hashing alike: the check sees the collision and ranks instead
+    monkeypatch.setattr(pl.Series, "hash", lambda self: pl.Series(np.zeros(len(self), np.uint64)))
+    got = local_colours._numbers(hashes)
+    assert (np.equal.outer(got, got) == want).all()
