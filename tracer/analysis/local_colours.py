@@ -51,9 +51,8 @@ def _numbers(hashes: pl.Series) -> np.ndarray:
     group-by, 5x cheaper than the sweep's dense rank on 1M hashes); a collision falls back to
     the dense rank, so the numbers are exact either way."""
     h = hashes.hash()
-    widest = (pl.DataFrame({"h": h, "s": hashes}).group_by("h").agg(pl.col("s").n_unique())
-              ["s"].max())  # fmt: skip
-    if widest is not None and widest > 1:  # two hashes collide: rank instead
+    per_hash = pl.DataFrame({"h": h, "s": hashes}).group_by("h").agg(pl.col("s").n_unique())
+    if per_hash.height and int(per_hash["s"].max()) > 1:  # type: ignore[arg-type]  # a collision
         return np.ascontiguousarray(hashes.rank("dense").to_numpy(), dtype=np.int64)
     return np.ascontiguousarray(h.to_numpy()).view(np.int64)
 
