@@ -28,16 +28,55 @@ transfers as ``(i, v, hop)`` (row number, receiver, least hop count).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+from tracer.kernels.taint import SINK
+
+from tracer.analysis.follow import follow, prepare
+from tracer.graph.spec import Selection
+from tracer.store.workspace import Workspace
 
 #: The columns a peer reads from the partitions (the same ones tracer's graph cache holds).
 PEER_COLUMNS = ["src_id", "dst_id", "token_id", "amount"]
 
 
-def partition_files(workspace) -> list[tuple[Path, int]]:  # type: ignore[no-untyped-def]
+@dataclass
+class CaseQuery:
+    """One case query as the peers take it (node ids) and tracer's answer to it."""
+
+    scam: str
+    selection: Selection  # poison's: ``max_hops = k``, in memory
+    seeds: np.ndarray  # int32 node ids of the source (the scam wallet)
+    sinks: np.ndarray  # int32 node ids of the wallets that absorb (this follow's sinks)
+    role: np.ndarray  # int8 per node, the follow's roles
+    expected: pl.DataFrame  # (i, v, hop): tracer's tainted transfers, from its ledger
+
+
+def case_query(workspace: Workspace, scam: str, hops: int) -> CaseQuery:
+    """The query from wallet ``scam`` and tracer's answer, by the command a user runs for it:
+    ``tracer follow --model poison --max-hops k --ledger`` (one ledger row per tainted transfer,
+    with its edge id and hop; the default engine, whichever it chooses)."""
+    selection = Selection(max_hops=hops, stream=False)
+    setup = prepare(workspace, [scam], selection, model="poison", backward=False)
+    res = follow(workspace, [scam], selection, model="poison", ledger=True)
+    assert res.ledger is not None
+    ids = setup.graph.addresses.select("chain", "address", "id")
+    expected = (
+        res.ledger.select(pl.col("edge").alias("i"), "chain", pl.col("dst").alias("address"),
+                          "hop")
+        .join(ids, on=["chain", "address"], how="left")
+        .select(pl.col("i").cast(pl.Int64), pl.col("id").cast(pl.Int32).alias("v"),
+                pl.col("hop").cast(pl.Int32))
+    )  # fmt: skip
+    sinks = np.flatnonzero(setup.role == SINK).astype(np.int32)
+    return CaseQuery(scam, selection, setup.src_ids, sinks, setup.role, _tidy(expected))
+
+
+def partition_files(workspace: Workspace) -> list[tuple[Path, int]]:
     """The pinned generation's partition files and their row counts, in manifest (chain)
     order: what a peer concatenates to number rows as tracer does."""
     reader = workspace.parts()
@@ -99,8 +138,8 @@ GROUP BY e.i, e.v
 
 
 def duckdb_k_hop(
-    con, edges_sql: str, seeds: np.ndarray, sinks: np.ndarray, hops: int
-) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    con: Any, edges_sql: str, seeds: np.ndarray, sinks: np.ndarray, hops: int
+) -> pl.DataFrame:
     """Run :func:`duckdb_k_hop_sql` on connection ``con``: ``(i, v, hop)`` sorted by ``i``."""
     sql = duckdb_k_hop_sql(edges_sql, seeds, sinks, hops)
     table = con.sql(sql).arrow()
@@ -114,11 +153,11 @@ def polars_edges(files: list[tuple[Path, int]], token_ids: np.ndarray) -> pl.Laz
     manifest order, so the row index is tracer's edge id)."""
     return (
         pl.scan_parquet([p for p, _ in files], row_index_name="i")
-        .select(PEER_COLUMNS + ["i"])
+        .select([*PEER_COLUMNS, "i"])
         .filter(pl.col("token_id").is_in([int(t) for t in token_ids]) & (pl.col("amount") > 0))
         .select(pl.col("i").cast(pl.Int64), pl.col("src_id").alias("u"),
-                pl.col("dst_id").alias("v"))  # fmt: skip
-    )
+                pl.col("dst_id").alias("v"))
+    )  # fmt: skip
 
 
 def polars_k_hop(

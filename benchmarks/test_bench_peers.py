@@ -23,8 +23,9 @@ the same reached addresses, tracer's taken from ``follow(..., ledger=True)`` (on
 tainted transfer, with its hop) and from the engine's per-address state. A peer answering a
 different question would fail here, not be timed.
 
-Run (1M transfers by default for this file; 10M needs about 3 GiB):
-``TRACER_BENCH_EDGES=1M python -m pytest -m bench benchmarks/test_bench_peers.py -s -p no:cacheprovider``
+Run (1M transfers by default for this file; 10M needs about 3 GiB)::
+
+    TRACER_BENCH_EDGES=1M python -m pytest -m bench benchmarks/test_bench_peers.py -s
 """
 
 from __future__ import annotations
@@ -38,21 +39,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 import pytest
+from tracer.kernels.reach import Reach
+from tracer.kernels.taint import SINK
 
 from benchmarks.conftest import bench_edges, record, synth_workspace
 from benchmarks.peers import (
+    CaseQuery,
+    case_query,
     duckdb_edges_sql,
     duckdb_k_hop,
     partition_files,
     polars_edges,
     polars_k_hop,
 )
-from tracer.analysis.follow import follow, prepare
+from tracer.analysis.follow import follow
 from tracer.analysis.local_follow import trace_local
 from tracer.graph.selection import asset_groups, asset_tokens
-from tracer.graph.spec import Selection
-from tracer.kernels.reach import Reach
-from tracer.kernels.taint import SINK
 from tracer.store.workspace import Workspace
 
 duckdb = pytest.importorskip("duckdb")
@@ -73,16 +75,14 @@ def _edges() -> int:
 
 @dataclass
 class Query:
-    """One case query: a scam wallet's seeds, the sinks its follow uses, tracer's answer."""
+    """One case query (:class:`benchmarks.peers.CaseQuery`) with what the checks need."""
 
-    scam: str
-    seeds: np.ndarray
-    sinks: np.ndarray
+    case: CaseQuery
+    reached: np.ndarray  # address ids holding or receiving taint (the engine's state)
     stop: np.ndarray  # bool per node: the sinks, for the reach kernel
-    role: np.ndarray
-    selection: Selection
-    expected: pl.DataFrame  # (i, v, hop) from follow's ledger
-    reached: np.ndarray  # address ids holding or receiving taint (engine state)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.case, name)
 
 
 @dataclass
@@ -100,9 +100,8 @@ def peer_case() -> dict:
     graph = ws.graph()  # memory-mapped graph cache (built on first use)
     patterns = json.loads((root / "ground_truth.json").read_text())["patterns"]
     limit = int(os.environ.get("TRACER_PEER_QUERIES", "0")) or len(patterns)
-    selection = Selection(max_hops=HOPS, stream=False)
     tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
-    queries = [_query(ws, graph, p["scam"], selection, tokens) for p in patterns[:limit]]
+    queries = [_query(ws, graph, p["scam"], tokens) for p in patterns[:limit]]
     con = duckdb.connect()
     con.sql("SET memory_limit = '3GB'")
     files = partition_files(ws)
@@ -112,26 +111,14 @@ def peer_case() -> dict:
     }  # fmt: skip
 
 
-def _query(ws: Workspace, graph, scam: str, selection: Selection, tokens: np.ndarray) -> Query:  # type: ignore[no-untyped-def]
-    """The query and tracer's answer, from the user's command (``follow --ledger``)."""
-    setup = prepare(ws, [scam], selection, model="poison", backward=False)
-    res = follow(ws, [scam], selection, model="poison", ledger=True)
-    assert res.ledger is not None
-    ids = graph.addresses.select("address", "id")
-    expected = (
-        res.ledger.select(pl.col("edge").alias("i"), pl.col("dst").alias("address"), "hop")
-        .join(ids, on="address", how="left")
-        .select("i", pl.col("id").alias("v"), "hop")
-        .with_columns(pl.col("i").cast(pl.Int64), pl.col("v").cast(pl.Int32),
-                      pl.col("hop").cast(pl.Int32))
-        .sort("i")
-    )  # fmt: skip
-    state, _, _ = trace_local(graph, tokens, setup.role, selection, model="poison",
-                              backward=False, entities=None, ledger=False, budget=False)  # fmt: skip
+def _query(ws: Workspace, graph, scam: str, tokens: np.ndarray) -> Query:  # type: ignore[no-untyped-def]
+    """The query, tracer's answer (:func:`case_query`) and the engine's reached addresses."""
+    q = case_query(ws, scam, HOPS)
+    state, _, _ = trace_local(graph, tokens, q.role, q.selection, model="poison",
+                              backward=False, entities=None, ledger=False,
+                              budget=False)  # fmt: skip
     reached = np.flatnonzero((state.inflow > 0) | (state.taint > 0)).astype(np.int32)
-    stop = setup.role == SINK
-    return Query(scam, setup.src_ids, np.flatnonzero(stop).astype(np.int32), stop,
-                 setup.role, selection, expected, reached)  # fmt: skip
+    return Query(q, reached, q.role == SINK)
 
 
 def _same(q: Query, got: pl.DataFrame, who: str) -> None:
