@@ -103,7 +103,7 @@ def peer_case() -> dict:
     tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
     queries = [_query(ws, graph, p["scam"], tokens) for p in patterns[:limit]]
     con = duckdb.connect()
-    con.sql("SET memory_limit = '3GB'")
+    con.sql(f"SET memory_limit = '{os.environ.get('TRACER_PEER_DUCKDB_MEMORY', '3GB')}'")
     files = partition_files(ws)
     return {
         "ws": ws, "graph": graph, "tokens": tokens, "queries": queries, "files": files,
