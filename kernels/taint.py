@@ -42,6 +42,7 @@ from numba import njit
 
 from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
+from .prefetch import AHEAD, prefetch
 from .rules import (
     BEYOND,
     CLEAN_FIRST,
@@ -107,6 +108,9 @@ __all__ = [
 ]  # fmt: skip
 
 
+#: the second prefetch stage's distance (see the loop head of :func:`_sweep_kernel`)
+HALF = AHEAD // 2
+
 # The scalar steps every sweep shares (the rule dispatch, unknown prior funds) are
 # ``inline="always"`` helpers in :mod:`.rules`: numba folds them into each loop at no cost.
 # Delivery and settling (booking what an edge carries into the receiver, moving the balance)
@@ -121,7 +125,7 @@ __all__ = [
 # The counters live in locals too and are stored to ``stats`` once at the end.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sweep_kernel(tr, seed, p, a, out, grp):
     """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address.
 
@@ -142,7 +146,23 @@ def _sweep_kernel(tr, seed, p, a, out, grp):
     beyond = stats[BEYOND]
     n_over = stats[OVERDRAFTS]
     over = stats[OVERDRAFT_AMOUNT]
-    for e in range(src.shape[0]):
+    n_e = src.shape[0]
+    for e in range(n_e):
+        # prefetch (hints only, see .prefetch): both endpoints' state AHEAD edges early; at
+        # half the distance, when that sender holds taint, the receiver's taint state as well
+        f = e + AHEAD
+        if f < n_e:
+            prefetch(bt, src[f])
+            prefetch(bt, dst[f])
+            prefetch(role, src[f])
+        f = e + HALF
+        if f < n_e and bt[src[f], 1] > 0.0:
+            w = dst[f]
+            prefetch(inflow, w)
+            prefetch(hops, w)
+            prefetch(first_ts, w)
+            prefetch(role, w)
+            prefetch(hops, src[f])
         u = src[e]
         v = dst[e]
         x = amount[e]
@@ -214,7 +234,7 @@ def _sweep_kernel(tr, seed, p, a, out, grp):
     stats[OVERDRAFT_AMOUNT] = over
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _colour_kernel(tr, seed, p, a, out, col):
     """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
     per source (``--by-source``): the same totals, plus who the taint came from.
@@ -240,7 +260,23 @@ def _colour_kernel(tr, seed, p, a, out, col):
     beyond = stats[BEYOND]
     n_over = stats[OVERDRAFTS]
     over = stats[OVERDRAFT_AMOUNT]
-    for e in range(src.shape[0]):
+    n_e = src.shape[0]
+    for e in range(n_e):
+        f = e + AHEAD  # prefetch as in _sweep_kernel, plus the sender's colours
+        if f < n_e:
+            prefetch(bt, src[f])
+            prefetch(bt, dst[f])
+            prefetch(role, src[f])
+        f = e + HALF
+        if f < n_e and bt[src[f], 1] > 0.0:
+            w = dst[f]
+            prefetch(inflow, w)
+            prefetch(hops, w)
+            prefetch(first_ts, w)
+            prefetch(role, w)
+            prefetch(hops, src[f])
+            prefetch(tc, src[f])
+            prefetch(tc, w)
         u = src[e]
         v = dst[e]
         x = amount[e]
