@@ -505,6 +505,23 @@ class ColourState:
         self.stats = np.zeros((k, 3), dtype=np.float64)
 
 
+@njit(cache=True, nogil=True)
+def _check_edges(src, dst, amount, n_nodes):  # type: ignore[no-untyped-def]
+    """0 when every id is a row of the state and every amount finite and >= 0; else 1 (an id
+    out of range) or 2 (an amount). One pass over the three arrays instead of numpy's six
+    (min, max of each id column, isfinite, >=, and, all), which cost a sixth of the sweep."""
+    bad_amount = False
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        if u < 0 or u >= n_nodes or v < 0 or v >= n_nodes:
+            return 1
+        x = amount[e]
+        if not x >= 0.0 or x == np.inf:  # NaN fails every comparison
+            bad_amount = True
+    return 2 if bad_amount else 0
+
+
 class ChunkResult:
     """Per-edge outputs of one chunk (indexed like the chunk's arrays)."""
 
@@ -545,10 +562,10 @@ def sweep_chunk(
         raise ValueError("src, dst, amount, ts and seed must have the same length")
     n_nodes = state.n_nodes
     if check and n_edges:
-        hi, lo = max(int(src.max()), int(dst.max())), min(int(src.min()), int(dst.min()))
-        if hi >= n_nodes or lo < 0:
+        bad = _check_edges(src, dst, amount, n_nodes)
+        if bad == 1:
             raise ValueError("node id out of range of role")
-        if not np.all(np.isfinite(amount) & (amount >= 0.0)):
+        if bad == 2:
             raise ValueError("amounts must be finite and non-negative")
     out = ChunkResult(n_edges, record)
     code = state.code
