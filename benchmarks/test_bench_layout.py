@@ -68,6 +68,20 @@ def by_first_appearance(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
     return rank
 
 
+def case_roles(e: dict, case: str) -> tuple[np.ndarray, np.ndarray]:
+    """Roles and seed edges of a case: ``services stop``, the workspace's labelled services as
+    sinks; ``wide spread``, 200 random sinks only. 100 random sources either way."""
+    n = e["n_nodes"]
+    rng = np.random.default_rng(3)
+    if case == "services stop":
+        role = np.where(e["stop"], SINK, NORMAL).astype(np.int8)
+    else:
+        role = np.full(n, NORMAL, dtype=np.int8)
+        role[rng.choice(n, 200, replace=False)] = SINK
+    role[rng.choice(np.flatnonzero(role == NORMAL), 100, replace=False)] = SOURCE
+    return role, role[e["src"]] == SOURCE
+
+
 @pytest.mark.bench
 @pytest.mark.parametrize("case", ["services stop", "wide spread"])
 def test_haircut_sweep_by_activity(benchmark, synth_case: dict, case: str) -> None:  # type: ignore[no-untyped-def]
@@ -77,14 +91,7 @@ def test_haircut_sweep_by_activity(benchmark, synth_case: dict, case: str) -> No
     e = synth_case
     n = e["n_nodes"]
     src, dst, amount, ts = e["src"], e["dst"], e["amount"], e["ts"]
-    rng = np.random.default_rng(3)
-    if case == "services stop":
-        role = np.where(e["stop"], SINK, NORMAL).astype(np.int8)
-    else:
-        role = np.full(n, NORMAL, dtype=np.int8)
-        role[rng.choice(n, 200, replace=False)] = SINK
-    role[rng.choice(np.flatnonzero(role == NORMAL), 100, replace=False)] = SOURCE
-    seed = role[src] == SOURCE
+    role, seed = case_roles(e, case)
     act_rank = by_activity(src, dst, n)
     first_rank = by_first_appearance(src, dst, n)
     layouts = {}
@@ -152,14 +159,7 @@ def test_haircut_sweep_prefetch(synth_case: dict, case: str) -> None:
     e = synth_case
     n = e["n_nodes"]
     src, dst, amount, ts = e["src"], e["dst"], e["amount"], e["ts"]
-    rng = np.random.default_rng(3)
-    if case == "services stop":
-        role = np.where(e["stop"], SINK, NORMAL).astype(np.int8)
-    else:
-        role = np.full(n, NORMAL, dtype=np.int8)
-        role[rng.choice(n, 200, replace=False)] = SINK
-    role[rng.choice(np.flatnonzero(role == NORMAL), 100, replace=False)] = SOURCE
-    seed = role[src] == SOURCE
+    role, seed = case_roles(e, case)
     old = kernels_at(os.environ.get("TRACER_BENCH_BASE", "afef16e"))
     old_taint = importlib.import_module(f"{old.__name__}.taint")
     sides = {"base": old_taint.propagate, "prefetch": propagate}
