@@ -24,7 +24,7 @@ import resource
 import time
 
 import numpy as np
-from tracer.kernels.taint import SOURCE, SweepState, sweep_chunk
+from tracer.kernels.taint import SOURCE, SweepState, path_edges, sweep_chunk
 
 from tracer.analysis.follow import trace_edges
 from tracer.graph.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
@@ -63,7 +63,10 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
         t0, c0 = time.perf_counter(), cpu_seconds()
         out = sweep_chunk(state, a["src"], a["dst"], a["amount"], a["ts"], seed, check=False)
         seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        tainted = {"taint": out.edge_taint[out.edge_taint > 0]}
+        hit = np.flatnonzero(out.edge_taint > 0)  # what trace_edges keeps for the paths
+        best = np.zeros(role.shape[0])
+        tainted = {"taint": out.edge_taint[hit[path_edges(a["dst"][hit], out.edge_taint[hit],
+                                                           role, best)]]}  # fmt: skip
     n = reader.num_rows
     return {
         "mode": mode,
@@ -76,7 +79,7 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
         "transfers_per_cpu_s": n / cpu,
         "load": os.getloadavg()[0],
         "traced": state.traced,
-        "tainted_transfers": int(tainted["taint"].shape[0]),
+        "kept_for_paths": int(tainted["taint"].shape[0]),
         "state_mib": state.nbytes() / 2**20,
         "peak_rss_mib": peak_rss_mib(),
     }

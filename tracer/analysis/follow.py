@@ -55,6 +55,7 @@ from tracer.kernels.taint import (
     SINK,
     SOURCE,
     SweepState,
+    path_edges,
     sweep_chunk,
 )
 from tracer.sources.labels import primary_labels
@@ -516,11 +517,13 @@ def trace_edges(
     ledger: bool = False,
     on_chunk: Advance | None = None,
     colours: SourceColours | None = None,
+    all_tainted: bool = False,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
 
-    Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
-    and, with ``ledger``, their hop and the sender's state before each) in processing order,
+    Returns the final per-address state, the tainted edges (``src, dst, taint, index``
+    and, with ``ledger``, their hop and the sender's state before each) in processing order:
+    with ``ledger`` or ``all_tainted`` every one, else those the strongest paths can use,
     and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
     ``colours`` (``--by-source``): one taint colour per source, in the same sweep.
     Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
@@ -532,6 +535,9 @@ def trace_edges(
                        colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = spec.window_us()
     kept: list[dict[str, np.ndarray]] = []
+    # without the ledger, the tainted edges serve the strongest paths only: keep those it can
+    # use (kernels.taint.path_edges; 26M -> far fewer edges on a 200M-transfer chain)
+    best = None if ledger or all_tainted else np.zeros(role.shape[0], dtype=np.float64)
     counts = SweepCounts()
     chunks = selected_chunks(
         workspace, token_ids, stream=stream, reverse=backward,
@@ -560,6 +566,8 @@ def trace_edges(
             state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
         )
         hit = np.flatnonzero(out.edge_taint > 0)
+        if best is not None:  # only what the strongest paths can use (tainted_edges: all)
+            hit = hit[path_edges(k_dst[hit], out.edge_taint[hit], role, best)]
         kept.append({
             "src": k_src[hit], "dst": k_dst[hit], "taint": out.edge_taint[hit],
             "index": k_idx[hit],
