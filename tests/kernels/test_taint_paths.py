@@ -1,5 +1,5 @@
-"""``path_edges``: the tainted edges kept for the strongest paths give the same paths as all of
-them (issue 17.5: a whole-chain follow no longer keeps every tainted transfer)."""
+"""``path_edges`` / ``PathEdges``: the tainted edges kept for the strongest paths give the same
+paths as all of them (issue 17.5: a whole-chain follow no longer keeps every tainted transfer)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tracer.kernels.taint import NORMAL, SINK, SOURCE, THROUGH, path_edges, propagate
 
 from tracer.analysis.follow_rows import strongest_paths
+from tracer.analysis.path_keep import PathEdges, top_per_node
 
 
 class RowsStub:
@@ -44,7 +45,8 @@ def sweeps(draw: st.DrawFn) -> dict:
     return {"src": src, "dst": dst, "amount": amount, "role": role,
             "chunk": draw(st.integers(1, 40)), "model": draw(st.sampled_from(
                 ["haircut", "poison", "taint-first", "clean-first"])),
-            "k": draw(st.integers(1, 4)), "backward": draw(st.booleans())}  # fmt: skip
+            "k": draw(st.integers(1, 4)), "backward": draw(st.booleans()),
+            "top_k": draw(st.booleans())}  # fmt: skip
 
 
 @settings(deadline=None, max_examples=150)
@@ -57,13 +59,12 @@ def test_kept_edges_give_the_same_strongest_paths(g: dict) -> None:
     hit = np.flatnonzero(res.edge_taint > 0)
     every = {"src": src[hit], "dst": dst[hit], "taint": res.edge_taint[hit],
              "index": hit.astype(np.int64)}  # fmt: skip
-    best = np.zeros(role.shape[0])
-    parts = []
+    keeper = PathEdges(role, g["k"] if g["top_k"] else None)
     for a in range(0, hit.shape[0], g["chunk"]):  # chunk after chunk, as a streamed sweep
         h = hit[a : a + g["chunk"]]
-        parts.append(h[path_edges(dst[h], res.edge_taint[h], role, best)])
-    k = np.concatenate(parts) if parts else hit
-    kept = {"src": src[k], "dst": dst[k], "taint": res.edge_taint[k], "index": k.astype(np.int64)}
+        keeper.add(src[h], dst[h], res.edge_taint[h], h.astype(np.int64))
+    kept = keeper.result()
+    assert np.all(np.diff(kept["index"]) > 0)  # processing order kept
     nodes = pl.DataFrame({"chain": ["ethereum"] * role.shape[0],
                           "address": [f"0x{i:040x}" for i in range(role.shape[0])]})  # fmt: skip
     sinks = np.flatnonzero((role == SINK) & (res.inflow > 0)).tolist()
@@ -80,3 +81,11 @@ def test_path_edges_keeps_sink_inflows_and_running_records_only() -> None:
     # into 1: 2.0 (record), 1.0 (no), 2.0 (tie: the earlier wins), 3.0 (record), 2.5 (no)
     assert keep.tolist() == [True, False, True, False, True, True, False]
     assert best.tolist() == [0.0, 3.0, 0.0]
+
+
+def test_top_per_node_keeps_each_nodes_largest_earliest_first() -> None:
+    dst = np.array([4, 4, 4, 7, 4, 7])
+    taint = np.array([1.0, 3.0, 3.0, 2.0, 0.5, 2.0])
+    pos = np.arange(6)
+    assert top_per_node(dst, taint, pos, 2).tolist() == [False, True, True, True, False, True]
+    assert top_per_node(dst, taint, pos, 1).tolist() == [False, True, False, True, False, False]
