@@ -24,13 +24,17 @@ import resource
 import time
 
 import numpy as np
-from tracer.kernels.taint import SOURCE, SweepState, path_edges, sweep_chunk
+from tracer.kernels.taint import SOURCE, SweepState, sweep_chunk
 
 from tracer.analysis.follow import trace_edges
+from tracer.analysis.path_keep import PathEdges
 from tracer.graph.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
 from tracer.graph.spec import Selection
 from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
 from tracer.store.workspace import Workspace
+
+#: paths per sink, as ``tracer follow`` by default (what the sweep keeps of the tainted edges)
+TOP_PATHS = 3
 
 
 def warm_up(reader, role: np.ndarray, model: str) -> None:  # type: ignore[no-untyped-def]
@@ -54,7 +58,8 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
     warm_up(reader, role, model)
     if mode == "stream":
         t0, c0 = time.perf_counter(), cpu_seconds()
-        state, tainted, _ = trace_edges(ws, tokens, role, Selection(stream=True), model=model)
+        state, tainted, _ = trace_edges(ws, tokens, role, Selection(stream=True), model=model,
+                                        top_paths=TOP_PATHS)  # fmt: skip
         seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     else:
         a = edge_arrays(reader.read_all(EDGE_COLUMNS))
@@ -64,9 +69,9 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
         out = sweep_chunk(state, a["src"], a["dst"], a["amount"], a["ts"], seed, check=False)
         seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         hit = np.flatnonzero(out.edge_taint > 0)  # what trace_edges keeps for the paths
-        best = np.zeros(role.shape[0])
-        tainted = {"taint": out.edge_taint[hit[path_edges(a["dst"][hit], out.edge_taint[hit],
-                                                           role, best)]]}  # fmt: skip
+        keeper = PathEdges(role, TOP_PATHS)
+        keeper.add(a["src"][hit], a["dst"][hit], out.edge_taint[hit], hit)
+        tainted = keeper.result()
     n = reader.num_rows
     return {
         "mode": mode,
