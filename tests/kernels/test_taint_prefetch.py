@@ -103,16 +103,20 @@ def test_prefetching_kernel_equals_plain_python(model: str, g: dict, min_amount:
 
 
 def test_sweep_kernels_emit_prefetch() -> None:
-    """The hint is really compiled in (a numba or LLVM change could drop it silently)."""
+    """The hint is really compiled in (a numba or LLVM change could drop it silently). Fresh,
+    uncached copies of the kernels: numba cannot show the IR of code loaded from its cache."""
     rng = np.random.default_rng(0)
     n, m = 50, 4 * AHEAD
     src = rng.integers(0, n, m).astype(np.int32)
-    dst = ((src + 1 + rng.integers(0, n - 1, m)) % n).astype(np.int32)
     role = np.zeros(n, dtype=np.int8)
     role[0] = SOURCE
-    propagate(src, dst, np.ones(m), np.arange(m), src == 0, role)
-    for kernel in (_sweep_kernel,):
-        ir = "\n".join(kernel.inspect_llvm(sig) for sig in kernel.signatures)
+    g = {"src": src, "dst": ((src + 1 + rng.integers(0, n - 1, m)) % n).astype(np.int32),
+         "amount": np.ones(m), "role": role, "seed": src == 0,
+         "tx": np.arange(m, dtype=np.int64)}  # fmt: skip
+    for kernel, colours in ((_sweep_kernel, False), (_colour_kernel, True)):
+        fresh = njit(kernel.py_func)
+        _sweep(fresh, g, "haircut", 0.0, None, colours)
+        ir = "\n".join(fresh.inspect_llvm(sig) for sig in fresh.signatures)
         assert "llvm.prefetch" in ir
 
 
