@@ -418,8 +418,21 @@ def test_local_tiho_and_by_source_equal_the_sweep(c: SimpleNamespace, ledger: bo
     """TIHO and per-source colours, local == sweep: both directions, windows, dust, hop limit,
     sinks, pass-through, entities on/off, ledger on/off, bit for bit (colours included)."""
     sweep, local = both_grouped(c, ledger=ledger)
+    if not ledger:  # the sweep keeps only the tainted edges paths can use (path_keep.py)
+        local = (local[0], path_edges(c.role, local[1]), local[2])
     assert_same(c, sweep, local)
     assert_same_colours(sweep, local)
+
+
+def path_edges(role: np.ndarray, tainted: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the sweep keeps of these tainted edges without the ledger (every sink inflow and
+    each wallet's rising inflows): the local engine returns every tainted edge, and
+    ``follow`` draws the same paths from either (tests/kernels/test_taint_paths.py)."""
+    from tracer.analysis.path_keep import PathEdges
+
+    keep = PathEdges(role, None)
+    keep.add(tainted["src"], tainted["dst"], tainted["taint"], tainted["index"])
+    return keep.result()
 
 
 ETL = Path(__file__).resolve().parents[2] / "fixtures" / "ethereum_etl" / "blocks_17173049_17173050"
