@@ -301,13 +301,19 @@ def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int,
     return True
 
 
-def proven_canonical(table: pa.Table) -> frozenset[str]:
+def proven_canonical(table: pa.Table, constants: dict[str, str] | None = None) -> frozenset[str]:
     """The columns of an Arrow table already in their canonical EVM form (the same on every
-    EVM chain; a reader asks only when every row is of one EVM chain)."""
+    EVM chain; a reader asks only when every row is of one EVM chain). ``constants``: columns
+    not in ``table`` that hold one value on every row (checked as that one value)."""
     forms = _checked_columns("ethereum")
+    consts = {c: pa.array([v], pa.large_string()) for c, v in (constants or {}).items()}
+
+    def column(c: str) -> pa.Array | pa.ChunkedArray | None:
+        return consts[c] if c in consts else table[c] if c in table.column_names else None
+
     out = {c for c, form in forms.items()
-           if c in table.column_names and _canonical_arrow(table[c], c, form)}  # fmt: skip
-    if "value" in table.column_names and _canonical_arrow(table["value"], "value", (0, False)):
+           if (a := column(c)) is not None and _canonical_arrow(a, c, form)}  # fmt: skip
+    if (v := column("value")) is not None and _canonical_arrow(v, "value", (0, False)):
         out.add("value")
     return frozenset(out)
 
