@@ -122,3 +122,29 @@ def test_only_canonical_columns_are_read(tmp_path: Path) -> None:
     _frame(2, ["ethereum"] * 2, ["USDT"] * 2, [USDT] * 2).write_parquet(f)
     assert "amount" in pq.read_schema(f).names
     assert "amount" not in canonical._read_table(str(f)).column_names
+
+
+def test_warm_up_loads_the_kernels_for_the_types_the_proof_passes(tmp_path: Path) -> None:
+    """In a fresh interpreter: after the warm-up, proving a Parquet table and an in-memory one
+    compiles nothing new (the warm-up loaded every signature the proof dispatches)."""
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "c.parquet"
+    _frame(3, ["ethereum"] * 3, ["USDT"] * 3, [USDT] * 3).write_parquet(f)
+    code = f"""
+import pyarrow as pa, pyarrow.parquet as pq
+from tracer.sources.base import proven_canonical, warm_text_kernels
+from tracer.kernels.text import all_hex, all_plain_digits
+warm_text_kernels().result()
+before = (set(all_hex.signatures), set(all_plain_digits.signatures))
+assert before[0] and before[1]
+assert proven_canonical(pq.read_table({str(f)!r})) == {{"tx_hash", "src", "dst", "token", "value"}}
+mem = pa.table({{"src": ["0x" + "a" * 40], "value": ["1"]}})
+assert proven_canonical(mem) == {{"src", "value"}}
+assert (set(all_hex.signatures), set(all_plain_digits.signatures)) == before
+"""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)

@@ -18,6 +18,7 @@ from tracer.sources.base import (
     ReadOptions,
     flag_error,
     proven_canonical,
+    warm_text_kernels,
 )
 from tracer.sources.sample import POLARS_ERRORS, Sample
 from tracer.sources.timestamps import timestamp_series, unparsed_time
@@ -93,7 +94,9 @@ def _constants(table: pa.Table) -> dict[str, str]:
 
 def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     path = str(s.path)
+    warm = warm_text_kernels()  # while pyarrow decodes
     table = _read_table(path)
+    warm.result()
     missing = REQUIRED - set(table.column_names)
     if missing:
         raise InputError(
