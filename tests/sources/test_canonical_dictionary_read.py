@@ -148,3 +148,28 @@ assert (set(all_hex.signatures), set(all_plain_digits.signatures)) == before
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+
+
+def test_column_by_column_validation_refuses_what_full_validation_refuses() -> None:
+    """Invalid UTF-8, offsets that run backwards and dictionary indices out of range raise in
+    ``_validate`` exactly where ``Table.validate(full=True)`` raises; a valid table passes."""
+    good = pa.array(["ab", "c"])
+    bad_utf8 = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(
+        pa.array([0, 2, 3], pa.int32()).buffers()[1]), pa.py_buffer(b"a\xff\xfe")])
+    bad_offsets = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(
+        pa.array([0, 3, 2], pa.int32()).buffers()[1]), pa.py_buffer(b"abc")])
+    bad_index = pa.DictionaryArray.from_arrays(pa.array([0, 5], pa.int32()), pa.array(["x"]),
+                                               safe=False)  # fmt: skip
+    for col in (good, bad_utf8, bad_offsets, bad_index):
+        table = pa.table({"ok": good, "col": col})
+        try:
+            table.validate(full=True)
+            refused = False
+        except pa.ArrowInvalid:
+            refused = True
+        if refused:
+            with pytest.raises(pa.ArrowInvalid):
+                canonical._validate(table)
+        else:
+            canonical._validate(table)
+        assert refused == (col is not good)

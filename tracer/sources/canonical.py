@@ -6,6 +6,8 @@ same canonicaliser as every other format, so a hand-edited file cannot smuggle i
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,11 +62,21 @@ def _read_table(path: str) -> pa.Table:
         few = [c for c in _FEW if c in keep and _is_text(schema.field(c).type)]
         table = pq.read_table(path, columns=keep, read_dictionary=few,
                               page_checksum_verification=True)  # CRCs where written  # fmt: skip
-        table.validate(full=True)
+        _validate(table)
     except _ARROW_ERRORS as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(path, None, None, f"unreadable Parquet: {first}") from None
     return table
+
+
+def _validate(table: pa.Table) -> None:
+    """``table.validate(full=True)``, column by column on two threads (Arrow releases the GIL):
+    the same checks (offsets, UTF-8, dictionary indices), half the wall time. The first
+    invalid column raises, as the whole-table call did."""
+    table.validate()  # the table's own structure (column lengths) first
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in pool.map(lambda c: c.validate(full=True), table.columns):
+            pass
 
 
 def _is_text(t: pa.DataType) -> bool:
