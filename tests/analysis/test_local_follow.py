@@ -536,3 +536,37 @@ def test_tx_numbers_are_equal_iff_the_hashes_are(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pl.Series, "hash", lambda self: pl.Series(np.zeros(len(self), np.uint64)))
     got = local_colours._numbers(hashes)
     assert (np.equal.outer(got, got) == want).all()
+
+
+def test_tiho_on_disk_numbers_transactions_from_the_case_index(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same real blocks ingested into an on-disk workspace (which writes the case index):
+    the local engine's transaction numbers come from the index's 32-byte hashes
+    (tracer.store.tx_keys), without decoding the tx_hash column, and group exactly as the
+    texts do; TIHO through both engines still gives the same document and ledger."""
+    from tracer.analysis import local_colours
+
+    Workspace.open(tmp_path / "ws", create=True).ingest([ETL / "expected_token_transfers.json"])
+    ws = Workspace.open(tmp_path / "ws")
+    graph = ws.graph()
+    local_colours._TX.clear()
+    read = []
+    rows = ws.rows
+    monkeypatch.setattr(ws, "rows", lambda e, c=None: read.append(c) or rows(e, c))
+    tx = local_colours.tx_numbers(ws, graph)
+    assert ["tx_hash"] not in read  # from the index
+    texts = rows(np.arange(graph.n_edges), ["tx_hash"])["tx_hash"].to_list()
+    first: dict[str, int] = {}
+    for t, k in zip(texts, tx.tolist(), strict=True):
+        assert first.setdefault(t, k) == k
+    assert len(set(first.values())) == len(first)  # equal iff the texts are equal
+    assert len(first) < len(texts)  # the blocks do have multi-transfer transactions
+    t = ws.transfers()
+    sender = t.group_by("tx_hash", "src").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+    payer = t.join(sender.select(pl.col("src").alias("dst")), on="dst")["src"].unique().sort()
+    sel = Selection(assets="all")
+    for w in payer.to_list()[:5]:
+        loc = follow(ws, [w], sel, model="tiho", engine="local", ledger=True)
+        swp = follow(ws, [w], sel, model="tiho", engine="sweep", ledger=True)
+        assert _doc(loc) == _doc(swp)
+        assert loc.ledger is not None and swp.ledger is not None
+        assert loc.ledger.equals(swp.ledger)

@@ -22,6 +22,7 @@ from tracer.kernels.bundles import ColourArrays
 from tracer.kernels.local import LocalGraph, LocalOut, LocalParams
 from tracer.kernels.local_colours import local_colour_kernel
 from tracer.kernels.taint import SweepState
+from tracer.store.tx_keys import tx_keys
 
 _Z32 = np.zeros(0, dtype=np.int32)
 _Z64 = np.zeros(0, dtype=np.int64)
@@ -33,15 +34,20 @@ def tx_numbers(workspace: Any, graph: Any) -> np.ndarray:
     """int64 per edge of ``graph``: equal iff the two transfers share a transaction hash.
 
     ``workspace`` is the one ``graph`` came from (its rows are the edges). Read once per graph
-    (one pass over the ``tx_hash`` column) and kept while the graph lives."""
+    (from the case index's 32-byte hashes, :mod:`tracer.store.tx_keys`, else one pass over the
+    ``tx_hash`` column) and kept while the graph lives."""
     ref, tx = _TX.get(id(graph), (None, _Z64))
     if ref is not None and ref() is graph:
         return tx
     for gid in [g for g, (r, _) in _TX.items() if r() is None]:
         del _TX[gid]
     n = int(graph.n_edges)
-    hashes = workspace.rows(np.arange(n, dtype=np.int64), ["tx_hash"])["tx_hash"]
-    tx = _numbers(hashes)
+    case = workspace.case_index() if hasattr(workspace, "case_index") else None
+    keys = None if case is None else tx_keys(case.starts, case.hashes, case.kinds, n)
+    if keys is None:  # no index (in memory, older workspace) or it cannot say exactly
+        hashes = workspace.rows(np.arange(n, dtype=np.int64), ["tx_hash"])["tx_hash"]
+        keys = _numbers(hashes)
+    tx = keys
     _TX[id(graph)] = (weakref.ref(graph), tx)
     return tx
 
