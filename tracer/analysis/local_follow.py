@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tracer.analysis.local_colours import run_colour_kernel, tx_numbers
+from tracer.analysis.local_poison import run_poison
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
@@ -54,6 +55,7 @@ from tracer.kernels.taint import (
     NORMAL,
     OVERDRAFT_AMOUNT,
     OVERDRAFTS,
+    POISON,
     SINK,
     SOURCE,
     TIHO,
@@ -238,6 +240,9 @@ def trace_local(
         lot_amt, lot_tnt, longest = q.amt, q.tnt, 0
         o_edge, o_taint, o_hop, o_bal, o_tb, n_out = run_colour_kernel(g, params, state,
                                                                        sources, tx, out)
+    elif state.code == POISON:  # no balances needed: tracer.analysis.local_poison
+        (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
+         n_out) = run_poison(g, params, state, sources, q, out)
     else:
         (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
          n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,

@@ -1,0 +1,31 @@
+"""Poison on the local engine without the balance replay (:mod:`tracer.kernels.local_poison`).
+
+:func:`tracer.analysis.local_follow.trace_local` calls :func:`run_poison` for the poison model
+(without per-source colours): poison's outflows do not depend on balances, so the engine walks
+only the out-edges of tainted addresses after taint arrived, the work the reach kernel does for
+the same set, instead of replaying every reached address's whole history. The result is the
+same arrays, bit for bit (tests/analysis/test_local_follow.py, tests/kernels/test_local_poison.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tracer.kernels.local import LocalGraph, LocalOut, LocalParams
+from tracer.kernels.local_poison import poison_kernel
+from tracer.kernels.taint import SweepState
+
+
+def run_poison(g: LocalGraph, params: LocalParams, state: SweepState, sources: np.ndarray,
+               q: Any, out: LocalOut) -> tuple[Any, ...]:
+    """What :func:`tracer.kernels.local.local_kernel` returns (lot pool, its end, the longest
+    queue, the tainted-edge buffers and their count) for a poison run: no lots under poison,
+    so the pool is ``q``'s (empty) one."""
+    a = state.arrays
+    o_edge, o_taint, o_hop, o_bal, o_tb, n_out = poison_kernel(
+        g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts, a.beyond_from, a.stats,
+        out,
+    )
+    return q.amt, q.tnt, 0, 0, o_edge, o_taint, o_hop, o_bal, o_tb, n_out
