@@ -92,7 +92,7 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     :func:`.local._local_kernel`'s without the lot queues (``p`` a :class:`.local.LocalParams`,
     ``out`` a :class:`.local.LocalOut`). Returns the tainted-edge buffers and their count;
     ``o_bal`` is filled by :func:`_sender_balances` afterwards (when recording)."""
-    model, min_amount, max_hops, record, max_lots, reverse, lo, hi, max_events, max_active = p
+    _, min_amount, max_hops, record, _, reverse, lo, hi, max_events, max_active = p
     o_edge, o_taint, o_hop, o_bal, o_tb, counts = out
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     has_rep = rep.shape[0] > 0

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tracer.analysis.local_colours import run_colour_kernel, tx_numbers
-from tracer.analysis.local_poison import run_poison
+from tracer.analysis.local_poison import run_poison, spread_for
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
@@ -217,8 +217,9 @@ def trace_local(
                        colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
-    max_events = int(SPREAD * pri.selected) if budget else -1
-    max_active = int(SPREAD * role.shape[0]) if budget else -1
+    share = spread_for(model, SPREAD)
+    max_events = int(share * pri.selected) if budget else -1
+    max_active = int(share * role.shape[0]) if budget else -1
     params = LocalParams(state.code, state.min_amount, state.hop_cap, bool(ledger),
                          state.max_lots, bool(backward), -big if lo is None else int(lo),
                          big if hi is None else int(hi), max_events, max_active)  # fmt: skip
@@ -295,13 +296,15 @@ def local_first(
         colours=setup.colours,
     )  # fmt: skip
     if got is None:
+        share = spread_for(setup.model, SPREAD)
         return None, EngineChoice(
-            "sweep", f"the taint spread past {SPREAD:.0%} of the selection, so the full sweep ran"
+            "sweep", f"the taint spread past {share:.0%} of the selection, so the full sweep ran"
         )
     if forced == "local":
         return got, EngineChoice("local", "asked for (engine='local')" + note)
     return got, EngineChoice(
-        "local", f"the taint stayed within {SPREAD:.0%} of the selection" + note
+        "local", f"the taint stayed within {spread_for(setup.model, SPREAD):.0%} of the selection"
+        + note
     )
 
 

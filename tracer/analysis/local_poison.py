@@ -29,3 +29,16 @@ def run_poison(g: LocalGraph, params: LocalParams, state: SweepState, sources: n
         out,
     )
     return q.amt, q.tnt, 0, 0, o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+
+
+#: The poison run gives up past this share of the selected transfers (events) or addresses:
+#: its work is the tainted out-edges only (no replay), so it stays cheaper than the full
+#: sweep well past the other models' :data:`~tracer.analysis.local_follow.SPREAD` (measured in
+#: benchmarks/test_bench_peers.py: 8% of a 1M selection costs about what the sweep costs).
+POISON_SPREAD = 0.25
+
+
+def spread_for(model: str, spread: float) -> float:
+    """The local engine's budget (share of the selection) for ``model``: poison's own, else
+    ``spread``."""
+    return POISON_SPREAD if model == "poison" else spread
