@@ -29,6 +29,8 @@ What depends on balances under poison, and how it stays the sweep's:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._jit import njit
@@ -41,74 +43,146 @@ from .local import (
     SEEDS,
     SOURCE_EDGES,
     _grow_f,
-    _heap_pop,
-    _heap_push,
     _node_keys,
 )
 from .rules import BEYOND, DUST, NORMAL, SINK, SOURCE, THROUGH, TRACED
 
 
 @njit(cache=True)
-def _push_after(g, reverse, node, k0, heap, hn):
-    """Push the processing keys of ``node``'s selected out-edges after key ``k0`` (every member
-    with entities; edges inside one entity are not hops). Returns heap, size, keys pushed."""
-    src, dst, amount, rep = g.src, g.dst, g.amount, g.rep
+def _frontier(g, p, role, sources, w):
+    """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
+    addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
+    them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
+    out-edges after ``s`` not scanned at a lower level to level ``h + 1``; a delivery is an
+    edge carrying a positive amount of at least ``min_amount`` at a level within the hop
+    limit (from a source: inside the window) to a wallet or pass-through. Each member's
+    scanned edges form one end of its CSR slice (``scanned``), so no edge is met twice.
+    Returns the processing keys (unsorted), their count, and 1 when the budget ran out.
+    ``w``: scratch (``since``, ``next_since`` per node, ``scanned`` per address, ``frontier``,
+    ``nxt`` per node, ``touched`` per address), left as found."""
+    _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
+    src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
-    n_edges = src.shape[0]
+    since, next_since, scanned, frontier, nxt, touched = w
+    none = np.iinfo(np.int64).max
     has_rep = rep.shape[0] > 0
-    lo_m = mem_offsets[node] if has_rep else 0
-    n_mem = mem_offsets[node + 1] - lo_m if has_rep else 1
-    pushed = 0
-    for j in range(n_mem):
-        m = mem_list[lo_m + j] if has_rep else node
-        a, b = out_offsets[m], out_offsets[m + 1]
-        # the slice is sorted by edge id: keys after k0 are a suffix (forward, key = e) or a
-        # prefix (reversed, key = E-1-e); the binary search finds its first/last edge
-        lo, hi = a, b
-        while lo < hi:
-            mid = (lo + hi) // 2
-            e = out_edges[mid]
-            if (not reverse and e <= k0) or (reverse and n_edges - 1 - e > k0):
-                lo = mid + 1
-            else:
-                hi = mid
-        first, last = (lo, b) if not reverse else (a, lo)
-        for i in range(first, last):
-            e = out_edges[i]
-            if not token_ok[token_id[e]] or amount[e] != amount[e]:  # NaN: unknown decimals
-                continue
-            if has_rep and rep[src[e]] == rep[dst[e]]:
-                continue
-            heap, hn = _heap_push(heap, hn, n_edges - 1 - e if reverse else e)
-            pushed += 1
-    return heap, hn, pushed
+    n_edges = src.shape[0]
+    keys = np.empty(1024, dtype=np.int64)
+    n = 0
+    nf = 0
+    nt = 0
+    n_active = 0
+    gave_up = 0
+    for i in range(sources.shape[0]):
+        s = sources[i]
+        if since[s] == none:
+            since[s] = -1
+            frontier[nf] = s
+            nf += 1
+    level = 0
+    while nf > 0 and gave_up == 0:
+        level += 1
+        nn = 0
+        for i in range(nf):
+            u = frontier[i]
+            after = since[u]
+            ru = role[u]
+            lo_m = mem_offsets[u] if has_rep else 0
+            n_mem = mem_offsets[u + 1] - lo_m if has_rep else 1
+            for jm in range(n_mem):
+                m = mem_list[lo_m + jm] if has_rep else u
+                a, b = out_offsets[m], out_offsets[m + 1]
+                if scanned[m] < 0:
+                    scanned[m] = b if not reverse else a
+                    touched[nt] = m
+                    nt += 1
+                # keys after ``after``: a suffix (forward, key = e) or a prefix (reversed)
+                x0, x1 = a, b
+                while x0 < x1:
+                    mid = (x0 + x1) // 2
+                    e = out_edges[mid]
+                    if (not reverse and e <= after) or (reverse and n_edges - 1 - e > after):
+                        x0 = mid + 1
+                    else:
+                        x1 = mid
+                if not reverse:
+                    first, last = x0, scanned[m]
+                    if first < last:
+                        scanned[m] = first
+                else:
+                    first, last = scanned[m], x0
+                    if first < last:
+                        scanned[m] = last
+                for j in range(first, last):
+                    e = out_edges[j]
+                    x = amount[e]
+                    if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
+                        continue
+                    v = rep[dst[e]] if has_rep else dst[e]
+                    if has_rep and v == u:
+                        continue  # inside one entity: not a hop
+                    k = n_edges - 1 - e if reverse else e
+                    if n == keys.shape[0]:
+                        keys = _grow_f(keys, n)
+                    keys[n] = k
+                    n += 1
+                    if not (x > 0.0 and x >= min_amount and level <= max_hops):
+                        continue  # carries nothing, dust or beyond the hop limit
+                    if ru == SOURCE and (ts[e] < lo or ts[e] > hi):
+                        continue  # outside the window: not a seed
+                    rv = role[v]
+                    if rv != NORMAL and rv != THROUGH:
+                        continue  # sinks absorb; sources are already at level 0
+                    if next_since[v] == none:
+                        nxt[nn] = v
+                        nn += 1
+                        next_since[v] = k
+                    elif k < next_since[v]:
+                        next_since[v] = k
+            if max_events >= 0 and n > max_events:
+                gave_up = 1
+                break
+        for i in range(nf):
+            since[frontier[i]] = none
+        for i in range(nn):
+            v = nxt[i]
+            if since[v] == none and scanned[v if not has_rep else mem_list[mem_offsets[v]]] < 0:
+                n_active += 1
+            since[v] = next_since[v]
+            next_since[v] = none
+            frontier[i] = v
+        nf = nn
+        if max_active >= 0 and n_active > max_active:
+            gave_up = 1
+    for i in range(nf):
+        since[frontier[i]] = none
+        next_since[frontier[i]] = none
+    for i in range(nt):
+        scanned[touched[i]] = -1
+    return keys, n, gave_up
 
 
 @njit(cache=True)
-def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out):
-    """The frontier-driven poison sweep (module docstring). Arguments as
-    :func:`.local._local_kernel`'s without the lot queues (``p`` a :class:`.local.LocalParams`,
-    ``out`` a :class:`.local.LocalOut`). Returns the tainted-edge buffers and their count;
-    ``o_bal`` is filled by :func:`_sender_balances` afterwards (when recording)."""
-    _, min_amount, max_hops, record, _, reverse, lo, hi, max_events, max_active = p
+def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w):
+    """The local poison sweep (module docstring): phase 1 (:func:`_frontier`) finds the edges
+    the sweep processes, phase 2 runs the sweep's poison lines over them in processing order
+    (so every sum is taken in the sweep's order). Arguments as :func:`.local._local_kernel`'s
+    without the lot queues (``p`` a :class:`.local.LocalParams`, ``out`` a
+    :class:`.local.LocalOut`), plus the scratch ``w``. Returns the tainted-edge buffers and
+    their count; ``o_bal`` is filled by :func:`_sender_balances` afterwards (when recording)."""
+    _, min_amount, max_hops, record, _, reverse, lo, hi, _, _ = p
     o_edge, o_taint, o_hop, o_bal, o_tb, counts = out
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    active = np.zeros(role.shape[0], dtype=np.bool_)
-    heap = np.empty(1024, dtype=np.int64)
-    hn = 0
-    events = 0
-    n_active = 0
-    for i in range(sources.shape[0]):
-        s = sources[i]
-        if not active[s]:
-            active[s] = True
-            n_active += 1
-            heap, hn, spent = _push_after(g, reverse, s, -1, heap, hn)
-            events += spent
+    keys, n_keys, gave_up = _frontier(g, p, role, sources, w)
+    counts[EVENTS] = n_keys
+    if gave_up:
+        counts[GAVE_UP] = 1
+        return o_edge, o_taint, o_hop, o_bal, o_tb, 0
+    keys = np.sort(keys[:n_keys])
     traced = stats[TRACED]
     dust = stats[DUST]
     beyond = stats[BEYOND]
@@ -117,11 +191,8 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     n_seed = 0
     ts_lo = -1
     ts_hi = -1
-    while hn > 0:
-        if (max_events >= 0 and events > max_events) or (max_active >= 0 and n_active > max_active):
-            counts[GAVE_UP] = 1
-            break
-        k, hn = _heap_pop(heap, hn)
+    for i in range(n_keys):
+        k = keys[i]
         e = n_edges - 1 - k if reverse else k
         u = rep[src[e]] if has_rep else src[e]
         v = rep[dst[e]] if has_rep else dst[e]
@@ -163,23 +234,18 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
                 if record:
                     o_tb[n_out] = t_u
                 n_out += 1
+                if (rv == NORMAL or rv == THROUGH) and hops[v] < 0:
+                    counts[ACTIVATED] += 1
                 if hops[v] < 0 or h < hops[v]:
                     hops[v] = h
                 if first_ts[v] < 0:
                     first_ts[v] = ts[e]
                 inflow[v] += carried
                 if rv == NORMAL or rv == THROUGH:
-                    if not active[v]:
-                        active[v] = True
-                        n_active += 1
-                        counts[ACTIVATED] += 1
-                        heap, hn, spent = _push_after(g, reverse, v, k, heap, hn)
-                        events += spent
                     bt[v, 1] += carried
     stats[TRACED] = traced
     stats[DUST] = dust
     stats[BEYOND] = beyond
-    counts[EVENTS] = events
     counts[SOURCE_EDGES] = n_src
     counts[SEEDS] = n_seed
     counts[FIRST_TS] = ts_lo
@@ -230,12 +296,36 @@ def _sender_balances(g, reverse, o_edge, n_out, o_bal):
     return o_bal
 
 
-def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out):  # type: ignore[no-untyped-def]
+class PoisonScratch(NamedTuple):
+    """Per-query scratch of :func:`_frontier`, allocated once per graph (O(nodes)) and left as
+    found by every query, so a case-sized query costs O(what it touches), not O(nodes)."""
+
+    since: np.ndarray
+    next_since: np.ndarray
+    scanned: np.ndarray
+    frontier: np.ndarray
+    nxt: np.ndarray
+    touched: np.ndarray
+
+
+def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
+    """Scratch for ``n_nodes`` (entity ids with entities) over ``n_addresses`` CSR slices."""
+    none = np.iinfo(np.int64).max
+    return PoisonScratch(np.full(n_nodes, none, np.int64), np.full(n_nodes, none, np.int64),
+                         np.full(n_addresses, -1, np.int64), np.zeros(n_nodes, np.int32),
+                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32))  # fmt: skip
+
+
+def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out,  # type: ignore[no-untyped-def]
+                  w=None):
     """Run the local poison sweep and, when recording, the senders' balances before their
     tainted outflows. Returns ``(o_edge, o_taint, o_hop, o_bal, o_tb, n_out)`` (the first
-    ``n_out`` valid); ``out.counts`` as :func:`.local._local_kernel` fills it."""
+    ``n_out`` valid); ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
+    edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one)."""
+    if w is None:
+        w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1)
     o_edge, o_taint, o_hop, o_bal, o_tb, n_out = _poison_kernel(
-        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out
+        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w
     )
     if p.record and not out.counts[GAVE_UP]:
         o_bal = _sender_balances(g, bool(p.reverse), o_edge, int(n_out), o_bal)

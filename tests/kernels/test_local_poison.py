@@ -22,7 +22,7 @@ from tracer.kernels.local import (
     member_csr,
     new_out,
 )
-from tracer.kernels.local_poison import poison_kernel
+from tracer.kernels.local_poison import new_scratch, poison_kernel
 from tracer.kernels.rules import BEYOND, DUST, NORMAL, POISON, SINK, SOURCE, THROUGH, TRACED
 
 BIG = np.iinfo(np.int64).max
@@ -108,7 +108,10 @@ def run(c: dict, record: bool = True, max_events: int = -1) -> tuple:
     first, beyond_from, stats = np.full(n, -1, np.int64), np.zeros(n), np.zeros(8)
     out = new_out(record)
     sources = np.flatnonzero(role == SOURCE).astype(np.int32)
-    got = poison_kernel(g, p, role, sources, bt, inflow, hops, first, beyond_from, stats, out)
+    w = new_scratch(n, n)
+    got = poison_kernel(g, p, role, sources, bt, inflow, hops, first, beyond_from, stats, out, w)
+    # the scratch is left as found, so the next query on the graph can reuse it
+    assert (w.since == BIG).all() and (w.next_since == BIG).all() and (w.scanned == -1).all()
     return got, bt, inflow, hops, first, beyond_from, stats, out.counts
 
 

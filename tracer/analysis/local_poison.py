@@ -9,13 +9,33 @@ same arrays, bit for bit (tests/analysis/test_local_follow.py, tests/kernels/tes
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
 
 from tracer.kernels.local import LocalGraph, LocalOut, LocalParams
-from tracer.kernels.local_poison import poison_kernel
+from tracer.kernels.local_poison import PoisonScratch, new_scratch, poison_kernel
 from tracer.kernels.taint import SweepState
+
+#: per graph's CSR (by identity, dropped with it) and thread: the kernel's reusable scratch
+_SCRATCH: dict[tuple[int, int], tuple[weakref.ref[np.ndarray], PoisonScratch]] = {}
+
+
+def _scratch(g: LocalGraph, n_nodes: int) -> PoisonScratch:
+    """The scratch for this graph and thread (allocated once: O(nodes) per query would cost
+    more than a case-sized query itself on a whole chain)."""
+    owner = g.out_offsets
+    key = (id(owner), threading.get_ident())
+    hit = _SCRATCH.get(key)
+    if hit is not None and hit[0]() is owner and hit[1].since.shape[0] == n_nodes:
+        return hit[1]
+    for k in [k for k, (r, _) in _SCRATCH.items() if r() is None]:
+        del _SCRATCH[k]
+    w = new_scratch(n_nodes, g.out_offsets.shape[0] - 1)
+    _SCRATCH[key] = (weakref.ref(owner), w)
+    return w
 
 
 def run_poison(g: LocalGraph, params: LocalParams, state: SweepState, sources: np.ndarray,
@@ -26,7 +46,7 @@ def run_poison(g: LocalGraph, params: LocalParams, state: SweepState, sources: n
     a = state.arrays
     o_edge, o_taint, o_hop, o_bal, o_tb, n_out = poison_kernel(
         g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts, a.beyond_from, a.stats,
-        out,
+        out, _scratch(g, a.role.shape[0]),
     )
     return q.amt, q.tnt, 0, 0, o_edge, o_taint, o_hop, o_bal, o_tb, n_out
 
