@@ -87,10 +87,17 @@ class Query:
 
 @dataclass
 class Timing:
-    """Per query wall seconds of one method's last round, and the round's CPU seconds."""
+    """Per query wall and CPU seconds of one method's last round, and the round's CPU."""
 
     wall: list[float] = field(default_factory=list)
     cpu: float = 0.0
+    cpus: list[float] = field(default_factory=list)
+
+
+#: a query is *contained* (case-sized) when it reaches at most this share of the workspace's
+#: transfers, else *spread* (the synth scam wallets fall in two clear groups: 8-128 transfers,
+#: and 17k-83k at 1M / 0.6-0.8M at 10M, 2-8% of the workspace)
+CONTAINED = 0.001
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +105,7 @@ def peer_case() -> dict:
     root = synth_workspace(_edges())
     ws = Workspace.open(root)
     graph = ws.graph()  # memory-mapped graph cache (built on first use)
+    ws.build_case_index()  # path rows and address lookups O(case) (idempotent; h-case)
     patterns = json.loads((root / "ground_truth.json").read_text())["patterns"]
     limit = int(os.environ.get("TRACER_PEER_QUERIES", "0")) or len(patterns)
     tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
@@ -140,9 +148,10 @@ def _run_all(case: dict, key: str, one: Callable[[Query], object]) -> Callable[[
         out = []
         c0 = time.process_time()
         for q in case["queries"]:
-            w0 = time.perf_counter()
+            w0, p0 = time.perf_counter(), time.process_time()
             out.append(one(q))
             t.wall.append(time.perf_counter() - w0)
+            t.cpus.append(time.process_time() - p0)
         t.cpu = time.process_time() - c0
         case["timings"][key] = t
         return out
@@ -271,4 +280,36 @@ def test_peer_summary(peer_case: dict) -> None:
             wall = sum(t[pk].wall) / sum(t[tk].wall)
             cpu = t[pk].cpu / max(t[tk].cpu, 1e-9)
             print(f"{pk} / tracer {tk}: {wall:,.1f}x wall, {cpu:,.1f}x CPU (all queries)")
+    _split(case, tracer_keys, peer_keys)
     assert all(len(t[k].wall) == len(case["queries"]) for k in t)
+
+
+def _split(case: dict, tracer_keys: list[str], peer_keys: list[str]) -> None:
+    """The figures per class of query (contained: case-sized; spread: :data:`CONTAINED`),
+    each method's wall and CPU summed over the class, and the peer / tracer ratios; recorded
+    as one row per class and method (``... contained`` / ``... spread``)."""
+    t: dict[str, Timing] = case["timings"]
+    n = case["n"]
+    classes = {"contained": [], "spread": []}  # type: dict[str, list[int]]
+    for i, q in enumerate(case["queries"]):
+        classes["contained" if q.expected.height <= CONTAINED * n else "spread"].append(i)
+    names = {"follow": FOLLOW, "engine": ENGINE, "reach": REACH, "duckdb-parquet": DUCK_PQ,
+             "duckdb-table": DUCK_MEM, "polars-parquet": POLARS_PQ, "polars-memory": POLARS_MEM}
+    for cls, idx in classes.items():
+        if not idx:
+            continue
+        sizes = [case["queries"][i].expected.height for i in idx]
+        print(f"\n{cls}: {len(idx)} queries, {min(sizes):,}-{max(sizes):,} transfers")
+        sums = {}
+        for k in tracer_keys + peer_keys:
+            wall = sum(t[k].wall[i] for i in idx)
+            cpu = sum(t[k].cpus[i] for i in idx)
+            sums[k] = (wall, cpu)
+            record(f"{names[k]} ({cls})", items=n * len(idx), seconds=wall, cpu_s=cpu,
+                   wall_s=wall, queries=len(idx))  # fmt: skip
+            print(f"  {k}: wall {wall * 1e3:,.1f} ms, CPU {cpu * 1e3:,.1f} ms "
+                  f"(per query {wall / len(idx) * 1e3:,.1f} / {cpu / len(idx) * 1e3:,.1f} ms)")
+        for tk in tracer_keys:
+            cells = [f"{pk} {sums[pk][0] / max(sums[tk][0], 1e-9):,.1f}x wall "
+                     f"{sums[pk][1] / max(sums[tk][1], 1e-9):,.1f}x CPU" for pk in peer_keys]
+            print(f"  peer / tracer {tk} ({cls}): " + "; ".join(cells))
