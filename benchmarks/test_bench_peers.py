@@ -7,10 +7,13 @@ ground truth's scam wallets is one query (``TRACER_PEER_QUERIES`` limits how man
 
 * **tracer** answers it as a user would: ``follow(model="poison", max_hops=k)`` (``tracer
   follow --model poison --max-hops 6``), whose tainted transfers are exactly that set: the
-  default engine (local while the taint stays small, the full sweep past 5% of the selection),
-  warm (graph cache memory-mapped, as in a session). Also timed: the engine alone
+  default engine (poison runs on its own local kernel, :mod:`kernels.local_poison`, while the
+  taint stays within 25% of the selection, else the full sweep), warm (graph cache
+  memory-mapped, case index built, as in a session). Also timed: the engine alone
   (``trace_local``, the local engine forced) and the k-hop reach kernel (:mod:`kernels.reach`,
-  the same set; no ``follow`` calls it today), so the split engine vs follow's own work shows.
+  the same set without the sweep's figures), so the split engine vs follow's own work shows.
+* The summary splits the queries into **contained** (case-sized: at most :data:`CONTAINED` of
+  the workspace's transfers) and **spread** ones and records one row per class and method.
 * **DuckDB**: one ``WITH RECURSIVE`` query over ``read_parquet`` of the generation's partition
   files (the manifest's list), and the same query over the edges loaded once into a DuckDB
   table (the peer's warm state, as tracer's graph cache is tracer's).
@@ -23,9 +26,29 @@ the same reached addresses, tracer's taken from ``follow(..., ledger=True)`` (on
 tainted transfer, with its hop) and from the engine's per-address state. A peer answering a
 different question would fail here, not be timed.
 
-Run (1M transfers by default for this file; 10M needs about 3 GiB)::
+Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 queries)::
 
     TRACER_BENCH_EDGES=1M python -m pytest -m bench benchmarks/test_bench_peers.py -s
+    TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
+        flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
+
+Recorded (h-reach, 2026-12-01, 2 shared cores; per query, wall / CPU ms; the contained
+queries are the case-sized ones):
+
+======================  ==============  ==============  ==================  =================
+method                  1M contained    1M spread       10M contained       10M spread
+======================  ==============  ==============  ==================  =================
+tracer follow           7.3 / 7.3       72.5 / 72.0     31.0 / 22.0         4,731 / 1,366
+tracer engine           1.4 / 1.4       22.9 / 22.7     28.6 / 18.3         888 / 435
+reach kernel            0.3 / 0.3       4.6 / 4.3       3.2 / 1.2           152 / 98
+DuckDB over Parquet     100.6 / 99.3    113.1 / 111.3   1,945 / 1,483       2,935 / 1,992
+DuckDB, table           56.1 / 52.4     77.5 / 70.5     1,242 / 701         1,416 / 1,108
+Polars over Parquet     287.7 / 280.8   320.2 / 304.3   2,202 / 2,633       3,307 / 3,352
+Polars, in memory       56.4 / 52.6     84.9 / 80.5     445 / 495           957 / 1,147
+======================  ==============  ==============  ==================  =================
+
+(1M: 9 contained, 8-128 transfers, 11 spread, 17.7k-83k, load 3.2; 10M: the first 4 scam
+wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 4.3.)
 """
 
 from __future__ import annotations
