@@ -49,7 +49,7 @@ from .rules import BEYOND, DUST, NORMAL, SINK, SOURCE, THROUGH, TRACED
 
 
 @njit(cache=True)
-def _frontier(g, p, role, sources, w):
+def _frontier(g, p, role, sources, w, al):
     """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
     addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
     them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
@@ -59,13 +59,16 @@ def _frontier(g, p, role, sources, w):
     scanned edges form one end of its CSR slice (``scanned``), so no edge is met twice.
     Returns the processing keys (unsorted), their count, and 1 when the budget ran out.
     ``w``: scratch (``since``, ``next_since`` per node, ``scanned`` per address, ``frontier``,
-    ``nxt`` per node, ``touched`` per address), left as found."""
+    ``nxt`` per node, ``touched`` per address), left as found. ``al``: the CSR-aligned copies
+    (:func:`align`; empty: read the per-edge arrays at random)."""
     _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
     since, next_since, scanned, frontier, nxt, touched = w
+    a_dst, a_amount, a_ts = al
+    aligned = a_dst.shape[0] > 0
     none = np.iinfo(np.int64).max
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
@@ -117,10 +120,19 @@ def _frontier(g, p, role, sources, w):
                         scanned[m] = last
                 for j in range(first, last):
                     e = out_edges[j]
-                    x = amount[e]
-                    if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
-                        continue
-                    v = rep[dst[e]] if has_rep else dst[e]
+                    if aligned:  # sequential reads of the CSR-aligned copies
+                        x = a_amount[j]
+                        d = a_dst[j]
+                        t = a_ts[j]
+                        if x != x:  # NaN: unknown decimals or another asset
+                            continue
+                    else:
+                        x = amount[e]
+                        if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
+                            continue
+                        d = dst[e]
+                        t = ts[e]
+                    v = rep[d] if has_rep else d
                     if has_rep and v == u:
                         continue  # inside one entity: not a hop
                     k = n_edges - 1 - e if reverse else e
@@ -130,7 +142,7 @@ def _frontier(g, p, role, sources, w):
                     n += 1
                     if not (x > 0.0 and x >= min_amount and level <= max_hops):
                         continue  # carries nothing, dust or beyond the hop limit
-                    if ru == SOURCE and (ts[e] < lo or ts[e] > hi):
+                    if ru == SOURCE and (t < lo or t > hi):
                         continue  # outside the window: not a seed
                     rv = role[v]
                     if rv != NORMAL and rv != THROUGH:
@@ -165,19 +177,21 @@ def _frontier(g, p, role, sources, w):
 
 
 @njit(cache=True)
-def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w):
+def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w,
+                   al):  # fmt: skip
     """The local poison sweep (module docstring): phase 1 (:func:`_frontier`) finds the edges
     the sweep processes, phase 2 runs the sweep's poison lines over them in processing order
     (so every sum is taken in the sweep's order). Arguments as :func:`.local._local_kernel`'s
     without the lot queues (``p`` a :class:`.local.LocalParams`, ``out`` a
-    :class:`.local.LocalOut`), plus the scratch ``w``. Returns the tainted-edge buffers and
-    their count; ``o_bal`` is filled by :func:`_sender_balances` afterwards (when recording)."""
+    :class:`.local.LocalOut`), plus the scratch ``w`` and the aligned copies ``al``. Returns
+    the tainted-edge buffers and their count; ``o_bal`` is filled by :func:`_sender_balances`
+    afterwards (when recording)."""
     _, min_amount, max_hops, record, _, reverse, lo, hi, _, _ = p
     o_edge, o_taint, o_hop, o_bal, o_tb, counts = out
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    keys, n_keys, gave_up = _frontier(g, p, role, sources, w)
+    keys, n_keys, gave_up = _frontier(g, p, role, sources, w, al)
     counts[EVENTS] = n_keys
     if gave_up:
         counts[GAVE_UP] = 1
@@ -308,6 +322,41 @@ class PoisonScratch(NamedTuple):
     touched: np.ndarray
 
 
+class Aligned(NamedTuple):
+    """Per-edge fields in out-CSR order (``out_edges``' positions), so the frontier reads each
+    tainted wallet's transfers sequentially, as :mod:`.reach` reads its CSR-aligned receivers:
+    the receiver, the amount (NaN when not selected: another asset or unknown decimals) and
+    the time. 20 bytes per edge; empty arrays: read the per-edge arrays at random."""
+
+    dst: np.ndarray
+    amount: np.ndarray
+    ts: np.ndarray
+
+
+@njit(cache=True)
+def _align(out_edges, dst, amount, ts, token_id, token_ok, a_dst, a_amount, a_ts):
+    """Fill the aligned copies (one gather pass)."""
+    nan = np.nan
+    for j in range(out_edges.shape[0]):
+        e = out_edges[j]
+        a_dst[j] = dst[e]
+        a_amount[j] = amount[e] if token_ok[token_id[e]] else nan
+        a_ts[j] = ts[e]
+
+
+def align(g) -> Aligned:  # type: ignore[no-untyped-def]
+    """The CSR-aligned copies of ``g`` (a :class:`.local.LocalGraph`) for its asset group."""
+    n = g.out_edges.shape[0]
+    al = Aligned(np.empty(n, np.int32), np.empty(n, np.float64), np.empty(n, np.int64))
+    _align(g.out_edges, g.dst, g.amount, g.ts, g.token_id, g.token_ok, *al)
+    return al
+
+
+def no_aligned() -> Aligned:
+    """Empty copies: the frontier reads the per-edge arrays (graphs too large to copy)."""
+    return Aligned(np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, np.int64))
+
+
 def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
     """Scratch for ``n_nodes`` (entity ids with entities) over ``n_addresses`` CSR slices."""
     none = np.iinfo(np.int64).max
@@ -317,15 +366,18 @@ def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
 
 
 def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out,  # type: ignore[no-untyped-def]
-                  w=None):
+                  w=None, al=None):
     """Run the local poison sweep and, when recording, the senders' balances before their
     tainted outflows. Returns ``(o_edge, o_taint, o_hop, o_bal, o_tb, n_out)`` (the first
     ``n_out`` valid); ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
-    edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one)."""
+    edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one); ``al``: the
+    :class:`Aligned` copies (None: none, random reads)."""
     if w is None:
         w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1)
+    if al is None:
+        al = no_aligned()
     o_edge, o_taint, o_hop, o_bal, o_tb, n_out = _poison_kernel(
-        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w
+        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w, al
     )
     if p.record and not out.counts[GAVE_UP]:
         o_bal = _sender_balances(g, bool(p.reverse), o_edge, int(n_out), o_bal)

@@ -22,7 +22,7 @@ from tracer.kernels.local import (
     member_csr,
     new_out,
 )
-from tracer.kernels.local_poison import new_scratch, poison_kernel
+from tracer.kernels.local_poison import align, new_scratch, poison_kernel
 from tracer.kernels.rules import BEYOND, DUST, NORMAL, POISON, SINK, SOURCE, THROUGH, TRACED
 
 BIG = np.iinfo(np.int64).max
@@ -90,7 +90,7 @@ def reference(c: dict) -> dict:
             "counts": (n_src, n_seed, t_lo, t_hi)}  # fmt: skip
 
 
-def run(c: dict, record: bool = True, max_events: int = -1) -> tuple:
+def run(c: dict, record: bool = True, max_events: int = -1, aligned: bool = False) -> tuple:
     n = c["n"]
     src, dst = np.array(c["src"], np.int32), np.array(c["dst"], np.int32)
     rep = np.zeros(0, np.int32) if c["rep"] is None else np.array(c["rep"], np.int32)
@@ -109,7 +109,9 @@ def run(c: dict, record: bool = True, max_events: int = -1) -> tuple:
     out = new_out(record)
     sources = np.flatnonzero(role == SOURCE).astype(np.int32)
     w = new_scratch(n, n)
-    got = poison_kernel(g, p, role, sources, bt, inflow, hops, first, beyond_from, stats, out, w)
+    al = align(g) if aligned else None  # CSR-aligned copies, or random reads
+    got = poison_kernel(g, p, role, sources, bt, inflow, hops, first, beyond_from, stats, out, w,
+                        al)  # fmt: skip
     # the scratch is left as found, so the next query on the graph can reuse it
     assert (w.since == BIG).all() and (w.next_since == BIG).all() and (w.scanned == -1).all()
     return got, bt, inflow, hops, first, beyond_from, stats, out.counts
@@ -152,11 +154,11 @@ def cases(draw: st.DrawFn) -> dict:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cases(), st.booleans())
-def test_kernel_equals_the_plain_poison_sweep(c: dict, record: bool) -> None:
+@given(cases(), st.booleans(), st.booleans())
+def test_kernel_equals_the_plain_poison_sweep(c: dict, record: bool, aligned: bool) -> None:
     ref = reference(c)
     (o_edge, o_taint, o_hop, o_bal, o_tb, n), bt, inflow, hops, first, bfrom, stats, counts = run(
-        c, record)
+        c, record, aligned=aligned)
     k = int(n)
     assert o_edge[:k].tolist() == [r[0] for r in ref["out"]]
     assert o_taint[:k].tolist() == [r[1] for r in ref["out"]]
