@@ -32,23 +32,25 @@ Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 que
     TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
         flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
 
-Recorded (h-reach, 2026-12-01, 2 shared cores; per query, wall / CPU ms; the contained
-queries are the case-sized ones):
+Recorded (h-reach, 2026-12-01, final code, 2 shared cores; per query, wall / CPU ms, CPU =
+process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores):
 
 ======================  ==============  ==============  ==================  =================
 method                  1M contained    1M spread       10M contained       10M spread
 ======================  ==============  ==============  ==================  =================
-tracer follow           7.3 / 7.3       72.5 / 72.0     31.0 / 22.0         4,731 / 1,366
-tracer engine           1.4 / 1.4       22.9 / 22.7     28.6 / 18.3         888 / 435
-reach kernel            0.3 / 0.3       4.6 / 4.3       3.2 / 1.2           152 / 98
-DuckDB over Parquet     100.6 / 99.3    113.1 / 111.3   1,945 / 1,483       2,935 / 1,992
-DuckDB, table           56.1 / 52.4     77.5 / 70.5     1,242 / 701         1,416 / 1,108
-Polars over Parquet     287.7 / 280.8   320.2 / 304.3   2,202 / 2,633       3,307 / 3,352
-Polars, in memory       56.4 / 52.6     84.9 / 80.5     445 / 495           957 / 1,147
+tracer follow           17.2 / 16.2     96.8 / 96.9     27.5 / 28.4         1,231 / 1,232
+tracer engine           1.5 / 1.5       30.4 / 29.8     11.7 / 11.7         301 / 301
+reach kernel            0.3 / 0.3       5.0 / 5.1       1.1 / 1.1           68 / 80
+DuckDB over Parquet     111.8 / 116.0   132.0 / 133.9   743 / 1,295         1,118 / 1,814
+DuckDB, table           49.7 / 63.0     60.8 / 86.4     314 / 571           488 / 867
+Polars over Parquet     172.6 / 298.0   192.7 / 330.7   1,232 / 2,394       1,546 / 2,951
+Polars, in memory       53.6 / 78.4     72.5 / 112.9    295 / 541           633 / 1,159
 ======================  ==============  ==============  ==================  =================
 
-(1M: 9 contained, 8-128 transfers, 11 spread, 17.7k-83k, load 3.2; 10M: the first 4 scam
-wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 4.3.)
+(1M: 9 contained queries, 8-128 transfers, 11 spread, 17.7k-83k, load 3.3; 10M: the first 4
+scam wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 2.3, peak RSS
+4.3 GB. An earlier 1M run of the same code minus the aligned copies gave follow 7.3 ms per
+contained query: the follow figure moves 2x with the machine's load.)
 """
 
 from __future__ import annotations
