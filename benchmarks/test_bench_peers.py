@@ -7,10 +7,13 @@ ground truth's scam wallets is one query (``TRACER_PEER_QUERIES`` limits how man
 
 * **tracer** answers it as a user would: ``follow(model="poison", max_hops=k)`` (``tracer
   follow --model poison --max-hops 6``), whose tainted transfers are exactly that set: the
-  default engine (local while the taint stays small, the full sweep past 5% of the selection),
-  warm (graph cache memory-mapped, as in a session). Also timed: the engine alone
+  default engine (poison runs on its own local kernel, :mod:`kernels.local_poison`, while the
+  taint stays within 25% of the selection, else the full sweep), warm (graph cache
+  memory-mapped, case index built, as in a session). Also timed: the engine alone
   (``trace_local``, the local engine forced) and the k-hop reach kernel (:mod:`kernels.reach`,
-  the same set; no ``follow`` calls it today), so the split engine vs follow's own work shows.
+  the same set without the sweep's figures), so the split engine vs follow's own work shows.
+* The summary splits the queries into **contained** (case-sized: at most :data:`CONTAINED` of
+  the workspace's transfers) and **spread** ones and records one row per class and method.
 * **DuckDB**: one ``WITH RECURSIVE`` query over ``read_parquet`` of the generation's partition
   files (the manifest's list), and the same query over the edges loaded once into a DuckDB
   table (the peer's warm state, as tracer's graph cache is tracer's).
@@ -23,9 +26,31 @@ the same reached addresses, tracer's taken from ``follow(..., ledger=True)`` (on
 tainted transfer, with its hop) and from the engine's per-address state. A peer answering a
 different question would fail here, not be timed.
 
-Run (1M transfers by default for this file; 10M needs about 3 GiB)::
+Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 queries)::
 
     TRACER_BENCH_EDGES=1M python -m pytest -m bench benchmarks/test_bench_peers.py -s
+    TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
+        flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
+
+Recorded (h-reach, 2026-12-01, final code, 2 shared cores; per query, wall / CPU ms, CPU =
+process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores):
+
+======================  ==============  ==============  ==================  =================
+method                  1M contained    1M spread       10M contained       10M spread
+======================  ==============  ==============  ==================  =================
+tracer follow           17.2 / 16.2     96.8 / 96.9     27.5 / 28.4         1,231 / 1,232
+tracer engine           1.5 / 1.5       30.4 / 29.8     11.7 / 11.7         301 / 301
+reach kernel            0.3 / 0.3       5.0 / 5.1       1.1 / 1.1           68 / 80
+DuckDB over Parquet     111.8 / 116.0   132.0 / 133.9   743 / 1,295         1,118 / 1,814
+DuckDB, table           49.7 / 63.0     60.8 / 86.4     314 / 571           488 / 867
+Polars over Parquet     172.6 / 298.0   192.7 / 330.7   1,232 / 2,394       1,546 / 2,951
+Polars, in memory       53.6 / 78.4     72.5 / 112.9    295 / 541           633 / 1,159
+======================  ==============  ==============  ==================  =================
+
+(1M: 9 contained queries, 8-128 transfers, 11 spread, 17.7k-83k, load 3.3; 10M: the first 4
+scam wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 2.3, peak RSS
+4.3 GB. An earlier 1M run of the same code minus the aligned copies gave follow 7.3 ms per
+contained query: the follow figure moves 2x with the machine's load.)
 """
 
 from __future__ import annotations
@@ -87,10 +112,17 @@ class Query:
 
 @dataclass
 class Timing:
-    """Per query wall seconds of one method's last round, and the round's CPU seconds."""
+    """Per query wall and CPU seconds of one method's last round, and the round's CPU."""
 
     wall: list[float] = field(default_factory=list)
     cpu: float = 0.0
+    cpus: list[float] = field(default_factory=list)
+
+
+#: a query is *contained* (case-sized) when it reaches at most this share of the workspace's
+#: transfers, else *spread* (the synth scam wallets fall in two clear groups: 8-128 transfers,
+#: and 17k-83k at 1M / 0.6-0.8M at 10M, 2-8% of the workspace)
+CONTAINED = 0.001
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +130,7 @@ def peer_case() -> dict:
     root = synth_workspace(_edges())
     ws = Workspace.open(root)
     graph = ws.graph()  # memory-mapped graph cache (built on first use)
+    ws.build_case_index()  # path rows and address lookups O(case) (idempotent; h-case)
     patterns = json.loads((root / "ground_truth.json").read_text())["patterns"]
     limit = int(os.environ.get("TRACER_PEER_QUERIES", "0")) or len(patterns)
     tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
@@ -140,9 +173,10 @@ def _run_all(case: dict, key: str, one: Callable[[Query], object]) -> Callable[[
         out = []
         c0 = time.process_time()
         for q in case["queries"]:
-            w0 = time.perf_counter()
+            w0, p0 = time.perf_counter(), time.process_time()
             out.append(one(q))
             t.wall.append(time.perf_counter() - w0)
+            t.cpus.append(time.process_time() - p0)
         t.cpu = time.process_time() - c0
         case["timings"][key] = t
         return out
@@ -271,4 +305,36 @@ def test_peer_summary(peer_case: dict) -> None:
             wall = sum(t[pk].wall) / sum(t[tk].wall)
             cpu = t[pk].cpu / max(t[tk].cpu, 1e-9)
             print(f"{pk} / tracer {tk}: {wall:,.1f}x wall, {cpu:,.1f}x CPU (all queries)")
+    _split(case, tracer_keys, peer_keys)
     assert all(len(t[k].wall) == len(case["queries"]) for k in t)
+
+
+def _split(case: dict, tracer_keys: list[str], peer_keys: list[str]) -> None:
+    """The figures per class of query (contained: case-sized; spread: :data:`CONTAINED`),
+    each method's wall and CPU summed over the class, and the peer / tracer ratios; recorded
+    as one row per class and method (``... contained`` / ``... spread``)."""
+    t: dict[str, Timing] = case["timings"]
+    n = case["n"]
+    classes = {"contained": [], "spread": []}  # type: dict[str, list[int]]
+    for i, q in enumerate(case["queries"]):
+        classes["contained" if q.expected.height <= CONTAINED * n else "spread"].append(i)
+    names = {"follow": FOLLOW, "engine": ENGINE, "reach": REACH, "duckdb-parquet": DUCK_PQ,
+             "duckdb-table": DUCK_MEM, "polars-parquet": POLARS_PQ, "polars-memory": POLARS_MEM}
+    for cls, idx in classes.items():
+        if not idx:
+            continue
+        sizes = [case["queries"][i].expected.height for i in idx]
+        print(f"\n{cls}: {len(idx)} queries, {min(sizes):,}-{max(sizes):,} transfers")
+        sums = {}
+        for k in tracer_keys + peer_keys:
+            wall = sum(t[k].wall[i] for i in idx)
+            cpu = sum(t[k].cpus[i] for i in idx)
+            sums[k] = (wall, cpu)
+            record(f"{names[k]} ({cls})", items=n * len(idx), seconds=wall, cpu_s=cpu,
+                   wall_s=wall, queries=len(idx))  # fmt: skip
+            print(f"  {k}: wall {wall * 1e3:,.1f} ms, CPU {cpu * 1e3:,.1f} ms "
+                  f"(per query {wall / len(idx) * 1e3:,.1f} / {cpu / len(idx) * 1e3:,.1f} ms)")
+        for tk in tracer_keys:
+            cells = [f"{pk} {sums[pk][0] / max(sums[tk][0], 1e-9):,.1f}x wall "
+                     f"{sums[pk][1] / max(sums[tk][1], 1e-9):,.1f}x CPU" for pk in peer_keys]
+            print(f"  peer / tracer {tk} ({cls}): " + "; ".join(cells))

@@ -570,3 +570,35 @@ def test_tiho_on_disk_numbers_transactions_from_the_case_index(tmp_path, monkeyp
         assert _doc(loc) == _doc(swp)
         assert loc.ledger is not None and swp.ledger is not None
         assert loc.ledger.equals(swp.ledger)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.booleans())
+def test_local_poison_equals_the_sweep(c: SimpleNamespace, ledger: bool) -> None:
+    """Poison runs on its own kernel (no balance replay): the sweep's arrays bit for bit,
+    with and without the ledger (whose sender balances are replayed per tainted sender)."""
+    c.model = "poison"
+    sweep, local = both(c, ledger=ledger)
+    if not ledger:  # the sweep keeps only the tainted edges paths can use (path_keep.py)
+        local = (local[0], path_edges(c.role, local[1]), local[2])
+    assert_same(c, sweep, local)
+
+
+def test_poison_does_not_replay_balances(made, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poison follow never calls the balance-replaying kernel, and its document is the
+    sweep's; the reason names poison's own budget."""
+    import tracer.analysis.local_follow as lf
+
+    ws, summary = made
+    scam = summary["patterns"][0]["scam"]
+    want = follow(ws, [scam], model="poison", engine="sweep", ledger=True)
+
+    def no_replay(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("poison must not run the balance replay")
+
+    monkeypatch.setattr(lf, "local_kernel", no_replay)
+    got = follow(ws, [scam], model="poison", ledger=True)
+    assert got.options["engine"] == "local"
+    assert "within 25%" in got.options["engine_reason"]
+    assert _doc(got) == _doc(want)
+    assert got.ledger is not None and want.ledger is not None and got.ledger.equals(want.ledger)

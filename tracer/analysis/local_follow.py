@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tracer.analysis.local_colours import run_colour_kernel, tx_numbers
+from tracer.analysis.local_poison import run_poison, spread_for
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
@@ -54,6 +55,7 @@ from tracer.kernels.taint import (
     NORMAL,
     OVERDRAFT_AMOUNT,
     OVERDRAFTS,
+    POISON,
     SINK,
     SOURCE,
     TIHO,
@@ -215,8 +217,9 @@ def trace_local(
                        colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
-    max_events = int(SPREAD * pri.selected) if budget else -1
-    max_active = int(SPREAD * role.shape[0]) if budget else -1
+    share = spread_for(model, SPREAD)
+    max_events = int(share * pri.selected) if budget else -1
+    max_active = int(share * role.shape[0]) if budget else -1
     params = LocalParams(state.code, state.min_amount, state.hop_cap, bool(ledger),
                          state.max_lots, bool(backward), -big if lo is None else int(lo),
                          big if hi is None else int(hi), max_events, max_active)  # fmt: skip
@@ -238,6 +241,9 @@ def trace_local(
         lot_amt, lot_tnt, longest = q.amt, q.tnt, 0
         o_edge, o_taint, o_hop, o_bal, o_tb, n_out = run_colour_kernel(g, params, state,
                                                                        sources, tx, out)
+    elif state.code == POISON:  # no balances needed: tracer.analysis.local_poison
+        (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
+         n_out) = run_poison(g, params, state, sources, q, out)
     else:
         (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
          n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
@@ -290,13 +296,15 @@ def local_first(
         colours=setup.colours,
     )  # fmt: skip
     if got is None:
+        share = spread_for(setup.model, SPREAD)
         return None, EngineChoice(
-            "sweep", f"the taint spread past {SPREAD:.0%} of the selection, so the full sweep ran"
+            "sweep", f"the taint spread past {share:.0%} of the selection, so the full sweep ran"
         )
     if forced == "local":
         return got, EngineChoice("local", "asked for (engine='local')" + note)
     return got, EngineChoice(
-        "local", f"the taint stayed within {SPREAD:.0%} of the selection" + note
+        "local", f"the taint stayed within {spread_for(setup.model, SPREAD):.0%} of the selection"
+        + note
     )
 
 
