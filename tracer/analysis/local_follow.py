@@ -49,6 +49,7 @@ from tracer.kernels.local import (
     overdraft_totals,
     prior_pass,
 )
+from tracer.analysis.local_state import take_state
 from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
 from tracer.store.graph_cache import TransferGraph
 from tracer.store.workspace import Workspace
@@ -198,8 +199,8 @@ def trace_local(
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
     pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
-    state = SweepState(role, model=model, min_amount=selection.min_amount,
-                       max_hops=selection.max_hops)  # fmt: skip
+    state, slot = take_state(role, model=model, min_amount=selection.min_amount,
+                             max_hops=selection.max_hops)  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
     max_events = int(SPREAD * pri.selected) if budget else -1
@@ -223,6 +224,15 @@ def trace_local(
      n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
                            a.beyond_from, a.stats, q, pool_end, out)  # fmt: skip
     counts_arr = out.counts
+    n = int(n_out)
+    edge = o_edge[:n]
+    # every entry the kernel wrote is a source's or a tainted receiver's (kernels.local)
+    touched = np.concatenate([sources, (g.dst if rep is None else rep[g.dst])[edge]])
+    if slot is not None:
+        slot.dirty = touched
+        slot.pool_end = int(pool_end) if lots else 0
+        if lots:
+            slot.lot_amt, slot.lot_tnt = lot_amt, lot_tnt
     if counts_arr[GAVE_UP]:
         return None
     if lots:
@@ -230,8 +240,6 @@ def trace_local(
     state.longest_queue = int(longest)
     state.edges_seen = int(counts_arr[EVENTS])
     state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources)
-    n = int(n_out)
-    edge = o_edge[:n]
     k_src, k_dst = g.src[edge], g.dst[edge]
     if rep is not None:
         k_src, k_dst = rep[k_src], rep[k_dst]
