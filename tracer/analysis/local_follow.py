@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tracer.analysis.local_state import take_state
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
@@ -49,7 +50,6 @@ from tracer.kernels.local import (
     overdraft_totals,
     prior_pass,
 )
-from tracer.analysis.local_state import take_state
 from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
 from tracer.store.graph_cache import TransferGraph
 from tracer.store.workspace import Workspace
