@@ -26,6 +26,7 @@ import polars as pl
 from tracer.analysis.diagnostics import data_summary, follow_warnings
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
+    address_rows,
     by_amount,
     display_rows,
     ledger_frame,
@@ -236,7 +237,7 @@ def prepare(
             f"{data_summary(graph)} (check the chain and that the export covering them was "
             "ingested)"
         )
-    labelled = _node_labels(graph, workspace.labels())
+    labelled = _node_labels(workspace, graph, workspace.labels())
     # one per node without entities: a read-only broadcast, not 8 bytes written per address
     sizes = np.broadcast_to(np.int64(1), (graph.n_nodes,))
     labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
@@ -272,7 +273,7 @@ def _resolve(
     for text in sources:
         hit = False
         for chain, addr in parse_address(text):
-            cand = graph.addresses[np.unique(idx.candidates(addr)).tolist()]
+            cand = graph.address_rows(np.unique(idx.candidates(addr)))
             cand = cand.filter(pl.col("address") == addr)
             if chain is not None:
                 cand = cand.filter(pl.col("chain") == chain)
@@ -287,14 +288,21 @@ def _resolve(
 _LABELLED: dict[tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any], pl.DataFrame]] = {}
 
 
-def _node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
+def _node_labels(workspace: Workspace, graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
     """:func:`node_labels`, kept per (graph, label table) of the session: it joins every
     address with the labels (0.13 s on 2M addresses), the same for every question of a case."""
     key = (id(graph), id(labels))
     hit = _LABELLED.get(key)
     if hit is not None and hit[0]() is graph and hit[1]() is labels:
         return hit[2]
-    frame = node_labels(graph, labels)
+    idx = workspace.case_index() if graph.rows_of is not None and not graph.loaded else None
+    if idx is not None and labels.height:
+        # only the ids whose address hashes like a label's (a binary search per label), not a
+        # join over every address; node_labels joins those rows on the text: the same frame
+        cand = idx.label_candidates(labels["address"].unique().to_list())
+        frame = node_labels(graph, labels, nodes=graph.address_rows(cand))
+    else:
+        frame = node_labels(graph, labels)
     for k in [k for k, (g, lab, _) in _LABELLED.items() if g() is None or lab() is None]:
         del _LABELLED[k]
     _LABELLED[key] = (weakref.ref(graph), weakref.ref(labels), frame)
@@ -335,7 +343,7 @@ def sweep_groups(
     bar = progress if reader is not None else no_progress  # in memory: over in a moment
     swept = SweptGroups()
     frames = swept.frames
-    nodes = setup.graph.addresses
+    nodes = setup.graph
     with bar("sweep", total) as advance:
         for group in groups:
             got, choice = local_first(setup, group.token_ids, ledger=ledger)
@@ -366,7 +374,7 @@ def sweep_groups(
                 from tracer.analysis.by_source import by_source_frame
 
                 frames["by_source"].append(by_source_frame(
-                    res, setup.colours, setup.role, setup.lab, nodes, setup.src_ids,
+                    res, setup.colours, setup.role, setup.lab, nodes.addresses, setup.src_ids,
                     group.name, setup.backward,
                 ))  # fmt: skip
     return swept
@@ -382,7 +390,7 @@ def build_result(
 ) -> FollowResult:
     """The run's :class:`FollowResult` (without warnings: :func:`run_warnings`)."""
     sel = setup.selection
-    nodes = setup.graph.addresses
+    nodes = setup.graph
     frames = swept.frames
     entities = setup.rep is not None
     result = FollowResult(
@@ -390,7 +398,7 @@ def build_result(
         direction=direction,
         sources=[
             display(c, a)
-            for c, a in nodes[setup.src_ids.tolist()].select("chain", "address").iter_rows()
+            for c, a in nodes.address_rows(setup.src_ids).select("chain", "address").iter_rows()
         ],
         assets=sorted({m for g in groups for m in g.members if m != "?"}),
         accounts=swept.accounts,
@@ -448,7 +456,7 @@ def _group_frames(
     workspace: Workspace,
     role: np.ndarray,
     lab: pl.DataFrame,
-    nodes: pl.DataFrame,
+    nodes: pl.DataFrame | NodeIndex,
     sizes: np.ndarray,
     *,
     conserves: bool,
@@ -475,7 +483,7 @@ def _group_frames(
         return arr if every else arr[t]
 
     def frame_for(ids: np.ndarray, amounts: np.ndarray) -> pl.DataFrame:
-        base = nodes[ids.tolist()] if ids.size else nodes.clear()
+        base = address_rows(nodes, ids)
         return base.with_columns(
             pl.lit(group.name, pl.String).alias("asset"),
             pl.Series("amount", amounts, pl.Float64),

@@ -53,19 +53,22 @@ def resolve_nodes(graph: NodeIndex, addresses: list[str]) -> tuple[np.ndarray, l
     return np.unique(hits["id"].to_numpy().astype(np.int32)), missing
 
 
-def node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
+def node_labels(
+    graph: NodeIndex, labels: pl.DataFrame, nodes: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``id, name, category, source, confidence`` for every labelled node of the graph.
 
     A label with a chain applies on that chain; one without (EVM address lists) on every EVM
     chain. An address with several labels takes the highest-priority category
-    (:data:`tracer.sources.labels.CATEGORY_PRIORITY`).
+    (:data:`tracer.sources.labels.CATEGORY_PRIORITY`). ``nodes``: the rows to join instead of
+    every address (in id order; any superset of the labelled ones gives the same frame).
     """
     if labels.height == 0 or graph.n_nodes == 0:
         return pl.DataFrame(
             schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
                     "source": pl.String, "confidence": pl.String}
         )  # fmt: skip
-    nodes = graph.addresses
+    nodes = graph.addresses if nodes is None else nodes
     with_chain = labels.filter(pl.col("chain").is_not_null())
     any_evm = labels.filter(pl.col("chain").is_null()).drop("chain")
     evm_chains = [c for c in nodes["chain"].unique().to_list() if is_evm(c)]
