@@ -33,7 +33,14 @@ from tracer.analysis.follow_rows import (
     strongest_paths,
     top_ids,
 )
-from tracer.analysis.local_follow import ENGINES, EngineChoice, engine_options, local_first
+from tracer.analysis.local_follow import (
+    ENGINES,
+    EngineChoice,
+    engine_options,
+    local_first,
+    marked,
+    with_role,
+)
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
 from tracer.core.errors import UsageError
@@ -356,7 +363,7 @@ def sweep_groups(
             swept.counts.merge(c)
             # local: only the tainted receivers and the sources can hold a figure
             touched = None if got is None else np.unique(np.concatenate(
-                [tainted["dst"], np.flatnonzero(setup.role == SOURCE)]))  # fmt: skip
+                [tainted["dst"], with_role(setup.role, SOURCE, marked(setup))]))  # fmt: skip
             acc, parts = _group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
                 conserves=setup.conserves, top_paths=top_paths, top_held=top_held,

@@ -99,6 +99,9 @@ class _Prior:
     #: where the figures came from: "computed" (the pass ran now), "stored" (read from the
     #: workspace); "memory" once a run has reported it
     origin: str = "computed"
+    #: where derived figures are stored (no entities, a workspace on disk): the workspace and
+    #: the selection's key text; None: kept in memory only
+    store: tuple[Workspace, str] | None = None
 
 
 #: per graph (by identity, dropped with it) and selection key: the balance pass's figures
@@ -152,14 +155,44 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
             if workspace is not None and rep is None:
                 workspace.save_derived(name, {"who": who, "short": short, "counts": np.array(
                     [selected, unknown], dtype=np.int64)})  # fmt: skip
-        per_node = np.bincount(who, minlength=graph.n_nodes)
+        store = (workspace, repr(key[:2])) if workspace is not None and rep is None else None
+        # shortfalls per node (is a source one with a shortfall?): O(shortfalls) once, stored
+        per_node = _derived(store, "nodes", "per_node", lambda: np.bincount(
+            who, minlength=graph.n_nodes).astype(np.int32))  # fmt: skip
         hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
                                     per_node=per_node,
-                                    origin="computed" if stored is None else "stored")  # fmt: skip
+                                    origin="computed" if stored is None else "stored",
+                                    store=store)  # fmt: skip
     return hit
 
 
-def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray) -> tuple[float, float]:
+def _derived(store: tuple[Workspace, str] | None, what: str, field_name: str,
+             compute: Any) -> np.ndarray:  # fmt: skip
+    """``compute()``, or what a previous session stored for it with the workspace (name:
+    ``prior-`` and a hash of the selection key and ``what``), storing it when absent."""
+    if store is None:
+        return np.asarray(compute())
+    ws, key = store
+    name = "prior-" + hashlib.blake2b(f"{key}/{what}".encode(), digest_size=8).hexdigest()
+    got = ws.derived(name)
+    if got is not None and field_name in got:
+        return got[field_name]
+    arr = np.asarray(compute())
+    ws.save_derived(name, {field_name: arr})
+    return arr
+
+
+def with_role(role: np.ndarray, r: int, marked: np.ndarray | None) -> np.ndarray:
+    """Sorted ids whose role is ``r``: ``np.flatnonzero(role == r)``, from ``marked`` (every
+    id whose role is not NORMAL, or more) when given: O(marked), not O(addresses)."""
+    if marked is None:
+        return np.flatnonzero(role == r)
+    ids = np.unique(np.asarray(marked, dtype=np.int64))
+    return ids[role[ids] == r]
+
+
+def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray,
+                marked: np.ndarray | None = None) -> tuple[float, float]:  # fmt: skip
     """The sweep's unknown-prior-funds totals for these roles, summed in its order.
 
     A pass over every shortfall costs O(shortfalls) (2.4M on 10M synth transfers); the sinks
@@ -168,13 +201,19 @@ def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray) -> tuple[flo
     sources out changes nothing, bit for bit)."""
     if sources.size and pri.per_node[sources].any():
         return tuple(overdraft_totals(pri.who, pri.short, role))  # type: ignore[return-value]
-    sinks = np.flatnonzero(role == SINK)
+    sinks = with_role(role, SINK, marked)
     key = hashlib.blake2b(sinks.tobytes(), digest_size=16).digest()
     hit = pri.by_sinks.get(key)
     if hit is None:
-        only_sinks = np.where(role == SOURCE, NORMAL, role).astype(np.int8)
-        hit = pri.by_sinks[key] = tuple(overdraft_totals(pri.who, pri.short, only_sinks))  # type: ignore[assignment]
-    return hit  # type: ignore[return-value]
+
+        def without_sources() -> np.ndarray:
+            only_sinks = np.where(role == SOURCE, NORMAL, role).astype(np.int8)
+            return np.array(overdraft_totals(pri.who, pri.short, only_sinks), dtype=np.float64)
+
+        # O(shortfalls) once per sink set, then stored (a new session reads two numbers)
+        got = _derived(pri.store, "sinks-" + key.hex(), "totals", without_sources)
+        hit = pri.by_sinks[key] = (float(got[0]), float(got[1]))
+    return hit
 
 
 def trace_local(
@@ -189,18 +228,22 @@ def trace_local(
     ledger: bool,
     budget: bool,
     workspace: Workspace | None = None,
+    marked: np.ndarray | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None:
     """What :func:`~tracer.analysis.follow.trace_edges` returns, from the tainted subgraph.
 
     ``budget``: give up (None) once the run has processed more than :data:`SPREAD` of the
     selected transfers or activated more than that share of the addresses; the caller then
     runs the full sweep. Without it the run always completes (forced ``engine="local"``).
+    ``marked``: every node whose role is not NORMAL (sources, sinks, pass-through; more is
+    fine): the sources and sinks are then found among them, not by a pass over ``role``.
     """
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
     pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
     state, slot = take_state(role, model=model, min_amount=selection.min_amount,
-                             max_hops=selection.max_hops)  # fmt: skip
+                             max_hops=selection.max_hops,
+                             fill=None if workspace is None else workspace.minus_ones)  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
     max_events = int(SPREAD * pri.selected) if budget else -1
@@ -217,7 +260,7 @@ def trace_local(
         q = LotQueues(_Z64, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
                       np.zeros(1, np.float64), np.zeros(1, np.float64))  # fmt: skip
         pool_end = 0
-    sources = np.flatnonzero(role == SOURCE).astype(np.int32)
+    sources = with_role(role, SOURCE, marked).astype(np.int32)
     out = new_out(bool(ledger))
     a = state.arrays
     (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
@@ -239,7 +282,8 @@ def trace_local(
         state.lot_amt, state.lot_tnt, state.pool_end = lot_amt, lot_tnt, int(pool_end)
     state.longest_queue = int(longest)
     state.edges_seen = int(counts_arr[EVENTS])
-    state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources)
+    state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources,
+                                                                         marked)  # fmt: skip
     k_src, k_dst = g.src[edge], g.dst[edge]
     if rep is not None:
         k_src, k_dst = rep[k_src], rep[k_dst]
@@ -272,7 +316,7 @@ def local_first(
     got = trace_local(
         setup.workspace.graph(), token_ids, setup.role, setup.selection, model=setup.model,
         backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
-        workspace=setup.workspace,
+        workspace=setup.workspace, marked=marked(setup),
     )  # fmt: skip
     if got is None:
         return None, EngineChoice(
@@ -283,6 +327,12 @@ def local_first(
     return got, EngineChoice(
         "local", f"the taint stayed within {SPREAD:.0%} of the selection" + note
     )
+
+
+def marked(setup: Any) -> np.ndarray:
+    """The nodes a follow's ``roles`` marks (sources, labelled sinks and pass-through)."""
+    return np.concatenate([np.asarray(setup.src_ids, dtype=np.int64),
+                           setup.labelled["id"].to_numpy().astype(np.int64)])  # fmt: skip
 
 
 def _precomputed(workspace: Workspace, pri: _Prior) -> str:

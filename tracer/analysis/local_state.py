@@ -19,6 +19,7 @@ fresh dense state as before, so a kept result is never overwritten.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,14 +79,26 @@ class Slot:
         self.dirty, self.pool_end = _Z64, 0
 
 
+#: ``n`` int64 -1s, writable (or None: not available)
+Fill = Callable[[int], "np.ndarray | None"]
 _SLOTS: dict[tuple[int, bool, bool], Slot] = {}
 
 
-def _new_slot(n: int, lots: bool, beyond: bool) -> Slot:
-    """Dense buffers as :class:`SweepState` allocates them."""
-    slot = Slot(np.zeros((n, 2), dtype=np.float64), np.zeros(n, dtype=np.float64),
-                np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64),
-                np.zeros(n if beyond else 0, dtype=np.float64))  # fmt: skip
+def _new_slot(n: int, lots: bool, beyond: bool, fill: Fill | None) -> Slot:
+    """Dense buffers with :class:`SweepState`'s initial values. Zeros come from the system
+    lazily (``np.zeros``); the ``-1`` arrays from ``fill`` (a copy-on-write map of stored
+    ``-1``s, :meth:`~tracer.store.workspace.Workspace.minus_ones`) when it gives them, so a
+    new process on 40M addresses pages in what its question touches instead of writing
+    480 MB; else ``np.full``."""
+    hops = first_ts = None
+    if fill is not None:
+        a, b = fill(n), fill(n)
+        if a is not None and b is not None:
+            hops, first_ts = a.view(np.int32)[:n], b
+    if hops is None or first_ts is None:
+        hops, first_ts = np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64)
+    slot = Slot(np.zeros((n, 2), dtype=np.float64), np.zeros(n, dtype=np.float64), hops,
+                first_ts, np.zeros(n if beyond else 0, dtype=np.float64))  # fmt: skip
     if lots:
         slot.lots = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32),
                      np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32))  # fmt: skip
@@ -95,7 +108,8 @@ def _new_slot(n: int, lots: bool, beyond: bool) -> Slot:
 
 
 def take_state(
-    role: np.ndarray, *, model: str, min_amount: float, max_hops: int | None
+    role: np.ndarray, *, model: str, min_amount: float, max_hops: int | None,
+    fill: Fill | None = None,
 ) -> tuple[SweepState, Slot | None]:
     """A fresh-valued :class:`SweepState` for ``role`` (what ``SweepState(role, ...)`` gives)
     on reused buffers, and its slot (the caller records :attr:`Slot.dirty`). ``None`` slot:
@@ -113,7 +127,7 @@ def take_state(
     if slot is None:
         while len(_SLOTS) >= KEEP:
             del _SLOTS[next(iter(_SLOTS))]
-        slot = _SLOTS[key] = _new_slot(n, lots, max_hops is not None)
+        slot = _SLOTS[key] = _new_slot(n, lots, max_hops is not None, fill)
     slot.reset()
     slot.dirty = None  # until the run says what it wrote
     s = SweepState.__new__(SweepState)

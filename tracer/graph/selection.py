@@ -225,7 +225,9 @@ def roles(
     through: tuple[str, ...],
 ) -> np.ndarray:
     """int8 role per node: sources first, then labelled sinks / pass-through services."""
-    role = np.full(graph.n_nodes, NORMAL, dtype=np.int8)
+    # NORMAL is 0: np.zeros is paged in lazily (40M addresses: only the pages marked)
+    role = np.zeros(graph.n_nodes, dtype=np.int8) if NORMAL == 0 else np.full(
+        graph.n_nodes, NORMAL, dtype=np.int8)  # fmt: skip
     if labelled.height:
         ids = labelled["id"].to_numpy()
         cats = labelled["category"].to_numpy()

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -245,8 +245,23 @@ def load_derived(gdir: Path, name: str) -> dict[str, np.ndarray] | None:
     return out
 
 
-def _load(path: Path) -> np.ndarray | None:
-    return np.asarray(np.load(path, mmap_mode="r")) if path.exists() else None
+def _load(path: Path, mode: Literal["r", "c"] = "r") -> np.ndarray | None:
+    return np.asarray(np.load(path, mmap_mode=mode)) if path.exists() else None
+
+
+def minus_ones(gdir: Path, n: int) -> np.ndarray:
+    """``n`` int64 ``-1`` as a private (copy-on-write) map of a file of ``-1``s stored once per
+    generation and size (``case/prior-<hash>.fill.npy``): memory reads it lazily, so a state
+    array that must start at -1 for 40M addresses costs the pages a question writes, not
+    320 MB written per process (``np.full``)."""
+    import hashlib
+
+    name = "prior-" + hashlib.blake2b(f"minus-ones/{n}".encode(), digest_size=8).hexdigest()
+    if load_derived(gdir, name) is None:
+        save_derived(gdir, name, {"fill": np.full(n, -1, dtype=np.int64)})
+    arr = _load(gdir / CASE_DIR / f"{name}.fill.npy", mode="c")
+    assert arr is not None and arr.shape == (n,)
+    return arr
 
 
 @dataclass

@@ -65,6 +65,7 @@ from tracer.store.case_index import (
     SERVED,
     CaseIndex,
     load_derived,
+    minus_ones,
     save_derived,
     write_case_index,
 )
@@ -381,6 +382,17 @@ class Workspace:
             return
         with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
             save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
+
+    def minus_ones(self, n: int) -> np.ndarray | None:
+        """``n`` int64 ``-1``, writable, paged in lazily from a file stored with the generation
+        (:func:`~tracer.store.case_index.minus_ones`); None in memory or when it cannot be
+        stored (the caller fills its own)."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return None
+        try:
+            return minus_ones(self._gen_dir(self.manifest()["generation"]), n)
+        except OSError:
+            return None
 
     def build_case_index(self) -> None:
         """Index the pinned generation's files that have no case index yet (an older
