@@ -12,8 +12,8 @@ So :func:`take_state` keeps one set of dense buffers per shape (addresses, lots 
 limit or not) and hands them out as a ``SweepState``; the run records which entries it wrote
 (:attr:`Slot.dirty`) and the next :func:`take_state` resets exactly those to their initial
 values. O(touched) per question after the first. A buffer set is lent to one state at a time:
-while a previous state is still alive (its caller still holds it), the next call allocates a
-fresh dense state as before, so a kept result is never overwritten.
+while a previous state is still alive (its caller still holds it), the next call gets buffers of
+its own (lazily paged, dropped with it), so a kept result is never overwritten.
 """
 
 from __future__ import annotations
@@ -123,13 +123,22 @@ def take_state(
     key = (n, lots, max_hops is not None)
     slot = _SLOTS.get(key)
     if slot is not None and slot.lent is not None and slot.lent() is not None:
-        return SweepState(role, model=model, min_amount=min_amount, max_hops=max_hops), None
+        # still held by a caller: new buffers for this state only (lazily paged zeros and
+        # the copy-on-write fill when there is one: O(touched) too), dropped with it
+        return _lend(_new_slot(n, lots, max_hops is not None, fill), role, model, code,
+                     min_amount, max_hops), None  # fmt: skip
     if slot is None:
         while len(_SLOTS) >= KEEP:
             del _SLOTS[next(iter(_SLOTS))]
         slot = _SLOTS[key] = _new_slot(n, lots, max_hops is not None, fill)
     slot.reset()
     slot.dirty = None  # until the run says what it wrote
+    return _lend(slot, role, model, code, min_amount, max_hops), slot
+
+
+def _lend(slot: Slot, role: np.ndarray, model: str, code: int, min_amount: float,
+          max_hops: int | None) -> SweepState:  # fmt: skip
+    """A SweepState on ``slot``'s buffers (the attributes ``SweepState.__init__`` sets)."""
     s = SweepState.__new__(SweepState)
     s.colours = None
     s.role = role
@@ -145,9 +154,9 @@ def take_state(
     s.max_lots = DEFAULT_MAX_LOTS
     s.longest_queue = 0
     s.edges_seen = 0
-    if lots:
+    if code in (FIFO, LIFO):
         s.lot_start, s.lot_head, s.lot_tail, s.lot_cap = slot.lots
         s.lot_amt, s.lot_tnt = slot.lot_amt, slot.lot_tnt
         s.pool_end = 0
     slot.lent = weakref.ref(s)
-    return s, slot
+    return s
