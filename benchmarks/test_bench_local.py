@@ -178,17 +178,9 @@ def test_case_follow_no_index(benchmark, case: dict) -> None:  # type: ignore[no
 def test_case_follow_cold_process(case: dict) -> None:
     """``tracer follow SCAM --format json`` in a new process (OS page cache warm: the
     workspace was just read), three runs; wall and CPU (user + sys of the child)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "tracer.cli", "follow", case["scam"], "--workspace",
-           str(case["ws"].path), "--format", "json", "-o", os.devnull]  # fmt: skip
-    walls, cpus = [], []
-    for _ in range(3):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        walls.append(time.perf_counter() - t)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    walls, cpus = _cold([sys.executable, "-m", "tracer.cli", "follow", case["scam"],
+                         "--workspace", str(case["ws"].path), "--format", "json", "-o",
+                         os.devnull])  # fmt: skip
     record(COLD, items=case["n"], seconds=min(walls))
     print(f"\n{COLD} on {case['n']:,} transfers: wall {min(walls):.2f} s (runs "
           f"{', '.join(f'{w:.2f}' for w in walls)}), CPU {min(cpus):.2f} s "
