@@ -8,13 +8,18 @@
 
 Seeds: 100 wallets drawn (seeded) among those that send; labelled services are sinks. Compile
 time is excluded (a warm-up sweep on a tiny graph first). Prints one JSON line: transfers,
-seconds, transfers_per_s, peak_rss_mib (the process's maximum resident set), state_mib.
+seconds, transfers_per_s, cpu_seconds (user + sys, every thread), transfers_per_cpu_s, load
+(1-minute average), peak_rss_mib (the process's maximum resident set), state_mib.
+
+Before/after in the same run: the same command from another checkout (``cd /work/main &&
+python -m benchmarks.stream_sweep DIR``), in turns with this one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -22,10 +27,14 @@ import numpy as np
 from tracer.kernels.taint import SOURCE, SweepState, sweep_chunk
 
 from tracer.analysis.follow import trace_edges
+from tracer.analysis.path_keep import PathEdges
 from tracer.graph.selection import DEFAULT_THROUGH, asset_tokens, node_labels, roles
 from tracer.graph.spec import Selection
 from tracer.store.partitions import EDGE_COLUMNS, edge_arrays
 from tracer.store.workspace import Workspace
+
+#: paths per sink, as ``tracer follow`` by default (what the sweep keeps of the tainted edges)
+TOP_PATHS = 3
 
 
 def warm_up(reader, role: np.ndarray, model: str) -> None:  # type: ignore[no-untyped-def]
@@ -48,17 +57,21 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
     tokens = asset_tokens(nodes, None)
     warm_up(reader, role, model)
     if mode == "stream":
-        t0 = time.perf_counter()
-        state, tainted, _ = trace_edges(ws, tokens, role, Selection(stream=True), model=model)
-        seconds = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        state, tainted, _ = trace_edges(ws, tokens, role, Selection(stream=True), model=model,
+                                        top_paths=TOP_PATHS)  # fmt: skip
+        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     else:
         a = edge_arrays(reader.read_all(EDGE_COLUMNS))
         state = SweepState(role, model=model)
         seed = role[a["src"]] == SOURCE
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         out = sweep_chunk(state, a["src"], a["dst"], a["amount"], a["ts"], seed, check=False)
-        seconds = time.perf_counter() - t0
-        tainted = {"taint": out.edge_taint[out.edge_taint > 0]}
+        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        hit = np.flatnonzero(out.edge_taint > 0)  # what trace_edges keeps for the paths
+        keeper = PathEdges(role, TOP_PATHS)
+        keeper.add(a["src"][hit], a["dst"][hit], out.edge_taint[hit], hit)
+        tainted = keeper.result()
     n = reader.num_rows
     return {
         "mode": mode,
@@ -67,11 +80,21 @@ def run(path: str, model: str, mode: str, n_seeds: int = 100) -> dict:
         "addresses": nodes.n_nodes,
         "seconds": seconds,
         "transfers_per_s": n / seconds,
+        "cpu_seconds": cpu,
+        "transfers_per_cpu_s": n / cpu,
+        "load": os.getloadavg()[0],
         "traced": state.traced,
-        "tainted_transfers": int(tainted["taint"].shape[0]),
+        "kept_for_paths": int(tainted["taint"].shape[0]),
         "state_mib": state.nbytes() / 2**20,
         "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time, user + system, every thread (the decoding thread included):
+    on a shared machine wall time also counts the time other processes held the cores."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def peak_rss_mib() -> float:

@@ -69,3 +69,86 @@ def test_exposure_one_sweep_vs_follow_per_category(benchmark, edges: dict) -> No
     for c in range(N_CAT):
         np.testing.assert_allclose(total[:, c], inflows[c], rtol=1e-6, atol=1e-6)
     assert total.sum() > 0
+
+
+#: Three extra categories for the 10M synth workspace (its labels have five): the first nine
+#: of its exchanges by name, three each, labelled again (primary by priority, as ``--labels``
+#: on a workspace does), so the report has 8 categories: sanctioned, mixer, scam, hack,
+#: guarantee_marketplace, gambling, exchange, otc_desk.
+EXTRA_CATEGORIES = ("mixer", "hack", "gambling")
+
+
+def eight_category_labels(ws_path, out_csv) -> None:  # type: ignore[no-untyped-def]
+    """Write the extra labels (deterministic) as a label CSV for ``--labels``."""
+    import polars as pl
+
+    from tracer.store.workspace import Workspace
+
+    ex = Workspace.open(ws_path).labels().filter(pl.col("category") == "exchange").sort("name")
+    rows = [
+        ex.slice(3 * i, 3).select("chain", "address", (pl.lit(f"{c}-") + pl.col("name")).alias(
+            "name"), pl.lit(c).alias("category"))
+        for i, c in enumerate(EXTRA_CATEGORIES)
+    ]  # fmt: skip
+    pl.concat(rows).write_csv(out_csv)
+
+
+@pytest.mark.bench
+def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``exposure --all``, both directions, 8 categories, 10M synth workspace, Parquet written:
+    today's path (directions one after the other, the first version's Polars assembly, from
+    tests/analysis/exposure_legacy.py) beside the new one, in the same run, CPU and wall.
+
+    One command: ``NUMBA_CACHE_DIR=/tmp/numba-bench flock /tmp/big.lock python -m pytest
+    benchmarks/test_bench_exposure.py -k end_to_end -s -p no:cacheprovider``. Warm numba
+    cache: the kernel runs once on the bundled sample case first (a cold cache would add the
+    compile to whichever path ran first). Peak RSS is about 6 GB (hence the lock).
+    """
+    import os
+    import resource
+    from pathlib import Path
+
+    import tracer.analysis.exposure_run as run
+    from benchmarks.conftest import synth_workspace
+    from tests.analysis.exposure_legacy import assemble as legacy_assemble
+    from tracer.analysis.exposure import ExposureRequest
+    from tracer.output.exposure_report import write_report
+    from tracer.sources.labels import read_labels
+    from tracer.store.workspace import Workspace
+
+    root = synth_workspace(10_000_000)
+    labels = tmp_path / "labels8.csv"
+    eight_category_labels(root, labels)
+    req = ExposureRequest(addresses=None)
+    new_assemble = run.assemble
+
+    def once(legacy: bool) -> tuple[float, float, int]:
+        ws = Workspace.open(root)
+        ws.add_labels_in_memory([read_labels(labels)])
+        run.assemble = legacy_assemble if legacy else new_assemble  # type: ignore[assignment]
+        try:
+            t0, c0 = time.perf_counter(), time.process_time()
+            report = run.exposure(ws, req, parallel=not legacy)
+            write_report(report, str(tmp_path / "r.parquet"), ["bench"])
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        finally:
+            run.assemble = new_assemble  # type: ignore[assignment]
+        assert len(report.metadata["categories"]) == 8
+        return wall, cpu, report.frame.height
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample_case"
+    warm, _ = Workspace.in_memory([sample / "trongrid_scam_wallet.json"])
+    run.exposure(warm, req)  # compile or load the kernel before either timing
+    load = os.getloadavg()[0]
+    base = once(legacy=True)
+    new = once(legacy=False)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"\nexposure --all end to end (10M synth, 8 categories, {new[2]:,} rows), "
+          f"load {load:.1f}: baseline {base[0]:.1f} s wall / {base[1]:.1f} s CPU; new "
+          f"{new[0]:.1f} s wall / {new[1]:.1f} s CPU; peak RSS {rss:.1f} GiB")  # fmt: skip
+    record("exposure --all end to end (8 categories, in library, Parquet written)", items=10**7,
+           seconds=new[0], baseline="exposure --all end to end: previous path",
+           cpu_s=new[1], rows=new[2])  # fmt: skip
+    record("exposure --all end to end: previous path", items=10**7, seconds=base[0],
+           cpu_s=base[1], rows=base[2])  # fmt: skip
+    assert new[2] == base[2] > 0

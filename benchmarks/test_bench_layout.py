@@ -20,6 +20,9 @@ benchmarks/test_bench_layout.py``.
 
 from __future__ import annotations
 
+import importlib
+import os
+import resource
 import time
 
 import numpy as np
@@ -29,6 +32,7 @@ from tracer.kernels.rules import NORMAL, SINK, SOURCE
 from tracer.kernels.taint import propagate
 
 from benchmarks.conftest import record
+from benchmarks.kernels_at import kernels_at
 
 ROUNDS = 3
 
@@ -64,6 +68,20 @@ def by_first_appearance(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
     return rank
 
 
+def case_roles(e: dict, case: str) -> tuple[np.ndarray, np.ndarray]:
+    """Roles and seed edges of a case: ``services stop``, the workspace's labelled services as
+    sinks; ``wide spread``, 200 random sinks only. 100 random sources either way."""
+    n = e["n_nodes"]
+    rng = np.random.default_rng(3)
+    if case == "services stop":
+        role = np.where(e["stop"], SINK, NORMAL).astype(np.int8)
+    else:
+        role = np.full(n, NORMAL, dtype=np.int8)
+        role[rng.choice(n, 200, replace=False)] = SINK
+    role[rng.choice(np.flatnonzero(role == NORMAL), 100, replace=False)] = SOURCE
+    return role, role[e["src"]] == SOURCE
+
+
 @pytest.mark.bench
 @pytest.mark.parametrize("case", ["services stop", "wide spread"])
 def test_haircut_sweep_by_activity(benchmark, synth_case: dict, case: str) -> None:  # type: ignore[no-untyped-def]
@@ -73,14 +91,7 @@ def test_haircut_sweep_by_activity(benchmark, synth_case: dict, case: str) -> No
     e = synth_case
     n = e["n_nodes"]
     src, dst, amount, ts = e["src"], e["dst"], e["amount"], e["ts"]
-    rng = np.random.default_rng(3)
-    if case == "services stop":
-        role = np.where(e["stop"], SINK, NORMAL).astype(np.int8)
-    else:
-        role = np.full(n, NORMAL, dtype=np.int8)
-        role[rng.choice(n, 200, replace=False)] = SINK
-    role[rng.choice(np.flatnonzero(role == NORMAL), 100, replace=False)] = SOURCE
-    seed = role[src] == SOURCE
+    role, seed = case_roles(e, case)
     act_rank = by_activity(src, dst, n)
     first_rank = by_first_appearance(src, dst, n)
     layouts = {}
@@ -128,3 +139,48 @@ def test_haircut_sweep_by_activity(benchmark, synth_case: dict, case: str) -> No
     for name in ("activity", "activity, in the wrapper", "first appearance"):
         record(f"haircut sweep ({case}), ids by {name}", items=m, seconds=best[name],
                baseline=base)  # fmt: skip
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("case", ["services stop", "wide spread"])
+def test_haircut_sweep_prefetch(synth_case: dict, case: str) -> None:
+    """Issue 17.3, kept: the sweep kernel prefetches the next edges' per-address state
+    (:mod:`tracer.kernels.prefetch`). Today's ``propagate`` against the base revision's
+    (``TRACER_BENCH_BASE``, default ``afef16e``, the kernels before prefetch) on the same synth
+    arrays, alternating, best of ``ROUNDS``; CPU seconds (user + sys) beside wall time, since a
+    shared machine inflates wall time. Results must be bit-identical. Prints one line per side.
+    Run: ``python -m pytest -m bench -p no:cacheprovider -s benchmarks/test_bench_layout.py
+    -k prefetch``."""
+    e = synth_case
+    n = e["n_nodes"]
+    src, dst, amount, ts = e["src"], e["dst"], e["amount"], e["ts"]
+    role, seed = case_roles(e, case)
+    old = kernels_at(os.environ.get("TRACER_BENCH_BASE", "afef16e"))
+    old_taint = importlib.import_module(f"{old.__name__}.taint")
+    sides = {"base": old_taint.propagate, "prefetch": propagate}
+    got = {k: fn(src, dst, amount, ts, seed, role) for k, fn in sides.items()}  # warm-up
+    for field in ("balance", "taint", "inflow", "hops", "first_ts", "edge_taint", "edge_hop"):
+        np.testing.assert_array_equal(getattr(got["prefetch"], field), getattr(got["base"], field))
+    np.testing.assert_array_equal(got["prefetch"].stats, got["base"].stats)
+    wall = dict.fromkeys(sides, float("inf"))
+    cpu = dict.fromkeys(sides, float("inf"))
+    for _ in range(ROUNDS + 2):
+        for k, fn in sides.items():
+            w0, c0 = time.perf_counter(), _cpu()
+            fn(src, dst, amount, ts, seed, role)
+            cpu[k] = min(cpu[k], _cpu() - c0)
+            wall[k] = min(wall[k], time.perf_counter() - w0)
+    m = src.shape[0]
+    base = f"haircut sweep ({case}), in memory, kernels at base"
+    record(base, items=m, seconds=wall["base"], cpu_seconds=cpu["base"], addresses=n)
+    record(f"haircut sweep ({case}), in memory, prefetch", items=m, seconds=wall["prefetch"],
+           cpu_seconds=cpu["prefetch"], baseline=base)  # fmt: skip
+    load = os.getloadavg()[0]
+    for k in sides:
+        print(f"\n{case}: {k}: {m / cpu[k] / 1e6:.1f}M transfers/s CPU ({cpu[k]:.3f} s), "
+              f"{m / wall[k] / 1e6:.1f}M/s wall ({wall[k]:.3f} s), load {load:.1f}")

@@ -268,3 +268,51 @@ def test_case_follow_200m() -> None:
           f"  full sweep, same follow: wall {sweep:.1f} s, CPU {run_s.cpu[0]:.1f} s "
           f"({sweep / warm:.0f}x by wall, {run_s.cpu[0] / (sum(run.cpu) / 10):.0f}x by CPU) "
           f"(load {os.getloadavg()[0]:.1f})")  # fmt: skip
+
+
+TIHO_SWEEP = "case follow, one scam wallet, --model tiho: full sweep (warm)"
+TIHO_LOCAL = "case follow, one scam wallet, --model tiho: local engine (warm)"
+TIHO_FIRST = "case follow, one scam wallet, --model tiho: local, first question (tx numbers)"
+
+
+@pytest.mark.bench
+def test_case_follow_tiho_local_vs_sweep(case: dict) -> None:
+    """TIHO (issue 17.1, h-tiho): the same scam-wallet follow under ``--model tiho`` on the
+    local engine and on the full sweep, alternating in the same run (wall and CPU seconds).
+    The first local question of a session also pays :func:`tx_numbers` (one pass over the
+    ``tx_hash`` column, kept per graph); the sweep pays it on every run."""
+    import time
+
+    from tracer.analysis import local_colours
+
+    ws, scam = case["ws"], case["scam"]
+    local_colours._TX.clear()  # the first question of a session
+    w0, c0 = time.perf_counter(), time.process_time()
+    first = follow(ws, [scam], model="tiho")
+    first_wall, first_cpu = time.perf_counter() - w0, time.process_time() - c0
+    assert first.options["engine"] == "local", first.options["engine_reason"]
+    runs: dict[str, list[tuple[float, float]]] = {"local": [], "sweep": []}
+    docs = {}
+    for _ in range(3):
+        for engine in ("sweep", "local"):
+            w0, c0 = time.perf_counter(), time.process_time()
+            r = follow(ws, [scam], model="tiho", engine=engine)
+            runs[engine].append((time.perf_counter() - w0, time.process_time() - c0))
+            assert r.options["engine"] == engine
+            docs[engine] = follow_json(r)
+    _same(docs["local"], docs["sweep"])  # the same document
+    for _ in range(7):  # more warm local rounds (each is short)
+        w0, c0 = time.perf_counter(), time.process_time()
+        follow(ws, [scam], model="tiho", engine="local")
+        runs["local"].append((time.perf_counter() - w0, time.process_time() - c0))
+    mean = {k: (sum(w for w, _ in v) / len(v), sum(c for _, c in v) / len(v))
+            for k, v in runs.items()}  # fmt: skip
+    record(TIHO_SWEEP, items=case["n"], seconds=mean["sweep"][0], cpu=mean["sweep"][1])
+    record(TIHO_LOCAL, items=case["n"], seconds=mean["local"][0], cpu=mean["local"][1],
+           baseline=TIHO_SWEEP)  # fmt: skip
+    record(TIHO_FIRST, items=case["n"], seconds=first_wall, cpu=first_cpu, baseline=TIHO_SWEEP)
+    print(f"\ntiho case follow on {case['n']:,} transfers: local {mean['local'][0] * 1e3:.1f} ms "
+          f"wall / {mean['local'][1] * 1e3:.1f} ms CPU, sweep {mean['sweep'][0] * 1e3:.0f} ms "
+          f"wall / {mean['sweep'][1] * 1e3:.0f} ms CPU, {mean['sweep'][0] / mean['local'][0]:.1f}x "
+          f"faster; first local question {first_wall:.2f} s wall / {first_cpu:.2f} s CPU"
+          )  # fmt: skip

@@ -34,7 +34,7 @@ def test_streamed_sweep(model: str) -> None:
     mem = sweep("memory", model)
     streamed = sweep("stream", model)
     assert streamed["traced"] == pytest.approx(mem["traced"], rel=1e-12)
-    assert streamed["tainted_transfers"] == mem["tainted_transfers"]
+    assert streamed["kept_for_paths"] == mem["kept_for_paths"]
     base = f"{model} sweep in memory (synth)"
     record(base, items=mem["transfers"], seconds=mem["seconds"],
            peak_rss_mib=mem["peak_rss_mib"])  # fmt: skip

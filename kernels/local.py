@@ -25,8 +25,8 @@ sender state) — the tests compare them with hypothesis. Two figures are global
 ``OVERDRAFT_AMOUNT``) and the count of selected edges; :func:`prior_pass` computes them once per
 selection (the caller caches them). Balances of addresses never reached stay 0 here.
 
-TIHO (transaction groups need every output's transaction) and per-source colours are not done
-here: the caller runs the full sweep for them.
+TIHO (transaction groups) and per-source colours run on :mod:`.local_colours`, which shares
+this module's heap and activation helpers.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ import numpy as np
 from ._jit import njit
 from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
+from .prefetch import AHEAD, prefetch
 from .rules import (
     BEYOND,
     CLEAN_FIRST,
@@ -99,6 +100,7 @@ __all__ = [
     "TaintResult",
     "clean_first_rule",
     "haircut_rule",
+    "path_edges",
     "poison_rule",
     "propagate",
     "sweep_chunk",
@@ -106,6 +108,9 @@ __all__ = [
     "tx_groups",
 ]  # fmt: skip
 
+
+#: the second prefetch stage's distance (see the loop head of :func:`_sweep_kernel`)
+HALF = AHEAD // 2
 
 # The scalar steps every sweep shares (the rule dispatch, unknown prior funds) are
 # ``inline="always"`` helpers in :mod:`.rules`: numba folds them into each loop at no cost.
@@ -121,7 +126,7 @@ __all__ = [
 # The counters live in locals too and are stored to ``stats`` once at the end.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sweep_kernel(tr, seed, p, a, out, grp):
     """Poison, haircut, taint-first, clean-first and TIHO: O(1) state per address.
 
@@ -142,7 +147,23 @@ def _sweep_kernel(tr, seed, p, a, out, grp):
     beyond = stats[BEYOND]
     n_over = stats[OVERDRAFTS]
     over = stats[OVERDRAFT_AMOUNT]
-    for e in range(src.shape[0]):
+    n_e = src.shape[0]
+    for e in range(n_e):
+        # prefetch (hints only, see .prefetch): both endpoints' state AHEAD edges early; at
+        # half the distance, when that sender holds taint, the receiver's taint state as well
+        f = e + AHEAD
+        if f < n_e:
+            prefetch(bt, src[f])
+            prefetch(bt, dst[f])
+            prefetch(role, src[f])
+        f = e + HALF
+        if f < n_e and bt[src[f], 1] > 0.0:
+            w = dst[f]
+            prefetch(inflow, w)
+            prefetch(hops, w)
+            prefetch(first_ts, w)
+            prefetch(role, w)
+            prefetch(hops, src[f])
         u = src[e]
         v = dst[e]
         x = amount[e]
@@ -214,7 +235,7 @@ def _sweep_kernel(tr, seed, p, a, out, grp):
     stats[OVERDRAFT_AMOUNT] = over
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _colour_kernel(tr, seed, p, a, out, col):
     """:func:`_sweep_kernel` (poison, haircut, taint-first, clean-first) with one taint colour
     per source (``--by-source``): the same totals, plus who the taint came from.
@@ -240,7 +261,23 @@ def _colour_kernel(tr, seed, p, a, out, col):
     beyond = stats[BEYOND]
     n_over = stats[OVERDRAFTS]
     over = stats[OVERDRAFT_AMOUNT]
-    for e in range(src.shape[0]):
+    n_e = src.shape[0]
+    for e in range(n_e):
+        f = e + AHEAD  # prefetch as in _sweep_kernel, plus the sender's colours
+        if f < n_e:
+            prefetch(bt, src[f])
+            prefetch(bt, dst[f])
+            prefetch(role, src[f])
+        f = e + HALF
+        if f < n_e and bt[src[f], 1] > 0.0:
+            w = dst[f]
+            prefetch(inflow, w)
+            prefetch(hops, w)
+            prefetch(first_ts, w)
+            prefetch(role, w)
+            prefetch(hops, src[f])
+            prefetch(tc, src[f])
+            prefetch(tc, w)
         u = src[e]
         v = dst[e]
         x = amount[e]
@@ -469,6 +506,23 @@ class ColourState:
         self.stats = np.zeros((k, 3), dtype=np.float64)
 
 
+@njit(cache=True, nogil=True)
+def _check_edges(src, dst, amount, n_nodes):  # type: ignore[no-untyped-def]
+    """0 when every id is a row of the state and every amount finite and >= 0; else 1 (an id
+    out of range) or 2 (an amount). One pass over the three arrays instead of numpy's six
+    (min, max of each id column, isfinite, >=, and, all), which cost a sixth of the sweep."""
+    bad_amount = False
+    for e in range(src.shape[0]):
+        u = src[e]
+        v = dst[e]
+        if u < 0 or u >= n_nodes or v < 0 or v >= n_nodes:
+            return 1
+        x = amount[e]
+        if not x >= 0.0 or x == np.inf:  # NaN fails every comparison
+            bad_amount = True
+    return 2 if bad_amount else 0
+
+
 class ChunkResult:
     """Per-edge outputs of one chunk (indexed like the chunk's arrays)."""
 
@@ -509,10 +563,10 @@ def sweep_chunk(
         raise ValueError("src, dst, amount, ts and seed must have the same length")
     n_nodes = state.n_nodes
     if check and n_edges:
-        hi, lo = max(int(src.max()), int(dst.max())), min(int(src.min()), int(dst.min()))
-        if hi >= n_nodes or lo < 0:
+        bad = _check_edges(src, dst, amount, n_nodes)
+        if bad == 1:
             raise ValueError("node id out of range of role")
-        if not np.all(np.isfinite(amount) & (amount >= 0.0)):
+        if bad == 2:
             raise ValueError("amounts must be finite and non-negative")
     out = ChunkResult(n_edges, record)
     code = state.code
@@ -607,3 +661,38 @@ def propagate(
                        max_lots=max_lots)  # fmt: skip
     chunk = sweep_chunk(state, src, dst, amount, ts, seed, tx_id=tx_id, record=record)
     return TaintResult(state, chunk)
+
+
+@njit(cache=True, nogil=True)
+def _path_edges_kernel(dst, taint, role, best, keep):  # type: ignore[no-untyped-def]
+    for e in range(dst.shape[0]):
+        v = dst[e]
+        t = taint[e]
+        if role[v] == SINK:
+            keep[e] = True
+        elif t > best[v]:
+            best[v] = t
+            keep[e] = True
+
+
+def path_edges(
+    dst: np.ndarray, taint: np.ndarray, role: np.ndarray, best: np.ndarray
+) -> np.ndarray:
+    """Which tainted edges (in processing order, chunk after chunk) the strongest-path search
+    can ever use: every edge into a sink (a path's last step), and into any other node only an
+    edge carrying more taint than every earlier one into it (``best[node]``, the running
+    maximum, updated in place; start it at 0).
+
+    Why that is enough: a path steps back from node ``v`` at edge ``cur`` to the largest tainted
+    edge into ``v`` before ``cur`` (ties: the earliest). That edge beats every earlier edge into
+    ``v``, so it is a record in the above sense; and an edge that is not a record loses to an
+    earlier record of at least its taint for every ``cur`` after it. Keeping the records keeps
+    every answer, and the order of what is kept is the processing order. Sends from sinks are
+    never tainted, so a path never steps back into a sink past its first step.
+    """
+    keep = np.zeros(dst.shape[0], dtype=np.bool_)
+    if dst.shape[0]:
+        _path_edges_kernel(np.ascontiguousarray(dst, dtype=np.int32),
+                           np.ascontiguousarray(taint, dtype=np.float64),
+                           role, best, keep)  # fmt: skip
+    return keep

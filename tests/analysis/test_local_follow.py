@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -349,6 +350,226 @@ def test_rows_from_the_touched_addresses_equal_the_sweep_with_entities(made) -> 
         swp = follow(ws, [p["scam"]], sel, entities=ent, engine="sweep")
         assert _doc(loc) == _doc(swp)
         assert loc.reached.height > 0
+
+
+# -- TIHO and per-source colours on the local engine (tracer.analysis.local_colours) -------------
+
+
+class _TxWs(_Ws):
+    """:class:`_Ws` plus the transaction hash of each edge (what the TIHO sweep reads)."""
+
+    def __init__(self, graph: object, hashes: list[str]) -> None:
+        super().__init__(graph)
+        self._hashes = hashes
+
+    def rows(self, edges: np.ndarray, columns: list[str]) -> pl.DataFrame:
+        assert columns == ["tx_hash"]
+        return pl.DataFrame({"tx_hash": [self._hashes[int(e)] for e in edges]},
+                            schema={"tx_hash": pl.String})  # fmt: skip
+
+
+@st.composite
+def grouped_cases(draw: st.DrawFn) -> SimpleNamespace:
+    """:func:`cases` under TIHO (few transaction hashes, so senders often have several outputs
+    in one transaction) or with one taint colour per source (the colour models)."""
+    c = draw(cases())
+    m = c.graph.n_edges
+    c.hashes = [f"0x{h:02x}" for h in draw(st.lists(st.integers(0, 5), min_size=m, max_size=m))]
+    c.by_source = draw(st.booleans())
+    if c.by_source:
+        from tracer.analysis.by_source import COLOUR_MODELS, source_colours
+
+        c.model = draw(st.sampled_from(COLOUR_MODELS))
+        c.colours = source_colours(c.role, np.flatnonzero(c.role == SOURCE).astype(np.int32))
+    else:
+        c.model = "tiho"
+        c.colours = None
+    return c
+
+
+def both_grouped(c: SimpleNamespace, ledger: bool = True) -> tuple[tuple, tuple]:
+    from tracer.analysis.local_colours import tx_numbers
+
+    ws = _TxWs(c.graph, c.hashes)
+    sweep = trace_edges(ws, c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger,
+                        colours=c.colours)  # fmt: skip
+    tx = tx_numbers(ws, c.graph) if c.model == "tiho" else None
+    local = trace_local(c.graph, c.token_ids, c.role, c.sel, model=c.model,  # type: ignore[arg-type]
+                        backward=c.backward, entities=c.rep, ledger=ledger, budget=False,
+                        tx=tx, colours=c.colours)  # fmt: skip
+    assert local is not None
+    return sweep, local
+
+
+def assert_same_colours(sweep: tuple, local: tuple) -> None:
+    s_col, l_col = sweep[0].colours, local[0].colours
+    assert (s_col is None) == (l_col is None)
+    if s_col is not None:
+        # the same float operations in the same order: bit for bit
+        np.testing.assert_array_equal(l_col.cin, s_col.cin)
+        np.testing.assert_array_equal(l_col.stats, s_col.stats)
+        np.testing.assert_array_equal(l_col.tc, s_col.tc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_cases(), st.booleans())
+def test_local_tiho_and_by_source_equal_the_sweep(c: SimpleNamespace, ledger: bool) -> None:
+    """TIHO and per-source colours, local == sweep: both directions, windows, dust, hop limit,
+    sinks, pass-through, entities on/off, ledger on/off, bit for bit (colours included)."""
+    sweep, local = both_grouped(c, ledger=ledger)
+    if not ledger:  # the sweep keeps only the tainted edges paths can use (path_keep.py)
+        local = (local[0], path_edges(c.role, local[1]), local[2])
+    assert_same(c, sweep, local)
+    assert_same_colours(sweep, local)
+
+
+def path_edges(role: np.ndarray, tainted: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the sweep keeps of these tainted edges without the ledger (every sink inflow and
+    each wallet's rising inflows): the local engine returns every tainted edge, and
+    ``follow`` draws the same paths from either (tests/kernels/test_taint_paths.py)."""
+    from tracer.analysis.path_keep import PathEdges
+
+    keep = PathEdges(role, None)
+    keep.add(tainted["src"], tainted["dst"], tainted["taint"], tainted["index"])
+    return keep.result()
+
+
+ETL = Path(__file__).resolve().parents[2] / "fixtures" / "ethereum_etl" / "blocks_17173049_17173050"
+
+
+@pytest.fixture(scope="module")
+def etl() -> Workspace:
+    """Two real Ethereum mainnet blocks (ethereum-etl export): senders with several token
+    outputs inside one transaction (routers, pools), which is what TIHO groups."""
+    ws, _ = Workspace.in_memory([ETL / "expected_token_transfers.json"])
+    return ws
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_tiho_on_real_multi_output_transactions_through_both_engines(etl, direction) -> None:  # type: ignore[no-untyped-def]
+    """Whoever paid a sender of a multi-output transaction in two real mainnet blocks (forward)
+    or received from it (backward), followed under TIHO over every asset: the local engine
+    gives the sweep's document and ledger, bit for bit, and some of those runs carry taint
+    through a transaction group (two tainted outputs of one sender in one transaction)."""
+    t = etl.transfers().with_row_index("e")
+    multi = (t.filter(pl.col("asset").is_not_null())
+             .group_by("tx_hash", "src", "token").agg(pl.len().alias("n"))
+             .filter(pl.col("n") > 1))  # fmt: skip
+    end, other = ("dst", "src") if direction == "forward" else ("src", "dst")
+    who = sorted(set(t.join(multi.select(pl.col("src").alias(end), "token"),
+                            on=[end, "token"])[other].to_list()))  # fmt: skip
+    assert len(who) >= 5
+    sel = Selection(assets="all")
+    through_groups = 0
+    for w in who:
+        loc = follow(etl, [w], sel, model="tiho", engine="local", ledger=True,
+                     direction=direction)  # fmt: skip
+        swp = follow(etl, [w], sel, model="tiho", engine="sweep", ledger=True,
+                     direction=direction)  # fmt: skip
+        assert loc.options["engine"] == "local" and swp.options["engine"] == "sweep"
+        assert _doc(loc) == _doc(swp)
+        assert loc.ledger is not None and swp.ledger is not None
+        assert loc.ledger.equals(swp.ledger)
+        sender = "src" if direction == "forward" else "dst"
+        steps = loc.ledger.filter(~pl.col("is_seed"))
+        through_groups += steps.group_by("tx_hash", sender, "token").len()["len"].max() or 0 > 1
+    assert through_groups > 0
+
+
+def test_by_source_on_real_blocks_through_both_engines(tmp_path: Path) -> None:
+    """The ten busiest senders of the real blocks followed together with a per-source split
+    (every colour model, every asset), the ten busiest receivers labelled as exchanges:
+    local == sweep, by_source frame included."""
+    from tracer.analysis.by_source import COLOUR_MODELS
+    from tracer.sources.labels import read_labels
+
+    ws0, _ = Workspace.in_memory([ETL / "expected_token_transfers.json"])
+    t = ws0.transfers()
+    busiest = (t.group_by("src").len().sort(["len", "src"], descending=True)["src"]
+               .head(10).to_list())  # fmt: skip
+    sinks = (t.filter(~pl.col("dst").is_in(busiest)).group_by("dst").len()
+             .sort(["len", "dst"], descending=True)["dst"].head(10).to_list())  # fmt: skip
+    csv = tmp_path / "labels.csv"
+    pl.DataFrame({"address": sinks, "name": [f"Exchange {i}" for i in range(len(sinks))],
+                  "category": ["exchange"] * len(sinks)}).write_csv(csv)  # fmt: skip
+    etl, _ = Workspace.in_memory([ETL / "expected_token_transfers.json"], [read_labels(csv)])
+    for model in COLOUR_MODELS:
+        kw = {"model": model, "by_source": True}
+        loc = follow(etl, busiest, Selection(assets="all"), engine="local", **kw)  # type: ignore[arg-type]
+        swp = follow(etl, busiest, Selection(assets="all"), engine="sweep", **kw)  # type: ignore[arg-type]
+        assert loc.by_source is not None and swp.by_source is not None
+        assert loc.by_source.height > 0
+        assert loc.by_source.equals(swp.by_source)
+        assert _doc(loc) == _doc(swp)
+
+
+def test_synth_tiho_and_by_source_default_to_local(made) -> None:
+    """On a stored synth workspace (Parquet partitions and graph cache) a TIHO case and a
+    multi-source per-source split run locally by default and give the sweep's documents."""
+    ws, summary = made
+    scams = [p["scam"] for p in summary["patterns"]]
+    sel = Selection(max_hops=summary["patterns"][0]["hops"])
+    loc = follow(ws, scams[:1], sel, model="tiho", ledger=True)
+    assert loc.options["engine"] == "local", loc.options["engine_reason"]
+    swp = follow(ws, scams[:1], sel, model="tiho", ledger=True, engine="sweep")
+    assert _doc(loc) == _doc(swp) and loc.traced_total > 0
+    assert loc.ledger is not None and swp.ledger is not None and loc.ledger.equals(swp.ledger)
+    loc = follow(ws, scams[:3], sel)  # several sources: by_source by default
+    assert loc.options["by_source"] and loc.options["engine"] == "local"
+    swp = follow(ws, scams[:3], sel, engine="sweep")
+    assert loc.by_source is not None and swp.by_source is not None
+    assert loc.by_source.height > 0 and loc.by_source.equals(swp.by_source)
+    assert _doc(loc) == _doc(swp)
+
+
+def test_tx_numbers_are_equal_iff_the_hashes_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transaction numbers TIHO groups by: equal exactly when the hashes are equal, also
+    when two hashes collide (then the dense rank is used)."""
+    from tracer.analysis import local_colours
+
+    hashes = pl.Series("tx_hash", ["0xa", "0xb", "0xa", "0xc", "0xb", "0xa"])
+    want = np.equal.outer(hashes.to_numpy(), hashes.to_numpy())
+    got = local_colours._numbers(hashes)
+    assert (np.equal.outer(got, got) == want).all()
+    # every string hashing alike: the check sees the collision and ranks instead
+    monkeypatch.setattr(pl.Series, "hash", lambda self: pl.Series(np.zeros(len(self), np.uint64)))
+    got = local_colours._numbers(hashes)
+    assert (np.equal.outer(got, got) == want).all()
+
+
+def test_tiho_on_disk_numbers_transactions_from_the_case_index(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The same real blocks ingested into an on-disk workspace (which writes the case index):
+    the local engine's transaction numbers come from the index's 32-byte hashes
+    (tracer.store.tx_keys), without decoding the tx_hash column, and group exactly as the
+    texts do; TIHO through both engines still gives the same document and ledger."""
+    from tracer.analysis import local_colours
+
+    Workspace.open(tmp_path / "ws", create=True).ingest([ETL / "expected_token_transfers.json"])
+    ws = Workspace.open(tmp_path / "ws")
+    graph = ws.graph()
+    local_colours._TX.clear()
+    read = []
+    rows = ws.rows
+    monkeypatch.setattr(ws, "rows", lambda e, c=None: read.append(c) or rows(e, c))
+    tx = local_colours.tx_numbers(ws, graph)
+    assert ["tx_hash"] not in read  # from the index
+    texts = rows(np.arange(graph.n_edges), ["tx_hash"])["tx_hash"].to_list()
+    first: dict[str, int] = {}
+    for t, k in zip(texts, tx.tolist(), strict=True):
+        assert first.setdefault(t, k) == k
+    assert len(set(first.values())) == len(first)  # equal iff the texts are equal
+    assert len(first) < len(texts)  # the blocks do have multi-transfer transactions
+    t = ws.transfers()
+    sender = t.group_by("tx_hash", "src").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
+    payer = t.join(sender.select(pl.col("src").alias("dst")), on="dst")["src"].unique().sort()
+    sel = Selection(assets="all")
+    for w in payer.to_list()[:5]:
+        loc = follow(ws, [w], sel, model="tiho", engine="local", ledger=True)
+        swp = follow(ws, [w], sel, model="tiho", engine="sweep", ledger=True)
+        assert _doc(loc) == _doc(swp)
+        assert loc.ledger is not None and swp.ledger is not None
+        assert loc.ledger.equals(swp.ledger)
 
 
 # -- reused state buffers, lazy address dictionary, stored figures (issue 17, h-case2) -------

@@ -112,3 +112,41 @@ def test_streamed_exposure_equals_in_memory(small_groups_ws, model: str) -> None
     )
     mem, streamed = mem.frame, streamed.frame
     assert mem.height > 100 and mem.equals(streamed)
+
+
+@pytest.mark.parametrize("every", [True, False])
+def test_streamed_chunks_leave_out_and_count_unknown_decimals(small_groups_ws, monkeypatch,
+                                                              every: bool) -> None:  # fmt: skip
+    """Rows whose amount is unknown (NaN: token without decimals) are kept out and counted,
+    whether every token is asked (the path that skips the per-row token lookup) or some."""
+    from tracer.graph import stream
+
+    ws, _ = small_groups_ws
+    real = stream.edge_arrays
+
+    def with_nan(table):  # type: ignore[no-untyped-def]
+        a = real(table)
+        a["amount"] = a["amount"].copy()
+        a["amount"][::7] = np.nan  # every 7th row of each group
+        return a
+
+    monkeypatch.setattr(stream, "edge_arrays", with_nan)
+    tokens = ws.nodes().tokens["token_id"].to_numpy()
+    asked = tokens if every else tokens[:1]
+    sels = list(stream.selected_chunks(ws, asked, stream=True))
+    reader = ws.parts()
+    assert reader is not None
+    whole = with_nan(reader.read_all(partitions.EDGE_COLUMNS))
+    # the same rows, found over the whole table: every 7th row from each group's first
+    nan_rows = np.concatenate([
+        np.arange(int(s), int(s) + g.rows)[::7] for s, g in zip(reader.starts, reader.groups,
+                                                                strict=False)
+    ])  # fmt: skip
+    is_nan = np.zeros(reader.num_rows, dtype=bool)
+    is_nan[nan_rows] = True
+    chosen = np.isin(whole["token_id"], asked)
+    want = np.flatnonzero(chosen & ~is_nan)
+    got = np.concatenate([s.index for s in sels])
+    np.testing.assert_array_equal(got, want)
+    assert sum(s.excluded_unknown for s in sels) == int(np.count_nonzero(chosen & is_nan)) > 0
+    np.testing.assert_array_equal(np.concatenate([s.src for s in sels]), whole["src"][want])

@@ -161,3 +161,63 @@ def test_month_groups_of_sorted_rows_are_the_month_filters(us: list[int], ordere
 def test_constant_is_one_distinct_non_null_value(values: list) -> None:
     s = pl.Series(values, dtype=pl.String)
     assert _constant(s) == (len(values) == 0 or (None not in values and len(set(values)) == 1))
+
+
+def _constant_columns(rows: pl.DataFrame) -> set[str]:
+    return {c for c in rows.columns if _constant(rows[c])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(transfer_rows())
+def test_known_constants_give_what_comparing_every_row_gives(rows: pl.DataFrame) -> None:
+    """Naming the columns already proven constant (the spool's, once per run) changes nothing
+    in the steps that would otherwise compare every row."""
+    known = _constant_columns(rows)
+    assert _first_arrivals(rows, known).equals(_first_arrivals(rows))
+    a, b = _endpoint_codes(rows, known), _endpoint_codes(rows)
+    assert a[0].tolist() == b[0].tolist() and a[1].equals(b[1])
+    meta = rows.select("chain", "token").with_columns(
+        pl.lit("USDT").alias("asset"), pl.lit(6, pl.Int16).alias("decimals"))
+    tokens = meta.unique(maintain_order=True).with_row_index("token_id").with_columns(
+        pl.col("token_id").cast(pl.Int32))
+    known = _constant_columns(meta)
+    assert _token_ids(meta, tokens, known).tolist() == _token_ids(meta, tokens).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(transfer_rows(), min_size=1, max_size=4), st.integers(0, 2))
+def test_spool_constants_are_the_columns_constant_over_every_row(
+    batches: list[pl.DataFrame], flush_below: int
+) -> None:
+    """The spool's constants are exactly the candidate columns with one non-null value over all
+    rows added (across batches and files, whether spooled to disk or held), and its token
+    list equals the one read from the rows."""
+    import tempfile
+    from pathlib import Path
+
+    import tracer.store.append as ap
+
+    old = ap.SPOOL_MEMORY_ROWS
+    ap.SPOOL_MEMORY_ROWS = flush_below + 1  # some batches go to disk
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            spool = ap.Spool(Path(d))
+            batches = [b.with_columns(pl.lit("USDT").alias("asset"),
+                                      pl.lit(6, pl.Int16).alias("decimals")) for b in batches]
+            for i, b in enumerate(batches):
+                spool.add(b, i % 2)
+            added = [b.with_columns(pl.lit(i % 2, pl.Int32).alias("_file"))
+                     for i, b in enumerate(batches) if b.height]  # fmt: skip
+            if not added:
+                assert spool.constant == {}
+                return
+            every = pl.concat(added)
+            want = {c: every[c][0] for c in ap.CONSTANT_CANDIDATES
+                    if c in every.columns and _constant(every[c])}  # fmt: skip
+            assert spool.constant == want
+            cols = ["chain", "token", "asset", "decimals"]
+            general = every.select(cols).unique().sort(cols, nulls_last=True)
+            assert spool.tokens().sort(cols, nulls_last=True).equals(general)
+            spool.remove()
+    finally:
+        ap.SPOOL_MEMORY_ROWS = old

@@ -41,6 +41,7 @@ from tracer.analysis.local_follow import (
     marked,
     with_role,
 )
+from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
 from tracer.core.errors import UsageError
@@ -358,7 +359,7 @@ def sweep_groups(
             res, tainted, c = got or trace_edges(
                 ws, group.token_ids, setup.role, setup.selection, model=setup.model,
                 backward=setup.backward, entities=setup.rep, ledger=ledger, on_chunk=advance,
-                colours=setup.colours,
+                colours=setup.colours, top_paths=top_paths,
             )  # fmt: skip
             swept.counts.merge(c)
             # local: only the tainted receivers and the sources can hold a figure
@@ -571,11 +572,15 @@ def trace_edges(
     ledger: bool = False,
     on_chunk: Advance | None = None,
     colours: SourceColours | None = None,
+    all_tainted: bool = False,
+    top_paths: int | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts]:
     """The sweep behind :func:`follow`: every selected edge once, in (reversed) chain order.
 
-    Returns the final per-address state, the tainted edges only (``src, dst, taint, index``
-    and, with ``ledger``, their hop and the sender's state before each) in processing order,
+    Returns the final per-address state, the tainted edges (``src, dst, taint, index``
+    and, with ``ledger``, their hop and the sender's state before each) in processing order:
+    with ``ledger`` or ``all_tainted`` every one, else those the strongest paths (``top_paths``
+    per sink; ``None``: every sink inflow) can use (:mod:`tracer.analysis.path_keep`),
     and what the selection held (:class:`SweepCounts`: why a trace may find nothing).
     ``colours`` (``--by-source``): one taint colour per source, in the same sweep.
     Memory: O(addresses) + one chunk + the tainted edges, whatever the chain's length when
@@ -587,6 +592,8 @@ def trace_edges(
                        colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = spec.window_us()
     kept: list[dict[str, np.ndarray]] = []
+    # without the ledger the tainted edges serve the strongest paths only: keep what they use
+    paths = None if ledger or all_tainted else PathEdges(role, top_paths)
     counts = SweepCounts()
     chunks = selected_chunks(
         workspace, token_ids, stream=stream, reverse=backward,
@@ -615,13 +622,16 @@ def trace_edges(
             state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
         )
         hit = np.flatnonzero(out.edge_taint > 0)
+        if paths is not None:
+            paths.add(k_src[hit], k_dst[hit], out.edge_taint[hit], k_idx[hit])
+            continue
         kept.append({
             "src": k_src[hit], "dst": k_dst[hit], "taint": out.edge_taint[hit],
             "index": k_idx[hit],
             **({"hop": out.edge_hop[hit], "bal_before": out.bal_before[hit],
                 "taint_before": out.taint_before[hit]} if ledger else {}),
         })  # fmt: skip
-    return state, _concat(kept), counts
+    return state, _concat(kept) if paths is None else paths.result(), counts
 
 
 def _entity_labels(

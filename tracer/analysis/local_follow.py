@@ -26,10 +26,11 @@ from __future__ import annotations
 import hashlib
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tracer.analysis.local_colours import run_colour_kernel, tx_numbers
 from tracer.analysis.local_state import take_state
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
@@ -50,9 +51,20 @@ from tracer.kernels.local import (
     overdraft_totals,
     prior_pass,
 )
-from tracer.kernels.taint import NORMAL, OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
+from tracer.kernels.taint import (
+    NORMAL,
+    OVERDRAFT_AMOUNT,
+    OVERDRAFTS,
+    SINK,
+    SOURCE,
+    TIHO,
+    SweepState,
+)
 from tracer.store.graph_cache import TransferGraph
 from tracer.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from tracer.analysis.by_source import SourceColours
 
 _Z64 = np.zeros(0, dtype=np.int64)
 _Z32 = np.zeros(0, dtype=np.int32)
@@ -74,11 +86,7 @@ def unavailable(model: str, stream: bool, has_colours: bool) -> str | None:
     """Why the local engine cannot run this request (None: it can)."""
     if stream:
         return "the selection is streamed (no graph cache)"
-    if model == "tiho":
-        return "tiho groups each transaction's outputs: the full sweep runs it"
-    if has_colours:
-        return "the per-source split (by_source) runs on the full sweep"
-    return None
+    return None  # tiho and by_source colours: tracer.analysis.local_colours
 
 
 @dataclass
@@ -229,6 +237,8 @@ def trace_local(
     budget: bool,
     workspace: Workspace | None = None,
     marked: np.ndarray | None = None,
+    tx: np.ndarray | None = None,
+    colours: SourceColours | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None:
     """What :func:`~tracer.analysis.follow.trace_edges` returns, from the tainted subgraph.
 
@@ -237,13 +247,22 @@ def trace_local(
     runs the full sweep. Without it the run always completes (forced ``engine="local"``).
     ``marked``: every node whose role is not NORMAL (sources, sinks, pass-through; more is
     fine): the sources and sinks are then found among them, not by a pass over ``role``.
+    ``tx`` (TIHO: :func:`~tracer.analysis.local_colours.tx_numbers`) and ``colours``
+    (by_source) run :mod:`tracer.analysis.local_colours`' kernel.
     """
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
     pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
-    state, slot = take_state(role, model=model, min_amount=selection.min_amount,
-                             max_hops=selection.max_hops,
-                             fill=None if workspace is None else workspace.minus_ones)  # fmt: skip
+    plain = colours is None and model != "tiho"
+    if plain:  # the local kernel writes only touched entries: reused buffers (local_state)
+        state, slot = take_state(role, model=model, min_amount=selection.min_amount,
+                                 max_hops=selection.max_hops,
+                                 fill=None if workspace is None else workspace.minus_ones)
+    else:  # the colour kernel (TIHO, by_source): a state of its own, as the sweep's
+        slot = None
+        state = SweepState(role, model=model, min_amount=selection.min_amount,
+                           max_hops=selection.max_hops,
+                           colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
     max_events = int(SPREAD * pri.selected) if budget else -1
@@ -263,9 +282,16 @@ def trace_local(
     sources = with_role(role, SOURCE, marked).astype(np.int32)
     out = new_out(bool(ledger))
     a = state.arrays
-    (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
-     n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
-                           a.beyond_from, a.stats, q, pool_end, out)  # fmt: skip
+    if state.code == TIHO or colours is not None:
+        if state.code == TIHO and tx is None:
+            raise ValueError("the tiho model needs tx (tracer.analysis.local_colours.tx_numbers)")
+        lot_amt, lot_tnt, longest = q.amt, q.tnt, 0
+        o_edge, o_taint, o_hop, o_bal, o_tb, n_out = run_colour_kernel(g, params, state,
+                                                                       sources, tx, out)
+    else:
+        (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
+         n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
+                               a.beyond_from, a.stats, q, pool_end, out)  # fmt: skip
     counts_arr = out.counts
     n = int(n_out)
     edge = o_edge[:n]
@@ -311,12 +337,15 @@ def local_first(
             raise UsageError(f"engine 'local' cannot run this follow: {why}")
         return None, EngineChoice("sweep", why)
     rep = None if setup.rep is None else np.ascontiguousarray(setup.rep, dtype=np.int32)
-    note = _precomputed(setup.workspace, _prior(setup.workspace.graph(), token_ids,
-                                                setup.backward, rep, setup.workspace))  # fmt: skip
+    graph = setup.workspace.graph()
+    note = _precomputed(setup.workspace, _prior(graph, token_ids, setup.backward, rep,
+                                                setup.workspace))  # fmt: skip
     got = trace_local(
-        setup.workspace.graph(), token_ids, setup.role, setup.selection, model=setup.model,
+        graph, token_ids, setup.role, setup.selection, model=setup.model,
         backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
         workspace=setup.workspace, marked=marked(setup),
+        tx=tx_numbers(setup.workspace, graph) if setup.model == "tiho" else None,
+        colours=setup.colours,
     )  # fmt: skip
     if got is None:
         return None, EngineChoice(

@@ -68,17 +68,22 @@ def node_labels(
             schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
                     "source": pl.String, "confidence": pl.String}
         )  # fmt: skip
-    nodes = graph.addresses if nodes is None else nodes
     with_chain = labels.filter(pl.col("chain").is_not_null())
     any_evm = labels.filter(pl.col("chain").is_null()).drop("chain")
+    # First the few nodes whose address carries any label (a semi join: the hash table holds
+    # the labels' addresses). Filtering or joining the whole dictionary instead copied it:
+    # 2.6x its size at peak (175 MiB over a 67 MiB dictionary of 1.7M addresses; the 200M
+    # workspace's is about 1 GB), for a result of a few thousand rows.
+    wanted = pl.concat([with_chain.select("address"), any_evm.select("address")]).unique()
+    nodes = (graph.addresses if nodes is None else nodes).lazy().join(
+        wanted.lazy(), on="address", how="semi").collect()  # fmt: skip
     evm_chains = [c for c in nodes["chain"].unique().to_list() if is_evm(c)]
-    evm_nodes = nodes.filter(pl.col("chain").is_in(evm_chains))
     joined = pl.concat(
         [
             nodes.join(with_chain, on=["chain", "address"], how="inner"),
-            evm_nodes.join(any_evm, on="address", how="inner").select(
-                [*nodes.columns, "name", "category", "source", "confidence"]
-            ),
+            nodes.filter(pl.col("chain").is_in(evm_chains))
+            .join(any_evm, on="address", how="inner")
+            .select([*nodes.columns, "name", "category", "source", "confidence"]),
         ]
     )
     return primary_labels(joined).select("id", "name", "category", "source", "confidence")

@@ -57,16 +57,20 @@ def selected_chunks(
     for start, table in reader.chunks(EDGE_COLUMNS, reverse=reverse):
         a = edge_arrays(table)
         nan = np.isnan(a["amount"])
-        asked = wanted[a["token_id"]]
-        unknown = int(np.count_nonzero(nan & asked))  # selected rows only
-        if every and not nan.any():
+        if every:  # every token asked: no per-row token lookup (a random gather per row)
+            unknown = int(np.count_nonzero(nan))
+            asked = None
+        else:
+            asked = wanted[a["token_id"]]
+            unknown = int(np.count_nonzero(nan & asked))  # selected rows only
+        if every and not unknown:
             sel = EdgeSelection(
                 index=np.arange(start, start + a["src"].shape[0], dtype=np.int64),
                 src=a["src"], dst=a["dst"], amount=a["amount"], ts=a["ts"],
                 excluded_unknown=0,
             )  # fmt: skip
         else:
-            keep = np.flatnonzero(asked & ~nan)
+            keep = np.flatnonzero(~nan if asked is None else asked & ~nan)
             sel = EdgeSelection(
                 index=keep.astype(np.int64) + start, src=a["src"][keep], dst=a["dst"][keep],
                 amount=a["amount"][keep], ts=a["ts"][keep], excluded_unknown=unknown,

@@ -14,6 +14,12 @@ from tracer.core.errors import UsageError
 
 #: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
 REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
+#: Parquet columns with few distinct values (dictionary-encoded).
+DICTIONARY_COLUMNS = ("chain", "asset", "direction", "category", "address_name",
+                      "address_category")  # fmt: skip
+#: Rows per Parquet row group: a reader (DuckDB, Polars) scans groups in parallel and skips
+#: them by statistics; the rows are sorted by address, so a group covers an address range.
+ROW_GROUP = 1 << 20
 
 
 def report_format(path: str) -> str:
@@ -52,4 +58,8 @@ def write_report(report: ExposureReport, path: str, command_line: list[str]) -> 
     table = report.frame.to_arrow().cast(REPORT_SCHEMA)
     table = table.replace_schema_metadata({b"tracer": json.dumps(meta, default=str).encode()})
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        # dictionaries only for the few-valued columns: on an --all report the address and
+        # exact-value columns have about as many values as rows, where building a dictionary
+        # only to drop it costs time
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=list(DICTIONARY_COLUMNS),
+                       row_group_size=ROW_GROUP)  # fmt: skip

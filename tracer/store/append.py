@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,9 @@ SPOOL_MEMORY_ROWS = 500_000
 WRITERS = 2
 #: New rows numbered and written together (bounds memory; one dictionary join per run).
 RUN_ROWS = 1_000_000
+#: Columns that hold one value in a typical export (the chain, the token, one input file):
+#: the spool proves it once per batch, so no later step compares every row again.
+CONSTANT_CANDIDATES = ("chain", "token", "asset", "decimals", "seq", "_file")
 ID_PL: dict[str, pl.DataType] = {"src_id": pl.Int32(), "dst_id": pl.Int32(), "token_id": pl.Int32()}
 #: What a partition file holds, as Polars types.
 STORED_PL: dict[str, pl.DataType] = {**dict(TRANSFER_PL.items()), **ID_PL}
@@ -190,6 +193,10 @@ class Spool:
         self.rows = 0
         self._in_memory = 0
         self._k = 0
+        #: Columns of :data:`CONSTANT_CANDIDATES` with one non-null value on EVERY spooled row
+        #: (so on any subset of them too), and that value.
+        self.constant: dict[str, Any] = {}
+        self._first: pl.DataFrame | None = None
 
     @property
     def months(self) -> set[str]:
@@ -203,10 +210,21 @@ class Spool:
         if self._in_memory + rows.height > SPOOL_MEMORY_ROWS and self._in_memory:
             self._flush()
         rows = rows.with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
+        self._note_constants(rows)
         self.rows += rows.height
         self._in_memory += rows.height
         for month, part in month_groups(rows):
             self.memory.setdefault(month, []).append(part)
+
+    def _note_constants(self, rows: pl.DataFrame) -> None:
+        """Keep in :attr:`constant` the columns still one value over all rows added so far."""
+        if self._first is None:
+            self._first = rows.head(1)
+            self.constant = {c: rows[c][0] for c in CONSTANT_CANDIDATES
+                             if c in rows.columns and _constant(rows[c])}  # fmt: skip
+            return
+        self.constant = {c: v for c, v in self.constant.items()
+                         if rows[c][0] == v and _constant(rows[c])}  # fmt: skip
 
     def _flush(self) -> None:
         for month, frames in self.memory.items():
@@ -239,9 +257,8 @@ class Spool:
 
     def tokens(self) -> pl.DataFrame:
         cols = ["chain", "token", "asset", "decimals"]
-        mem = [f for fs in self.memory.values() for f in fs]
-        if not self.files and mem and all(_constant(f[c]) for f in mem for c in cols):
-            return pl.concat([f.head(1).select(cols) for f in mem]).unique(maintain_order=True)
+        if self._first is not None and all(c in self.constant for c in cols):
+            return self._first.select(cols)  # one token on every row
         parts = [p.select(cols) for p in self._frames()]
         if not parts:
             return pl.DataFrame(schema={c: TRANSFER_PL[c] for c in cols})
@@ -269,7 +286,9 @@ def _known_addresses(stored: Stored, spool: Spool) -> pl.DataFrame:
     )
 
 
-def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
+def _endpoint_codes(
+    rows: pl.DataFrame, constant: Collection[str] = ()
+) -> tuple[np.ndarray, pl.DataFrame]:
     """Every endpoint of ``rows`` as a code into its distinct (chain, address) pairs, numbered
     in order of first appearance, source before destination (row 0's src, row 0's dst, row
     1's src, ...), as :func:`tracer.store.graph_cache.build_graph` numbers them.
@@ -279,13 +298,14 @@ def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
     the codes are then renumbered in interleaved order on integers (gathering the 2n strings
     into interleaved order first cost as much as the hashing).
     Returns ``codes`` (length ``2 * rows.height``, src at even, dst at odd positions) and the
-    pairs (``chain``, ``address``) in code order."""
+    pairs (``chain``, ``address``) in code order. ``constant``: columns known to hold one
+    non-null value on every row (:attr:`Spool.constant`), not compared again."""
     n = rows.height
     if n == 0:
         return np.zeros(0, dtype=np.int64), pl.DataFrame(schema={"chain": pl.String,
                                                                  "address": pl.String})
     src, dst = rows["src"], rows["dst"]
-    one_chain = _constant(rows["chain"])
+    one_chain = "chain" in constant or _constant(rows["chain"])
     chains = rows["chain"].head(1) if one_chain else rows["chain"]
     if not one_chain:  # the chain is part of the key: encode "chain<US>address"
         src = rows.select(pl.concat_str("chain", pl.lit("\x1f"), "src")).to_series()
@@ -318,12 +338,12 @@ def _endpoint_codes(rows: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
 
 
 def _number(
-    rows: pl.DataFrame, lookup: pl.DataFrame, next_id: int
+    rows: pl.DataFrame, lookup: pl.DataFrame, next_id: int, constant: Collection[str] = ()
 ) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
     """``(src_id, dst_id, new dictionary chunk)`` for ``rows``: known addresses (``lookup``:
     id, chain, address) keep their ids; the others get ``next_id...`` in order of first
     appearance. Ids are looked up once per distinct address, then gathered per row."""
-    codes, pairs = _endpoint_codes(rows)
+    codes, pairs = _endpoint_codes(rows, constant)
     ids = np.full(pairs.height, -1, dtype=np.int64)
     if lookup.height:
         known = pairs.with_row_index("_k").join(lookup, on=["chain", "address"], how="inner")
@@ -340,12 +360,15 @@ def _number(
     return per_end[0::2], per_end[1::2], chunk
 
 
-def _token_ids(rows: pl.DataFrame, tokens: pl.DataFrame) -> np.ndarray:
+def _token_ids(
+    rows: pl.DataFrame, tokens: pl.DataFrame, constant: Collection[str] = ()
+) -> np.ndarray:
     """``token_id`` per row: a constant when the rows hold one token (the usual run), else a
-    join on the token's four columns."""
+    join on the token's four columns. ``constant``: as for :func:`_endpoint_codes`."""
     cols = ["chain", "token", "asset", "decimals"]
     first = rows.head(1).select(cols)
-    if rows.height and all(_constant(rows[c]) or rows[c].is_null().all() for c in cols):
+    if rows.height and all(c in constant or _constant(rows[c]) or rows[c].is_null().all()
+                           for c in cols):  # fmt: skip
         hit = first.join(tokens, on=cols, how="inner", nulls_equal=True)
         return np.full(rows.height, hit["token_id"][0], dtype=np.int32)
     out = rows.select(cols).join(tokens, on=cols, how="left", maintain_order="left",
@@ -353,11 +376,13 @@ def _token_ids(rows: pl.DataFrame, tokens: pl.DataFrame) -> np.ndarray:
     return out["token_id"].to_numpy().astype(np.int32)
 
 
-def _first_arrivals(rows: pl.DataFrame) -> pl.DataFrame:
+def _first_arrivals(rows: pl.DataFrame, constant: Collection[str] = ()) -> pl.DataFrame:
     """``rows.unique(TRANSFER_KEY, keep="first", maintain_order=True)``, but a 64-bit hash of
     the key first: when no two hashes are equal (the usual case: an export holds each transfer
-    once) no row can repeat and the exact, much slower ``unique`` is skipped."""
-    varying = [c for c in TRANSFER_KEY if not _constant(rows[c])]  # equal on every row: no help
+    once) no row can repeat and the exact, much slower ``unique`` is skipped. ``constant``:
+    as for :func:`_endpoint_codes`."""
+    # equal on every row: no help
+    varying = [c for c in TRANSFER_KEY if c not in constant and not _constant(rows[c])]
     if rows.height < 2:
         return rows
     if varying:
@@ -531,14 +556,14 @@ def append(
         if not run:
             return
         rows = run[0][1] if len(run) == 1 else pl.concat([r for _, r in run])  # chain order
-        src_id, dst_id, chunk = _number(rows, lookup, next_id)
+        src_id, dst_id, chunk = _number(rows, lookup, next_id, spool.constant)
         if chunk.height:
             next_id += chunk.height
             added.append(chunk)
             lookup = pl.concat([lookup, chunk])
         rows = rows.select(TRANSFER_PL.names()).with_columns(
             pl.Series("src_id", src_id), pl.Series("dst_id", dst_id),
-            pl.Series("token_id", _token_ids(rows, tokens)),
+            pl.Series("token_id", _token_ids(rows, tokens, spool.constant)),
         )  # fmt: skip
         at = 0
         for month, r in run:
@@ -550,7 +575,7 @@ def append(
         for month in sorted(set(stored.by_month) | spool.months):
             rows = None
             if month in spool.months:
-                rows = _first_arrivals(spool.month(month))
+                rows = _first_arrivals(spool.month(month), spool.constant)
                 us = rows["ts"].dt.epoch("us")
                 first, last = int(us.min()), int(us.max())  # type: ignore[arg-type]
                 lo, hi = first - DEDUP_MARGIN_US, last + DEDUP_MARGIN_US
@@ -558,7 +583,8 @@ def append(
                 if keys.height:
                     rows = rows.join(keys, on=TRANSFER_KEY, how="anti", nulls_equal=True,
                                      maintain_order="left")  # fmt: skip
-                if rows.height and _constant(rows["_file"]):  # one input file: no group_by
+                if rows.height and ("_file" in spool.constant or _constant(rows["_file"])):
+                    # one input file: no group_by
                     per_file = [(rows["_file"][0], rows.height, rows["decimals"].null_count())]
                 else:
                     per_file = list(rows.group_by("_file").agg(

@@ -31,15 +31,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tracer.core.atomic import atomic_path
+from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_PL
 from tracer.kernels.fixed_width import (
     AMOUNT_NULL,
@@ -50,6 +49,13 @@ from tracer.kernels.fixed_width import (
     value_text,
     values_into,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported when first used: an in-memory follow never reads an index
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 from tracer.kernels.hashing import fnv1a64
 from tracer.store.generation import CASE_DIR
 

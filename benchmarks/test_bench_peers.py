@@ -1,0 +1,274 @@
+"""Peers in the same run (issue 17): the time-respecting k-hop case query in tracer, DuckDB, Polars.
+
+The question (:mod:`benchmarks.peers` defines it exactly): from one synth scam wallet, which
+transfers can carry its funds within ``k`` hops (default 6, ``TRACER_PEER_HOPS``), time
+respected, labelled services absorbing, and which addresses do they reach? Each of the synth
+ground truth's scam wallets is one query (``TRACER_PEER_QUERIES`` limits how many).
+
+* **tracer** answers it as a user would: ``follow(model="poison", max_hops=k)`` (``tracer
+  follow --model poison --max-hops 6``), whose tainted transfers are exactly that set: the
+  default engine (local while the taint stays small, the full sweep past 5% of the selection),
+  warm (graph cache memory-mapped, as in a session). Also timed: the engine alone
+  (``trace_local``, the local engine forced) and the k-hop reach kernel (:mod:`kernels.reach`,
+  the same set; no ``follow`` calls it today), so the split engine vs follow's own work shows.
+* **DuckDB**: one ``WITH RECURSIVE`` query over ``read_parquet`` of the generation's partition
+  files (the manifest's list), and the same query over the edges loaded once into a DuckDB
+  table (the peer's warm state, as tracer's graph cache is tracer's).
+* **Polars**: ``k`` rounds of frontier join + earliest-arrival minimum over a lazy
+  ``scan_parquet`` of the same files, and over the edges held in memory.
+
+Before anything is timed, every peer's answer on every query is checked against tracer's:
+the same transfers (row numbers = tracer's edge ids), the same least hop count per transfer and
+the same reached addresses, tracer's taken from ``follow(..., ledger=True)`` (one row per
+tainted transfer, with its hop) and from the engine's per-address state. A peer answering a
+different question would fail here, not be timed.
+
+Run (1M transfers by default for this file; 10M needs about 3 GiB)::
+
+    TRACER_BENCH_EDGES=1M python -m pytest -m bench benchmarks/test_bench_peers.py -s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pytest
+from tracer.kernels.reach import Reach
+from tracer.kernels.taint import SINK
+
+from benchmarks.conftest import bench_edges, record, synth_workspace
+from benchmarks.peers import (
+    CaseQuery,
+    case_query,
+    duckdb_edges_sql,
+    duckdb_k_hop,
+    partition_files,
+    polars_edges,
+    polars_k_hop,
+)
+from tracer.analysis.follow import follow
+from tracer.analysis.local_follow import trace_local
+from tracer.graph.selection import asset_groups, asset_tokens
+from tracer.store.workspace import Workspace
+
+duckdb = pytest.importorskip("duckdb")
+
+HOPS = int(os.environ.get("TRACER_PEER_HOPS", "6"))
+FOLLOW = f"{HOPS}-hop case queries: tracer follow (poison, max_hops={HOPS}, warm)"
+ENGINE = f"{HOPS}-hop case queries: tracer engine only (local, forced)"
+REACH = f"{HOPS}-hop case queries: tracer reach kernel"
+DUCK_PQ = f"{HOPS}-hop case queries: DuckDB WITH RECURSIVE over Parquet"
+DUCK_MEM = f"{HOPS}-hop case queries: DuckDB WITH RECURSIVE, edges in a table"
+POLARS_PQ = f"{HOPS}-hop case queries: Polars joins over scan_parquet"
+POLARS_MEM = f"{HOPS}-hop case queries: Polars joins, edges in memory"
+
+
+def _edges() -> int:
+    return bench_edges() if os.environ.get("TRACER_BENCH_EDGES") else 1_000_000
+
+
+@dataclass
+class Query:
+    """One case query (:class:`benchmarks.peers.CaseQuery`) with what the checks need."""
+
+    case: CaseQuery
+    reached: np.ndarray  # address ids holding or receiving taint (the engine's state)
+    stop: np.ndarray  # bool per node: the sinks, for the reach kernel
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.case, name)
+
+
+@dataclass
+class Timing:
+    """Per query wall seconds of one method's last round, and the round's CPU seconds."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: float = 0.0
+
+
+@pytest.fixture(scope="module")
+def peer_case() -> dict:
+    root = synth_workspace(_edges())
+    ws = Workspace.open(root)
+    graph = ws.graph()  # memory-mapped graph cache (built on first use)
+    patterns = json.loads((root / "ground_truth.json").read_text())["patterns"]
+    limit = int(os.environ.get("TRACER_PEER_QUERIES", "0")) or len(patterns)
+    tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
+    queries = [_query(ws, graph, p["scam"], tokens) for p in patterns[:limit]]
+    con = duckdb.connect()
+    con.sql(f"SET memory_limit = '{os.environ.get('TRACER_PEER_DUCKDB_MEMORY', '3GB')}'")
+    files = partition_files(ws)
+    return {
+        "ws": ws, "graph": graph, "tokens": tokens, "queries": queries, "files": files,
+        "con": con, "n": graph.n_edges, "timings": {},
+    }  # fmt: skip
+
+
+def _query(ws: Workspace, graph, scam: str, tokens: np.ndarray) -> Query:  # type: ignore[no-untyped-def]
+    """The query, tracer's answer (:func:`case_query`) and the engine's reached addresses."""
+    q = case_query(ws, scam, HOPS)
+    state, _, _ = trace_local(graph, tokens, q.role, q.selection, model="poison",
+                              backward=False, entities=None, ledger=False,
+                              budget=False)  # fmt: skip
+    reached = np.flatnonzero((state.inflow > 0) | (state.taint > 0)).astype(np.int32)
+    return Query(q, reached, q.role == SINK)
+
+
+def _same(q: Query, got: pl.DataFrame, who: str) -> None:
+    """The peer answered tracer's question: same transfers, hops and reached addresses."""
+    assert got["i"].to_list() == q.expected["i"].to_list(), f"{who}: other transfers, {q.scam}"
+    assert got.equals(q.expected), f"{who}: other receivers or hop counts, {q.scam}"
+    # reached addresses: the receivers of the reached transfers, plus the seeds (tracer holds
+    # the seed's own funds as taint)
+    peer = np.union1d(got["v"].unique().to_numpy(), q.seeds).astype(np.int32)
+    mine = np.union1d(q.reached, q.seeds).astype(np.int32)
+    assert np.array_equal(peer, mine), f"{who}: other reached addresses, {q.scam}"
+
+
+def _run_all(case: dict, key: str, one: Callable[[Query], object]) -> Callable[[], list]:
+    """A round: every query once, timing each (wall) and the round (CPU, all threads)."""
+
+    def run() -> list:
+        t = Timing()
+        out = []
+        c0 = time.process_time()
+        for q in case["queries"]:
+            w0 = time.perf_counter()
+            out.append(one(q))
+            t.wall.append(time.perf_counter() - w0)
+        t.cpu = time.process_time() - c0
+        case["timings"][key] = t
+        return out
+
+    return run
+
+
+def _record(case: dict, name: str, key: str, seconds: float, **extra) -> None:  # type: ignore[no-untyped-def]
+    t: Timing = case["timings"][key]
+    # items: the workspace's transfers once per query (the house unit: a query on N transfers
+    # at rate R takes N/R seconds), so the table's ratio is the speed-up over the same queries
+    record(name, items=case["n"] * len(case["queries"]), seconds=seconds, cpu_s=t.cpu,
+           wall_s=sum(t.wall), queries=len(case["queries"]), **extra)  # fmt: skip
+    print(f"\n{name}: {len(t.wall)} queries, wall {sum(t.wall):.3f} s, CPU {t.cpu:.3f} s "
+          f"({os.getloadavg()[0]:.1f} load)")  # fmt: skip
+
+
+@pytest.mark.bench
+def test_peer_tracer_follow(benchmark, peer_case: dict) -> None:  # type: ignore[no-untyped-def]
+    case = peer_case
+
+    def one(q: Query) -> object:
+        return follow(case["ws"], [q.scam], q.selection, model="poison")
+
+    results = benchmark.pedantic(_run_all(case, "follow", one), rounds=3, warmup_rounds=1)
+    for q, r in zip(case["queries"], results, strict=True):
+        sinks = set(q.expected.filter(pl.col("v").is_in(q.sinks.tolist()))["v"].to_list())
+        got = set(r.reached["address"].to_list())
+        addr = case["graph"].addresses
+        assert got == set(addr[sorted(sinks)]["address"].to_list()), q.scam
+    _record(case, FOLLOW, "follow", benchmark.stats["mean"], baseline=DUCK_MEM)
+
+
+@pytest.mark.bench
+def test_peer_tracer_engine(benchmark, peer_case: dict) -> None:  # type: ignore[no-untyped-def]
+    case = peer_case
+
+    def one(q: Query) -> object:
+        return trace_local(case["graph"], case["tokens"], q.role, q.selection, model="poison",
+                           backward=False, entities=None, ledger=False, budget=False)  # fmt: skip
+
+    results = benchmark.pedantic(_run_all(case, "engine", one), rounds=3, warmup_rounds=1)
+    for q, (_, tainted, _) in zip(case["queries"], results, strict=True):
+        assert np.array_equal(np.sort(tainted["index"]), q.expected["i"].to_numpy()), q.scam
+    _record(case, ENGINE, "engine", benchmark.stats["mean"], baseline=DUCK_MEM)
+
+
+@pytest.mark.bench
+def test_peer_tracer_reach(benchmark, peer_case: dict) -> None:  # type: ignore[no-untyped-def]
+    case = peer_case
+    g = case["graph"]
+    reach = Reach(g.out_offsets, g.out_edges, g.dst)
+
+    def one(q: Query) -> pl.DataFrame:
+        reach.stop[:] = q.stop  # each query's sinks (its own scam wallet is its source)
+        edges, level = reach.query(q.seeds, HOPS)
+        return pl.DataFrame({"i": edges.astype(np.int64), "v": g.dst[edges].astype(np.int32),
+                             "hop": level.astype(np.int32)}).sort("i")  # fmt: skip
+
+    results = benchmark.pedantic(_run_all(case, "reach", one), rounds=3, warmup_rounds=1)
+    for q, got in zip(case["queries"], results, strict=True):
+        _same(q, got, "reach kernel")
+    _record(case, REACH, "reach", benchmark.stats["mean"], baseline=DUCK_MEM)
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("where", ["parquet", "table"])
+def test_peer_duckdb(benchmark, peer_case: dict, where: str) -> None:  # type: ignore[no-untyped-def]
+    case = peer_case
+    con = case["con"]
+    edges = duckdb_edges_sql(case["files"], case["tokens"])
+    if where == "table":  # the peer's warm state: the selected edges loaded once
+        con.sql(f"CREATE OR REPLACE TABLE peer_edges AS {edges}")
+        edges = "SELECT i, u, v FROM peer_edges"
+
+    def one(q: Query) -> pl.DataFrame:
+        return duckdb_k_hop(con, edges, q.seeds, q.sinks, HOPS)
+
+    key = f"duckdb-{where}"
+    results = benchmark.pedantic(_run_all(case, key, one), rounds=1, iterations=1)
+    for q, got in zip(case["queries"], results, strict=True):
+        _same(q, got, f"DuckDB ({where})")
+    _record(case, DUCK_PQ if where == "parquet" else DUCK_MEM, key, benchmark.stats["mean"])
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("where", ["parquet", "memory"])
+def test_peer_polars(benchmark, peer_case: dict, where: str) -> None:  # type: ignore[no-untyped-def]
+    case = peer_case
+    edges = polars_edges(case["files"], case["tokens"])
+    if where == "memory":  # the peer's warm state: the selected edges collected once
+        edges = edges.collect().lazy()
+
+    def one(q: Query) -> pl.DataFrame:
+        return polars_k_hop(edges, q.seeds, q.sinks, HOPS)
+
+    key = f"polars-{where}"
+    results = benchmark.pedantic(_run_all(case, key, one), rounds=1, iterations=1)
+    for q, got in zip(case["queries"], results, strict=True):
+        _same(q, got, f"Polars ({where})")
+    name = POLARS_PQ if where == "parquet" else POLARS_MEM
+    _record(case, name, key, benchmark.stats["mean"])
+
+
+@pytest.mark.bench
+def test_peer_summary(peer_case: dict) -> None:
+    """Per query: each method's wall time and tracer's speed-up against each peer."""
+    case = peer_case
+    t: dict[str, Timing] = case["timings"]
+    tracer_keys = [k for k in ("follow", "engine", "reach") if k in t]
+    peer_keys = [k for k in ("duckdb-parquet", "duckdb-table", "polars-parquet",
+                             "polars-memory") if k in t]  # fmt: skip
+    if not tracer_keys or not peer_keys:
+        pytest.skip("run the whole file: the summary compares the methods above")
+    print(f"\n{case['n']:,} transfers, {HOPS} hops, wall ms per query "
+          f"(load {os.getloadavg()[0]:.1f}):")  # fmt: skip
+    print("| scam | transfers | " + " | ".join(tracer_keys + peer_keys) + " | "
+          + " | ".join(f"{p}/follow" for p in peer_keys) + " |")  # fmt: skip
+    for i, q in enumerate(case["queries"]):
+        cells = [f"{t[k].wall[i] * 1e3:,.1f}" for k in tracer_keys + peer_keys]
+        ratios = [f"{t[p].wall[i] / t['follow'].wall[i]:,.0f}x" for p in peer_keys
+                  if "follow" in t]  # fmt: skip
+        print(f"| {q.scam[:8]}… | {q.expected.height:,} | " + " | ".join(cells + ratios) + " |")
+    for tk in tracer_keys:
+        for pk in peer_keys:
+            wall = sum(t[pk].wall) / sum(t[tk].wall)
+            cpu = t[pk].cpu / max(t[tk].cpu, 1e-9)
+            print(f"{pk} / tracer {tk}: {wall:,.1f}x wall, {cpu:,.1f}x CPU (all queries)")
+    assert all(len(t[k].wall) == len(case["queries"]) for k in t)
