@@ -519,9 +519,12 @@ def _group_frames(
     reached = reached.with_columns(
         pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()], dtype=pl.Object)
     )
-    is_labelled = np.zeros(role.shape[0], dtype=np.bool_)
-    is_labelled[lab["id"].to_numpy()] = True
-    through_ids = pick(at(is_labelled) & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
+    if every:
+        labelled_t = np.zeros(role.shape[0], dtype=np.bool_)
+        labelled_t[lab["id"].to_numpy()] = True
+    else:  # O(touched): no array over every address
+        labelled_t = np.isin(t, lab["id"].to_numpy())
+    through_ids = pick(labelled_t & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
     through_df = (
         frame_for(through_ids, res.inflow[through_ids])
         .join(lab, on="id", how="left")

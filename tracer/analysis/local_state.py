@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracer.core.sparse_zeros import sparse_zeros
 from tracer.kernels.bundles import SweepArrays
 from tracer.kernels.rules import FIFO, LIFO, N_STATS
 from tracer.kernels.taint import DEFAULT_MAX_LOTS, MODELS, SweepState
@@ -97,11 +98,11 @@ def _new_slot(n: int, lots: bool, beyond: bool, fill: Fill | None) -> Slot:
             hops, first_ts = a.view(np.int32)[:n], b
     if hops is None or first_ts is None:
         hops, first_ts = np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64)
-    slot = Slot(np.zeros((n, 2), dtype=np.float64), np.zeros(n, dtype=np.float64), hops,
-                first_ts, np.zeros(n if beyond else 0, dtype=np.float64))  # fmt: skip
+    z = sparse_zeros  # written at the touched entries only: 4 KiB pages, not 2 MiB
+    slot = Slot(z((n, 2), np.float64), z(n, np.float64), hops, first_ts,
+                z(n if beyond else 0, np.float64))  # fmt: skip
     if lots:
-        slot.lots = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32),
-                     np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32))  # fmt: skip
+        slot.lots = (z(n, np.int64), z(n, np.int32), z(n, np.int32), z(n, np.int32))
         pool = max(1024, n // 4)
         slot.lot_amt, slot.lot_tnt = np.zeros(pool), np.zeros(pool)
     return slot

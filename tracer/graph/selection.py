@@ -15,6 +15,7 @@ import polars as pl
 
 from tracer.core.addresses import TRON, is_evm, normalize_evm, normalize_tron
 from tracer.core.errors import UsageError
+from tracer.core.sparse_zeros import sparse_zeros
 from tracer.core.tokens import STABLE_SYMBOLS
 
 # the Selection is defined in spec (stdlib only: the CLI builds it without numpy); named here too
@@ -230,8 +231,8 @@ def roles(
     through: tuple[str, ...],
 ) -> np.ndarray:
     """int8 role per node: sources first, then labelled sinks / pass-through services."""
-    # NORMAL is 0: np.zeros is paged in lazily (40M addresses: only the pages marked)
-    role = np.zeros(graph.n_nodes, dtype=np.int8) if NORMAL == 0 else np.full(
+    # NORMAL is 0: zeros paged in lazily, 4 KiB at a time (40M addresses: the pages marked)
+    role = sparse_zeros(graph.n_nodes, np.int8) if NORMAL == 0 else np.full(
         graph.n_nodes, NORMAL, dtype=np.int8)  # fmt: skip
     if labelled.height:
         ids = labelled["id"].to_numpy()
