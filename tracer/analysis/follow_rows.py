@@ -91,8 +91,8 @@ def strongest_paths(
     all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
     ends = np.unique(np.concatenate([src[all_steps], dst[all_steps]]))
     shown = address_rows(nodes, ends)  # only the addresses the paths show
-    chains = dict(zip(shown["id"].to_list(), shown["chain"].to_list(), strict=True))
-    addrs = dict(zip(shown["id"].to_list(), shown["address"].to_list(), strict=True))
+    chains = dict(zip(ends.tolist(), shown["chain"].to_list(), strict=True))  # in ``ends`` order
+    addrs = dict(zip(ends.tolist(), shown["address"].to_list(), strict=True))
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
     rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
     stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))
