@@ -26,13 +26,21 @@ import polars as pl
 from tracer.analysis.diagnostics import data_summary, follow_warnings
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
+    address_rows,
     by_amount,
     display_rows,
     ledger_frame,
     strongest_paths,
     top_ids,
 )
-from tracer.analysis.local_follow import ENGINES, EngineChoice, engine_options, local_first
+from tracer.analysis.local_follow import (
+    ENGINES,
+    EngineChoice,
+    engine_options,
+    local_first,
+    marked,
+    with_role,
+)
 from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
@@ -237,7 +245,7 @@ def prepare(
             f"{data_summary(graph)} (check the chain and that the export covering them was "
             "ingested)"
         )
-    labelled = _node_labels(graph, workspace.labels())
+    labelled = _node_labels(workspace, graph, workspace.labels())
     # one per node without entities: a read-only broadcast, not 8 bytes written per address
     sizes = np.broadcast_to(np.int64(1), (graph.n_nodes,))
     labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
@@ -273,7 +281,7 @@ def _resolve(
     for text in sources:
         hit = False
         for chain, addr in parse_address(text):
-            cand = graph.addresses[np.unique(idx.candidates(addr)).tolist()]
+            cand = graph.address_rows(np.unique(idx.candidates(addr)))
             cand = cand.filter(pl.col("address") == addr)
             if chain is not None:
                 cand = cand.filter(pl.col("chain") == chain)
@@ -288,14 +296,21 @@ def _resolve(
 _LABELLED: dict[tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any], pl.DataFrame]] = {}
 
 
-def _node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
+def _node_labels(workspace: Workspace, graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
     """:func:`node_labels`, kept per (graph, label table) of the session: it joins every
     address with the labels (0.13 s on 2M addresses), the same for every question of a case."""
     key = (id(graph), id(labels))
     hit = _LABELLED.get(key)
     if hit is not None and hit[0]() is graph and hit[1]() is labels:
         return hit[2]
-    frame = node_labels(graph, labels)
+    idx = workspace.case_index() if graph.rows_of is not None and not graph.loaded else None
+    if idx is not None and labels.height:
+        # only the ids whose address hashes like a label's (a binary search per label), not a
+        # join over every address; node_labels joins those rows on the text: the same frame
+        cand = idx.label_candidates(labels["address"].unique().to_list())
+        frame = node_labels(graph, labels, nodes=graph.address_rows(cand))
+    else:
+        frame = node_labels(graph, labels)
     for k in [k for k, (g, lab, _) in _LABELLED.items() if g() is None or lab() is None]:
         del _LABELLED[k]
     _LABELLED[key] = (weakref.ref(graph), weakref.ref(labels), frame)
@@ -336,7 +351,7 @@ def sweep_groups(
     bar = progress if reader is not None else no_progress  # in memory: over in a moment
     swept = SweptGroups()
     frames = swept.frames
-    nodes = setup.graph.addresses
+    nodes = setup.graph
     with bar("sweep", total) as advance:
         for group in groups:
             got, choice = local_first(setup, group.token_ids, ledger=ledger)
@@ -349,7 +364,7 @@ def sweep_groups(
             swept.counts.merge(c)
             # local: only the tainted receivers and the sources can hold a figure
             touched = None if got is None else np.unique(np.concatenate(
-                [tainted["dst"], np.flatnonzero(setup.role == SOURCE)]))  # fmt: skip
+                [tainted["dst"], with_role(setup.role, SOURCE, marked(setup))]))  # fmt: skip
             acc, parts = _group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
                 conserves=setup.conserves, top_paths=top_paths, top_held=top_held,
@@ -367,7 +382,7 @@ def sweep_groups(
                 from tracer.analysis.by_source import by_source_frame
 
                 frames["by_source"].append(by_source_frame(
-                    res, setup.colours, setup.role, setup.lab, nodes, setup.src_ids,
+                    res, setup.colours, setup.role, setup.lab, nodes.addresses, setup.src_ids,
                     group.name, setup.backward,
                 ))  # fmt: skip
     return swept
@@ -383,7 +398,7 @@ def build_result(
 ) -> FollowResult:
     """The run's :class:`FollowResult` (without warnings: :func:`run_warnings`)."""
     sel = setup.selection
-    nodes = setup.graph.addresses
+    nodes = setup.graph
     frames = swept.frames
     entities = setup.rep is not None
     result = FollowResult(
@@ -391,7 +406,7 @@ def build_result(
         direction=direction,
         sources=[
             display(c, a)
-            for c, a in nodes[setup.src_ids.tolist()].select("chain", "address").iter_rows()
+            for c, a in nodes.address_rows(setup.src_ids).select("chain", "address").iter_rows()
         ],
         assets=sorted({m for g in groups for m in g.members if m != "?"}),
         accounts=swept.accounts,
@@ -449,7 +464,7 @@ def _group_frames(
     workspace: Workspace,
     role: np.ndarray,
     lab: pl.DataFrame,
-    nodes: pl.DataFrame,
+    nodes: pl.DataFrame | NodeIndex,
     sizes: np.ndarray,
     *,
     conserves: bool,
@@ -476,7 +491,7 @@ def _group_frames(
         return arr if every else arr[t]
 
     def frame_for(ids: np.ndarray, amounts: np.ndarray) -> pl.DataFrame:
-        base = nodes[ids.tolist()] if ids.size else nodes.clear()
+        base = address_rows(nodes, ids)
         return base.with_columns(
             pl.lit(group.name, pl.String).alias("asset"),
             pl.Series("amount", amounts, pl.Float64),
@@ -504,9 +519,12 @@ def _group_frames(
     reached = reached.with_columns(
         pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()], dtype=pl.Object)
     )
-    is_labelled = np.zeros(role.shape[0], dtype=np.bool_)
-    is_labelled[lab["id"].to_numpy()] = True
-    through_ids = pick(at(is_labelled) & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
+    if every:
+        labelled_t = np.zeros(role.shape[0], dtype=np.bool_)
+        labelled_t[lab["id"].to_numpy()] = True
+    else:  # O(touched): no array over every address
+        labelled_t = np.isin(t, lab["id"].to_numpy())
+    through_ids = pick(labelled_t & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
     through_df = (
         frame_for(through_ids, res.inflow[through_ids])
         .join(lab, on="id", how="left")

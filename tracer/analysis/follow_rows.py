@@ -17,6 +17,7 @@ from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.kernels.taint import (
     SOURCE,
 )
+from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
 
@@ -28,12 +29,20 @@ def display_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.Series("address", shown, pl.String))
 
 
+def address_rows(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> pl.DataFrame:
+    """``id, chain, address`` of ``ids`` in that order, from the address frame or through the
+    node index (which reads only those rows when the workspace stores the texts by id)."""
+    if isinstance(nodes, NodeIndex):
+        return nodes.address_rows(ids)
+    return nodes[ids.tolist()] if ids.size else nodes.clear()
+
+
 def strongest_paths(
     sink_ids: list[int],
     tainted: dict[str, np.ndarray],
     role: np.ndarray,
     workspace: Workspace,
-    nodes: pl.DataFrame,
+    nodes: pl.DataFrame | NodeIndex,
     k: int,
     backward: bool = False,
 ) -> dict[int, list[dict[str, Any]]]:
@@ -59,8 +68,6 @@ def strongest_paths(
         per-address table, which would cost O(addresses) on every follow)."""
         return by_dst[np.searchsorted(dsts, node, "left") : np.searchsorted(dsts, node, "right")]
 
-    chains = nodes["chain"]
-    addrs = nodes["address"]
     found: list[tuple[int, list[int], bool]] = []
     for sink in sink_ids:
         inflows = into(sink)
@@ -82,6 +89,10 @@ def strongest_paths(
                 steps.reverse()  # source first (backward: already origin → deposit, money order)
             found.append((sink, steps, bool(role[node] == SOURCE)))
     all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    ends = np.unique(np.concatenate([src[all_steps], dst[all_steps]]))
+    shown = address_rows(nodes, ends)  # only the addresses the paths show
+    chains = dict(zip(ends.tolist(), shown["chain"].to_list(), strict=True))  # in ``ends`` order
+    addrs = dict(zip(ends.tolist(), shown["address"].to_list(), strict=True))
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
     rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
     stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))

@@ -32,6 +32,7 @@ import numpy as np
 
 from tracer.analysis.local_colours import run_colour_kernel, tx_numbers
 from tracer.analysis.local_poison import run_poison, spread_for
+from tracer.analysis.local_state import take_state
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
@@ -108,6 +109,9 @@ class _Prior:
     #: where the figures came from: "computed" (the pass ran now), "stored" (read from the
     #: workspace); "memory" once a run has reported it
     origin: str = "computed"
+    #: where derived figures are stored (no entities, a workspace on disk): the workspace and
+    #: the selection's key text; None: kept in memory only
+    store: tuple[Workspace, str] | None = None
 
 
 #: per graph (by identity, dropped with it) and selection key: the balance pass's figures
@@ -161,14 +165,44 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
             if workspace is not None and rep is None:
                 workspace.save_derived(name, {"who": who, "short": short, "counts": np.array(
                     [selected, unknown], dtype=np.int64)})  # fmt: skip
-        per_node = np.bincount(who, minlength=graph.n_nodes)
+        store = (workspace, repr(key[:2])) if workspace is not None and rep is None else None
+        # shortfalls per node (is a source one with a shortfall?): O(shortfalls) once, stored
+        per_node = _derived(store, "nodes", "per_node", lambda: np.bincount(
+            who, minlength=graph.n_nodes).astype(np.int32))  # fmt: skip
         hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
                                     per_node=per_node,
-                                    origin="computed" if stored is None else "stored")  # fmt: skip
+                                    origin="computed" if stored is None else "stored",
+                                    store=store)  # fmt: skip
     return hit
 
 
-def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray) -> tuple[float, float]:
+def _derived(store: tuple[Workspace, str] | None, what: str, field_name: str,
+             compute: Any) -> np.ndarray:  # fmt: skip
+    """``compute()``, or what a previous session stored for it with the workspace (name:
+    ``prior-`` and a hash of the selection key and ``what``), storing it when absent."""
+    if store is None:
+        return np.asarray(compute())
+    ws, key = store
+    name = "prior-" + hashlib.blake2b(f"{key}/{what}".encode(), digest_size=8).hexdigest()
+    got = ws.derived(name)
+    if got is not None and field_name in got:
+        return got[field_name]
+    arr = np.asarray(compute())
+    ws.save_derived(name, {field_name: arr})
+    return arr
+
+
+def with_role(role: np.ndarray, r: int, marked: np.ndarray | None) -> np.ndarray:
+    """Sorted ids whose role is ``r``: ``np.flatnonzero(role == r)``, from ``marked`` (every
+    id whose role is not NORMAL, or more) when given: O(marked), not O(addresses)."""
+    if marked is None:
+        return np.flatnonzero(role == r)
+    ids = np.unique(np.asarray(marked, dtype=np.int64))
+    return ids[role[ids] == r]
+
+
+def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray,
+                marked: np.ndarray | None = None) -> tuple[float, float]:  # fmt: skip
     """The sweep's unknown-prior-funds totals for these roles, summed in its order.
 
     A pass over every shortfall costs O(shortfalls) (2.4M on 10M synth transfers); the sinks
@@ -177,13 +211,19 @@ def _overdrafts(pri: _Prior, role: np.ndarray, sources: np.ndarray) -> tuple[flo
     sources out changes nothing, bit for bit)."""
     if sources.size and pri.per_node[sources].any():
         return tuple(overdraft_totals(pri.who, pri.short, role))  # type: ignore[return-value]
-    sinks = np.flatnonzero(role == SINK)
+    sinks = with_role(role, SINK, marked)
     key = hashlib.blake2b(sinks.tobytes(), digest_size=16).digest()
     hit = pri.by_sinks.get(key)
     if hit is None:
-        only_sinks = np.where(role == SOURCE, NORMAL, role).astype(np.int8)
-        hit = pri.by_sinks[key] = tuple(overdraft_totals(pri.who, pri.short, only_sinks))  # type: ignore[assignment]
-    return hit  # type: ignore[return-value]
+
+        def without_sources() -> np.ndarray:
+            only_sinks = np.where(role == SOURCE, NORMAL, role).astype(np.int8)
+            return np.array(overdraft_totals(pri.who, pri.short, only_sinks), dtype=np.float64)
+
+        # O(shortfalls) once per sink set, then stored (a new session reads two numbers)
+        got = _derived(pri.store, "sinks-" + key.hex(), "totals", without_sources)
+        hit = pri.by_sinks[key] = (float(got[0]), float(got[1]))
+    return hit
 
 
 def trace_local(
@@ -198,6 +238,7 @@ def trace_local(
     ledger: bool,
     budget: bool,
     workspace: Workspace | None = None,
+    marked: np.ndarray | None = None,
     tx: np.ndarray | None = None,
     colours: SourceColours | None = None,
 ) -> tuple[SweepState, dict[str, np.ndarray], SweepCounts] | None:
@@ -206,15 +247,27 @@ def trace_local(
     ``budget``: give up (None) once the run has processed more than :data:`SPREAD` of the
     selected transfers or activated more than that share of the addresses; the caller then
     runs the full sweep. Without it the run always completes (forced ``engine="local"``).
+    ``marked``: every node whose role is not NORMAL (sources, sinks, pass-through; more is
+    fine): the sources and sinks are then found among them, not by a pass over ``role``.
     ``tx`` (TIHO: :func:`~tracer.analysis.local_colours.tx_numbers`) and ``colours``
     (by_source) run :mod:`tracer.analysis.local_colours`' kernel.
     """
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
     pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
-    state = SweepState(role, model=model, min_amount=selection.min_amount,
-                       max_hops=selection.max_hops,
-                       colours=None if colours is None else colours.state())  # fmt: skip
+    # the local kernel writes only touched entries: reused buffers (local_state). TIHO and
+    # by_source (the colour kernel) and poison (its own kernel, which writes every processed
+    # edge's endpoints, not only tainted receivers) get a state of their own, as the sweep's
+    plain = colours is None and model not in ("tiho", "poison")
+    if plain:
+        state, slot = take_state(role, model=model, min_amount=selection.min_amount,
+                                 max_hops=selection.max_hops,
+                                 fill=None if workspace is None else workspace.minus_ones)
+    else:
+        slot = None
+        state = SweepState(role, model=model, min_amount=selection.min_amount,
+                           max_hops=selection.max_hops,
+                           colours=None if colours is None else colours.state())  # fmt: skip
     lo, hi = selection.window_us()
     big = np.iinfo(np.int64).max
     share = spread_for(model, SPREAD)
@@ -232,7 +285,7 @@ def trace_local(
         q = LotQueues(_Z64, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
                       np.zeros(1, np.float64), np.zeros(1, np.float64))  # fmt: skip
         pool_end = 0
-    sources = np.flatnonzero(role == SOURCE).astype(np.int32)
+    sources = with_role(role, SOURCE, marked).astype(np.int32)
     out = new_out(bool(ledger))
     a = state.arrays
     if state.code == TIHO or colours is not None:
@@ -249,15 +302,23 @@ def trace_local(
          n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
                                a.beyond_from, a.stats, q, pool_end, out)  # fmt: skip
     counts_arr = out.counts
+    n = int(n_out)
+    edge = o_edge[:n]
+    # every entry the kernel wrote is a source's or a tainted receiver's (kernels.local)
+    touched = np.concatenate([sources, (g.dst if rep is None else rep[g.dst])[edge]])
+    if slot is not None:
+        slot.dirty = touched
+        slot.pool_end = int(pool_end) if lots else 0
+        if lots:
+            slot.lot_amt, slot.lot_tnt = lot_amt, lot_tnt
     if counts_arr[GAVE_UP]:
         return None
     if lots:
         state.lot_amt, state.lot_tnt, state.pool_end = lot_amt, lot_tnt, int(pool_end)
     state.longest_queue = int(longest)
     state.edges_seen = int(counts_arr[EVENTS])
-    state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources)
-    n = int(n_out)
-    edge = o_edge[:n]
+    state.stats[OVERDRAFTS], state.stats[OVERDRAFT_AMOUNT] = _overdrafts(pri, state.role, sources,
+                                                                         marked)  # fmt: skip
     k_src, k_dst = g.src[edge], g.dst[edge]
     if rep is not None:
         k_src, k_dst = rep[k_src], rep[k_dst]
@@ -291,7 +352,7 @@ def local_first(
     got = trace_local(
         graph, token_ids, setup.role, setup.selection, model=setup.model,
         backward=setup.backward, entities=setup.rep, ledger=ledger, budget=forced is None,
-        workspace=setup.workspace,
+        workspace=setup.workspace, marked=marked(setup),
         tx=tx_numbers(setup.workspace, graph) if setup.model == "tiho" else None,
         colours=setup.colours,
     )  # fmt: skip
@@ -306,6 +367,12 @@ def local_first(
         "local", f"the taint stayed within {spread_for(setup.model, SPREAD):.0%} of the selection"
         + note
     )
+
+
+def marked(setup: Any) -> np.ndarray:
+    """The nodes a follow's ``roles`` marks (sources, labelled sinks and pass-through)."""
+    return np.concatenate([np.asarray(setup.src_ids, dtype=np.int64),
+                           setup.labelled["id"].to_numpy().astype(np.int64)])  # fmt: skip
 
 
 def _precomputed(workspace: Workspace, pri: _Prior) -> str:

@@ -15,6 +15,7 @@ import polars as pl
 
 from tracer.core.addresses import TRON, is_evm, normalize_evm, normalize_tron
 from tracer.core.errors import UsageError
+from tracer.core.sparse_zeros import sparse_zeros
 from tracer.core.tokens import STABLE_SYMBOLS
 
 # the Selection is defined in spec (stdlib only: the CLI builds it without numpy); named here too
@@ -53,12 +54,15 @@ def resolve_nodes(graph: NodeIndex, addresses: list[str]) -> tuple[np.ndarray, l
     return np.unique(hits["id"].to_numpy().astype(np.int32)), missing
 
 
-def node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
+def node_labels(
+    graph: NodeIndex, labels: pl.DataFrame, nodes: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``id, name, category, source, confidence`` for every labelled node of the graph.
 
     A label with a chain applies on that chain; one without (EVM address lists) on every EVM
     chain. An address with several labels takes the highest-priority category
-    (:data:`tracer.sources.labels.CATEGORY_PRIORITY`).
+    (:data:`tracer.sources.labels.CATEGORY_PRIORITY`). ``nodes``: the rows to join instead of
+    every address (in id order; any superset of the labelled ones gives the same frame).
     """
     if labels.height == 0 or graph.n_nodes == 0:
         return pl.DataFrame(
@@ -72,7 +76,8 @@ def node_labels(graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
     # 2.6x its size at peak (175 MiB over a 67 MiB dictionary of 1.7M addresses; the 200M
     # workspace's is about 1 GB), for a result of a few thousand rows.
     wanted = pl.concat([with_chain.select("address"), any_evm.select("address")]).unique()
-    nodes = graph.addresses.lazy().join(wanted.lazy(), on="address", how="semi").collect()
+    nodes = (graph.addresses if nodes is None else nodes).lazy().join(
+        wanted.lazy(), on="address", how="semi").collect()  # fmt: skip
     evm_chains = [c for c in nodes["chain"].unique().to_list() if is_evm(c)]
     joined = pl.concat(
         [
@@ -226,7 +231,9 @@ def roles(
     through: tuple[str, ...],
 ) -> np.ndarray:
     """int8 role per node: sources first, then labelled sinks / pass-through services."""
-    role = np.full(graph.n_nodes, NORMAL, dtype=np.int8)
+    # NORMAL is 0: zeros paged in lazily, 4 KiB at a time (40M addresses: the pages marked)
+    role = sparse_zeros(graph.n_nodes, np.int8) if NORMAL == 0 else np.full(
+        graph.n_nodes, NORMAL, dtype=np.int8)  # fmt: skip
     if labelled.height:
         ids = labelled["id"].to_numpy()
         cats = labelled["category"].to_numpy()

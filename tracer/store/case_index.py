@@ -28,10 +28,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -63,6 +63,8 @@ from tracer.store.generation import CASE_DIR
 SERVED = frozenset({"tx_hash", "value", "amount", "ts", "decimals", "chain", "asset", "token"})
 PART_FILES = ("hash", "value", "kind")
 ADDRESS_FILES = ("hash", "ids")
+#: per dictionary chunk, the address texts by id (``text`` written last: complete)
+TEXT_FILES = ("chains", "chain", "offsets", "text")
 
 
 def _stem(name: str) -> str:
@@ -125,13 +127,30 @@ def encode_addresses(table: pa.Table) -> dict[str, np.ndarray]:
     return {"hash": h[order], "ids": ids[order]}
 
 
+def encode_texts(table: pa.Table) -> dict[str, np.ndarray] | None:
+    """The id-ordered text arrays of one dictionary chunk (``table``: id, chain, address):
+    the address bytes and their offsets, a chain code per id and the chain names. None when
+    the chunk's ids are not consecutive in row order (then id -> row needs the frame)."""
+    ids = table.column("id").to_numpy()
+    if ids.size and not np.array_equal(ids, np.arange(ids[0], ids[0] + ids.size)):
+        return None
+    offsets, data = _strings(table.column("address"))
+    chain = table.column("chain").combine_chunks().dictionary_encode()
+    names = np.array(chain.dictionary.to_pylist(), dtype=np.str_)
+    codes = chain.indices.to_numpy(zero_copy_only=False).astype(np.uint8)
+    if names.size > 255:
+        return None
+    return {"chains": names, "chain": codes, "offsets": (offsets - offsets[0]).astype(np.int64),
+            "text": data[offsets[0] : offsets[-1]]}  # fmt: skip
+
+
 def _files(folder: Path, stem: str, names: tuple[str, ...]) -> list[Path]:
     return [folder / f"{stem}.{n}.npy" for n in names]
 
 
 def _index_file(
     gdir: Path, source: Path, names: tuple[str, ...], base: Path | None,
-    build: Callable[[], dict[str, np.ndarray]],
+    build: Callable[[], dict[str, np.ndarray] | None],
 ) -> None:
     """Write one file's index in ``gdir/case`` unless present: hard-linked from ``base`` (the
     previous generation's folder) when ``source`` is the very file that index was built from
@@ -150,6 +169,8 @@ def _index_file(
                 os.link(old, new)
             return
     arrays = build()
+    if arrays is None:
+        return
     for name, target in zip(names, targets, strict=True):
         _save(target, arrays[name])
 
@@ -167,6 +188,7 @@ def write_case_index(
     for a in address_files:
         src = gdir / a
         _index_file(gdir, src, ADDRESS_FILES, base, partial(_read_addresses, src))
+        _index_file(gdir, src, TEXT_FILES, base, partial(_read_texts, src))
 
 
 def _read_part(src: Path) -> dict[str, np.ndarray]:
@@ -175,6 +197,10 @@ def _read_part(src: Path) -> dict[str, np.ndarray]:
 
 def _read_addresses(src: Path) -> dict[str, np.ndarray]:
     return encode_addresses(pq.read_table(src, columns=["id", "address"]))
+
+
+def _read_texts(src: Path) -> dict[str, np.ndarray] | None:
+    return encode_texts(pq.read_table(src, columns=["id", "chain", "address"]))
 
 
 def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pa.Table | None) -> None:
@@ -225,8 +251,23 @@ def load_derived(gdir: Path, name: str) -> dict[str, np.ndarray] | None:
     return out
 
 
-def _load(path: Path) -> np.ndarray | None:
-    return np.asarray(np.load(path, mmap_mode="r")) if path.exists() else None
+def _load(path: Path, mode: Literal["r", "c"] = "r") -> np.ndarray | None:
+    return np.asarray(np.load(path, mmap_mode=mode)) if path.exists() else None
+
+
+def minus_ones(gdir: Path, n: int) -> np.ndarray:
+    """``n`` int64 ``-1`` as a private (copy-on-write) map of a file of ``-1``s stored once per
+    generation and size (``case/prior-<hash>.fill.npy``): memory reads it lazily, so a state
+    array that must start at -1 for 40M addresses costs the pages a question writes, not
+    320 MB written per process (``np.full``)."""
+    import hashlib
+
+    name = "prior-" + hashlib.blake2b(f"minus-ones/{n}".encode(), digest_size=8).hexdigest()
+    if load_derived(gdir, name) is None:
+        save_derived(gdir, name, {"fill": np.full(n, -1, dtype=np.int64)})
+    arr = _load(gdir / CASE_DIR / f"{name}.fill.npy", mode="c")
+    assert arr is not None and arr.shape == (n,)
+    return arr
 
 
 @dataclass
@@ -238,6 +279,11 @@ class CaseIndex:
     values: list[np.ndarray | None]
     kinds: list[np.ndarray | None]
     addresses: list[tuple[np.ndarray, np.ndarray] | None]
+    #: per dictionary chunk: (chain names, chain code per id, text offsets, text bytes)
+    texts: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None] = field(
+        default_factory=list)
+    #: first id of each chunk (and the total at the end), when every chunk has its texts
+    id_starts: np.ndarray | None = None
 
     @classmethod
     def open(cls, gdir: Path, m: dict[str, Any]) -> CaseIndex:
@@ -255,8 +301,52 @@ class CaseIndex:
         for a in m["addresses"]:
             h, ids = (_load(f) for f in _files(folder, _stem(a), ADDRESS_FILES))
             addresses.append(None if h is None or ids is None else (h, ids))
+        texts: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None] = []
+        for a in m["addresses"]:
+            files = _files(folder, _stem(a), TEXT_FILES)
+            if not files[-1].exists():
+                texts.append(None)
+                continue
+            names = np.load(files[0]).tolist()
+            codes, offsets, data = (_load(f) for f in files[1:])
+            assert codes is not None and offsets is not None and data is not None
+            texts.append((names, codes, offsets, data))
+        id_starts = None
+        if texts and all(t is not None for t in texts):
+            id_starts = np.zeros(len(texts) + 1, dtype=np.int64)
+            np.cumsum([t[1].shape[0] for t in texts if t is not None], out=id_starts[1:])
         return cls(starts, [p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts],
-                   addresses)  # fmt: skip
+                   addresses, texts, id_starts)  # fmt: skip
+
+    @property
+    def n_addresses(self) -> int | None:
+        """How many addresses the dictionary holds (None: not every chunk has its texts)."""
+        return None if self.id_starts is None else int(self.id_starts[-1])
+
+    def address_rows(self, ids: np.ndarray) -> pl.DataFrame:
+        """``id, chain, address`` of ``ids`` (in that order), from the stored texts: a few
+        page reads, not the whole dictionary. Requires :attr:`n_addresses`."""
+        assert self.id_starts is not None
+        ids = np.asarray(ids, dtype=np.int64)
+        chunk = np.searchsorted(self.id_starts, ids, side="right") - 1
+        chains: list[str] = []
+        addrs: list[str] = []
+        for i, c in zip(ids.tolist(), chunk.tolist(), strict=True):
+            entry = self.texts[c]
+            assert entry is not None
+            names, codes, offsets, data = entry
+            j = i - int(self.id_starts[c])
+            chains.append(names[int(codes[j])])
+            addrs.append(bytes(data[int(offsets[j]) : int(offsets[j + 1])]).decode("utf-8"))
+        return pl.DataFrame({"id": pl.Series(ids, dtype=pl.Int32),
+                             "chain": pl.Series(chains, dtype=pl.String),
+                             "address": pl.Series(addrs, dtype=pl.String)})  # fmt: skip
+
+    def label_candidates(self, addresses: list[str]) -> np.ndarray:
+        """Sorted ids whose address text hashes like one of ``addresses`` (a superset of the
+        ids carrying them: the caller joins on the text)."""
+        found = [self.candidates(a) for a in addresses]
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int32)
 
     @property
     def has_addresses(self) -> bool:

@@ -10,7 +10,9 @@ touches (random access to per-address state is the bound, see ARCHITECTURE.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,22 +33,63 @@ ARRAYS = (
 )
 
 
-@dataclass
+class _Frame:
+    """A dataclass field holding a frame that may be given as a loader (a callable without
+    arguments): it is called on first read and its frame kept (the address dictionary of a
+    whole chain is read only by what needs all of it)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> pl.DataFrame:
+        if obj is None:
+            raise AttributeError  # no class-level default: the field is required
+        value = obj.__dict__[self.slot]
+        if not isinstance(value, pl.DataFrame):
+            value = obj.__dict__[self.slot] = value()
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
+        obj.__dict__[self.slot] = value
+
+
+@dataclass(kw_only=True)
 class NodeIndex:
     """The dictionaries that map kernel ids back to strings, without any edge array.
 
     ``addresses``: ``id, chain, address`` (row ``id``). ``tokens``: ``token_id, chain, token,
     asset, decimals``. Streamed sweeps need only this (O(addresses)); :class:`TransferGraph`
     adds the edge arrays.
+
+    ``addresses`` may be given as a loader (read on first use) with ``n_addresses`` and
+    ``rows_of`` (``id, chain, address`` of some ids, e.g. from the case index's stored texts):
+    then :attr:`n_nodes` and :meth:`address_rows` never read the whole dictionary.
     """
 
-    addresses: pl.DataFrame
+    addresses: pl.DataFrame = _Frame()  # type: ignore[assignment]
     tokens: pl.DataFrame
-    _index: dict[tuple[str, str], int] | None = field(default=None, repr=False, kw_only=True)
+    _index: dict[tuple[str, str], int] | None = field(default=None, repr=False)
+    n_addresses: int | None = field(default=None, repr=False)
+    rows_of: Callable[[np.ndarray], pl.DataFrame] | None = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
+        if self.n_addresses is not None and not self.loaded:
+            return self.n_addresses
         return int(self.addresses.height)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the whole address frame is in memory."""
+        return isinstance(self.__dict__.get("_addresses"), pl.DataFrame)
+
+    def address_rows(self, ids: np.ndarray | list[int]) -> pl.DataFrame:
+        """``id, chain, address`` of ``ids`` in that order (O(ids) when ``rows_of`` is set
+        and the frame was not read anyway)."""
+        if self.rows_of is not None and not self.loaded:
+            return self.rows_of(np.asarray(ids, dtype=np.int64))
+        ids = ids.tolist() if isinstance(ids, np.ndarray) else ids
+        return self.addresses[ids] if len(ids) else self.addresses.clear()
 
     def ids_of(self, address: str) -> list[int]:
         """Node ids of ``address`` (normalised) on every chain where it occurs."""

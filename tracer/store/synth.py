@@ -52,6 +52,7 @@ from tracer.core.schema import TRANSFER_PL, to_arrow_transfers
 from tracer.kernels.encoding import b58encode_rows
 from tracer.sources.labels import LabelLoad
 from tracer.store import manifest as mf
+from tracer.store.case_index import write_case_index
 from tracer.store.generation import Writer
 from tracer.store.partitions import STORED_SCHEMA, PartWriter, with_ids
 from tracer.store.workspace import Workspace
@@ -331,6 +332,9 @@ def _synth(spec: SynthSpec, out: Path, w: Writer, progress: Progress) -> dict[st
     addr_name = f"addresses-{w.gen:06d}.parquet"
     addresses.write_parquet(gdir / addr_name)
     tokens.write_parquet(gdir / "tokens.parquet")
+    # the case index (what a case question reads: tx hashes, exact values, address hashes and
+    # texts), as an ingest writes it, so a case follow on a synthesised chain reads O(case)
+    write_case_index(gdir, parts, [addr_name])
     w.commit({"parts": parts, "addresses": [addr_name], "ingests": [{"synth": asdict(spec)}]})
     w.release()  # labels are the next commit (they take the lock again)
 

@@ -65,6 +65,7 @@ from tracer.store.case_index import (
     SERVED,
     CaseIndex,
     load_derived,
+    minus_ones,
     save_derived,
     write_case_index,
 )
@@ -391,6 +392,17 @@ class Workspace:
         with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
             save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
 
+    def minus_ones(self, n: int) -> np.ndarray | None:
+        """``n`` int64 ``-1``, writable, paged in lazily from a file stored with the generation
+        (:func:`~tracer.store.case_index.minus_ones`); None in memory or when it cannot be
+        stored (the caller fills its own)."""
+        if self.path is None or self.manifest()["generation"] == 0:
+            return None
+        try:
+            return minus_ones(self._gen_dir(self.manifest()["generation"]), n)
+        except OSError:
+            return None
+
     def build_case_index(self) -> None:
         """Index the pinned generation's files that have no case index yet (an older
         workspace, a generation written before the index existed). Idempotent."""
@@ -409,12 +421,20 @@ class Workspace:
         if self._nodes is None:
             m = self.manifest()
             gdir = self._gen_dir(m["generation"])
-            chunks = [pl.read_parquet(gdir / a) for a in m["addresses"]]  # in id order
-            self._nodes = NodeIndex(
-                addresses=pl.concat(chunks) if chunks else pl.DataFrame(
-                    schema={"id": pl.Int32, "chain": pl.String, "address": pl.String}),
-                tokens=pl.read_parquet(gdir / "tokens.parquet"),
-            )
+
+            def read_all() -> pl.DataFrame:
+                chunks = [pl.read_parquet(gdir / a) for a in m["addresses"]]  # in id order
+                return pl.concat(chunks) if chunks else pl.DataFrame(
+                    schema={"id": pl.Int32, "chain": pl.String, "address": pl.String})
+
+            tokens = pl.read_parquet(gdir / "tokens.parquet")
+            idx = self.case_index()
+            if idx is not None and idx.n_addresses is not None:
+                # the case index holds the texts by id: read rows, not the dictionary
+                self._nodes = NodeIndex(addresses=read_all, tokens=tokens,  # type: ignore[arg-type]
+                                        n_addresses=idx.n_addresses, rows_of=idx.address_rows)
+            else:
+                self._nodes = NodeIndex(addresses=read_all(), tokens=tokens)
         return self._nodes
 
     def has_graph_cache(self) -> bool:
@@ -441,7 +461,12 @@ class Workspace:
             n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r")) for n in ARRAYS
         }
         nodes = self.nodes()
-        self._graph = TransferGraph(**arrays, addresses=nodes.addresses, tokens=nodes.tokens)
+        # the nodes' frame, read when first needed (by either object: one copy)
+        self._graph = TransferGraph(
+            **arrays,
+            addresses=(lambda: nodes.addresses) if not nodes.loaded else nodes.addresses,  # type: ignore[arg-type]
+            tokens=nodes.tokens, n_addresses=nodes.n_addresses, rows_of=nodes.rows_of,
+        )  # fmt: skip
         return self._graph
 
     def _write_graph_cache(self, gdir: Path) -> None:
@@ -456,6 +481,7 @@ class Workspace:
         self._save_graph_arrays(gdir, graph)
         m = self.manifest()  # first use of an older or whole-chain generation: index it too
         write_case_index(gdir, m["parts"], m["addresses"])
+        self._case = None  # opened before (by nodes()): see the new files
 
     @staticmethod
     def _save_graph_arrays(gdir: Path, graph: TransferGraph) -> None:
