@@ -93,6 +93,52 @@ def eight_category_labels(ws_path, out_csv) -> None:  # type: ignore[no-untyped-
     pl.concat(rows).write_csv(out_csv)
 
 
+#: The README's exposure workload: the concentrated power-law canonical workspace of
+#: :func:`benchmarks.workspace_case.canonical_parquet` (10M transfers, about 146k addresses).
+CASE_CATEGORIES = ("sanctioned", "mixer", "scam", "hack", "guarantee_marketplace", "gambling",
+                   "exchange", "otc_desk")  # fmt: skip
+
+
+def case_workspace(n_edges: int = 10_000_000, per_cat: int = PER_CAT):  # type: ignore[no-untyped-def]
+    """The canonical power-law workspace of ``n_edges`` transfers, ingested once and cached in
+    the benchmark cache (``expo-case-<n>``), with ``labels8.csv`` beside it: ``per_cat``
+    addresses for each of the 8 categories, drawn with a fixed seed (deterministic)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import polars as pl
+
+    from benchmarks.workspace_case import canonical_parquet
+    from tracer.store.workspace import Workspace
+
+    cache = Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
+    root = cache / f"expo-case-{n_edges}"
+    labels = root / "labels8.csv"
+    if labels.exists():
+        return root / "ws", labels
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    e = canonical_parquet(n_edges, root / "t.parquet")
+    ws = Workspace.open(root / "ws", create=True)
+    ws.ingest([root / "t.parquet"])
+    ws.graph()  # build the graph cache once
+    (root / "t.parquet").unlink()
+    rng = np.random.default_rng(11)
+    ids = rng.choice(e["n_nodes"], len(CASE_CATEGORIES) * per_cat, replace=False)
+    cats = np.repeat(np.array(CASE_CATEGORIES), per_cat)
+    pl.DataFrame(
+        {
+            "chain": ["ethereum"] * ids.shape[0],
+            "address": e["addresses"].gather(ids),
+            "name": [f"{c}-{i}" for i, c in enumerate(cats)],
+            "category": cats,
+        }
+    ).write_csv(root / "labels.tmp")
+    (root / "labels.tmp").rename(labels)
+    return root / "ws", labels
+
+
 @pytest.mark.bench
 def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``exposure --all``, both directions, 8 categories, 10M synth workspace, Parquet written:

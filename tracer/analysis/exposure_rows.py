@@ -18,9 +18,11 @@ import polars as pl
 import pyarrow as pa
 
 from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
-from tracer.core.addresses import display_many
+from tracer.core.addresses import display_arrow
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.selection import node_labels
+from tracer.kernels.exposure_exact import format_units, group_sums
+from tracer.store.exact_values import ExactValues, exact_values
 
 if TYPE_CHECKING:
     from tracer.analysis.exposure import DirectionResult, ExposurePlan, ExposureRequest
@@ -128,8 +130,65 @@ def exact_columns(
     addresses of the category (before dust): equal to ``direct_amount`` for absorbing
     categories; for pass-through categories it is the gross volume, of which the model
     attributes a part.
+
+    Values come as fixed-width integers from the case index when the workspace has one
+    (:func:`tracer.store.exact_values.exact_values`, summed by :func:`fixed_sums`: one compiled
+    pass per key set), else as text (:func:`text_columns`); the sums are the same.
     """
     index, src, dst = window_edges(plan, directions)
+    fixed = exact_values(ws, index) if plan.source is None else None
+    if fixed is None:
+        return text_columns(ws, plan, directions, index, src, dst)
+    width = len(plan.categories) + 1
+    n_rows = plan.target_ids.shape[0]
+    out = {}
+    for d in directions:
+        me, other = (dst, src) if d == "in" else (src, dst)
+        row = plan.target_row[me].astype(np.int64)
+        cat = plan.cat[other]
+        direct = np.where((row >= 0) & (cat >= 0), row * width + cat, -1)
+        fk, fs = fixed_sums(ws, index, row, fixed, n_rows)
+        dk, ds = fixed_sums(ws, index, direct, fixed, n_rows * width)
+        out[d] = (fk, fs, dk, ds)
+    return out
+
+
+def fixed_sums(
+    ws: Workspace, edges: np.ndarray, key: np.ndarray, fixed: ExactValues, n_keys: int
+) -> tuple[np.ndarray, pl.Series]:
+    """:func:`unit_sums` of the rows ``edges`` by ``key`` (negative: not summed), from their
+    fixed-width values. Keys with a row the index holds no exact form of, or whose rows have
+    unknown or differing decimals, or whose sum would pass the limbs, are summed from the
+    values' text instead (those keys' rows only): the same result, exactly."""
+    hi, lo, dec, count = group_sums(key, fixed.limbs, fixed.decimals, n_keys)
+    bad = (count > 0) & (dec < 0)
+    raw_keys = key[fixed.raw & (key >= 0)]
+    bad[raw_keys] = True
+    good = np.flatnonzero((count > 0) & ~bad)
+    offsets, data = format_units(hi[good], lo[good], dec[good])
+    text = pa.LargeStringArray.from_buffers(
+        good.shape[0], pa.py_buffer(offsets), pa.py_buffer(data)
+    ).cast(pa.string())
+    if not bad.any():
+        return good, pl.Series("exact", text, pl.String)
+    rows = np.flatnonzero((key >= 0) & bad[np.maximum(key, 0)])
+    sk, ss = unit_sums(key[rows], ws.rows(edges[rows], ["value", "decimals"]))
+    keys = np.concatenate([good, sk])
+    order = np.argsort(keys, kind="stable")
+    both = pa.concat_arrays([text, ss.to_arrow().cast(pa.string())]).take(pa.array(order))
+    return keys[order], pl.Series("exact", both, pl.String)
+
+
+def text_columns(
+    ws: Workspace,
+    plan: ExposurePlan,
+    directions: list[str],
+    index: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]:
+    """:func:`exact_columns` from the values' text (a workspace without a case index, an
+    in-memory or streamed one): read once for both directions, Int128 group sums."""
     values = as_int128(ws.rows(index, ["value", "decimals"]))  # once for both directions
     width = len(plan.categories) + 1
     out = {}
@@ -168,7 +227,7 @@ def assemble(
         graph.addresses, on="id", how="left", maintain_order="left"
     )  # one per report row, in row order
     shown = pl.Series(
-        "address", display_many(nodes["chain"].to_list(), nodes["address"].to_list()), pl.String
+        "address", display_arrow(nodes["chain"].to_arrow(), nodes["address"].to_arrow()), pl.String
     )
     # report rows in display order: (address, chain); the rows' entries then follow by
     # direction and category, laid out by index arithmetic below
