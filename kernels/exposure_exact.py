@@ -25,30 +25,88 @@ MIXED = -2  # rows of differing decimals (or an overflow): summed elsewhere
 _MAX = np.uint64(2**64 - 1)
 
 
+#: accumulator columns per key (one 32-byte row: one cache line visit per added row)
+HI, LO, COUNT, DEC = 0, 1, 2, 3
+_DEC0 = 16  # ``dec`` stored as ``dec + 16`` (unsigned)
+
+
 @njit(cache=True, nogil=True)
-def _group_sums(key, limbs, decimals, hi, lo, dec, count):  # type: ignore[no-untyped-def]
+def _add(acc, k, a_hi, a_lo, d):  # type: ignore[no-untyped-def]
+    """Add one value (limbs ``a_hi, a_lo``, decimals code ``d``) to key ``k`` of ``acc``."""
+    acc[k, COUNT] += np.uint64(1)
+    if acc[k, DEC] == np.uint64(UNSET + _DEC0):
+        acc[k, DEC] = d
+    elif acc[k, DEC] != d:
+        acc[k, DEC] = np.uint64(MIXED + _DEC0)
+    lo = acc[k, LO]
+    carry = np.uint64(0)
+    if lo >= LIMB - a_lo:  # lo + a_lo >= 10**19, without overflowing uint64
+        acc[k, LO] = lo - (LIMB - a_lo)
+        carry = np.uint64(1)
+    else:
+        acc[k, LO] = lo + a_lo
+    b = a_hi + carry  # a_hi < 10**19: no overflow
+    if acc[k, HI] > _MAX - b:
+        acc[k, DEC] = np.uint64(MIXED + _DEC0)
+    else:
+        acc[k, HI] += b
+
+
+@njit(cache=True, nogil=True)
+def _group_sums(key, limbs, decimals, acc):  # type: ignore[no-untyped-def]
     for i in range(key.shape[0]):
-        k = key[i]
-        if k < 0:
+        if key[i] >= 0:
+            _add(acc, key[i], limbs[i, 0], limbs[i, 1], np.uint64(decimals[i] + _DEC0))
+
+
+@njit(cache=True, nogil=True)
+def _direction_sums(me, other, target_row, cat, width, limbs, decimals, flows, direct):  # type: ignore[no-untyped-def]
+    for i in range(me.shape[0]):
+        row = target_row[me[i]]
+        if row < 0:
             continue
-        count[k] += 1
-        d = decimals[i]
-        if dec[k] == UNSET:
-            dec[k] = d
-        elif dec[k] != d:
-            dec[k] = MIXED
-        a = limbs[i, 1]
-        carry = np.uint64(0)
-        if lo[k] >= LIMB - a:  # lo[k] + a >= 10**19, without overflowing uint64
-            lo[k] = lo[k] - (LIMB - a)
-            carry = np.uint64(1)
-        else:
-            lo[k] = lo[k] + a
-        b = limbs[i, 0] + carry  # limbs[i, 0] < 10**19: no overflow
-        if hi[k] > _MAX - b:
-            dec[k] = MIXED
-        else:
-            hi[k] = hi[k] + b
+        a_hi, a_lo = limbs[i, 0], limbs[i, 1]
+        d = np.uint64(decimals[i] + _DEC0)
+        _add(flows, row, a_hi, a_lo, d)
+        c = cat[other[i]]
+        if c >= 0:
+            _add(direct, row * width + c, a_hi, a_lo, d)
+
+
+def _new(n_keys: int) -> np.ndarray:
+    acc = np.zeros((n_keys, 4), dtype=np.uint64)
+    acc[:, DEC] = UNSET + _DEC0
+    return acc
+
+
+def _split(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    dec = (acc[:, DEC].astype(np.int64) - _DEC0).astype(np.int16)
+    return acc[:, HI].copy(), acc[:, LO].copy(), dec, acc[:, COUNT].astype(np.int64)
+
+
+def direction_sums(
+    me: np.ndarray,
+    other: np.ndarray,
+    target_row: np.ndarray,
+    cat: np.ndarray,
+    width: int,
+    limbs: np.ndarray,
+    decimals: np.ndarray,
+    n_rows: int,
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """One direction's exact sums in one pass over its edges (``me`` the reported side: the
+    receiver for ``in``, the sender for ``out``): ``(hi, lo, dec, count)`` as
+    :func:`group_sums` gives them, keyed by the report row (``target_row[me]``; -1: not
+    reported) for flows, and by ``row * width + cat[other]`` (``cat`` -1: not a reported
+    category) for direct values; ``n_rows`` report rows."""
+    flows, direct = _new(n_rows), _new(n_rows * width)
+    _direction_sums(np.ascontiguousarray(me, dtype=np.int32),
+                    np.ascontiguousarray(other, dtype=np.int32),
+                    np.ascontiguousarray(target_row, dtype=np.int32),
+                    np.ascontiguousarray(cat, dtype=np.int32), np.int64(width),
+                    np.ascontiguousarray(limbs, dtype=np.uint64),
+                    np.ascontiguousarray(decimals, dtype=np.int16), flows, direct)  # fmt: skip
+    return _split(flows), _split(direct)
 
 
 def group_sums(
@@ -58,14 +116,11 @@ def group_sums(
     (negative keys are skipped). ``dec`` is the rows' shared decimals, ``MIXED`` when they
     differ or the sum overflows, ``UNSET`` when the key has no row; a negative shared
     decimals (-1: unknown) stays as it is."""
-    hi = np.zeros(n_keys, dtype=np.uint64)
-    lo = np.zeros(n_keys, dtype=np.uint64)
-    dec = np.full(n_keys, UNSET, dtype=np.int16)
-    count = np.zeros(n_keys, dtype=np.int64)
+    acc = _new(n_keys)
     _group_sums(np.ascontiguousarray(key, dtype=np.int64),
                 np.ascontiguousarray(limbs, dtype=np.uint64),
-                np.ascontiguousarray(decimals, dtype=np.int16), hi, lo, dec, count)  # fmt: skip
-    return hi, lo, dec, count
+                np.ascontiguousarray(decimals, dtype=np.int16), acc)  # fmt: skip
+    return _split(acc)
 
 
 @njit(cache=True, nogil=True)

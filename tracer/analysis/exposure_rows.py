@@ -11,6 +11,7 @@ and a Python ``Decimal`` loop per group: 50 CPU seconds of a 72-second run (issu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,7 @@ from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
 from tracer.core.addresses import display_arrow
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.selection import node_labels
-from tracer.kernels.exposure_exact import format_units, group_sums
+from tracer.kernels.exposure_exact import direction_sums, format_units
 from tracer.store.exact_values import ExactValues, exact_values
 
 if TYPE_CHECKING:
@@ -103,17 +104,25 @@ def window_edges(
     from tracer.analysis.exposure import edge_chunks
 
     parts: list[tuple[np.ndarray, ...]] = []
+    every = bool((plan.target_row >= 0).all())  # --all: every edge touches a reported address
     for sel in edge_chunks(plan):
+        if every and plan.lo is None and plan.hi is None:
+            parts.append((sel.index, sel.src, sel.dst))
+            continue
         inside = np.ones(sel.src.shape[0], dtype=bool)
         if plan.lo is not None:
             inside &= sel.ts >= plan.lo
         if plan.hi is not None:
             inside &= sel.ts <= plan.hi
-        keep = np.zeros(sel.src.shape[0], dtype=bool)
-        for d in directions:
-            keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
-        k = np.flatnonzero(inside & keep)
+        if not every:
+            keep = np.zeros(sel.src.shape[0], dtype=bool)
+            for d in directions:
+                keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
+            inside &= keep
+        k = np.flatnonzero(inside)
         parts.append((sel.index[k], sel.src[k], sel.dst[k]))
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1], parts[0][2]
     index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
@@ -144,26 +153,40 @@ def exact_columns(
     out = {}
     for d in directions:
         me, other = (dst, src) if d == "in" else (src, dst)
-        row = plan.target_row[me].astype(np.int64)
-        cat = plan.cat[other]
-        direct = np.where((row >= 0) & (cat >= 0), row * width + cat, -1)
-        fk, fs = fixed_sums(ws, index, row, fixed, n_rows)
-        dk, ds = fixed_sums(ws, index, direct, fixed, n_rows * width)
+        flows, direct = direction_sums(me, other, plan.target_row, plan.cat, width,
+                                       fixed.limbs, fixed.decimals, n_rows)  # fmt: skip
+
+        def row_key(me: np.ndarray = me) -> np.ndarray:
+            return plan.target_row[me].astype(np.int64)
+
+        def direct_key(me: np.ndarray = me, other: np.ndarray = other) -> np.ndarray:
+            row, cat = plan.target_row[me].astype(np.int64), plan.cat[other]
+            return np.where((row >= 0) & (cat >= 0), row * width + cat, -1)
+
+        fk, fs = fixed_sums(ws, index, fixed, flows, row_key)
+        dk, ds = fixed_sums(ws, index, fixed, direct, direct_key)
         out[d] = (fk, fs, dk, ds)
     return out
 
 
 def fixed_sums(
-    ws: Workspace, edges: np.ndarray, key: np.ndarray, fixed: ExactValues, n_keys: int
+    ws: Workspace,
+    edges: np.ndarray,
+    fixed: ExactValues,
+    sums: tuple[np.ndarray, ...],
+    key_of: Callable[[], np.ndarray],
 ) -> tuple[np.ndarray, pl.Series]:
-    """:func:`unit_sums` of the rows ``edges`` by ``key`` (negative: not summed), from their
-    fixed-width values. Keys with a row the index holds no exact form of, or whose rows have
-    unknown or differing decimals, or whose sum would pass the limbs, are summed from the
-    values' text instead (those keys' rows only): the same result, exactly."""
-    hi, lo, dec, count = group_sums(key, fixed.limbs, fixed.decimals, n_keys)
+    """:func:`unit_sums` of the rows ``edges`` by key, from their fixed-width ``sums``
+    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.direction_sums`).
+    Keys with a row the index holds no exact form of, or whose rows have unknown or differing
+    decimals, or whose sum would pass the limbs, are summed from the values' text instead
+    (those keys' rows only, keys from ``key_of()``): the same result, exactly."""
+    hi, lo, dec, count = sums
     bad = (count > 0) & (dec < 0)
-    raw_keys = key[fixed.raw & (key >= 0)]
-    bad[raw_keys] = True
+    key: np.ndarray | None = None
+    if fixed.raw.any():
+        key = key_of()
+        bad[key[fixed.raw & (key >= 0)]] = True
     good = np.flatnonzero((count > 0) & ~bad)
     offsets, data = format_units(hi[good], lo[good], dec[good])
     text = pa.LargeStringArray.from_buffers(
@@ -171,6 +194,7 @@ def fixed_sums(
     ).cast(pa.string())
     if not bad.any():
         return good, pl.Series("exact", text, pl.String)
+    key = key_of() if key is None else key
     rows = np.flatnonzero((key >= 0) & bad[np.maximum(key, 0)])
     sk, ss = unit_sums(key[rows], ws.rows(edges[rows], ["value", "decimals"]))
     keys = np.concatenate([good, sk])

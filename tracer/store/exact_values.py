@@ -47,18 +47,28 @@ def exact_values(ws: Workspace, edges: np.ndarray) -> ExactValues | None:
     part = np.searchsorted(case.starts, edges, side="right") - 1
     if n and (part.min() < 0 or part.max() >= len(case.values)):
         return None
-    order = np.argsort(part, kind="stable")
+    step = np.diff(edges)
+    ascending = bool((step >= 0).all())  # a sweep's edges come in file order, mostly
+    dense = bool((step == 1).all())  # and often every one of them (--all, no window)
+    order = np.arange(n) if ascending else np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(len(case.values) + 1))
     for p in range(len(case.values)):
-        at = order[bounds[p] : bounds[p + 1]]
-        if at.shape[0] == 0:
+        at: np.ndarray | slice = order[bounds[p] : bounds[p + 1]]
+        if bounds[p] == bounds[p + 1]:
             continue
         values, kinds = case.values[p], case.kinds[p]
         if values is None or kinds is None:
             return None
+        if ascending:
+            at = slice(int(bounds[p]), int(bounds[p + 1]))
         local = edges[at] - case.starts[p]
-        limbs[at] = values[local]
-        raw[at] = (np.asarray(kinds[local]) & VALUE_RAW) != 0
+        if dense:
+            span = slice(int(local[0]), int(local[-1]) + 1)  # every row: copy, not gather
+            limbs[at] = values[span]
+            raw[at] = (np.asarray(kinds[span]) & VALUE_RAW) != 0
+        else:
+            limbs[at] = values[local]
+            raw[at] = (np.asarray(kinds[local]) & VALUE_RAW) != 0
     limbs[raw] = 0
     tok = g.tokens
     ids = tok["token_id"].to_numpy().astype(np.int64)
