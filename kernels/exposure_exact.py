@@ -90,7 +90,7 @@ def direction_sums(
     target_row: np.ndarray,
     cat: np.ndarray,
     width: int,
-    limbs: np.ndarray,
+    pieces: list[tuple[int, int, np.ndarray]],
     decimals: np.ndarray,
     n_rows: int,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
@@ -98,14 +98,19 @@ def direction_sums(
     receiver for ``in``, the sender for ``out``): ``(hi, lo, dec, count)`` as
     :func:`group_sums` gives them, keyed by the report row (``target_row[me]``; -1: not
     reported) for flows, and by ``row * width + cat[other]`` (``cat`` -1: not a reported
-    category) for direct values; ``n_rows`` report rows."""
+    category) for direct values; ``n_rows`` report rows. The values come in ``pieces``
+    ``(start, stop, limbs)``: the limbs of edges ``start:stop`` (memory-mapped views, summed
+    where they lie rather than copied into one array)."""
     flows, direct = _new(n_rows), _new(n_rows * width)
-    _direction_sums(np.ascontiguousarray(me, dtype=np.int32),
-                    np.ascontiguousarray(other, dtype=np.int32),
-                    np.ascontiguousarray(target_row, dtype=np.int32),
-                    np.ascontiguousarray(cat, dtype=np.int32), np.int64(width),
-                    np.ascontiguousarray(limbs, dtype=np.uint64),
-                    np.ascontiguousarray(decimals, dtype=np.int16), flows, direct)  # fmt: skip
+    me = np.ascontiguousarray(me, dtype=np.int32)
+    other = np.ascontiguousarray(other, dtype=np.int32)
+    target_row = np.ascontiguousarray(target_row, dtype=np.int32)
+    cat = np.ascontiguousarray(cat, dtype=np.int32)
+    decimals = np.ascontiguousarray(decimals, dtype=np.int16)
+    for start, stop, limbs in pieces:
+        _direction_sums(me[start:stop], other[start:stop], target_row, cat, np.int64(width),
+                        np.ascontiguousarray(limbs, dtype=np.uint64), decimals[start:stop],
+                        flows, direct)  # fmt: skip
     return _split(flows), _split(direct)
 
 

@@ -90,7 +90,9 @@ def test_direction_sums_equal_group_sums_by_key(edges, rows, cats) -> None:
     target_row, cat = np.array(rows, np.int32), np.array(cats, np.int32)
     width = 4
     for me, other in ((dst, src), (src, dst)):
-        flows, direct = direction_sums(me, other, target_row, cat, width, limbs, decimals, 4)
+        cut = len(edges) // 2  # two pieces, as a workspace's partitions give them
+        pieces = [(0, cut, limbs[:cut]), (cut, len(edges), limbs[cut:])]
+        flows, direct = direction_sums(me, other, target_row, cat, width, pieces, decimals, 4)
         row = target_row[me].astype(np.int64)
         key = np.where((row >= 0) & (cat[other] >= 0), row * width + cat[other], -1)
         for got, want in zip(flows, group_sums(row, limbs, decimals, 4), strict=True):

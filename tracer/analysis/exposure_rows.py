@@ -154,7 +154,7 @@ def exact_columns(
     for d in directions:
         me, other = (dst, src) if d == "in" else (src, dst)
         flows, direct = direction_sums(me, other, plan.target_row, plan.cat, width,
-                                       fixed.limbs, fixed.decimals, n_rows)  # fmt: skip
+                                       fixed.pieces, fixed.decimals, n_rows)  # fmt: skip
 
         def row_key(me: np.ndarray = me) -> np.ndarray:
             return plan.target_row[me].astype(np.int64)

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class ExactValues:
-    """Per asked edge: ``limbs`` (uint64[n, 2], value = hi * 10**19 + lo), ``decimals``
+    """Per asked edge: its value as ``pieces`` of limbs (``(start, stop, limbs)``: the limbs,
+    uint64[stop - start, 2] with value = hi * 10**19 + lo, of asked edges ``start:stop``;
+    views of the memory-mapped index where the edges are whole runs of rows), ``decimals``
     (int16, -1 where the token's decimals are unknown) and ``raw`` (bool: no fixed-width form,
     read the text instead; its limbs are zero)."""
 
-    limbs: np.ndarray
+    pieces: list[tuple[int, int, np.ndarray]]
     decimals: np.ndarray
     raw: np.ndarray
 
@@ -42,37 +44,43 @@ def exact_values(ws: Workspace, edges: np.ndarray) -> ExactValues | None:
         return None
     edges = np.asarray(edges, dtype=np.int64)
     n = edges.shape[0]
-    limbs = np.zeros((n, 2), dtype=np.uint64)
     raw = np.zeros(n, dtype=bool)
     part = np.searchsorted(case.starts, edges, side="right") - 1
     if n and (part.min() < 0 or part.max() >= len(case.values)):
         return None
-    step = np.diff(edges)
-    ascending = bool((step >= 0).all())  # a sweep's edges come in file order, mostly
-    dense = bool((step == 1).all())  # and often every one of them (--all, no window)
-    order = np.arange(n) if ascending else np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(len(case.values) + 1))
-    for p in range(len(case.values)):
-        at: np.ndarray | slice = order[bounds[p] : bounds[p + 1]]
-        if bounds[p] == bounds[p + 1]:
-            continue
-        values, kinds = case.values[p], case.kinds[p]
-        if values is None or kinds is None:
-            return None
-        if ascending:
-            at = slice(int(bounds[p]), int(bounds[p + 1]))
-        local = edges[at] - case.starts[p]
-        if dense:
-            span = slice(int(local[0]), int(local[-1]) + 1)  # every row: copy, not gather
-            limbs[at] = values[span]
-            raw[at] = (np.asarray(kinds[span]) & VALUE_RAW) != 0
-        else:
+    dense = bool((np.diff(edges) == 1).all())  # every row, in order (--all, no window)
+    pieces: list[tuple[int, int, np.ndarray]] = []
+    if dense:
+        bounds = np.searchsorted(part, np.arange(len(case.values) + 1))
+        for p in range(len(case.values)):
+            a, b = int(bounds[p]), int(bounds[p + 1])
+            if a == b:
+                continue
+            values, kinds = case.values[p], case.kinds[p]
+            if values is None or kinds is None:
+                return None
+            lo = int(edges[a] - case.starts[p])
+            span = slice(lo, lo + b - a)
+            raw[a:b] = (np.asarray(kinds[span]) & VALUE_RAW) != 0
+            pieces.append((a, b, np.asarray(values[span])))  # a view: no copy
+    else:
+        limbs = np.zeros((n, 2), dtype=np.uint64)
+        for p in np.unique(part).tolist():
+            values, kinds = case.values[p], case.kinds[p]
+            if values is None or kinds is None:
+                return None
+            at = np.flatnonzero(part == p)
+            local = edges[at] - case.starts[p]
             limbs[at] = values[local]
             raw[at] = (np.asarray(kinds[local]) & VALUE_RAW) != 0
-    limbs[raw] = 0
+        pieces.append((0, n, limbs))
     tok = g.tokens
     ids = tok["token_id"].to_numpy().astype(np.int64)
-    dec_of = np.full(int(ids.max()) + 1 if ids.size else 1, -1, dtype=np.int16)
-    dec_of[ids] = tok["decimals"].fill_null(-1).to_numpy().astype(np.int16)
-    decimals = dec_of[np.asarray(g.token_id[edges], dtype=np.int64)] if n else np.zeros(0, np.int16)
-    return ExactValues(limbs=limbs, decimals=decimals, raw=raw)
+    dec = tok["decimals"].fill_null(-1).to_numpy().astype(np.int16)
+    if ids.size == 1:  # one token: no per-edge lookup
+        decimals = np.full(n, dec[0], dtype=np.int16)
+    else:
+        dec_of = np.full(int(ids.max()) + 1 if ids.size else 1, -1, dtype=np.int16)
+        dec_of[ids] = dec
+        decimals = dec_of[np.asarray(g.token_id[edges], dtype=np.int64)]
+    return ExactValues(pieces=pieces, decimals=decimals, raw=raw)
