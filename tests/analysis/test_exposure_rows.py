@@ -197,3 +197,8 @@ def test_rows_from_the_case_index_equal_legacy_on_random_graphs(
     assert int(fixed.raw.sum()) == sum(1 for v in big if v >= 10**38)
     new, old = _both_ways(ws, req)
     assert_frame_equal(new, old)
+    # the engine's path: rows prepared on a thread while the sweeps run
+    report = exposure(ws, req)
+    assert report.metadata["engine"] == "local-parallel"
+    cols = [c for c in report.frame.columns if c != "asset"]  # the helper names it "USD"
+    assert_frame_equal(report.frame.select(cols), old.select(cols))

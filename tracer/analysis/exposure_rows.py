@@ -12,6 +12,7 @@ and a Python ``Decimal`` loop per group: 50 CPU seconds of a 72-second run (issu
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -230,6 +231,37 @@ def text_columns(
     return out
 
 
+@dataclass
+class RowsPrep:
+    """What the report rows need that does not depend on the sweeps' results: each report
+    row's node (``nodes``: id, chain, address), display address, rank in display order, and
+    the exact sums per direction. :func:`prepare` computes it; the local engine does so on a
+    thread while the sweeps run (:func:`tracer.analysis.exposure_run.exposure`)."""
+
+    directions: list[str]
+    nodes: pl.DataFrame
+    shown: pl.Series
+    order: np.ndarray
+    exact: dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]
+
+
+def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPrep:
+    """The sweep-independent part of :func:`assemble` for ``directions`` (see
+    :class:`RowsPrep`); mostly compiled or Arrow work that releases the GIL."""
+    dirs = sorted(directions)
+    nodes = pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}).join(
+        ws.nodes().addresses, on="id", how="left", maintain_order="left"
+    )  # one per report row, in row order
+    shown = pl.Series(
+        "address", display_arrow(nodes["chain"].to_arrow(), nodes["address"].to_arrow()), pl.String
+    )
+    # report rows in display order: (address, chain); the rows' entries then follow by
+    # direction and category, laid out by index arithmetic in assemble
+    by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
+    order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
+    return RowsPrep(dirs, nodes, shown, order, exact_columns(ws, plan, dirs))
+
+
 def assemble(
     ws: Workspace,
     req: ExposureRequest,
@@ -237,27 +269,23 @@ def assemble(
     results: dict[str, DirectionResult],
     risk: RiskConfig,
     asset: str | None = None,
+    prepared: RowsPrep | None = None,
 ) -> pl.DataFrame:
     """Turn per-row arrays into the report frame (one row per address, direction, category),
     each row carrying ``asset`` (its asset group's name), sorted by address, chain, direction,
-    category (the category axis order, ``unattributed`` last)."""
+    category (the category axis order, ``unattributed`` last). ``prepared``: the
+    sweep-independent part, computed beforehand (:func:`prepare`) or here."""
     from tracer.analysis.exposure import REPORT_PL
 
     cats = [*plan.categories, UNATTRIBUTED]
     k = len(plan.categories)
     n_rows = plan.target_ids.shape[0]
     graph = ws.nodes()
-    nodes = pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}).join(
-        graph.addresses, on="id", how="left", maintain_order="left"
-    )  # one per report row, in row order
-    shown = pl.Series(
-        "address", display_arrow(nodes["chain"].to_arrow(), nodes["address"].to_arrow()), pl.String
-    )
-    # report rows in display order: (address, chain); the rows' entries then follow by
-    # direction and category, laid out by index arithmetic below
-    by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
-    order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
     dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
+    prep = prepared if prepared is not None else prepare(ws, plan, dirs)
+    if prep.directions != dirs:
+        raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
+    nodes, shown, order = prep.nodes, prep.shown, prep.order
     masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
     for j, d in enumerate(dirs):
         r = results[d]
@@ -278,7 +306,7 @@ def assemble(
     flow_v = [pa.nulls(0, pa.string())] * len(dirs)
     direct_v = [pa.nulls(0, pa.string())] * len(dirs)
     pos_by_dir = []
-    exact = exact_columns(ws, plan, dirs)
+    exact = prep.exact
     poison = req.model == "poison"
     for j, d in enumerate(dirs):
         r = results[d]
