@@ -93,6 +93,52 @@ def eight_category_labels(ws_path, out_csv) -> None:  # type: ignore[no-untyped-
     pl.concat(rows).write_csv(out_csv)
 
 
+#: The README's exposure workload: the concentrated power-law canonical workspace of
+#: :func:`benchmarks.workspace_case.canonical_parquet` (10M transfers, about 146k addresses).
+CASE_CATEGORIES = ("sanctioned", "mixer", "scam", "hack", "guarantee_marketplace", "gambling",
+                   "exchange", "otc_desk")  # fmt: skip
+
+
+def case_workspace(n_edges: int = 10_000_000, per_cat: int = PER_CAT):  # type: ignore[no-untyped-def]
+    """The canonical power-law workspace of ``n_edges`` transfers, ingested once and cached in
+    the benchmark cache (``expo-case-<n>``), with ``labels8.csv`` beside it: ``per_cat``
+    addresses for each of the 8 categories, drawn with a fixed seed (deterministic)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import polars as pl
+
+    from benchmarks.workspace_case import canonical_parquet
+    from tracer.store.workspace import Workspace
+
+    cache = Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
+    root = cache / f"expo-case-{n_edges}"
+    labels = root / "labels8.csv"
+    if labels.exists():
+        return root / "ws", labels
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    e = canonical_parquet(n_edges, root / "t.parquet")
+    ws = Workspace.open(root / "ws", create=True)
+    ws.ingest([root / "t.parquet"])
+    ws.graph()  # build the graph cache once
+    (root / "t.parquet").unlink()
+    rng = np.random.default_rng(11)
+    ids = rng.choice(e["n_nodes"], len(CASE_CATEGORIES) * per_cat, replace=False)
+    cats = np.repeat(np.array(CASE_CATEGORIES), per_cat)
+    pl.DataFrame(
+        {
+            "chain": ["ethereum"] * ids.shape[0],
+            "address": e["addresses"].gather(ids),
+            "name": [f"{c}-{i}" for i, c in enumerate(cats)],
+            "category": cats,
+        }
+    ).write_csv(root / "labels.tmp")
+    (root / "labels.tmp").rename(labels)
+    return root / "ws", labels
+
+
 @pytest.mark.bench
 def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``exposure --all``, both directions, 8 categories, 10M synth workspace, Parquet written:
@@ -152,3 +198,138 @@ def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-d
     record("exposure --all end to end: previous path", items=10**7, seconds=base[0],
            cpu_s=base[1], rows=base[2])  # fmt: skip
     assert new[2] == base[2] > 0
+
+
+#: The baseline tree: main before issue 17's exposure work (the README's "9.6 s").
+BASELINE_REV = "afef16e"
+
+#: Runs ``exposure --all`` in the library (both directions, Parquet written) in a fresh
+#: process of whichever tree is first on PYTHONPATH; prints wall, CPU and rows as JSON.
+_LIBRARY_RUN = """
+import json, sys, time
+from pathlib import Path
+from tracer.analysis.exposure import ExposureRequest
+from tracer.analysis.exposure_run import exposure
+from tracer.output.exposure_report import write_report
+from tracer.sources.labels import read_labels
+from tracer.store.workspace import Workspace
+ws_path, labels, out, sample = sys.argv[1:5]
+req = ExposureRequest(addresses=None)
+warm, _ = Workspace.in_memory([Path(sample) / "trongrid_scam_wallet.json"])
+exposure(warm, req)  # load (or compile) the kernels before the timing
+ws = Workspace.open(ws_path)
+ws.add_labels_in_memory([read_labels(labels)])
+t0, c0 = time.perf_counter(), time.process_time()
+report = exposure(ws, req)
+write_report(report, out, ["bench"])
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "rows": report.frame.height, "engine": report.metadata["engine"]}))
+"""
+
+
+def tree_at(rev: str):  # type: ignore[no-untyped-def]
+    """``tracer`` and ``kernels`` at git revision ``rev``, extracted once into the benchmark
+    cache (``tree-<sha>``): put it first on PYTHONPATH to run that version."""
+    import io
+    import os
+    import subprocess
+    import tarfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", rev], check=True,
+                         capture_output=True, text=True).stdout.strip()  # fmt: skip
+    cache = Path(os.environ.get("TRACER_BENCH_CACHE", Path.home() / ".cache" / "tracer-bench"))
+    root = cache / f"tree-{sha}"
+    if not (root / "tracer" / "__init__.py").exists():
+        what = ["tracer", "kernels", "pyproject.toml"]
+        blob = subprocess.run(["git", "-C", str(repo), "archive", sha, *what], check=True,
+                              capture_output=True).stdout  # fmt: skip
+        tmp = cache / f".tree-{sha}.tmp"
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(tmp, filter="data")
+        tmp.rename(root)
+    return root
+
+
+def _timed(cmd: list[str], tree, numba_cache: str) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
+    """Run ``cmd`` under ``/usr/bin/time`` with ``tree`` first on PYTHONPATH (cwd outside any
+    checkout); (its user/sys/wall/peak RSS, its stdout)."""
+    import os
+    import subprocess
+    import tempfile
+
+    env = {**os.environ, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": numba_cache}
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as fh:
+        done = subprocess.run(["/usr/bin/time", "-f", "%U %S %e %M", "-o", fh.name, *cmd],
+                              env=env, cwd=tempfile.gettempdir(), capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        user, sys_, wall, rss = fh.read().split()[-4:]
+    return {"user": float(user), "sys": float(sys_), "wall": float(wall),
+            "rss_gib": int(rss) / 2**20}, done.stdout  # fmt: skip
+
+
+@pytest.mark.bench
+def test_exposure_all_case_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``exposure --all``, both directions, 8 categories, on the README's workload: the
+    canonical power-law workspace (10M transfers, ~146k addresses, ~1.6M report rows; built
+    once by :func:`case_workspace`). Today's tree beside main at ``BASELINE_REV``, in the same
+    run, alternating: the library call writing the Parquet report (a fresh process each, warm
+    numba cache, timed inside) and the CLI process under ``/usr/bin/time``; CPU and wall, with
+    the load. Both reports must be equal, frame for frame.
+
+    One command (the first run builds the workspace, ~7 GB peak, hence the lock):
+    ``NUMBA_CACHE_DIR=/tmp/numba-bench flock /tmp/big.lock python -m pytest
+    benchmarks/test_bench_exposure.py -k case_end_to_end -m bench -s -p no:cacheprovider``.
+    ``TRACER_BENCH_EDGES`` picks another size (e.g. 1000000 for a quick look).
+    """
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    n = int(os.environ.get("TRACER_BENCH_EDGES", 10_000_000))
+    ws_path, labels = case_workspace(n)
+    repo = Path(__file__).resolve().parent.parent
+    sample = repo / "fixtures" / "sample_case"
+    trees = {"baseline": tree_at(BASELINE_REV), "new": repo}
+    caches = {"baseline": "/tmp/numba-bench-baseline",
+              "new": os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba-bench")}  # fmt: skip
+    lib, cli = {}, {}
+    for name in ("baseline", "new", "baseline", "new"):  # the first pass warms numba caches
+        out = tmp_path / f"{name}-lib.parquet"
+        t, stdout = _timed([sys.executable, "-c", _LIBRARY_RUN, str(ws_path), str(labels),
+                            str(out), str(sample)], trees[name], caches[name])  # fmt: skip
+        lib[name] = {**json.loads(stdout.strip().splitlines()[-1]), "rss_gib": t["rss_gib"],
+                     "load": os.getloadavg()[0]}  # fmt: skip
+        report = tmp_path / f"{name}-cli.parquet"
+        cli[name], _ = _timed([sys.executable, "-m", "tracer.cli", "exposure", "--all", "-o",
+                               str(report), "--workspace", str(ws_path), "--labels",
+                               str(labels), "--quiet"], trees[name], caches[name])  # fmt: skip
+        cli[name]["load"] = os.getloadavg()[0]
+    frames = {k: pl.read_parquet(tmp_path / f"{k}-cli.parquet") for k in trees}
+    assert_frame_equal(frames["new"], frames["baseline"])
+    assert_frame_equal(pl.read_parquet(tmp_path / "new-lib.parquet"), frames["new"])
+    rows = frames["new"].height
+    for name in ("baseline", "new"):
+        a, b = lib[name], cli[name]
+        print(f"\nexposure --all, {n:,} transfers, 8 categories, {rows:,} rows, {name} "
+              f"({BASELINE_REV if name == 'baseline' else 'this tree'}): library "
+              f"{a['wall']:.2f} s wall / {a['cpu']:.2f} s CPU (load {a['load']:.1f}, engine "
+              f"{a['engine']}); CLI process {b['wall']:.2f} s wall / {b['user'] + b['sys']:.2f}"
+              f" s CPU ({b['user']:.2f} user + {b['sys']:.2f} sys), {b['rss_gib']:.2f} GiB "
+              f"peak (load {b['load']:.1f})")  # fmt: skip
+    record("exposure --all end to end, case workspace (library, Parquet written)", items=n,
+           seconds=lib["new"]["wall"], baseline="exposure --all case: baseline library",
+           cpu_s=lib["new"]["cpu"], rows=rows)  # fmt: skip
+    record("exposure --all case: baseline library", items=n, seconds=lib["baseline"]["wall"],
+           cpu_s=lib["baseline"]["cpu"], rows=rows)  # fmt: skip
+    record("exposure --all end to end, case workspace (CLI process)", items=n,
+           seconds=cli["new"]["wall"], baseline="exposure --all case: baseline CLI",
+           cpu_s=cli["new"]["user"] + cli["new"]["sys"], rows=rows)  # fmt: skip
+    record("exposure --all case: baseline CLI", items=n, seconds=cli["baseline"]["wall"],
+           cpu_s=cli["baseline"]["user"] + cli["baseline"]["sys"], rows=rows)  # fmt: skip
+    assert rows > 0

@@ -26,6 +26,7 @@ from tracer.analysis.risk import load_risk_config
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.spec import Selection
 from tracer.sources.labels import read_labels
+from tracer.store.exact_values import exact_values
 from tracer.store.workspace import Workspace
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample_case"
@@ -158,3 +159,46 @@ def test_unit_sums_equal_exact_unit_sums(rows, one_decimals: bool) -> None:
     want = exact_unit_sums(values.with_columns(pl.Series("key", key)), ["key"]).sort("key")
     assert keys.tolist() == want["key"].to_list()
     assert sums.to_list() == want["exact"].to_list()
+
+
+@settings(
+    deadline=None, max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=transfer_sets(),
+    big=st.lists(st.sampled_from([10**40 + 7, 10**38 - 1, 10**19]), max_size=3),
+    model=st.sampled_from(["haircut", "poison"]),
+)
+def test_rows_from_the_case_index_equal_legacy_on_random_graphs(
+    tmp_path_factory, data, big: list[int], model: str
+) -> None:  # type: ignore[no-untyped-def]
+    """On disk, exact sums come from the case index's fixed-width values (values of > 38
+    digits have none and are summed from their text): the same rows as the legacy assembly,
+    which reads every value as text."""
+    rows, labels = data
+    rows = rows + [(ADDRESSES[0], ADDRESSES[1], v, 20) for v in big]
+    tmp = tmp_path_factory.mktemp("d")
+    lines = ["tx_hash,src,dst,value,ts,token,seq,chain"]
+    for i, (s, t, v, day) in enumerate(rows):
+        lines.append(f"0x{i + 1:064x},{s},{t},{v},2024-01-{day + 1:02d}T00:00:00Z,{USDT},0,tron")
+    (tmp / "t.csv").write_text("\n".join(lines) + "\n")
+    ws = Workspace.open(tmp / "ws", create=True)
+    ws.ingest([tmp / "t.csv"])
+    if labels:
+        (tmp / "l.csv").write_text(
+            "address,name,category\n" + "".join(f"{a},{n},{c}\n" for a, n, c in labels)
+        )
+        ws.add_labels_in_memory([read_labels(tmp / "l.csv")])
+    req = ExposureRequest(addresses=None, model=model)
+    plan = make_plan(ws, req)
+    assert plan.index is not None
+    fixed = exact_values(ws, plan.index)
+    assert fixed is not None  # the fast path runs
+    assert int(fixed.raw.sum()) == sum(1 for v in big if v >= 10**38)
+    new, old = _both_ways(ws, req)
+    assert_frame_equal(new, old)
+    # the engine's path: rows prepared on a thread while the sweeps run
+    report = exposure(ws, req)
+    assert report.metadata["engine"] == "local-parallel"
+    cols = [c for c in report.frame.columns if c != "asset"]  # the helper names it "USD"
+    assert_frame_equal(report.frame.select(cols), old.select(cols))

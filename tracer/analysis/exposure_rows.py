@@ -11,6 +11,8 @@ and a Python ``Decimal`` loop per group: 50 CPU seconds of a 72-second run (issu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,9 +20,11 @@ import polars as pl
 import pyarrow as pa
 
 from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
-from tracer.core.addresses import display_many
+from tracer.core.addresses import display_arrow
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.selection import node_labels
+from tracer.kernels.exposure_exact import direction_sums, format_units
+from tracer.store.exact_values import ExactValues, exact_values
 
 if TYPE_CHECKING:
     from tracer.analysis.exposure import DirectionResult, ExposurePlan, ExposureRequest
@@ -101,17 +105,25 @@ def window_edges(
     from tracer.analysis.exposure import edge_chunks
 
     parts: list[tuple[np.ndarray, ...]] = []
+    every = bool((plan.target_row >= 0).all())  # --all: every edge touches a reported address
     for sel in edge_chunks(plan):
+        if every and plan.lo is None and plan.hi is None:
+            parts.append((sel.index, sel.src, sel.dst))
+            continue
         inside = np.ones(sel.src.shape[0], dtype=bool)
         if plan.lo is not None:
             inside &= sel.ts >= plan.lo
         if plan.hi is not None:
             inside &= sel.ts <= plan.hi
-        keep = np.zeros(sel.src.shape[0], dtype=bool)
-        for d in directions:
-            keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
-        k = np.flatnonzero(inside & keep)
+        if not every:
+            keep = np.zeros(sel.src.shape[0], dtype=bool)
+            for d in directions:
+                keep |= plan.target_row[sel.dst if d == "in" else sel.src] >= 0
+            inside &= keep
+        k = np.flatnonzero(inside)
         parts.append((sel.index[k], sel.src[k], sel.dst[k]))
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1], parts[0][2]
     index = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     src = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     dst = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
@@ -128,8 +140,80 @@ def exact_columns(
     addresses of the category (before dust): equal to ``direct_amount`` for absorbing
     categories; for pass-through categories it is the gross volume, of which the model
     attributes a part.
+
+    Values come as fixed-width integers from the case index when the workspace has one
+    (:func:`tracer.store.exact_values.exact_values`, summed by :func:`fixed_sums`: one compiled
+    pass per key set), else as text (:func:`text_columns`); the sums are the same.
     """
     index, src, dst = window_edges(plan, directions)
+    fixed = exact_values(ws, index) if plan.source is None else None
+    if fixed is None:
+        return text_columns(ws, plan, directions, index, src, dst)
+    width = len(plan.categories) + 1
+    n_rows = plan.target_ids.shape[0]
+    out = {}
+    for d in directions:
+        me, other = (dst, src) if d == "in" else (src, dst)
+        flows, direct = direction_sums(me, other, plan.target_row, plan.cat, width,
+                                       fixed.pieces, fixed.decimals, n_rows)  # fmt: skip
+
+        def row_key(me: np.ndarray = me) -> np.ndarray:
+            return plan.target_row[me].astype(np.int64)
+
+        def direct_key(me: np.ndarray = me, other: np.ndarray = other) -> np.ndarray:
+            row, cat = plan.target_row[me].astype(np.int64), plan.cat[other]
+            return np.where((row >= 0) & (cat >= 0), row * width + cat, -1)
+
+        fk, fs = fixed_sums(ws, index, fixed, flows, row_key)
+        dk, ds = fixed_sums(ws, index, fixed, direct, direct_key)
+        out[d] = (fk, fs, dk, ds)
+    return out
+
+
+def fixed_sums(
+    ws: Workspace,
+    edges: np.ndarray,
+    fixed: ExactValues,
+    sums: tuple[np.ndarray, ...],
+    key_of: Callable[[], np.ndarray],
+) -> tuple[np.ndarray, pl.Series]:
+    """:func:`unit_sums` of the rows ``edges`` by key, from their fixed-width ``sums``
+    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.direction_sums`).
+    Keys with a row the index holds no exact form of, or whose rows have unknown or differing
+    decimals, or whose sum would pass the limbs, are summed from the values' text instead
+    (those keys' rows only, keys from ``key_of()``): the same result, exactly."""
+    hi, lo, dec, count = sums
+    bad = (count > 0) & (dec < 0)
+    key: np.ndarray | None = None
+    if fixed.raw.any():
+        key = key_of()
+        bad[key[fixed.raw & (key >= 0)]] = True
+    good = np.flatnonzero((count > 0) & ~bad)
+    offsets, data = format_units(hi[good], lo[good], dec[good])
+    text = pa.LargeStringArray.from_buffers(
+        good.shape[0], pa.py_buffer(offsets), pa.py_buffer(data)
+    ).cast(pa.string())
+    if not bad.any():
+        return good, pl.Series("exact", text, pl.String)
+    key = key_of() if key is None else key
+    rows = np.flatnonzero((key >= 0) & bad[np.maximum(key, 0)])
+    sk, ss = unit_sums(key[rows], ws.rows(edges[rows], ["value", "decimals"]))
+    keys = np.concatenate([good, sk])
+    order = np.argsort(keys, kind="stable")
+    both = pa.concat_arrays([text, ss.to_arrow().cast(pa.string())]).take(pa.array(order))
+    return keys[order], pl.Series("exact", both, pl.String)
+
+
+def text_columns(
+    ws: Workspace,
+    plan: ExposurePlan,
+    directions: list[str],
+    index: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]:
+    """:func:`exact_columns` from the values' text (a workspace without a case index, an
+    in-memory or streamed one): read once for both directions, Int128 group sums."""
     values = as_int128(ws.rows(index, ["value", "decimals"]))  # once for both directions
     width = len(plan.categories) + 1
     out = {}
@@ -147,6 +231,37 @@ def exact_columns(
     return out
 
 
+@dataclass
+class RowsPrep:
+    """What the report rows need that does not depend on the sweeps' results: each report
+    row's node (``nodes``: id, chain, address), display address, rank in display order, and
+    the exact sums per direction. :func:`prepare` computes it; the local engine does so on a
+    thread while the sweeps run (:func:`tracer.analysis.exposure_run.exposure`)."""
+
+    directions: list[str]
+    nodes: pl.DataFrame
+    shown: pl.Series
+    order: np.ndarray
+    exact: dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]
+
+
+def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPrep:
+    """The sweep-independent part of :func:`assemble` for ``directions`` (see
+    :class:`RowsPrep`); mostly compiled or Arrow work that releases the GIL."""
+    dirs = sorted(directions)
+    nodes = pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}).join(
+        ws.nodes().addresses, on="id", how="left", maintain_order="left"
+    )  # one per report row, in row order
+    shown = pl.Series(
+        "address", display_arrow(nodes["chain"].to_arrow(), nodes["address"].to_arrow()), pl.String
+    )
+    # report rows in display order: (address, chain); the rows' entries then follow by
+    # direction and category, laid out by index arithmetic in assemble
+    by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
+    order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
+    return RowsPrep(dirs, nodes, shown, order, exact_columns(ws, plan, dirs))
+
+
 def assemble(
     ws: Workspace,
     req: ExposureRequest,
@@ -154,27 +269,23 @@ def assemble(
     results: dict[str, DirectionResult],
     risk: RiskConfig,
     asset: str | None = None,
+    prepared: RowsPrep | None = None,
 ) -> pl.DataFrame:
     """Turn per-row arrays into the report frame (one row per address, direction, category),
     each row carrying ``asset`` (its asset group's name), sorted by address, chain, direction,
-    category (the category axis order, ``unattributed`` last)."""
+    category (the category axis order, ``unattributed`` last). ``prepared``: the
+    sweep-independent part, computed beforehand (:func:`prepare`) or here."""
     from tracer.analysis.exposure import REPORT_PL
 
     cats = [*plan.categories, UNATTRIBUTED]
     k = len(plan.categories)
     n_rows = plan.target_ids.shape[0]
     graph = ws.nodes()
-    nodes = pl.DataFrame({"id": plan.target_ids}, schema={"id": pl.Int32}).join(
-        graph.addresses, on="id", how="left", maintain_order="left"
-    )  # one per report row, in row order
-    shown = pl.Series(
-        "address", display_many(nodes["chain"].to_list(), nodes["address"].to_list()), pl.String
-    )
-    # report rows in display order: (address, chain); the rows' entries then follow by
-    # direction and category, laid out by index arithmetic below
-    by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
-    order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
     dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
+    prep = prepared if prepared is not None else prepare(ws, plan, dirs)
+    if prep.directions != dirs:
+        raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
+    nodes, shown, order = prep.nodes, prep.shown, prep.order
     masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
     for j, d in enumerate(dirs):
         r = results[d]
@@ -195,7 +306,7 @@ def assemble(
     flow_v = [pa.nulls(0, pa.string())] * len(dirs)
     direct_v = [pa.nulls(0, pa.string())] * len(dirs)
     pos_by_dir = []
-    exact = exact_columns(ws, plan, dirs)
+    exact = prep.exact
     poison = req.model == "poison"
     for j, d in enumerate(dirs):
         r = results[d]

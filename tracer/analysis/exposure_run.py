@@ -26,7 +26,7 @@ from tracer.analysis.exposure import (
     make_plan,
     sweep,
 )
-from tracer.analysis.exposure_rows import assemble
+from tracer.analysis.exposure_rows import RowsPrep, assemble, prepare
 from tracer.analysis.risk import RiskConfig, load_risk_config
 from tracer.core.errors import UsageError
 from tracer.core.progress import Progress, no_progress
@@ -76,7 +76,16 @@ def exposure(
         plan = make_plan(ws, req, token_ids=group.token_ids)
         plans.append(plan)
         results: dict[str, DirectionResult] = {}
-        if engine == "local":
+        extra: dict[str, RowsPrep] = {}
+        if engine == "local" and threaded:
+            # the rows' sweep-independent part (exact sums, display addresses) on a third
+            # thread while the two sweeps run: compiled/Arrow work that releases the GIL
+            with ThreadPoolExecutor(max_workers=1) as side:
+                prep = side.submit(prepare, ws, plan, list(req.directions))
+                with bar("exposure sweep", plan.n_edges * len(req.directions)) as advance:
+                    results = local_sweeps(plan, req, on_chunk=advance, parallel=parallel)
+                extra["prepared"] = prep.result()
+        elif engine == "local":
             with bar("exposure sweep", plan.n_edges * len(req.directions)) as advance:
                 results = local_sweeps(plan, req, on_chunk=advance, parallel=parallel)
         else:
@@ -84,7 +93,7 @@ def exposure(
 
             results = ray_sweeps(ws, req, plan, address=ray_address, progress=bar,
                                  logs=ray_logs)  # fmt: skip
-        frames.append(assemble(ws, req, plan, results, risk, asset=group.name))
+        frames.append(assemble(ws, req, plan, results, risk, asset=group.name, **extra))
         by_asset[group.name] = {
             "members": list(group.members), "decimals": group.decimals,
             "transfers_swept": int(plan.n_edges), "accounting": _accounting(plan, results),
