@@ -623,12 +623,7 @@ def test_reused_state_buffers_give_a_fresh_states_result(cs: list[SimpleNamespac
         sweep, local = both(c)
         assert_same(c, sweep, local)
         del local  # the state is released: the next question reuses its buffers
-    # poison, TIHO and by_source runs take states of their own (their kernels write more
-    # than the touched entries): only the other models' questions share buffers
-    if any(c.model not in ("poison", "tiho") for c in cs):
-        assert any(k[0] == 10 for k in local_state._SLOTS)
-    else:
-        assert not any(k[0] == 10 for k in local_state._SLOTS)
+    assert any(k[0] == 10 for k in local_state._SLOTS)
 
 
 def _resize(graph, n: int):  # type: ignore[no-untyped-def]

@@ -150,3 +150,32 @@ def test_streamed_chunks_leave_out_and_count_unknown_decimals(small_groups_ws, m
     np.testing.assert_array_equal(got, want)
     assert sum(s.excluded_unknown for s in sels) == int(np.count_nonzero(chosen & is_nan)) > 0
     np.testing.assert_array_equal(np.concatenate([s.src for s in sels]), whole["src"][want])
+
+
+def test_streamed_exposure_sweeps_its_directions_one_after_the_other(small_groups_ws) -> None:
+    """A streamed plan reads Parquet through one PartReader: its two directions are never swept
+    on two threads at once (that hung or crashed the suite), and the report says "local"."""
+    import threading
+
+    from tracer.analysis import exposure_run
+    from tracer.analysis.exposure import ExposureRequest
+
+    ws, _ = small_groups_ws
+    seen: set[str] = set()
+    real = exposure_run.sweep
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        seen.add(threading.current_thread().name)
+        return real(*a, **k)
+
+    exposure_run.sweep = spy  # type: ignore[assignment]
+    try:
+        rep = exposure_run.exposure(
+            Workspace.open(ws.path),
+            ExposureRequest(addresses=None, model="haircut",
+                            selection=Selection(min_amount=0.01, stream=True)),
+        )  # fmt: skip
+    finally:
+        exposure_run.sweep = real  # type: ignore[assignment]
+    assert seen == {threading.main_thread().name}
+    assert rep.metadata["engine"] == "local"

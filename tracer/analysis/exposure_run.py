@@ -72,12 +72,18 @@ def exposure(
         raise UsageError(f"--engine {engine}: choose local or ray")
     threaded = engine == "local" and parallel and len(req.directions) > 1
     frames, by_asset, plans = [], {}, []
+    swept_threaded = False
     for group in groups:
         plan = make_plan(ws, req, token_ids=group.token_ids)
         plans.append(plan)
         results: dict[str, DirectionResult] = {}
         extra: dict[str, RowsPrep] = {}
-        if engine == "local" and threaded:
+        # threads only in memory: a streamed plan's directions would read the same Parquet
+        # files (one PartReader, its pq.ParquetFile objects) from two threads at once, which
+        # hung or crashed the suite; streamed directions run one after the other
+        in_memory = plan.source is None
+        swept_threaded |= threaded and in_memory
+        if engine == "local" and threaded and in_memory:
             # the rows' sweep-independent part (exact sums, display addresses) on a third
             # thread while the two sweeps run: compiled/Arrow work that releases the GIL
             with ThreadPoolExecutor(max_workers=1) as side:
@@ -87,7 +93,8 @@ def exposure(
                 extra["prepared"] = prep.result()
         elif engine == "local":
             with bar("exposure sweep", plan.n_edges * len(req.directions)) as advance:
-                results = local_sweeps(plan, req, on_chunk=advance, parallel=parallel)
+                results = local_sweeps(plan, req, on_chunk=advance,
+                                       parallel=parallel and in_memory)
         else:
             from tracer.analysis.engines import ray_sweeps
 
@@ -110,7 +117,7 @@ def exposure(
         "model": req.model,
         # how it ran (the one key the engines' reports may differ in): "local-parallel" when
         # the directions were swept on two threads at once
-        "engine": "local-parallel" if threaded else engine,
+        "engine": "local-parallel" if swept_threaded else engine,
         "request": req.as_json(),
         "categories": first.categories,
         "assets": sorted({a for p in plans for a in p.assets}),

@@ -255,10 +255,10 @@ def trace_local(
     rep = None if entities is None else np.ascontiguousarray(entities, dtype=np.int32)
     pri = _prior(graph, token_ids, backward, rep, workspace)
     g = _local_graph(graph, token_ids, backward, rep, (pri.mem_offsets, pri.mem_list))
-    # the local kernel writes only touched entries: reused buffers (local_state). TIHO and
-    # by_source (the colour kernel) and poison (its own kernel, which writes every processed
-    # edge's endpoints, not only tainted receivers) get a state of their own, as the sweep's
-    plain = colours is None and model not in ("tiho", "poison")
+    # the local and poison kernels write only touched entries (sources, tainted receivers):
+    # reused buffers (local_state); TIHO and by_source (the colour kernel) get a state of
+    # their own, as the sweep's
+    plain = colours is None and model != "tiho"
     if plain:
         state, slot = take_state(role, model=model, min_amount=selection.min_amount,
                                  max_hops=selection.max_hops,
