@@ -135,7 +135,7 @@ def test_warm_up_loads_the_kernels_for_the_types_the_proof_passes(tmp_path: Path
     _frame(3, ["ethereum"] * 3, ["USDT"] * 3, [USDT] * 3).write_parquet(f)
     code = f"""
 import pyarrow as pa, pyarrow.parquet as pq
-from tracer.sources.base import proven_canonical, warm_text_kernels
+from tracer.sources.proofs import proven_canonical, warm_text_kernels
 from tracer.kernels.text import all_hex, all_plain_digits
 warm_text_kernels().result()
 before = (set(all_hex.signatures), set(all_plain_digits.signatures))

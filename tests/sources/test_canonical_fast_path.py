@@ -10,7 +10,7 @@ import pytest
 
 from tracer.core.errors import InputError
 from tracer.sources import read_file
-from tracer.sources.base import proven_canonical
+from tracer.sources.proofs import proven_canonical
 
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
 

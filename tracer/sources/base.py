@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +22,6 @@ import pyarrow as pa
 
 from tracer.core.addresses import TRON, evm_exprs, normalize_chain, normalize_series
 from tracer.core.amounts import (
-    UINT256_MAX,
     amount_series,
     canonical_digits,
     scaled_to_raw,
@@ -34,7 +32,7 @@ from tracer.core.errors import InputError
 from tracer.core.schema import REJECT_PL, TRANSFER_PL
 from tracer.core.tokens import NATIVE, TokenTable, load_tokens
 from tracer.kernels.hashing import fnv1a64
-from tracer.kernels.text import all_hex, all_plain_digits
+from tracer.sources.proofs import _canonical_arrow, _checked_columns
 from tracer.sources.views import Occurrences, occurrences
 
 
@@ -260,81 +258,8 @@ def _tx_hash_expr(chain: str) -> tuple[pl.Expr, pl.Expr]:
     return norm, err
 
 
-_UINT256_MAX_DIGITS = str(UINT256_MAX)
 _TS_HINT = " (integer times are read as seconds below 1e11, ms below 1e14, else µs)"
 _CHAIN_RE = r"[a-z0-9][a-z0-9_-]*"
-
-
-#: Canonical form of each id column: (hex digits, ``0x`` prefix); ``value``: digits.
-_FORMS = {"tx_hash": (64, True), "src": (40, True), "dst": (40, True), "token": (40, True)}
-
-
-def _checked_columns(chain: str) -> dict[str, tuple[int, bool]]:
-    """The columns whose canonical form is fixed hex on ``chain`` (Tron: bare hash only;
-    its base58 addresses always take the normaliser)."""
-    return {"tx_hash": (64, False)} if chain == TRON else _FORMS
-
-
-def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int, bool]) -> bool:
-    """Whether an Arrow string column is canonical everywhere (nulls allowed only in
-    ``token``: the native coin; ``value`` nowhere)."""
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    for chunk in chunks:
-        if chunk.null_count:
-            if col != "token":
-                return False
-            chunk = chunk.drop_null()
-        if not (pa.types.is_large_string(chunk.type) or pa.types.is_string(chunk.type)):
-            return False
-        if len(chunk) == 0:
-            continue
-        _, off_buf, data_buf = chunk.buffers()
-        wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64)
-        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-        ok = (
-            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
-            if col == "value"
-            else all_hex(offsets, data, form[0], form[1])
-        )
-        if not ok:
-            return False
-    return True
-
-
-def proven_canonical(table: pa.Table, constants: dict[str, str] | None = None) -> frozenset[str]:
-    """The columns of an Arrow table already in their canonical EVM form (the same on every
-    EVM chain; a reader asks only when every row is of one EVM chain). ``constants``: columns
-    not in ``table`` that hold one value on every row (checked as that one value).
-
-    The columns are checked on two threads (the kernels release the GIL): the proofs of a
-    10M-row export take half the wall time."""
-    forms = {**_checked_columns("ethereum"), "value": (0, False)}
-    consts = {c: pa.array([v], pa.large_string()) for c, v in (constants or {}).items()}
-    todo = {c: consts[c] if c in consts else table[c]
-            for c in forms if c in consts or c in table.column_names}  # fmt: skip
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        ok = dict(zip(todo, pool.map(lambda c: _canonical_arrow(todo[c], c, forms[c]), todo),
-                      strict=True))  # fmt: skip
-    return frozenset(c for c, good in ok.items() if good)
-
-
-def warm_text_kernels() -> Future[None]:
-    """Load the text kernels (numba's first dispatch costs about a second of imports and
-    cache loading) on a background thread, so a reader can do it while pyarrow decodes (which
-    releases the GIL). The argument types :func:`_canonical_arrow` passes (Arrow buffers come
-    read-only or writable)."""
-    def load() -> None:
-        offsets = np.zeros(2, dtype=np.int64)
-        for data in (np.frombuffer(b"0", dtype=np.uint8), np.zeros(1, dtype=np.uint8)):
-            all_hex(offsets, data, 40, True)
-            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(load)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def _canonical_columns(frame: pl.DataFrame, chain: str, proven: frozenset[str]) -> set[str]:

@@ -19,9 +19,8 @@ from tracer.sources.base import (
     RawBatch,
     ReadOptions,
     flag_error,
-    proven_canonical,
-    warm_text_kernels,
 )
+from tracer.sources.proofs import proven_canonical, warm_text_kernels
 from tracer.sources.sample import POLARS_ERRORS, Sample
 from tracer.sources.timestamps import timestamp_series, unparsed_time
 
