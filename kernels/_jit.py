@@ -27,9 +27,13 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: numba's own file of settings (``numba.core.config._config_fname``), read from the cwd.
 NUMBA_CONFIG_FILE = ".numba_config.yaml"
+#: Module prefixes of this package's kernels: installed (``tracer.kernels``), and a checkout's
+#: top-level folder imported as such (``kernels``, by the kernel tests and benchmarks).
+KERNEL_MODULES = ("tracer.kernels.", "kernels.")
 
 
 @contextmanager
@@ -55,19 +59,78 @@ def optional_probes() -> list[str]:
 
 
 def load_numba() -> None:
-    """Import numba, its array support and its cffi typing with the probes masked; idempotent.
+    """Import numba with the probes masked and load cached kernels the short way; idempotent.
 
     Nothing changes if numba's array support is already imported (numba keeps what it found).
     """
-    if "numba.np.arraymath" in sys.modules:
+    if "numba.np.arraymath" not in sys.modules:
+        with absent(optional_probes()):
+            import numba.core.typing.cffi_utils  # noqa: F401
+    defer_registries()
+
+
+def _ours(cache: Any) -> bool:
+    """Whether a numba cache belongs to a kernel of this package (the short load is only ours)."""
+    module = getattr(getattr(cache, "_py_func", None), "__module__", "") or ""
+    return module.startswith(KERNEL_MODULES)
+
+
+def defer_registries() -> None:
+    """Load this package's cached kernels without numba's typing and lowering registries.
+
+    Why: numba's ``Cache.load_overload`` first calls ``target_context.refresh()``, which imports
+    about 60 modules (``numba.np.arraymath``, ``numba.cpython.*``, ``numba.typed``, ...) and
+    installs about a thousand ``@overload`` templates: 0.15-0.2 s of CPU on the sample case,
+    a fifth of the whole cold ``tracer follow``. Machine code loaded from the cache is typed
+    and lowered already; to run it needs only what puts symbols into LLVM's table: numba's
+    runtime (NRT, ``rtsys.initialize``), the C helpers and math functions (installed when the
+    target context is made), the hash secret (``numba.cpython.hashing``, at its import) and the
+    threading layer (re-run by the cached kernel's own ``reload_init``). So a cached kernel of
+    ours loads with just those; a cache miss (or a new signature) compiles through numba's
+    compiler, which refreshes the registries itself (``CompilerBase.__init__``), and every other
+    function in the process keeps numba's own load. The first full refresh still runs with
+    scipy masked while ``numba.np.arraymath`` imports (its BLAS probe, as at import above).
+    """
+    from numba.core import caching, cpu
+
+    if getattr(caching.Cache.load_overload, "_tracer_short", False):
         return
-    with absent(optional_probes()):
-        import numba.core.typing.cffi_utils
-        import numba.np.arraymath  # noqa: F401
+    full_load = caching.Cache.load_overload
+    full_registries = cpu.CPUContext.load_additional_registries
+
+    def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+        if not (_ours(self) and isinstance(target_context, cpu.CPUContext)):
+            return full_load(self, sig, target_context)
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)  # NRT's functions: cached kernels allocate with them
+        import numba.cpython.hashing  # noqa: F401  (adds the _numba_hashsecret_ symbols)
+
+        with self._guard_against_spurious_io_errors():
+            return short_load(self, sig, target_context)
+        return None  # the guard swallowed an I/O error: numba compiles (as its own load does)
+
+    def load_additional_registries(self: Any) -> None:
+        probes = ["scipy"] if "numba.np.arraymath" not in sys.modules else []
+        with absent(probes):
+            full_registries(self)
+
+    load_overload._tracer_short = True  # type: ignore[attr-defined]
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
+    cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
+
+
+def short_load(cache: Any, sig: Any, target_context: Any) -> Any:
+    """numba's ``Cache._load_overload`` (index lookup, unpickle, rebuild from object code)."""
+    if not cache._enabled:
+        return None
+    key = cache._index_key(sig, target_context.codegen())
+    data = cache._cache_file.load(key)
+    return None if data is None else cache._impl.rebuild(target_context, data)
 
 
 load_numba()
 
 from numba import njit, prange  # noqa: E402
 
-__all__ = ["absent", "load_numba", "njit", "optional_probes", "prange"]
+__all__ = ["absent", "defer_registries", "load_numba", "njit", "optional_probes", "prange"]
