@@ -69,10 +69,9 @@ def load_numba() -> None:
     defer_registries()
 
 
-def _ours(cache: Any) -> bool:
-    """Whether a numba cache belongs to a kernel of this package (the short load is only ours)."""
-    module = getattr(getattr(cache, "_py_func", None), "__module__", "") or ""
-    return module.startswith(KERNEL_MODULES)
+def _ours(py_func: Any) -> bool:
+    """Whether a numba function is a kernel of this package (the short ways are only ours)."""
+    return (getattr(py_func, "__module__", "") or "").startswith(KERNEL_MODULES)
 
 
 def defer_registries() -> None:
@@ -90,8 +89,15 @@ def defer_registries() -> None:
     compiler, which refreshes the registries itself (``CompilerBase.__init__``), and every other
     function in the process keeps numba's own load. The first full refresh still runs with
     scipy masked while ``numba.np.arraymath`` imports (its BLAS probe, as at import above).
+
+    Two smaller first-call costs go the same way: numba's entry-point scan for third-party
+    extensions (``entrypoints.init_all``, ``importlib.metadata`` over every installed package,
+    ~10 ms) before a kernel of ours is first called: a compile still runs it (from the
+    registries' refresh, ``CPUContext.load_additional_registries``). Not numpy.ma (numba's
+    ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars imports it anyway, for
+    every ``pl.Series`` made from a numpy array.
     """
-    from numba.core import caching, cpu
+    from numba.core import caching, cpu, dispatcher
 
     if getattr(caching.Cache.load_overload, "_tracer_short", False):
         return
@@ -99,7 +105,7 @@ def defer_registries() -> None:
     full_registries = cpu.CPUContext.load_additional_registries
 
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
-        if not (_ours(self) and isinstance(target_context, cpu.CPUContext)):
+        if not (_ours(self._py_func) and isinstance(target_context, cpu.CPUContext)):
             return full_load(self, sig, target_context)
         from numba.core.runtime import rtsys
 
@@ -115,9 +121,15 @@ def defer_registries() -> None:
         with absent(probes):
             full_registries(self)
 
+    def compilation_chain_init_hook(self: Any) -> None:
+        if not _ours(self.py_func):
+            full_hook(self)
+
     load_overload._tracer_short = True  # type: ignore[attr-defined]
     caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
     cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
+    full_hook = dispatcher.Dispatcher._compilation_chain_init_hook
+    dispatcher.Dispatcher._compilation_chain_init_hook = compilation_chain_init_hook  # type: ignore[method-assign]
 
 
 def short_load(cache: Any, sig: Any, target_context: Any) -> Any:

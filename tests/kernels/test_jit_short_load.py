@@ -60,7 +60,8 @@ def doubled(a):
 RUN = """
 import json, sys
 import numpy as np
-from tracer.kernels import _jit
+from tracer.kernels import _jit  # first: numba is imported through it
+from numba.core import entrypoints
 if sys.argv[1] == "ours":
     _jit.KERNEL_MODULES = (*_jit.KERNEL_MODULES, "shortload_probe")
 import shortload_probe as p
@@ -71,16 +72,19 @@ state = {"cumulative": p.cumulative(a.astype(np.float64)).tolist(),
          "doubled": p.doubled(a).tolist(),
          "hits": sum(sum(f.stats.cache_hits.values())
                      for f in (p.cumulative, p.distinct, p.same_hash, p.doubled)),
-         "registries": "numba.cpython.setobj" in sys.modules}
+         "registries": "numba.cpython.setobj" in sys.modules,
+         "extensions": entrypoints._already_initialized}
 state["new_signature"] = p.cumulative(np.arange(3, dtype=sys.argv[2])).tolist()  # compiles
 state["registries_after_compile"] = "numba.cpython.setobj" in sys.modules
+state["extensions_after_compile"] = entrypoints._already_initialized
 state["scipy"] = "scipy" in sys.modules
 print(json.dumps(state))
 """
 
 EXPECTED = {"cumulative": [1.0, 3.0, 6.0, 10.0, 15.0], "distinct": 3, "same_hash": True,
             "doubled": [2, 4, 6, 8, 10], "new_signature": [0.0, 1.0, 3.0],
-            "registries_after_compile": True, "scipy": False}  # fmt: skip
+            "registries_after_compile": True, "extensions_after_compile": True,
+            "scipy": False}  # fmt: skip
 
 
 def run(tmp_path: Path, mode: str, new_dtype: str) -> dict:
@@ -100,6 +104,7 @@ def test_cached_kernels_of_ours_load_without_the_registries(tmp_path: Path) -> N
     second = run(tmp_path, "ours", "int32")  # loads from the cache, the short way
     assert second["hits"] == 4
     assert second["registries"] is False  # no typing/lowering registry was loaded to run them
+    assert second["extensions"] is False  # nor numba's entry-point scan
     assert {k: second[k] for k in EXPECTED} == EXPECTED
     assert {k: first[k] for k in EXPECTED} == EXPECTED
 
@@ -108,16 +113,18 @@ def test_other_cached_functions_keep_numbas_full_load(tmp_path: Path) -> None:
     (tmp_path / "shortload_probe.py").write_text(PROBE_MODULE)
     run(tmp_path, "theirs", "float32")
     second = run(tmp_path, "theirs", "int32")
-    assert second["hits"] == 4 and second["registries"] is True
+    assert second["hits"] == 4 and second["registries"] is True and second["extensions"] is True
     assert {k: second[k] for k in EXPECTED} == EXPECTED
 
 
 def test_the_short_load_is_installed_once() -> None:
-    from numba.core import caching, cpu
+    from numba.core import caching, cpu, dispatcher
     from tracer.kernels import _jit
 
     load, registries = caching.Cache.load_overload, cpu.CPUContext.load_additional_registries
+    hook = dispatcher.Dispatcher._compilation_chain_init_hook
     _jit.defer_registries()
     assert getattr(load, "_tracer_short", False) is True
     assert caching.Cache.load_overload is load
     assert cpu.CPUContext.load_additional_registries is registries
+    assert dispatcher.Dispatcher._compilation_chain_init_hook is hook
