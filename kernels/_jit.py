@@ -97,7 +97,7 @@ def defer_registries() -> None:
     ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars imports it anyway, for
     every ``pl.Series`` made from a numpy array.
     """
-    from numba.core import caching, cpu, dispatcher
+    from numba.core import caching, cpu, dispatcher, environment
 
     if getattr(caching.Cache.load_overload, "_tracer_short", False):
         return
@@ -125,6 +125,9 @@ def defer_registries() -> None:
         if not _ours(self.py_func):
             full_hook(self)
 
+    global _full_rebuild_env
+    _full_rebuild_env = environment._rebuild_env
+    environment._rebuild_env = rebuild_env
     load_overload._tracer_short = True  # type: ignore[attr-defined]
     caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
     cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
@@ -132,14 +135,57 @@ def defer_registries() -> None:
     dispatcher.Dispatcher._compilation_chain_init_hook = compilation_chain_init_hook  # type: ignore[method-assign]
 
 
+#: True while :func:`short_load` unpickles a kernel of ours (under numba's compiler lock).
+_short_loading = False
+
+
 def short_load(cache: Any, sig: Any, target_context: Any) -> Any:
     """numba's ``Cache._load_overload`` (index lookup, unpickle, rebuild from object code)."""
+    global _short_loading
     if not cache._enabled:
         return None
     key = cache._index_key(sig, target_context.codegen())
-    data = cache._cache_file.load(key)
+    _short_loading = True
+    try:
+        data = cache._cache_file.load(key)
+    finally:
+        _short_loading = False
     return None if data is None else cache._impl.rebuild(target_context, data)
 
+
+def rebuild_env(modname: str, consts: list[Any], env_name: str) -> Any:
+    """numba's ``environment._rebuild_env``, without importing numba's own modules for nothing.
+
+    A cached kernel carries the environment (constants, and the module dict as its globals) of
+    every function inlined into it, numba's numpy implementations among them; numba imports
+    each one's module to use its dict as the globals: ``numba.np.arrayobj`` (with
+    ``numba.cpython.unicode``, ``charseq``...), 30-50 ms of CPU on the sample follow. Only
+    object mode ever reads an environment's globals (``numba/core/pylowering.py``; nopython code
+    and its wrapper use the constants, ``EnvironmentManager``), and numba's implementations are
+    nopython, so while a kernel of ours loads, a numba module not imported yet gets a dict that
+    names it. Anything else: numba's own function.
+    """
+    from numba.core import environment
+
+    env = environment.lookup_environment(env_name)
+    if env is not None:
+        return env
+    if not (_short_loading and modname.startswith("numba.") and modname not in sys.modules):
+        return _full_rebuild_env(modname, consts, env_name)
+    env = environment.Environment({"__name__": modname})
+    env.consts[:] = consts
+    env.env_name = env_name
+    environment.Environment._memo[env_name] = env
+    return env
+
+
+# Pickled under numba's name (``Environment.__reduce__`` names ``_rebuild_env``): cache files
+# written in a process that imported this module stay loadable without it.
+rebuild_env.__module__ = "numba.core.environment"
+rebuild_env.__qualname__ = rebuild_env.__name__ = "_rebuild_env"
+
+
+_full_rebuild_env: Any = None  # numba's own, kept by defer_registries
 
 load_numba()
 

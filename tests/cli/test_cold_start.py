@@ -71,10 +71,12 @@ NOT_ON_FOLLOW = ("scipy", "cffi", "pycparser", "yaml", "eth_abi", "eth_utils", "
 ARROW_PARTS_NOT_ON_FOLLOW = ("pyarrow.compute", "pyarrow.parquet", "pyarrow.dataset")
 #: numba's typing and lowering registries (about 60 modules, a thousand ``@overload``s, 0.15-0.2
 #: s of CPU): cached kernels load without them (kernels/_jit.py ``defer_registries``); only a
-#: compile loads them.
+#: compile loads them; nor ``numba.np.arrayobj`` and ``numba.cpython.unicode`` (30-50 ms), once
+#: imported only to be the globals of inlined numpy functions' environments (``rebuild_env``).
 REGISTRIES_NOT_ON_FOLLOW = ("numba.np.arraymath", "numba.np.linalg", "numba.np.npyimpl",
                             "numba.cpython.setobj", "numba.cpython.listobj",
-                            "numba.typed.typedlist", "numba.np.random")  # fmt: skip
+                            "numba.typed.typedlist", "numba.np.random", "numba.np.arrayobj",
+                            "numba.cpython.unicode")  # fmt: skip
 
 
 #: Runs ``python -m tracer.cli ARGS`` and writes the modules loaded at exit (JSON) to a file:

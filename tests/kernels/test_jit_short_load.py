@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Kernels touching every part of numba's runtime a cached kernel can need: NRT (an array
-#: allocated inside), the typed dict's C helpers, the hash secret (``hash`` of a string) and the
-#: threading layer (``prange``, re-launched by the cached kernel's ``reload_init``).
+#: allocated inside), the typed dict's C helpers, the hash secret (``hash`` of a string), the
+#: threading layer (``prange``, re-launched by the cached kernel's ``reload_init``) and an
+#: exception raised with a runtime value (boxed through its environment's constants).
 PROBE_MODULE = '''
 import numpy as np
 from numba import njit, prange, types
@@ -49,6 +50,13 @@ def same_hash(s):
     return hash(s) == hash(s + "")
 
 
+@njit(cache=True)
+def checked(a):
+    if a[0] < 0:
+        raise ValueError("negative first amount", a[0])
+    return np.zeros(a.shape[0]).sum()
+
+
 @njit(cache=True, parallel=True)
 def doubled(a):
     out = np.empty_like(a)
@@ -70,10 +78,17 @@ state = {"cumulative": p.cumulative(a.astype(np.float64)).tolist(),
          "distinct": p.distinct(np.array([3, 1, 3, 2, 1], dtype=np.int64)),
          "same_hash": bool(p.same_hash("tron")),
          "doubled": p.doubled(a).tolist(),
+         "checked": p.checked(np.ones(3))}
+try:
+    p.checked(-np.ones(3))
+except ValueError as exc:  # raised from machine code, its argument boxed through the constants
+    state["raised"] = list(exc.args)
+state.update({
          "hits": sum(sum(f.stats.cache_hits.values())
-                     for f in (p.cumulative, p.distinct, p.same_hash, p.doubled)),
+                     for f in (p.cumulative, p.distinct, p.same_hash, p.doubled, p.checked)),
          "registries": "numba.cpython.setobj" in sys.modules,
-         "extensions": entrypoints._already_initialized}
+         "extensions": entrypoints._already_initialized,
+         "arrayobj": "numba.np.arrayobj" in sys.modules})
 state["new_signature"] = p.cumulative(np.arange(3, dtype=sys.argv[2])).tolist()  # compiles
 state["registries_after_compile"] = "numba.cpython.setobj" in sys.modules
 state["extensions_after_compile"] = entrypoints._already_initialized
@@ -82,7 +97,8 @@ print(json.dumps(state))
 """
 
 EXPECTED = {"cumulative": [1.0, 3.0, 6.0, 10.0, 15.0], "distinct": 3, "same_hash": True,
-            "doubled": [2, 4, 6, 8, 10], "new_signature": [0.0, 1.0, 3.0],
+            "doubled": [2, 4, 6, 8, 10], "checked": 0.0, "raised": ["negative first amount", -1.0],
+            "new_signature": [0.0, 1.0, 3.0],
             "registries_after_compile": True, "extensions_after_compile": True,
             "scipy": False}  # fmt: skip
 
@@ -102,9 +118,10 @@ def test_cached_kernels_of_ours_load_without_the_registries(tmp_path: Path) -> N
     first = run(tmp_path, "ours", "float32")  # compiles and saves
     assert first["hits"] == 0 and first["registries"] is True
     second = run(tmp_path, "ours", "int32")  # loads from the cache, the short way
-    assert second["hits"] == 4
+    assert second["hits"] == 5
     assert second["registries"] is False  # no typing/lowering registry was loaded to run them
     assert second["extensions"] is False  # nor numba's entry-point scan
+    assert second["arrayobj"] is False  # nor numba's modules for inlined functions' globals
     assert {k: second[k] for k in EXPECTED} == EXPECTED
     assert {k: first[k] for k in EXPECTED} == EXPECTED
 
@@ -113,7 +130,7 @@ def test_other_cached_functions_keep_numbas_full_load(tmp_path: Path) -> None:
     (tmp_path / "shortload_probe.py").write_text(PROBE_MODULE)
     run(tmp_path, "theirs", "float32")
     second = run(tmp_path, "theirs", "int32")
-    assert second["hits"] == 4 and second["registries"] is True and second["extensions"] is True
+    assert second["hits"] == 5 and second["registries"] is True and second["extensions"] is True
     assert {k: second[k] for k in EXPECTED} == EXPECTED
 
 
