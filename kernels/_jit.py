@@ -90,12 +90,13 @@ def defer_registries() -> None:
     function in the process keeps numba's own load. The first full refresh still runs with
     scipy masked while ``numba.np.arraymath`` imports (its BLAS probe, as at import above).
 
-    Two smaller first-call costs go the same way: numba's entry-point scan for third-party
+    Two more first-call costs go the same way: numba's entry-point scan for third-party
     extensions (``entrypoints.init_all``, ``importlib.metadata`` over every installed package,
-    ~10 ms) before a kernel of ours is first called: a compile still runs it (from the
-    registries' refresh, ``CPUContext.load_additional_registries``). Not numpy.ma (numba's
-    ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars imports it anyway, for
-    every ``pl.Series`` made from a numpy array.
+    ~10 ms) before a kernel of ours is first called, which a compile still runs (from the
+    registries' refresh, ``CPUContext.load_additional_registries``); and numba's own modules
+    imported only to be the globals of inlined functions' environments (:func:`rebuild_env`).
+    Not numpy.ma (numba's ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars
+    imports it anyway, for every ``pl.Series`` made from a numpy array.
     """
     from numba.core import caching, cpu, dispatcher, environment
 
