@@ -27,9 +27,13 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: numba's own file of settings (``numba.core.config._config_fname``), read from the cwd.
 NUMBA_CONFIG_FILE = ".numba_config.yaml"
+#: Module prefixes of this package's kernels: installed (``tracer.kernels``), and a checkout's
+#: top-level folder imported as such (``kernels``, by the kernel tests and benchmarks).
+KERNEL_MODULES = ("tracer.kernels.", "kernels.")
 
 
 @contextmanager
@@ -55,19 +59,137 @@ def optional_probes() -> list[str]:
 
 
 def load_numba() -> None:
-    """Import numba, its array support and its cffi typing with the probes masked; idempotent.
+    """Import numba with the probes masked and load cached kernels the short way; idempotent.
 
     Nothing changes if numba's array support is already imported (numba keeps what it found).
     """
-    if "numba.np.arraymath" in sys.modules:
-        return
-    with absent(optional_probes()):
-        import numba.core.typing.cffi_utils
-        import numba.np.arraymath  # noqa: F401
+    if "numba.np.arraymath" not in sys.modules:
+        with absent(optional_probes()):
+            import numba.core.typing.cffi_utils  # noqa: F401
+    defer_registries()
 
+
+def _ours(py_func: Any) -> bool:
+    """Whether a numba function is a kernel of this package (the short ways are only ours)."""
+    return (getattr(py_func, "__module__", "") or "").startswith(KERNEL_MODULES)
+
+
+def defer_registries() -> None:
+    """Load this package's cached kernels without numba's typing and lowering registries.
+
+    Why: numba's ``Cache.load_overload`` first calls ``target_context.refresh()``, which imports
+    about 60 modules (``numba.np.arraymath``, ``numba.cpython.*``, ``numba.typed``, ...) and
+    installs about a thousand ``@overload`` templates: 0.15-0.2 s of CPU on the sample case,
+    a fifth of the whole cold ``tracer follow``. Machine code loaded from the cache is typed
+    and lowered already; to run it needs only what puts symbols into LLVM's table: numba's
+    runtime (NRT, ``rtsys.initialize``), the C helpers and math functions (installed when the
+    target context is made), the hash secret (``numba.cpython.hashing``, at its import) and the
+    threading layer (re-run by the cached kernel's own ``reload_init``). So a cached kernel of
+    ours loads with just those; a cache miss (or a new signature) compiles through numba's
+    compiler, which refreshes the registries itself (``CompilerBase.__init__``), and every other
+    function in the process keeps numba's own load. The first full refresh still runs with
+    scipy masked while ``numba.np.arraymath`` imports (its BLAS probe, as at import above).
+
+    Two more first-call costs go the same way: numba's entry-point scan for third-party
+    extensions (``entrypoints.init_all``, ``importlib.metadata`` over every installed package,
+    ~10 ms) before a kernel of ours is first called, which a compile still runs (from the
+    registries' refresh, ``CPUContext.load_additional_registries``); and numba's own modules
+    imported only to be the globals of inlined functions' environments (:func:`rebuild_env`).
+    Not numpy.ma (numba's ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars
+    imports it anyway, for every ``pl.Series`` made from a numpy array.
+    """
+    from numba.core import caching, cpu, dispatcher, environment
+
+    if getattr(caching.Cache.load_overload, "_tracer_short", False):
+        return
+    full_load = caching.Cache.load_overload
+    full_registries = cpu.CPUContext.load_additional_registries
+
+    def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+        if not (_ours(self._py_func) and isinstance(target_context, cpu.CPUContext)):
+            return full_load(self, sig, target_context)
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)  # NRT's functions: cached kernels allocate with them
+        import numba.cpython.hashing  # noqa: F401  (adds the _numba_hashsecret_ symbols)
+
+        with self._guard_against_spurious_io_errors():
+            return short_load(self, sig, target_context)
+        return None  # the guard swallowed an I/O error: numba compiles (as its own load does)
+
+    def load_additional_registries(self: Any) -> None:
+        probes = ["scipy"] if "numba.np.arraymath" not in sys.modules else []
+        with absent(probes):
+            full_registries(self)
+
+    def compilation_chain_init_hook(self: Any) -> None:
+        if not _ours(self.py_func):
+            full_hook(self)
+
+    global _full_rebuild_env
+    _full_rebuild_env = environment._rebuild_env
+    environment._rebuild_env = rebuild_env
+    load_overload._tracer_short = True  # type: ignore[attr-defined]
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
+    cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
+    full_hook = dispatcher.Dispatcher._compilation_chain_init_hook
+    dispatcher.Dispatcher._compilation_chain_init_hook = compilation_chain_init_hook  # type: ignore[method-assign]
+
+
+#: True while :func:`short_load` unpickles a kernel of ours (under numba's compiler lock).
+_short_loading = False
+
+
+def short_load(cache: Any, sig: Any, target_context: Any) -> Any:
+    """numba's ``Cache._load_overload`` (index lookup, unpickle, rebuild from object code)."""
+    global _short_loading
+    if not cache._enabled:
+        return None
+    key = cache._index_key(sig, target_context.codegen())
+    _short_loading = True
+    try:
+        data = cache._cache_file.load(key)
+    finally:
+        _short_loading = False
+    return None if data is None else cache._impl.rebuild(target_context, data)
+
+
+def rebuild_env(modname: str, consts: list[Any], env_name: str) -> Any:
+    """numba's ``environment._rebuild_env``, without importing numba's own modules for nothing.
+
+    A cached kernel carries the environment (constants, and the module dict as its globals) of
+    every function inlined into it, numba's numpy implementations among them; numba imports
+    each one's module to use its dict as the globals: ``numba.np.arrayobj`` (with
+    ``numba.cpython.unicode``, ``charseq``...), 30-50 ms of CPU on the sample follow. Only
+    object mode ever reads an environment's globals (``numba/core/pylowering.py``; nopython code
+    and its wrapper use the constants, ``EnvironmentManager``), and numba's implementations are
+    nopython, so while a kernel of ours loads, a numba module not imported yet gets a dict that
+    names it. Anything else: numba's own function.
+    """
+    from numba.core import environment
+
+    env = environment.lookup_environment(env_name)
+    if env is not None:
+        return env
+    if not (_short_loading and modname.startswith("numba.") and modname not in sys.modules):
+        return _full_rebuild_env(modname, consts, env_name)
+    env = environment.Environment({"__name__": modname})
+    env.consts[:] = consts
+    env.env_name = env_name
+    environment.Environment._memo[env_name] = env
+    return env
+
+
+# Pickled under numba's name (``Environment.__reduce__`` names ``_rebuild_env``): cache files
+# written in a process that imported this module stay loadable without it.
+rebuild_env.__module__ = "numba.core.environment"
+rebuild_env.__qualname__ = rebuild_env.__name__ = "_rebuild_env"
+
+
+_full_rebuild_env: Any = None  # numba's own, kept by defer_registries
 
 load_numba()
 
 from numba import njit, prange  # noqa: E402
 
-__all__ = ["absent", "load_numba", "njit", "optional_probes", "prange"]
+__all__ = ["absent", "defer_registries", "load_numba", "njit", "optional_probes", "prange"]

@@ -69,20 +69,30 @@ NOT_ON_FOLLOW = ("scipy", "cffi", "pycparser", "yaml", "eth_abi", "eth_utils", "
 #: Parts of pyarrow only Parquet files and Arrow filters need (imported by tracer.core.lazy_import
 #: stand-ins on first use): an in-memory case reads JSON.
 ARROW_PARTS_NOT_ON_FOLLOW = ("pyarrow.compute", "pyarrow.parquet", "pyarrow.dataset")
+#: numba's typing and lowering registries (about 60 modules, a thousand ``@overload``s, 0.15-0.2
+#: s of CPU): cached kernels load without them (kernels/_jit.py ``defer_registries``); only a
+#: compile loads them; nor ``numba.np.arrayobj`` and ``numba.cpython.unicode`` (30-50 ms), once
+#: imported only to be the globals of inlined numpy functions' environments (``rebuild_env``).
+REGISTRIES_NOT_ON_FOLLOW = ("numba.np.arraymath", "numba.np.linalg", "numba.np.npyimpl",
+                            "numba.cpython.setobj", "numba.cpython.listobj",
+                            "numba.typed.typedlist", "numba.np.random", "numba.np.arrayobj",
+                            "numba.cpython.unicode")  # fmt: skip
 
 
 #: Runs ``python -m tracer.cli ARGS`` and writes the modules loaded at exit (JSON) to a file:
 #: ``-X importtime`` also lists imports that failed (a masked optional package), so it cannot
 #: tell loaded from attempted.
 LOADED_PROBE = """
-import json, runpy, sys
+import atexit, json, runpy, sys
 out = sys.argv.pop(1)
 sys.argv[0] = "tracer"
-try:
-    runpy.run_module("tracer.cli", run_name="__main__", alter_sys=True)
-finally:
+
+@atexit.register  # the CLI ends with os._exit after the atexit handlers (tracer.cli.app)
+def dump():
     with open(out, "w") as fh:
         json.dump(sorted(k for k, v in sys.modules.items() if v is not None), fh)
+
+runpy.run_module("tracer.cli", run_name="__main__", alter_sys=True)
 """
 
 
@@ -105,7 +115,7 @@ def test_sample_follow_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert '"model": "haircut"' in proc.stdout  # it really followed
     assert {"numba", "polars", "tracer.kernels.taint", "tracer.analysis.follow"} <= names
     extra = sorted(n for n in names if n.split(".")[0] in NOT_ON_FOLLOW
-                   or n in ARROW_PARTS_NOT_ON_FOLLOW)  # fmt: skip
+                   or n in ARROW_PARTS_NOT_ON_FOLLOW or n in REGISTRIES_NOT_ON_FOLLOW)  # fmt: skip
     assert extra == [], f"tracer follow (sample case) imported {extra[:10]}"
 
 

@@ -17,6 +17,8 @@ PROBE = """
 import json, sys
 from tracer.kernels import text  # the first kernel module: numba is imported through _jit
 import numba.core.config as config, numba.core.typing.cffi_utils as cffi_utils
+from numba.core.registry import cpu_target
+cpu_target.target_context.refresh()  # numba's registries, loaded as a compile loads them
 import numba.np.arraymath as arraymath
 state = {"loaded": sorted(m for m in ("scipy", "cffi", "yaml") if sys.modules.get(m)),
          "masked_left": sorted(k for k, v in sys.modules.items() if v is None),
