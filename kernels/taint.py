@@ -533,6 +533,16 @@ class ChunkResult:
         self.bal_before = np.zeros(m, dtype=np.float64)
         self.taint_before = np.zeros(m, dtype=np.float64)
 
+    def first(self, n_edges: int) -> ChunkResult:
+        """The first ``n_edges`` of these buffers (views), for a chunk swept into reused
+        outputs (see ``sweep_chunk(out=...)``)."""
+        if n_edges > self.edge_taint.shape[0] or self.bal_before.shape[0]:
+            raise ValueError("reused outputs: too small, or kept for the ledger")
+        view = object.__new__(ChunkResult)
+        view.edge_taint, view.edge_hop = self.edge_taint[:n_edges], self.edge_hop[:n_edges]
+        view.bal_before, view.taint_before = self.bal_before, self.taint_before
+        return view
+
 
 def sweep_chunk(
     state: SweepState,
@@ -545,13 +555,17 @@ def sweep_chunk(
     tx_id: np.ndarray | None = None,
     record: bool = False,
     check: bool = True,
+    out: ChunkResult | None = None,
 ) -> ChunkResult:
     """Advance ``state`` over one chunk of edges (the next ones in chain order).
 
     Parameters are as in :func:`propagate`. ``tiho`` groups a sender's outputs inside one
     transaction, so its chunks must not split a transaction (pass the whole selection as one
     chunk). ``check=False`` skips the O(chunk) input validation for callers that validated
-    the data once (the workspace's own arrays).
+    the data once (the workspace's own arrays). ``out``: outputs to reuse (not with
+    ``record``), at least the chunk's length and **all zero** (the kernels write only the
+    tainted edges): a streamed sweep clears what it read instead of faulting in fresh
+    pages per chunk (:func:`kernels.path_keep.keep_paths` with ``clear``).
     """
     src = np.ascontiguousarray(src, dtype=np.int32)
     dst = np.ascontiguousarray(dst, dtype=np.int32)
@@ -568,7 +582,7 @@ def sweep_chunk(
             raise ValueError("node id out of range of role")
         if bad == 2:
             raise ValueError("amounts must be finite and non-negative")
-    out = ChunkResult(n_edges, record)
+    out = ChunkResult(n_edges, record) if out is None or record else out.first(n_edges)
     code = state.code
     tr = Transfers(src, dst, amount, ts)
     params = SweepParams(code, state.min_amount, state.hop_cap, bool(record), state.max_lots)

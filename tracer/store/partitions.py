@@ -17,11 +17,12 @@ name. The manifest's part list, not name order, is the row order (indices may pa
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 else:  # imported when first used (~0.1 s a follow in memory never needs)
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
+
+T = TypeVar("T")
 
 PART_ROWS = 1 << 23
 ROW_GROUP = 1 << 20
@@ -175,6 +178,18 @@ class PartReader:
         self.starts = np.zeros(len(groups) + 1, dtype=np.int64)
         np.cumsum([g.rows for g in groups], out=self.starts[1:])
 
+    def clone(self) -> PartReader:
+        """The same row groups with file handles of its own (metadata not read again).
+
+        Why: a read-ahead thread decodes with this copy while the caller may read the
+        original (``take`` for the rows a result shows): two threads on one
+        ``pq.ParquetFile`` hung and crashed the test suite (h-sweep round)."""
+        twin = object.__new__(PartReader)
+        twin.directory, twin.parts, twin.groups, twin.starts = (
+            self.directory, self.parts, self.groups, self.starts)  # fmt: skip
+        twin._files = {}
+        return twin
+
     @property
     def num_rows(self) -> int:
         return int(self.starts[-1])
@@ -211,23 +226,61 @@ class PartReader:
         self, columns: list[str], *, reverse: bool = False, prefetch: bool = True
     ) -> Iterator[tuple[int, pa.Table]]:
         """``(first row number, table)`` per row group, oldest first (``reverse``: newest
-        first, rows still in chain order inside each table). With ``prefetch`` the next group
-        is decoded on a background thread while the caller works on this one (Parquet decoding
-        releases the GIL, and so do the kernels), which overlaps I/O with the sweep."""
-        order = range(len(self.groups) - 1, -1, -1) if reverse else range(len(self.groups))
+        first, rows still in chain order inside each table). With ``prefetch`` the next groups
+        are decoded on a read-ahead thread (:func:`read_ahead`, its own file handles) while the
+        caller works on this one (Parquet decoding releases the GIL, and so do the kernels),
+        which overlaps I/O and decoding with the sweep on a second core."""
+        order = self.row_groups(reverse)
         if not prefetch:
             for k in order:
                 yield int(self.starts[k]), self.read_group(k, columns)
             return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ks = list(order)
-            pending = pool.submit(self.read_group, ks[0], columns) if ks else None
-            for i, k in enumerate(ks):
-                assert pending is not None
-                table = pending.result()
-                if i + 1 < len(ks):
-                    pending = pool.submit(self.read_group, ks[i + 1], columns)
-                yield int(self.starts[k]), table
+        yield from read_ahead(self, order, columns, lambda start, table: (start, table))
+
+    def row_groups(self, reverse: bool = False) -> list[int]:
+        """Row-group numbers in sweep order (``reverse``: newest first)."""
+        n = len(self.groups)
+        return list(range(n - 1, -1, -1)) if reverse else list(range(n))
+
+
+#: Row groups decoded ahead of the consumer: two smooth out a group that decodes slowly
+#: (I/O) at the cost of two more groups in memory (about 30 MB each for the sweep's columns).
+AHEAD = 2
+
+
+def read_ahead(
+    reader: PartReader,
+    order: list[int],
+    columns: list[str],
+    prepare: Callable[[int, pa.Table], T],
+    ahead: int = AHEAD,
+) -> Iterator[T]:
+    """``prepare(first row number, table)`` of each row group in ``order``, computed on one
+    read-ahead thread up to ``ahead`` groups before the consumer takes them, in that order.
+
+    The thread reads through its own :meth:`PartReader.clone` (its own file handles) and is
+    the only one using it; ``prepare`` runs there too, so whatever a chunk needs that does not
+    depend on the consumer's state (id gathers, masks) is off the consumer's core. Leaving
+    the loop early cancels what was not started and waits for what was."""
+    if not order:
+        return
+    twin = reader.clone()
+
+    def job(k: int) -> T:
+        return prepare(int(twin.starts[k]), twin.read_group(k, columns))
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-read-ahead")
+    try:
+        pending: deque[Future[T]] = deque(pool.submit(job, k) for k in order[: ahead + 1])
+        nxt = len(pending)
+        while pending:
+            result = pending.popleft().result()
+            if nxt < len(order):
+                pending.append(pool.submit(job, order[nxt]))
+                nxt += 1
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def with_ids(
