@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
+from .prefetch import AHEAD, prefetch
+from .rules import SINK
 
 
 @njit(cache=True, nogil=True)
@@ -35,7 +37,13 @@ def _keep_kernel(src, dst, edge_taint, edge_hop, index, base, role, sink_role, b
     n_out = 0
     pos = pos0
     by_index = index.shape[0] > 0
-    for e in range(src.shape[0]):
+    n_e = src.shape[0]
+    for e in range(n_e):
+        # a tainted edge reads role and best at a random row: ask for both AHEAD edges early
+        f = e + AHEAD
+        if f < n_e and edge_taint[f] > 0.0:
+            prefetch(best, dst[f])
+            prefetch(role, dst[f])
         t = edge_taint[e]
         if not t > 0.0:
             continue
@@ -110,3 +118,38 @@ def keep_paths(
                               np.int8(sink_role), best, sink_ids, top, out, np.int64(pos0),
                               bool(clear))  # fmt: skip
     return int(n_out), int(pos)
+
+
+@njit(cache=True, nogil=True)
+def _path_edges_kernel(dst, taint, role, best, keep):  # type: ignore[no-untyped-def]
+    for e in range(dst.shape[0]):
+        v = dst[e]
+        t = taint[e]
+        if role[v] == SINK:
+            keep[e] = True
+        elif t > best[v]:
+            best[v] = t
+            keep[e] = True
+
+
+def path_edges(
+    dst: np.ndarray, taint: np.ndarray, role: np.ndarray, best: np.ndarray
+) -> np.ndarray:
+    """Which tainted edges (in processing order, chunk after chunk) the strongest-path search
+    can ever use: every edge into a sink (a path's last step), and into any other node only an
+    edge carrying more taint than every earlier one into it (``best[node]``, the running
+    maximum, updated in place; start it at 0).
+
+    Why that is enough: a path steps back from node ``v`` at edge ``cur`` to the largest tainted
+    edge into ``v`` before ``cur`` (ties: the earliest). That edge beats every earlier edge into
+    ``v``, so it is a record in the above sense; and an edge that is not a record loses to an
+    earlier record of at least its taint for every ``cur`` after it. Keeping the records keeps
+    every answer, and the order of what is kept is the processing order. Sends from sinks are
+    never tainted, so a path never steps back into a sink past its first step.
+    """
+    keep = np.zeros(dst.shape[0], dtype=np.bool_)
+    if dst.shape[0]:
+        _path_edges_kernel(np.ascontiguousarray(dst, dtype=np.int32),
+                           np.ascontiguousarray(taint, dtype=np.float64),
+                           role, best, keep)  # fmt: skip
+    return keep

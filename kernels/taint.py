@@ -42,6 +42,7 @@ import numpy as np
 from ._jit import njit
 from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
+from .path_keep import path_edges
 from .prefetch import AHEAD, prefetch
 from .rules import (
     BEYOND,
@@ -675,38 +676,3 @@ def propagate(
                        max_lots=max_lots)  # fmt: skip
     chunk = sweep_chunk(state, src, dst, amount, ts, seed, tx_id=tx_id, record=record)
     return TaintResult(state, chunk)
-
-
-@njit(cache=True, nogil=True)
-def _path_edges_kernel(dst, taint, role, best, keep):  # type: ignore[no-untyped-def]
-    for e in range(dst.shape[0]):
-        v = dst[e]
-        t = taint[e]
-        if role[v] == SINK:
-            keep[e] = True
-        elif t > best[v]:
-            best[v] = t
-            keep[e] = True
-
-
-def path_edges(
-    dst: np.ndarray, taint: np.ndarray, role: np.ndarray, best: np.ndarray
-) -> np.ndarray:
-    """Which tainted edges (in processing order, chunk after chunk) the strongest-path search
-    can ever use: every edge into a sink (a path's last step), and into any other node only an
-    edge carrying more taint than every earlier one into it (``best[node]``, the running
-    maximum, updated in place; start it at 0).
-
-    Why that is enough: a path steps back from node ``v`` at edge ``cur`` to the largest tainted
-    edge into ``v`` before ``cur`` (ties: the earliest). That edge beats every earlier edge into
-    ``v``, so it is a record in the above sense; and an edge that is not a record loses to an
-    earlier record of at least its taint for every ``cur`` after it. Keeping the records keeps
-    every answer, and the order of what is kept is the processing order. Sends from sinks are
-    never tainted, so a path never steps back into a sink past its first step.
-    """
-    keep = np.zeros(dst.shape[0], dtype=np.bool_)
-    if dst.shape[0]:
-        _path_edges_kernel(np.ascontiguousarray(dst, dtype=np.int32),
-                           np.ascontiguousarray(taint, dtype=np.float64),
-                           role, best, keep)  # fmt: skip
-    return keep

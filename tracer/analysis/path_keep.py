@@ -108,8 +108,8 @@ class PathEdges:
             rows = np.arange(self.top[2].shape[1])[None, :] < count[:, None]
             parts.append({f: a[rows] for f, a in zip((*FIELDS, "_pos"), self.top[:5],
                                                      strict=True)})  # fmt: skip
-        if not parts:
-            return {f: np.zeros(0) for f in FIELDS}
+        if not parts:  # typed empties: callers index with src/dst/index
+            parts = [{f: a[:0] for f, a in zip((*FIELDS, "_pos"), self._out(1), strict=True)}]
         both = {f: np.concatenate([p[f] for p in parts]) for f in (*FIELDS, "_pos")}
         order = np.argsort(both["_pos"], kind="stable")
         return {f: both[f][order] for f in FIELDS}
