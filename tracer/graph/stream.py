@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from tracer.graph.selection import EdgeSelection, select_edges
-from tracer.store.partitions import EDGE_COLUMNS, edge_arrays, read_ahead
+from tracer.store.partitions import EDGE_COLUMNS, SWEEP_COLUMNS, edge_arrays, read_ahead
 from tracer.store.workspace import Workspace
 
 CHUNK = 1 << 20
@@ -86,7 +86,8 @@ def prepared_chunks(
         sel = _selected(start, edge_arrays(table), None if every else wanted)
         return prepare(sel.time_reversed() if reverse else sel)
 
-    yield from read_ahead(reader, reader.row_groups(reverse), EDGE_COLUMNS, job)
+    columns = SWEEP_COLUMNS if every else EDGE_COLUMNS
+    yield from read_ahead(reader, reader.row_groups(reverse), columns, job)
 
 
 def _selected(start: int, a: dict[str, np.ndarray], wanted: np.ndarray | None) -> EdgeSelection:
