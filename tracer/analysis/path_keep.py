@@ -54,7 +54,7 @@ class PathEdges:
         self.sink_ids = np.flatnonzero(self.role == SINK).astype(np.int32) if k else \
             np.zeros(0, dtype=np.int32)
         s = self.sink_ids.shape[0]
-        self.top = (np.zeros((s, k), np.int32), np.zeros((s, k), np.int32),
+        self.top: tuple[np.ndarray, ...] = (np.zeros((s, k), np.int32), np.zeros((s, k), np.int32),
                     np.zeros((s, k), np.float64), np.zeros((s, k), np.int64),
                     np.zeros((s, k), np.int64), np.zeros(s, np.int64))  # fmt: skip
         self._scratch: tuple[np.ndarray, ...] = ()
@@ -106,8 +106,8 @@ class PathEdges:
         count = self.top[5]
         if count.size and count.any():
             rows = np.arange(self.top[2].shape[1])[None, :] < count[:, None]
-            parts.append({f: a[rows] for f, a in zip((*FIELDS, "_pos"), self.top[:5],
-                                                     strict=True)})  # fmt: skip
+            names = (*FIELDS, "_pos")
+            parts.append({f: np.asarray(a)[rows] for f, a in zip(names, self.top, strict=False)})
         if not parts:  # typed empties: callers index with src/dst/index
             parts = [{f: a[:0] for f, a in zip((*FIELDS, "_pos"), self._out(1), strict=True)}]
         both = {f: np.concatenate([p[f] for p in parts]) for f in (*FIELDS, "_pos")}
