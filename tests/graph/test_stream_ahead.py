@@ -108,6 +108,8 @@ def test_prepared_chunks_are_the_selected_row_groups(small_groups_ws, every: boo
         np.testing.assert_array_equal(sel.src, whole["dst" if reverse else "src"][sel.index])
         if reverse and sel.ts.size > 1:
             assert np.all(np.diff(sel.index) < 0)  # newest first inside the chunk too
+        # contiguous, copied on the read-ahead thread (the kernels would copy views)
+        assert all(a.flags.c_contiguous for a in (sel.src, sel.dst, sel.amount, sel.ts))
     assert sum(s.src.shape[0] for s in sels) == int(np.isin(whole["token_id"], asked).sum())
 
 

@@ -84,10 +84,21 @@ def prepared_chunks(
 
     def job(start: int, table: pa.Table) -> T:
         sel = _selected(start, edge_arrays(table), None if every else wanted)
-        return prepare(sel.time_reversed() if reverse else sel)
+        return prepare(_contiguous(sel.time_reversed()) if reverse else sel)
 
     columns = SWEEP_COLUMNS if every else EDGE_COLUMNS
     yield from read_ahead(reader, reader.row_groups(reverse), columns, job)
+
+
+def _contiguous(sel: EdgeSelection) -> EdgeSelection:
+    """A reversed chunk's arrays copied in order here, on the read-ahead thread: the kernels
+    take contiguous arrays, and ``sweep_chunk`` would otherwise copy the reversed views on the
+    sweeping thread (four columns a chunk)."""
+    return EdgeSelection(
+        index=np.ascontiguousarray(sel.index), src=np.ascontiguousarray(sel.src),
+        dst=np.ascontiguousarray(sel.dst), amount=np.ascontiguousarray(sel.amount),
+        ts=np.ascontiguousarray(sel.ts), excluded_unknown=sel.excluded_unknown,
+    )  # fmt: skip
 
 
 def _selected(start: int, a: dict[str, np.ndarray], wanted: np.ndarray | None) -> EdgeSelection:
