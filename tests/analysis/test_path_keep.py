@@ -1,6 +1,6 @@
 """``PathEdges`` (one numba pass per chunk, :mod:`kernels.path_keep`) keeps exactly what the
-numpy definition it replaced kept: the same edges, the same order, bit for bit, whatever the
-chunking; and it leaves reused sweep outputs all zero (``clear``)."""
+plain-Python definition and the numpy code it replaced kept: the same edges, the same order,
+bit for bit, whatever the chunking; and it leaves reused sweep outputs all zero (``clear``)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,24 @@ def test_kernel_keeps_what_the_numpy_definition_kept(g: dict) -> None:
         idx = int(index[a]) if g["consecutive"] and b > a else index[a:b]
         dense.add_chunk(src[a:b], dst[a:b], t, h, idx, clear=True)
         assert not t.any() and not h.any()  # cleared for the next chunk's sweep
+    # plain Python, by definition: every edge into a non-sink carrying more than all earlier
+    # ones into it; each sink's k largest inflows, ties earliest (k None: all)
+    best: dict[int, float] = {}
+    into: dict[int, list[tuple[float, int]]] = {}
+    plain: list[int] = []
+    for e in range(m):
+        t, v = float(taint[e]), int(dst[e])
+        if t <= 0:
+            continue
+        if role[v] == SINK:
+            into.setdefault(v, []).append((-t, e))
+        elif t > best.get(v, 0.0):
+            best[v] = t
+            plain.append(e)
+    k = g["top_k"]
+    for lst in into.values():
+        plain += [e for _, e in (sorted(lst)[:k] if k is not None else lst)]
+    assert dense.result()["index"].tolist() == index[sorted(plain)].tolist()
     if not m:
         ref.add(src, dst, taint, index)  # the reference needs one chunk for typed columns
     want = ref.result()
