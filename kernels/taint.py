@@ -42,6 +42,7 @@ import numpy as np
 from ._jit import njit
 from .bundles import ColourArrays, EdgeOut, LotQueues, SweepArrays, SweepParams, Transfers, TxGroups
 from .lots import _lots_kernel
+from .path_keep import path_edges
 from .prefetch import AHEAD, prefetch
 from .rules import (
     BEYOND,
@@ -533,6 +534,16 @@ class ChunkResult:
         self.bal_before = np.zeros(m, dtype=np.float64)
         self.taint_before = np.zeros(m, dtype=np.float64)
 
+    def first(self, n_edges: int) -> ChunkResult:
+        """The first ``n_edges`` of these buffers (views), for a chunk swept into reused
+        outputs (see ``sweep_chunk(out=...)``)."""
+        if n_edges > self.edge_taint.shape[0] or self.bal_before.shape[0]:
+            raise ValueError("reused outputs: too small, or kept for the ledger")
+        view = object.__new__(ChunkResult)
+        view.edge_taint, view.edge_hop = self.edge_taint[:n_edges], self.edge_hop[:n_edges]
+        view.bal_before, view.taint_before = self.bal_before, self.taint_before
+        return view
+
 
 def sweep_chunk(
     state: SweepState,
@@ -545,13 +556,17 @@ def sweep_chunk(
     tx_id: np.ndarray | None = None,
     record: bool = False,
     check: bool = True,
+    out: ChunkResult | None = None,
 ) -> ChunkResult:
     """Advance ``state`` over one chunk of edges (the next ones in chain order).
 
     Parameters are as in :func:`propagate`. ``tiho`` groups a sender's outputs inside one
     transaction, so its chunks must not split a transaction (pass the whole selection as one
     chunk). ``check=False`` skips the O(chunk) input validation for callers that validated
-    the data once (the workspace's own arrays).
+    the data once (the workspace's own arrays). ``out``: outputs to reuse (not with
+    ``record``), at least the chunk's length and **all zero** (the kernels write only the
+    tainted edges): a streamed sweep clears what it read instead of faulting in fresh
+    pages per chunk (:func:`kernels.path_keep.keep_paths` with ``clear``).
     """
     src = np.ascontiguousarray(src, dtype=np.int32)
     dst = np.ascontiguousarray(dst, dtype=np.int32)
@@ -568,7 +583,7 @@ def sweep_chunk(
             raise ValueError("node id out of range of role")
         if bad == 2:
             raise ValueError("amounts must be finite and non-negative")
-    out = ChunkResult(n_edges, record)
+    out = ChunkResult(n_edges, record) if out is None or record else out.first(n_edges)
     code = state.code
     tr = Transfers(src, dst, amount, ts)
     params = SweepParams(code, state.min_amount, state.hop_cap, bool(record), state.max_lots)
@@ -661,38 +676,3 @@ def propagate(
                        max_lots=max_lots)  # fmt: skip
     chunk = sweep_chunk(state, src, dst, amount, ts, seed, tx_id=tx_id, record=record)
     return TaintResult(state, chunk)
-
-
-@njit(cache=True, nogil=True)
-def _path_edges_kernel(dst, taint, role, best, keep):  # type: ignore[no-untyped-def]
-    for e in range(dst.shape[0]):
-        v = dst[e]
-        t = taint[e]
-        if role[v] == SINK:
-            keep[e] = True
-        elif t > best[v]:
-            best[v] = t
-            keep[e] = True
-
-
-def path_edges(
-    dst: np.ndarray, taint: np.ndarray, role: np.ndarray, best: np.ndarray
-) -> np.ndarray:
-    """Which tainted edges (in processing order, chunk after chunk) the strongest-path search
-    can ever use: every edge into a sink (a path's last step), and into any other node only an
-    edge carrying more taint than every earlier one into it (``best[node]``, the running
-    maximum, updated in place; start it at 0).
-
-    Why that is enough: a path steps back from node ``v`` at edge ``cur`` to the largest tainted
-    edge into ``v`` before ``cur`` (ties: the earliest). That edge beats every earlier edge into
-    ``v``, so it is a record in the above sense; and an edge that is not a record loses to an
-    earlier record of at least its taint for every ``cur`` after it. Keeping the records keeps
-    every answer, and the order of what is kept is the processing order. Sends from sinks are
-    never tainted, so a path never steps back into a sink past its first step.
-    """
-    keep = np.zeros(dst.shape[0], dtype=np.bool_)
-    if dst.shape[0]:
-        _path_edges_kernel(np.ascontiguousarray(dst, dtype=np.int32),
-                           np.ascontiguousarray(taint, dtype=np.float64),
-                           role, best, keep)  # fmt: skip
-    return keep

@@ -57,13 +57,14 @@ from tracer.graph.selection import (
     roles,
 )
 from tracer.graph.spec import Selection
-from tracer.graph.stream import CHUNK, selected_chunks, use_stream
+from tracer.graph.stream import CHUNK, prepared_chunks, use_stream
 from tracer.kernels.taint import (
     MODELS,
     OVERDRAFT_AMOUNT,
     OVERDRAFTS,
     SINK,
     SOURCE,
+    ChunkResult,
     SweepState,
     sweep_chunk,
 )
@@ -598,36 +599,47 @@ def trace_edges(
     # without the ledger the tainted edges serve the strongest paths only: keep what they use
     paths = None if ledger or all_tainted else PathEdges(role, top_paths)
     counts = SweepCounts()
-    chunks = selected_chunks(
-        workspace, token_ids, stream=stream, reverse=backward,
-        chunk=None if model == "tiho" or not stream else CHUNK,
-    )  # fmt: skip
-    for sel in chunks:
-        counts.excluded_unknown += sel.excluded_unknown
-        if on_chunk is not None:
-            on_chunk(sel.src.shape[0] + sel.excluded_unknown)
+
+    def prepare(sel: EdgeSelection) -> tuple[EdgeSelection, np.ndarray, SweepCounts, int]:
+        """What a chunk needs besides the state (streamed: on the read-ahead thread)."""
+        n_read = sel.src.shape[0] + sel.excluded_unknown
         if entities is not None:
             sel = _lift_edges(sel, entities)
-        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
         # seeds: a source's outflows (forward) or inflows (backward) inside the window
-        seed = role[k_src] == SOURCE
-        counts.add(k_ts, seed)
+        seed = role[sel.src] == SOURCE
+        part = SweepCounts(excluded_unknown=sel.excluded_unknown)
+        part.add(sel.ts, seed)
         if lo is not None:
-            seed &= k_ts >= lo
+            seed &= sel.ts >= lo
         if hi is not None:
-            seed &= k_ts <= hi
-        counts.seeds += int(np.count_nonzero(seed))
+            seed &= sel.ts <= hi
+        part.seeds = int(np.count_nonzero(seed))
+        return sel, seed, part, n_read
+
+    chunks = prepared_chunks(
+        workspace, token_ids, prepare, stream=stream, reverse=backward,
+        chunk=None if model == "tiho" or not stream else CHUNK,
+    )  # fmt: skip
+    reuse: ChunkResult | None = None  # zeroed outputs, cleared after each chunk (paths only)
+    for sel, seed, part, n_read in chunks:
+        counts.merge(part)
+        if on_chunk is not None:
+            on_chunk(n_read)
+        k_src, k_dst, k_ts, k_amt, k_idx = sel.src, sel.dst, sel.ts, sel.amount, sel.index
         tx_id = None
         if model == "tiho":
             hashes = workspace.rows(k_idx, ["tx_hash"])["tx_hash"]
             tx_id = hashes.rank("dense").to_numpy().astype(np.int64)
+        if paths is not None and (reuse is None or reuse.edge_taint.shape[0] < k_src.shape[0]):
+            reuse = ChunkResult(k_src.shape[0], False)
         out = sweep_chunk(
-            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False
-        )
-        hit = np.flatnonzero(out.edge_taint > 0)
-        if paths is not None:
-            paths.add(k_src[hit], k_dst[hit], out.edge_taint[hit], k_idx[hit])
+            state, k_src, k_dst, k_amt, k_ts, seed, tx_id=tx_id, record=ledger, check=False,
+            out=reuse,
+        )  # fmt: skip
+        if paths is not None:  # one pass: the path-relevant tainted edges, outputs cleared
+            paths.add_chunk(k_src, k_dst, out.edge_taint, out.edge_hop, k_idx, clear=True)
             continue
+        hit = np.flatnonzero(out.edge_taint > 0)
         kept.append({
             "src": k_src[hit], "dst": k_dst[hit], "taint": out.edge_taint[hit],
             "index": k_idx[hit],

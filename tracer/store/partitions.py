@@ -17,11 +17,12 @@ name. The manifest's part list, not name order, is the row order (indices may pa
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +37,8 @@ else:  # imported when first used (~0.1 s a follow in memory never needs)
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
 
+T = TypeVar("T")
+
 PART_ROWS = 1 << 23
 ROW_GROUP = 1 << 20
 ID_FIELDS = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
@@ -43,6 +46,9 @@ ID_FIELDS = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
 #: What a partition file holds: the canonical columns plus the kernels' integer ids.
 STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
 EDGE_COLUMNS = ["src_id", "dst_id", "ts", "amount", "token_id"]
+#: What a sweep of every token reads: no ``token_id`` (nothing to choose by; 4 MB a row group
+#: to decompress, ~0.8 s of CPU per 200M transfers).
+SWEEP_COLUMNS = ["src_id", "dst_id", "ts", "amount"]
 #: Parquet (encoding, compression) of the columns a sweep reads (see PartWriter._options).
 EDGE_LAYOUT = {
     "src_id": ("PLAIN", "lz4"),
@@ -175,6 +181,18 @@ class PartReader:
         self.starts = np.zeros(len(groups) + 1, dtype=np.int64)
         np.cumsum([g.rows for g in groups], out=self.starts[1:])
 
+    def clone(self) -> PartReader:
+        """The same row groups with file handles of its own (metadata not read again).
+
+        Why: a read-ahead thread decodes with this copy while the caller may read the
+        original (``take`` for the rows a result shows): two threads on one
+        ``pq.ParquetFile`` hung and crashed the test suite (h-sweep round)."""
+        twin = object.__new__(PartReader)
+        twin.directory, twin.parts, twin.groups, twin.starts = (
+            self.directory, self.parts, self.groups, self.starts)  # fmt: skip
+        twin._files = {}
+        return twin
+
     @property
     def num_rows(self) -> int:
         return int(self.starts[-1])
@@ -194,40 +212,88 @@ class PartReader:
 
     def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
         """Rows by global number, in the order given; only the row groups holding them are read
-        (showing a few paths from a billion-row table decodes a few row groups)."""
+        (showing a few paths from a billion-row table decodes a few row groups), one at a
+        time: each group's rows are taken before the next is decoded, so memory is one row
+        group plus the result. (Reading every group first, then taking, held all of them:
+        the paths of a 200M-transfer follow decoded ~60 groups of hashes at once, 3.8 GB.)"""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size * 2 >= self.num_rows:  # most rows wanted: read the columns whole
             return self.read_all(columns).take(pa.array(rows))
         groups = np.searchsorted(self.starts, rows, side="right") - 1
-        wanted = np.unique(groups)
-        table = pa.concat_tables([self.read_group(int(k), columns) for k in wanted])
-        sizes = np.array([self.groups[int(k)].rows for k in wanted], dtype=np.int64)
-        offsets = np.zeros(wanted.shape[0], dtype=np.int64)
-        offsets[1:] = np.cumsum(sizes)[:-1]
-        local = offsets[np.searchsorted(wanted, groups)] + (rows - self.starts[groups])
-        return table.take(pa.array(local))
+        order = np.argsort(groups, kind="stable")
+        bounds = np.flatnonzero(np.diff(groups[order])) + 1
+        pieces = []
+        for at in np.split(order, bounds) if rows.size else []:
+            k = int(groups[at[0]])
+            local = rows[at] - self.starts[k]
+            pieces.append(self.read_group(k, columns).take(pa.array(local)))
+        if not pieces:  # no rows asked: the columns' types, nothing decoded
+            schema = self._file(self.groups[0].path).schema_arrow if self.groups else STORED_SCHEMA
+            return schema.empty_table().select(columns)
+        table = pa.concat_tables(pieces)
+        back = np.empty(rows.size, dtype=np.int64)
+        back[order] = np.arange(rows.size)  # row i of the request is row back[i] of table
+        return table.take(pa.array(back))
 
     def chunks(
         self, columns: list[str], *, reverse: bool = False, prefetch: bool = True
     ) -> Iterator[tuple[int, pa.Table]]:
         """``(first row number, table)`` per row group, oldest first (``reverse``: newest
-        first, rows still in chain order inside each table). With ``prefetch`` the next group
-        is decoded on a background thread while the caller works on this one (Parquet decoding
-        releases the GIL, and so do the kernels), which overlaps I/O with the sweep."""
-        order = range(len(self.groups) - 1, -1, -1) if reverse else range(len(self.groups))
+        first, rows still in chain order inside each table). With ``prefetch`` the next groups
+        are decoded on a read-ahead thread (:func:`read_ahead`, its own file handles) while the
+        caller works on this one (Parquet decoding releases the GIL, and so do the kernels),
+        which overlaps I/O and decoding with the sweep on a second core."""
+        order = self.row_groups(reverse)
         if not prefetch:
             for k in order:
                 yield int(self.starts[k]), self.read_group(k, columns)
             return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ks = list(order)
-            pending = pool.submit(self.read_group, ks[0], columns) if ks else None
-            for i, k in enumerate(ks):
-                assert pending is not None
-                table = pending.result()
-                if i + 1 < len(ks):
-                    pending = pool.submit(self.read_group, ks[i + 1], columns)
-                yield int(self.starts[k]), table
+        yield from read_ahead(self, order, columns, lambda start, table: (start, table))
+
+    def row_groups(self, reverse: bool = False) -> list[int]:
+        """Row-group numbers in sweep order (``reverse``: newest first)."""
+        n = len(self.groups)
+        return list(range(n - 1, -1, -1)) if reverse else list(range(n))
+
+
+#: Row groups decoded ahead of the consumer: two smooth out a group that decodes slowly
+#: (I/O) at the cost of two more groups in memory (about 30 MB each for the sweep's columns).
+AHEAD = 2
+
+
+def read_ahead(
+    reader: PartReader,
+    order: list[int],
+    columns: list[str],
+    prepare: Callable[[int, pa.Table], T],
+    ahead: int = AHEAD,
+) -> Iterator[T]:
+    """``prepare(first row number, table)`` of each row group in ``order``, computed on one
+    read-ahead thread up to ``ahead`` groups before the consumer takes them, in that order.
+
+    The thread reads through its own :meth:`PartReader.clone` (its own file handles) and is
+    the only one using it; ``prepare`` runs there too, so whatever a chunk needs that does not
+    depend on the consumer's state (id gathers, masks) is off the consumer's core. Leaving
+    the loop early cancels what was not started and waits for what was."""
+    if not order:
+        return
+    twin = reader.clone()
+
+    def job(k: int) -> T:
+        return prepare(int(twin.starts[k]), twin.read_group(k, columns))
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-read-ahead")
+    try:
+        pending: deque[Future[T]] = deque(pool.submit(job, k) for k in order[: ahead + 1])
+        nxt = len(pending)
+        while pending:
+            result = pending.popleft().result()
+            if nxt < len(order):
+                pending.append(pool.submit(job, order[nxt]))
+                nxt += 1
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def with_ids(
@@ -240,19 +306,26 @@ def with_ids(
 
 
 def edge_arrays(table: pa.Table) -> dict[str, np.ndarray]:
-    """Kernel arrays from a table of :data:`EDGE_COLUMNS` (zero-copy where Arrow allows)."""
+    """Kernel arrays (``src, dst, ts, amount, token_id``) from a table of :data:`EDGE_COLUMNS`
+    (zero-copy where Arrow allows); a column the table lacks is left out (:data:`SWEEP_COLUMNS`
+    have no ``token_id``; a path's rows need no ids)."""
+    names = set(table.column_names)
 
     def col(name: str) -> pa.Array:
         c = table.column(name)
         return c.combine_chunks() if c.num_chunks != 1 else c.chunk(0)
 
-    amount = col("amount")
-    if amount.null_count:
-        amount = pc.fill_null(amount, float("nan"))
-    return {
-        "src": col("src_id").to_numpy(zero_copy_only=False),
-        "dst": col("dst_id").to_numpy(zero_copy_only=False),
-        "ts": col("ts").cast(pa.int64()).to_numpy(zero_copy_only=False),
-        "amount": amount.to_numpy(zero_copy_only=False),
-        "token_id": col("token_id").to_numpy(zero_copy_only=False),
-    }
+    out: dict[str, np.ndarray] = {}
+    for key, name in (("src", "src_id"), ("dst", "dst_id")):
+        if name in names:
+            out[key] = col(name).to_numpy(zero_copy_only=False)
+    if "ts" in names:
+        out["ts"] = col("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    if "amount" in names:
+        amount = col("amount")
+        if amount.null_count:
+            amount = pc.fill_null(amount, float("nan"))
+        out["amount"] = amount.to_numpy(zero_copy_only=False)
+    if "token_id" in names:
+        out["token_id"] = col("token_id").to_numpy(zero_copy_only=False)
+    return out

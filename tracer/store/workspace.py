@@ -170,6 +170,30 @@ def merge_new(
 INDEX_ROWS = 500_000
 
 
+class _Column:
+    """One fixed-width column of some rows, indexed by their edge ids (``col[edges]``), as
+    :meth:`CaseIndex.rows` indexes the graph's whole arrays."""
+
+    def __init__(self, edges: np.ndarray, values: np.ndarray) -> None:
+        self.edges, self.values = edges, values
+
+    def __getitem__(self, edges: np.ndarray) -> np.ndarray:
+        return self.values[np.searchsorted(self.edges, edges)]
+
+
+class _EdgeColumns:
+    """``ts``, ``amount``, ``token_id`` of a streamed workspace's rows ``edges`` (read from
+    Parquet: three fixed-width columns of the row groups holding them), for the case index
+    to serve the text columns without the graph cache's arrays."""
+
+    def __init__(self, edges: np.ndarray, table: Any) -> None:  # a pyarrow Table
+        order = np.argsort(edges, kind="stable")
+        e = edges[order]
+        a = edge_arrays(table)
+        self.ts, self.amount, self.token_id = (_Column(e, np.asarray(a[c])[order])
+                                                for c in ("ts", "amount", "token_id"))
+
+
 class Workspace:
     """Transfers, graph and labels, on disk (``path``) or in memory (``path is None``).
 
@@ -351,10 +375,17 @@ class Workspace:
         # the index serves path rows (a text built per row); a bulk read (TIHO's hashes of a
         # whole selection) is faster as decoded Parquet column chunks
         small = edges.size <= INDEX_ROWS
-        case = self.case_index() if g is not None and small and SERVED.issuperset(cols) else None
+        case = self.case_index() if small and SERVED.issuperset(cols) else None
         if case is not None and g is not None:
             got = case.rows(edges, cols, ts=g.ts, amount=g.amount, token_id=g.token_id,
                             tokens=g.tokens, parquet=self._parquet_rows)  # fmt: skip
+            if got is not None:
+                return got
+        elif case is not None:  # streamed (no graph): the fixed-width columns of these rows
+            fixed = _EdgeColumns(edges, reader.take(edges, ["ts", "amount", "token_id"]))
+            got = case.rows(edges, cols, ts=fixed.ts, amount=fixed.amount,  # type: ignore[arg-type]
+                            token_id=fixed.token_id, tokens=self.nodes().tokens,  # type: ignore[arg-type]
+                            parquet=self._parquet_rows)  # fmt: skip
             if got is not None:
                 return got
         return self._parquet_rows(edges, cols)
