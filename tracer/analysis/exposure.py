@@ -168,10 +168,49 @@ class DirectionResult:
     held: np.ndarray | None = None  # [K]: taint left in wallets at the end, per category
 
 
-@dataclass
 class ExposureReport:
-    frame: pl.DataFrame
-    metadata: dict[str, Any] = field(default_factory=dict)
+    """The report rows and their metadata.
+
+    The local engine builds the rows as an Arrow table (:func:`~tracer.analysis.exposure_rows.
+    assemble_table`: few-valued string columns dictionary-encoded), which the Parquet writer
+    writes as it is; the Polars ``frame`` (plain strings, :data:`REPORT_PL`) is made from it
+    only when asked (CSV, JSON, HTML, the terminal table, callers): on an ``--all`` report that
+    conversion is a copy of every row, which ``-o report.parquet`` does not need.
+    """
+
+    def __init__(
+        self,
+        frame: pl.DataFrame | None = None,
+        metadata: dict[str, Any] | None = None,
+        table: pa.Table | None = None,
+    ) -> None:
+        if (frame is None) == (table is None):
+            raise ValueError("an exposure report holds its rows as a frame or as a table")
+        self._frame = frame
+        self.table = table
+        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The rows as a Polars frame in :data:`REPORT_PL` (made from ``table`` once)."""
+        if self._frame is None:
+            from tracer.analysis.exposure_rows import report_frame
+
+            assert self.table is not None
+            self._frame = report_frame(self.table)
+        return self._frame
+
+    @property
+    def height(self) -> int:
+        """Number of rows (without making the frame)."""
+        return self.table.num_rows if self.table is not None else self.frame.height
+
+    def arrow(self) -> pa.Table:
+        """The rows as Arrow in :data:`REPORT_SCHEMA`'s order; string columns may be
+        dictionary-encoded (their values are the schema's strings)."""
+        if self.table is not None:
+            return self.table
+        return self.frame.to_arrow().cast(REPORT_SCHEMA)
 
 
 def make_plan(

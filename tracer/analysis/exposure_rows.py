@@ -271,11 +271,32 @@ def assemble(
     asset: str | None = None,
     prepared: RowsPrep | None = None,
 ) -> pl.DataFrame:
-    """Turn per-row arrays into the report frame (one row per address, direction, category),
-    each row carrying ``asset`` (its asset group's name), sorted by address, chain, direction,
-    category (the category axis order, ``unattributed`` last). ``prepared``: the
-    sweep-independent part, computed beforehand (:func:`prepare`) or here."""
-    from tracer.analysis.exposure import REPORT_PL
+    """:func:`assemble_table` as a Polars frame in :data:`~tracer.analysis.exposure.REPORT_PL`
+    (plain strings)."""
+    return report_frame(assemble_table(ws, req, plan, results, risk, asset, prepared))
+
+
+def assemble_table(
+    ws: Workspace,
+    req: ExposureRequest,
+    plan: ExposurePlan,
+    results: dict[str, DirectionResult],
+    risk: RiskConfig,
+    asset: str | None = None,
+    prepared: RowsPrep | None = None,
+) -> pa.Table:
+    """Turn per-row arrays into the report rows (one per address, direction, category), each
+    carrying ``asset`` (its asset group's name), sorted by address, chain, direction, category
+    (the category axis order, ``unattributed`` last). ``prepared``: the sweep-independent
+    part, computed beforehand (:func:`prepare`) or here.
+
+    An Arrow table in :data:`~tracer.analysis.exposure.REPORT_SCHEMA`'s columns, built from
+    numpy without a Polars frame: the string columns with few values (``chain``, ``asset``,
+    ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
+    whose indices come from the index arithmetic (the Parquet writer writes them as they are,
+    without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
+    display addresses. :func:`report_frame` turns it into the plain-string frame."""
+    from tracer.analysis.exposure import REPORT_SCHEMA
 
     cats = [*plan.categories, UNATTRIBUTED]
     k = len(plan.categories)
@@ -298,8 +319,8 @@ def assemble(
     flat = np.cumsum(counts[order].reshape(-1))
     starts[order] = (np.concatenate([[0], flat[:-1]])).reshape(n_rows, len(dirs))
     total_n = int(flat[-1]) if flat.shape[0] else 0
-    col_row = np.empty(total_n, dtype=np.int64)
-    col_dir = np.empty(total_n, dtype=np.int8)
+    col_row = np.empty(total_n, dtype=np.int32)
+    col_dir = np.empty(total_n, dtype=np.int32)
     col_cat = np.empty(total_n, dtype=np.int32)
     f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
     hops = np.empty(total_n, dtype=np.int32)
@@ -333,60 +354,80 @@ def assemble(
         f64["flow"][pos] = r.flow[rr]
         fk, fs, dk, ds = exact[d]
         flow_v[j] = _lookup(fk, fs, rr)
-        direct_v[j] = _lookup(dk, ds, rr * (k + 1) + cc)
+        direct_v[j] = _lookup(dk, ds, rr.astype(np.int64) * (k + 1) + cc)
     flow_value = _scatter([*zip(pos_by_dir, flow_v, strict=True)], total_n)
     direct_value = _scatter([*zip(pos_by_dir, direct_v, strict=True)], total_n)
     labelled = node_labels(graph, ws.labels()).select("id", "name", "category")
     lab = nodes.select("id").join(labelled, on="id", how="left", maintain_order="left")
     take = pa.array(col_row)
-    body = pl.DataFrame(
-        {
-            "cat": col_cat,
-            "direction": pl.Series(col_dir).replace_strict(dict(enumerate(dirs)),
-                                                           return_dtype=pl.String),
-            "direct_amount": f64["direct"],
-            "indirect_amount": f64["indirect"],
-            "total_amount": f64["total"],
-            "min_hops": hops,
-            "flow_amount": f64["flow"],
-        }
+    flow = f64["flow"]
+    has_flow = flow > 0
+    no_flow = ~has_flow
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = {name: pa.array(f64[p] / flow, mask=no_flow)
+                 for p, name in (("total", "share"), ("direct", "direct_share"),
+                                 ("indirect", "indirect_share"))}  # fmt: skip
+    weight = np.array([risk.weight(c) for c in cats], dtype=np.float64)[col_cat]
+    scored = pl.from_arrow(
+        pa.table({"weight": weight, "direct_share": share["direct_share"],
+                  "indirect_share": share["indirect_share"]})
     )
-    per_row = pl.from_arrow(
-        pa.table(
-            {
-                "address": shown.to_arrow().cast(pa.string()).take(take),
-                "chain": nodes["chain"].to_arrow().cast(pa.string()).take(take),
-                "address_name": lab["name"].to_arrow().cast(pa.string()).take(take),
-                "address_category": lab["category"].to_arrow().cast(pa.string()).take(take),
-                "flow_value": flow_value,
-                "direct_value": direct_value,
-            }
-        )
-    )
-    assert isinstance(per_row, pl.DataFrame)
-    flow = pl.col("flow_amount")
-    body = pl.concat([body, per_row], how="horizontal").with_columns(
-        pl.col("cat")
-        .replace_strict(dict(enumerate(cats)), return_dtype=pl.String)
-        .alias("category"),
-        pl.when(pl.col("min_hops") >= 0).then(pl.col("min_hops")).alias("min_hops"),
-        *[
-            pl.when(flow > 0).then(pl.col(f"{p}_amount") / flow).alias(name)
-            for p, name in (("total", "share"), ("direct", "direct_share"),
-                            ("indirect", "indirect_share"))
-        ],
-        pl.lit(asset, pl.String).alias("asset"),
-    )  # fmt: skip
-    score = body.select(risk.score_expr())[:, 0].to_numpy()
+    assert isinstance(scored, pl.DataFrame)
+    score = scored.select(risk.weighted_score_expr())[:, 0].to_numpy()
     # address_risk_score: the highest risk_score of each (row, direction) block, contiguous in
     # the output and never empty (its unattributed row)
     block = np.concatenate([[0], flat[:-1]]) if total_n else np.zeros(0, np.int64)
     peak = np.maximum.reduceat(score, block) if total_n else score
     address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
-    body = body.with_columns(
-        pl.Series("risk_score", score), pl.Series("address_risk_score", address_score)
-    )
-    return body.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
+    columns = {
+        "address": _dictionary(take, shown.to_arrow().cast(pa.string())),
+        "chain": _encoded(nodes["chain"], take),
+        "asset": _constant(asset, total_n),
+        "direction": _dictionary(pa.array(col_dir), pa.array(dirs, pa.string())),
+        "category": _dictionary(pa.array(col_cat), pa.array(cats, pa.string())),
+        "direct_amount": f64["direct"],
+        "indirect_amount": f64["indirect"],
+        "total_amount": f64["total"],
+        **share,
+        "min_hops": pa.array(hops, mask=hops < 0),
+        "risk_score": score,
+        "address_risk_score": address_score,
+        "flow_amount": flow,
+        "flow_value": flow_value,
+        "direct_value": direct_value,
+        "address_name": _encoded(lab["name"], take),
+        "address_category": _encoded(lab["category"], take),
+    }
+    return pa.table([columns[f.name] for f in REPORT_SCHEMA], names=REPORT_SCHEMA.names)
+
+
+def _dictionary(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:
+    """A string dictionary array (the report's dictionary columns share one type)."""
+    return pa.DictionaryArray.from_arrays(indices, values.cast(pa.string()))
+
+
+def _constant(value: str | None, n: int) -> pa.DictionaryArray:
+    """``value`` on every one of ``n`` rows (null when None), as a one-entry dictionary."""
+    if value is None:
+        return _dictionary(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+    return _dictionary(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def _encoded(per_row: pl.Series, take: pa.Array) -> pa.DictionaryArray:
+    """A per-report-row string column (``nodes`` order) at the output rows ``take``, as a
+    dictionary: encoded once over the report rows, then only indices are gathered."""
+    enc = per_row.to_arrow().cast(pa.string()).dictionary_encode()
+    return _dictionary(enc.indices.cast(pa.int32()).take(take), enc.dictionary)
+
+
+def report_frame(table: pa.Table) -> pl.DataFrame:
+    """The report table (:func:`assemble_table`, possibly several concatenated) as a Polars
+    frame in :data:`~tracer.analysis.exposure.REPORT_PL`: dictionaries decoded, plain strings."""
+    from tracer.analysis.exposure import REPORT_PL, REPORT_SCHEMA
+
+    frame = pl.from_arrow(table.cast(REPORT_SCHEMA))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
 
 
 def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], n: int) -> pa.Array:
