@@ -217,3 +217,32 @@ def test_command_pauses_the_garbage_collector_and_restores_it(
     assert res.exit_code == 0, res.output
     assert seen == [False]
     assert gc.isenabled()
+
+
+class _NoTokenColumn:
+    """A graph whose per-edge token column must not be read."""
+
+    def __init__(self, amount: list[float]) -> None:
+        n = len(amount)
+        self.amount = np.array(amount)
+        self.src = np.zeros(n, np.int32)
+        self.dst = np.ones(n, np.int32)
+        self.ts = np.arange(n, dtype=np.int64)
+        self.n_edges = n
+        self.tokens = pl.DataFrame({"token_id": [0, 1]})
+
+    @property
+    def token_id(self) -> np.ndarray:
+        raise AssertionError("the token column was read")
+
+
+def test_selecting_every_token_does_not_read_the_token_column() -> None:
+    """``--all`` on one asset: every edge is selected without paging in the token column,
+    with or without edges of unknown decimals (NaN amounts)."""
+    from tracer.graph.selection import select_edges
+
+    sel = select_edges(_NoTokenColumn([1.0, 2.0, 3.0]), np.array([0, 1]))  # type: ignore[arg-type]
+    assert sel.index.tolist() == [0, 1, 2] and sel.excluded_unknown == 0
+    sel = select_edges(_NoTokenColumn([1.0, float("nan"), 3.0]), np.array([1, 0]))  # type: ignore[arg-type]
+    assert sel.index.tolist() == [0, 2] and sel.excluded_unknown == 1
+    assert sel.amount.tolist() == [1.0, 3.0]
