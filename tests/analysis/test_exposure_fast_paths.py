@@ -5,7 +5,8 @@
 * the exact values of a dense run of edges are found without per-edge temporaries;
 * the report is an Arrow table with dictionary columns, written to Parquet as plain strings;
   its Polars frame is made on demand and equals the frame the Parquet file reads back as;
-* the command runs with the cyclic garbage collector paused, and restores it.
+* the command runs with the cyclic garbage collector paused, freezes what it allocated, and
+  restores the collector.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def test_report_holds_a_frame_or_a_table() -> None:
         ExposureReport(frame=pl.from_arrow(t), table=t)  # type: ignore[arg-type]
 
 
-def test_command_pauses_the_garbage_collector_and_restores_it(
+def test_command_pauses_the_garbage_collector_and_freezes_what_it_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tracer.analysis.exposure_run as run
@@ -217,6 +218,7 @@ def test_command_pauses_the_garbage_collector_and_restores_it(
     assert res.exit_code == 0, res.output
     assert seen == [False]
     assert gc.isenabled()
+    assert gc.get_freeze_count() > 0  # what the command allocated is not traced again
 
 
 class _NoTokenColumn:
