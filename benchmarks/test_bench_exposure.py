@@ -157,7 +157,7 @@ def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-d
     import tracer.analysis.exposure_run as run
     from benchmarks.conftest import synth_workspace
     from tests.analysis.exposure_legacy import assemble as legacy_assemble
-    from tracer.analysis.exposure import ExposureRequest
+    from tracer.analysis.exposure import REPORT_SCHEMA, ExposureRequest
     from tracer.output.exposure_report import write_report
     from tracer.sources.labels import read_labels
     from tracer.store.workspace import Workspace
@@ -166,19 +166,22 @@ def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-d
     labels = tmp_path / "labels8.csv"
     eight_category_labels(root, labels)
     req = ExposureRequest(addresses=None)
-    new_assemble = run.assemble
+    new_assemble = run.assemble_table
+
+    def legacy_table(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return legacy_assemble(*args, **kwargs).to_arrow().cast(REPORT_SCHEMA)
 
     def once(legacy: bool) -> tuple[float, float, int]:
         ws = Workspace.open(root)
         ws.add_labels_in_memory([read_labels(labels)])
-        run.assemble = legacy_assemble if legacy else new_assemble  # type: ignore[assignment]
+        run.assemble_table = legacy_table if legacy else new_assemble  # type: ignore[assignment]
         try:
             t0, c0 = time.perf_counter(), time.process_time()
             report = run.exposure(ws, req, parallel=not legacy)
             write_report(report, str(tmp_path / "r.parquet"), ["bench"])
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
-            run.assemble = new_assemble  # type: ignore[assignment]
+            run.assemble_table = new_assemble  # type: ignore[assignment]
         assert len(report.metadata["categories"]) == 8
         return wall, cpu, report.frame.height
 

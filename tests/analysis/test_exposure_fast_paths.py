@@ -27,12 +27,12 @@ from polars.testing import assert_frame_equal
 from tracer.kernels.exposure import EXPOSURE_MODELS, ExposureState, exposure_sweep
 
 from tests.analysis.test_exposure import labelled_graphs
+from tests.analysis.test_exposure_rows import sample_ws as sample_ws  # the fixture
 from tracer.analysis import exposure as exposure_mod
 from tracer.analysis.exposure import REPORT_SCHEMA, ExposureReport, ExposureRequest, make_plan
 from tracer.analysis.exposure_run import exposure
 from tracer.cli import cli
 from tracer.output.exposure_report import write_report
-from tracer.sources.labels import read_labels
 from tracer.store import exact_values as ev
 from tracer.store.workspace import Workspace
 
@@ -69,15 +69,6 @@ def test_backward_walk_equals_reversed_copies(
                        g["kind"], g["cat"], backward=True, **kw)  # fmt: skip
     for name in STATE:
         np.testing.assert_array_equal(getattr(walked, name), getattr(copies, name), err_msg=name)
-
-
-@pytest.fixture(scope="module")
-def sample_ws() -> Workspace:
-    ws, _ = Workspace.in_memory(
-        [SAMPLE / "trongrid_scam_wallet.json", SAMPLE / "trongrid_downstream.json"],
-        [read_labels(SAMPLE / "labels.csv")],
-    )
-    return ws
 
 
 def test_out_sweep_walks_forward_arrays_and_equals_reversed_chunks(

@@ -262,20 +262,6 @@ def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPre
     return RowsPrep(dirs, nodes, shown, order, exact_columns(ws, plan, dirs))
 
 
-def assemble(
-    ws: Workspace,
-    req: ExposureRequest,
-    plan: ExposurePlan,
-    results: dict[str, DirectionResult],
-    risk: RiskConfig,
-    asset: str | None = None,
-    prepared: RowsPrep | None = None,
-) -> pl.DataFrame:
-    """:func:`assemble_table` as a Polars frame in :data:`~tracer.analysis.exposure.REPORT_PL`
-    (plain strings)."""
-    return report_frame(assemble_table(ws, req, plan, results, risk, asset, prepared))
-
-
 def assemble_table(
     ws: Workspace,
     req: ExposureRequest,
@@ -295,7 +281,8 @@ def assemble_table(
     ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
     whose indices come from the index arithmetic (the Parquet writer writes them as they are,
     without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
-    display addresses. :func:`report_frame` turns it into the plain-string frame."""
+    display addresses. :func:`report_frame` turns it into the plain-string frame (tests compare
+    that with the first version's assembly)."""
     from tracer.analysis.exposure import REPORT_SCHEMA
 
     cats = [*plan.categories, UNATTRIBUTED]

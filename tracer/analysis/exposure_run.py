@@ -110,8 +110,7 @@ def exposure(
     # one table per asset group (their dictionaries differ: unified for the writer)
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries()
     # every report row of a group has its address in the rows (its unattributed rows)
-    shown = pl.Series(pa.concat_arrays([t["address"].combine_chunks().dictionary
-                                        for t in tables]))  # fmt: skip
+    shown = pl.concat([_addresses(t) for t in tables])
     single = len(groups) == 1
     meta = {
         "tracer_version": _version(),
@@ -158,3 +157,11 @@ def local_sweeps(
     with ThreadPoolExecutor(max_workers=len(req.directions)) as pool:
         futures = {d: pool.submit(sweep, plan, req, d, None, on_chunk) for d in req.directions}
         return {d: f.result() for d, f in futures.items()}
+
+
+def _addresses(table: pa.Table) -> pl.Series:
+    """The display addresses of a report table's rows: the dictionary of its ``address``
+    column (each entry is a report row's, and each has rows), or the column itself."""
+    col = table["address"].combine_chunks()
+    values = col.dictionary if pa.types.is_dictionary(col.type) else col
+    return pl.Series("address", values.cast(pa.string()))

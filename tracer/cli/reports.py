@@ -26,6 +26,29 @@ from tracer.core.errors import UsageError
 from tracer.graph.spec import Selection
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, and what the block allocated
+    frozen after it (moved to the collector's permanent generation, never traced again).
+
+    Why: a batch report imports numba, Polars and pyarrow (hundreds of thousands of objects,
+    all alive until the process ends) and then works in arrays. Collecting while they import
+    found nothing to free, and without the freeze the first collection after the block, and
+    the one at interpreter exit, trace every one of them: together ~0.5 s of CPU of an
+    ``exposure --all`` process (``gc.callbacks``: a 0.27 s generation-0 pass after the
+    command, 0.23 s at exit). Reference counting still frees everything not in a cycle; a
+    cycle the block left behind is freed with the process.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
+
+
 @cli.command()
 @click.argument("addresses_file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -83,6 +106,7 @@ from tracer.graph.spec import Selection
               help="Also write a self-contained HTML summary (score distribution, top exposed).")
 @selection_options
 @data_options
+@paused_gc()
 def exposure(
     addresses_file: str | None,
     all_addresses: bool,
@@ -110,49 +134,6 @@ def exposure(
         --data fixtures/sample_case/trongrid_downstream.json \\
         --labels fixtures/sample_case/labels.csv
     """
-    with paused_gc():
-        _exposure(addresses_file, all_addresses, output, direction, model, categories,
-                  risk_config, engine, ray_address, html_file, selection, data)  # fmt: skip
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, and what the block allocated
-    frozen after it (moved to the collector's permanent generation, never traced again).
-
-    Why: a batch report imports numba, Polars and pyarrow (hundreds of thousands of objects,
-    all alive until the process ends) and then works in arrays. Collecting while they import
-    found nothing to free, and without the freeze the first collection after the block, and
-    the one at interpreter exit, trace every one of them: together ~0.5 s of CPU of an
-    ``exposure --all`` process (``gc.callbacks``: a 0.27 s generation-0 pass after the
-    command, 0.23 s at exit). Reference counting still frees everything not in a cycle; a
-    cycle the block left behind is freed with the process.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was:
-            gc.enable()
-
-
-def _exposure(
-    addresses_file: str | None,
-    all_addresses: bool,
-    output: str | None,
-    direction: str,
-    model: str,
-    categories: str | None,
-    risk_config: str | None,
-    engine: str,
-    ray_address: str | None,
-    html_file: str | None,
-    selection: Selection,
-    data: DataChoice,
-) -> None:
-    """The ``exposure`` command's body (see :func:`exposure`)."""
     from tracer.analysis.exposure import ExposureRequest
     from tracer.analysis.exposure_run import exposure
     from tracer.analysis.risk import load_risk_config

@@ -14,6 +14,8 @@ from tracer.analysis.exposure import REPORT_SCHEMA, ExposureReport
 from tracer.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
 #: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
@@ -62,7 +64,7 @@ def write_report(report: ExposureReport, path: str, command_line: list[str]) -> 
         write_parquet(table, tmp, json.dumps(meta, default=str))
 
 
-def write_parquet(table: pa.Table, path: str, meta_json: str) -> None:
+def write_parquet(table: pa.Table, path: str | Path, meta_json: str) -> None:
     """The report rows as Parquet: zstd, the few-valued string columns dictionary-encoded,
     the provenance JSON in the file metadata (key ``tracer``).
 
