@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tests.analysis.exposure_legacy import assemble as legacy_assemble
-from tracer.analysis.exposure import ExposureRequest, make_plan
-from tracer.analysis.exposure_rows import assemble_table, report_frame, unit_sums
+from tracer.analysis.exposure import ExposureRequest, make_plan, report_frame
+from tracer.analysis.exposure_rows import assemble_table, unit_sums
 from tracer.analysis.exposure_run import exposure, local_sweeps
 from tracer.analysis.risk import load_risk_config
 from tracer.core.amounts import exact_unit_sums

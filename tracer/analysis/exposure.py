@@ -90,6 +90,14 @@ REPORT_SCHEMA = pa.schema(
 REPORT_PL = pl.DataFrame(REPORT_SCHEMA.empty_table()).schema
 
 
+def report_frame(table: pa.Table) -> pl.DataFrame:
+    """A report table (:func:`tracer.analysis.exposure_rows.assemble_table`, possibly several
+    concatenated) as a Polars frame in :data:`REPORT_PL`: dictionaries decoded, plain strings."""
+    frame = pl.from_arrow(table.cast(REPORT_SCHEMA))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
+
+
 @dataclass(frozen=True)
 class ExposureRequest:
     """What the user asked (picklable: shipped as is to distributed workers)."""
@@ -194,8 +202,6 @@ class ExposureReport:
     def frame(self) -> pl.DataFrame:
         """The rows as a Polars frame in :data:`REPORT_PL` (made from ``table`` once)."""
         if self._frame is None:
-            from tracer.analysis.exposure_rows import report_frame
-
             assert self.table is not None
             self._frame = report_frame(self.table)
         return self._frame

@@ -243,6 +243,11 @@ class RowsPrep:
     shown: pl.Series
     order: np.ndarray
     exact: dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]
+    #: per report row, dictionary-encoded once (indices, values): chain, the address's own
+    #: label name and category; the report's rows then only gather indices
+    encoded: dict[str, tuple[pa.Array, pa.Array]]
+    #: per direction, each report row's exact ``flow_value`` (null: no flow)
+    flow_values: dict[str, pa.Array]
 
 
 def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPrep:
@@ -259,7 +264,20 @@ def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPre
     # direction and category, laid out by index arithmetic in assemble
     by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
     order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
-    return RowsPrep(dirs, nodes, shown, order, exact_columns(ws, plan, dirs))
+    labelled = node_labels(ws.nodes(), ws.labels()).select("id", "name", "category")
+    lab = nodes.select("id").join(labelled, on="id", how="left", maintain_order="left")
+    encoded = {"chain": _encode(nodes["chain"]), "address_name": _encode(lab["name"]),
+               "address_category": _encode(lab["category"])}  # fmt: skip
+    exact = exact_columns(ws, plan, dirs)
+    every_row = np.arange(plan.target_ids.shape[0], dtype=np.int64)
+    flow_values = {d: _lookup(fk, fs, every_row) for d, (fk, fs, _, _) in exact.items()}
+    return RowsPrep(dirs, nodes, shown, order, exact, encoded, flow_values)
+
+
+def _encode(per_row: pl.Series) -> tuple[pa.Array, pa.Array]:
+    """A per-report-row string column as (int32 indices, distinct values)."""
+    enc = per_row.to_arrow().cast(pa.string()).dictionary_encode()
+    return enc.indices.cast(pa.int32()), enc.dictionary
 
 
 def assemble_table(
@@ -281,19 +299,18 @@ def assemble_table(
     ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
     whose indices come from the index arithmetic (the Parquet writer writes them as they are,
     without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
-    display addresses. :func:`report_frame` turns it into the plain-string frame (tests compare
-    that with the first version's assembly)."""
+    display addresses. :func:`~tracer.analysis.exposure.report_frame` turns it into the
+    plain-string frame (tests compare that with the first version's assembly)."""
     from tracer.analysis.exposure import REPORT_SCHEMA
 
     cats = [*plan.categories, UNATTRIBUTED]
     k = len(plan.categories)
     n_rows = plan.target_ids.shape[0]
-    graph = ws.nodes()
     dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
     prep = prepared if prepared is not None else prepare(ws, plan, dirs)
     if prep.directions != dirs:
         raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
-    nodes, shown, order = prep.nodes, prep.shown, prep.order
+    shown, order = prep.shown, prep.order
     masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
     for j, d in enumerate(dirs):
         r = results[d]
@@ -339,13 +356,11 @@ def assemble_table(
             f64["total"][pos] = unatt[rr]
             hops[pos] = -1
         f64["flow"][pos] = r.flow[rr]
-        fk, fs, dk, ds = exact[d]
-        flow_v[j] = _lookup(fk, fs, rr)
+        _, _, dk, ds = exact[d]
+        flow_v[j] = prep.flow_values[d].take(pa.array(rr))
         direct_v[j] = _lookup(dk, ds, rr.astype(np.int64) * (k + 1) + cc)
     flow_value = _scatter([*zip(pos_by_dir, flow_v, strict=True)], total_n)
     direct_value = _scatter([*zip(pos_by_dir, direct_v, strict=True)], total_n)
-    labelled = node_labels(graph, ws.labels()).select("id", "name", "category")
-    lab = nodes.select("id").join(labelled, on="id", how="left", maintain_order="left")
     take = pa.array(col_row)
     flow = f64["flow"]
     has_flow = flow > 0
@@ -368,7 +383,7 @@ def assemble_table(
     address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
     columns = {
         "address": _dictionary(take, shown.to_arrow().cast(pa.string())),
-        "chain": _encoded(nodes["chain"], take),
+        "chain": _taken(prep.encoded["chain"], take),
         "asset": _constant(asset, total_n),
         "direction": _dictionary(pa.array(col_dir), pa.array(dirs, pa.string())),
         "category": _dictionary(pa.array(col_cat), pa.array(cats, pa.string())),
@@ -382,8 +397,8 @@ def assemble_table(
         "flow_amount": flow,
         "flow_value": flow_value,
         "direct_value": direct_value,
-        "address_name": _encoded(lab["name"], take),
-        "address_category": _encoded(lab["category"], take),
+        "address_name": _taken(prep.encoded["address_name"], take),
+        "address_category": _taken(prep.encoded["address_category"], take),
     }
     return pa.table([columns[f.name] for f in REPORT_SCHEMA], names=REPORT_SCHEMA.names)
 
@@ -400,21 +415,10 @@ def _constant(value: str | None, n: int) -> pa.DictionaryArray:
     return _dictionary(pa.array(np.zeros(n, np.int32)), pa.array([value]))
 
 
-def _encoded(per_row: pl.Series, take: pa.Array) -> pa.DictionaryArray:
-    """A per-report-row string column (``nodes`` order) at the output rows ``take``, as a
-    dictionary: encoded once over the report rows, then only indices are gathered."""
-    enc = per_row.to_arrow().cast(pa.string()).dictionary_encode()
-    return _dictionary(enc.indices.cast(pa.int32()).take(take), enc.dictionary)
-
-
-def report_frame(table: pa.Table) -> pl.DataFrame:
-    """The report table (:func:`assemble_table`, possibly several concatenated) as a Polars
-    frame in :data:`~tracer.analysis.exposure.REPORT_PL`: dictionaries decoded, plain strings."""
-    from tracer.analysis.exposure import REPORT_PL, REPORT_SCHEMA
-
-    frame = pl.from_arrow(table.cast(REPORT_SCHEMA))
-    assert isinstance(frame, pl.DataFrame)
-    return frame.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
+def _taken(encoded: tuple[pa.Array, pa.Array], take: pa.Array) -> pa.DictionaryArray:
+    """A column encoded per report row (:func:`_encode`) at the output rows ``take``."""
+    indices, values = encoded
+    return _dictionary(indices.take(take), values)
 
 
 def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], n: int) -> pa.Array:
