@@ -142,10 +142,12 @@ class ExposureState:
 
 
 @njit(cache=True, nogil=True)
-def _exposure_kernel(tr, p, a, out):
+def _exposure_kernel(tr, p, a, out, backward):
     """One pass over a chunk of edges in chain order; state arrays are updated in place.
 
     Runs without the GIL, so the two directions of a report sweep on two threads at once.
+    ``backward``: walk the chunk from its last edge to its first (the time-reversed graph is
+    the forward arrays walked backwards: no reversed copy of them).
 
     ``tr`` :class:`.Transfers`, ``p`` :class:`.ExposureParams`, ``a`` :class:`.ExposureArrays`,
     ``out`` :class:`.ExposureOut`; unpacked once, here (a field read inside the loop would be
@@ -162,18 +164,21 @@ def _exposure_kernel(tr, p, a, out):
     n_over = run_stats[OVERDRAFTS]
     over = run_stats[OVERDRAFT_AMOUNT]
     n_e = src.shape[0]
-    for e in range(n_e):
+    step = -1 if backward else 1
+    first = n_e - 1 if backward else 0
+    for i in range(n_e):
+        e = first + step * i
         # software prefetch of later edges' per-address rows (hints: results unchanged; see
         # :mod:`.prefetch`): the state of 1.7M addresses x 9 categories is far past the caches
-        f = e + AHEAD
-        if f < n_e:
+        f = e + step * AHEAD
+        if 0 <= f < n_e:
             prefetch(balance, src[f])
             prefetch(balance, dst[f])
             prefetch(taint, src[f])
             prefetch(role, src[f])
             prefetch(target_row, dst[f])
-        f = e + HALF
-        if f < n_e:
+        f = e + step * HALF
+        if 0 <= f < n_e:
             w = dst[f]
             prefetch(taint, w)
             prefetch(hops, src[f])
@@ -311,12 +316,14 @@ def exposure_sweep(
     max_hops: int | None = None,
     lo: int | None = None,
     hi: int | None = None,
+    backward: bool = False,
 ) -> None:
     """Advance ``state`` over one chunk of edges (chain order; call again for the next chunk).
 
     ``role``/``cat``: int8/int32 per node (``NORMAL``, ``SOURCE`` or ``THROUGH``, see the module
     docstring); ``cat`` values index the state's category axis. ``lo``/``hi``: the window in the
-    units of ``ts`` (inclusive).
+    units of ``ts`` (inclusive). ``backward``: the chunk's edges are taken last to first (the
+    same as passing the arrays reversed, bit for bit, without copying them).
     """
     if model not in EXPOSURE_MODELS:
         raise ValueError(
@@ -352,4 +359,4 @@ def exposure_sweep(
         i64.min if lo is None else int(lo), i64.max if hi is None else int(hi),
     )  # fmt: skip
     arrays = ExposureArrays(role, cat, state.balance, state.taint, state.hops)
-    _exposure_kernel(Transfers(src, dst, amount, ts), params, arrays, state.out)
+    _exposure_kernel(Transfers(src, dst, amount, ts), params, arrays, state.out, bool(backward))

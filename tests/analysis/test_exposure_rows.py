@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tests.analysis.exposure_legacy import assemble as legacy_assemble
-from tracer.analysis.exposure import ExposureRequest, make_plan
-from tracer.analysis.exposure_rows import assemble, unit_sums
+from tracer.analysis.exposure import ExposureRequest, make_plan, report_frame
+from tracer.analysis.exposure_rows import assemble_table, unit_sums
 from tracer.analysis.exposure_run import exposure, local_sweeps
 from tracer.analysis.risk import load_risk_config
 from tracer.core.amounts import exact_unit_sums
@@ -39,7 +39,8 @@ def _both_ways(ws: Workspace, req: ExposureRequest) -> tuple[pl.DataFrame, pl.Da
     """(new rows from parallel sweeps, legacy rows from serial sweeps) for one request."""
     risk = load_risk_config()
     plan = make_plan(ws, req)
-    new = assemble(ws, req, plan, local_sweeps(plan, req, parallel=True), risk, asset="USD")
+    new = report_frame(assemble_table(ws, req, plan, local_sweeps(plan, req, parallel=True), risk,
+                                      asset="USD"))  # fmt: skip
     old = legacy_assemble(ws, req, plan, local_sweeps(plan, req, parallel=False), risk,
                           asset="USD")  # fmt: skip
     return new, old

@@ -90,6 +90,14 @@ REPORT_SCHEMA = pa.schema(
 REPORT_PL = pl.DataFrame(REPORT_SCHEMA.empty_table()).schema
 
 
+def report_frame(table: pa.Table) -> pl.DataFrame:
+    """A report table (:func:`tracer.analysis.exposure_rows.assemble_table`, possibly several
+    concatenated) as a Polars frame in :data:`REPORT_PL`: dictionaries decoded, plain strings."""
+    frame = pl.from_arrow(table.cast(REPORT_SCHEMA))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
+
+
 @dataclass(frozen=True)
 class ExposureRequest:
     """What the user asked (picklable: shipped as is to distributed workers)."""
@@ -168,10 +176,47 @@ class DirectionResult:
     held: np.ndarray | None = None  # [K]: taint left in wallets at the end, per category
 
 
-@dataclass
 class ExposureReport:
-    frame: pl.DataFrame
-    metadata: dict[str, Any] = field(default_factory=dict)
+    """The report rows and their metadata.
+
+    The local engine builds the rows as an Arrow table (:func:`~tracer.analysis.exposure_rows.
+    assemble_table`: few-valued string columns dictionary-encoded), which the Parquet writer
+    writes as it is; the Polars ``frame`` (plain strings, :data:`REPORT_PL`) is made from it
+    only when asked (CSV, JSON, HTML, the terminal table, callers): on an ``--all`` report that
+    conversion is a copy of every row, which ``-o report.parquet`` does not need.
+    """
+
+    def __init__(
+        self,
+        frame: pl.DataFrame | None = None,
+        metadata: dict[str, Any] | None = None,
+        table: pa.Table | None = None,
+    ) -> None:
+        if (frame is None) == (table is None):
+            raise ValueError("an exposure report holds its rows as a frame or as a table")
+        self._frame = frame
+        self.table = table
+        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The rows as a Polars frame in :data:`REPORT_PL` (made from ``table`` once)."""
+        if self._frame is None:
+            assert self.table is not None
+            self._frame = report_frame(self.table)
+        return self._frame
+
+    @property
+    def height(self) -> int:
+        """Number of rows (without making the frame)."""
+        return self.table.num_rows if self.table is not None else self.frame.height
+
+    def arrow(self) -> pa.Table:
+        """The rows as Arrow in :data:`REPORT_SCHEMA`'s order; string columns may be
+        dictionary-encoded (their values are the schema's strings)."""
+        if self.table is not None:
+            return self.table
+        return self.frame.to_arrow().cast(REPORT_SCHEMA)
 
 
 def make_plan(
@@ -261,6 +306,27 @@ def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelec
     yield from in_chunks(sel, CHUNK, reverse=rev)
 
 
+def _sweep_chunks(plan: ExposurePlan, direction: str) -> Iterator[tuple[EdgeSelection, bool]]:
+    """The kernel's chunks for ``direction``, each with whether it is walked backwards.
+
+    In memory, ``out`` (the time-reversed graph, as :func:`edge_chunks` gives it) is the
+    forward arrays' chunks from the last, each walked backwards by the kernel with sender and
+    receiver swapped: the same edges in the same order as the reversed chunks, without the
+    reversed copy of every edge array (240 MB at 10M edges) the kernel would otherwise make.
+    """
+    if plan.source is not None or direction != "out":
+        for sel in edge_chunks(plan, direction):
+            yield sel, False
+        return
+    assert plan.index is not None and plan.src is not None and plan.dst is not None
+    assert plan.amount is not None and plan.ts is not None
+    n = plan.src.shape[0]
+    for b in range(n, 0, -CHUNK):
+        a = max(b - CHUNK, 0)
+        yield EdgeSelection(index=plan.index[a:b], src=plan.dst[a:b], dst=plan.src[a:b],
+                            amount=plan.amount[a:b], ts=plan.ts[a:b], excluded_unknown=0), True
+
+
 def sweep(
     plan: ExposurePlan,
     req: ExposureRequest,
@@ -289,12 +355,12 @@ def sweep(
     remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
     cat = remap[plan.cat_all]
     state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
-    for sel in edge_chunks(plan, direction):
+    for sel, backward in _sweep_chunks(plan, direction):
         exposure_sweep(
             state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
             model=req.model, min_amount=req.selection.min_amount,
             max_hops=req.selection.max_hops,
-            lo=plan.lo, hi=plan.hi,
+            lo=plan.lo, hi=plan.hi, backward=backward,
         )  # fmt: skip
         if on_chunk is not None:
             on_chunk(sel.src.shape[0])

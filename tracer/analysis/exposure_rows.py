@@ -243,6 +243,11 @@ class RowsPrep:
     shown: pl.Series
     order: np.ndarray
     exact: dict[str, tuple[np.ndarray, pl.Series, np.ndarray, pl.Series]]
+    #: per report row, dictionary-encoded once (indices, values): chain, the address's own
+    #: label name and category; the report's rows then only gather indices
+    encoded: dict[str, tuple[pa.Array, pa.Array]]
+    #: per direction, each report row's exact ``flow_value`` (null: no flow)
+    flow_values: dict[str, pa.Array]
 
 
 def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPrep:
@@ -259,10 +264,23 @@ def prepare(ws: Workspace, plan: ExposurePlan, directions: list[str]) -> RowsPre
     # direction and category, laid out by index arithmetic in assemble
     by_shown = pl.DataFrame({"a": shown, "c": nodes["chain"]}).with_row_index("i")
     order = by_shown.sort(["a", "c"], maintain_order=True)["i"].to_numpy()
-    return RowsPrep(dirs, nodes, shown, order, exact_columns(ws, plan, dirs))
+    labelled = node_labels(ws.nodes(), ws.labels()).select("id", "name", "category")
+    lab = nodes.select("id").join(labelled, on="id", how="left", maintain_order="left")
+    encoded = {"chain": _encode(nodes["chain"]), "address_name": _encode(lab["name"]),
+               "address_category": _encode(lab["category"])}  # fmt: skip
+    exact = exact_columns(ws, plan, dirs)
+    every_row = np.arange(plan.target_ids.shape[0], dtype=np.int64)
+    flow_values = {d: _lookup(fk, fs, every_row) for d, (fk, fs, _, _) in exact.items()}
+    return RowsPrep(dirs, nodes, shown, order, exact, encoded, flow_values)
 
 
-def assemble(
+def _encode(per_row: pl.Series) -> tuple[pa.Array, pa.Array]:
+    """A per-report-row string column as (int32 indices, distinct values)."""
+    enc = per_row.to_arrow().cast(pa.string()).dictionary_encode()
+    return enc.indices.cast(pa.int32()), enc.dictionary
+
+
+def assemble_table(
     ws: Workspace,
     req: ExposureRequest,
     plan: ExposurePlan,
@@ -270,22 +288,29 @@ def assemble(
     risk: RiskConfig,
     asset: str | None = None,
     prepared: RowsPrep | None = None,
-) -> pl.DataFrame:
-    """Turn per-row arrays into the report frame (one row per address, direction, category),
-    each row carrying ``asset`` (its asset group's name), sorted by address, chain, direction,
-    category (the category axis order, ``unattributed`` last). ``prepared``: the
-    sweep-independent part, computed beforehand (:func:`prepare`) or here."""
-    from tracer.analysis.exposure import REPORT_PL
+) -> pa.Table:
+    """Turn per-row arrays into the report rows (one per address, direction, category), each
+    carrying ``asset`` (its asset group's name), sorted by address, chain, direction, category
+    (the category axis order, ``unattributed`` last). ``prepared``: the sweep-independent
+    part, computed beforehand (:func:`prepare`) or here.
+
+    An Arrow table in :data:`~tracer.analysis.exposure.REPORT_SCHEMA`'s columns, built from
+    numpy without a Polars frame: the string columns with few values (``chain``, ``asset``,
+    ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
+    whose indices come from the index arithmetic (the Parquet writer writes them as they are,
+    without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
+    display addresses. :func:`~tracer.analysis.exposure.report_frame` turns it into the
+    plain-string frame (tests compare that with the first version's assembly)."""
+    from tracer.analysis.exposure import REPORT_SCHEMA
 
     cats = [*plan.categories, UNATTRIBUTED]
     k = len(plan.categories)
     n_rows = plan.target_ids.shape[0]
-    graph = ws.nodes()
     dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
     prep = prepared if prepared is not None else prepare(ws, plan, dirs)
     if prep.directions != dirs:
         raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
-    nodes, shown, order = prep.nodes, prep.shown, prep.order
+    shown, order = prep.shown, prep.order
     masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
     for j, d in enumerate(dirs):
         r = results[d]
@@ -298,8 +323,8 @@ def assemble(
     flat = np.cumsum(counts[order].reshape(-1))
     starts[order] = (np.concatenate([[0], flat[:-1]])).reshape(n_rows, len(dirs))
     total_n = int(flat[-1]) if flat.shape[0] else 0
-    col_row = np.empty(total_n, dtype=np.int64)
-    col_dir = np.empty(total_n, dtype=np.int8)
+    col_row = np.empty(total_n, dtype=np.int32)
+    col_dir = np.empty(total_n, dtype=np.int32)
     col_cat = np.empty(total_n, dtype=np.int32)
     f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
     hops = np.empty(total_n, dtype=np.int32)
@@ -331,62 +356,69 @@ def assemble(
             f64["total"][pos] = unatt[rr]
             hops[pos] = -1
         f64["flow"][pos] = r.flow[rr]
-        fk, fs, dk, ds = exact[d]
-        flow_v[j] = _lookup(fk, fs, rr)
-        direct_v[j] = _lookup(dk, ds, rr * (k + 1) + cc)
+        _, _, dk, ds = exact[d]
+        flow_v[j] = prep.flow_values[d].take(pa.array(rr))
+        direct_v[j] = _lookup(dk, ds, rr.astype(np.int64) * (k + 1) + cc)
     flow_value = _scatter([*zip(pos_by_dir, flow_v, strict=True)], total_n)
     direct_value = _scatter([*zip(pos_by_dir, direct_v, strict=True)], total_n)
-    labelled = node_labels(graph, ws.labels()).select("id", "name", "category")
-    lab = nodes.select("id").join(labelled, on="id", how="left", maintain_order="left")
     take = pa.array(col_row)
-    body = pl.DataFrame(
-        {
-            "cat": col_cat,
-            "direction": pl.Series(col_dir).replace_strict(dict(enumerate(dirs)),
-                                                           return_dtype=pl.String),
-            "direct_amount": f64["direct"],
-            "indirect_amount": f64["indirect"],
-            "total_amount": f64["total"],
-            "min_hops": hops,
-            "flow_amount": f64["flow"],
-        }
+    flow = f64["flow"]
+    has_flow = flow > 0
+    no_flow = ~has_flow
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = {name: pa.array(f64[p] / flow, mask=no_flow)
+                 for p, name in (("total", "share"), ("direct", "direct_share"),
+                                 ("indirect", "indirect_share"))}  # fmt: skip
+    weight = np.array([risk.weight(c) for c in cats], dtype=np.float64)[col_cat]
+    scored = pl.from_arrow(
+        pa.table({"weight": weight, "direct_share": share["direct_share"],
+                  "indirect_share": share["indirect_share"]})
     )
-    per_row = pl.from_arrow(
-        pa.table(
-            {
-                "address": shown.to_arrow().cast(pa.string()).take(take),
-                "chain": nodes["chain"].to_arrow().cast(pa.string()).take(take),
-                "address_name": lab["name"].to_arrow().cast(pa.string()).take(take),
-                "address_category": lab["category"].to_arrow().cast(pa.string()).take(take),
-                "flow_value": flow_value,
-                "direct_value": direct_value,
-            }
-        )
-    )
-    assert isinstance(per_row, pl.DataFrame)
-    flow = pl.col("flow_amount")
-    body = pl.concat([body, per_row], how="horizontal").with_columns(
-        pl.col("cat")
-        .replace_strict(dict(enumerate(cats)), return_dtype=pl.String)
-        .alias("category"),
-        pl.when(pl.col("min_hops") >= 0).then(pl.col("min_hops")).alias("min_hops"),
-        *[
-            pl.when(flow > 0).then(pl.col(f"{p}_amount") / flow).alias(name)
-            for p, name in (("total", "share"), ("direct", "direct_share"),
-                            ("indirect", "indirect_share"))
-        ],
-        pl.lit(asset, pl.String).alias("asset"),
-    )  # fmt: skip
-    score = body.select(risk.score_expr())[:, 0].to_numpy()
+    assert isinstance(scored, pl.DataFrame)
+    score = scored.select(risk.weighted_score_expr())[:, 0].to_numpy()
     # address_risk_score: the highest risk_score of each (row, direction) block, contiguous in
     # the output and never empty (its unattributed row)
     block = np.concatenate([[0], flat[:-1]]) if total_n else np.zeros(0, np.int64)
     peak = np.maximum.reduceat(score, block) if total_n else score
     address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
-    body = body.with_columns(
-        pl.Series("risk_score", score), pl.Series("address_risk_score", address_score)
-    )
-    return body.select(pl.col(n).cast(t) for n, t in REPORT_PL.items())
+    columns = {
+        "address": _dictionary(take, shown.to_arrow().cast(pa.string())),
+        "chain": _taken(prep.encoded["chain"], take),
+        "asset": _constant(asset, total_n),
+        "direction": _dictionary(pa.array(col_dir), pa.array(dirs, pa.string())),
+        "category": _dictionary(pa.array(col_cat), pa.array(cats, pa.string())),
+        "direct_amount": f64["direct"],
+        "indirect_amount": f64["indirect"],
+        "total_amount": f64["total"],
+        **share,
+        "min_hops": pa.array(hops, mask=hops < 0),
+        "risk_score": score,
+        "address_risk_score": address_score,
+        "flow_amount": flow,
+        "flow_value": flow_value,
+        "direct_value": direct_value,
+        "address_name": _taken(prep.encoded["address_name"], take),
+        "address_category": _taken(prep.encoded["address_category"], take),
+    }
+    return pa.table([columns[f.name] for f in REPORT_SCHEMA], names=REPORT_SCHEMA.names)
+
+
+def _dictionary(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:
+    """A string dictionary array (the report's dictionary columns share one type)."""
+    return pa.DictionaryArray.from_arrays(indices, values.cast(pa.string()))
+
+
+def _constant(value: str | None, n: int) -> pa.DictionaryArray:
+    """``value`` on every one of ``n`` rows (null when None), as a one-entry dictionary."""
+    if value is None:
+        return _dictionary(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+    return _dictionary(pa.array(np.zeros(n, np.int32)), pa.array([value]))
+
+
+def _taken(encoded: tuple[pa.Array, pa.Array], take: pa.Array) -> pa.DictionaryArray:
+    """A column encoded per report row (:func:`_encode`) at the output rows ``take``."""
+    indices, values = encoded
+    return _dictionary(indices.take(take), values)
 
 
 def _scatter(pieces: list[tuple[np.ndarray, pa.Array]], n: int) -> pa.Array:

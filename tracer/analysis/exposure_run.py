@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow as pa
 
 from tracer.analysis.exposure import (
-    REPORT_SCHEMA,
     DirectionResult,
     ExposurePlan,
     ExposureReport,
@@ -26,7 +26,7 @@ from tracer.analysis.exposure import (
     make_plan,
     sweep,
 )
-from tracer.analysis.exposure_rows import RowsPrep, assemble, prepare
+from tracer.analysis.exposure_rows import RowsPrep, assemble_table, prepare
 from tracer.analysis.risk import RiskConfig, load_risk_config
 from tracer.core.errors import UsageError
 from tracer.core.progress import Progress, no_progress
@@ -71,7 +71,8 @@ def exposure(
     if engine not in ("local", "ray"):
         raise UsageError(f"--engine {engine}: choose local or ray")
     threaded = engine == "local" and parallel and len(req.directions) > 1
-    frames, by_asset, plans = [], {}, []
+    tables: list[pa.Table] = []
+    by_asset, plans = {}, []
     swept_threaded = False
     for group in groups:
         plan = make_plan(ws, req, token_ids=group.token_ids)
@@ -100,13 +101,16 @@ def exposure(
 
             results = ray_sweeps(ws, req, plan, address=ray_address, progress=bar,
                                  logs=ray_logs)  # fmt: skip
-        frames.append(assemble(ws, req, plan, results, risk, asset=group.name, **extra))
+        tables.append(assemble_table(ws, req, plan, results, risk, asset=group.name, **extra))
         by_asset[group.name] = {
             "members": list(group.members), "decimals": group.decimals,
             "transfers_swept": int(plan.n_edges), "accounting": _accounting(plan, results),
         }  # fmt: skip
     first = plans[0]
-    frame = pl.concat(frames).select(REPORT_SCHEMA.names)
+    # one table per asset group (their dictionaries differ: unified for the writer)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries()
+    # every report row of a group has its address in the rows (its unattributed rows)
+    shown = pl.concat([_addresses(t) for t in tables])
     single = len(groups) == 1
     meta = {
         "tracer_version": _version(),
@@ -123,7 +127,7 @@ def exposure(
         "assets": sorted({a for p in plans for a in p.assets}),
         "risk": risk.as_dict(),
         "requested_addresses": None if req.addresses is None else len(req.addresses),
-        "reported_addresses": int(frame["address"].n_unique()) if frame.height else 0,
+        "reported_addresses": int(shown.n_unique()) if table.num_rows else 0,
         "not_found": first.missing,
         "excluded_unknown_decimals": sum(p.excluded_unknown for p in plans),
         "transfers_swept": sum(int(p.n_edges) for p in plans),
@@ -132,7 +136,7 @@ def exposure(
         "accounting": by_asset[groups[0].name]["accounting"] if single else None,
         "by_asset": by_asset,
     }
-    return ExposureReport(frame=frame, metadata=meta)
+    return ExposureReport(table=table, metadata=meta)
 
 
 def local_sweeps(
@@ -153,3 +157,11 @@ def local_sweeps(
     with ThreadPoolExecutor(max_workers=len(req.directions)) as pool:
         futures = {d: pool.submit(sweep, plan, req, d, None, on_chunk) for d in req.directions}
         return {d: f.result() for d, f in futures.items()}
+
+
+def _addresses(table: pa.Table) -> pl.Series:
+    """The display addresses of a report table's rows: the dictionary of its ``address``
+    column (each entry is a report row's, and each has rows), or the column itself."""
+    col = table["address"].combine_chunks()
+    values = col.dictionary if pa.types.is_dictionary(col.type) else col
+    return pl.Series("address", values.cast(pa.string()))

@@ -52,6 +52,14 @@ class RiskConfig:
             default=float(self.default_weight),
             return_dtype=pl.Float64,
         )
+        return self._scored(w)
+
+    def weighted_score_expr(self) -> pl.Expr:
+        """:meth:`score_expr` with the category's weight already in a ``weight`` column
+        (:meth:`weight` per category): the same arithmetic, without a string column."""
+        return self._scored(pl.col("weight"))
+
+    def _scored(self, w: pl.Expr) -> pl.Expr:
         effective = pl.col("direct_share") + self.indirect_factor * pl.col("indirect_share")
         curve = pl.min_horizontal(effective / self.saturation_share, pl.lit(1.0))
         return (w * curve).fill_null(0.0).round(4)

@@ -204,15 +204,17 @@ def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
     """Edges of the selected tokens with known decimals; no copy when that is every edge."""
     nan = np.isnan(graph.amount)
     all_tokens = np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all()
-    chosen = np.isin(graph.token_id, token_ids)
-    unknown = int(np.count_nonzero(nan & chosen))  # selected rows only (others are not asked)
+    # every token chosen: every edge is, without reading (paging in) the token column
+    chosen = np.ones(0, dtype=bool) if all_tokens else np.isin(graph.token_id, token_ids)
+    # selected rows only (others are not asked)
+    unknown = int(np.count_nonzero(nan if all_tokens else nan & chosen))
     if all_tokens and unknown == 0:
         return EdgeSelection(
             index=np.arange(graph.n_edges, dtype=np.int64),
             src=graph.src, dst=graph.dst, amount=graph.amount, ts=graph.ts,
             excluded_unknown=0,
         )  # fmt: skip
-    mask = chosen & ~nan
+    mask = ~nan if all_tokens else chosen & ~nan
     index = np.flatnonzero(mask)
     return EdgeSelection(
         index=index,

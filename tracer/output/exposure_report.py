@@ -8,9 +8,15 @@ lands in a file, atomically.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from tracer.analysis.exposure import REPORT_SCHEMA, ExposureReport
 from tracer.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pyarrow as pa
 
 #: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
 REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
@@ -41,8 +47,6 @@ def write_report(report: ExposureReport, path: str, command_line: list[str]) -> 
     Parquet keeps the provenance in the file metadata (key ``tracer``); CSV cannot hold
     metadata, so it goes to ``PATH.meta.json`` beside it; JSON holds ``{"metadata", "rows"}``.
     """
-    import pyarrow.parquet as pq
-
     from tracer.core.atomic import atomic_path, write_text_atomic
 
     fmt = report_format(path)
@@ -55,11 +59,33 @@ def write_report(report: ExposureReport, path: str, command_line: list[str]) -> 
         doc = {"metadata": meta, "rows": report.frame.to_dicts()}
         write_text_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
         return
-    table = report.frame.to_arrow().cast(REPORT_SCHEMA)
-    table = table.replace_schema_metadata({b"tracer": json.dumps(meta, default=str).encode()})
+    table = report.arrow()
     with atomic_path(path) as tmp:
-        # dictionaries only for the few-valued columns: on an --all report the address and
-        # exact-value columns have about as many values as rows, where building a dictionary
-        # only to drop it costs time
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=list(DICTIONARY_COLUMNS),
-                       row_group_size=ROW_GROUP)  # fmt: skip
+        write_parquet(table, tmp, json.dumps(meta, default=str))
+
+
+def write_parquet(table: pa.Table, path: str | Path, meta_json: str) -> None:
+    """The report rows as Parquet: zstd, the few-valued string columns dictionary-encoded,
+    the provenance JSON in the file metadata (key ``tracer``).
+
+    ``table`` may hold dictionary arrays (:func:`tracer.analysis.exposure_rows.
+    assemble_table`): the writer writes their indices as they are instead of hashing every
+    string again (a fifth of the write on an ``--all`` report). The Arrow schema is not stored
+    (``store_schema=False``) so that readers see what the schema says, plain strings, and not
+    Arrow dictionaries: every column's Parquet type (string, double, int32) reads back as
+    :data:`REPORT_SCHEMA` without it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = [getattr(f.type, "value_type", f.type) if pa.types.is_dictionary(f.type) else f.type
+             for f in table.schema]  # fmt: skip
+    if table.schema.names != REPORT_SCHEMA.names or types != REPORT_SCHEMA.types:
+        raise ValueError(f"not an exposure report table: {table.schema}")
+    # dictionaries only for the few-valued columns: on an --all report the address and
+    # exact-value columns have about as many values as rows, where building a dictionary
+    # only to drop it costs time
+    with pq.ParquetWriter(path, table.schema, compression="zstd", store_schema=False,
+                          use_dictionary=list(DICTIONARY_COLUMNS)) as writer:  # fmt: skip
+        writer.write_table(table, row_group_size=ROW_GROUP)
+        writer.add_key_value_metadata({"tracer": meta_json})
