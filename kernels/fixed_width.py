@@ -8,12 +8,19 @@ the very same characters (upper-case hex, another length, a leading zero, more t
 is marked :data:`RAW` and its row is read from Parquet instead.
 
 Inputs are Arrow string layouts (``offsets``: n+1 integers, ``data``: the UTF-8 bytes).
+
+The encoders release the GIL (``nogil``): an ingest encodes each partition's index on the
+partition-writer threads while the main thread numbers the next rows. numba comes from
+:mod:`._jit` (without its scipy probe): ``tracer.store.append`` imports this module, and a
+plain ``from numba import njit`` here made every ingest import scipy (and start its BLAS
+threads) for nothing.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 #: ``kind`` bits per edge.
 HASH_0X = 1  # the hash text is "0x" + 64 lower-case hex (else: 64 lower-case hex)
@@ -36,7 +43,7 @@ def _nibbles() -> np.ndarray:
 NIBBLE = _nibbles()
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hashes(offsets: np.ndarray, data: np.ndarray, lut: np.ndarray, out: np.ndarray,
             kind: np.ndarray) -> None:  # fmt: skip
     for i in range(offsets.shape[0] - 1):
@@ -60,7 +67,7 @@ def _hashes(offsets: np.ndarray, data: np.ndarray, lut: np.ndarray, out: np.ndar
         kind[i] |= np.uint8(HASH_RAW) if bad < 0 else flag
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _values(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, kind: np.ndarray) -> None:
     """``out[i] = (hi, lo)`` with ``value_i = hi * 10**19 + lo``; ``kind[i] |= VALUE_RAW`` when
     the text is not a canonical decimal integer (digits, no leading zero) of at most 38 digits."""
