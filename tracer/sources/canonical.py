@@ -152,8 +152,13 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
         original, frame = _frames(original, constants, keep)
         proven = proof.result()
     # the chain is a column of this format: a blank one is an error, not "ethereum"
-    blank = frame["chain"].is_null() | (frame["chain"].str.strip_chars() == "")
-    frame = flag_error(frame, blank.fill_null(True), "chain", "missing chain name")
+    # (a chain of one value on every row is decided on that value, not on 10M copies of it)
+    chain = pl.Series([constants["chain"]]) if "chain" in constants else frame["chain"]
+    blank = (chain.is_null() | (chain.str.strip_chars() == "")).fill_null(True)
+    if "chain" in constants and blank.any():
+        blank = pl.repeat(True, frame.height, eager=True)
+    if "chain" not in constants or blank.any():
+        frame = flag_error(frame, blank, "chain", "missing chain name")
     required = ("seq",) if "seq" in frame.columns else ()  # a null seq is not "derive one"
     # the rows as read; rejects show their times as text (cast there, for the rejected rows only)
     return RawBatch(frame, original, {}, fmt, native_by_asset=True, required=required,
