@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -94,7 +94,7 @@ PART_LAYOUT: dict[str, tuple[type[np.generic], tuple[int, ...]]] = {
 
 
 def encode_part(
-    table: pa.Table, out: dict[str, np.ndarray] | None = None
+    table: pa.Table, out: Mapping[str, np.ndarray] | None = None
 ) -> dict[str, np.ndarray]:
     """The index arrays of one partition's rows (``table``: tx_hash, value, amount); ``out``:
     zero-filled arrays of :data:`PART_LAYOUT` to fill (e.g. maps of the files to write)."""
@@ -102,6 +102,7 @@ def encode_part(
     if out is None:
         out = {k: np.zeros((n, *shape), dtype=dt) for k, (dt, shape) in PART_LAYOUT.items()}
     raw, limbs, kind = out["hash"], out["value"], out["kind"]
+    out = dict(out)
     for name, arr, into in (("tx_hash", raw, hashes_into), ("value", limbs, values_into)):
         at = 0  # chunk by chunk into slices: no copy of the column into one buffer
         for chunk in table.column(name).chunks:
