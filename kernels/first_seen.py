@@ -22,23 +22,15 @@ def _interleaved(src: np.ndarray, dst: np.ndarray, m: int) -> tuple[np.ndarray, 
     order = np.empty(m, dtype=np.int64)
     codes = np.empty(2 * n, dtype=np.int64)
     k = 0
-    for i in range(n):
-        s = src[i]
-        r = rank[s]
+    for j in range(2 * n):
+        c = src[j >> 1] if j & 1 == 0 else dst[j >> 1]  # src0, dst0, src1, ...
+        r = rank[c]
         if r < 0:
             r = k
-            rank[s] = k
-            order[k] = s
+            rank[c] = k
+            order[k] = c
             k += 1
-        codes[2 * i] = r
-        d = dst[i]
-        r = rank[d]
-        if r < 0:
-            r = k
-            rank[d] = k
-            order[k] = d
-            k += 1
-        codes[2 * i + 1] = r
+        codes[j] = r
     return codes, order[:k]
 
 
