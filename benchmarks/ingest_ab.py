@@ -11,10 +11,11 @@
 
 Printed: wall and CPU seconds (user + system, all threads) of the ingest call alone, rows/s, the
 process's peak RSS (``VmHWM``) and the load average; ``--json`` prints them as one JSON line
-(what ``benchmarks/test_bench_ingest.py`` reads). Why a fresh process: in a long-lived one
-(pytest, after generating the 10M-row fixture) the same ingest measured 60 % slower (a large,
-fragmented heap; see the h-ingest4 note). The script imports ``tracer`` from ``PYTHONPATH``, so
-the same file measures an older tree (``PYTHONPATH=<tree> python benchmarks/ingest_ab.py ...``).
+(what ``benchmarks/test_bench_ingest.py`` reads). Why a fresh process: the old in-process
+benchmark (timed right after generating the 10M-row fixture and the baseline copy in the same
+process, without a numba warm-up) reported 16.9 s where a fresh process took 10.5 s; the ingest's
+CPU is the same either way (measured), the rest came from around it (see the h-ingest4 note).
+The script imports ``tracer`` from ``PYTHONPATH``, so the same file measures an older tree (``PYTHONPATH=<tree> python benchmarks/ingest_ab.py ...``).
 Make FILE with ``benchmarks.workspace_case.canonical_parquet(10_000_000, FILE, seed=7)``.
 """
 
