@@ -15,7 +15,8 @@ process's peak RSS (``VmHWM``) and the load average; ``--json`` prints them as o
 benchmark (timed right after generating the 10M-row fixture and the baseline copy in the same
 process, without a numba warm-up) reported 16.9 s where a fresh process took 10.5 s; the ingest's
 CPU is the same either way (measured), the rest came from around it (see the h-ingest4 note).
-The script imports ``tracer`` from ``PYTHONPATH``, so the same file measures an older tree (``PYTHONPATH=<tree> python benchmarks/ingest_ab.py ...``).
+The script imports ``tracer`` from ``PYTHONPATH``, so the same file measures an older tree
+(``PYTHONPATH=<tree> python benchmarks/ingest_ab.py ...``).
 Make FILE with ``benchmarks.workspace_case.canonical_parquet(10_000_000, FILE, seed=7)``.
 """
 
