@@ -95,21 +95,6 @@ def _ingest_figures(ws_dir: Path, files: list[Path]) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _copy_figures(src: Path, target: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of the least any ingest does: pyarrow reads the export and writes it
-    back as zstd Parquet (no checks, no numbering, no ids). The baseline printed beside the
-    ingest, in the same run, so a busy machine inflates both alike."""
-    import os
-
-    import pyarrow.parquet as pq
-
-    c0, t0 = os.times(), time.perf_counter()
-    pq.write_table(pq.read_table(src), target, compression="zstd")
-    seconds, c1 = time.perf_counter() - t0, os.times()
-    target.unlink()
-    return seconds, c1.user - c0.user + c1.system - c0.system
-
-
 @pytest.fixture(scope="module")
 def parquet_case(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``bench_edges()`` canonical transfers (default 10M) and 1M more after them in time."""
@@ -129,27 +114,101 @@ def parquet_case(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"dir": d, "n": n, "big": d / "big.parquet", "tail": d / "tail.parquet"}
 
 
-@pytest.mark.bench
-def test_ingest_parquet_into_empty_workspace(parquet_case: dict) -> None:
-    """Goal (issue 14): >= 1M rows/s at 10M rows (0.23-0.26M/s before the one writer).
-
-    Prints wall and CPU seconds (all threads), rows/s, and in the same run the baseline: a
-    plain pyarrow read + write of the same file (what no ingest can beat)."""
+def _canonical_file(n: int, seed: int = 7) -> Path:
+    """A canonical Parquet of ``n`` rows (``canonical_parquet``), generated once in the
+    benchmark cache (``TRACER_BENCH_INGEST_FILE`` names a ready one instead)."""
     import os
 
-    n = parquet_case["n"]
-    base_wall, base_cpu = _copy_figures(parquet_case["big"], parquet_case["dir"] / "copy.parquet")
-    seconds, cpu = _ingest_figures(parquet_case["dir"] / "ws-big", [parquet_case["big"]])
-    print(f"canonical Parquet -> empty workspace, {n:,} rows: {seconds:.1f} s wall, "
-          f"{cpu:.1f} s CPU, {n / seconds / 1e6:.2f}M rows/s (goal >= 1M rows/s: "
-          f"<= {n / 1e6:.1f} s wall)\n"
-          f"baseline, pyarrow read + write of the same file: {base_wall:.1f} s wall, "
-          f"{base_cpu:.1f} s CPU, {n / base_wall / 1e6:.2f}M rows/s "
-          f"(load {os.getloadavg()[0]:.1f})")  # fmt: skip
-    record("pyarrow read + write of the canonical Parquet", items=n, seconds=base_wall,
-           unit="rows/s", cpu_seconds=base_cpu)  # fmt: skip
-    record(f"canonical Parquet -> empty workspace ({n:,} rows)", items=n, seconds=seconds,
-           unit="rows/s", cpu_seconds=cpu,
+    from benchmarks.test_bench_cold import bench_cache
+    from benchmarks.workspace_case import canonical_parquet
+
+    if os.environ.get("TRACER_BENCH_INGEST_FILE"):
+        return Path(os.environ["TRACER_BENCH_INGEST_FILE"])
+    f = bench_cache() / f"canonical-{n}-s{seed}.parquet"
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{f.name}.tmp")
+        canonical_parquet(n, tmp, seed=seed)
+        tmp.rename(f)
+    return f
+
+
+def _child(root: Path, mode: str, src: Path) -> dict[str, float]:
+    """``benchmarks/ingest_ab.py`` (this tree's script) in a fresh process importing
+    ``tracer`` from ``root``: the ingest's wall, CPU, rows and the process's peak RSS."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.test_bench_cold import bench_cache
+
+    script = Path(__file__).resolve().parent / "ingest_ab.py"
+    env = {**os.environ, "PYTHONPATH": str(root),
+           "PYTHONPYCACHEPREFIX": str(bench_cache() / "pyc")}  # fmt: skip
+    env.setdefault("NUMBA_CACHE_DIR", str(bench_cache() / "numba"))
+    out = subprocess.run([sys.executable, str(script), mode, str(src), "--json"], cwd=root,
+                         env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.bench
+def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Goal (issue 14): >= 1M rows/s at 10M rows, canonical Parquet -> empty workspace.
+
+    Each figure is a fresh process (``benchmarks/ingest_ab.py``), turn about: this tree, the
+    tree at ``TRACER_INGEST_BASE`` (default ``3d7dba2``, before the h-ingest4 work; ``git
+    archive`` into the benchmark cache) and the floor, a plain pyarrow read + zstd write of
+    the same file; ``TRACER_INGEST_ROUNDS`` rounds (default 3) after one warm-up of each tree
+    on a small file (numba's cache, the bytecode cache). Printed: medians of wall and CPU
+    (user+sys, all threads) of the ingest call, rows/s, peak RSS, the median of the
+    pair-by-pair ratios this/base, and the load (a shared machine inflates wall time; CPU is
+    the steadier figure). Run: ``python -m pytest -m bench benchmarks/test_bench_ingest.py
+    -k empty_workspace -p no:cacheprovider``."""
+    import os
+    import statistics
+
+    from benchmarks.conftest import bench_edges
+    from benchmarks.test_bench_cold import REPO, tree_at
+    from benchmarks.workspace_case import canonical_parquet
+
+    n = bench_edges()
+    big = _canonical_file(n)
+    small = tmp_path / "small.parquet"
+    canonical_parquet(20_000, small, seed=7)
+    base_rev = os.environ.get("TRACER_INGEST_BASE", "3d7dba2")
+    rounds = int(os.environ.get("TRACER_INGEST_ROUNDS", "3"))
+    trees = {"this tree": REPO, f"at {base_rev}": tree_at(base_rev)}
+    for root in trees.values():  # warm-up
+        _child(root, "index", small)
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*trees, "floor"]}
+    for _ in range(rounds):
+        for name, root in trees.items():
+            runs[name].append(_child(root, "index", big))
+        runs["floor"].append(_child(REPO, "copy", big))
+    rows = int(runs["this tree"][0]["rows"])
+    med = {k: {f: statistics.median(r[f] for r in v) for f in ("wall", "cpu", "rss")}
+           for k, v in runs.items()}  # fmt: skip
+    this, base = runs["this tree"], runs[f"at {base_rev}"]
+    ratio = {f: statistics.median(a[f] / b[f] for a, b in zip(this, base, strict=True))
+             for f in ("wall", "cpu")}  # fmt: skip
+    loads = [r["load"] for v in runs.values() for r in v]
+    names = {**{k: k for k in trees}, "floor": "floor: pyarrow read + zstd write"}
+    with capsys.disabled():  # shown without -s
+        print(f"\ncanonical Parquet -> empty workspace, {rows:,} rows, {rounds} rounds, "
+              f"load {min(loads):.1f}-{max(loads):.1f} (goal >= 1M rows/s: "
+              f"<= {rows / 1e6:.1f} s wall)")  # fmt: skip
+        for k, m in med.items():
+            print(f"  {names[k]:34s} wall {m['wall']:5.1f} s  cpu {m['cpu']:5.1f} s  "
+                  f"{rows / m['wall'] / 1e6:.2f}M rows/s  peak {m['rss']:,.0f} MiB")  # fmt: skip
+        print(f"  this/base (median of pairs): wall {ratio['wall']:.2f}, cpu {ratio['cpu']:.2f}")
+    floor = med["floor"]
+    record("pyarrow read + write of the canonical Parquet", items=rows, seconds=floor["wall"],
+           unit="rows/s", cpu_seconds=floor["cpu"])  # fmt: skip
+    record(f"canonical Parquet -> empty workspace ({rows:,} rows)", items=rows,
+           seconds=med["this tree"]["wall"], unit="rows/s", cpu_seconds=med["this tree"]["cpu"],
+           peak_rss_mib=med["this tree"]["rss"], base_wall=med[f"at {base_rev}"]["wall"],
+           base_cpu=med[f"at {base_rev}"]["cpu"],
            baseline="pyarrow read + write of the canonical Parquet")  # fmt: skip
 
 

