@@ -17,6 +17,7 @@ from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.kernels.taint import (
     SOURCE,
 )
+from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
@@ -35,6 +36,17 @@ def address_rows(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> pl.DataFra
     if isinstance(nodes, NodeIndex):
         return nodes.address_rows(ids)
     return nodes[ids.tolist()] if ids.size else nodes.clear()
+
+
+def address_texts(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> tuple[list[str], list[str]]:
+    """The chain and address text of each of ``ids`` (in that order): from the case index's
+    stored texts without a frame when the node index reads through it, else from
+    :func:`address_rows`."""
+    owner = getattr(nodes.rows_of, "__self__", None) if isinstance(nodes, NodeIndex) else None
+    if isinstance(owner, CaseIndex) and isinstance(nodes, NodeIndex) and not nodes.loaded:
+        return owner.address_texts(ids)
+    rows = address_rows(nodes, np.asarray(ids))
+    return rows["chain"].to_list(), rows["address"].to_list()
 
 
 def strongest_paths(

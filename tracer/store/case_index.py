@@ -62,6 +62,8 @@ from tracer.store.generation import CASE_DIR
 #: Transfer columns :meth:`CaseIndex.rows` serves (the rest are read from Parquet).
 SERVED = frozenset({"tx_hash", "value", "amount", "ts", "decimals", "chain", "asset", "token"})
 PART_FILES = ("hash", "value", "kind")
+#: how many decoded address texts a session keeps (:meth:`CaseIndex.address_texts`)
+TEXT_CACHE = 1 << 20
 ADDRESS_FILES = ("hash", "ids")
 #: per dictionary chunk, the address texts by id (``text`` written last: complete)
 TEXT_FILES = ("chains", "chain", "offsets", "text")
@@ -284,6 +286,8 @@ class CaseIndex:
         default_factory=list)
     #: first id of each chunk (and the total at the end), when every chunk has its texts
     id_starts: np.ndarray | None = None
+    #: address texts decoded this session, by id (:meth:`address_texts`)
+    _seen: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, gdir: Path, m: dict[str, Any]) -> CaseIndex:
@@ -326,21 +330,33 @@ class CaseIndex:
     def address_rows(self, ids: np.ndarray) -> pl.DataFrame:
         """``id, chain, address`` of ``ids`` (in that order), from the stored texts: a few
         page reads, not the whole dictionary. Requires :attr:`n_addresses`."""
-        assert self.id_starts is not None
-        ids = np.asarray(ids, dtype=np.int64)
-        chunk = np.searchsorted(self.id_starts, ids, side="right") - 1
-        chains: list[str] = []
-        addrs: list[str] = []
-        for i, c in zip(ids.tolist(), chunk.tolist(), strict=True):
-            entry = self.texts[c]
-            assert entry is not None
-            names, codes, offsets, data = entry
-            j = i - int(self.id_starts[c])
-            chains.append(names[int(codes[j])])
-            addrs.append(bytes(data[int(offsets[j]) : int(offsets[j + 1])]).decode("utf-8"))
-        return pl.DataFrame({"id": pl.Series(ids, dtype=pl.Int32),
+        chains, addrs = self.address_texts(ids)
+        return pl.DataFrame({"id": pl.Series(np.asarray(ids, dtype=np.int64), dtype=pl.Int32),
                              "chain": pl.Series(chains, dtype=pl.String),
                              "address": pl.Series(addrs, dtype=pl.String)})  # fmt: skip
+
+    def address_texts(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
+        """The chain and address text of each of ``ids`` (in that order). The texts decoded
+        for a session are kept (up to :data:`TEXT_CACHE` ids): the questions of a case show
+        the same few addresses again and again. Requires :attr:`n_addresses`."""
+        assert self.id_starts is not None
+        ids = np.asarray(ids, dtype=np.int64)
+        seen = self._seen
+        want = [i for i in dict.fromkeys(ids.tolist()) if i not in seen]
+        if want:
+            if len(seen) + len(want) > TEXT_CACHE:
+                seen.clear()
+            w = np.array(want, dtype=np.int64)
+            chunk = np.searchsorted(self.id_starts, w, side="right") - 1
+            for i, c in zip(want, chunk.tolist(), strict=True):
+                entry = self.texts[c]
+                assert entry is not None
+                names, codes, offsets, data = entry
+                j = i - int(self.id_starts[c])
+                seen[i] = (names[int(codes[j])],
+                           bytes(data[int(offsets[j]) : int(offsets[j + 1])]).decode("utf-8"))
+        got = [seen[i] for i in ids.tolist()]
+        return [c for c, _ in got], [a for _, a in got]
 
     def label_candidates(self, addresses: list[str]) -> np.ndarray:
         """Sorted ids whose address text hashes like one of ``addresses`` (a superset of the

@@ -1,0 +1,112 @@
+"""The column-by-column result frames equal the step-by-step polars form they replace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracer.analysis.follow_frames import (
+    _EXACT_US,
+    RowKit,
+    address_frame,
+    first_ts_series,
+    label_lookup,
+    polars_rows,
+)
+
+HEX = "0123456789abcdef"
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+@st.composite
+def kits(draw: st.DrawFn) -> tuple[RowKit, np.ndarray, np.ndarray]:
+    """A node table of EVM and Tron addresses, labels on some ids, per-address figures, and
+    a set of ids with positive amounts (few distinct values: ties by chain and address)."""
+    n = draw(st.integers(1, 25))
+    chains, addrs = [], []
+    for i in range(n):
+        if draw(st.booleans()):
+            chains.append(draw(st.sampled_from(["ethereum", "bsc"])))
+            addrs.append("0x" + draw(st.text(HEX, min_size=40, max_size=40)))
+        else:
+            chains.append("tron")
+            addrs.append("T" + draw(st.text(B58, min_size=33, max_size=33)))
+        if draw(st.integers(0, 4)) == 0 and i:  # the same text on another id's chain
+            addrs[i] = addrs[i - 1]
+            chains[i] = "bsc" if chains[i - 1] == "ethereum" else "ethereum"
+        if (chains[i], addrs[i]) in set(zip(chains[:i], addrs[:i], strict=True)):
+            chains[i], addrs[i] = "tron", f"T{i:033d}"  # an id's (chain, address) is unique
+    labelled = sorted(draw(st.sets(st.integers(0, n - 1))))
+    lab = pl.DataFrame({
+        "id": pl.Series(draw(st.permutations(labelled)), dtype=pl.Int32),
+        "name": [draw(st.sampled_from(["binance", "okx", None])) for _ in labelled],
+        "category": [draw(st.sampled_from(["exchange", "mixer", "otc_desk"])) for _ in labelled],
+        "label_inferred": [draw(st.booleans()) for _ in labelled],
+    }, schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
+               "label_inferred": pl.Boolean})  # fmt: skip
+    ts_values = st.one_of(st.just(-1), st.integers(0, 2**40),
+                          st.integers(1_500_000_000_000_000, 1_900_000_000_000_000),
+                          st.integers(_EXACT_US - 5, _EXACT_US + 5))  # fmt: skip
+    first_ts = np.array([draw(ts_values) for _ in range(n)], dtype=np.int64)
+    hops = np.array([draw(st.integers(-1, 9)) for _ in range(n)], dtype=np.int32)
+    sizes = np.array([draw(st.integers(1, 4)) for _ in range(n)], dtype=np.int64)
+    ids = np.array(sorted(draw(st.sets(st.integers(0, n - 1)))), dtype=np.int32)
+    amounts = np.array([draw(st.sampled_from([1.0, 2.5, 1e-9, 3e12, 7.25])) for _ in ids])
+
+    def texts(want: np.ndarray) -> tuple[list[str], list[str]]:
+        return [chains[i] for i in want.tolist()], [addrs[i] for i in want.tolist()]
+
+    return RowKit("USDT", hops, first_ts, sizes, lab, texts), ids, amounts
+
+
+@settings(max_examples=200, deadline=None)
+@given(kits(), st.sampled_from([None, 0, 1, 3]), st.sampled_from([None, 0.0, 10.0]),
+       st.booleans(), st.booleans(), st.booleans())  # fmt: skip
+def test_address_frame_is_the_polars_form(case, head, share_of, with_paths, fill, drop) -> None:  # type: ignore[no-untyped-def]
+    kit, ids, amounts = case
+    assert kit.lookup is not None  # the column-by-column path runs
+    asked: list[list[int]] = []
+
+    def paths(order: list[int]) -> dict[int, list[dict[str, object]]]:
+        asked.append(order)
+        return {i: [{"strength": float(i)}] for i in order[::2]}
+
+    kw = {"head": head, "share_of": share_of if head is None else None,
+          "paths": paths if with_paths and head is None else None, "fill_inferred": fill,
+          "drop_id": drop}  # fmt: skip
+    got = address_frame(kit, ids, amounts, **kw)  # type: ignore[arg-type]
+    want = polars_rows(kit, ids, amounts, **kw)  # type: ignore[arg-type]
+    assert got.schema == want.schema
+    if with_paths and head is None:  # the paths column holds objects: compared as lists
+        assert asked[0] == asked[1]  # asked in the same (row) order
+        assert got["paths"].to_list() == want["paths"].to_list()
+        got, want = got.drop("paths"), want.drop("paths")
+    assert got.equals(want)
+
+
+def test_repeated_label_ids_take_the_join() -> None:
+    """A label frame with an id twice cannot be looked up by id: the polars join runs (two
+    rows for that id, as a join gives)."""
+    lab = pl.DataFrame({"id": [1, 1], "name": ["a", "b"], "category": ["exchange"] * 2,
+                        "label_inferred": [False, False]},
+                       schema_overrides={"id": pl.Int32})  # fmt: skip
+    assert label_lookup(lab) is None
+    kit = RowKit("USDT", np.zeros(3, np.int32), np.full(3, -1), np.ones(3, np.int64), lab,
+                 lambda ids: (["tron"] * ids.size, [f"T{i}" for i in ids.tolist()]))  # fmt: skip
+    got = address_frame(kit, np.array([1, 2]), np.array([5.0, 6.0]))
+    assert got["name"].to_list() == [None, "a", "b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.just(-1), st.integers(-(2**40), 250_000_000_000_000_000),
+                          st.integers(1_000_000_000_000_000, 4_000_000_000_000_000)),
+                max_size=30))  # fmt: skip
+def test_first_ts_is_what_datetimes_give(values: list[int]) -> None:
+    us = np.array(values, dtype=np.int64)
+    want = pl.Series("first_ts", [None if v < 0 else datetime.fromtimestamp(v / 1e6, tz=UTC)
+                                  for v in values], pl.Datetime("us", "UTC"))  # fmt: skip
+    assert first_ts_series(us).equals(want)
