@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from tracer.analysis.follow_frames import (
     _EXACT_US,
+    FrameSpec,
     RowKit,
     address_frame,
+    address_frames,
     first_ts_series,
     label_lookup,
     polars_rows,
@@ -63,10 +65,17 @@ def kits(draw: st.DrawFn) -> tuple[RowKit, np.ndarray, np.ndarray]:
     return RowKit("USDT", hops, first_ts, sizes, lab, texts), ids, amounts
 
 
+specs = st.fixed_dictionaries({
+    "head": st.sampled_from([None, 0, 1, 3]), "share_of": st.sampled_from([None, 0.0, 10.0]),
+    "paths": st.booleans(), "fill_inferred": st.booleans(), "drop_id": st.booleans(),
+    "cut": st.integers(0, 25),  # this frame takes the kit's ids from here on
+})  # fmt: skip
+
+
 @settings(max_examples=200, deadline=None)
-@given(kits(), st.sampled_from([None, 0, 1, 3]), st.sampled_from([None, 0.0, 10.0]),
-       st.booleans(), st.booleans(), st.booleans())  # fmt: skip
-def test_address_frame_is_the_polars_form(case, head, share_of, with_paths, fill, drop) -> None:  # type: ignore[no-untyped-def]
+@given(kits(), st.lists(specs, min_size=1, max_size=4))
+def test_address_frames_are_the_polars_form(case, drawn) -> None:  # type: ignore[no-untyped-def]
+    """Several frames at once (one constructor, sliced) equal each frame built step by step."""
     kit, ids, amounts = case
     assert kit.lookup is not None  # the column-by-column path runs
     asked: list[list[int]] = []
@@ -75,17 +84,24 @@ def test_address_frame_is_the_polars_form(case, head, share_of, with_paths, fill
         asked.append(order)
         return {i: [{"strength": float(i)}] for i in order[::2]}
 
-    kw = {"head": head, "share_of": share_of if head is None else None,
-          "paths": paths if with_paths and head is None else None, "fill_inferred": fill,
-          "drop_id": drop}  # fmt: skip
-    got = address_frame(kit, ids, amounts, **kw)  # type: ignore[arg-type]
-    want = polars_rows(kit, ids, amounts, **kw)  # type: ignore[arg-type]
-    assert got.schema == want.schema
-    if with_paths and head is None:  # the paths column holds objects: compared as lists
-        assert asked[0] == asked[1]  # asked in the same (row) order
-        assert got["paths"].to_list() == want["paths"].to_list()
-        got, want = got.drop("paths"), want.drop("paths")
-    assert got.equals(want)
+    frames = []
+    for d in drawn:
+        head = d["head"]
+        frames.append(FrameSpec(ids[d["cut"]:], amounts[d["cut"]:], head=head,
+                                share_of=d["share_of"] if head is None else None,
+                                paths=paths if d["paths"] and head is None else None,
+                                fill_inferred=d["fill_inferred"], drop_id=d["drop_id"]))
+    got = address_frames(kit, frames)
+    for sp, g in zip(frames, got, strict=True):
+        want = polars_rows(kit, sp.ids, sp.amounts, head=sp.head, share_of=sp.share_of,
+                           paths=sp.paths, fill_inferred=sp.fill_inferred, drop_id=sp.drop_id)
+        assert g.schema == want.schema
+        if sp.paths is not None:  # the paths column holds objects: compared as lists
+            assert g["paths"].to_list() == want["paths"].to_list()
+            g, want = g.drop("paths"), want.drop("paths")
+        assert g.equals(want), (g, want)
+    n = sum(sp.paths is not None for sp in frames)
+    assert asked[:n] == asked[n:]  # asked in the same (row) order
 
 
 def test_repeated_label_ids_take_the_join() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
-from tracer.analysis.follow_frames import RowKit, address_frame
+from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
@@ -502,26 +502,31 @@ def _group_frames(
     def at(arr: np.ndarray) -> np.ndarray:
         return arr if every else arr[t]
 
-    kit = RowKit(group.name, res.hops, res.first_ts, sizes, lab,
-                 lambda ids: address_texts(nodes, ids))  # fmt: skip
     inflow_t = at(res.inflow)
     sink_ids = pick((rt == SINK) & (inflow_t > 0))
-    reached = address_frame(
-        kit, sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
-        paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted, role,
-                                          workspace, nodes, top_paths, backward),
-    )  # fmt: skip
     if every:
         labelled_t = np.zeros(role.shape[0], dtype=np.bool_)
         labelled_t[lab["id"].to_numpy()] = True
     else:  # O(touched): no array over every address
         labelled_t = np.isin(t, lab["id"].to_numpy())
     through_ids = pick(labelled_t & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
-    through_df = address_frame(kit, through_ids, res.inflow[through_ids], drop_id=True)
     held_ids = pick((rt != SINK) & (rt != SOURCE) & (at(res.taint) > 0))
     held_total = float(res.taint[held_ids].sum()) if conserves else 0.0
-    keep = top_ids(held_ids, res.taint[held_ids], top_held)
-    held = address_frame(kit, keep, res.taint[keep], head=top_held)
+    keep_held = top_ids(held_ids, res.taint[held_ids], top_held)
+    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
+    bf = res.beyond_from  # empty without a hop limit
+    front_ids = pick(at(bf) > 0) if bf.size else np.zeros(0, dtype=np.int32)
+    keep_front = top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    reached, through_df, held, frontier = address_frames(RowKit(
+        group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
+        FrameSpec(sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
+                  paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
+                                                    role, workspace, nodes, top_paths,
+                                                    backward)),
+        FrameSpec(through_ids, res.inflow[through_ids], drop_id=True),
+        FrameSpec(keep_held, res.taint[keep_held], head=top_held),
+        FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
+    ])  # fmt: skip
     account = AssetAccount(
         asset=group.name, members=list(group.members), decimals=group.decimals,
         traced_total=traced, reached_total=float(reached["amount"].sum()),
@@ -529,11 +534,6 @@ def _group_frames(
         dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
         overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
     )  # fmt: skip
-    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
-    bf = res.beyond_from  # empty without a hop limit
-    front_ids = pick(at(bf) > 0) if bf.size else np.zeros(0, dtype=np.int32)
-    keep = top_ids(front_ids, res.beyond_from[front_ids], top_held)
-    frontier = address_frame(kit, keep, res.beyond_from[keep], head=top_held)
     return account, {"reached": reached, "through": through_df, "held": held,
                      "frontier": frontier}  # fmt: skip
 

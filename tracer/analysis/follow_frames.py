@@ -117,61 +117,96 @@ def ordered(ids: np.ndarray, amounts: np.ndarray,
                     dtype=np.int64)  # fmt: skip
 
 
-def address_frame(
-    kit: RowKit,
-    ids: np.ndarray,
-    amounts: np.ndarray,
-    *,
-    head: int | None = None,
-    share_of: float | None = None,
-    paths: Callable[[list[int]], dict[int, list[dict[str, Any]]]] | None = None,
-    fill_inferred: bool = False,
-    drop_id: bool = False,
-) -> pl.DataFrame:
+Paths = Callable[[list[int]], dict[int, list[dict[str, Any]]]]
+
+
+@dataclass
+class FrameSpec:
+    """One frame :func:`address_frames` builds: ``ids`` with ``amounts``; ``head``: keep the
+    first rows; ``share_of``: a ``share`` column (amount / it; 0 when it is not positive);
+    ``paths(ids in row order)``: a ``paths`` column (each id's list, ``[]`` when absent);
+    ``fill_inferred``: ``label_inferred`` False where null; ``drop_id``: no ``id`` column."""
+
+    ids: np.ndarray
+    amounts: np.ndarray
+    head: int | None = None
+    share_of: float | None = None
+    paths: Paths | None = None
+    fill_inferred: bool = False
+    drop_id: bool = False
+
+
+def address_frame(kit: RowKit, ids: np.ndarray, amounts: np.ndarray, **spec: Any) -> pl.DataFrame:
+    """One frame (:func:`address_frames` with one :class:`FrameSpec`)."""
+    return address_frames(kit, [FrameSpec(ids, amounts, **spec)])[0]
+
+
+def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
     """``id, chain, address, asset, amount, min_hops, first_ts, entity_size`` and the labels
-    of ``ids`` (with ``amounts``), largest first, addresses in display form: what
-    ``address_rows(...).with_columns(...)`` then ``.join(lab, how="left")``,
+    of each spec's ``ids`` (with its ``amounts``), largest first, addresses in display form:
+    what ``address_rows(...).with_columns(...)`` then ``.join(lab, how="left")``,
     :func:`~tracer.analysis.follow_rows.by_amount`, ``head`` and
-    :func:`~tracer.analysis.follow_rows.display_rows` give. ``share_of``: a ``share`` column
-    (amount / it; 0 when it is not positive); ``paths(ids in row order)``: a ``paths`` column
-    (each id's list, ``[]`` when absent)."""
+    :func:`~tracer.analysis.follow_rows.display_rows` give (:func:`polars_rows`). The frames'
+    common columns are built as one frame and sliced (one constructor, not one per frame)."""
     if kit.lookup is None:
-        return polars_rows(kit, ids, amounts, head=head, share_of=share_of, paths=paths,
-                           fill_inferred=fill_inferred, drop_id=drop_id)  # fmt: skip
-    ids = np.asarray(ids, dtype=np.int64)
-    amounts = np.asarray(amounts, dtype=np.float64)
-    chains, addrs = kit.texts(ids)
-    order = ordered(ids, amounts, (chains, addrs))
-    if head is not None:
-        order = order[:head]
-    pos = order.tolist()
-    ids, amounts = ids[order], amounts[order]
-    chains = [chains[i] for i in pos]
-    addrs = [addrs[i] for i in pos]
+        return [polars_rows(kit, sp.ids, sp.amounts, head=sp.head, share_of=sp.share_of,
+                            paths=sp.paths, fill_inferred=sp.fill_inferred, drop_id=sp.drop_id)
+                for sp in specs]  # fmt: skip
+    every = [np.asarray(sp.ids, dtype=np.int64) for sp in specs]
+    chains_all, addrs_all = kit.texts(np.concatenate(every) if every else np.zeros(0, np.int64))
+    parts: list[tuple[np.ndarray, np.ndarray, list[str], list[str], list[str]]] = []
+    at = 0
+    for sp, ids in zip(specs, every, strict=True):
+        amounts = np.asarray(sp.amounts, dtype=np.float64)
+        chains, addrs = chains_all[at : at + ids.size], addrs_all[at : at + ids.size]
+        at += ids.size
+        order = ordered(ids, amounts, (chains, addrs))
+        if sp.head is not None:
+            order = order[: sp.head]
+        pos = order.tolist()
+        chains = [chains[i] for i in pos]
+        addrs = [addrs[i] for i in pos]
+        shown = display_many(chains, addrs) if pos else []  # per frame, as display_rows did
+        parts.append((ids[order], amounts[order], chains, addrs, shown))
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     labels = kit.lookup.take(ids)
-    if fill_inferred:
-        labels["label_inferred"] = [bool(v) if v is not None else False
-                                    for v in labels["label_inferred"]]  # fmt: skip
-    cols = [
+    inferred = labels["label_inferred"]
+    at = 0
+    for sp, part in zip(specs, parts, strict=True):
+        if sp.fill_inferred:
+            inferred[at : at + part[0].size] = [v is not None and bool(v)
+                                                for v in inferred[at : at + part[0].size]]
+        at += part[0].size
+    base = pl.DataFrame([
         pl.Series("id", ids, pl.Int32),
-        pl.Series("chain", chains, pl.String),
-        pl.Series("address", display_many(chains, addrs) if ids.size else [], pl.String),
+        pl.Series("chain", [c for p in parts for c in p[2]], pl.String),
+        pl.Series("address", [a for p in parts for a in p[4]], pl.String),
         pl.Series("asset", [kit.asset] * ids.size, pl.String),
-        pl.Series("amount", amounts, pl.Float64),
+        pl.Series("amount", np.concatenate([p[1] for p in parts]) if parts else [], pl.Float64),
         pl.Series("min_hops", kit.hops[ids], pl.Int32),
         first_ts_series(kit.first_ts[ids]),
         pl.Series("entity_size", kit.sizes[ids], pl.Int64),
         *(pl.Series(c, labels[c], kit.lookup.dtypes[c]) for c in LAB_COLUMNS),
-    ]
-    if share_of is not None:
-        # polars' division (it multiplies by the reciprocal: not numpy's quotient to the bit)
-        amount = cols[4]
-        cols.append((amount / share_of).alias("share") if share_of > 0
-                    else pl.Series("share", np.zeros(ids.size), pl.Float64))  # fmt: skip
-    if paths is not None:
-        got = paths(ids.tolist())
-        cols.append(pl.Series("paths", [got.get(i, []) for i in ids.tolist()], dtype=pl.Object))
-    return pl.DataFrame(cols[1:] if drop_id else cols)
+    ])  # fmt: skip
+    out = []
+    at = 0
+    for sp, part in zip(specs, parts, strict=True):
+        frame = base.slice(at, part[0].size)
+        at += part[0].size
+        extra = []
+        if sp.share_of is not None:
+            # polars' division (it multiplies by the reciprocal: not numpy's quotient, bit
+            # for bit), as the expression did
+            amount = frame.get_column("amount")
+            extra.append((amount / sp.share_of).alias("share") if sp.share_of > 0
+                         else pl.Series("share", np.zeros(frame.height), pl.Float64))  # fmt: skip
+        if sp.paths is not None:
+            got = sp.paths(part[0].tolist())
+            extra.append(pl.Series("paths", [got.get(i, []) for i in part[0].tolist()],
+                                   dtype=pl.Object))  # fmt: skip
+        cols = frame.get_columns()
+        out.append(pl.DataFrame([*(cols[1:] if sp.drop_id else cols), *extra]))
+    return out
 
 
 def polars_rows(
