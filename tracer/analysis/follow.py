@@ -39,6 +39,7 @@ from tracer.analysis.local_follow import (
     marked,
     with_role,
 )
+from tracer.analysis.local_state import give_back
 from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
@@ -400,6 +401,8 @@ def sweep_groups(
                     res, setup.colours, setup.role, setup.lab, nodes.addresses, setup.src_ids,
                     group.name, setup.backward,
                 ))  # fmt: skip
+            if got is not None:  # its rows are built: the local buffers are clean for the next
+                give_back(res)
     return swept
 
 
