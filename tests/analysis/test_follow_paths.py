@@ -19,23 +19,10 @@ from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
 
-def reference_paths(
-    sink_ids: list[int],
-    tainted: dict[str, np.ndarray],
-    role: np.ndarray,
-    workspace: Workspace,
-    nodes: pl.DataFrame | NodeIndex,
-    k: int,
-    backward: bool = False,
-) -> dict[int, list[dict[str, Any]]]:
-    """The ``k`` strongest paths into each sink, recovered greedily backwards.
-
-    Rule: start from the sink's ``k`` largest tainted inflows; from each, step back to the
-    largest tainted transfer into the sender that came *earlier* in chain order, until a
-    source is reached. Each step is a real transfer, earlier than the next, so a path is a
-    time-respecting chain of transactions an investigator can verify one by one. Strength =
-    the smallest taint along the path (its bottleneck).
-    """
+def reference_paths(sink_ids: list[int], tainted: dict[str, np.ndarray], role: np.ndarray,
+                    workspace: Workspace, nodes: pl.DataFrame | NodeIndex, k: int,
+                    backward: bool = False) -> dict[int, list[dict[str, Any]]]:  # fmt: skip
+    """main 3d7dba2's ``strongest_paths``, verbatim below the signature."""
     if k <= 0 or not sink_ids or tainted["taint"].size == 0:
         return {}
     src, dst = tainted["src"], tainted["dst"]
@@ -111,16 +98,15 @@ def reference_paths(
 @settings(deadline=None, max_examples=200)
 @given(g=sweeps())
 def test_strongest_paths_are_the_reference_walk(g: dict) -> None:
-    src, dst, role = g["src"], g["dst"], g["role"]
-    m = src.shape[0]
-    res = propagate(src, dst, g["amount"], np.arange(m), role[src] == SOURCE, role,
-                    model=g["model"])  # fmt: skip
-    hit = np.flatnonzero(res.edge_taint > 0)
-    tainted = {"src": src[hit], "dst": dst[hit], "taint": res.edge_taint[hit],
-               "index": hit.astype(np.int64)}  # fmt: skip
-    nodes = pl.DataFrame({"id": pl.Series(np.arange(role.shape[0]), dtype=pl.Int32),
-                          "chain": ["ethereum"] * role.shape[0],
-                          "address": [f"0x{i:040x}" for i in range(role.shape[0])]})  # fmt: skip
-    sinks = np.flatnonzero((role == SINK) & (res.inflow > 0)).tolist()
+    role = g["role"]
+    swept = propagate(g["src"], g["dst"], g["amount"], np.arange(g["src"].shape[0]),
+                      role[g["src"]] == SOURCE, role, model=g["model"])  # fmt: skip
+    hit = np.flatnonzero(swept.edge_taint > 0)
+    tainted = {"taint": swept.edge_taint[hit], "index": hit.astype(np.int64),
+               **{k: g[k][hit] for k in ("src", "dst")}}  # fmt: skip
+    n = role.shape[0]
+    nodes = pl.DataFrame({"id": pl.Series(np.arange(n), dtype=pl.Int32), "chain": ["ethereum"] * n,
+                          "address": [f"0x{i:040x}" for i in range(n)]})  # fmt: skip
+    sinks = np.flatnonzero((role == SINK) & (swept.inflow > 0)).tolist()
     args = (role, RowsStub(), nodes, g["k"], g["backward"])
     assert strongest_paths(sinks, tainted, *args) == reference_paths(sinks, tainted, *args)  # type: ignore[arg-type]
