@@ -126,3 +126,17 @@ def test_first_ts_is_what_datetimes_give(values: list[int]) -> None:
     want = pl.Series("first_ts", [None if v < 0 else datetime.fromtimestamp(v / 1e6, tz=UTC)
                                   for v in values], pl.Datetime("us", "UTC"))  # fmt: skip
     assert first_ts_series(us).equals(want)
+
+
+def test_share_divides_as_the_expression_does() -> None:
+    """polars divides a one-row column exactly and a longer one by the reciprocal (1e-9 / 10
+    differs in the last bit): the share column is the expression's either way."""
+    lab = pl.DataFrame(schema={"id": pl.Int32, "name": pl.String, "category": pl.String,
+                               "label_inferred": pl.Boolean})  # fmt: skip
+    kit = RowKit("USDT", np.zeros(3, np.int32), np.full(3, -1), np.ones(3, np.int64), lab,
+                 lambda ids: (["tron"] * ids.size, [f"T{i}" for i in ids.tolist()]))  # fmt: skip
+    for ids in (np.array([0]), np.array([0, 1]), np.array([0, 1, 2])):
+        amounts = np.full(ids.size, 1e-9)
+        got = address_frame(kit, ids, amounts, share_of=10.0)
+        want = polars_rows(kit, ids, amounts, share_of=10.0)
+        assert got.equals(want) and got["share"].to_list() == want["share"].to_list()

@@ -195,11 +195,10 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
         at += part[0].size
         extra = []
         if sp.share_of is not None:
-            # polars' division (it multiplies by the reciprocal: not numpy's quotient, bit
-            # for bit), as the expression did
-            amount = frame.get_column("amount")
-            extra.append((amount / sp.share_of).alias("share") if sp.share_of > 0
-                         else pl.Series("share", np.zeros(frame.height), pl.Float64))  # fmt: skip
+            # the expression itself: polars divides a column of one row exactly but multiplies
+            # a longer one by the reciprocal (not numpy's quotient, bit for bit)
+            frame = frame.with_columns((pl.col("amount") / sp.share_of if sp.share_of > 0
+                                        else pl.lit(0.0)).alias("share"))  # fmt: skip
         if sp.paths is not None:
             got = sp.paths(part[0].tolist())
             extra.append(pl.Series("paths", [got.get(i, []) for i in part[0].tolist()],
