@@ -38,25 +38,25 @@ Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 que
     TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
         flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
 
-Recorded (h-reach, 2026-12-01, final code, 2 shared cores; per query, wall / CPU ms, CPU =
-process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores):
+Recorded (h-case3, 2026-12-01, 2 shared cores at load 8-14: CPU is the figure to read; per
+query, wall / CPU ms, CPU = process_time of all threads: tracer is single-threaded, DuckDB and
+Polars use both cores). No query fell back to the full sweep.
 
 ======================  ==============  ==============  ==================  =================
 method                  1M contained    1M spread       10M contained       10M spread
 ======================  ==============  ==============  ==================  =================
-tracer follow           17.2 / 16.2     96.8 / 96.9     27.5 / 28.4         1,231 / 1,232
-tracer engine           1.5 / 1.5       30.4 / 29.8     11.7 / 11.7         301 / 301
-reach kernel            0.3 / 0.3       5.0 / 5.1       1.1 / 1.1           68 / 80
-DuckDB over Parquet     111.8 / 116.0   132.0 / 133.9   743 / 1,295         1,118 / 1,814
-DuckDB, table           49.7 / 63.0     60.8 / 86.4     314 / 571           488 / 867
-Polars over Parquet     172.6 / 298.0   192.7 / 330.7   1,232 / 2,394       1,546 / 2,951
-Polars, in memory       53.6 / 78.4     72.5 / 112.9    295 / 541           633 / 1,159
+tracer follow           5.0 / 2.7       102 / 50        7.9 / 4.6           2,410 / 662
+DuckDB over Parquet     295 / 147       311 / 152       6,972 / 1,695       13,397 / 2,751
+Polars over Parquet     317 / 252       320 / 285       12,035 / 3,506      16,861 / 4,148
 ======================  ==============  ==============  ==================  =================
 
-(1M: 9 contained queries, 8-128 transfers, 11 spread, 17.7k-83k, load 3.3; 10M: the first 4
-scam wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 2.3, peak RSS
-4.3 GB. An earlier 1M run of the same code minus the aligned copies gave follow 7.3 ms per
-contained query: the follow figure moves 2x with the machine's load.)
+Median peer / follow per query (wall / CPU): 1M contained (9 queries) DuckDB over Parquet
+67x / 63x, Polars over Parquet 62x / 110x, DuckDB table 20x / 25x, Polars in memory 22x / 24x;
+1M spread (11) 3.1x / 2.8x, 3.1x / 5.7x, 1.4x / 1.4x, 1.5x / 1.9x. 10M (the first 4 scam
+wallets: 2 contained of 12-13 transfers, 2 spread of 632k-787k, peak RSS 4.1 GB) contained
+890x / 388x, 1,549x / 860x, 464x / 200x, 143x / 100x; spread 5.6x / 4.2x, 7.5x / 6.2x, 1.7x /
+1.5x, 1.2x / 1.4x. Before (main 3d7dba2, same machine, load 8.6): 1M follow 11.9 ms CPU per
+contained query, 79.5 ms per spread one; h-reach's 10M run: 28.4 / 1,232 ms CPU.
 """
 
 from __future__ import annotations
