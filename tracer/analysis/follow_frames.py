@@ -203,8 +203,9 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
             got = sp.paths(part[0].tolist())
             extra.append(pl.Series("paths", [got.get(i, []) for i in part[0].tolist()],
                                    dtype=pl.Object))  # fmt: skip
-        cols = frame.get_columns()
-        out.append(pl.DataFrame([*(cols[1:] if sp.drop_id else cols), *extra]))
+        if sp.drop_id:
+            frame = pl.DataFrame(frame.get_columns()[1:])
+        out.append(frame.hstack(extra) if extra else frame)
     return out
 
 
