@@ -38,25 +38,27 @@ Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 que
     TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
         flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
 
-Recorded (h-case3, 2026-12-01, 2 shared cores at load 8-14: CPU is the figure to read; per
-query, wall / CPU ms, CPU = process_time of all threads: tracer is single-threaded, DuckDB and
-Polars use both cores). No query fell back to the full sweep.
+Recorded (h-case3, 2026-12-01, 2 shared cores at load 3.5-4; per query, wall / CPU ms, CPU =
+process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores).
+No query fell back to the full sweep.
 
 ======================  ==============  ==============  ==================  =================
 method                  1M contained    1M spread       10M contained       10M spread
 ======================  ==============  ==============  ==================  =================
-tracer follow           5.0 / 2.7       102 / 50        7.9 / 4.6           2,410 / 662
-DuckDB over Parquet     295 / 147       311 / 152       6,972 / 1,695       13,397 / 2,751
-Polars over Parquet     317 / 252       320 / 285       12,035 / 3,506      16,861 / 4,148
+tracer follow           3.0 / 3.0       56 / 52         5.0 / 3.5           633 / 601
+DuckDB over Parquet     150 / 141       173 / 167       1,200 / 1,200       1,571 / 1,543
+DuckDB, table           74 / 73         101 / 95        702 / 726           1,200 / 1,185
+Polars over Parquet     289 / 298       320 / 332       2,526 / 2,736       2,408 / 3,132
+Polars, in memory       59 / 59         88 / 86         302 / 579           594 / 1,109
 ======================  ==============  ==============  ==================  =================
 
-Median peer / follow per query (wall / CPU): 1M contained (9 queries) DuckDB over Parquet
-67x / 63x, Polars over Parquet 62x / 110x, DuckDB table 20x / 25x, Polars in memory 22x / 24x;
-1M spread (11) 3.1x / 2.8x, 3.1x / 5.7x, 1.4x / 1.4x, 1.5x / 1.9x. 10M (the first 4 scam
-wallets: 2 contained of 12-13 transfers, 2 spread of 632k-787k, peak RSS 4.1 GB) contained
-890x / 388x, 1,549x / 860x, 464x / 200x, 143x / 100x; spread 5.6x / 4.2x, 7.5x / 6.2x, 1.7x /
-1.5x, 1.2x / 1.4x. Before (main 3d7dba2, same machine, load 8.6): 1M follow 11.9 ms CPU per
-contained query, 79.5 ms per spread one; h-reach's 10M run: 28.4 / 1,232 ms CPU.
+Median peer / follow per query (wall / CPU), DuckDB over Parquet, DuckDB table, Polars over
+Parquet, Polars in memory: 1M contained (9 of 20 queries) 54x / 54x, 25x / 25x, 119x / 120x,
+20x / 20x; 1M spread (11) 3.4x / 3.6x, 1.8x / 1.8x, 5.7x / 6.3x, 1.6x / 1.8x; 10M (the first
+4 scam wallets: 2 contained of 12-13 transfers, 2 spread of 632k-787k) contained 295x / 359x,
+177x / 218x, 613x / 809x, 76x / 175x; spread 2.5x / 2.6x, 1.9x / 2.0x, 3.9x / 5.2x, 1.0x /
+1.9x. Before (main 3d7dba2, load 3.5): 1M follow 21.0 / 15.6 ms per contained query, 176 /
+113 ms per spread one (h-reach's 10M run: 27.5 / 28.4 and 1,231 / 1,232 ms).
 """
 
 from __future__ import annotations
