@@ -12,8 +12,14 @@ ground truth's scam wallets is one query (``TRACER_PEER_QUERIES`` limits how man
   memory-mapped, case index built, as in a session). Also timed: the engine alone
   (``trace_local``, the local engine forced) and the k-hop reach kernel (:mod:`kernels.reach`,
   the same set without the sweep's figures), so the split engine vs follow's own work shows.
-* The summary splits the queries into **contained** (case-sized: at most :data:`CONTAINED` of
-  the workspace's transfers) and **spread** ones and records one row per class and method.
+* **Case queries** are the synth ground truth's scam wallets, every one of them (the first
+  ``TRACER_PEER_QUERIES`` when set; none is left out or picked): one query each, the default
+  options of the peer question (6 hops). The summary prints every query (its class, the engine
+  ``follow`` used, each method's wall / CPU ms, each peer's ratio to ``follow``) and the
+  **median** ratio over all queries, per class and over the queries ``follow`` answered by the
+  full sweep (the default engine's fallback when the taint spreads past its budget: said
+  apart). Classes: **contained** (case-sized: at most :data:`CONTAINED` of the workspace's
+  transfers) and **spread**; one recorded row per class and method.
 * **DuckDB**: one ``WITH RECURSIVE`` query over ``read_parquet`` of the generation's partition
   files (the manifest's list), and the same query over the edges loaded once into a DuckDB
   table (the peer's warm state, as tracer's graph cache is tracer's).
@@ -32,25 +38,27 @@ Run (1M transfers by default for this file; 10M peaks at about 4.2 GB with 4 que
     TRACER_BENCH_EDGES=10M TRACER_PEER_QUERIES=4 TRACER_PEER_DUCKDB_MEMORY=1500MB \
         flock /tmp/big.lock python -m pytest -m bench benchmarks/test_bench_peers.py -s
 
-Recorded (h-reach, 2026-12-01, final code, 2 shared cores; per query, wall / CPU ms, CPU =
-process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores):
+Recorded (h-case3, 2026-12-01, 2 shared cores at load 3.5-4; per query, wall / CPU ms, CPU =
+process_time of all threads: tracer is single-threaded, DuckDB and Polars use both cores).
+No query fell back to the full sweep.
 
 ======================  ==============  ==============  ==================  =================
 method                  1M contained    1M spread       10M contained       10M spread
 ======================  ==============  ==============  ==================  =================
-tracer follow           17.2 / 16.2     96.8 / 96.9     27.5 / 28.4         1,231 / 1,232
-tracer engine           1.5 / 1.5       30.4 / 29.8     11.7 / 11.7         301 / 301
-reach kernel            0.3 / 0.3       5.0 / 5.1       1.1 / 1.1           68 / 80
-DuckDB over Parquet     111.8 / 116.0   132.0 / 133.9   743 / 1,295         1,118 / 1,814
-DuckDB, table           49.7 / 63.0     60.8 / 86.4     314 / 571           488 / 867
-Polars over Parquet     172.6 / 298.0   192.7 / 330.7   1,232 / 2,394       1,546 / 2,951
-Polars, in memory       53.6 / 78.4     72.5 / 112.9    295 / 541           633 / 1,159
+tracer follow           3.0 / 3.0       56 / 52         5.0 / 3.5           633 / 601
+DuckDB over Parquet     150 / 141       173 / 167       1,200 / 1,200       1,571 / 1,543
+DuckDB, table           74 / 73         101 / 95        702 / 726           1,200 / 1,185
+Polars over Parquet     289 / 298       320 / 332       2,526 / 2,736       2,408 / 3,132
+Polars, in memory       59 / 59         88 / 86         302 / 579           594 / 1,109
 ======================  ==============  ==============  ==================  =================
 
-(1M: 9 contained queries, 8-128 transfers, 11 spread, 17.7k-83k, load 3.3; 10M: the first 4
-scam wallets, 2 contained of 12-13 transfers, 2 spread of 632k-787k, load 2.3, peak RSS
-4.3 GB. An earlier 1M run of the same code minus the aligned copies gave follow 7.3 ms per
-contained query: the follow figure moves 2x with the machine's load.)
+Median peer / follow per query (wall / CPU), DuckDB over Parquet, DuckDB table, Polars over
+Parquet, Polars in memory: 1M contained (9 of 20 queries) 54x / 54x, 25x / 25x, 119x / 120x,
+20x / 20x; 1M spread (11) 3.4x / 3.6x, 1.8x / 1.8x, 5.7x / 6.3x, 1.6x / 1.8x; 10M (the first
+4 scam wallets: 2 contained of 12-13 transfers, 2 spread of 632k-787k) contained 295x / 359x,
+177x / 218x, 613x / 809x, 76x / 175x; spread 2.5x / 2.6x, 1.9x / 2.0x, 3.9x / 5.2x, 1.0x /
+1.9x. Before (main 3d7dba2, load 3.5): 1M follow 21.0 / 15.6 ms per contained query, 176 /
+113 ms per spread one (h-reach's 10M run: 27.5 / 28.4 and 1,231 / 1,232 ms).
 """
 
 from __future__ import annotations
@@ -202,6 +210,9 @@ def test_peer_tracer_follow(benchmark, peer_case: dict) -> None:  # type: ignore
         return follow(case["ws"], [q.scam], q.selection, model="poison")
 
     results = benchmark.pedantic(_run_all(case, "follow", one), rounds=3, warmup_rounds=1)
+    # which engine answered each query (the default engine falls back to the full sweep when
+    # the taint spreads past its budget: those queries are reported apart)
+    case["engines"] = [r.options["engine"] for r in results]
     for q, r in zip(case["queries"], results, strict=True):
         sinks = set(q.expected.filter(pl.col("v").is_in(q.sinks.tolist()))["v"].to_list())
         got = set(r.reached["address"].to_list())
@@ -291,15 +302,9 @@ def test_peer_summary(peer_case: dict) -> None:
                              "polars-memory") if k in t]  # fmt: skip
     if not tracer_keys or not peer_keys:
         pytest.skip("run the whole file: the summary compares the methods above")
-    print(f"\n{case['n']:,} transfers, {HOPS} hops, wall ms per query "
+    print(f"\n{case['n']:,} transfers, {HOPS} hops, wall / CPU ms per query "
           f"(load {os.getloadavg()[0]:.1f}):")  # fmt: skip
-    print("| scam | transfers | " + " | ".join(tracer_keys + peer_keys) + " | "
-          + " | ".join(f"{p}/follow" for p in peer_keys) + " |")  # fmt: skip
-    for i, q in enumerate(case["queries"]):
-        cells = [f"{t[k].wall[i] * 1e3:,.1f}" for k in tracer_keys + peer_keys]
-        ratios = [f"{t[p].wall[i] / t['follow'].wall[i]:,.0f}x" for p in peer_keys
-                  if "follow" in t]  # fmt: skip
-        print(f"| {q.scam[:8]}… | {q.expected.height:,} | " + " | ".join(cells + ratios) + " |")
+    _per_query(case, tracer_keys, peer_keys)
     for tk in tracer_keys:
         for pk in peer_keys:
             wall = sum(t[pk].wall) / sum(t[tk].wall)
@@ -309,6 +314,53 @@ def test_peer_summary(peer_case: dict) -> None:
     assert all(len(t[k].wall) == len(case["queries"]) for k in t)
 
 
+def _class(case: dict, i: int) -> str:
+    """``contained`` (case-sized: at most :data:`CONTAINED` of the transfers) or ``spread``."""
+    return "contained" if case["queries"][i].expected.height <= CONTAINED * case["n"] else "spread"
+
+
+def _per_query(case: dict, tracer_keys: list[str], peer_keys: list[str]) -> None:
+    """Every case query (each synth ground-truth scam wallet: none left out), its class, the
+    engine follow used, each method's wall / CPU ms, and each peer's ratio to tracer's follow
+    (wall and CPU); then the median ratio over all queries, per class, and over the queries
+    follow answered by the full sweep (said apart: those left the local engine's budget)."""
+    t: dict[str, Timing] = case["timings"]
+    engines = case.get("engines") or ["?"] * len(case["queries"])
+    has_follow = "follow" in t
+    print("| scam | transfers | class | engine | " + " | ".join(tracer_keys + peer_keys)
+          + (" | " + " | ".join(f"{p} / follow" for p in peer_keys) if has_follow else "")
+          + " |")  # fmt: skip
+    ratios: dict[str, list[tuple[int, float, float]]] = {p: [] for p in peer_keys}
+    for i, q in enumerate(case["queries"]):
+        cells = [f"{t[k].wall[i] * 1e3:,.1f} / {t[k].cpus[i] * 1e3:,.1f}"
+                 for k in tracer_keys + peer_keys]  # fmt: skip
+        if has_follow:
+            for p in peer_keys:
+                w = t[p].wall[i] / max(t["follow"].wall[i], 1e-9)
+                c = t[p].cpus[i] / max(t["follow"].cpus[i], 1e-9)
+                ratios[p].append((i, w, c))
+                cells.append(f"{w:,.0f}x / {c:,.0f}x")
+        print(f"| {q.scam} | {q.expected.height:,} | {_class(case, i)} | {engines[i]} | "
+              + " | ".join(cells) + " |")  # fmt: skip
+    if not has_follow:
+        return
+    groups = {"all queries": lambda i: True,
+              "contained": lambda i: _class(case, i) == "contained",
+              "spread": lambda i: _class(case, i) == "spread",
+              "answered by the full sweep (fallback)": lambda i: engines[i] != "local"}
+    for name, member in groups.items():
+        picked = [i for i in range(len(case["queries"])) if member(i)]
+        if not picked:
+            print(f"median peer / follow, {name}: none")
+            continue
+        cells = []
+        for p in peer_keys:
+            w = float(np.median([r[1] for r in ratios[p] if r[0] in picked]))
+            c = float(np.median([r[2] for r in ratios[p] if r[0] in picked]))
+            cells.append(f"{p} {w:,.1f}x wall / {c:,.1f}x CPU")
+        print(f"median peer / follow, {name} ({len(picked)} queries): " + "; ".join(cells))
+
+
 def _split(case: dict, tracer_keys: list[str], peer_keys: list[str]) -> None:
     """The figures per class of query (contained: case-sized; spread: :data:`CONTAINED`),
     each method's wall and CPU summed over the class, and the peer / tracer ratios; recorded
@@ -316,8 +368,8 @@ def _split(case: dict, tracer_keys: list[str], peer_keys: list[str]) -> None:
     t: dict[str, Timing] = case["timings"]
     n = case["n"]
     classes = {"contained": [], "spread": []}  # type: dict[str, list[int]]
-    for i, q in enumerate(case["queries"]):
-        classes["contained" if q.expected.height <= CONTAINED * n else "spread"].append(i)
+    for i in range(len(case["queries"])):
+        classes[_class(case, i)].append(i)
     names = {"follow": FOLLOW, "engine": ENGINE, "reach": REACH, "duckdb-parquet": DUCK_PQ,
              "duckdb-table": DUCK_MEM, "polars-parquet": POLARS_PQ, "polars-memory": POLARS_MEM}
     for cls, idx in classes.items():

@@ -176,3 +176,34 @@ def test_the_minus_one_fill_is_private_to_each_state(made) -> None:
     a[:10] = 5
     assert (b == -1).all() and (ws.minus_ones(1000) == -1).all()  # type: ignore[union-attr]
     assert Workspace.in_memory([])[0].minus_ones(10) is None
+
+
+def test_a_follow_gives_its_buffers_back_clean(made, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``follow`` resets what its local run wrote once its rows are built (``give_back``): the
+    next question finds clean buffers (nothing to reset, not lent), and every question of a
+    row still gives the sweep's document."""
+    from tracer.analysis import local_state
+
+    ws, summary = made
+    local_state._SLOTS.clear()
+    for p in summary["patterns"]:
+        local = follow(ws, [p["scam"]], Selection(max_hops=p["hops"]), model=p.get("model",
+                                                                                "haircut"))
+        assert local.options["engine"] == "local"
+        sweep = follow(ws, [p["scam"]], Selection(max_hops=p["hops"]), engine="sweep")
+        assert _doc(local) == _doc(sweep)
+        for slot in local_state._SLOTS.values():  # clean: the next take resets nothing
+            assert slot.lent is None and slot.dirty is not None and slot.dirty.size == 0
+            assert not slot.inflow.any() and not slot.bt.any() and (slot.hops == -1).all()
+    # without the give-back the next question would reset the previous one's entries
+    left: list[int] = []
+    reset = local_state.Slot.reset
+
+    def counted(self: local_state.Slot) -> None:
+        left.append(-1 if self.dirty is None else self.dirty.size)
+        reset(self)
+
+    monkeypatch.setattr(local_state.Slot, "reset", counted)
+    again = follow(ws, [summary["patterns"][0]["scam"]])
+    # the take found nothing to reset (the give-back after the run resets its own entries)
+    assert again.options["engine"] == "local" and left[0] == 0 and len(left) == 2

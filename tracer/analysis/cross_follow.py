@@ -224,6 +224,11 @@ def follow_across(
     """A follow that crosses the hops, or None when there are none (the plain run is then
     exactly today's). Entities are not lifted across hops yet: such a run stays plain and says
     so; the per-source split is not carried across hops: it is dropped and said."""
+    from tracer.store.conversions_table import stores_any
+
+    if hops is None and not infer_otc and not stores_any(setup.workspace, ("conversions",
+                                                                           "bridge")):
+        return None  # nothing to make hops from (what workspace_hops finds, without frames)
     frame = workspace_hops(setup.workspace, infer_otc) if hops is None else hops
     if frame.height == 0:
         return None

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
+from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
-    address_rows,
-    by_amount,
-    display_rows,
+    address_texts,
     ledger_frame,
     strongest_paths,
     top_ids,
@@ -41,6 +39,7 @@ from tracer.analysis.local_follow import (
     marked,
     with_role,
 )
+from tracer.analysis.local_state import give_back
 from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
@@ -79,10 +78,6 @@ if TYPE_CHECKING:
 MODEL_NAMES = tuple(MODELS)
 #: The row frames a run collects, one part per asset group.
 FRAMES = ("reached", "through", "held", "frontier", "ledger", "by_source")
-
-
-def _datetime_us(v: int) -> datetime | None:
-    return None if v < 0 else datetime.fromtimestamp(v / 1_000_000, tz=UTC)
 
 
 @dataclass
@@ -246,10 +241,9 @@ def prepare(
             f"{data_summary(graph)} (check the chain and that the export covering them was "
             "ingested)"
         )
-    labelled = _node_labels(workspace, graph, workspace.labels())
+    labelled, lab = _flagged(_node_labels(workspace, graph, workspace.labels()))
     # one per node without entities: a read-only broadcast, not 8 bytes written per address
     sizes = np.broadcast_to(np.int64(1), (graph.n_nodes,))
-    labelled = labelled.with_columns(pl.lit(False).alias("label_inferred"))
     rep = None
     if entities is True:
         from tracer.analysis.cluster import entity_labels
@@ -258,12 +252,13 @@ def prepare(
     if entities is not None and entities is not False:
         rep = np.ascontiguousarray(entities, dtype=np.int32)
         src_ids, labelled, sizes = _entity_labels(src_ids, labelled, rep)
+        lab = labelled.select("id", "name", "category", "label_inferred")
     role = roles(graph, src_ids, labelled, selection.through)
     colours, skipped = _colours(model, role, src_ids, graph.n_nodes, by_source)
     return TraceSetup(
         workspace=workspace, graph=graph, selection=replace(selection, stream=stream),
         model=model, backward=backward, src_ids=src_ids, missing=missing, labelled=labelled,
-        lab=labelled.select("id", "name", "category", "label_inferred"), role=role,
+        lab=lab, role=role,
         sizes=sizes, rep=rep, colours=colours, skipped_by_source=skipped,
     )  # fmt: skip
 
@@ -282,12 +277,12 @@ def _resolve(
     for text in sources:
         hit = False
         for chain, addr in parse_address(text):
-            cand = graph.address_rows(np.unique(idx.candidates(addr)))
-            cand = cand.filter(pl.col("address") == addr)
-            if chain is not None:
-                cand = cand.filter(pl.col("chain") == chain)
-            found.update(cand["id"].to_list())
-            hit = hit or cand.height > 0
+            cand = np.unique(idx.candidates(addr))
+            chains, addrs = address_texts(graph, cand)
+            ids = [i for i, c, a in zip(cand.tolist(), chains, addrs, strict=True)
+                   if a == addr and (chain is None or c == chain)]  # fmt: skip
+            found.update(ids)
+            hit = hit or bool(ids)
         if not hit:
             missing.append(text)
     return np.array(sorted(found), dtype=np.int32), missing
@@ -295,6 +290,27 @@ def _resolve(
 
 #: the last labelled-node frames, per graph and label table (both by identity, checked alive)
 _LABELLED: dict[tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any], pl.DataFrame]] = {}
+
+
+#: per labelled-node frame (by identity, checked alive): it with ``label_inferred`` (False) and
+#: the columns rows are joined with
+_FLAGGED: dict[int, tuple[weakref.ref[Any], pl.DataFrame, pl.DataFrame]] = {}
+
+
+def _flagged(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``frame`` with ``label_inferred`` (False: every label is the address's own) and its
+    ``id, name, category, label_inferred``; the same frames for every question of a session
+    (so what is derived from them, :func:`~tracer.analysis.follow_frames.label_lookup`, is
+    kept too)."""
+    hit = _FLAGGED.get(id(frame))
+    if hit is not None and hit[0]() is frame:
+        return hit[1], hit[2]
+    labelled = frame.with_columns(pl.lit(False).alias("label_inferred"))
+    lab = labelled.select("id", "name", "category", "label_inferred")
+    for k in [k for k, (r, _, _) in _FLAGGED.items() if r() is None]:
+        del _FLAGGED[k]
+    _FLAGGED[id(frame)] = (weakref.ref(frame), labelled, lab)
+    return labelled, lab
 
 
 def _node_labels(workspace: Workspace, graph: NodeIndex, labels: pl.DataFrame) -> pl.DataFrame:
@@ -386,6 +402,8 @@ def sweep_groups(
                     res, setup.colours, setup.role, setup.lab, nodes.addresses, setup.src_ids,
                     group.name, setup.backward,
                 ))  # fmt: skip
+            if got is not None:  # its rows are built: the local buffers are clean for the next
+                give_back(res)
     return swept
 
 
@@ -405,10 +423,7 @@ def build_result(
     result = FollowResult(
         model=setup.model,
         direction=direction,
-        sources=[
-            display(c, a)
-            for c, a in nodes.address_rows(setup.src_ids).select("chain", "address").iter_rows()
-        ],
+        sources=[display(c, a) for c, a in zip(*address_texts(nodes, setup.src_ids), strict=True)],
         assets=sorted({m for g in groups for m in g.members if m != "?"}),
         accounts=swept.accounts,
         reached=pl.concat(frames["reached"]),
@@ -491,52 +506,31 @@ def _group_frames(
     def at(arr: np.ndarray) -> np.ndarray:
         return arr if every else arr[t]
 
-    def frame_for(ids: np.ndarray, amounts: np.ndarray) -> pl.DataFrame:
-        base = address_rows(nodes, ids)
-        return base.with_columns(
-            pl.lit(group.name, pl.String).alias("asset"),
-            pl.Series("amount", amounts, pl.Float64),
-            pl.Series("min_hops", res.hops[ids], pl.Int32),
-            pl.Series(
-                "first_ts",
-                [_datetime_us(int(v)) for v in res.first_ts[ids]],
-                pl.Datetime("us", "UTC"),
-            ),
-            pl.Series("entity_size", sizes[ids], pl.Int64),
-        )
-
     inflow_t = at(res.inflow)
     sink_ids = pick((rt == SINK) & (inflow_t > 0))
-    reached = (
-        frame_for(sink_ids, res.inflow[sink_ids])
-        .join(lab, on="id", how="left")
-        .with_columns((pl.col("amount") / traced if traced > 0 else pl.lit(0.0)).alias("share"))
-        .pipe(by_amount)
-    )
-    paths = strongest_paths(
-        reached["id"].to_list()[: max(top_paths and 50, 0)],
-        tainted, role, workspace, nodes, top_paths, backward,
-    )  # fmt: skip
-    reached = reached.with_columns(
-        pl.Series("paths", [paths.get(i, []) for i in reached["id"].to_list()], dtype=pl.Object)
-    )
     if every:
         labelled_t = np.zeros(role.shape[0], dtype=np.bool_)
         labelled_t[lab["id"].to_numpy()] = True
     else:  # O(touched): no array over every address
         labelled_t = np.isin(t, lab["id"].to_numpy())
     through_ids = pick(labelled_t & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
-    through_df = (
-        frame_for(through_ids, res.inflow[through_ids])
-        .join(lab, on="id", how="left")
-        .pipe(by_amount)
-    )
     held_ids = pick((rt != SINK) & (rt != SOURCE) & (at(res.taint) > 0))
     held_total = float(res.taint[held_ids].sum()) if conserves else 0.0
-    keep = top_ids(held_ids, res.taint[held_ids], top_held)
-    held = by_amount(frame_for(keep, res.taint[keep])).head(top_held).join(
-        lab, on="id", how="left"
-    )
+    keep_held = top_ids(held_ids, res.taint[held_ids], top_held)
+    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
+    bf = res.beyond_from  # empty without a hop limit
+    front_ids = pick(at(bf) > 0) if bf.size else np.zeros(0, dtype=np.int32)
+    keep_front = top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    reached, through_df, held, frontier = address_frames(RowKit(
+        group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
+        FrameSpec(sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
+                  paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
+                                                    role, workspace, nodes, top_paths,
+                                                    backward)),
+        FrameSpec(through_ids, res.inflow[through_ids], drop_id=True),
+        FrameSpec(keep_held, res.taint[keep_held], head=top_held),
+        FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
+    ])  # fmt: skip
     account = AssetAccount(
         asset=group.name, members=list(group.members), decimals=group.decimals,
         traced_total=traced, reached_total=float(reached["amount"].sum()),
@@ -544,19 +538,8 @@ def _group_frames(
         dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
         overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
     )  # fmt: skip
-    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
-    bf = res.beyond_from  # empty without a hop limit
-    front_ids = pick(at(bf) > 0) if bf.size else np.zeros(0, dtype=np.int32)
-    keep = top_ids(front_ids, res.beyond_from[front_ids], top_held)
-    frontier = by_amount(frame_for(keep, res.beyond_from[keep])).head(top_held).join(
-        lab, on="id", how="left"
-    )
-    return account, {
-        "reached": display_rows(reached).with_columns(pl.col("label_inferred").fill_null(False)),
-        "through": display_rows(through_df).drop("id"),
-        "held": display_rows(held),
-        "frontier": display_rows(frontier),
-    }
+    return account, {"reached": reached, "through": through_df, "held": held,
+                     "frontier": frontier}  # fmt: skip
 
 
 def _members(ids: np.ndarray, rep: np.ndarray | None) -> np.ndarray:

@@ -17,6 +17,7 @@ from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.kernels.taint import (
     SOURCE,
 )
+from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
 
@@ -35,6 +36,17 @@ def address_rows(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> pl.DataFra
     if isinstance(nodes, NodeIndex):
         return nodes.address_rows(ids)
     return nodes[ids.tolist()] if ids.size else nodes.clear()
+
+
+def address_texts(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> tuple[list[str], list[str]]:
+    """The chain and address text of each of ``ids`` (in that order): from the case index's
+    stored texts without a frame when the node index reads through it, else from
+    :func:`address_rows`."""
+    owner = getattr(nodes.rows_of, "__self__", None) if isinstance(nodes, NodeIndex) else None
+    if isinstance(owner, CaseIndex) and isinstance(nodes, NodeIndex) and not nodes.loaded:
+        return owner.address_texts(ids)
+    rows = address_rows(nodes, np.asarray(ids))
+    return rows["chain"].to_list(), rows["address"].to_list()
 
 
 def strongest_paths(
@@ -58,65 +70,70 @@ def strongest_paths(
         return {}
     src, dst = tainted["src"], tainted["dst"]
     edge_taint, edge_index = tainted["taint"], tainted["index"]
-    positions = np.arange(src.shape[0])  # processing order: earlier position = earlier edge
-    order = np.lexsort((positions, dst))
-    by_dst = positions[order]
-    dsts = dst[by_dst]
+    # the tainted edges by receiver, each receiver's in processing order (earlier position =
+    # earlier edge): a stable sort by receiver is that order
+    by_dst = np.argsort(dst, kind="stable")
+    # int64: searching an int32 array for a Python int casts the whole array on every call
+    dsts = dst[by_dst].astype(np.int64)
+    role_src = role[src] == SOURCE  # per tainted edge: does its sender start a path?
 
     def into(node: int) -> np.ndarray:
         """The tainted edges into ``node``, in processing order (O(log tainted edges): no
         per-address table, which would cost O(addresses) on every follow)."""
-        return by_dst[np.searchsorted(dsts, node, "left") : np.searchsorted(dsts, node, "right")]
+        return by_dst[dsts.searchsorted(node, "left") : dsts.searchsorted(node, "right")]
 
     found: list[tuple[int, list[int], bool]] = []
     for sink in sink_ids:
         inflows = into(sink)
         top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
-        for e in top:
-            steps = [int(e)]
-            node = int(src[e])
-            cur = int(e)
-            while role[node] != SOURCE:
-                cand = into(node)
-                cand = cand[cand < cur]
+        for e in top.tolist():
+            steps = [e]
+            cur = e
+            while not role_src[cur]:
+                cand = into(int(src[cur]))
+                cand = cand[: cand.searchsorted(cur)]  # the earlier ones (sorted)
                 if cand.size == 0:
                     break
-                best = int(cand[np.lexsort((cand, -edge_taint[cand]))][0])
-                steps.append(best)
-                cur = best
-                node = int(src[best])
+                # the largest; ties: the earliest (argmax takes the first, cand is in order)
+                cur = int(cand[np.argmax(edge_taint[cand])])
+                steps.append(cur)
             if not backward:
                 steps.reverse()  # source first (backward: already origin → deposit, money order)
-            found.append((sink, steps, bool(role[node] == SOURCE)))
+            found.append((sink, steps, bool(role_src[cur])))
     all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
     ends = np.unique(np.concatenate([src[all_steps], dst[all_steps]]))
-    shown = address_rows(nodes, ends)  # only the addresses the paths show
-    chains = dict(zip(ends.tolist(), shown["chain"].to_list(), strict=True))  # in ``ends`` order
-    addrs = dict(zip(ends.tolist(), shown["address"].to_list(), strict=True))
+    chain_of, addr_of = address_texts(nodes, ends)  # only the addresses the paths show
+    shown = dict(zip(ends.tolist(), (display(c, a) for c, a in zip(chain_of, addr_of,
+                                                                     strict=True)),
+                     strict=True))  # fmt: skip
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
     rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
-    stored = dict(zip(all_steps.tolist(), rows.iter_rows(), strict=True))
+    hop_of: dict[int, dict[str, Any]] = {}  # one per step: paths to several sinks share them
+    decimals_of: dict[int, int] = {}
+    for s, (tx_hash, amount, ts, value, decimals) in zip(all_steps.tolist(), rows.iter_rows(),
+                                                         strict=True):  # fmt: skip
+        a, b = (int(dst[s]), int(src[s])) if backward else (int(src[s]), int(dst[s]))
+        t = float(edge_taint[s])
+        hop_of[s] = {
+            "tx_hash": tx_hash,
+            "from": shown[a],
+            "to": shown[b],
+            "amount": float(amount),
+            "amount_exact": exact_text(value, decimals),
+            "tainted": t,
+            "tainted_decimal": decimal_text(t, decimals),
+            "ts": ts.isoformat().replace("+00:00", "Z"),
+        }
+        decimals_of[s] = decimals
     out: dict[int, list[dict[str, Any]]] = {}
     for sink, steps, complete in found:
-        hops = [
-            {
-                "tx_hash": stored[s][0],
-                "from": display(chains[int(a)], addrs[int(a)]),
-                "to": display(chains[int(b)], addrs[int(b)]),
-                "amount": float(stored[s][1]),
-                "amount_exact": exact_text(stored[s][3], stored[s][4]),
-                "tainted": float(edge_taint[s]),
-                "tainted_decimal": decimal_text(float(edge_taint[s]), stored[s][4]),
-                "ts": stored[s][2].isoformat().replace("+00:00", "Z"),
-            }
-            for s in steps
-            for a, b in [(dst[s], src[s]) if backward else (src[s], dst[s])]
-        ]
+        hops = [dict(hop_of[s]) for s in steps]  # each path its own rows, as before
         weakest = min(steps, key=lambda s: (edge_taint[s], s))
         out.setdefault(sink, []).append(
             {
                 "strength": float(edge_taint[weakest]),
-                "strength_decimal": decimal_text(float(edge_taint[weakest]), stored[weakest][4]),
+                "strength_decimal": decimal_text(float(edge_taint[weakest]),
+                                                 decimals_of[weakest]),
                 "complete": complete,
                 "hops": hops,
             }

@@ -137,6 +137,19 @@ def take_state(
     return _lend(slot, role, model, code, min_amount, max_hops), slot
 
 
+def give_back(state: SweepState) -> None:
+    """The caller is done with ``state`` (it reads none of its arrays again): reset what its
+    run wrote now, so the next question starts on clean buffers instead of paying for this
+    one's reset (a question that spread to 80k addresses left 80k entries per array). A
+    state not lent from a slot, or whose slot has been lent again, is left alone."""
+    for slot in _SLOTS.values():
+        if slot.lent is not None and slot.lent() is state:
+            if slot.dirty is not None:
+                slot.reset()
+            slot.lent = None
+            return
+
+
 def _lend(slot: Slot, role: np.ndarray, model: str, code: int, min_amount: float,
           max_hops: int | None) -> SweepState:  # fmt: skip
     """A SweepState on ``slot``'s buffers (the attributes ``SweepState.__init__`` sets)."""

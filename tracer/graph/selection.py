@@ -8,7 +8,9 @@ and which nodes are sources, sinks or pass-through services.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -90,9 +92,34 @@ def node_labels(
     return primary_labels(joined).select("id", "name", "category", "source", "confidence")
 
 
+#: the answers of :func:`asset_tokens` and :func:`asset_groups` per token table (by identity,
+#: checked alive) and request: the same for every question of a session
+_BY_TOKENS: dict[int, tuple[weakref.ref[pl.DataFrame], dict[Any, Any]]] = {}
+
+
+def _memo(tokens: pl.DataFrame) -> dict[Any, Any]:
+    """This token table's answers so far (a new table: none)."""
+    hit = _BY_TOKENS.get(id(tokens))
+    if hit is not None and hit[0]() is tokens:
+        return hit[1]
+    for k in [k for k, (r, _) in _BY_TOKENS.items() if r() is None]:
+        del _BY_TOKENS[k]
+    table: dict[Any, Any] = {}
+    _BY_TOKENS[id(tokens)] = (weakref.ref(tokens), table)
+    return table
+
+
 def asset_tokens(graph: NodeIndex, assets: str | None) -> np.ndarray:
-    """Token ids selected by ``--asset``: ``stablecoins`` (default), ``all``, or symbols."""
-    tokens = graph.tokens
+    """Token ids selected by ``--asset``: ``stablecoins`` (default), ``all``, or symbols
+    (kept per token table: a session asks the same again and again)."""
+    memo = _memo(graph.tokens)
+    key = ("tokens", assets)
+    if key not in memo:
+        memo[key] = _asset_tokens(graph.tokens, assets)
+    return memo[key].copy()  # type: ignore[no-any-return]
+
+
+def _asset_tokens(tokens: pl.DataFrame, assets: str | None) -> np.ndarray:
     choice = (assets or "stablecoins").strip()
     if choice.lower() == "all":
         sel = tokens  # tokens without decimals too: their rows are counted as excluded
@@ -134,7 +161,16 @@ class AssetGroup:
 
 
 def asset_groups(tokens: pl.DataFrame, token_ids: np.ndarray) -> list[AssetGroup]:
-    """Split the selected tokens into :class:`AssetGroup` s (USD pool first, then by name)."""
+    """Split the selected tokens into :class:`AssetGroup` s (USD pool first, then by name);
+    kept per token table and selection (each call gets its own arrays)."""
+    memo = _memo(tokens)
+    key = ("groups", np.asarray(token_ids).astype(np.int64).tobytes())
+    if key not in memo:
+        memo[key] = tuple(_asset_groups(tokens, token_ids))
+    return [replace(g, token_ids=g.token_ids.copy()) for g in memo[key]]
+
+
+def _asset_groups(tokens: pl.DataFrame, token_ids: np.ndarray) -> list[AssetGroup]:
     chosen = tokens.filter(pl.col("token_id").is_in(np.asarray(token_ids).tolist()))
     # tokens of unknown decimals cannot be swept; they ride with the first group, whose sweep
     # keeps their rows out and counts them (so the run's excluded count is complete, once)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -62,6 +63,8 @@ from tracer.store.generation import CASE_DIR
 #: Transfer columns :meth:`CaseIndex.rows` serves (the rest are read from Parquet).
 SERVED = frozenset({"tx_hash", "value", "amount", "ts", "decimals", "chain", "asset", "token"})
 PART_FILES = ("hash", "value", "kind")
+#: how many decoded address texts a session keeps (:meth:`CaseIndex.address_texts`)
+TEXT_CACHE = 1 << 20
 ADDRESS_FILES = ("hash", "ids")
 #: per dictionary chunk, the address texts by id (``text`` written last: complete)
 TEXT_FILES = ("chains", "chain", "offsets", "text")
@@ -318,6 +321,11 @@ class CaseIndex:
         default_factory=list)
     #: first id of each chunk (and the total at the end), when every chunk has its texts
     id_starts: np.ndarray | None = None
+    #: address texts decoded this session, by id (:meth:`address_texts`)
+    _seen: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
+    #: the last token table :meth:`rows` read (:meth:`_token_rows`)
+    _tokens: tuple[weakref.ref[pl.DataFrame], np.ndarray, dict[str, list[Any]]] | None = field(
+        default=None, repr=False)
 
     @classmethod
     def open(cls, gdir: Path, m: dict[str, Any]) -> CaseIndex:
@@ -360,21 +368,33 @@ class CaseIndex:
     def address_rows(self, ids: np.ndarray) -> pl.DataFrame:
         """``id, chain, address`` of ``ids`` (in that order), from the stored texts: a few
         page reads, not the whole dictionary. Requires :attr:`n_addresses`."""
-        assert self.id_starts is not None
-        ids = np.asarray(ids, dtype=np.int64)
-        chunk = np.searchsorted(self.id_starts, ids, side="right") - 1
-        chains: list[str] = []
-        addrs: list[str] = []
-        for i, c in zip(ids.tolist(), chunk.tolist(), strict=True):
-            entry = self.texts[c]
-            assert entry is not None
-            names, codes, offsets, data = entry
-            j = i - int(self.id_starts[c])
-            chains.append(names[int(codes[j])])
-            addrs.append(bytes(data[int(offsets[j]) : int(offsets[j + 1])]).decode("utf-8"))
-        return pl.DataFrame({"id": pl.Series(ids, dtype=pl.Int32),
+        chains, addrs = self.address_texts(ids)
+        return pl.DataFrame({"id": pl.Series(np.asarray(ids, dtype=np.int64), dtype=pl.Int32),
                              "chain": pl.Series(chains, dtype=pl.String),
                              "address": pl.Series(addrs, dtype=pl.String)})  # fmt: skip
+
+    def address_texts(self, ids: np.ndarray) -> tuple[list[str], list[str]]:
+        """The chain and address text of each of ``ids`` (in that order). The texts decoded
+        for a session are kept (up to :data:`TEXT_CACHE` ids): the questions of a case show
+        the same few addresses again and again. Requires :attr:`n_addresses`."""
+        assert self.id_starts is not None
+        ids = np.asarray(ids, dtype=np.int64)
+        seen = self._seen
+        want = [i for i in dict.fromkeys(ids.tolist()) if i not in seen]
+        if want:
+            if len(seen) + len(want) > TEXT_CACHE:
+                seen.clear()
+            w = np.array(want, dtype=np.int64)
+            chunk = np.searchsorted(self.id_starts, w, side="right") - 1
+            for i, c in zip(want, chunk.tolist(), strict=True):
+                entry = self.texts[c]
+                assert entry is not None
+                names, codes, offsets, data = entry
+                j = i - int(self.id_starts[c])
+                seen[i] = (names[int(codes[j])],
+                           bytes(data[int(offsets[j]) : int(offsets[j + 1])]).decode("utf-8"))
+        got = [seen[i] for i in ids.tolist()]
+        return [c for c, _ in got], [a for _, a in got]
 
     def label_candidates(self, addresses: list[str]) -> np.ndarray:
         """Sorted ids whose address text hashes like one of ``addresses`` (a superset of the
@@ -414,6 +434,7 @@ class CaseIndex:
         ``None`` when a part holding one of the edges has no index (the caller reads Parquet)."""
         part = np.searchsorted(self.starts, edges, side="right") - 1
         n = edges.shape[0]
+        want_hash, want_value = "tx_hash" in columns, "value" in columns
         hashes: list[str | None] = [None] * n
         values: list[str | None] = [None] * n
         kind = np.zeros(n, dtype=np.uint8)
@@ -426,9 +447,9 @@ class CaseIndex:
             k = np.asarray(kinds[local])
             kind[at] = k
             for i, j, kj in zip(at.tolist(), local.tolist(), k.tolist(), strict=True):
-                if not kj & HASH_RAW:
+                if want_hash and not kj & HASH_RAW:
                     hashes[i] = hash_text(raw[j], kj)
-                if not kj & VALUE_RAW:
+                if want_value and not kj & VALUE_RAW:
                     values[i] = value_text(limbs[j])
         text = [c for c in columns if c in ("tx_hash", "value")]
         raw_rows = np.flatnonzero(kind & (HASH_RAW | VALUE_RAW))
@@ -438,20 +459,30 @@ class CaseIndex:
                 if c in text:
                     for i, v in zip(raw_rows.tolist(), fill[c].to_list(), strict=True):
                         out[i] = v
+        row_of, tok = self._token_rows(tokens)
+        tid = row_of[np.asarray(token_id[edges])].tolist()
+        null = np.flatnonzero(kind & AMOUNT_NULL)
+        amounts = pl.Series("amount", np.asarray(amount[edges], dtype=np.float64), pl.Float64)
+        cols: dict[str, Callable[[], pl.Series]] = {
+            "tx_hash": lambda: pl.Series("tx_hash", hashes, pl.String),
+            "value": lambda: pl.Series("value", values, pl.String),
+            "amount": lambda: amounts.scatter(null, None) if null.size else amounts,
+            "ts": lambda: pl.Series("ts", np.asarray(ts[edges]), pl.Int64).cast(TRANSFER_PL["ts"]),
+        }  # fmt: skip
+        for c in ("decimals", "chain", "asset", "token"):
+            cols[c] = partial(lambda c: pl.Series(c, [tok[c][t] for t in tid], TRANSFER_PL[c]), c)
+        return pl.DataFrame([cols[c]() for c in columns])
+
+    def _token_rows(self, tokens: pl.DataFrame) -> tuple[np.ndarray, dict[str, list[Any]]]:
+        """Per token id its row in ``tokens`` sorted by id, and those rows' columns as lists;
+        kept for the last token table (a session's)."""
+        hit = self._tokens
+        if hit is not None and hit[0]() is tokens:
+            return hit[1], hit[2]
         tok = tokens.sort("token_id")
         ids = tok["token_id"].to_numpy().astype(np.int64)
         row_of = np.zeros(int(ids.max()) + 1 if ids.size else 1, np.int64)
         row_of[ids] = np.arange(ids.size)
-        tid = row_of[np.asarray(token_id[edges])]
-        cols: dict[str, pl.Series] = {
-            "tx_hash": pl.Series(hashes, dtype=pl.String),
-            "value": pl.Series(values, dtype=pl.String),
-            "amount": pl.Series(np.asarray(amount[edges], dtype=np.float64)).set(
-                pl.Series((kind & AMOUNT_NULL) != 0), None  # type: ignore[arg-type]
-            ),
-            "ts": pl.Series(np.asarray(ts[edges]), dtype=pl.Int64).cast(TRANSFER_PL["ts"]),
-        }
-        for c in ("decimals", "chain", "asset", "token"):
-            if c in columns:
-                cols[c] = tok[c].gather(tid)
-        return pl.DataFrame([cols[c].alias(c).cast(TRANSFER_PL[c]) for c in columns])
+        lists = {c: tok[c].to_list() for c in ("decimals", "chain", "asset", "token")}
+        self._tokens = (weakref.ref(tokens), row_of, lists)
+        return row_of, lists
