@@ -39,7 +39,6 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +77,7 @@ from tracer.store.graph_cache import (
     graph_from_arrays,
     sort_transfers,
 )
+from tracer.store.ingest_summary import FileSummary, IngestSummary
 from tracer.store.partitions import EDGE_COLUMNS, PartReader, edge_arrays
 
 FORMAT_VERSION = mf.FORMAT_VERSION
@@ -86,50 +86,6 @@ DEFAULT_DIR = ".tracer"
 
 def default_path() -> Path:
     return Path(os.environ.get("TRACER_WORKSPACE") or DEFAULT_DIR)
-
-
-@dataclass
-class FileSummary:
-    """How every row of one input file was accounted for: read = loaded + duplicate + rejected
-    + skipped (skipped rows are not transfers: approvals, failed or zero-value transactions)."""
-
-    file: str
-    format: str
-    read: int
-    loaded: int
-    duplicate: int
-    rejected: int
-    skipped: dict[str, int]
-    unknown_decimals: int
-    warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
-    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
-@dataclass
-class IngestSummary:
-    files: list[FileSummary] = field(default_factory=list)
-    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_PL))
-    changed: bool = False
-
-    def total(self, name: str) -> int:
-        if name == "skipped":
-            return sum(sum(f.skipped.values()) for f in self.files)
-        return sum(getattr(f, name) for f in self.files)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "files": [f.as_dict() for f in self.files],
-            "read": self.total("read"),
-            "loaded": self.total("loaded"),
-            "duplicate": self.total("duplicate"),
-            "rejected": self.total("rejected"),
-            "skipped": self.total("skipped"),
-            "unknown_decimals": self.total("unknown_decimals"),
-            "changed": self.changed,
-        }
 
 
 def merge_new(

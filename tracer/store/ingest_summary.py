@@ -1,0 +1,57 @@
+"""What an ingest reports: per input file, how every row was accounted for, and the totals.
+
+Kept apart from :mod:`tracer.store.workspace` (which re-exports both) so the summary types can
+be read without the workspace's machinery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from tracer.core.schema import REJECT_PL
+
+
+@dataclass
+class FileSummary:
+    """How every row of one input file was accounted for: read = loaded + duplicate + rejected
+    + skipped (skipped rows are not transfers: approvals, failed or zero-value transactions)."""
+
+    file: str
+    format: str
+    read: int
+    loaded: int
+    duplicate: int
+    rejected: int
+    skipped: dict[str, int]
+    unknown_decimals: int
+    warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
+    notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileSummary] = field(default_factory=list)
+    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_PL))
+    changed: bool = False
+
+    def total(self, name: str) -> int:
+        if name == "skipped":
+            return sum(sum(f.skipped.values()) for f in self.files)
+        return sum(getattr(f, name) for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": [f.as_dict() for f in self.files],
+            "read": self.total("read"),
+            "loaded": self.total("loaded"),
+            "duplicate": self.total("duplicate"),
+            "rejected": self.total("rejected"),
+            "skipped": self.total("skipped"),
+            "unknown_decimals": self.total("unknown_decimals"),
+            "changed": self.changed,
+        }
