@@ -74,6 +74,19 @@ def _ours(py_func: Any) -> bool:
     return (getattr(py_func, "__module__", "") or "").startswith(KERNEL_MODULES)
 
 
+#: numba releases whose internals the short load (:func:`defer_registries`) was read against and
+#: tested with: it replaces four of numba's private functions, so any other release keeps
+#: numba's own load until it is checked (``tests/kernels/test_jit_short_load.py``).
+SHORT_LOAD_NUMBA = ("0.68.",)
+
+
+def short_load_supported() -> bool:
+    """Whether the installed numba is one the short load was verified against."""
+    import numba
+
+    return str(numba.__version__).startswith(SHORT_LOAD_NUMBA)
+
+
 def defer_registries() -> None:
     """Load this package's cached kernels without numba's typing and lowering registries.
 
@@ -98,6 +111,8 @@ def defer_registries() -> None:
     Not numpy.ma (numba's ``typeof`` of an array asks for ``np.ma.MaskedArray``): polars
     imports it anyway, for every ``pl.Series`` made from a numpy array.
     """
+    if not short_load_supported():
+        return  # another numba: its own load (slower, and read against that version's code)
     from numba.core import caching, cpu, dispatcher, environment
 
     if getattr(caching.Cache.load_overload, "_tracer_short", False):

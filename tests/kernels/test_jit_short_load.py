@@ -15,7 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from tracer.kernels._jit import short_load_supported
+
 ROOT = Path(__file__).resolve().parents[2]
+#: the short load replaces numba internals read at one release: elsewhere numba's own load runs
+pytestmark = pytest.mark.skipif(not short_load_supported(),
+                                reason="the short load is verified only for numba 0.68")
 
 #: Kernels touching every part of numba's runtime a cached kernel can need: NRT (an array
 #: allocated inside), the typed dict's C helpers, the hash secret (``hash`` of a string), the
@@ -145,3 +151,22 @@ def test_the_short_load_is_installed_once() -> None:
     assert caching.Cache.load_overload is load
     assert cpu.CPUContext.load_additional_registries is registries
     assert dispatcher.Dispatcher._compilation_chain_init_hook is hook
+
+
+def test_another_numba_keeps_its_own_load() -> None:
+    """A numba release the short load was not read against: nothing of numba is replaced."""
+    code = (
+        "import numba; numba.__version__ = '0.99.0'\n"
+        "from numba.core import caching\n"
+        "before = caching.Cache.load_overload\n"
+        "from tracer.kernels import _jit\n"
+        "_jit.defer_registries()\n"
+        "assert caching.Cache.load_overload is before\n"
+        "assert not getattr(caching.Cache.load_overload, '_tracer_short', False)\n"
+        "print('kept')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "kept"
