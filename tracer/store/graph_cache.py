@@ -84,9 +84,11 @@ class NodeIndex:
         return isinstance(self.__dict__.get("_addresses"), pl.DataFrame)
 
     def address_rows(self, ids: np.ndarray | list[int]) -> pl.DataFrame:
-        """``id, chain, address`` of ``ids`` in that order (O(ids) when ``rows_of`` is set
-        and the frame was not read anyway)."""
-        if self.rows_of is not None and not self.loaded:
+        """``id, chain, address`` of ``ids`` in that order: O(ids) when ``rows_of`` is set
+        (the case index's texts, kept per session), even when the frame was read anyway,
+        where a Polars gather through a Python list costs 0.1-0.35 ms a call on a 169k-row
+        dictionary against the index's 0.06 ms."""
+        if self.rows_of is not None:
             return self.rows_of(np.asarray(ids, dtype=np.int64))
         ids = ids.tolist() if isinstance(ids, np.ndarray) else ids
         return self.addresses[ids] if len(ids) else self.addresses.clear()
