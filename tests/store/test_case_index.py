@@ -247,6 +247,21 @@ def test_address_rows_come_from_the_index_even_with_the_frame_read(
     graph = ws.graph()
     frame = graph.addresses  # the whole dictionary, read
     assert graph.loaded and graph.rows_of is not None
+    from tracer.analysis.follow_rows import address_texts
+
+    class Counting:  # the bound reader, counted (``__self__`` kept: the index is found by it)
+        def __init__(self, f: object) -> None:
+            self.f, self.__self__, self.calls = f, getattr(f, "__self__", None), 0
+
+        def __call__(self, ids: np.ndarray) -> pl.DataFrame:
+            self.calls += 1
+            return self.f(ids)  # type: ignore[operator]
+
+    graph.rows_of = Counting(graph.rows_of)  # type: ignore[assignment]
+    some = np.array([3, 1], dtype=np.int64)
+    assert address_texts(graph, some) == (frame["chain"].gather(some).to_list(),
+                                         frame["address"].gather(some).to_list())  # fmt: skip
+    assert graph.rows_of.calls == 0  # type: ignore[attr-defined]  # texts, no frame built
     served: list[int] = []
     rows_of = graph.rows_of
 

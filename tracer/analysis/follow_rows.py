@@ -40,10 +40,11 @@ def address_rows(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> pl.DataFra
 
 def address_texts(nodes: pl.DataFrame | NodeIndex, ids: np.ndarray) -> tuple[list[str], list[str]]:
     """The chain and address text of each of ``ids`` (in that order): from the case index's
-    stored texts without a frame when the node index reads through it, else from
+    stored texts without a frame when the node index reads through it (even when the whole
+    frame was read: a gather from it costs more than the index's kept texts), else from
     :func:`address_rows`."""
     owner = getattr(nodes.rows_of, "__self__", None) if isinstance(nodes, NodeIndex) else None
-    if isinstance(owner, CaseIndex) and isinstance(nodes, NodeIndex) and not nodes.loaded:
+    if isinstance(owner, CaseIndex) and isinstance(nodes, NodeIndex):
         return owner.address_texts(ids)
     rows = address_rows(nodes, np.asarray(ids))
     return rows["chain"].to_list(), rows["address"].to_list()
