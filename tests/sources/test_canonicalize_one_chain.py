@@ -10,37 +10,17 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.sources.test_canonical_fast_path import canonical
 from tracer.core.errors import InputError
 from tracer.sources import base, read_file
 from tracer.sources.base import ReadOptions
 
-USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
-
 
 def _file(tmp_path: Path, chain: list, n_bad: int = 0) -> Path:
     n = len(chain)
-    src = [f"0x{i + 1:040x}" for i in range(n)]
-    for i in range(n_bad):
-        src[i] = "0xnothex"
+    src = ["0xnothex"] * n_bad + [f"0x{i + 1:040x}" for i in range(n_bad, n)]
     f = tmp_path / "c.parquet"
-    pl.DataFrame(
-        {
-            "chain": chain,
-            "asset": ["USDT"] * n,
-            "token": [USDT] * n,
-            "tx_hash": [f"0x{i + 1:064x}" for i in range(n)],
-            "seq": list(range(n)),
-            "block": [17_000_000 + i for i in range(n)],
-            "ts": pl.Series([1_683_000_000_000_000 + i for i in range(n)]).cast(
-                pl.Datetime("us", "UTC")
-            ),
-            "src": src,
-            "dst": [f"0x{i + 100:040x}" for i in range(n)],
-            "value": [str(10 ** (i % 30)) for i in range(n)],
-            "decimals": pl.Series([6] * n, dtype=pl.Int16),
-        },
-        schema_overrides={"chain": pl.String},
-    ).write_parquet(f)
+    canonical(n, chain=pl.Series(chain, dtype=pl.String), src=src).write_parquet(f)
     return f
 
 
