@@ -9,12 +9,14 @@
 * ``copy``: the least any ingest does, pyarrow reading FILE and writing it back as zstd
   Parquet (no checks, no numbering, no ids): the baseline.
 
-Printed: wall and CPU seconds (user + system, all threads) of the ingest call alone, rows/s, the
-process's peak RSS (``VmHWM``) and the load average; ``--json`` prints them as one JSON line
-(what ``benchmarks/test_bench_ingest.py`` reads). Why a fresh process: the old in-process
-benchmark (timed right after generating the 10M-row fixture and the baseline copy in the same
-process, without a numba warm-up) reported 16.9 s where a fresh process took 10.5 s; the ingest's
-CPU is the same either way (measured), the rest came from around it (see the h-ingest4 note).
+Printed: wall and CPU seconds (user + system, all threads; the system part apart) and minor
+page faults (``getrusage``: a first touch of a fresh page, most of the system time) of the
+ingest call alone, rows/s, the process's peak RSS (``VmHWM``) and the load average;
+``--json`` prints them as one JSON line (what ``benchmarks/test_bench_ingest.py`` reads).
+Why a fresh process: the old in-process benchmark (timed right after generating the 10M-row
+fixture and the baseline copy in the same process, without a numba warm-up) reported 16.9 s
+where a fresh process took 10.5 s; the ingest's CPU is the same either way (measured), the
+rest came from around it (see the h-ingest4 note).
 The script imports ``tracer`` from ``PYTHONPATH``, so the same file measures an older tree
 (``PYTHONPATH=<tree> python benchmarks/ingest_ab.py ...``).
 Make FILE with ``benchmarks.workspace_case.canonical_parquet(10_000_000, FILE, seed=7)``.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -54,7 +57,7 @@ def measure(mode: str, src: Path) -> dict[str, float]:
             # cost the copy 2-3x the CPU), so the floor measures the codec, not the allocator
             if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
                 pa.set_memory_pool(pa.system_memory_pool())
-            c0, t0 = os.times(), time.perf_counter()
+            r0, c0, t0 = _faults(), os.times(), time.perf_counter()
             pq.write_table(pq.read_table(src), root / "copy.parquet", compression="zstd")
         else:
             import tracer.store.append as ap
@@ -66,16 +69,21 @@ def measure(mode: str, src: Path) -> dict[str, float]:
             elif mode != "index":
                 raise SystemExit(f"unknown mode {mode!r}: index, noindex or copy")
             ws = Workspace.open(root / "ws", create=True)
-            c0, t0 = os.times(), time.perf_counter()
+            r0, c0, t0 = _faults(), os.times(), time.perf_counter()
             summary = ws.ingest([src])
             if summary.total("loaded") != rows:
                 raise SystemExit(f"loaded {summary.total('loaded')} of {rows} rows")
-        c1, wall = os.times(), time.perf_counter() - t0
+        c1, wall, r1 = os.times(), time.perf_counter() - t0, _faults()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpu = c1.user - c0.user + c1.system - c0.system
-    return {"rows": rows, "wall": wall, "cpu": cpu, "rss": peak_rss_mib(),
-            "load": os.getloadavg()[0]}  # fmt: skip
+    return {"rows": rows, "wall": wall, "cpu": cpu, "sys": c1.system - c0.system,
+            "minflt": r1 - r0, "rss": peak_rss_mib(), "load": os.getloadavg()[0]}  # fmt: skip
+
+
+def _faults() -> int:
+    """Minor page faults of this process so far (all threads)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def main(argv: list[str]) -> None:
@@ -84,9 +92,9 @@ def main(argv: list[str]) -> None:
     if "--json" in argv[2:]:
         print(json.dumps(fig))
     else:
-        print(f"{mode}: wall {fig['wall']:.1f} s, CPU {fig['cpu']:.1f} s, "
-              f"{fig['rows'] / fig['wall'] / 1e6:.2f}M rows/s, peak {fig['rss']:.0f} MiB, "
-              f"load {fig['load']:.1f}")  # fmt: skip
+        print(f"{mode}: wall {fig['wall']:.1f} s, CPU {fig['cpu']:.1f} s (sys {fig['sys']:.1f}), "
+              f"{fig['minflt'] / 1e6:.2f}M minor faults, {fig['rows'] / fig['wall'] / 1e6:.2f}M "
+              f"rows/s, peak {fig['rss']:.0f} MiB, load {fig['load']:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

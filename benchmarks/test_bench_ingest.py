@@ -157,14 +157,16 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
     """Goal (issue 14): >= 1M rows/s at 10M rows, canonical Parquet -> empty workspace.
 
     Each figure is a fresh process (``benchmarks/ingest_ab.py``), turn about: this tree, the
-    tree at ``TRACER_INGEST_BASE`` (default ``3d7dba2``, before the h-ingest4 work; ``git
-    archive`` into the benchmark cache) and the floor, a plain pyarrow read + zstd write of
-    the same file; ``TRACER_INGEST_ROUNDS`` rounds (default 3) after one warm-up of each tree
-    on a small file (numba's cache, the bytecode cache). Printed: medians of wall and CPU
-    (user+sys, all threads) of the ingest call, rows/s, peak RSS, the median of the
-    pair-by-pair ratios this/base, and the load (a shared machine inflates wall time; CPU is
-    the steadier figure). Run: ``python -m pytest -m bench benchmarks/test_bench_ingest.py
-    -k empty_workspace -p no:cacheprovider``."""
+    tree(s) at ``TRACER_INGEST_BASE`` (default ``2de286d``, the start of round 5; several revs
+    comma-separated, e.g. ``2de286d,3d7dba2``; a rev is ``git archive``d into the benchmark
+    cache, an existing folder is used as it is) and the floor, a plain pyarrow read + zstd
+    write of the same file; ``TRACER_INGEST_ROUNDS`` rounds (default 3) after one warm-up of
+    each tree on a small file (numba's cache, the bytecode cache). Printed: medians of wall,
+    CPU (user+sys, all threads) and its system part, minor page faults, rows/s and peak RSS of
+    the ingest call, the median of the pair-by-pair ratios and CPU differences this - base,
+    and the load (a shared machine inflates wall time; CPU and faults are the steadier
+    figures). Run: ``TRACER_BENCH_INGEST_FILE=/tmp/s4/c10m.parquet python -m pytest -m bench
+    benchmarks/test_bench_ingest.py -k empty_workspace -p no:cacheprovider``."""
     import os
     import statistics
 
@@ -176,9 +178,10 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
     big = _canonical_file(n)
     small = tmp_path / "small.parquet"
     canonical_parquet(20_000, small, seed=7)
-    base_rev = os.environ.get("TRACER_INGEST_BASE", "3d7dba2")
+    revs = os.environ.get("TRACER_INGEST_BASE", "2de286d").split(",")
     rounds = int(os.environ.get("TRACER_INGEST_ROUNDS", "3"))
-    trees = {"this tree": REPO, f"at {base_rev}": tree_at(base_rev)}
+    bases = {f"at {r}": Path(r) if Path(r).is_dir() else tree_at(r) for r in revs}
+    trees = {"this tree": REPO, **bases}
     for root in trees.values():  # warm-up
         _child(root, "index", small)
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*trees, "floor"]}
@@ -187,11 +190,9 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
             runs[name].append(_child(root, "index", big))
         runs["floor"].append(_child(REPO, "copy", big))
     rows = int(runs["this tree"][0]["rows"])
-    med = {k: {f: statistics.median(r[f] for r in v) for f in ("wall", "cpu", "rss")}
+    fields = ("wall", "cpu", "sys", "minflt", "rss")
+    med = {k: {f: statistics.median(r.get(f, float("nan")) for r in v) for f in fields}
            for k, v in runs.items()}  # fmt: skip
-    this, base = runs["this tree"], runs[f"at {base_rev}"]
-    ratio = {f: statistics.median(a[f] / b[f] for a, b in zip(this, base, strict=True))
-             for f in ("wall", "cpu")}  # fmt: skip
     loads = [r["load"] for v in runs.values() for r in v]
     names = {**{k: k for k in trees}, "floor": "floor: pyarrow read + zstd write"}
     with capsys.disabled():  # shown without -s
@@ -199,10 +200,17 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
               f"load {min(loads):.1f}-{max(loads):.1f} (goal >= 1M rows/s: "
               f"<= {rows / 1e6:.1f} s wall)")  # fmt: skip
         for k, m in med.items():
-            print(f"  {names[k]:34s} wall {m['wall']:5.1f} s  cpu {m['cpu']:5.1f} s  "
+            print(f"  {names[k]:34s} wall {m['wall']:5.1f} s  cpu {m['cpu']:5.1f} s "
+                  f"(sys {m['sys']:4.1f})  {m['minflt'] / 1e6:4.2f}M faults  "
                   f"{rows / m['wall'] / 1e6:.2f}M rows/s  peak {m['rss']:,.0f} MiB")  # fmt: skip
-        print(f"  this/base (median of pairs): wall {ratio['wall']:.2f}, cpu {ratio['cpu']:.2f}")
-    floor = med["floor"]
+        this = runs["this tree"]
+        for name in bases:
+            pairs = list(zip(this, runs[name], strict=True))
+            ratio = {f: statistics.median(a[f] / b[f] for a, b in pairs) for f in ("wall", "cpu")}
+            less = statistics.median(b["cpu"] - a["cpu"] for a, b in pairs)
+            print(f"  this/{name[3:]} (median of pairs): wall {ratio['wall']:.2f}, cpu "
+                  f"{ratio['cpu']:.2f} ({less:+.1f} s CPU saved)")  # fmt: skip
+    floor, base_rev = med["floor"], revs[0]
     record("pyarrow read + write of the canonical Parquet", items=rows, seconds=floor["wall"],
            unit="rows/s", cpu_seconds=floor["cpu"])  # fmt: skip
     record(f"canonical Parquet -> empty workspace ({rows:,} rows)", items=rows,

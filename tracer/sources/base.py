@@ -486,24 +486,29 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
     skip_mask = raw["_skip"].is_not_null()
     skipped = Counter(raw.filter(skip_mask)["_skip"].to_list())
     raw = raw.filter(~skip_mask)
-    default_chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
-    chains = raw["chain"].fill_null(default_chain)
-    chain_map = {c: normalize_chain(c) for c in chains.unique().to_list()}
-    raw = raw.with_columns(
-        chains.replace_strict(chain_map, return_dtype=pl.String).alias("chain"),
-        *(pl.col(c).alias(f"_orig_{c}") for c in ("src", "dst", "token", "value")),
-    )
-    bad_names = [c for c in set(chain_map.values()) if re.fullmatch(_CHAIN_RE, c) is None]
-    bad_chain = raw["chain"].is_in(bad_names)
-    if bad_names and bad_chain.any():
-        user = batch.fields.get("chain", "chain")
-        raw = flag_error(
-            raw, bad_chain, user, pl.lit("not a chain name: ") + pl.lit(chains).fill_null("")
+    originals = [pl.col(c).alias(f"_orig_{c}") for c in ("src", "dst", "token", "value")]
+    one = _canonical_chain(raw["chain"])
+    if one is not None:  # one chain, already canonical, on every row: nothing to map or split
+        raw = raw.with_columns(originals)
+        parts = [_canonicalize_chain(raw, one, opts, batch)]
+    else:
+        default_chain = normalize_chain(opts.chain) if opts.chain else "ethereum"
+        chains = raw["chain"].fill_null(default_chain)
+        chain_map = {c: normalize_chain(c) for c in chains.unique().to_list()}
+        raw = raw.with_columns(
+            chains.replace_strict(chain_map, return_dtype=pl.String).alias("chain"), *originals
         )
-    parts = []
-    for chain in sorted(raw["chain"].unique().to_list()):
-        part = raw.filter(pl.col("chain") == chain)
-        parts.append(_canonicalize_chain(part, chain, opts, batch))
+        bad_names = [c for c in set(chain_map.values()) if re.fullmatch(_CHAIN_RE, c) is None]
+        bad_chain = raw["chain"].is_in(bad_names)
+        if bad_names and bad_chain.any():
+            user = batch.fields.get("chain", "chain")
+            raw = flag_error(
+                raw, bad_chain, user, pl.lit("not a chain name: ") + pl.lit(chains).fill_null("")
+            )
+        parts = []
+        for chain in sorted(raw["chain"].unique().to_list()):
+            part = raw.filter(pl.col("chain") == chain)
+            parts.append(_canonicalize_chain(part, chain, opts, batch))
     done = (
         pl.concat(parts, how="vertical_relaxed")
         if parts
@@ -543,6 +548,21 @@ def canonicalize(batch: RawBatch, file: str, opts: ReadOptions, *, skip_bad: boo
         pl.lit(amount_series(good)).alias("amount"),
     ).cast(dict(TRANSFER_PL))  # type: ignore[arg-type]
     return Loaded(file, batch.format, transfers, rejects, skipped, read, warnings, batch.notes)
+
+
+def _canonical_chain(chains: pl.Series) -> str | None:
+    """The chain when every row names the same one, already in canonical form (what the
+    general path would map it to, and a valid name): an export of one chain then skips the
+    per-row map, the two ``unique`` and the split by chain (0.3-0.4 s of CPU per 10M rows).
+    None otherwise (nulls, several chains, a spelling to normalise): the general path."""
+    if not chains.len() or chains.null_count():
+        return None
+    first = chains[0]
+    if not isinstance(first, str) or not bool((chains == first).all()):
+        return None
+    if normalize_chain(first) != first or re.fullmatch(_CHAIN_RE, first) is None:
+        return None
+    return first
 
 
 def _user_field(

@@ -6,6 +6,7 @@ same canonicaliser as every other format, so a hand-edited file cannot smuggle i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from tracer.sources.base import (
     ReadOptions,
     flag_error,
 )
-from tracer.sources.proofs import proven_canonical, warm_text_kernels
+from tracer.sources.proofs import PROOF_COLUMNS, proven_canonical, warm_text_kernels
 from tracer.sources.sample import POLARS_ERRORS, Sample
 from tracer.sources.timestamps import timestamp_series, unparsed_time
 
@@ -68,21 +69,60 @@ def _read_table(path: str) -> pa.Table:
         few = [c for c in _FEW if c in keep and _is_text(schema.field(c).type)]
         table = pq.read_table(path, columns=keep, read_dictionary=few,
                               page_checksum_verification=True)  # CRCs where written  # fmt: skip
-        _validate(table)
+        _validate(table, _deferred(table))
     except _ARROW_ERRORS as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, None, None, f"unreadable Parquet: {first}") from None
+        raise _unreadable(path, exc) from None
     return table
 
 
-def _validate(table: pa.Table) -> None:
+def _unreadable(path: str, exc: BaseException) -> InputError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(path, None, None, f"unreadable Parquet: {first}")
+
+
+def _validate(table: pa.Table, deferred: Collection[str] = ()) -> None:
     """``table.validate(full=True)``, column by column on two threads (Arrow releases the GIL):
     the same checks (offsets, UTF-8, dictionary indices), half the wall time. The first
-    invalid column raises, as the whole-table call did."""
+    invalid column raises, as the whole-table call did.
+
+    ``deferred`` (:func:`_deferred`): text columns only structurally checked here (buffer
+    sizes); their full check is :func:`_proven_or_validated`'s."""
     table.validate()  # the table's own structure (column lengths) first
+    cols = [c for c in table.column_names if c not in deferred]
+    for name in deferred:
+        table[name].validate()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in pool.map(lambda c: c.validate(full=True), table.columns):
+        for _ in pool.map(lambda c: _validate_full(table[c]), cols):
             pass
+
+
+def _validate_full(col: pa.ChunkedArray) -> None:
+    col.validate(full=True)
+
+
+def _deferred(table: pa.Table) -> list[str]:
+    """The text columns whose full validation waits for the proofs: plain strings without
+    nulls that :func:`~tracer.sources.proofs.proven_canonical` checks. A proven column is
+    ASCII hex or digits in bounds with offsets rising (the proofs check offsets and bounds
+    before any byte), so valid UTF-8 with valid offsets: what ``validate(full=True)`` checks,
+    read once instead of twice (0.45 s of CPU per 10M rows, measured)."""
+    return [c for c in PROOF_COLUMNS if c in table.column_names
+            and _is_text(table.schema.field(c).type) and table[c].null_count == 0]  # fmt: skip
+
+
+def _proven_or_validated(
+    path: str, table: pa.Table, constants: dict[str, str], deferred: Collection[str]
+) -> frozenset[str]:
+    """The proofs (:func:`_proof`), then the full validation of the ``deferred`` columns the
+    proofs did not prove (an invalid one raises the same :class:`InputError` as before)."""
+    proven = _proof(table, constants)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for _ in pool.map(_validate_full, [table[c] for c in deferred if c not in proven]):
+                pass
+    except _ARROW_ERRORS as exc:
+        raise _unreadable(path, exc) from None
+    return proven
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -141,16 +181,14 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
                 table = table.set_column(idx, name, pc.cast(table[name], pa.large_string()))
     except _ARROW_ERRORS as exc:
         raise InputError(path, None, name, f"column cannot be read as text: {exc}") from None
-    # the proofs (numba, GIL released) run while Polars takes the table: neither changes it
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        proof = pool.submit(_proof, table, constants)
-        try:
-            original = pl.from_arrow(table)
-        except POLARS_ERRORS as exc:
-            raise InputError(path, None, None, f"unreadable Parquet: {exc}") from None
-        assert isinstance(original, pl.DataFrame)
-        original, frame = _frames(original, constants, keep)
-        proven = proof.result()
+    # Polars takes the table only once every column is proven or fully validated
+    proven = _proven_or_validated(path, table, constants, _deferred(table))
+    try:
+        original = pl.from_arrow(table)
+    except POLARS_ERRORS as exc:
+        raise InputError(path, None, None, f"unreadable Parquet: {exc}") from None
+    assert isinstance(original, pl.DataFrame)
+    original, frame = _frames(original, constants, keep)
     # the chain is a column of this format: a blank one is an error, not "ethereum"
     # (a chain of one value on every row is decided on that value, not on 10M copies of it)
     chain = pl.Series([constants["chain"]]) if "chain" in constants else frame["chain"]

@@ -21,6 +21,8 @@ _UINT256_MAX_DIGITS = str(UINT256_MAX)
 
 #: Canonical form of each id column: (hex digits, ``0x`` prefix); ``value``: digits.
 _FORMS = {"tx_hash": (64, True), "src": (40, True), "dst": (40, True), "token": (40, True)}
+#: The columns :func:`proven_canonical` checks.
+PROOF_COLUMNS = (*_FORMS, "value")
 
 
 def _checked_columns(chain: str) -> dict[str, tuple[int, bool]]:
@@ -45,16 +47,25 @@ def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int,
         _, off_buf, data_buf = chunk.buffers()
         wide = pa.types.is_large_string(chunk.type)
         offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
-        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64, copy=False)
         data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        # a column may come here before Arrow's full validation (the reader defers it for
+        # the columns proven here): no byte is read outside the data buffer. ``all_hex``
+        # checks every length and the bounds before any byte; the digits' offsets here.
         ok = (
-            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
+            _offsets_sound(offsets, data.shape[0])
+            and all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
             if col == "value"
             else all_hex(offsets, data, form[0], form[1])
         )
         if not ok:
             return False
     return True
+
+
+def _offsets_sound(offsets: np.ndarray, size: int) -> bool:
+    """Offsets that never fall and stay within a data buffer of ``size`` bytes."""
+    return bool(offsets[0] >= 0 and offsets[-1] <= size and (offsets[1:] >= offsets[:-1]).all())
 
 
 def proven_canonical(table: pa.Table, constants: dict[str, str] | None = None) -> frozenset[str]:
