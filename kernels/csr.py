@@ -49,3 +49,41 @@ def build_csr(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     edges = np.empty(nodes.shape[0], dtype=np.int64)
     _csr_kernel(nodes, n_nodes, offsets, edges)
     return offsets, edges
+
+
+@njit(cache=True)
+def _merge_kernel(b_off, b_edges, d_nodes, d_off, d_edges, n_nodes, off, edges):
+    nb = b_off.shape[0] - 1
+    for v in range(min(nb, n_nodes)):
+        off[v + 1] = b_off[v + 1] - b_off[v]
+    for j in range(d_nodes.shape[0]):
+        off[d_nodes[j] + 1] += d_off[j + 1] - d_off[j]
+    for v in range(n_nodes):
+        off[v + 1] += off[v]
+    for v in range(min(nb, n_nodes)):
+        at = off[v]
+        for i in range(b_off[v], b_off[v + 1]):
+            edges[at] = b_edges[i]
+            at += 1
+    for j in range(d_nodes.shape[0]):
+        v = d_nodes[j]
+        at = off[v + 1] - (d_off[j + 1] - d_off[j])
+        for i in range(d_off[j], d_off[j + 1]):
+            edges[at] = d_edges[i]
+            at += 1
+
+
+def merge_levels(
+    b_off: np.ndarray, b_edges: np.ndarray, d_nodes: np.ndarray, d_off: np.ndarray,
+    d_edges: np.ndarray, n_nodes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One CSR from a base level (dense ``b_off`` over its first nodes, edges ``0..B``) and a
+    sparse delta level (``d_nodes`` sorted, ``d_off``, ``d_edges`` all after the base's): per
+    node its base slice then its delta slice, so edge ids stay in time order inside a node
+    (what :func:`build_csr` over every edge gives)."""
+    if b_off.shape[0] - 1 > n_nodes or (d_nodes.size and int(d_nodes.max()) >= n_nodes):
+        raise ValueError("node id out of range")
+    off = np.zeros(n_nodes + 1, dtype=np.int64)
+    edges = np.empty(b_edges.shape[0] + d_edges.shape[0], dtype=np.int64)
+    _merge_kernel(b_off, b_edges, d_nodes, d_off, d_edges, n_nodes, off, edges)
+    return off, edges
