@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tracer.kernels.csr import build_csr, merge_levels
 
 from tests.store.test_store_append import ADDR, rows_csv
-from tracer.kernels.csr import build_csr, merge_levels
 from tracer.store import append as append_mod
 from tracer.store import edge_log, partitions
 from tracer.store.graph_cache import ARRAYS
@@ -70,7 +70,8 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 batch = st.tuples(st.integers(1, 40), st.booleans(), st.integers(0, 2**31))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(batch, min_size=1, max_size=5), fraction=st.sampled_from([2, 8]))
 def test_appended_cache_equals_first_use_build(tmp_path_factory, small_parts, monkeypatch,
                                                batches, fraction) -> None:  # fmt: skip
@@ -132,14 +133,15 @@ def test_backfill_rebuilds_with_new_files(tmp_path: Path, small_parts) -> None:
     ws.ingest([rows_csv(tmp_path / "a.csv", [(i, DAYS[30 + i % 20], i % 7, 9)
                                              for i in range(1, 60)])])  # fmt: skip
     old_dir = gen_dir(ws_dir)
-    ws.ingest([rows_csv(tmp_path / "b.csv", [(i, DAYS[i % 30], i % 5, 3) for i in range(100, 110)])])
+    back = [(i, DAYS[i % 30], i % 5, 3) for i in range(100, 110)]
+    ws.ingest([rows_csv(tmp_path / "b.csv", back)])
     new_dir = gen_dir(ws_dir)
     meta = edge_log.read_levels(new_dir)
     assert meta is not None and meta["how"] == "rebuilt" and meta["delta"] is None
     assert meta["from_edge"] == 0  # the first backfilled row comes before every stored one
     if old_dir.exists():  # new files: the old generation's log is not touched
-        a, b = edge_log.log_path(old_dir / "graph", "src"), edge_log.log_path(new_dir / "graph", "src")
-        assert os.stat(a).st_ino != os.stat(b).st_ino
+        a = edge_log.log_path(old_dir / "graph", "src")
+        assert os.stat(a).st_ino != os.stat(edge_log.log_path(new_dir / "graph", "src")).st_ino
     got, _ = cached(ws_dir)
     assert_same(got, from_parts(ws_dir))
 

@@ -119,7 +119,7 @@ def _write_log(folder: Path, segments: list[Arrays], start: int) -> None:
             fh.truncate(start * np.dtype(dt).itemsize)
             fh.seek(start * np.dtype(dt).itemsize)
             for s in segments:
-                fh.write(memoryview(np.ascontiguousarray(s[f], dtype=dt)).cast("B"))
+                fh.write(np.ascontiguousarray(s[f], dtype=dt).data.cast("B"))
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -257,8 +257,8 @@ def write_generation(
     if old is None:
         if total > eager_rows and any(p["file"] not in fresh for p in parts):
             return None
-        segs = [fresh[p["file"]] if p["file"] in fresh else read_part(p) for p in parts]
-        return write_fresh(gdir, segs, n_nodes)
+        return write_fresh(gdir, [fresh[p["file"]] if p["file"] in fresh else read_part(p)
+                                  for p in parts], n_nodes)  # fmt: skip
     assert old_gdir is not None
     old_log = log_arrays(old_gdir, old["edges"])
     old_at: dict[str, int] = {}
