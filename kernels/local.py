@@ -421,21 +421,21 @@ def _local_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
 
 
 @njit(cache=True)
-def _prior_kernel(g, reverse, n_nodes):
-    """Every unknown-prior-funds shortfall over the whole selection, in processing order (its
-    sender and amount), the selected edge count and the selected-token edges with unknown
-    decimals."""
+def _prior_kernel(g, reverse, bal, start):
+    """Every unknown-prior-funds shortfall over the selection's edges from processing key
+    ``start`` on, in processing order (its sender and amount), the selected edge count and
+    the selected-token edges with unknown decimals; ``bal`` (per node, updated in place) is
+    the balance state before ``start`` (zeros from the first edge)."""
     src, dst, amount, rep = g.src, g.dst, g.amount, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     has_rep = rep.shape[0] > 0
-    bal = np.zeros(n_nodes, dtype=np.float64)
     who = np.empty(1024, dtype=np.int64)
     short = np.empty(1024, dtype=np.float64)
     n_short = 0
     n_edges = src.shape[0]
     selected = 0
     unknown = 0
-    for k in range(n_edges):
+    for k in range(start, n_edges):
         e = n_edges - 1 - k if reverse else k
         if not token_ok[token_id[e]]:
             continue
@@ -478,13 +478,22 @@ def overdraft_totals(who, short, role):
 
 
 def prior_pass(
-    g: LocalGraph, n_nodes: int, reverse: bool
+    g: LocalGraph, n_nodes: int, reverse: bool, bal: np.ndarray | None = None, start: int = 0
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Every shortfall of the sweep's unknown-prior-funds adjustment (which depends on balances
     only, never on taint): sender and amount in processing order, plus the selected edge count
     and the selected-token edges left out for unknown decimals. O(edges): computed once per
-    selection and reused by every local run on it (:func:`overdraft_totals` per run)."""
-    who, short, selected, unknown = _prior_kernel(g, bool(reverse), int(n_nodes))
+    selection and reused by every local run on it (:func:`overdraft_totals` per run).
+
+    Continuable: ``bal`` (float64 per node, written in place; None: zeros) is the balance state
+    after the first ``start`` processing keys and is left as the state after the last one, so
+    a pass over edges appended later continues from it over the new edges only — what one pass
+    over all of them gives, bit for bit (the same additions in the same order)."""
+    if bal is None:
+        bal = np.zeros(int(n_nodes), dtype=np.float64)
+    if bal.shape[0] != n_nodes or bal.dtype != np.float64:
+        raise ValueError("the balance state must be float64 per node")
+    who, short, selected, unknown = _prior_kernel(g, bool(reverse), bal, int(start))
     return who, short, int(selected), int(unknown)
 
 

@@ -288,9 +288,34 @@ def write_generation(
                 cut = max(0, old["edges"] - at)
                 tail.append({f: s[f][cut:] for f in LOG})
             at += k
-        return write_appended(gdir, old_gdir, old, tail, n_nodes)
+        meta = write_appended(gdir, old_gdir, old, tail, n_nodes)
+        carry_prior(old_gdir, gdir)
+        return meta
     head = {f: old_log[f][:start] for f in LOG}
     return write_fresh(gdir, [head, *segs], n_nodes, how="rebuilt", from_edge=diff)
+
+
+def carry_prior(old_gdir: Path, gdir: Path) -> int:
+    """Link into the new generation the previous one's stored forward balance passes (derived
+    sets holding an end state, ``bal``, and the edges they cover): its edges are a prefix of
+    the new generation's, so the next follow continues each pass over the appended edges only
+    (:func:`tracer.analysis.local_follow._prior`). The ``done`` marker is linked last. Returns
+    how many sets were carried."""
+    from tracer.store.generation import CASE_DIR, link_or_copy
+
+    src, dst = old_gdir / CASE_DIR, gdir / CASE_DIR
+    n = 0
+    for done in sorted(src.glob("prior-*.done.npy")) if src.is_dir() else []:
+        name = done.name.split(".")[0]
+        fields = [str(f) for f in np.load(done).tolist()]
+        if "bal" not in fields or "edges" not in fields:
+            continue  # not continuable (a backward pass, or stored by an older tracer)
+        dst.mkdir(exist_ok=True)
+        for f in [*fields, "done"]:
+            if not (dst / f"{name}.{f}.npy").exists():
+                link_or_copy(src / f"{name}.{f}.npy", dst / f"{name}.{f}.npy")
+        n += 1
+    return n
 
 
 def note_written(fresh: dict[str, Arrays], written: list[dict[str, Any]], edges: Arrays) -> None:

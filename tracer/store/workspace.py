@@ -376,8 +376,12 @@ class Workspace:
         like the graph cache built on first use. A no-op in memory."""
         if self.path is None or self.manifest()["generation"] == 0:
             return
+        gdir = self._gen_dir(self.manifest()["generation"])
         with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
-            save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
+            # a set carried from the previous generation is replaced: its ``done`` marker
+            # goes first, so a crash midway leaves no complete-looking mix of old and new
+            (gdir / "case" / f"{name}.done.npy").unlink(missing_ok=True)
+            save_derived(gdir, name, arrays)
 
     def minus_ones(self, n: int) -> np.ndarray | None:
         """``n`` int64 ``-1``, writable, paged in lazily from a file stored with the generation
