@@ -46,6 +46,7 @@ from tracer.kernels.local import (
     SOURCE_EDGES,
     LocalGraph,
     LocalParams,
+    continue_backward,
     local_kernel,
     member_csr,
     new_out,
@@ -162,6 +163,18 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
         if stored is not None and (seen is None or seen == graph.n_edges):
             who, short = stored["who"], stored["short"]
             selected, unknown = (int(v) for v in stored["counts"])
+        elif (stored is not None and backward and "keys" in stored and seen is not None
+              and seen < graph.n_edges):
+            # time-reversed: the appended edges come first; their pass, then the stored
+            # list corrected where an address enters the old edges with funds
+            g = _local_graph(graph, token_ids, backward, rep, members)
+            counts = tuple(int(v) for v in stored["counts"])
+            who, short, keys, selected, unknown = continue_backward(
+                g, graph.n_nodes, seen, stored["who"], stored["short"], stored["keys"],
+                (counts[0], counts[1]))  # fmt: skip
+            _save_prior(workspace, name, who, short, selected, unknown, None, graph.n_edges,
+                        keys)  # fmt: skip
+            origin = f"continued over the {graph.n_edges - seen:,} transfers appended since"
         elif (stored is not None and "bal" in stored and not backward and seen is not None
               and seen < graph.n_edges and stored["bal"].shape[0] <= graph.n_nodes):
             # carried by an append from the previous generation (its first ``seen`` edges are
@@ -178,12 +191,15 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
         else:
             g = _local_graph(graph, token_ids, backward, rep, members)
             bal = np.zeros(graph.n_nodes, dtype=np.float64)
-            who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward, bal)
+            got: list[np.ndarray] = []
+            who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward, bal,
+                                                       keys=got)  # fmt: skip
             if workspace is not None and rep is None:
-                # forward: the end state too, so the pass continues after an append; backward
-                # passes run from the end of time (an append changes their start): recomputed
+                # forward: the end state, so the pass continues after an append; backward:
+                # each shortfall's key, so an append's correction finds where it goes
                 _save_prior(workspace, name, who, short, selected, unknown,
-                            None if backward else bal, graph.n_edges)  # fmt: skip
+                            None if backward else bal, graph.n_edges,
+                            got[0] if backward else None)  # fmt: skip
             origin = "computed"
         store = (workspace, repr(key[:2])) if workspace is not None and rep is None else None
         # shortfalls per node (is a source one with a shortfall?): O(shortfalls) once, stored
@@ -197,16 +213,20 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
 
 
 def _save_prior(workspace: Workspace | None, name: str, who: np.ndarray, short: np.ndarray,
-                selected: int, unknown: int, bal: np.ndarray | None, n_edges: int) -> None:
+                selected: int, unknown: int, bal: np.ndarray | None, n_edges: int,
+                keys: np.ndarray | None = None) -> None:  # fmt: skip
     """Store a balance pass's figures with the generation; with ``bal`` (the forward pass's
-    end state) an append carries them to the next generation
-    (:func:`tracer.store.edge_log.carry_prior`), which continues the pass from there."""
+    end state) or ``keys`` (the backward pass's shortfall keys) an append carries them to the
+    next generation (:func:`tracer.store.edge_log.carry_prior`), which continues the pass
+    over the appended edges."""
     if workspace is None:
         return
     arrays = {"who": who, "short": short, "counts": np.array([selected, unknown], np.int64),
               "edges": np.array([n_edges], np.int64)}  # fmt: skip
     if bal is not None:
         arrays["bal"] = bal
+    if keys is not None:
+        arrays["keys"] = keys
     workspace.save_derived(name, arrays)
 
 

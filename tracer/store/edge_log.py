@@ -296,9 +296,10 @@ def write_generation(
 
 
 def carry_prior(old_gdir: Path, gdir: Path) -> int:
-    """Link into the new generation the previous one's stored forward balance passes (derived
-    sets holding an end state, ``bal``, and the edges they cover): its edges are a prefix of
-    the new generation's, so the next follow continues each pass over the appended edges only
+    """Link into the new generation the previous one's stored balance passes (derived sets
+    with the edges they cover and a forward end state, ``bal``, or backward shortfall keys):
+    its edges are a prefix of the new generation's, so the next follow continues each pass
+    over the appended edges only
     (:func:`tracer.analysis.local_follow._prior`). The ``done`` marker is linked last. Returns
     how many sets were carried."""
     from tracer.store.generation import CASE_DIR, link_or_copy
@@ -308,8 +309,8 @@ def carry_prior(old_gdir: Path, gdir: Path) -> int:
     for done in sorted(src.glob("prior-*.done.npy")) if src.is_dir() else []:
         name = done.name.split(".")[0]
         fields = [str(f) for f in np.load(done).tolist()]
-        if "bal" not in fields or "edges" not in fields:
-            continue  # not continuable (a backward pass, or stored by an older tracer)
+        if "edges" not in fields or ("bal" not in fields and "keys" not in fields):
+            continue  # not continuable (stored by an older tracer)
         dst.mkdir(exist_ok=True)
         for f in [*fields, "done"]:
             if not (dst / f"{name}.{f}.npy").exists():
