@@ -4,9 +4,8 @@
 with the graph cache written at ingest (default) or without (``--nograph``: the edge log and
 CSR left to first use, as before for workspaces above 2M rows).
 
-``python -m benchmarks.graph_ab append WS TAIL [--nograph]``: append TAIL to a hard-linked copy
-of the workspace WS (WS's files are never rewritten; its edge log is shared, and the append
-writes past the prefix WS's own ``levels.json`` names, which WS never reads).
+``python -m benchmarks.graph_ab append WS TAIL [--nograph]``: append TAIL to a copy of the
+workspace WS (hard links, the edge log copied before the timing: WS is never written).
 
 ``python -m benchmarks.graph_ab rounds FILE WS TAIL [--rounds N]``: the four above in turn,
 N rounds, alternating with and without, each a fresh process; prints each figure (wall, CPU
@@ -89,6 +88,11 @@ def main(argv: list[str]) -> None:
         root = Path(tempfile.mkdtemp())
         try:
             shutil.copytree(args[1], root / "ws", copy_function=os.link)
+            for log in (root / "ws").glob("g*/graph/log.*.bin"):
+                # its own copy of the edge log, made before the timing: an append extends a
+                # log linked from outside its workspace by copying it first (edge_log)
+                log.unlink()
+                shutil.copyfile(Path(args[1]) / log.relative_to(root / "ws"), log)
             r = _ingest(root / "ws", Path(args[2]), nograph)
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -232,3 +232,25 @@ def test_merge_levels_equals_one_csr(n_nodes, ends, cut) -> None:
     off, edges = merge_levels(b_off, b_edges, nodes, d_off, d_edges, n_nodes)
     ref_off, ref_edges = build_csr(ends_a, n_nodes)
     assert np.array_equal(off, ref_off) and np.array_equal(edges, ref_edges)
+
+
+def test_a_hard_linked_copy_never_cuts_the_originals_edges(tmp_path: Path) -> None:
+    """A workspace copied with hard links shares the log's inode: an append to the copy and
+    then one to the original must not overwrite each other's edges (a log linked from
+    outside the workspace is copied before it is extended)."""
+    import shutil
+
+    orig, copy = tmp_path / "orig", tmp_path / "copy"
+    ws = Workspace.open(orig, create=True)
+    ws.ingest([rows_csv(tmp_path / "a.csv", [(i, DAYS[i % 20], i % 7, 9) for i in range(1, 60)])])
+    shutil.copytree(orig, copy, copy_function=os.link)
+    Workspace.open(copy).ingest([rows_csv(tmp_path / "b.csv",
+                                          [(i, DAYS[40], 1, 2) for i in range(100, 105)])])
+    want_copy = from_parts(copy)
+    Workspace.open(orig).ingest([rows_csv(tmp_path / "c.csv",
+                                          [(i, DAYS[41], 3, 4) for i in range(200, 206)])])
+    for d in (orig, copy):
+        got, meta = cached(d)
+        assert meta["how"] == "appended"
+        assert_same(got, from_parts(d))
+    assert_same(cached(copy)[0], want_copy)

@@ -9,7 +9,8 @@ Layout of ``g<N>/graph/`` (the older layout, one ``<array>.npy`` per array, is s
                            past the end of the same files, and each generation reads only its
                            own prefix (``levels.json`` says how many edges it has), so an older
                            generation stays intact and a crash leaves unreferenced bytes past
-                           the prefix (the next append truncates them).
+                           the prefix (the next append truncates them). A log file linked from
+                           outside the workspace (a hard-linked copy) is copied, never cut.
     b0-<B>.<csr>.npy       the base level: CSR per direction over edges ``0..B`` (dense
                            ``out_offsets``/``in_offsets`` over the nodes known then).
     d<B>-<E>.<csr>.npy     the delta level: a sparse CSR over edges ``B..E`` (only the nodes
@@ -31,6 +32,7 @@ changed edge).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -179,6 +181,16 @@ def write_fresh(gdir: Path, segments: list[Arrays], n_nodes: int, how: str = "fr
     return meta
 
 
+def _shared_outside(root: Path, path: Path) -> bool:
+    """Whether ``path``'s inode has links other than this workspace's generations' own."""
+    st = os.stat(path)
+    ours = 0
+    for g in root.glob(f"g*/graph/{path.name}"):
+        with contextlib.suppress(OSError):
+            ours += os.stat(g).st_ino == st.st_ino
+    return st.st_nlink > ours
+
+
 def write_appended(gdir: Path, old_gdir: Path, old: dict[str, Any], segments: list[Arrays],
                    n_nodes: int) -> dict[str, Any]:
     """``old``'s log (hard-linked: the same files) extended by ``segments`` at its end, and the
@@ -190,6 +202,13 @@ def write_appended(gdir: Path, old_gdir: Path, old: dict[str, Any], segments: li
     folder.mkdir(exist_ok=True)
     for f in LOG:
         link_or_copy(log_path(old_folder, f), log_path(folder, f))
+        if _shared_outside(gdir.parent, log_path(folder, f)):
+            # linked from outside this workspace (a hard-linked copy of it): bytes past our
+            # prefix may be that copy's, so never cut or overwrite them; ours is a copy
+            p = log_path(folder, f)
+            p.unlink()
+            with open(p, "wb") as fh:
+                fh.write(_map(log_path(old_folder, f), LOG[f], old["edges"]).data.cast("B"))
     _write_log(folder, segments, old["edges"])
     n = old["edges"] + sum(int(s["src"].shape[0]) for s in segments)
     log = log_arrays(gdir, n)
