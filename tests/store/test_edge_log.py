@@ -134,7 +134,8 @@ def test_backfill_rebuilds_with_new_files(tmp_path: Path, small_parts) -> None:
                                              for i in range(1, 60)])])  # fmt: skip
     old_dir = gen_dir(ws_dir)
     back = [(i, DAYS[i % 30], i % 5, 3) for i in range(100, 110)]
-    ws.ingest([rows_csv(tmp_path / "b.csv", back)])
+    s = ws.ingest([rows_csv(tmp_path / "b.csv", back)])
+    assert any("graph cache was rebuilt" in n for n in s.files[0].notes)  # said
     new_dir = gen_dir(ws_dir)
     meta = edge_log.read_levels(new_dir)
     assert meta is not None and meta["how"] == "rebuilt" and meta["delta"] is None

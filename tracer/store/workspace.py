@@ -552,9 +552,14 @@ class Workspace:
                 summaries.append(fs)
             updates, counts = append(w, stored, spool)
             spool.remove()
+            levels = edge_log.read_levels(w.dir) if updates is not None and w.dir else None
             for i, fs in enumerate(summaries):
                 fs.loaded, fs.unknown_decimals = counts.get(i, (0, 0))
                 fs.duplicate -= fs.loaded
+                if levels is not None and levels["how"] == "rebuilt" and fs.loaded:
+                    fs.notes.append(  # O(total), not O(new): said
+                        f"rows landed before stored ones (from transfer {levels['from_edge']:,} "
+                        f"on), so the graph cache was rebuilt rather than extended")
             summary = IngestSummary(summaries, pl.concat(rejects))
             if updates is None:
                 w.abandon()
