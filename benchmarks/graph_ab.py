@@ -26,15 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.ingest_ab import peak_rss_mib
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _peak_rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _ingest(ws_dir: Path, src: Path, nograph: bool) -> dict[str, float]:
@@ -49,7 +43,7 @@ def _ingest(ws_dir: Path, src: Path, nograph: bool) -> dict[str, float]:
     c1, wall = os.times(), time.perf_counter() - t0
     return {"rows": s.total("loaded"), "wall": wall,
             "cpu": c1.user - c0.user + c1.system - c0.system,
-            "rss": _peak_rss_mib(), "load": os.getloadavg()[0]}  # fmt: skip
+            "rss": peak_rss_mib(), "load": os.getloadavg()[0]}  # fmt: skip
 
 
 def tail_file(big: Path, tail: Path, rows: int = 1_000_000) -> None:

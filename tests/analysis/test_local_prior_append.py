@@ -41,6 +41,11 @@ def _prior_files(ws_dir: Path) -> list[Path]:
     return sorted((ws_dir / f"g{gen}" / "case").glob("prior-*.bal.npy"))
 
 
+def _follow(ws_dir: Path, model: str, direction: str, engine: str):  # type: ignore[no-untyped-def]
+    return follow(Workspace.open(ws_dir), [ADDR[0]], model=model, direction=direction,
+                  engine=engine, ledger=True)  # fmt: skip
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), cuts=st.lists(st.integers(5, 60), min_size=1, max_size=3),
        model=st.sampled_from(MODELS))  # fmt: skip
@@ -59,11 +64,8 @@ def test_follows_after_appends_equal_the_sweep_and_an_ingest_at_once(
         ws.ingest([files[-1]])
         local_follow._CACHE.clear()
         for direction in ("forward", "backward"):
-            got = follow(Workspace.open(ws_dir), [ADDR[0]], model=model, direction=direction,
-                         engine="local", ledger=True)  # fmt: skip
-            want = follow(Workspace.open(ws_dir), [ADDR[0]], model=model, direction=direction,
-                          engine="sweep", ledger=True)  # fmt: skip
-            assert _doc(got) == _doc(want)
+            got = _follow(ws_dir, model, direction, "local")
+            assert _doc(got) == _doc(_follow(ws_dir, model, direction, "sweep"))
             if k:  # carried by the append and continued over the new edges (both ways)
                 gen = Workspace.open(ws_dir).manifest()["generation"]
                 meta = edge_log.read_levels(ws_dir / f"g{gen}")
@@ -73,10 +75,8 @@ def test_follows_after_appends_equal_the_sweep_and_an_ingest_at_once(
     once.ingest(files)
     local_follow._CACHE.clear()
     for direction in ("forward", "backward"):
-        a = follow(Workspace.open(ws_dir), [ADDR[0]], model=model, direction=direction,
-                   engine="local", ledger=True)  # fmt: skip
-        b = follow(Workspace.open(once_dir), [ADDR[0]], model=model, direction=direction,
-                   engine="local", ledger=True)  # fmt: skip
+        a, b = _follow(ws_dir, model, direction, "local"), _follow(once_dir, model, direction,
+                                                                   "local")  # fmt: skip
         assert _doc(a) == _doc(b)
 
 
