@@ -87,3 +87,40 @@ def merge_levels(
     edges = np.empty(b_edges.shape[0] + d_edges.shape[0], dtype=np.int64)
     _merge_kernel(b_off, b_edges, d_nodes, d_off, d_edges, n_nodes, off, edges)
     return off, edges
+
+
+@njit(cache=True)
+def _merge_sparse_kernel(a_nodes, a_off, a_edges, b_nodes, b_off, b_edges, nodes, off, edges):
+    i = j = k = 0
+    at = 0
+    na, nb = a_nodes.shape[0], b_nodes.shape[0]
+    while i < na or j < nb:
+        v = a_nodes[i] if j >= nb or (i < na and a_nodes[i] < b_nodes[j]) else b_nodes[j]
+        nodes[k] = v
+        if i < na and a_nodes[i] == v:
+            for x in range(a_off[i], a_off[i + 1]):
+                edges[at] = a_edges[x]
+                at += 1
+            i += 1
+        if j < nb and b_nodes[j] == v:
+            for x in range(b_off[j], b_off[j + 1]):
+                edges[at] = b_edges[x]
+                at += 1
+            j += 1
+        k += 1
+        off[k] = at
+    return k
+
+
+def merge_sparse(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two sparse CSRs (``nodes`` sorted, ``offsets``, edge ids) as one, ``b``'s edges all
+    after ``a``'s: per node ``a``'s slice then ``b``'s — one linear pass (no sort), so adding
+    new edges to a delta level costs a copy of it, not a sort of it."""
+    na, nb = a[0].shape[0], b[0].shape[0]
+    nodes = np.empty(na + nb, dtype=np.int32)
+    off = np.zeros(na + nb + 1, dtype=np.int64)
+    edges = np.empty(a[2].shape[0] + b[2].shape[0], dtype=np.int64)
+    k = _merge_sparse_kernel(a[0], a[1], a[2], b[0], b[1], b[2], nodes, off, edges)
+    return nodes[:k].copy(), off[: k + 1].copy(), edges

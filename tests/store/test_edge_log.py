@@ -255,3 +255,26 @@ def test_a_hard_linked_copy_never_cuts_the_originals_edges(tmp_path: Path) -> No
         assert meta["how"] == "appended"
         assert_same(got, from_parts(d))
     assert_same(cached(copy)[0], want_copy)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.lists(st.integers(0, 11), max_size=60), st.integers(0, 60),
+       st.integers(0, 60))  # fmt: skip
+def test_merge_sparse_equals_one_sparse_csr(n_nodes, ends, cut_a, cut_b) -> None:
+    """A delta level grown by merging (old delta + the new edges' sparse CSR) == the sparse
+    CSR of all its edges at once; and sparse_csr == build_csr restricted to the nodes seen."""
+    from tracer.kernels.csr import merge_sparse
+
+    ends_a = np.array([e % n_nodes for e in ends], dtype=np.int32)
+    lo = min(cut_a, ends_a.size)
+    mid = min(max(lo, cut_b), ends_a.size)
+    whole = edge_log.sparse_csr(ends_a[lo:], lo)
+    merged = merge_sparse(edge_log.sparse_csr(ends_a[lo:mid], lo),
+                          edge_log.sparse_csr(ends_a[mid:], mid))  # fmt: skip
+    for a, b in zip(whole, merged, strict=True):
+        assert np.array_equal(a, b) and a.dtype == b.dtype
+    off, edges = build_csr(ends_a[lo:], n_nodes)
+    nodes, s_off, s_edges = whole
+    assert np.array_equal(nodes, np.flatnonzero(np.diff(off)))
+    assert np.array_equal(s_edges, edges + lo) and np.array_equal(np.diff(s_off),
+                                                                  np.diff(off)[nodes])  # fmt: skip
