@@ -25,7 +25,9 @@ def _csr_kernel(nodes: np.ndarray, n_nodes: int, offsets: np.ndarray, edges: np.
         cursor[v] += 1
 
 
-def build_csr(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+def build_csr(
+    nodes: np.ndarray, n_nodes: int, out: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Group edge ids by ``nodes[edge]`` keeping edge order inside each group.
 
     Parameters
@@ -41,12 +43,20 @@ def build_csr(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
         int64[n_nodes + 1]; node ``v``'s edges are ``edges[offsets[v]:offsets[v+1]]``.
     edges:
         int64[E] edge ids.
+
+    ``out``: ``(offsets, edges)`` buffers of those shapes to fill instead (zeroed here).
     """
     nodes = np.ascontiguousarray(nodes, dtype=np.int32)
     if nodes.size and (int(nodes.min()) < 0 or int(nodes.max()) >= n_nodes):
         raise ValueError("node id out of range")
-    offsets = np.zeros(n_nodes + 1, dtype=np.int64)
-    edges = np.empty(nodes.shape[0], dtype=np.int64)
+    if out is None:
+        offsets = np.zeros(n_nodes + 1, dtype=np.int64)
+        edges = np.empty(nodes.shape[0], dtype=np.int64)
+    else:  # caller's buffers (e.g. memory-mapped new files): offsets must be all zero
+        offsets, edges = out
+        if offsets.shape != (n_nodes + 1,) or edges.shape != nodes.shape:
+            raise ValueError("output buffers of the wrong shape")
+        offsets[:] = 0
     _csr_kernel(nodes, n_nodes, offsets, edges)
     return offsets, edges
 

@@ -278,3 +278,15 @@ def test_merge_sparse_equals_one_sparse_csr(n_nodes, ends, cut_a, cut_b) -> None
     assert np.array_equal(nodes, np.flatnonzero(np.diff(off)))
     assert np.array_equal(s_edges, edges + lo) and np.array_equal(np.diff(s_off),
                                                                   np.diff(off)[nodes])  # fmt: skip
+
+
+def test_build_csr_into_given_buffers() -> None:
+    """``build_csr(out=...)`` (the base level is built straight into its memory-mapped files)
+    fills dirty buffers exactly as the default allocation, and refuses wrong shapes."""
+    ends = np.array([3, 0, 3, 1, 0, 3], dtype=np.int32)
+    want = build_csr(ends, 5)
+    off, edges = np.full(6, 7, np.int64), np.full(6, -1, np.int64)  # not zero: zeroed there
+    got = build_csr(ends, 5, out=(off, edges))
+    assert got[0] is off and np.array_equal(off, want[0]) and np.array_equal(edges, want[1])
+    with pytest.raises(ValueError):
+        build_csr(ends, 5, out=(np.zeros(5, np.int64), edges))
