@@ -321,3 +321,74 @@ def test_case_follow_tiho_local_vs_sweep(case: dict) -> None:
           f"wall / {mean['sweep'][1] * 1e3:.0f} ms CPU, {mean['sweep'][0] / mean['local'][0]:.1f}x "
           f"faster; first local question {first_wall:.2f} s wall / {first_cpu:.2f} s CPU"
           )  # fmt: skip
+
+
+LEVELS = "case follow, one scam wallet: local engine, edge log + appended delta level (warm)"
+
+
+@pytest.fixture(scope="module")
+def appended_case(case: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The same synth workspace as a hard-linked copy (the cached one is never written) whose
+    graph cache is the edge log (tracer.store.edge_log, written at first use) plus a delta
+    level from an appended file of new blocks (the last 1% of the transfers again, later than
+    every stored one, new hashes): what a live workspace's follow reads after an append."""
+    import shutil
+
+    import numpy as np
+    import polars as pl
+
+    from tracer.store import edge_log
+
+    src = case["ws"].path
+    dst = tmp_path_factory.mktemp("levels") / "ws"
+    shutil.copytree(src, dst, copy_function=os.link)
+    gen = Workspace.open(dst).manifest()["generation"]
+    for f in (dst / f"g{gen}" / "graph").iterdir():
+        f.unlink()  # only this copy's links: the cached files keep theirs
+    ws = Workspace.open(dst)
+    ws.graph()  # the edge log and base level, from the partitions
+    t = ws.transfers().tail(max(case["n"] // 100, 1000))
+    last = t["ts"].max()
+    n = t.height
+    tail = t.with_columns(
+        (pl.lit(last) + pl.duration(seconds=pl.int_range(1, n + 1))).alias("ts"),
+        pl.concat_str(pl.lit("feed"), pl.col("tx_hash").str.slice(4)).alias("tx_hash"),
+    ).drop([c for c in t.columns if c.endswith("_id")])
+    tail.write_parquet(dst.parent / "tail.parquet")
+    ws.ingest([dst.parent / "tail.parquet"])
+    ws = Workspace.open(dst)
+    meta = edge_log.read_levels(dst / f"g{ws.manifest()['generation']}")
+    assert meta is not None and meta["how"] == "appended" and meta["delta"] is not None, meta
+    t0, c0 = time.perf_counter(), time.process_time()
+    g = ws.graph()
+    print(f"\nfirst graph() after the append (base + delta merged in memory, {g.n_edges:,} "
+          f"edges): {time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s "
+          f"CPU")  # fmt: skip
+    assert np.all(np.diff(g.out_offsets) >= 0)
+    ws.build_case_index()
+    return {"ws": ws}
+
+
+@pytest.mark.bench
+def test_case_follow_local_with_levels(benchmark, case: dict, appended_case: dict) -> None:  # type: ignore[no-untyped-def]
+    """The warm local follow on the edge log + delta (``appended_case``), against the same
+    follow on the cached workspace (older one-file-per-array layout) in the same run,
+    alternating: the kernels read the same arrays, so the figures should agree."""
+    ws_b, ws_a, scam = appended_case["ws"], case["ws"], case["scam"]
+    a, b = _cpu(follow), _cpu(follow)
+    a(ws_a, [scam]), b(ws_b, [scam])  # warm both (the balance pass, buffers)
+    a.cpu.clear(), b.cpu.clear()
+    walls: dict[str, list[float]] = {"a": [], "b": []}
+    for _ in range(20):
+        for key, fn, ws in (("a", a, ws_a), ("b", b, ws_b)):
+            t0 = time.perf_counter()
+            r = fn(ws, [scam])
+            walls[key].append(time.perf_counter() - t0)
+            assert r.options["engine"] == "local", r.options["engine_reason"]
+    benchmark.pedantic(b, args=(ws_b, [scam]), rounds=5, warmup_rounds=0)
+    med = {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
+    cpu = {k: sorted(fn.cpu[:20])[10] for k, fn in (("a", a), ("b", b))}
+    record(LEVELS, items=case["n"], seconds=med["b"], baseline=LOCAL)
+    print(f"\nwarm local follow, median of 20 alternating: one-file layout {med['a'] * 1e3:.2f} ms "
+          f"wall / {cpu['a'] * 1e3:.2f} ms CPU; edge log + delta {med['b'] * 1e3:.2f} ms wall / "
+          f"{cpu['b'] * 1e3:.2f} ms CPU (load {os.getloadavg()[0]:.1f})")  # fmt: skip

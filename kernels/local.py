@@ -421,21 +421,22 @@ def _local_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
 
 
 @njit(cache=True)
-def _prior_kernel(g, reverse, n_nodes):
-    """Every unknown-prior-funds shortfall over the whole selection, in processing order (its
-    sender and amount), the selected edge count and the selected-token edges with unknown
-    decimals."""
+def _prior_kernel(g, reverse, bal, start, stop):
+    """Every unknown-prior-funds shortfall over the selection's processing keys
+    ``start..stop``, in processing order (its sender, amount and key), the selected edge count
+    and the selected-token edges with unknown decimals; ``bal`` (per node, updated in place)
+    is the balance state before ``start`` (zeros from the first edge)."""
     src, dst, amount, rep = g.src, g.dst, g.amount, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     has_rep = rep.shape[0] > 0
-    bal = np.zeros(n_nodes, dtype=np.float64)
     who = np.empty(1024, dtype=np.int64)
     short = np.empty(1024, dtype=np.float64)
+    at = np.empty(1024, dtype=np.int64)
     n_short = 0
     n_edges = src.shape[0]
     selected = 0
     unknown = 0
-    for k in range(n_edges):
+    for k in range(start, stop):
         e = n_edges - 1 - k if reverse else k
         if not token_ok[token_id[e]]:
             continue
@@ -453,13 +454,15 @@ def _prior_kernel(g, reverse, n_nodes):
             if n_short == who.shape[0]:
                 who = _grow_f(who, n_short)
                 short = _grow_f(short, n_short)
+                at = _grow_f(at, n_short)
             who[n_short] = u
             short[n_short] = x - b
+            at[n_short] = k
             n_short += 1
             b = x
         bal[u] = b - x
         bal[v] += x
-    return who[:n_short], short[:n_short], selected, unknown
+    return who[:n_short], short[:n_short], at[:n_short], selected, unknown
 
 
 @njit(cache=True)
@@ -478,14 +481,108 @@ def overdraft_totals(who, short, role):
 
 
 def prior_pass(
-    g: LocalGraph, n_nodes: int, reverse: bool
+    g: LocalGraph, n_nodes: int, reverse: bool, bal: np.ndarray | None = None, start: int = 0,
+    stop: int | None = None, keys: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Every shortfall of the sweep's unknown-prior-funds adjustment (which depends on balances
     only, never on taint): sender and amount in processing order, plus the selected edge count
     and the selected-token edges left out for unknown decimals. O(edges): computed once per
-    selection and reused by every local run on it (:func:`overdraft_totals` per run)."""
-    who, short, selected, unknown = _prior_kernel(g, bool(reverse), int(n_nodes))
+    selection and reused by every local run on it (:func:`overdraft_totals` per run).
+
+    Continuable: ``bal`` (float64 per node, written in place; None: zeros) is the balance state
+    after the first ``start`` processing keys and is left as the state after the last one, so
+    a pass over edges appended later continues from it over the new edges only — what one pass
+    over all of them gives, bit for bit (the same additions in the same order). ``stop``: the
+    processing key to stop before (None: the last edge); ``keys``: a list that gets the
+    processing key of each shortfall appended (for :func:`continue_backward`)."""
+    if bal is None:
+        bal = np.zeros(int(n_nodes), dtype=np.float64)
+    if bal.shape[0] != n_nodes or bal.dtype != np.float64:
+        raise ValueError("the balance state must be float64 per node")
+    end = g.src.shape[0] if stop is None else int(stop)
+    who, short, at, selected, unknown = _prior_kernel(g, bool(reverse), bal, int(start), end)
+    if keys is not None:
+        keys.append(at)
     return who, short, int(selected), int(unknown)
+
+
+@njit(cache=True)
+def _replay_to_clamp(g, bal, nodes, n_old):
+    """Per node ``u`` of ``nodes``: replay its edges older than ``n_old`` (forward ids) in the
+    time-reversed processing order (descending id) from ``bal[u]``, with the pass's own float
+    operations, until the first outflow larger than the balance. Returns per node that
+    outflow's processing key (``n_edges``: none) and its shortfall."""
+    src, dst, amount = g.src, g.dst, g.amount
+    token_id, token_ok = g.token_id, g.token_ok
+    out_o, out_e, in_o, in_e = g.out_offsets, g.out_edges, g.in_offsets, g.in_edges
+    n_edges = src.shape[0]
+    limit = np.full(nodes.shape[0], n_edges, dtype=np.int64)
+    short = np.zeros(nodes.shape[0], dtype=np.float64)
+    for j in range(nodes.shape[0]):
+        u = nodes[j]
+        b = bal[u]
+        i_out, lo_out = out_o[u + 1] - 1, out_o[u]
+        i_in, lo_in = in_o[u + 1] - 1, in_o[u]
+        while True:
+            e_out = out_e[i_out] if i_out >= lo_out else -1
+            e_in = in_e[i_in] if i_in >= lo_in else -1
+            e = max(e_out, e_in)
+            if e < 0:
+                break
+            if e_out == e:
+                i_out -= 1
+            if e_in == e:
+                i_in -= 1
+            if e >= n_old or not token_ok[token_id[e]]:
+                continue  # appended (already in ``bal``) or another asset
+            x = amount[e]
+            if x != x:
+                continue  # unknown decimals
+            if src[e] == u:
+                if x > b:
+                    limit[j] = n_edges - 1 - e
+                    short[j] = x - b
+                    break  # both passes hold 0 from here: the stored figures hold
+                b = b - x
+                if dst[e] == u:
+                    b += x
+            else:
+                b += x
+    return limit, short
+
+
+def continue_backward(
+    g: LocalGraph, n_nodes: int, n_old: int, who: np.ndarray, short: np.ndarray,
+    keys: np.ndarray, counts: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """The time-reversed pass over ``g`` (its ``n_old`` first edges' pass stored as ``who``,
+    ``short``, ``keys``, ``counts``) without rerunning it over the old edges. The appended
+    edges come first in this order: one pass over them gives their shortfalls and each
+    address's balance on entering the old edges. Per address the pass is a clamped running
+    balance of its own transfers (amounts never depend on balances), so a positive entry
+    balance changes only that address's shortfalls up to its first clamp in the new run —
+    where both runs reach 0 exactly — so that stretch is replayed (O(its transfers until
+    then)) and the rest of the stored list kept: bit for bit the full pass. Returns ``who,
+    short, keys, selected, unknown``."""
+    n_new = g.src.shape[0] - int(n_old)
+    bal = np.zeros(int(n_nodes), dtype=np.float64)
+    got: list[np.ndarray] = []
+    w_n, s_n, sel, unk = prior_pass(g, n_nodes, True, bal, 0, n_new, got)
+    nodes = np.flatnonzero(bal > 0).astype(np.int64)
+    limit, c_short = _replay_to_clamp(g, bal, nodes, int(n_old))
+    old_keys = np.asarray(keys, dtype=np.int64) + n_new
+    lim = np.full(int(n_nodes), -1, dtype=np.int64)
+    lim[nodes] = limit
+    keep = old_keys > lim[np.asarray(who, dtype=np.int64)]
+    clamped = limit < g.src.shape[0]
+    order = np.argsort(limit[clamped], kind="stable")
+    c_keys, c_who, c_s = limit[clamped][order], nodes[clamped][order], c_short[clamped][order]
+    k_keep = old_keys[keep]
+    pos = np.searchsorted(k_keep, c_keys)
+    who2 = np.concatenate([w_n, np.insert(np.asarray(who, np.int64)[keep], pos, c_who)])
+    short2 = np.concatenate([s_n, np.insert(np.asarray(short, np.float64)[keep], pos, c_s)])
+    keys2 = np.concatenate([got[0], np.insert(k_keep, pos, c_keys)])
+    return who2, short2, keys2, counts[0] + sel, counts[1] + unk
 
 
 def member_csr(rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,7 @@ from tracer.kernels.local import (
     SOURCE_EDGES,
     LocalGraph,
     LocalParams,
+    continue_backward,
     local_kernel,
     member_csr,
     new_out,
@@ -107,7 +108,8 @@ class _Prior:
     #: whose sources have no shortfall of their own
     by_sinks: dict[bytes, tuple[float, float]] = field(default_factory=dict)
     #: where the figures came from: "computed" (the pass ran now), "stored" (read from the
-    #: workspace); "memory" once a run has reported it
+    #: workspace), "continued over the N transfers appended since" (a forward pass carried
+    #: by an append, run over the new edges only); "memory" once a run has reported it
     origin: str = "computed"
     #: where derived figures are stored (no entities, a workspace on disk): the workspace and
     #: the selection's key text; None: kept in memory only
@@ -156,24 +158,76 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
         # stored with the generation (no entities): a new session reads, not recomputes, it
         name = "prior-" + hashlib.blake2b(repr(key[:2]).encode(), digest_size=8).hexdigest()
         stored = workspace.derived(name) if workspace is not None and rep is None else None
-        if stored is not None:
+        seen = int(stored["edges"][0]) if stored is not None and "edges" in stored else None
+        origin = "stored"
+        if stored is not None and (seen is None or seen == graph.n_edges):
             who, short = stored["who"], stored["short"]
             selected, unknown = (int(v) for v in stored["counts"])
+        elif (stored is not None and backward and "keys" in stored and seen is not None
+              and seen < graph.n_edges):
+            # time-reversed: the appended edges come first; their pass, then the stored
+            # list corrected where an address enters the old edges with funds
+            g = _local_graph(graph, token_ids, backward, rep, members)
+            counts = tuple(int(v) for v in stored["counts"])
+            who, short, keys, selected, unknown = continue_backward(
+                g, graph.n_nodes, seen, stored["who"], stored["short"], stored["keys"],
+                (counts[0], counts[1]))  # fmt: skip
+            _save_prior(workspace, name, who, short, selected, unknown, None, graph.n_edges,
+                        keys)  # fmt: skip
+            origin = f"continued over the {graph.n_edges - seen:,} transfers appended since"
+        elif (stored is not None and "bal" in stored and not backward and seen is not None
+              and seen < graph.n_edges and stored["bal"].shape[0] <= graph.n_nodes):
+            # carried by an append from the previous generation (its first ``seen`` edges are
+            # this one's): the forward pass continues over the appended edges only
+            bal = np.zeros(graph.n_nodes, dtype=np.float64)
+            bal[: stored["bal"].shape[0]] = stored["bal"]
+            g = _local_graph(graph, token_ids, backward, rep, members)
+            w2, s2, sel2, unk2 = prior_pass(g, graph.n_nodes, False, bal, seen)
+            who, short = np.concatenate([stored["who"], w2]), np.concatenate([stored["short"], s2])
+            selected, unknown = (int(v) for v in stored["counts"])
+            selected, unknown = selected + sel2, unknown + unk2
+            _save_prior(workspace, name, who, short, selected, unknown, bal, graph.n_edges)
+            origin = f"continued over the {graph.n_edges - seen:,} transfers appended since"
         else:
             g = _local_graph(graph, token_ids, backward, rep, members)
-            who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward)
+            bal = np.zeros(graph.n_nodes, dtype=np.float64)
+            got: list[np.ndarray] = []
+            who, short, selected, unknown = prior_pass(g, graph.n_nodes, backward, bal,
+                                                       keys=got)  # fmt: skip
             if workspace is not None and rep is None:
-                workspace.save_derived(name, {"who": who, "short": short, "counts": np.array(
-                    [selected, unknown], dtype=np.int64)})  # fmt: skip
+                # forward: the end state, so the pass continues after an append; backward:
+                # each shortfall's key, so an append's correction finds where it goes
+                _save_prior(workspace, name, who, short, selected, unknown,
+                            None if backward else bal, graph.n_edges,
+                            got[0] if backward else None)  # fmt: skip
+            origin = "computed"
         store = (workspace, repr(key[:2])) if workspace is not None and rep is None else None
         # shortfalls per node (is a source one with a shortfall?): O(shortfalls) once, stored
         per_node = _derived(store, "nodes", "per_node", lambda: np.bincount(
             who, minlength=graph.n_nodes).astype(np.int32))  # fmt: skip
         hit = table[key] = _Prior(who, short, selected, unknown, members[0], members[1],
                                     per_node=per_node,
-                                    origin="computed" if stored is None else "stored",
+                                    origin=origin,
                                     store=store)  # fmt: skip
     return hit
+
+
+def _save_prior(workspace: Workspace | None, name: str, who: np.ndarray, short: np.ndarray,
+                selected: int, unknown: int, bal: np.ndarray | None, n_edges: int,
+                keys: np.ndarray | None = None) -> None:  # fmt: skip
+    """Store a balance pass's figures with the generation; with ``bal`` (the forward pass's
+    end state) or ``keys`` (the backward pass's shortfall keys) an append carries them to the
+    next generation (:func:`tracer.store.edge_log.carry_prior`), which continues the pass
+    over the appended edges."""
+    if workspace is None:
+        return
+    arrays = {"who": who, "short": short, "counts": np.array([selected, unknown], np.int64),
+              "edges": np.array([n_edges], np.int64)}  # fmt: skip
+    if bal is not None:
+        arrays["bal"] = bal
+    if keys is not None:
+        arrays["keys"] = keys
+    workspace.save_derived(name, arrays)
 
 
 def _derived(store: tuple[Workspace, str] | None, what: str, field_name: str,
@@ -383,6 +437,9 @@ def _precomputed(workspace: Workspace, pri: _Prior) -> str:
     if pri.origin == "computed":
         notes.append("the unknown-prior-funds pass over the selection ran now (nothing "
                      "stored for it yet)")  # fmt: skip
+    elif pri.origin.startswith("continued"):
+        notes.append(f"the unknown-prior-funds pass stored with the workspace was "
+                     f"{pri.origin}")  # fmt: skip
     pri.origin = "memory"
     idx = workspace.case_index()
     if idx is not None and not (idx.has_addresses and all(k is not None for k in idx.kinds)):

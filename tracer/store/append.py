@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,10 +46,9 @@ import pyarrow as pa
 from tracer.core.lazy_import import lazy_module
 from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
 from tracer.kernels.first_seen import interleaved_first_appearance
-from tracer.store import partitions
+from tracer.store import edge_log, partitions
 from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
-from tracer.store.graph_cache import graph_from_arrays
 from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
 
 if TYPE_CHECKING:
@@ -68,8 +67,9 @@ DEDUP_MARGIN_US = 86_400_000_000
 #: An append rewrites at most ``MERGE_FACTOR - 1`` stored rows per new row to compact small
 #: last files (so the work of an append stays proportional to what it adds).
 MERGE_FACTOR = 4
-#: Up to this many rows in the new generation, its graph cache is written at ingest (cheap, and
-#: a first ``follow`` then starts at once); above, it is built on first use.
+#: The graph cache is written at ingest (:mod:`tracer.store.edge_log`: fresh, or the previous
+#: generation's edge log extended); only when the previous generation has none (an older
+#: workspace) and the new one holds more than this many rows, it is built on first use.
 EAGER_GRAPH_ROWS = 2_000_000
 #: Candidate rows an ingest keeps in memory before spooling them to disk (about 125 MB).
 SPOOL_MEMORY_ROWS = 500_000
@@ -506,6 +506,7 @@ def append(
     parts: list[dict[str, Any]] = []
     compact_below = max(1, partitions.PART_ROWS // COMPACT_FRACTION)
     run: list[tuple[str, pl.DataFrame]] = []
+    fresh: dict[str, dict[str, np.ndarray]] = {}  # edge arrays of the files written, by name
 
     # Partition files are written on WRITERS background threads while this one de-duplicates
     # and numbers the next month (Parquet encoding releases the GIL); at most WRITERS months
@@ -546,6 +547,8 @@ def append(
         table = _write_rows(writer, rows)
         written = writer.close()
         index_parts(gdir, written, table)  # the case index, from the rows still in memory
+        if table is not None:  # the graph cache's edges, likewise (edge_log.write_generation)
+            edge_log.note_written(fresh, written, edge_arrays(table.select(EDGE_COLUMNS)))
         return [*keep, *written]
 
     def flush_run() -> None:
@@ -613,28 +616,13 @@ def append(
         name = f"addresses-{w.gen:06d}.parquet"
         pl.concat(added).write_parquet(gdir / name)
         names.append(name)
-    if sum(p["rows"] for p in parts) <= EAGER_GRAPH_ROWS:
-        write_graph_cache(gdir, parts, names)
+    edge_log.write_generation(gdir, stored.dir if stored.m["generation"] else None,
+                              stored.m.get("parts", []), parts, next_id, fresh,
+                              lambda p: _part_edges(stored, p), EAGER_GRAPH_ROWS)  # fmt: skip
     write_case_index(gdir, parts, names, base=stored.dir)  # O(new files): the rest is linked
     return {"parts": parts, "addresses": names}, counts
 
 
-def write_graph_cache(
-    gdir: Path, parts: list[dict[str, Any]], address_files: Iterable[str]
-) -> None:
-    """Edge arrays + CSR of a generation, from its partitions' id columns."""
-    from tracer.core.atomic import atomic_path
-
-    tables = [pq.read_table(gdir / "transfers" / p["file"], columns=EDGE_COLUMNS) for p in parts]
-    if tables:
-        table = pa.concat_tables(tables)
-    else:
-        table = pa.table({c: pa.array([], type=STORED_SCHEMA.field(c).type) for c in EDGE_COLUMNS})
-    files = [gdir / a for a in address_files]
-    n_nodes = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    nodes = pl.DataFrame({"id": np.arange(n_nodes, dtype=np.int32)})
-    graph = graph_from_arrays(**edge_arrays(table), addresses=nodes, tokens=pl.DataFrame())
-    (gdir / "graph").mkdir(exist_ok=True)
-    for name, arr in graph.arrays().items():
-        with atomic_path(gdir / "graph" / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(arr))
+def _part_edges(stored: Stored, part: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A stored part's edge arrays, from its id columns (a generation without an edge log)."""
+    return edge_arrays(pq.read_table(stored.path(part), columns=EDGE_COLUMNS))

@@ -46,7 +46,10 @@ ENTITIES_RE = re.compile(r"entities-[0-9a-f]{16}\.parquet")
 LINKS_RE = re.compile(r"links-[0-9a-f]{16}\.parquet")
 #: Decoded conversion tables in ``conversions/`` (see :mod:`tracer.store.conversions_table`).
 CONVERSIONS_RE = re.compile(r"(conversions|skips|bridge)-[0-9a-f]{16}\.parquet")
-GRAPH_RE = re.compile(r"[a-z_]{2,16}\.npy")
+#: The graph cache (``graph/``): the older one-array-per-file layout, and the edge log with its
+#: CSR levels and ``levels.json`` (:mod:`tracer.store.edge_log`).
+GRAPH_RE = re.compile(r"[a-z_]{2,16}\.npy|log\.[a-z_]{2,12}\.bin|levels\.json"
+                      r"|[bd][0-9]{1,12}-[0-9]{1,12}\.[a-z_]{2,16}\.npy")
 #: An ingest's candidate rows inside its unfinished generation (``g<N>/spool/``).
 SPOOL_RE = re.compile(r"spool-[0-9]{1,9}-[0-9]{4}-[0-9]{2}\.parquet")
 #: Temp files of :func:`tracer.core.atomic.atomic_path` (``.<target name>.<random>.tracer-tmp``).

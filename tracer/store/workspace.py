@@ -10,9 +10,10 @@ Layout of a workspace folder (default ``./.tracer``, or ``--workspace`` / ``TRAC
                                   month (:mod:`tracer.store.partitions`), with integer id columns
     g<N>/addresses-*.parquet      id ⇄ (chain, address), one chunk per generation that added any
     g<N>/tokens.parquet           token_id ⇄ (chain, token, asset, decimals)
-    g<N>/graph/*.npy              edge arrays + CSR per direction, memory-mapped on load
-                                  (written at ingest for small workspaces, else built on first
-                                  use; streamed sweeps never need it)
+    g<N>/graph/                   edge log + CSR levels, memory-mapped on load, written at
+                                  ingest and extended by appends in O(new rows)
+                                  (:mod:`tracer.store.edge_log`; an older layout, one .npy per
+                                  array, is still read; streamed sweeps never need it)
     g<N>/case/*.npy               the case index, per partition file and dictionary chunk:
                                   tx hashes and exact values fixed-width, sorted address
                                   hashes (:mod:`tracer.store.case_index`; written at ingest)
@@ -58,7 +59,7 @@ from tracer.core.schema import (
 from tracer.sources import Loaded, ReadOptions, read_file
 from tracer.sources.labels import LabelLoad
 from tracer.sources.labels import merge as merge_labels
-from tracer.store import conversions_table
+from tracer.store import conversions_table, edge_log
 from tracer.store import manifest as mf
 from tracer.store.case_index import (
     SERVED,
@@ -74,7 +75,6 @@ from tracer.store.graph_cache import (
     NodeIndex,
     TransferGraph,
     build_graph,
-    graph_from_arrays,
     sort_transfers,
 )
 from tracer.store.ingest_summary import FileSummary, IngestSummary
@@ -376,8 +376,12 @@ class Workspace:
         like the graph cache built on first use. A no-op in memory."""
         if self.path is None or self.manifest()["generation"] == 0:
             return
+        gdir = self._gen_dir(self.manifest()["generation"])
         with contextlib.suppress(OSError):  # a read-only workspace: recomputed next session
-            save_derived(self._gen_dir(self.manifest()["generation"]), name, arrays)
+            # a set carried from the previous generation is replaced: its ``done`` marker
+            # goes first, so a crash midway leaves no complete-looking mix of old and new
+            (gdir / "case" / f"{name}.done.npy").unlink(missing_ok=True)
+            save_derived(gdir, name, arrays)
 
     def minus_ones(self, n: int) -> np.ndarray | None:
         """``n`` int64 ``-1``, writable, paged in lazily from a file stored with the generation
@@ -427,7 +431,8 @@ class Workspace:
     def has_graph_cache(self) -> bool:
         if self.path is None or self.manifest()["generation"] == 0:
             return True
-        return (self._gen_dir(self.manifest()["generation"]) / "graph" / "in_edges.npy").exists()
+        graph = self._gen_dir(self.manifest()["generation"]) / "graph"
+        return (graph / edge_log.LEVELS).exists() or (graph / "in_edges.npy").exists()
 
     def graph(self) -> TransferGraph:
         """The graph, memory-mapped from the cache (built in memory for in-memory workspaces).
@@ -443,10 +448,13 @@ class Workspace:
         gdir = self._gen_dir(self.manifest()["generation"])
         if not self.has_graph_cache():
             self._write_graph_cache(gdir)
-        # np.asarray: a plain ndarray view of the memory map (numba does not type np.memmap)
-        arrays: dict[str, Any] = {
-            n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r")) for n in ARRAYS
-        }
+        levels = edge_log.read_levels(gdir)
+        arrays: dict[str, Any]
+        if levels is not None:
+            arrays = edge_log.open_arrays(gdir, levels)
+        else:  # the older layout; np.asarray: a plain ndarray view (numba types no np.memmap)
+            arrays = {n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r"))
+                      for n in ARRAYS}  # fmt: skip
         nodes = self.nodes()
         # the nodes' frame, read when first needed (by either object: one copy)
         self._graph = TransferGraph(
@@ -461,21 +469,11 @@ class Workspace:
         assert reader is not None
         table = reader.read_all(EDGE_COLUMNS)
         nodes = self.nodes()
-        graph = graph_from_arrays(
-            **edge_arrays(table), addresses=nodes.addresses, tokens=nodes.tokens
-        )
+        edge_log.write_fresh(gdir, [edge_arrays(table)], nodes.n_nodes, how="first use")
         del table
-        self._save_graph_arrays(gdir, graph)
         m = self.manifest()  # first use of an older or whole-chain generation: index it too
         write_case_index(gdir, m["parts"], m["addresses"])
         self._case = None  # opened before (by nodes()): see the new files
-
-    @staticmethod
-    def _save_graph_arrays(gdir: Path, graph: TransferGraph) -> None:
-        (gdir / "graph").mkdir(parents=True, exist_ok=True)
-        for name, arr in graph.arrays().items():
-            with atomic_path(gdir / "graph" / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(arr))
 
     def labels(self) -> pl.DataFrame:
         if self._labels is None:
@@ -554,9 +552,14 @@ class Workspace:
                 summaries.append(fs)
             updates, counts = append(w, stored, spool)
             spool.remove()
+            levels = edge_log.read_levels(w.dir) if updates is not None and w.dir else None
             for i, fs in enumerate(summaries):
                 fs.loaded, fs.unknown_decimals = counts.get(i, (0, 0))
                 fs.duplicate -= fs.loaded
+                if levels is not None and levels["how"] == "rebuilt" and fs.loaded:
+                    fs.notes.append(  # O(total), not O(new): said
+                        f"rows landed before stored ones (from transfer {levels['from_edge']:,} "
+                        f"on), so the graph cache was rebuilt rather than extended")
             summary = IngestSummary(summaries, pl.concat(rejects))
             if updates is None:
                 w.abandon()
