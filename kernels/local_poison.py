@@ -45,11 +45,11 @@ from .local import (
     _grow_f,
     _node_keys,
 )
-from .rules import BEYOND, DUST, NORMAL, SINK, SOURCE, THROUGH, TRACED
+from .rules import BEYOND, DUST, NORMAL, SOURCE, THROUGH, TRACED
 
 
 @njit(cache=True)
-def _frontier(g, p, role, sources, w, al):
+def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
     """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
     addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
     them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
@@ -57,10 +57,18 @@ def _frontier(g, p, role, sources, w, al):
     edge carrying a positive amount of at least ``min_amount`` at a level within the hop
     limit (from a source: inside the window) to a wallet or pass-through. Each member's
     scanned edges form one end of its CSR slice (``scanned``), so no edge is met twice.
-    Returns the processing keys (unsorted), their count, and 1 when the budget ran out.
-    ``w``: scratch (``since``, ``next_since`` per node, ``scanned`` per address, ``frontier``,
-    ``nxt`` per node, ``touched`` per address), left as found. ``al``: the CSR-aligned copies
-    (:func:`align`; empty: read the per-edge arrays at random)."""
+
+    An edge met at level ``h`` is the sweep's hop ``h`` (by induction: the least hop of the
+    deliveries to its sender before it, plus one), so this pass also writes what does not
+    depend on the order of processing: each receiver's least hop (``hops``, the first level
+    that delivers to it) and its first delivery's key (``first_ts``, turned into a time by
+    :func:`_finish`), and lists each receiver once (``written``, grown). Returns the keys
+    (unsorted, level after level), their count, where each level starts (``starts[h - 1]``;
+    ``starts[levels]`` = the count), the number of levels, the receivers written, their
+    count, the activations and 1 when the budget ran out. ``w``: scratch (``since``,
+    ``next_since`` per node, ``scanned`` per address, ``frontier``, ``nxt`` per node,
+    ``touched`` per address), left as found. ``al``: the CSR-aligned copies (:func:`align`;
+    empty: read the per-edge arrays at random)."""
     _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
@@ -73,10 +81,13 @@ def _frontier(g, p, role, sources, w, al):
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
     keys = np.empty(1024, dtype=np.int64)
+    starts = np.empty(16, dtype=np.int64)
     n = 0
     nf = 0
     nt = 0
+    nw = 0
     n_active = 0
+    activated = 0
     gave_up = 0
     for i in range(sources.shape[0]):
         s = sources[i]
@@ -87,6 +98,9 @@ def _frontier(g, p, role, sources, w, al):
     level = 0
     while nf > 0 and gave_up == 0:
         level += 1
+        if level == starts.shape[0]:
+            starts = _grow_f(starts, level)
+        starts[level - 1] = n
         nn = 0
         for i in range(nf):
             u = frontier[i]
@@ -145,6 +159,18 @@ def _frontier(g, p, role, sources, w, al):
                     if ru == SOURCE and (t < lo or t > hi):
                         continue  # outside the window: not a seed
                     rv = role[v]
+                    # a delivery: levels rise, so the first one to reach v is its least hop
+                    if hops[v] < 0:
+                        hops[v] = level
+                        first_ts[v] = k
+                        if nw == written.shape[0]:
+                            written = _grow_f(written, nw)
+                        written[nw] = v
+                        nw += 1
+                        if rv == NORMAL or rv == THROUGH:
+                            activated += 1
+                    elif k < first_ts[v]:
+                        first_ts[v] = k
                     if rv != NORMAL and rv != THROUGH:
                         continue  # sinks absorb; sources are already at level 0
                     if next_since[v] == none:
@@ -173,30 +199,42 @@ def _frontier(g, p, role, sources, w, al):
         next_since[frontier[i]] = none
     for i in range(nt):
         scanned[touched[i]] = -1
-    return keys, n, gave_up
+    if level == starts.shape[0]:
+        starts = _grow_f(starts, level)
+    starts[level] = n
+    if gave_up:  # the caller sweeps: leave the state as found (only these were written)
+        for i in range(nw):
+            hops[written[i]] = -1
+            first_ts[written[i]] = -1
+    return keys, n, starts, level, written, nw, activated, gave_up
 
 
 @njit(cache=True)
-def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w,
-                   al):  # fmt: skip
-    """The local poison sweep (module docstring): phase 1 (:func:`_frontier`) finds the edges
-    the sweep processes, phase 2 runs the sweep's poison lines over them in processing order
-    (so every sum is taken in the sweep's order). Arguments as :func:`.local._local_kernel`'s
-    without the lot queues (``p`` a :class:`.local.LocalParams`, ``out`` a
-    :class:`.local.LocalOut`), plus the scratch ``w`` and the aligned copies ``al``. Returns
-    the tainted-edge buffers and their count; ``o_bal`` is filled by :func:`_sender_balances`
-    afterwards (when recording)."""
+def _pack(keys, n, starts, levels, shift):
+    """``keys[i] << shift | level``, in place: one sort then orders the events by key and
+    each keeps its hop (the level it was met at)."""
+    for h in range(1, levels + 1):
+        for i in range(starts[h - 1], starts[h]):
+            keys[i] = (keys[i] << shift) | h
+
+
+@njit(cache=True)
+def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats, out):
+    """Phase 2: the sweep's poison lines over the events in processing order (``packed``:
+    sorted ``key << shift | hop``; ``ranked`` non-empty: the key's rank stands for it, see
+    :func:`_in_order`), so every float sum (traced, dust, beyond, each receiver's
+    inflow and, when recording, its taint held) is taken in the sweep's order. Level 1 holds
+    exactly the sources' edges; every later event is an outflow of an address holding taint
+    (phase 1 met it after a delivery), so under poison it carries its whole amount. Writes
+    the tainted edges into ``out``'s buffers (sized for every event) and returns their count
+    and the source counts."""
     _, min_amount, max_hops, record, _, reverse, lo, hi, _, _ = p
-    o_edge, o_taint, o_hop, o_bal, o_tb, counts = out
+    o_edge, o_taint, o_hop, _, o_tb, counts = out
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    keys, n_keys, gave_up = _frontier(g, p, role, sources, w, al)
-    counts[EVENTS] = n_keys
-    if gave_up:
-        counts[GAVE_UP] = 1
-        return o_edge, o_taint, o_hop, o_bal, o_tb, 0
-    keys = np.sort(keys[:n_keys])
+    mask = (np.int64(1) << shift) - 1
+    by_rank = ranked.shape[0] > 0
     traced = stats[TRACED]
     dust = stats[DUST]
     beyond = stats[BEYOND]
@@ -205,17 +243,16 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     n_seed = 0
     ts_lo = -1
     ts_hi = -1
-    for i in range(n_keys):
-        k = keys[i]
+    for i in range(packed.shape[0]):
+        q = packed[i]
+        k = q >> shift
+        if by_rank:
+            k = ranked[k]
+        h = q & mask
         e = n_edges - 1 - k if reverse else k
-        u = rep[src[e]] if has_rep else src[e]
-        v = rep[dst[e]] if has_rep else dst[e]
         x = amount[e]
-        ru = role[u]
-        rv = role[v]
-        carried = 0.0
-        t_u = bt[u, 1]
-        if ru == SOURCE:
+        carried = x  # poison: the whole outflow of a tainted address
+        if h == 1:  # a source's edge
             t = ts[e]
             n_src += 1
             if ts_lo < 0 or t < ts_lo:
@@ -224,39 +261,29 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
                 ts_hi = t
             if t >= lo and t <= hi:
                 n_seed += 1
-                carried = x
                 traced += x
-        elif ru != SINK and t_u > 0.0:
-            carried = x  # poison: the whole outflow of a tainted address
-        if carried > 0.0:
-            h = 1 if ru == SOURCE else hops[u] + 1
-            if carried < min_amount:
-                dust += carried
-            elif h > max_hops:
-                beyond += carried
-                beyond_from[u] += carried
             else:
-                if n_out == o_edge.shape[0]:
-                    o_edge = _grow_f(o_edge, n_out)
-                    o_taint = _grow_f(o_taint, n_out)
-                    o_hop = _grow_f(o_hop, n_out)
-                if record and n_out == o_tb.shape[0]:
-                    o_tb = _grow_f(o_tb, n_out)
-                o_edge[n_out] = e
-                o_taint[n_out] = carried
-                o_hop[n_out] = h
-                if record:
-                    o_tb[n_out] = t_u
-                n_out += 1
-                if (rv == NORMAL or rv == THROUGH) and hops[v] < 0:
-                    counts[ACTIVATED] += 1
-                if hops[v] < 0 or h < hops[v]:
-                    hops[v] = h
-                if first_ts[v] < 0:
-                    first_ts[v] = ts[e]
-                inflow[v] += carried
+                carried = 0.0
+        if not carried > 0.0:
+            continue
+        if carried < min_amount:
+            dust += carried
+        elif h > max_hops:
+            beyond += carried
+            beyond_from[rep[src[e]] if has_rep else src[e]] += carried
+        else:
+            v = rep[dst[e]] if has_rep else dst[e]
+            o_edge[n_out] = e
+            o_taint[n_out] = carried
+            o_hop[n_out] = h
+            if record:
+                u = rep[src[e]] if has_rep else src[e]
+                o_tb[n_out] = bt[u, 1]
+                rv = role[v]
                 if rv == NORMAL or rv == THROUGH:
                     bt[v, 1] += carried
+            n_out += 1
+            inflow[v] += carried
     stats[TRACED] = traced
     stats[DUST] = dust
     stats[BEYOND] = beyond
@@ -264,9 +291,25 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     counts[SEEDS] = n_seed
     counts[FIRST_TS] = ts_lo
     counts[LAST_TS] = ts_hi
-    if record and o_bal.shape[0] < o_tb.shape[0]:
-        o_bal = np.zeros(o_tb.shape[0], dtype=np.float64)
-    return o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+    return n_out
+
+
+@njit(cache=True)
+def _finish(g, reverse, record, role, written, nw, bt, inflow, first_ts):
+    """Per receiver: its first delivery's key (phase 1) becomes that edge's time, and, when
+    phase 2 did not keep it (not recording), the taint it holds: under poison every delivery
+    adds to both inflow and taint held of a wallet or pass-through, in the same order, so the
+    two sums are the same number."""
+    ts = g.ts
+    n_edges = ts.shape[0]
+    for i in range(nw):
+        v = written[i]
+        k = first_ts[v]
+        first_ts[v] = ts[n_edges - 1 - k if reverse else k]
+        if not record:
+            r = role[v]
+            if r == NORMAL or r == THROUGH:
+                bt[v, 1] = inflow[v]
 
 
 @njit(cache=True)
@@ -365,20 +408,77 @@ def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
                          np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32))  # fmt: skip
 
 
+class PoisonRun(NamedTuple):
+    """What :func:`poison_kernel` returns: the tainted edges in processing order (the first
+    ``n`` of each buffer valid; ``bal_before``/``taint_before`` when recording), and every
+    receiver it wrote state for, once each (``written``, unsorted): with the sources, the only
+    entries of the state that differ from a fresh one."""
+
+    edge: np.ndarray
+    taint: np.ndarray
+    hop: np.ndarray
+    bal_before: np.ndarray
+    taint_before: np.ndarray
+    n: int
+    written: np.ndarray
+
+
+#: bits of a packed event (``key << shift | hop``, int64, sorted as signed)
+PACK_BITS = 63
+
+
+def _in_order(keys: np.ndarray, starts: np.ndarray, levels: int,
+              n_edges: int) -> tuple[np.ndarray, int, np.ndarray]:  # fmt: skip
+    """The events sorted by key, each with its hop: ``(packed, shift, ranked)``. ``packed``
+    holds ``key << shift | hop`` (one numpy sort: the per-level runs are not one sorted
+    list); when key and hop do not fit :data:`PACK_BITS` together (a chain of 2**(63 -
+    shift) edges), the key's rank among the events stands for it and ``ranked`` maps a rank
+    back to its key (else ``ranked`` is empty)."""
+    n = keys.shape[0]
+    shift = max(1, int(levels).bit_length())
+    ranked = keys[:0]
+    if max(1, int(n_edges - 1).bit_length()) + shift > PACK_BITS:
+        ranked = np.sort(keys)
+        keys = np.searchsorted(ranked, keys).astype(np.int64)
+    _pack(keys, n, starts, levels, shift)
+    keys.sort()
+    return keys, shift, ranked
+
+
 def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out,  # type: ignore[no-untyped-def]
-                  w=None, al=None):
+                  w=None, al=None) -> PoisonRun:
     """Run the local poison sweep and, when recording, the senders' balances before their
-    tainted outflows. Returns ``(o_edge, o_taint, o_hop, o_bal, o_tb, n_out)`` (the first
-    ``n_out`` valid); ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
+    tainted outflows; ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
     edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one); ``al``: the
-    :class:`Aligned` copies (None: none, random reads)."""
+    :class:`Aligned` copies (None: none, random reads). When the budget runs out
+    (``counts[GAVE_UP]``) the state is left as found and no edge is returned.
+
+    Three steps (the module docstring): the frontier finds the events and their hops
+    (numba), one numpy sort puts them in processing order (numpy's sort of int64 is several
+    times numba's), the sums run over them in that order (numba)."""
     if w is None:
         w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1)
     if al is None:
         al = no_aligned()
-    o_edge, o_taint, o_hop, o_bal, o_tb, n_out = _poison_kernel(
-        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w, al
-    )
-    if p.record and not out.counts[GAVE_UP]:
-        o_bal = _sender_balances(g, bool(p.reverse), o_edge, int(n_out), o_bal)
-    return o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+    counts = out.counts
+    keys, n_keys, starts, levels, written, nw, activated, gave_up = _frontier(
+        g, p, role, sources, w, al, hops, first_ts, np.empty(256, np.int32))
+    counts[EVENTS] = n_keys
+    counts[ACTIVATED] += activated
+    empty = np.zeros(0, np.int32)
+    if gave_up:
+        counts[GAVE_UP] = 1
+        return PoisonRun(out.edge, out.taint, out.hop, out.bal_before, out.taint_before, 0, empty)
+    packed, shift, ranked = _in_order(keys[:n_keys], starts, int(levels), g.src.shape[0])
+    m = max(n_keys, 1)
+    rec = bool(p.record)
+    o = type(out)(np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int32),
+                  np.zeros(m if rec else 1, np.float64), np.empty(m if rec else 1, np.float64),
+                  counts)  # fmt: skip
+    n_out = _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats,
+                         o)  # fmt: skip
+    _finish(g, bool(p.reverse), rec, role, written, nw, bt, inflow, first_ts)
+    o_bal = o.bal_before
+    if rec:
+        o_bal = _sender_balances(g, bool(p.reverse), o.edge, int(n_out), o_bal)
+    return PoisonRun(o.edge, o.taint, o.hop, o_bal, o.taint_before, int(n_out), written[:nw])
