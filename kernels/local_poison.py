@@ -137,7 +137,6 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                     if aligned:  # sequential reads of the CSR-aligned copies
                         x = a_amount[j]
                         d = a_dst[j]
-                        t = a_ts[j]
                         if x != x:  # NaN: unknown decimals or another asset
                             continue
                     else:
@@ -145,7 +144,6 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                         if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
                             continue
                         d = dst[e]
-                        t = ts[e]
                     v = rep[d] if has_rep else d
                     if has_rep and v == u:
                         continue  # inside one entity: not a hop
@@ -156,8 +154,10 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                     n += 1
                     if not (x > 0.0 and x >= min_amount and level <= max_hops):
                         continue  # carries nothing, dust or beyond the hop limit
-                    if ru == SOURCE and (t < lo or t > hi):
-                        continue  # outside the window: not a seed
+                    if ru == SOURCE:  # the time only matters for a source's window
+                        t = a_ts[j] if aligned else ts[e]
+                        if t < lo or t > hi:
+                            continue  # outside the window: not a seed
                     rv = role[v]
                     # a delivery: levels rise, so the first one to reach v is its least hop
                     if hops[v] < 0:

@@ -153,3 +153,73 @@ def path_edges(
                            np.ascontiguousarray(taint, dtype=np.float64),
                            role, best, keep)  # fmt: skip
     return keep
+
+
+@njit(cache=True, nogil=True)
+def _walk_kernel(src, dst, taint, slot, n_sinks, k, best_e, best_t):  # type: ignore[no-untyped-def]
+    """See :func:`path_steps`. ``slot[node]``: 1 + the node's row among the sinks (0: not a
+    sink); ``best_e``/``best_t``: per node, 1 + the position of the largest inflow so far and
+    its taint (0: none), zero on entry and left zero."""
+    n = src.shape[0]
+    pred = np.empty(n, dtype=np.int64)
+    top = np.full((n_sinks, max(k, 1)), -1, dtype=np.int64)
+    count = np.zeros(n_sinks, dtype=np.int64)
+    for i in range(n):
+        u = src[i]
+        v = dst[i]
+        t = taint[i]
+        pred[i] = best_e[u] - 1  # the strongest earlier inflow of the sender (ties: earliest)
+        b = best_e[v]
+        if b == 0 or t > best_t[v]:
+            best_e[v] = i + 1
+            best_t[v] = t
+        s = slot[v] - 1
+        if s >= 0 and k > 0:
+            # the sink's k largest inflows, best first by (taint desc, position asc): a new
+            # edge has the largest position so far, so it goes after every equal taint
+            c = count[s]
+            if c == k and not t > taint[top[s, k - 1]]:
+                continue
+            j = c if c < k else k - 1
+            while j > 0 and t > taint[top[s, j - 1]]:
+                top[s, j] = top[s, j - 1]
+                j -= 1
+            top[s, j] = i
+            if c < k:
+                count[s] = c + 1
+    for i in range(n):
+        best_e[dst[i]] = 0
+        best_t[dst[i]] = 0.0
+    return pred, top, count
+
+
+def path_steps(
+    src: np.ndarray,
+    dst: np.ndarray,
+    taint: np.ndarray,
+    sinks: np.ndarray,
+    k: int,
+    scratch: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the tainted edges (in processing order) for the strongest-path walk.
+
+    Returns ``pred`` (per edge: the position of the largest tainted edge into its sender
+    before it, ties the earliest; -1: none), and per distinct sink of ``sinks`` (sorted
+    ascending) its ``k`` largest inflows by (taint desc, position asc) as ``top[s, :count[s]]``.
+    A walk back from a sink's inflow follows ``pred`` until a source's edge: the rule of
+    :func:`tracer.analysis.follow_rows.strongest_paths`, which took each step by a binary
+    search and an argmax (a running maximum per node is that answer for every edge at once).
+
+    ``scratch``: ``(slot int32, best_e int64, best_t float64)`` per node, all zero (lazily
+    paged memory is fine: only the touched nodes' pages are written), left zero."""
+    slot, best_e, best_t = scratch
+    slot[sinks] = np.arange(1, sinks.shape[0] + 1, dtype=np.int32)
+    try:
+        pred, top, count = _walk_kernel(
+            np.ascontiguousarray(src, dtype=np.int32), np.ascontiguousarray(dst, dtype=np.int32),
+            np.ascontiguousarray(taint, dtype=np.float64), slot, int(sinks.shape[0]), int(k),
+            best_e, best_t,
+        )  # fmt: skip
+    finally:
+        slot[sinks] = 0
+    return pred, top, count

@@ -7,16 +7,18 @@ arrays into frames, the same for both engines and both directions.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from tracer.analysis.follow_frames import distinct
 from tracer.core.addresses import display, display_many
 from tracer.core.decimal_text import decimal_text, exact_text
-from tracer.kernels.taint import (
-    SOURCE,
-)
+from tracer.core.sparse_zeros import sparse_zeros
+from tracer.kernels.path_keep import path_steps
+from tracer.kernels.taint import SOURCE
 from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
@@ -71,38 +73,29 @@ def strongest_paths(
         return {}
     src, dst = tainted["src"], tainted["dst"]
     edge_taint, edge_index = tainted["taint"], tainted["index"]
-    # the tainted edges by receiver, each receiver's in processing order (earlier position =
-    # earlier edge): a stable sort by receiver is that order
-    by_dst = np.argsort(dst, kind="stable")
-    # int64: searching an int32 array for a Python int casts the whole array on every call
-    dsts = dst[by_dst].astype(np.int64)
     role_src = role[src] == SOURCE  # per tainted edge: does its sender start a path?
-
-    def into(node: int) -> np.ndarray:
-        """The tainted edges into ``node``, in processing order (O(log tainted edges): no
-        per-address table, which would cost O(addresses) on every follow)."""
-        return by_dst[dsts.searchsorted(node, "left") : dsts.searchsorted(node, "right")]
-
+    # one numba pass: each edge's step back (the largest earlier tainted edge into its
+    # sender, ties the earliest) and each sink's k largest inflows (ties: the earlier)
+    sinks = distinct(np.asarray(sink_ids, dtype=np.int64))
+    pred, top, count = path_steps(src, dst, edge_taint, sinks, k, _walk_scratch(role.shape[0]))
+    row_of = {s: i for i, s in enumerate(sinks.tolist())}
     found: list[tuple[int, list[int], bool]] = []
     for sink in sink_ids:
-        inflows = into(sink)
-        top = inflows[np.lexsort((inflows, -edge_taint[inflows]))][:k]
-        for e in top.tolist():
+        r = row_of[int(sink)]
+        for e in top[r, : count[r]].tolist():
             steps = [e]
             cur = e
             while not role_src[cur]:
-                cand = into(int(src[cur]))
-                cand = cand[: cand.searchsorted(cur)]  # the earlier ones (sorted)
-                if cand.size == 0:
+                back = int(pred[cur])
+                if back < 0:
                     break
-                # the largest; ties: the earliest (argmax takes the first, cand is in order)
-                cur = int(cand[np.argmax(edge_taint[cand])])
+                cur = back
                 steps.append(cur)
             if not backward:
                 steps.reverse()  # source first (backward: already origin → deposit, money order)
             found.append((sink, steps, bool(role_src[cur])))
-    all_steps = np.unique(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
-    ends = np.unique(np.concatenate([src[all_steps], dst[all_steps]]))
+    all_steps = distinct(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    ends = distinct(np.concatenate([src[all_steps], dst[all_steps]]))
     chain_of, addr_of = address_texts(nodes, ends)  # only the addresses the paths show
     shown = dict(zip(ends.tolist(), (display(c, a) for c, a in zip(chain_of, addr_of,
                                                                      strict=True)),
@@ -142,6 +135,24 @@ def strongest_paths(
     for paths in out.values():  # strongest first; ties: fewer hops, then as found
         paths.sort(key=lambda p: (-p["strength"], len(p["hops"])))
     return out
+
+
+#: per node count and thread: the walk's zeroed scratch (lazily paged: a follow writes the pages
+#: of the nodes it touches, and leaves them zero)
+_WALK: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _walk_scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~tracer.kernels.path_keep.path_steps`' scratch for ``n`` nodes, allocated once
+    per size and thread (the last two sizes kept)."""
+    key = (n, threading.get_ident())
+    hit = _WALK.get(key)
+    if hit is None:
+        while len(_WALK) >= 2:
+            del _WALK[next(iter(_WALK))]
+        hit = _WALK[key] = (sparse_zeros(n, np.int32), sparse_zeros(n, np.int64),
+                            sparse_zeros(n, np.float64))  # fmt: skip
+    return hit
 
 
 def ledger_frame(
