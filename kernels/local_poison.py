@@ -49,7 +49,18 @@ from .rules import BEYOND, DUST, NORMAL, SOURCE, THROUGH, TRACED
 
 
 @njit(cache=True)
-def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
+def _grow_to(a, n, need):
+    """``a`` with room for ``need`` entries (doubled until it fits), its first ``n`` kept."""
+    m = a.shape[0]
+    while m < need:
+        m *= 2
+    b = np.empty(m, dtype=a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _frontier(g, p, role, sources, w, al, hops, first_ts):
     """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
     addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
     them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
@@ -62,19 +73,21 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
     deliveries to its sender before it, plus one), so this pass also writes what does not
     depend on the order of processing: each receiver's least hop (``hops``, the first level
     that delivers to it) and its first delivery's key (``first_ts``, turned into a time by
-    :func:`_finish`), and lists each receiver once (``written``, grown). Returns the keys
+    :func:`_finish`), and lists each receiver once (``written``, of the scratch). A wallet's
+    least hop and first delivery are settled once per level (its earliest delivery of the
+    level, which the frontier keeps anyway), a sink's or source's per delivery. Returns the keys
     (unsorted, level after level), their count, where each level starts (``starts[h - 1]``;
     ``starts[levels]`` = the count), the number of levels, the receivers written, their
     count, the activations and 1 when the budget ran out. ``w``: scratch (``since``,
     ``next_since`` per node, ``scanned`` per address, ``frontier``, ``nxt`` per node,
-    ``touched`` per address), left as found. ``al``: the CSR-aligned copies (:func:`align`;
-    empty: read the per-edge arrays at random)."""
+    ``touched`` per address, ``written`` per node), left as found. ``al``: the CSR-aligned
+    copies (:func:`align`; empty: read the per-edge arrays at random)."""
     _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
-    since, next_since, scanned, frontier, nxt, touched = w
+    since, next_since, scanned, frontier, nxt, touched, written = w
     a_dst, a_amount, a_ts = al
     aligned = a_dst.shape[0] > 0
     none = np.iinfo(np.int64).max
@@ -132,6 +145,8 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                     first, last = scanned[m], x0
                     if first < last:
                         scanned[m] = last
+                if n + last - first > keys.shape[0]:  # room for the whole slice
+                    keys = _grow_to(keys, n, n + last - first)
                 for j in range(first, last):
                     e = out_edges[j]
                     if aligned:  # sequential reads of the CSR-aligned copies
@@ -148,8 +163,6 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                     if has_rep and v == u:
                         continue  # inside one entity: not a hop
                     k = n_edges - 1 - e if reverse else e
-                    if n == keys.shape[0]:
-                        keys = _grow_f(keys, n)
                     keys[n] = k
                     n += 1
                     if not (x > 0.0 and x >= min_amount and level <= max_hops):
@@ -159,20 +172,17 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
                         if t < lo or t > hi:
                             continue  # outside the window: not a seed
                     rv = role[v]
-                    # a delivery: levels rise, so the first one to reach v is its least hop
-                    if hops[v] < 0:
-                        hops[v] = level
-                        first_ts[v] = k
-                        if nw == written.shape[0]:
-                            written = _grow_f(written, nw)
-                        written[nw] = v
-                        nw += 1
-                        if rv == NORMAL or rv == THROUGH:
-                            activated += 1
-                    elif k < first_ts[v]:
-                        first_ts[v] = k
                     if rv != NORMAL and rv != THROUGH:
-                        continue  # sinks absorb; sources are already at level 0
+                        # a sink or a source absorbs (sources are already at level 0); its
+                        # least hop is the first level that delivers to it (levels rise)
+                        if hops[v] < 0:
+                            hops[v] = level
+                            first_ts[v] = k
+                            written[nw] = v
+                            nw += 1
+                        elif k < first_ts[v]:
+                            first_ts[v] = k
+                        continue
                     if next_since[v] == none:
                         nxt[nn] = v
                         nn += 1
@@ -186,9 +196,18 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts, written):
             since[frontier[i]] = none
         for i in range(nn):
             v = nxt[i]
+            k = next_since[v]  # v's first delivery at this level
+            if hops[v] < 0:  # none at a lower level: this is its least hop
+                hops[v] = level
+                first_ts[v] = k
+                written[nw] = v
+                nw += 1
+                activated += 1
+            elif k < first_ts[v]:
+                first_ts[v] = k
             if since[v] == none and scanned[v if not has_rep else mem_list[mem_offsets[v]]] < 0:
                 n_active += 1
-            since[v] = next_since[v]
+            since[v] = k
             next_since[v] = none
             frontier[i] = v
         nf = nn
@@ -363,6 +382,7 @@ class PoisonScratch(NamedTuple):
     frontier: np.ndarray
     nxt: np.ndarray
     touched: np.ndarray
+    written: np.ndarray
 
 
 class Aligned(NamedTuple):
@@ -405,7 +425,8 @@ def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
     none = np.iinfo(np.int64).max
     return PoisonScratch(np.full(n_nodes, none, np.int64), np.full(n_nodes, none, np.int64),
                          np.full(n_addresses, -1, np.int64), np.zeros(n_nodes, np.int32),
-                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32))  # fmt: skip
+                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32),
+                         np.zeros(n_nodes, np.int32))  # fmt: skip
 
 
 class PoisonRun(NamedTuple):
@@ -462,7 +483,7 @@ def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
         al = no_aligned()
     counts = out.counts
     keys, n_keys, starts, levels, written, nw, activated, gave_up = _frontier(
-        g, p, role, sources, w, al, hops, first_ts, np.empty(256, np.int32))
+        g, p, role, sources, w, al, hops, first_ts)
     counts[EVENTS] = n_keys
     counts[ACTIVATED] += activated
     empty = np.zeros(0, np.int32)
@@ -481,4 +502,5 @@ def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
     o_bal = o.bal_before
     if rec:
         o_bal = _sender_balances(g, bool(p.reverse), o.edge, int(n_out), o_bal)
-    return PoisonRun(o.edge, o.taint, o.hop, o_bal, o.taint_before, int(n_out), written[:nw])
+    return PoisonRun(o.edge, o.taint, o.hop, o_bal, o.taint_before, int(n_out),
+                     written[:nw].copy())  # fmt: skip
