@@ -156,10 +156,10 @@ def path_edges(
 
 
 @njit(cache=True, nogil=True)
-def _walk_kernel(src, dst, taint, slot, n_sinks, k, best_e, best_t):  # type: ignore[no-untyped-def]
-    """See :func:`path_steps`. ``slot[node]``: 1 + the node's row among the sinks (0: not a
-    sink); ``best_e``/``best_t``: per node, 1 + the position of the largest inflow so far and
-    its taint (0: none), zero on entry and left zero."""
+def _walk_kernel(src, dst, taint, n_sinks, k, node):  # type: ignore[no-untyped-def]
+    """See :func:`path_steps`. ``node[v]``: (1 + the position of v's largest inflow so far,
+    its taint, 1 + v's row among the sinks, unused), 0 meaning none: one cache line per node
+    read, zero on entry but for the sink rows, and left so."""
     n = src.shape[0]
     pred = np.empty(n, dtype=np.int64)
     top = np.full((n_sinks, max(k, 1)), -1, dtype=np.int64)
@@ -168,12 +168,11 @@ def _walk_kernel(src, dst, taint, slot, n_sinks, k, best_e, best_t):  # type: ig
         u = src[i]
         v = dst[i]
         t = taint[i]
-        pred[i] = best_e[u] - 1  # the strongest earlier inflow of the sender (ties: earliest)
-        b = best_e[v]
-        if b == 0 or t > best_t[v]:
-            best_e[v] = i + 1
-            best_t[v] = t
-        s = slot[v] - 1
+        pred[i] = np.int64(node[u, 0]) - 1  # the sender's strongest earlier inflow (ties: earliest)
+        if node[v, 0] == 0.0 or t > node[v, 1]:
+            node[v, 0] = i + 1
+            node[v, 1] = t
+        s = np.int64(node[v, 2]) - 1
         if s >= 0 and k > 0:
             # the sink's k largest inflows, best first by (taint desc, position asc): a new
             # edge has the largest position so far, so it goes after every equal taint
@@ -188,8 +187,8 @@ def _walk_kernel(src, dst, taint, slot, n_sinks, k, best_e, best_t):  # type: ig
             if c < k:
                 count[s] = c + 1
     for i in range(n):
-        best_e[dst[i]] = 0
-        best_t[dst[i]] = 0.0
+        node[dst[i], 0] = 0.0
+        node[dst[i], 1] = 0.0
     return pred, top, count
 
 
@@ -199,7 +198,7 @@ def path_steps(
     taint: np.ndarray,
     sinks: np.ndarray,
     k: int,
-    scratch: tuple[np.ndarray, np.ndarray, np.ndarray],
+    scratch: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pass over the tainted edges (in processing order) for the strongest-path walk.
 
@@ -210,16 +209,69 @@ def path_steps(
     :func:`tracer.analysis.follow_rows.strongest_paths`, which took each step by a binary
     search and an argmax (a running maximum per node is that answer for every edge at once).
 
-    ``scratch``: ``(slot int32, best_e int64, best_t float64)`` per node, all zero (lazily
-    paged memory is fine: only the touched nodes' pages are written), left zero."""
-    slot, best_e, best_t = scratch
-    slot[sinks] = np.arange(1, sinks.shape[0] + 1, dtype=np.int32)
+    ``scratch``: float64 ``(nodes, 4)``, all zero (lazily paged memory is fine: only the
+    touched nodes' pages are written), left zero. Positions stay exact as float64 below
+    2**53 tainted edges."""
+    scratch[sinks, 2] = np.arange(1, sinks.shape[0] + 1, dtype=np.float64)
     try:
         pred, top, count = _walk_kernel(
             np.ascontiguousarray(src, dtype=np.int32), np.ascontiguousarray(dst, dtype=np.int32),
-            np.ascontiguousarray(taint, dtype=np.float64), slot, int(sinks.shape[0]), int(k),
-            best_e, best_t,
+            np.ascontiguousarray(taint, dtype=np.float64), int(sinks.shape[0]), int(k), scratch,
         )  # fmt: skip
     finally:
-        slot[sinks] = 0
+        scratch[sinks, 2] = 0.0
     return pred, top, count
+
+
+@njit(cache=True, nogil=True)
+def _walks_kernel(pred, is_src, top, count, rows, reverse):  # type: ignore[no-untyped-def]
+    n_paths = 0
+    n_steps = 0
+    for r in rows:
+        n_paths += count[r]
+    start = np.zeros(n_paths + 1, dtype=np.int64)
+    complete = np.zeros(n_paths, dtype=np.bool_)
+    steps = np.empty(max(16, 8 * n_paths), dtype=np.int64)
+    p = 0
+    for r in rows:
+        for c in range(count[r]):
+            first = n_steps
+            cur = top[r, c]
+            while True:
+                if n_steps == steps.shape[0]:
+                    bigger = np.empty(steps.shape[0] * 2, dtype=np.int64)
+                    bigger[:n_steps] = steps[:n_steps]
+                    steps = bigger
+                steps[n_steps] = cur
+                n_steps += 1
+                if is_src[cur] or pred[cur] < 0:
+                    break
+                cur = pred[cur]
+            complete[p] = is_src[cur]
+            if reverse:  # source first
+                i, j = first, n_steps - 1
+                while i < j:
+                    steps[i], steps[j] = steps[j], steps[i]
+                    i += 1
+                    j -= 1
+            p += 1
+            start[p] = n_steps
+    return steps[:n_steps], start, complete
+
+
+def path_walks(
+    pred: np.ndarray,
+    is_src: np.ndarray,
+    top: np.ndarray,
+    count: np.ndarray,
+    rows: np.ndarray,
+    source_first: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The walks of :func:`path_steps`' answer: for each sink row of ``rows`` in turn, each of
+    its top inflows followed back by ``pred`` until an edge whose sender is a source
+    (``is_src``, complete) or one with no earlier inflow (incomplete). Returns the steps of
+    every path one after another (``source_first``: each path reversed, source first),
+    ``start`` (path ``i`` is ``steps[start[i]:start[i + 1]]``) and ``complete`` per path."""
+    flags = np.ascontiguousarray(is_src, dtype=np.bool_)
+    order = np.ascontiguousarray(rows, dtype=np.int64)
+    return _walks_kernel(pred, flags, top, count, order, bool(source_first))

@@ -17,7 +17,7 @@ from tracer.analysis.follow_frames import distinct
 from tracer.core.addresses import display, display_many
 from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.core.sparse_zeros import sparse_zeros
-from tracer.kernels.path_keep import path_steps
+from tracer.kernels.path_keep import path_steps, path_walks
 from tracer.kernels.taint import SOURCE
 from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
@@ -79,22 +79,18 @@ def strongest_paths(
     sinks = distinct(np.asarray(sink_ids, dtype=np.int64))
     pred, top, count = path_steps(src, dst, edge_taint, sinks, k, _walk_scratch(role.shape[0]))
     row_of = {s: i for i, s in enumerate(sinks.tolist())}
+    rows = [row_of[int(sink)] for sink in sink_ids]
+    flat, start, complete = path_walks(pred, role_src, top, count, np.array(rows, np.int64),
+                                       not backward)  # fmt: skip
+    # (backward: already origin → deposit, money order; forward: reversed, source first)
+    flat_l, start_l, complete_l = flat.tolist(), start.tolist(), complete.tolist()
     found: list[tuple[int, list[int], bool]] = []
-    for sink in sink_ids:
-        r = row_of[int(sink)]
-        for e in top[r, : count[r]].tolist():
-            steps = [e]
-            cur = e
-            while not role_src[cur]:
-                back = int(pred[cur])
-                if back < 0:
-                    break
-                cur = back
-                steps.append(cur)
-            if not backward:
-                steps.reverse()  # source first (backward: already origin → deposit, money order)
-            found.append((sink, steps, bool(role_src[cur])))
-    all_steps = distinct(np.array([s for _, st, _ in found for s in st], dtype=np.int64))
+    i = 0
+    for sink, r in zip(sink_ids, rows, strict=True):
+        for _ in range(int(count[r])):
+            found.append((sink, flat_l[start_l[i]:start_l[i + 1]], complete_l[i]))
+            i += 1
+    all_steps = distinct(flat)
     ends = distinct(np.concatenate([src[all_steps], dst[all_steps]]))
     chain_of, addr_of = address_texts(nodes, ends)  # only the addresses the paths show
     shown = dict(zip(ends.tolist(), (display(c, a) for c, a in zip(chain_of, addr_of,
@@ -103,11 +99,12 @@ def strongest_paths(
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
     rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
     hop_of: dict[int, dict[str, Any]] = {}  # one per step: paths to several sinks share them
-    decimals_of: dict[int, int] = {}
-    for s, (tx_hash, amount, ts, value, decimals) in zip(all_steps.tolist(), rows.iter_rows(),
-                                                         strict=True):  # fmt: skip
-        a, b = (int(dst[s]), int(src[s])) if backward else (int(src[s]), int(dst[s]))
-        t = float(edge_taint[s])
+    taint_of: dict[int, float] = {}
+    ends_of = zip(all_steps.tolist(), src[all_steps].tolist(), dst[all_steps].tolist(),
+                  edge_taint[all_steps].tolist(), strict=True)  # fmt: skip
+    for (s, s_src, s_dst, t), (tx_hash, amount, ts, value, decimals) in zip(
+            ends_of, rows.iter_rows(), strict=True):  # fmt: skip
+        a, b = (s_dst, s_src) if backward else (s_src, s_dst)
         hop_of[s] = {
             "tx_hash": tx_hash,
             "from": shown[a],
@@ -118,16 +115,16 @@ def strongest_paths(
             "tainted_decimal": decimal_text(t, decimals),
             "ts": ts.isoformat().replace("+00:00", "Z"),
         }
-        decimals_of[s] = decimals
+        taint_of[s] = t
     out: dict[int, list[dict[str, Any]]] = {}
     for sink, steps, complete in found:
         hops = [dict(hop_of[s]) for s in steps]  # each path its own rows, as before
-        weakest = min(steps, key=lambda s: (edge_taint[s], s))
+        weakest = min(steps, key=lambda s: (taint_of[s], s))
         out.setdefault(sink, []).append(
             {
-                "strength": float(edge_taint[weakest]),
-                "strength_decimal": decimal_text(float(edge_taint[weakest]),
-                                                 decimals_of[weakest]),
+                "strength": taint_of[weakest],
+                # the weakest step's own text: the same figure and decimals
+                "strength_decimal": hop_of[weakest]["tainted_decimal"],
                 "complete": complete,
                 "hops": hops,
             }
@@ -139,10 +136,10 @@ def strongest_paths(
 
 #: per node count and thread: the walk's zeroed scratch (lazily paged: a follow writes the pages
 #: of the nodes it touches, and leaves them zero)
-_WALK: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_WALK: dict[tuple[int, int], np.ndarray] = {}
 
 
-def _walk_scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _walk_scratch(n: int) -> np.ndarray:
     """:func:`~tracer.kernels.path_keep.path_steps`' scratch for ``n`` nodes, allocated once
     per size and thread (the last two sizes kept)."""
     key = (n, threading.get_ident())
@@ -150,8 +147,7 @@ def _walk_scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if hit is None:
         while len(_WALK) >= 2:
             del _WALK[next(iter(_WALK))]
-        hit = _WALK[key] = (sparse_zeros(n, np.int32), sparse_zeros(n, np.int64),
-                            sparse_zeros(n, np.float64))  # fmt: skip
+        hit = _WALK[key] = sparse_zeros((n, 4), np.float64)
     return hit
 
 
