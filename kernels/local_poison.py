@@ -4,18 +4,23 @@ Poison taints every outflow of an address from the moment taint first reaches it
 ``x if taint held > 0``, and poison never lowers the taint held). So, unlike every other model,
 what a transfer carries does not depend on the sender's balance, and the local engine's work for
 the other models (:mod:`.local`: on each activation a replay of the address's whole history,
-both sides, and a heap of its in-edges too) is not needed: on activation at key ``k0`` this
-kernel pushes only the address's *out*-edges after ``k0`` (a binary search into the CSR slice,
-of every member with entities), and pops them in global processing order (edge id; ``E-1-e`` on
-the time-reversed graph), applying the sweep's lines for the source window, dust, hop limit,
-sinks and pass-through. Work: O(tainted out-edges · log heap), as the reach kernel's
-(:mod:`.reach`) up to the heap.
+both sides, and a heap of its in-edges too) is not needed. Three steps, each O(events) (the
+out-edges of tainted addresses after taint arrived, every source edge):
 
-Why a heap and not :mod:`.reach`'s level-by-level frontier: the reach kernel finds the same
-edge set with the least hop per edge (by induction the least hop of an edge is the sweep's
-``hops[sender] + 1`` at its time), but the run totals (traced, dust, beyond) and each address's
-inflow and taint are float sums, bit-identical to the sweep's only when summed in its order;
-and dust/hop-limit edges are processed but deliver nothing, which the frontier does not model.
+1. :func:`_frontier`, level by level as :mod:`.reach` walks (a binary search into each
+   reached wallet's CSR slice, every member's with entities): the events, each with its hop
+   (the level it is met at is the sweep's hop: by induction the least hop of the deliveries to
+   its sender before it, plus one), and what does not depend on the order of processing: each
+   receiver's least hop and first delivery, each receiver listed once;
+2. one numpy sort of ``key << shift | hop`` (key = edge id, ``E-1-e`` on the time-reversed
+   graph) puts the events in the sweep's order (numpy's int64 sort is ~8x numba's here);
+3. :func:`_poison_sums` runs the sweep's lines for the source window, dust, hop limit, sinks
+   and pass-through over them in that order, so every float sum (traced, dust, beyond, each
+   receiver's inflow) is taken in the sweep's order, bit for bit.
+
+Why not :mod:`.reach` alone: it finds the same edge set with the least hop per edge, but the
+run totals and each address's inflow are float sums, bit-identical to the sweep's only when
+summed in its order; and dust/hop-limit edges are processed but deliver nothing.
 
 What depends on balances under poison, and how it stays the sweep's:
 

@@ -102,8 +102,10 @@ def strongest_paths(
     taint_of: dict[int, float] = {}
     ends_of = zip(all_steps.tolist(), src[all_steps].tolist(), dst[all_steps].tolist(),
                   edge_taint[all_steps].tolist(), strict=True)  # fmt: skip
+    cols = (rows["tx_hash"].to_list(), rows["amount"].to_list(), iso_times(rows["ts"]),
+            rows["value"].to_list(), rows["decimals"].to_list())  # fmt: skip
     for (s, s_src, s_dst, t), (tx_hash, amount, ts, value, decimals) in zip(
-            ends_of, rows.iter_rows(), strict=True):  # fmt: skip
+            ends_of, zip(*cols, strict=True), strict=True):  # fmt: skip
         a, b = (s_dst, s_src) if backward else (s_src, s_dst)
         hop_of[s] = {
             "tx_hash": tx_hash,
@@ -113,7 +115,7 @@ def strongest_paths(
             "amount_exact": exact_text(value, decimals),
             "tainted": t,
             "tainted_decimal": decimal_text(t, decimals),
-            "ts": ts.isoformat().replace("+00:00", "Z"),
+            "ts": ts,
         }
         taint_of[s] = t
     out: dict[int, list[dict[str, Any]]] = {}
@@ -132,6 +134,17 @@ def strongest_paths(
     for paths in out.values():  # strongest first; ties: fewer hops, then as found
         paths.sort(key=lambda p: (-p["strength"], len(p["hops"])))
     return out
+
+
+def iso_times(ts: pl.Series) -> list[str]:
+    """Each UTC time as ``datetime.isoformat()`` writes it, ``Z`` for ``+00:00`` (seconds,
+    then ``.ffffff`` only when the microseconds are not 0), from the integer microseconds:
+    a Python datetime per row cost ~9 µs to build and format (zoneinfo), ~2.5 ms a spread
+    follow's paths."""
+    us = ts.dt.epoch("us").to_numpy().astype(np.int64)
+    secs, frac = np.divmod(us, 1_000_000)
+    base = np.datetime_as_string(secs.astype("datetime64[s]")).tolist()
+    return [f"{b}.{f:06d}Z" if f else f"{b}Z" for b, f in zip(base, frac.tolist(), strict=True)]
 
 
 #: per node count and thread: the walk's zeroed scratch (lazily paged: a follow writes the pages
