@@ -155,10 +155,14 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
                 for j in range(first, last):
                     e = out_edges[j]
                     if aligned:  # sequential reads of the CSR-aligned copies
-                        x = a_amount[j]
                         d = a_dst[j]
-                        if x != x:  # NaN: unknown decimals or another asset
-                            continue
+                        if d >= 0:  # a selected positive amount: read only to test the dust
+                            x = a_amount[j] if min_amount > 0.0 else 1.0
+                        else:
+                            d = -1 - d
+                            x = a_amount[j]
+                            if x != x:  # NaN: unknown decimals or another asset
+                                continue
                     else:
                         x = amount[e]
                         if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
@@ -393,8 +397,11 @@ class PoisonScratch(NamedTuple):
 class Aligned(NamedTuple):
     """Per-edge fields in out-CSR order (``out_edges``' positions), so the frontier reads each
     tainted wallet's transfers sequentially, as :mod:`.reach` reads its CSR-aligned receivers:
-    the receiver, the amount (NaN when not selected: another asset or unknown decimals) and
-    the time. 20 bytes per edge; empty arrays: read the per-edge arrays at random."""
+    the receiver (``-1 - receiver`` unless the amount is selected and positive, so the usual
+    edge costs the frontier one array: the amount is read only for the others and to test
+    the dust), the amount (NaN when not selected: another asset or unknown decimals) and the
+    time (read for a source's window only). 20 bytes per edge; empty arrays: read the
+    per-edge arrays at random."""
 
     dst: np.ndarray
     amount: np.ndarray
@@ -407,8 +414,9 @@ def _align(out_edges, dst, amount, ts, token_id, token_ok, a_dst, a_amount, a_ts
     nan = np.nan
     for j in range(out_edges.shape[0]):
         e = out_edges[j]
-        a_dst[j] = dst[e]
-        a_amount[j] = amount[e] if token_ok[token_id[e]] else nan
+        x = amount[e] if token_ok[token_id[e]] else nan
+        a_dst[j] = dst[e] if x > 0.0 else -1 - dst[e]
+        a_amount[j] = x
         a_ts[j] = ts[e]
 
 

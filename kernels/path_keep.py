@@ -22,7 +22,7 @@ import numpy as np
 
 from ._jit import njit
 from .prefetch import AHEAD, prefetch
-from .rules import SINK
+from .rules import SINK, SOURCE
 
 
 @njit(cache=True, nogil=True)
@@ -224,7 +224,7 @@ def path_steps(
 
 
 @njit(cache=True, nogil=True)
-def _walks_kernel(pred, is_src, top, count, rows, reverse):  # type: ignore[no-untyped-def]
+def _walks_kernel(pred, src, role, top, count, rows, reverse):  # type: ignore[no-untyped-def]
     n_paths = 0
     n_steps = 0
     for r in rows:
@@ -244,10 +244,10 @@ def _walks_kernel(pred, is_src, top, count, rows, reverse):  # type: ignore[no-u
                     steps = bigger
                 steps[n_steps] = cur
                 n_steps += 1
-                if is_src[cur] or pred[cur] < 0:
+                if role[src[cur]] == SOURCE or pred[cur] < 0:
                     break
                 cur = pred[cur]
-            complete[p] = is_src[cur]
+            complete[p] = role[src[cur]] == SOURCE
             if reverse:  # source first
                 i, j = first, n_steps - 1
                 while i < j:
@@ -261,17 +261,19 @@ def _walks_kernel(pred, is_src, top, count, rows, reverse):  # type: ignore[no-u
 
 def path_walks(
     pred: np.ndarray,
-    is_src: np.ndarray,
+    src: np.ndarray,
+    role: np.ndarray,
     top: np.ndarray,
     count: np.ndarray,
     rows: np.ndarray,
     source_first: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The walks of :func:`path_steps`' answer: for each sink row of ``rows`` in turn, each of
-    its top inflows followed back by ``pred`` until an edge whose sender is a source
-    (``is_src``, complete) or one with no earlier inflow (incomplete). Returns the steps of
-    every path one after another (``source_first``: each path reversed, source first),
+    its top inflows followed back by ``pred`` until an edge whose sender (``src``) has role
+    ``SOURCE`` in ``role`` (complete) or one with no earlier inflow (incomplete). Returns the
+    steps of every path one after another (``source_first``: each path reversed, source first),
     ``start`` (path ``i`` is ``steps[start[i]:start[i + 1]]``) and ``complete`` per path."""
-    flags = np.ascontiguousarray(is_src, dtype=np.bool_)
     order = np.ascontiguousarray(rows, dtype=np.int64)
-    return _walks_kernel(pred, flags, top, count, order, bool(source_first))
+    return _walks_kernel(pred, np.ascontiguousarray(src, dtype=np.int32),
+                         np.ascontiguousarray(role, dtype=np.int8), top, count, order,
+                         bool(source_first))  # fmt: skip

@@ -152,9 +152,10 @@ def test_path_steps_and_walks_are_the_step_by_step_rule(case: tuple) -> None:
     for r, s in enumerate(sinks.tolist()):
         into = sorted((j for j in range(len(edges)) if dst[j] == s), key=lambda j: (-taint[j], j))
         assert top[r, : count[r]].tolist() == into[:k]
-    is_src = (src % 2 == 0)  # any flags: a walk stops at a flagged edge
+    role = np.where(np.arange(n) % 2 == 0, SOURCE, NORMAL).astype(np.int8)
+    is_src = role[src] == SOURCE  # a walk stops at a source's edge
     rows = np.arange(sinks.shape[0])[::-1]
-    steps, start, complete = path_walks(pred, is_src, top, count, rows, source_first)
+    steps, start, complete = path_walks(pred, src, role, top, count, rows, source_first)
     p = 0
     for r in rows.tolist():
         for e in top[r, : count[r]].tolist():

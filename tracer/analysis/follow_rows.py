@@ -73,14 +73,13 @@ def strongest_paths(
         return {}
     src, dst = tainted["src"], tainted["dst"]
     edge_taint, edge_index = tainted["taint"], tainted["index"]
-    role_src = role[src] == SOURCE  # per tainted edge: does its sender start a path?
     # one numba pass: each edge's step back (the largest earlier tainted edge into its
     # sender, ties the earliest) and each sink's k largest inflows (ties: the earlier)
     sinks = distinct(np.asarray(sink_ids, dtype=np.int64))
     pred, top, count = path_steps(src, dst, edge_taint, sinks, k, _walk_scratch(role.shape[0]))
     row_of = {s: i for i, s in enumerate(sinks.tolist())}
     rows = [row_of[int(sink)] for sink in sink_ids]
-    flat, start, complete = path_walks(pred, role_src, top, count, np.array(rows, np.int64),
+    flat, start, complete = path_walks(pred, src, role, top, count, np.array(rows, np.int64),
                                        not backward)  # fmt: skip
     # (backward: already origin → deposit, money order; forward: reversed, source first)
     flat_l, start_l, complete_l = flat.tolist(), start.tolist(), complete.tolist()
