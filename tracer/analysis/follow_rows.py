@@ -78,14 +78,14 @@ def strongest_paths(
     sinks = distinct(np.asarray(sink_ids, dtype=np.int64))
     pred, top, count = path_steps(src, dst, edge_taint, sinks, k, _walk_scratch(role.shape[0]))
     row_of = {s: i for i, s in enumerate(sinks.tolist())}
-    rows = [row_of[int(sink)] for sink in sink_ids]
-    flat, start, complete = path_walks(pred, src, role, top, count, np.array(rows, np.int64),
+    sink_rows = [row_of[int(sink)] for sink in sink_ids]
+    flat, start, complete = path_walks(pred, src, role, top, count, np.array(sink_rows, np.int64),
                                        not backward)  # fmt: skip
     # (backward: already origin → deposit, money order; forward: reversed, source first)
     flat_l, start_l, complete_l = flat.tolist(), start.tolist(), complete.tolist()
     found: list[tuple[int, list[int], bool]] = []
     i = 0
-    for sink, r in zip(sink_ids, rows, strict=True):
+    for sink, r in zip(sink_ids, sink_rows, strict=True):
         for _ in range(int(count[r])):
             found.append((sink, flat_l[start_l[i]:start_l[i + 1]], complete_l[i]))
             i += 1
