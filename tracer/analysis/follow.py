@@ -23,10 +23,11 @@ import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
-from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames, distinct
+from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
+    distinct,
     ledger_frame,
     strongest_paths,
     top_ids,

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tracer.analysis.follow_frames import distinct
 from tracer.core.addresses import display, display_many
 from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.core.sparse_zeros import sparse_zeros
@@ -22,6 +21,18 @@ from tracer.kernels.taint import SOURCE
 from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
+
+
+def distinct(ids: np.ndarray) -> np.ndarray:
+    """``np.unique(ids)`` (sorted, each once) by one sort: numpy 2's ``unique`` hashes first,
+    15 ms on 85k int32 ids against 0.8 ms for the sort (a spread follow's receivers)."""
+    ids = np.sort(np.asarray(ids).ravel())
+    if ids.size < 2:
+        return ids
+    keep = np.empty(ids.size, dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
+    return ids[keep]
 
 
 def display_rows(frame: pl.DataFrame) -> pl.DataFrame:
