@@ -59,6 +59,13 @@ Parquet, Polars in memory: 1M contained (9 of 20 queries) 54x / 54x, 25x / 25x, 
 177x / 218x, 613x / 809x, 76x / 175x; spread 2.5x / 2.6x, 1.9x / 2.0x, 3.9x / 5.2x, 1.0x /
 1.9x. Before (main 3d7dba2, load 3.5): 1M follow 21.0 / 15.6 ms per contained query, 176 /
 113 ms per spread one (h-reach's 10M run: 27.5 / 28.4 and 1,231 / 1,232 ms).
+
+h-peers2 (2026-12-01, load 6-8, per query wall / CPU ms, base 2de286d in the same run): 1M
+spread follow 100.5 / 49.6 -> 21.0 / 13.5 (engine 43.4 / 24.3 -> 10.7 / 8.7), contained
+4.7 / 2.5 -> 2.3 / 1.7; DuckDB over Parquet 133 / 116 (spread), 137 / 104 (contained); median
+peer / follow, spread: DuckDB-Parquet 2.1x / 2.5x -> 7.1x / 8.2x, Polars-Parquet 3.3x / 6.1x ->
+13.8x / 20.4x; contained: 71x / 70x and 97x / 129x. A spread query's cost is its answer's
+(the bare reach kernel alone is ~27x the DuckDB peer there): see /work notes h-peers2.
 """
 
 from __future__ import annotations

@@ -4,18 +4,23 @@ Poison taints every outflow of an address from the moment taint first reaches it
 ``x if taint held > 0``, and poison never lowers the taint held). So, unlike every other model,
 what a transfer carries does not depend on the sender's balance, and the local engine's work for
 the other models (:mod:`.local`: on each activation a replay of the address's whole history,
-both sides, and a heap of its in-edges too) is not needed: on activation at key ``k0`` this
-kernel pushes only the address's *out*-edges after ``k0`` (a binary search into the CSR slice,
-of every member with entities), and pops them in global processing order (edge id; ``E-1-e`` on
-the time-reversed graph), applying the sweep's lines for the source window, dust, hop limit,
-sinks and pass-through. Work: O(tainted out-edges · log heap), as the reach kernel's
-(:mod:`.reach`) up to the heap.
+both sides, and a heap of its in-edges too) is not needed. Three steps, each O(events) (the
+out-edges of tainted addresses after taint arrived, every source edge):
 
-Why a heap and not :mod:`.reach`'s level-by-level frontier: the reach kernel finds the same
-edge set with the least hop per edge (by induction the least hop of an edge is the sweep's
-``hops[sender] + 1`` at its time), but the run totals (traced, dust, beyond) and each address's
-inflow and taint are float sums, bit-identical to the sweep's only when summed in its order;
-and dust/hop-limit edges are processed but deliver nothing, which the frontier does not model.
+1. :func:`_frontier`, level by level as :mod:`.reach` walks (a binary search into each
+   reached wallet's CSR slice, every member's with entities): the events, each with its hop
+   (the level it is met at is the sweep's hop: by induction the least hop of the deliveries to
+   its sender before it, plus one), and what does not depend on the order of processing: each
+   receiver's least hop and first delivery, each receiver listed once;
+2. one numpy sort of ``key << shift | hop`` (key = edge id, ``E-1-e`` on the time-reversed
+   graph) puts the events in the sweep's order (numpy's int64 sort is ~8x numba's here);
+3. :func:`_poison_sums` runs the sweep's lines for the source window, dust, hop limit, sinks
+   and pass-through over them in that order, so every float sum (traced, dust, beyond, each
+   receiver's inflow) is taken in the sweep's order, bit for bit.
+
+Why not :mod:`.reach` alone: it finds the same edge set with the least hop per edge, but the
+run totals and each address's inflow are float sums, bit-identical to the sweep's only when
+summed in its order; and dust/hop-limit edges are processed but deliver nothing.
 
 What depends on balances under poison, and how it stays the sweep's:
 
@@ -45,11 +50,22 @@ from .local import (
     _grow_f,
     _node_keys,
 )
-from .rules import BEYOND, DUST, NORMAL, SINK, SOURCE, THROUGH, TRACED
+from .rules import BEYOND, DUST, NORMAL, SOURCE, THROUGH, TRACED
 
 
 @njit(cache=True)
-def _frontier(g, p, role, sources, w, al):
+def _grow_to(a, n, need):
+    """``a`` with room for ``need`` entries (doubled until it fits), its first ``n`` kept."""
+    m = a.shape[0]
+    while m < need:
+        m *= 2
+    b = np.empty(m, dtype=a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _frontier(g, p, role, sources, w, al, hops, first_ts):
     """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
     addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
     them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
@@ -57,26 +73,39 @@ def _frontier(g, p, role, sources, w, al):
     edge carrying a positive amount of at least ``min_amount`` at a level within the hop
     limit (from a source: inside the window) to a wallet or pass-through. Each member's
     scanned edges form one end of its CSR slice (``scanned``), so no edge is met twice.
-    Returns the processing keys (unsorted), their count, and 1 when the budget ran out.
-    ``w``: scratch (``since``, ``next_since`` per node, ``scanned`` per address, ``frontier``,
-    ``nxt`` per node, ``touched`` per address), left as found. ``al``: the CSR-aligned copies
-    (:func:`align`; empty: read the per-edge arrays at random)."""
+
+    An edge met at level ``h`` is the sweep's hop ``h`` (by induction: the least hop of the
+    deliveries to its sender before it, plus one), so this pass also writes what does not
+    depend on the order of processing: each receiver's least hop (``hops``, the first level
+    that delivers to it) and its first delivery's key (``first_ts``, turned into a time by
+    :func:`_finish`), and lists each receiver once (``written``, of the scratch). A wallet's
+    least hop and first delivery are settled once per level (its earliest delivery of the
+    level, which the frontier keeps anyway), a sink's or source's per delivery. Returns the keys
+    (unsorted, level after level), their count, where each level starts (``starts[h - 1]``;
+    ``starts[levels]`` = the count), the number of levels, the receivers written, their
+    count, the activations and 1 when the budget ran out. ``w``: scratch (``since``,
+    ``next_since`` per node, ``scanned`` per address, ``frontier``, ``nxt`` per node,
+    ``touched`` per address, ``written`` per node), left as found. ``al``: the CSR-aligned
+    copies (:func:`align`; empty: read the per-edge arrays at random)."""
     _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
-    since, next_since, scanned, frontier, nxt, touched = w
+    since, next_since, scanned, frontier, nxt, touched, written = w
     a_dst, a_amount, a_ts = al
     aligned = a_dst.shape[0] > 0
     none = np.iinfo(np.int64).max
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
     keys = np.empty(1024, dtype=np.int64)
+    starts = np.empty(16, dtype=np.int64)
     n = 0
     nf = 0
     nt = 0
+    nw = 0
     n_active = 0
+    activated = 0
     gave_up = 0
     for i in range(sources.shape[0]):
         s = sources[i]
@@ -87,6 +116,9 @@ def _frontier(g, p, role, sources, w, al):
     level = 0
     while nf > 0 and gave_up == 0:
         level += 1
+        if level == starts.shape[0]:
+            starts = _grow_f(starts, level)
+        starts[level - 1] = n
         nn = 0
         for i in range(nf):
             u = frontier[i]
@@ -118,35 +150,48 @@ def _frontier(g, p, role, sources, w, al):
                     first, last = scanned[m], x0
                     if first < last:
                         scanned[m] = last
+                if n + last - first > keys.shape[0]:  # room for the whole slice
+                    keys = _grow_to(keys, n, n + last - first)
                 for j in range(first, last):
                     e = out_edges[j]
                     if aligned:  # sequential reads of the CSR-aligned copies
-                        x = a_amount[j]
                         d = a_dst[j]
-                        t = a_ts[j]
-                        if x != x:  # NaN: unknown decimals or another asset
-                            continue
+                        if d >= 0:  # a selected positive amount: read only to test the dust
+                            x = a_amount[j] if min_amount > 0.0 else 1.0
+                        else:
+                            d = -1 - d
+                            x = a_amount[j]
+                            if x != x:  # NaN: unknown decimals or another asset
+                                continue
                     else:
                         x = amount[e]
                         if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
                             continue
                         d = dst[e]
-                        t = ts[e]
                     v = rep[d] if has_rep else d
                     if has_rep and v == u:
                         continue  # inside one entity: not a hop
                     k = n_edges - 1 - e if reverse else e
-                    if n == keys.shape[0]:
-                        keys = _grow_f(keys, n)
                     keys[n] = k
                     n += 1
                     if not (x > 0.0 and x >= min_amount and level <= max_hops):
                         continue  # carries nothing, dust or beyond the hop limit
-                    if ru == SOURCE and (t < lo or t > hi):
-                        continue  # outside the window: not a seed
+                    if ru == SOURCE:  # the time only matters for a source's window
+                        t = a_ts[j] if aligned else ts[e]
+                        if t < lo or t > hi:
+                            continue  # outside the window: not a seed
                     rv = role[v]
                     if rv != NORMAL and rv != THROUGH:
-                        continue  # sinks absorb; sources are already at level 0
+                        # a sink or a source absorbs (sources are already at level 0); its
+                        # least hop is the first level that delivers to it (levels rise)
+                        if hops[v] < 0:
+                            hops[v] = level
+                            first_ts[v] = k
+                            written[nw] = v
+                            nw += 1
+                        elif k < first_ts[v]:
+                            first_ts[v] = k
+                        continue
                     if next_since[v] == none:
                         nxt[nn] = v
                         nn += 1
@@ -160,9 +205,18 @@ def _frontier(g, p, role, sources, w, al):
             since[frontier[i]] = none
         for i in range(nn):
             v = nxt[i]
+            k = next_since[v]  # v's first delivery at this level
+            if hops[v] < 0:  # none at a lower level: this is its least hop
+                hops[v] = level
+                first_ts[v] = k
+                written[nw] = v
+                nw += 1
+                activated += 1
+            elif k < first_ts[v]:
+                first_ts[v] = k
             if since[v] == none and scanned[v if not has_rep else mem_list[mem_offsets[v]]] < 0:
                 n_active += 1
-            since[v] = next_since[v]
+            since[v] = k
             next_since[v] = none
             frontier[i] = v
         nf = nn
@@ -173,30 +227,42 @@ def _frontier(g, p, role, sources, w, al):
         next_since[frontier[i]] = none
     for i in range(nt):
         scanned[touched[i]] = -1
-    return keys, n, gave_up
+    if level == starts.shape[0]:
+        starts = _grow_f(starts, level)
+    starts[level] = n
+    if gave_up:  # the caller sweeps: leave the state as found (only these were written)
+        for i in range(nw):
+            hops[written[i]] = -1
+            first_ts[written[i]] = -1
+    return keys, n, starts, level, written, nw, activated, gave_up
 
 
 @njit(cache=True)
-def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w,
-                   al):  # fmt: skip
-    """The local poison sweep (module docstring): phase 1 (:func:`_frontier`) finds the edges
-    the sweep processes, phase 2 runs the sweep's poison lines over them in processing order
-    (so every sum is taken in the sweep's order). Arguments as :func:`.local._local_kernel`'s
-    without the lot queues (``p`` a :class:`.local.LocalParams`, ``out`` a
-    :class:`.local.LocalOut`), plus the scratch ``w`` and the aligned copies ``al``. Returns
-    the tainted-edge buffers and their count; ``o_bal`` is filled by :func:`_sender_balances`
-    afterwards (when recording)."""
+def _pack(keys, n, starts, levels, shift):
+    """``keys[i] << shift | level``, in place: one sort then orders the events by key and
+    each keeps its hop (the level it was met at)."""
+    for h in range(1, levels + 1):
+        for i in range(starts[h - 1], starts[h]):
+            keys[i] = (keys[i] << shift) | h
+
+
+@njit(cache=True)
+def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats, out):
+    """Phase 2: the sweep's poison lines over the events in processing order (``packed``:
+    sorted ``key << shift | hop``; ``ranked`` non-empty: the key's rank stands for it, see
+    :func:`_in_order`), so every float sum (traced, dust, beyond, each receiver's
+    inflow and, when recording, its taint held) is taken in the sweep's order. Level 1 holds
+    exactly the sources' edges; every later event is an outflow of an address holding taint
+    (phase 1 met it after a delivery), so under poison it carries its whole amount. Writes
+    the tainted edges into ``out``'s buffers (sized for every event) and returns their count
+    and the source counts."""
     _, min_amount, max_hops, record, _, reverse, lo, hi, _, _ = p
-    o_edge, o_taint, o_hop, o_bal, o_tb, counts = out
+    o_edge, o_taint, o_hop, _, o_tb, counts = out
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    keys, n_keys, gave_up = _frontier(g, p, role, sources, w, al)
-    counts[EVENTS] = n_keys
-    if gave_up:
-        counts[GAVE_UP] = 1
-        return o_edge, o_taint, o_hop, o_bal, o_tb, 0
-    keys = np.sort(keys[:n_keys])
+    mask = (np.int64(1) << shift) - 1
+    by_rank = ranked.shape[0] > 0
     traced = stats[TRACED]
     dust = stats[DUST]
     beyond = stats[BEYOND]
@@ -205,17 +271,16 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     n_seed = 0
     ts_lo = -1
     ts_hi = -1
-    for i in range(n_keys):
-        k = keys[i]
+    for i in range(packed.shape[0]):
+        q = packed[i]
+        k = q >> shift
+        if by_rank:
+            k = ranked[k]
+        h = q & mask
         e = n_edges - 1 - k if reverse else k
-        u = rep[src[e]] if has_rep else src[e]
-        v = rep[dst[e]] if has_rep else dst[e]
         x = amount[e]
-        ru = role[u]
-        rv = role[v]
-        carried = 0.0
-        t_u = bt[u, 1]
-        if ru == SOURCE:
+        carried = x  # poison: the whole outflow of a tainted address
+        if h == 1:  # a source's edge
             t = ts[e]
             n_src += 1
             if ts_lo < 0 or t < ts_lo:
@@ -224,39 +289,29 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
                 ts_hi = t
             if t >= lo and t <= hi:
                 n_seed += 1
-                carried = x
                 traced += x
-        elif ru != SINK and t_u > 0.0:
-            carried = x  # poison: the whole outflow of a tainted address
-        if carried > 0.0:
-            h = 1 if ru == SOURCE else hops[u] + 1
-            if carried < min_amount:
-                dust += carried
-            elif h > max_hops:
-                beyond += carried
-                beyond_from[u] += carried
             else:
-                if n_out == o_edge.shape[0]:
-                    o_edge = _grow_f(o_edge, n_out)
-                    o_taint = _grow_f(o_taint, n_out)
-                    o_hop = _grow_f(o_hop, n_out)
-                if record and n_out == o_tb.shape[0]:
-                    o_tb = _grow_f(o_tb, n_out)
-                o_edge[n_out] = e
-                o_taint[n_out] = carried
-                o_hop[n_out] = h
-                if record:
-                    o_tb[n_out] = t_u
-                n_out += 1
-                if (rv == NORMAL or rv == THROUGH) and hops[v] < 0:
-                    counts[ACTIVATED] += 1
-                if hops[v] < 0 or h < hops[v]:
-                    hops[v] = h
-                if first_ts[v] < 0:
-                    first_ts[v] = ts[e]
-                inflow[v] += carried
+                carried = 0.0
+        if not carried > 0.0:
+            continue
+        if carried < min_amount:
+            dust += carried
+        elif h > max_hops:
+            beyond += carried
+            beyond_from[rep[src[e]] if has_rep else src[e]] += carried
+        else:
+            v = rep[dst[e]] if has_rep else dst[e]
+            o_edge[n_out] = e
+            o_taint[n_out] = carried
+            o_hop[n_out] = h
+            if record:
+                u = rep[src[e]] if has_rep else src[e]
+                o_tb[n_out] = bt[u, 1]
+                rv = role[v]
                 if rv == NORMAL or rv == THROUGH:
                     bt[v, 1] += carried
+            n_out += 1
+            inflow[v] += carried
     stats[TRACED] = traced
     stats[DUST] = dust
     stats[BEYOND] = beyond
@@ -264,9 +319,25 @@ def _poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from,
     counts[SEEDS] = n_seed
     counts[FIRST_TS] = ts_lo
     counts[LAST_TS] = ts_hi
-    if record and o_bal.shape[0] < o_tb.shape[0]:
-        o_bal = np.zeros(o_tb.shape[0], dtype=np.float64)
-    return o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+    return n_out
+
+
+@njit(cache=True)
+def _finish(g, reverse, record, role, written, nw, bt, inflow, first_ts):
+    """Per receiver: its first delivery's key (phase 1) becomes that edge's time, and, when
+    phase 2 did not keep it (not recording), the taint it holds: under poison every delivery
+    adds to both inflow and taint held of a wallet or pass-through, in the same order, so the
+    two sums are the same number."""
+    ts = g.ts
+    n_edges = ts.shape[0]
+    for i in range(nw):
+        v = written[i]
+        k = first_ts[v]
+        first_ts[v] = ts[n_edges - 1 - k if reverse else k]
+        if not record:
+            r = role[v]
+            if r == NORMAL or r == THROUGH:
+                bt[v, 1] = inflow[v]
 
 
 @njit(cache=True)
@@ -320,13 +391,17 @@ class PoisonScratch(NamedTuple):
     frontier: np.ndarray
     nxt: np.ndarray
     touched: np.ndarray
+    written: np.ndarray
 
 
 class Aligned(NamedTuple):
     """Per-edge fields in out-CSR order (``out_edges``' positions), so the frontier reads each
     tainted wallet's transfers sequentially, as :mod:`.reach` reads its CSR-aligned receivers:
-    the receiver, the amount (NaN when not selected: another asset or unknown decimals) and
-    the time. 20 bytes per edge; empty arrays: read the per-edge arrays at random."""
+    the receiver (``-1 - receiver`` unless the amount is selected and positive, so the usual
+    edge costs the frontier one array: the amount is read only for the others and to test
+    the dust), the amount (NaN when not selected: another asset or unknown decimals) and the
+    time (read for a source's window only). 20 bytes per edge; empty arrays: read the
+    per-edge arrays at random."""
 
     dst: np.ndarray
     amount: np.ndarray
@@ -339,8 +414,9 @@ def _align(out_edges, dst, amount, ts, token_id, token_ok, a_dst, a_amount, a_ts
     nan = np.nan
     for j in range(out_edges.shape[0]):
         e = out_edges[j]
-        a_dst[j] = dst[e]
-        a_amount[j] = amount[e] if token_ok[token_id[e]] else nan
+        x = amount[e] if token_ok[token_id[e]] else nan
+        a_dst[j] = dst[e] if x > 0.0 else -1 - dst[e]
+        a_amount[j] = x
         a_ts[j] = ts[e]
 
 
@@ -362,23 +438,82 @@ def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
     none = np.iinfo(np.int64).max
     return PoisonScratch(np.full(n_nodes, none, np.int64), np.full(n_nodes, none, np.int64),
                          np.full(n_addresses, -1, np.int64), np.zeros(n_nodes, np.int32),
-                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32))  # fmt: skip
+                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32),
+                         np.zeros(n_nodes, np.int32))  # fmt: skip
+
+
+class PoisonRun(NamedTuple):
+    """What :func:`poison_kernel` returns: the tainted edges in processing order (the first
+    ``n`` of each buffer valid; ``bal_before``/``taint_before`` when recording), and every
+    receiver it wrote state for, once each (``written``, unsorted): with the sources, the only
+    entries of the state that differ from a fresh one."""
+
+    edge: np.ndarray
+    taint: np.ndarray
+    hop: np.ndarray
+    bal_before: np.ndarray
+    taint_before: np.ndarray
+    n: int
+    written: np.ndarray
+
+
+#: bits of a packed event (``key << shift | hop``, int64, sorted as signed)
+PACK_BITS = 63
+
+
+def _in_order(keys: np.ndarray, starts: np.ndarray, levels: int,
+              n_edges: int) -> tuple[np.ndarray, int, np.ndarray]:  # fmt: skip
+    """The events sorted by key, each with its hop: ``(packed, shift, ranked)``. ``packed``
+    holds ``key << shift | hop`` (one numpy sort: the per-level runs are not one sorted
+    list); when key and hop do not fit :data:`PACK_BITS` together (a chain of 2**(63 -
+    shift) edges), the key's rank among the events stands for it and ``ranked`` maps a rank
+    back to its key (else ``ranked`` is empty)."""
+    n = keys.shape[0]
+    shift = max(1, int(levels).bit_length())
+    ranked = keys[:0]
+    if max(1, int(n_edges - 1).bit_length()) + shift > PACK_BITS:
+        ranked = np.sort(keys)
+        keys = np.searchsorted(ranked, keys).astype(np.int64)
+    _pack(keys, n, starts, levels, shift)
+    keys.sort()
+    return keys, shift, ranked
 
 
 def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out,  # type: ignore[no-untyped-def]
-                  w=None, al=None):
+                  w=None, al=None) -> PoisonRun:
     """Run the local poison sweep and, when recording, the senders' balances before their
-    tainted outflows. Returns ``(o_edge, o_taint, o_hop, o_bal, o_tb, n_out)`` (the first
-    ``n_out`` valid); ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
+    tainted outflows; ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
     edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one); ``al``: the
-    :class:`Aligned` copies (None: none, random reads)."""
+    :class:`Aligned` copies (None: none, random reads). When the budget runs out
+    (``counts[GAVE_UP]``) the state is left as found and no edge is returned.
+
+    Three steps (the module docstring): the frontier finds the events and their hops
+    (numba), one numpy sort puts them in processing order (numpy's sort of int64 is several
+    times numba's), the sums run over them in that order (numba)."""
     if w is None:
         w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1)
     if al is None:
         al = no_aligned()
-    o_edge, o_taint, o_hop, o_bal, o_tb, n_out = _poison_kernel(
-        g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out, w, al
-    )
-    if p.record and not out.counts[GAVE_UP]:
-        o_bal = _sender_balances(g, bool(p.reverse), o_edge, int(n_out), o_bal)
-    return o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+    counts = out.counts
+    keys, n_keys, starts, levels, written, nw, activated, gave_up = _frontier(
+        g, p, role, sources, w, al, hops, first_ts)
+    counts[EVENTS] = n_keys
+    counts[ACTIVATED] += activated
+    empty = np.zeros(0, np.int32)
+    if gave_up:
+        counts[GAVE_UP] = 1
+        return PoisonRun(out.edge, out.taint, out.hop, out.bal_before, out.taint_before, 0, empty)
+    packed, shift, ranked = _in_order(keys[:n_keys], starts, int(levels), g.src.shape[0])
+    m = max(n_keys, 1)
+    rec = bool(p.record)
+    o = type(out)(np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int32),
+                  np.zeros(m if rec else 1, np.float64), np.empty(m if rec else 1, np.float64),
+                  counts)  # fmt: skip
+    n_out = _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats,
+                         o)  # fmt: skip
+    _finish(g, bool(p.reverse), rec, role, written, nw, bt, inflow, first_ts)
+    o_bal = o.bal_before
+    if rec:
+        o_bal = _sender_balances(g, bool(p.reverse), o.edge, int(n_out), o_bal)
+    return PoisonRun(o.edge, o.taint, o.hop, o_bal, o.taint_before, int(n_out),
+                     written[:nw].copy())  # fmt: skip

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._jit import njit
 from .prefetch import AHEAD, prefetch
-from .rules import SINK
+from .rules import SINK, SOURCE
 
 
 @njit(cache=True, nogil=True)
@@ -153,3 +153,127 @@ def path_edges(
                            np.ascontiguousarray(taint, dtype=np.float64),
                            role, best, keep)  # fmt: skip
     return keep
+
+
+@njit(cache=True, nogil=True)
+def _walk_kernel(src, dst, taint, n_sinks, k, node):  # type: ignore[no-untyped-def]
+    """See :func:`path_steps`. ``node[v]``: (1 + the position of v's largest inflow so far,
+    its taint, 1 + v's row among the sinks, unused), 0 meaning none: one cache line per node
+    read, zero on entry but for the sink rows, and left so."""
+    n = src.shape[0]
+    pred = np.empty(n, dtype=np.int64)
+    top = np.full((n_sinks, max(k, 1)), -1, dtype=np.int64)
+    count = np.zeros(n_sinks, dtype=np.int64)
+    for i in range(n):
+        u = src[i]
+        v = dst[i]
+        t = taint[i]
+        pred[i] = np.int64(node[u, 0]) - 1  # the sender's strongest earlier inflow (ties: earliest)
+        if node[v, 0] == 0.0 or t > node[v, 1]:
+            node[v, 0] = i + 1
+            node[v, 1] = t
+        s = np.int64(node[v, 2]) - 1
+        if s >= 0 and k > 0:
+            # the sink's k largest inflows, best first by (taint desc, position asc): a new
+            # edge has the largest position so far, so it goes after every equal taint
+            c = count[s]
+            if c == k and not t > taint[top[s, k - 1]]:
+                continue
+            j = c if c < k else k - 1
+            while j > 0 and t > taint[top[s, j - 1]]:
+                top[s, j] = top[s, j - 1]
+                j -= 1
+            top[s, j] = i
+            if c < k:
+                count[s] = c + 1
+    for i in range(n):
+        node[dst[i], 0] = 0.0
+        node[dst[i], 1] = 0.0
+    return pred, top, count
+
+
+def path_steps(
+    src: np.ndarray,
+    dst: np.ndarray,
+    taint: np.ndarray,
+    sinks: np.ndarray,
+    k: int,
+    scratch: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the tainted edges (in processing order) for the strongest-path walk.
+
+    Returns ``pred`` (per edge: the position of the largest tainted edge into its sender
+    before it, ties the earliest; -1: none), and per distinct sink of ``sinks`` (sorted
+    ascending) its ``k`` largest inflows by (taint desc, position asc) as ``top[s, :count[s]]``.
+    A walk back from a sink's inflow follows ``pred`` until a source's edge: the rule of
+    :func:`tracer.analysis.follow_rows.strongest_paths`, which took each step by a binary
+    search and an argmax (a running maximum per node is that answer for every edge at once).
+
+    ``scratch``: float64 ``(nodes, 4)``, all zero (lazily paged memory is fine: only the
+    touched nodes' pages are written), left zero. Positions stay exact as float64 below
+    2**53 tainted edges."""
+    scratch[sinks, 2] = np.arange(1, sinks.shape[0] + 1, dtype=np.float64)
+    try:
+        pred, top, count = _walk_kernel(
+            np.ascontiguousarray(src, dtype=np.int32), np.ascontiguousarray(dst, dtype=np.int32),
+            np.ascontiguousarray(taint, dtype=np.float64), int(sinks.shape[0]), int(k), scratch,
+        )  # fmt: skip
+    finally:
+        scratch[sinks, 2] = 0.0
+    return pred, top, count
+
+
+@njit(cache=True, nogil=True)
+def _walks_kernel(pred, src, role, top, count, rows, reverse):  # type: ignore[no-untyped-def]
+    n_paths = 0
+    n_steps = 0
+    for r in rows:
+        n_paths += count[r]
+    start = np.zeros(n_paths + 1, dtype=np.int64)
+    complete = np.zeros(n_paths, dtype=np.bool_)
+    steps = np.empty(max(16, 8 * n_paths), dtype=np.int64)
+    p = 0
+    for r in rows:
+        for c in range(count[r]):
+            first = n_steps
+            cur = top[r, c]
+            while True:
+                if n_steps == steps.shape[0]:
+                    bigger = np.empty(steps.shape[0] * 2, dtype=np.int64)
+                    bigger[:n_steps] = steps[:n_steps]
+                    steps = bigger
+                steps[n_steps] = cur
+                n_steps += 1
+                if role[src[cur]] == SOURCE or pred[cur] < 0:
+                    break
+                cur = pred[cur]
+            complete[p] = role[src[cur]] == SOURCE
+            if reverse:  # source first
+                i, j = first, n_steps - 1
+                while i < j:
+                    steps[i], steps[j] = steps[j], steps[i]
+                    i += 1
+                    j -= 1
+            p += 1
+            start[p] = n_steps
+    return steps[:n_steps], start, complete
+
+
+def path_walks(
+    pred: np.ndarray,
+    src: np.ndarray,
+    role: np.ndarray,
+    top: np.ndarray,
+    count: np.ndarray,
+    rows: np.ndarray,
+    source_first: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The walks of :func:`path_steps`' answer: for each sink row of ``rows`` in turn, each of
+    its top inflows followed back by ``pred`` until an edge whose sender (``src``) has role
+    ``SOURCE`` in ``role`` (complete) or one with no earlier inflow (incomplete). Returns the
+    steps of every path one after another (``source_first``: each path reversed, source first),
+    ``start`` (path ``i`` is ``steps[start[i]:start[i + 1]]``) and ``complete`` per path."""
+    order = np.ascontiguousarray(rows, dtype=np.int64)
+    return _walks_kernel(pred, np.ascontiguousarray(src, dtype=np.int32),
+                         np.ascontiguousarray(role, dtype=np.int8), top, count, order,
+                         bool(source_first))  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from tracer.kernels.taint import SINK, SOURCE, propagate
 
 from tests.kernels.test_taint_paths import RowsStub, sweeps
@@ -110,3 +111,16 @@ def test_strongest_paths_are_the_reference_walk(g: dict) -> None:
     sinks = np.flatnonzero((role == SINK) & (swept.inflow > 0)).tolist()
     args = (role, RowsStub(), nodes, g["k"], g["backward"])
     assert strongest_paths(sinks, tainted, *args) == reference_paths(sinks, tainted, *args)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(-62_135_596_800_000_000, 253_402_300_799_999_999),
+                          st.integers(0, 2**33).map(lambda s: s * 1_000_000)), max_size=20))
+def test_iso_times_are_isoformat(us: list[int]) -> None:
+    """The paths' ``ts`` texts from integer microseconds == each row's datetime ``isoformat``
+    with ``Z`` (no fraction on whole seconds, six digits otherwise), years 1-9999."""
+    from tracer.analysis.follow_rows import iso_times
+
+    series = pl.Series("ts", us, pl.Int64).cast(pl.Datetime("us", "UTC"))
+    want = [d.isoformat().replace("+00:00", "Z") for d in series.to_list()]
+    assert iso_times(series) == want

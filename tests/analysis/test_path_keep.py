@@ -123,3 +123,46 @@ def test_sink_list_keeps_the_largest_earliest_first_without_clear() -> None:
     assert got["index"].tolist() == [100, 102, 105, 106]
     assert got["taint"].tolist() == [2.0, 0.5, 3.0, 0.7]
     np.testing.assert_array_equal(t, taint)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 8).flatmap(lambda n: st.tuples(
+    st.just(n),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                       st.sampled_from([0.5, 1.0, 1.0, 2.0, 3.0])), max_size=40),
+    st.lists(st.integers(0, n - 1), max_size=3), st.integers(0, 3), st.booleans())))
+def test_path_steps_and_walks_are_the_step_by_step_rule(case: tuple) -> None:
+    """Each edge's step back is the largest earlier tainted edge into its sender (ties: the
+    earliest), each sink keeps its k largest inflows (ties: the earlier), a walk follows the
+    steps back to a source's edge; the scratch is left all zero for the next follow."""
+    from tracer.kernels.path_keep import path_steps, path_walks
+
+    n, edges, sink_list, k, source_first = case
+    src = np.array([e[0] for e in edges], np.int32)
+    dst = np.array([e[1] for e in edges], np.int32)
+    taint = np.array([e[2] for e in edges], np.float64)
+    sinks = np.unique(np.array(sink_list, np.int64))
+    scratch = np.zeros((n, 4))
+    pred, top, count = path_steps(src, dst, taint, sinks, k, scratch)
+    assert not scratch.any()
+    for i in range(len(edges)):
+        earlier = [j for j in range(i) if dst[j] == src[i]]
+        want = min(earlier, key=lambda j: (-taint[j], j)) if earlier else -1
+        assert pred[i] == want
+    for r, s in enumerate(sinks.tolist()):
+        into = sorted((j for j in range(len(edges)) if dst[j] == s), key=lambda j: (-taint[j], j))
+        assert top[r, : count[r]].tolist() == into[:k]
+    role = np.where(np.arange(n) % 2 == 0, SOURCE, NORMAL).astype(np.int8)
+    is_src = role[src] == SOURCE  # a walk stops at a source's edge
+    rows = np.arange(sinks.shape[0])[::-1]
+    steps, start, complete = path_walks(pred, src, role, top, count, rows, source_first)
+    p = 0
+    for r in rows.tolist():
+        for e in top[r, : count[r]].tolist():
+            walk = [e]
+            while not is_src[walk[-1]] and pred[walk[-1]] >= 0:
+                walk.append(int(pred[walk[-1]]))
+            assert complete[p] == bool(is_src[walk[-1]])
+            assert steps[start[p]:start[p + 1]].tolist() == (walk[::-1] if source_first else walk)
+            p += 1
+    assert p == start.shape[0] - 1

@@ -27,6 +27,7 @@ from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
+    distinct,
     ledger_frame,
     strongest_paths,
     top_ids,
@@ -380,7 +381,7 @@ def sweep_groups(
             )  # fmt: skip
             swept.counts.merge(c)
             # local: only the tainted receivers and the sources can hold a figure
-            touched = None if got is None else np.unique(np.concatenate(
+            touched = None if got is None else distinct(np.concatenate(
                 [tainted["dst"], with_role(setup.role, SOURCE, marked(setup))]))  # fmt: skip
             acc, parts = _group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,

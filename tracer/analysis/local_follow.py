@@ -342,6 +342,7 @@ def trace_local(
     sources = with_role(role, SOURCE, marked).astype(np.int32)
     out = new_out(bool(ledger))
     a = state.arrays
+    written = None  # the receivers a run wrote, each once (poison says; else from the edges)
     if state.code == TIHO or colours is not None:
         if state.code == TIHO and tx is None:
             raise ValueError("the tiho model needs tx (tracer.analysis.local_colours.tx_numbers)")
@@ -350,7 +351,7 @@ def trace_local(
                                                                        sources, tx, out)
     elif state.code == POISON:  # no balances needed: tracer.analysis.local_poison
         (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
-         n_out) = run_poison(g, params, state, sources, q, out)
+         n_out), written = run_poison(g, params, state, sources, q, out)
     else:
         (lot_amt, lot_tnt, pool_end, longest, o_edge, o_taint, o_hop, o_bal, o_tb,
          n_out) = local_kernel(g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts,
@@ -359,7 +360,8 @@ def trace_local(
     n = int(n_out)
     edge = o_edge[:n]
     # every entry the kernel wrote is a source's or a tainted receiver's (kernels.local)
-    touched = np.concatenate([sources, (g.dst if rep is None else rep[g.dst])[edge]])
+    touched = np.concatenate([sources, (g.dst if rep is None else rep[g.dst])[edge]
+                              if written is None else written])  # fmt: skip
     if slot is not None:
         slot.dirty = touched
         slot.pool_end = int(pool_end) if lots else 0

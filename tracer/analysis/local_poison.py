@@ -70,16 +70,18 @@ def _scratch(g: LocalGraph, n_nodes: int) -> PoisonScratch:
 
 
 def run_poison(g: LocalGraph, params: LocalParams, state: SweepState, sources: np.ndarray,
-               q: Any, out: LocalOut) -> tuple[Any, ...]:
+               q: Any, out: LocalOut) -> tuple[tuple[Any, ...], np.ndarray]:
     """What :func:`tracer.kernels.local.local_kernel` returns (lot pool, its end, the longest
     queue, the tainted-edge buffers and their count) for a poison run: no lots under poison,
-    so the pool is ``q``'s (empty) one."""
+    so the pool is ``q``'s (empty) one; and the receivers whose state the run wrote (each
+    once: with the sources, what the next question resets)."""
     a = state.arrays
-    o_edge, o_taint, o_hop, o_bal, o_tb, n_out = poison_kernel(
+    run = poison_kernel(
         g, params, a.role, sources, a.bt, a.inflow, a.hops, a.first_ts, a.beyond_from, a.stats,
         out, _scratch(g, a.role.shape[0]), _aligned(g),
     )
-    return q.amt, q.tnt, 0, 0, o_edge, o_taint, o_hop, o_bal, o_tb, n_out
+    return (q.amt, q.tnt, 0, 0, run.edge, run.taint, run.hop, run.bal_before, run.taint_before,
+            run.n), run.written  # fmt: skip
 
 
 #: The poison run gives up past this share of the selected transfers (events) or addresses:
