@@ -251,3 +251,40 @@ def test_window_edges_of_an_all_plan_are_the_plans_arrays(sample_ws: Workspace) 
     assert w_index is not windowed.index
     np.testing.assert_array_equal(w_index, windowed.index[windowed.ts >= windowed.lo])
     assert 0 < w_index.shape[0] < index.shape[0]
+
+
+def test_the_command_reports_a_write_error_of_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tracer exposure --all -o r.parquet`` whose second row group fails to write (on the
+    writer thread): the same clear error as any write error (exit 1, the OS's message, no
+    traceback), and no file."""
+    from click.testing import CliRunner
+
+    from tracer.analysis import exposure_rows
+    from tracer.cli import cli
+
+    sample = Path(__file__).resolve().parents[2] / "fixtures" / "sample_case"
+    monkeypatch.setattr(exposure_rows, "PART_ROWS", 5)  # several parts on the sample case
+    real = pq.ParquetWriter.write_table
+    threads: list[str] = []
+
+    def failing(self, table, row_group_size=None):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        if len(threads) == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, table, row_group_size=row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    out = tmp_path / "r.parquet"
+    result = CliRunner().invoke(cli, [
+        "exposure", "--all", "-o", str(out), "--quiet",
+        "--data", str(sample / "trongrid_scam_wallet.json"),
+        "--data", str(sample / "trongrid_downstream.json"),
+        "--labels", str(sample / "labels.csv"),
+    ])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert threads[1].startswith("tracer-parquet")
+    assert list(tmp_path.iterdir()) == []

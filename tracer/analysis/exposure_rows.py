@@ -379,9 +379,11 @@ class RowParts:
     def __iter__(self) -> Iterator[pa.Table]:
         return self.parts()
 
-    def parts(self, part_rows: int = PART_ROWS) -> Iterator[pa.Table]:
+    def parts(self, part_rows: int | None = None) -> Iterator[pa.Table]:
         """The rows in consecutive tables of whole addresses, each at most ``part_rows`` rows
-        (or one address); at least one table (empty when there are no rows)."""
+        (default :data:`PART_ROWS`) or one address; at least one table (empty when there are
+        no rows)."""
+        part_rows = PART_ROWS if part_rows is None else part_rows
         order = self.prep.order
         cum = np.cumsum(self.counts[order].sum(axis=1))
         start, n = 0, order.shape[0]
