@@ -288,3 +288,27 @@ def test_the_command_reports_a_write_error_of_the_writer_thread(
     assert "Traceback" not in result.output
     assert threads[1].startswith("tracer-parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("model", ["haircut", "poison"])
+def test_a_sweep_of_every_category_returns_views_equal_to_the_copies(
+    sample_ws: Workspace, model: str
+) -> None:
+    """Every reported category in one sweep: the result holds views of the sweep state's rows
+    (no copies), equal to the copied form a category group gets (here: every category, in
+    reverse slot order; per-category models, so the same sums bit for bit)."""
+    from tracer.analysis.exposure import sweep
+
+    req = ExposureRequest(addresses=None, model=model)
+    plan = make_plan(sample_ws, req)
+    k = len(plan.categories)
+    assert k >= 3
+    for d in ("in", "out"):
+        views = sweep(plan, req, d)
+        copies = sweep(plan, req, d, group=list(range(k))[::-1])
+        assert views.direct.base is not None and copies.direct.base is None
+        for name in ("direct", "indirect", "min_hops", "flow", "touched", "stats", "held"):
+            np.testing.assert_array_equal(getattr(views, name), getattr(copies, name), name)
+        assert views.direct.shape == (plan.target_ids.shape[0], k)
+        assert (views.overdrafts, views.overdraft_amount) == (
+            copies.overdrafts, copies.overdraft_amount)  # fmt: skip
