@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from tests.analysis.test_exposure_rows import ADDRESSES, USDT, transfer_sets
+from tests.analysis.test_exposure_rows import ADDRESSES, transfer_set_ws, transfer_sets
 from tests.analysis.test_exposure_rows import sample_ws as sample_ws  # the fixture
 from tracer.analysis.exposure import (
     ExposureReport,
@@ -42,7 +42,6 @@ from tracer.analysis.exposure_run import exposure, local_sweeps
 from tracer.analysis.risk import load_risk_config
 from tracer.graph.spec import Selection
 from tracer.output.exposure_report import write_parquet, write_report
-from tracer.sources.labels import read_labels
 from tracer.store.workspace import Workspace
 
 
@@ -103,19 +102,7 @@ def test_parts_of_an_address_list_one_direction_and_no_rows(sample_ws: Workspace
 def test_parts_equal_the_table_on_random_graphs(
     tmp_path_factory, data, part_rows: int, model: str
 ) -> None:  # type: ignore[no-untyped-def]
-    rows, labels = data
-    tmp = tmp_path_factory.mktemp("g")
-    lines = ["tx_hash,src,dst,value,ts,token,seq,chain"]
-    for i, (s, t, v, day) in enumerate(rows):
-        lines.append(f"0x{i + 1:064x},{s},{t},{v},2024-01-{day + 1:02d}T00:00:00Z,{USDT},0,tron")
-    (tmp / "t.csv").write_text("\n".join(lines) + "\n")
-    loads = []
-    if labels:
-        (tmp / "l.csv").write_text(
-            "address,name,category\n" + "".join(f"{a},{n},{c}\n" for a, n, c in labels)
-        )
-        loads.append(read_labels(tmp / "l.csv"))
-    ws, _ = Workspace.in_memory([tmp / "t.csv"], loads)
+    ws = transfer_set_ws(tmp_path_factory.mktemp("g"), data)
     _check_parts(_row_parts(ws, ExposureRequest(addresses=None, model=model)), part_rows)
 
 
@@ -168,20 +155,27 @@ def test_the_file_is_the_same_whatever_the_threads_timing(
             assert_frame_equal(g, w)
 
 
-def test_a_write_error_is_raised_as_it_is_and_leaves_no_file(
-    sample_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rows = _row_parts(sample_ws, ExposureRequest(addresses=None))
+def _second_write_fails(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the second ``write_table`` of any Parquet writer fail as a full disk does; the
+    list returned records the thread of each call."""
     real = pq.ParquetWriter.write_table
-    calls: list[str] = []
+    threads: list[str] = []
 
     def failing(self, table, row_group_size=None):  # type: ignore[no-untyped-def]
-        calls.append(threading.current_thread().name)
-        if len(calls) == 2:
+        threads.append(threading.current_thread().name)
+        if len(threads) == 2:
             raise OSError(28, "No space left on device")
         return real(self, table, row_group_size=row_group_size)
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    return threads
+
+
+def test_a_write_error_is_raised_as_it_is_and_leaves_no_file(
+    sample_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _row_parts(sample_ws, ExposureRequest(addresses=None))
+    calls = _second_write_fails(monkeypatch)
     report = ExposureReport(parts=_Few(rows), metadata={"k": 1})
     out = tmp_path / "r.parquet"
     with pytest.raises(OSError, match="No space left on device"):
@@ -266,16 +260,7 @@ def test_the_command_reports_a_write_error_of_the_writer_thread(
 
     sample = Path(__file__).resolve().parents[2] / "fixtures" / "sample_case"
     monkeypatch.setattr(exposure_rows, "PART_ROWS", 5)  # several parts on the sample case
-    real = pq.ParquetWriter.write_table
-    threads: list[str] = []
-
-    def failing(self, table, row_group_size=None):  # type: ignore[no-untyped-def]
-        threads.append(threading.current_thread().name)
-        if len(threads) == 2:
-            raise OSError(28, "No space left on device")
-        return real(self, table, row_group_size=row_group_size)
-
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    threads = _second_write_fails(monkeypatch)
     out = tmp_path / "r.parquet"
     result = CliRunner().invoke(cli, [
         "exposure", "--all", "-o", str(out), "--quiet",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -286,29 +286,18 @@ def _encode(per_row: pl.Series) -> tuple[pa.Array, pa.Array]:
     return enc.indices.cast(pa.int32()), enc.dictionary
 
 
-def assemble_table(
-    ws: Workspace,
-    req: ExposureRequest,
-    plan: ExposurePlan,
-    results: dict[str, DirectionResult],
-    risk: RiskConfig,
-    asset: str | None = None,
-    prepared: RowsPrep | None = None,
-) -> pa.Table:
-    """Turn per-row arrays into the report rows (one per address, direction, category), each
-    carrying ``asset`` (its asset group's name), sorted by address, chain, direction, category
-    (the category axis order, ``unattributed`` last). ``prepared``: the sweep-independent
-    part, computed beforehand (:func:`prepare`) or here.
+def assemble_table(*args: Any, **kwargs: Any) -> pa.Table:
+    """The report rows (:class:`RowParts`, same arguments) as one Arrow table: one row per
+    address, direction, category, each carrying ``asset`` (its asset group's name), sorted by
+    address, chain, direction, category (the category axis order, ``unattributed`` last).
 
-    An Arrow table in :data:`~tracer.analysis.exposure.REPORT_SCHEMA`'s columns, built from
-    numpy without a Polars frame: the string columns with few values (``chain``, ``asset``,
-    ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
-    whose indices come from the index arithmetic (the Parquet writer writes them as they are,
-    without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
-    display addresses. :func:`~tracer.analysis.exposure.report_frame` turns it into the
-    plain-string frame (tests compare that with the first version's assembly). The same rows
-    in consecutive parts: :class:`RowParts`."""
-    return RowParts(ws, req, plan, results, risk, asset, prepared).table()
+    Built from numpy without a Polars frame: the string columns with few values (``chain``,
+    ``asset``, ``direction``, ``category``, ``address_name``, ``address_category``) are
+    dictionary arrays whose indices come from the index arithmetic (the Parquet writer writes
+    them as they are, without hashing 1.6M strings each), and ``address`` is a dictionary over
+    the report rows' display addresses. :func:`~tracer.analysis.exposure.report_frame` turns
+    it into the plain-string frame (tests compare that with the first version's assembly)."""
+    return RowParts(*args, **kwargs).table()
 
 
 #: Report rows per part (:class:`RowParts`): the Parquet writer encodes one part (a row group)
@@ -318,7 +307,8 @@ PART_ROWS = 1 << 18
 
 class RowParts:
     """The report rows of one asset group (:func:`assemble_table`'s table), assembled on
-    demand in consecutive parts of whole addresses, in report order.
+    demand in consecutive parts of whole addresses, in report order. ``prepared``: the
+    sweep-independent part, computed beforehand (:func:`prepare`) or here.
 
     Why parts: on an ``--all`` report the assembly (~0.5 s) and the Parquet encode (~0.7 s)
     each keep one core busy; iterated part by part, the writer encodes part ``i`` on a thread
