@@ -297,3 +297,8 @@ def test_a_sweep_of_every_category_returns_views_equal_to_the_copies(
         assert views.direct.shape == (plan.target_ids.shape[0], k)
         assert (views.overdrafts, views.overdraft_amount) == (
             copies.overdrafts, copies.overdraft_amount)  # fmt: skip
+
+
+def test_writing_no_table_at_all_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no table"):
+        write_parquet(iter([]), tmp_path / "r.parquet", "{}")

@@ -25,8 +25,10 @@ REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json
 #: Parquet columns with few distinct values (dictionary-encoded).
 DICTIONARY_COLUMNS = ("chain", "asset", "direction", "category", "address_name",
                       "address_category")  # fmt: skip
-#: Rows per Parquet row group: a reader (DuckDB, Polars) scans groups in parallel and skips
-#: them by statistics; the rows are sorted by address, so a group covers an address range.
+#: Most rows per Parquet row group: a reader (DuckDB, Polars) scans groups in parallel and
+#: skips them by statistics; the rows are sorted by address, so a group covers an address
+#: range. A report written in parts (the local engine's) has one group per part
+#: (:data:`tracer.analysis.exposure_rows.PART_ROWS` rows at most, whole addresses).
 ROW_GROUP = 1 << 20
 
 
@@ -86,7 +88,9 @@ def write_parquet(table: pa.Table | Iterable[pa.Table], path: str | Path, meta_j
     import pyarrow.parquet as pq
 
     parts = iter([table] if isinstance(table, pa.Table) else table)
-    first = next(parts)
+    first = next(parts, None)
+    if first is None:
+        raise ValueError("not an exposure report: no table (a report without rows is one)")
     types = [getattr(f.type, "value_type", f.type) if pa.types.is_dictionary(f.type) else f.type
              for f in first.schema]  # fmt: skip
     if first.schema.names != REPORT_SCHEMA.names or types != REPORT_SCHEMA.types:
