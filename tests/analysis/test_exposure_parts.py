@@ -302,3 +302,33 @@ def test_a_sweep_of_every_category_returns_views_equal_to_the_copies(
 def test_writing_no_table_at_all_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no table"):
         write_parquet(iter([]), tmp_path / "r.parquet", "{}")
+
+
+def test_ctrl_c_during_the_sweeps_stops_them_at_their_next_chunk(
+    sample_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT while the main thread waits for the two sweeps: KeyboardInterrupt as usual, and
+    each sweep ends after the chunk it is in instead of sweeping every edge first."""
+    import signal
+
+    from tracer.analysis import exposure as exposure_mod
+
+    monkeypatch.setattr(exposure_mod, "CHUNK", 1)  # a chunk per edge
+    req = ExposureRequest(addresses=None)
+    plan = make_plan(sample_ws, req)
+    assert plan.n_edges > 20
+    swept: list[int] = []
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def on_chunk(n: int) -> None:
+        swept.append(n)
+        if len(swept) == 3:
+            signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(0.05)
+
+    with pytest.raises(KeyboardInterrupt):
+        local_sweeps(plan, req, on_chunk=on_chunk)
+    # without the stop: both directions' every edge (2 x n_edges) before the error
+    assert 3 <= len(swept) <= plan.n_edges
+    assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]

@@ -7,8 +7,9 @@ and the engines that use them, so the imports run one way (exposure → engines 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import polars as pl
@@ -160,6 +161,38 @@ def local_sweeps(
     """
     if not parallel or len(req.directions) < 2:
         return {d: sweep(plan, req, d, on_chunk=on_chunk) for d in req.directions}
+    stop = threading.Event()
+
+    def advance(n: int) -> None:
+        """After each chunk: end this sweep if the caller stopped waiting (Ctrl-C, or the
+        other direction's error), else report progress."""
+        if stop.is_set():
+            raise _Stopped
+        if on_chunk is not None:
+            on_chunk(n)
+
     with ThreadPoolExecutor(max_workers=len(req.directions)) as pool:
-        futures = {d: pool.submit(sweep, plan, req, d, None, on_chunk) for d in req.directions}
-        return {d: f.result() for d, f in futures.items()}
+        futures = {d: pool.submit(sweep, plan, req, d, None, advance) for d in req.directions}
+        try:
+            return {d: _result(f) for d, f in futures.items()}
+        except BaseException:
+            # the pool's exit waits for the sweeps: let them end at their next chunk (~0.2 s)
+            # instead of sweeping every edge first
+            stop.set()
+            raise
+
+
+def _result(future: Future[DirectionResult]) -> DirectionResult:
+    """``future.result()``, waiting in short slices: once Polars is imported, a signal does not
+    interrupt a thread's untimed lock wait, so Ctrl-C would only be seen when the sweep ends;
+    a timed wait returns to Python often enough for the KeyboardInterrupt to arrive."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            continue
+
+
+class _Stopped(Exception):
+    """A sweep ended early because its caller stopped waiting for it (never seen by users:
+    the caller is already raising its own error)."""
