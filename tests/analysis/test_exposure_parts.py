@@ -332,3 +332,22 @@ def test_ctrl_c_during_the_sweeps_stops_them_at_their_next_chunk(
     # without the stop: both directions' every edge (2 x n_edges) before the error
     assert 3 <= len(swept) <= plan.n_edges
     assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+
+
+@settings(deadline=None, max_examples=20)
+@given(n_nodes=st.integers(1, 50), n_edges=st.sampled_from([0, 1, 7, (1 << 20) + 3]),
+       seed=st.integers(0, 2**32 - 1))  # fmt: skip
+def test_mark_nodes_equals_the_two_scatters(n_nodes: int, n_edges: int, seed: int) -> None:
+    """Below and above the threaded size: the nodes marked are exactly those of the edges."""
+    from tracer.analysis.exposure import mark_nodes
+
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n_nodes, n_edges).astype(np.int32)
+    dst = rng.integers(0, n_nodes, n_edges).astype(np.int32)
+    want = np.zeros(n_nodes, dtype=np.bool_)
+    want[src] = True
+    want[dst] = True
+    got = np.zeros(n_nodes, dtype=np.bool_)
+    mark_nodes(got, src, dst)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, np.isin(np.arange(n_nodes), np.concatenate([src, dst])))

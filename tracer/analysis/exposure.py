@@ -300,8 +300,7 @@ def make_plan(
         n_edges += sel.src.shape[0]
         excluded += sel.excluded_unknown
         if seen is not None:
-            seen[sel.src] = True
-            seen[sel.dst] = True
+            mark_nodes(seen, sel.src, sel.dst)
         if not stream:
             arrays = sel
     missing: list[str] = []
@@ -324,6 +323,22 @@ def make_plan(
         excluded_unknown=excluded, assets=sorted({a for a in assets.to_list() if a}),
         n_edges=n_edges, token_ids=token_ids, source=ws if stream else None,
     )  # fmt: skip
+
+
+def mark_nodes(seen: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+    """``seen[src] = seen[dst] = True``; from a million edges the two scatters run on two
+    threads (numpy releases the GIL in them: ~0.1 s each at 10M edges on the serial plan
+    path). Each only writes True, so the result is the same whatever the timing."""
+    if src.shape[0] < 1 << 20:
+        seen[src] = True
+        seen[dst] = True
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(seen.__setitem__, dst, True)
+        seen[src] = True
+        other.result()
 
 
 def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelection]:
