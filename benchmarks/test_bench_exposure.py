@@ -166,22 +166,36 @@ def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-d
     labels = tmp_path / "labels8.csv"
     eight_category_labels(root, labels)
     req = ExposureRequest(addresses=None)
-    new_assemble = run.assemble_table
+    new_parts = run.RowParts
 
-    def legacy_table(*args, **kwargs):  # type: ignore[no-untyped-def]
-        return legacy_assemble(*args, **kwargs).to_arrow().cast(REPORT_SCHEMA)
+    class LegacyParts:
+        """The first version's assembly, in the shape ``exposure`` takes rows in."""
+
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs.pop("prepared", None)
+            self.rows = legacy_assemble(*args, **kwargs).to_arrow().cast(REPORT_SCHEMA)
+            self.num_rows = self.rows.num_rows
+
+        def table(self):  # type: ignore[no-untyped-def]
+            return self.rows
+
+        def addresses(self):  # type: ignore[no-untyped-def]
+            return self.rows["address"].combine_chunks()
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield self.rows
 
     def once(legacy: bool) -> tuple[float, float, int]:
         ws = Workspace.open(root)
         ws.add_labels_in_memory([read_labels(labels)])
-        run.assemble_table = legacy_table if legacy else new_assemble  # type: ignore[assignment]
+        run.RowParts = LegacyParts if legacy else new_parts  # type: ignore[assignment,misc]
         try:
             t0, c0 = time.perf_counter(), time.process_time()
             report = run.exposure(ws, req, parallel=not legacy)
             write_report(report, str(tmp_path / "r.parquet"), ["bench"])
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
-            run.assemble_table = new_assemble  # type: ignore[assignment]
+            run.RowParts = new_parts  # type: ignore[misc]
         assert len(report.metadata["categories"]) == 8
         return wall, cpu, report.frame.height
 
@@ -205,8 +219,9 @@ def test_exposure_all_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-d
 
 #: The baseline tree: main before issue 17's exposure work (the README's "9.6 s").
 BASELINE_REV = "afef16e"
-#: The previous round's tree (main at 3d7dba2: the library path of h-expo2), the A/B of round 3.
-PREVIOUS_REV = "3d7dba2"
+#: The previous round's tree (main at 2de286d: round 5's base, h-expo3's report table and
+#: writer), the A/B of this round's CLI process.
+PREVIOUS_REV = "2de286d"
 
 #: Runs ``exposure --all`` in the library (both directions, Parquet written) in a fresh
 #: process of whichever tree is first on PYTHONPATH; prints wall, CPU and rows as JSON.
@@ -337,6 +352,11 @@ def test_exposure_all_case_end_to_end(tmp_path) -> None:  # type: ignore[no-unty
               f"{a['load']:.1f}, engine {a['engine']}); CLI process {b['wall']:.2f} s wall / "
               f"{b['user'] + b['sys']:.2f} s CPU ({b['user']:.2f} user + {b['sys']:.2f} sys), "
               f"{b['rss_gib']:.2f} GiB peak (load {b['load']:.1f}; walls {walls})")  # fmt: skip
+    new, prev = best["new"], best["previous"]
+    print(f"\nCLI process, this tree vs {PREVIOUS_REV} (issue 17 target <= 4 s wall): "
+          f"{new['wall']:.2f} s vs {prev['wall']:.2f} s wall, {new['user'] + new['sys']:.2f} "
+          f"vs {prev['user'] + prev['sys']:.2f} s CPU, {new['rss_gib']:.2f} vs "
+          f"{prev['rss_gib']:.2f} GiB (load {new['load']:.1f} / {prev['load']:.1f})")  # fmt: skip
     record("exposure --all end to end, case workspace (library, Parquet written)", items=n,
            seconds=lib["new"]["wall"], baseline="exposure --all case: baseline library",
            cpu_s=lib["new"]["cpu"], rows=rows)  # fmt: skip

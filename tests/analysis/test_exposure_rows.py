@@ -106,19 +106,9 @@ def transfer_sets(draw: st.DrawFn) -> tuple[list[tuple], list[tuple[str, str, st
     return rows, labels
 
 
-@settings(
-    deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    data=transfer_sets(),
-    model=st.sampled_from(["haircut", "poison", "taint-first", "clean-first"]),
-    min_amount=st.sampled_from([0.0, 2.0]),
-)
-def test_rows_and_parallel_sweeps_equal_legacy_on_random_graphs(
-    tmp_path_factory, data, model: str, min_amount: float
-) -> None:  # type: ignore[no-untyped-def]
+def transfer_set_ws(tmp: Path, data: tuple[list[tuple], list[tuple[str, str, str]]]) -> Workspace:
+    """An in-memory workspace of one :func:`transfer_sets` draw (transfers CSV, labels)."""
     rows, labels = data
-    tmp = tmp_path_factory.mktemp("g")
     lines = ["tx_hash,src,dst,value,ts,token,seq,chain"]
     for i, (s, t, v, day) in enumerate(rows):
         lines.append(f"0x{i + 1:064x},{s},{t},{v},2024-01-{day + 1:02d}T00:00:00Z,{USDT},0,tron")
@@ -130,6 +120,21 @@ def test_rows_and_parallel_sweeps_equal_legacy_on_random_graphs(
         )
         loads.append(read_labels(tmp / "l.csv"))
     ws, _ = Workspace.in_memory([tmp / "t.csv"], loads)
+    return ws
+
+
+@settings(
+    deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=transfer_sets(),
+    model=st.sampled_from(["haircut", "poison", "taint-first", "clean-first"]),
+    min_amount=st.sampled_from([0.0, 2.0]),
+)
+def test_rows_and_parallel_sweeps_equal_legacy_on_random_graphs(
+    tmp_path_factory, data, model: str, min_amount: float
+) -> None:  # type: ignore[no-untyped-def]
+    ws = transfer_set_ws(tmp_path_factory.mktemp("g"), data)
     req = ExposureRequest(addresses=None, model=model, selection=Selection(min_amount=min_amount))
     new, old = _both_ways(ws, req)
     assert new.height >= 2  # at least the unattributed rows of one address

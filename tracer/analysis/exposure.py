@@ -22,7 +22,7 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -179,10 +179,11 @@ class DirectionResult:
 class ExposureReport:
     """The report rows and their metadata.
 
-    The local engine builds the rows as an Arrow table (:func:`~tracer.analysis.exposure_rows.
-    assemble_table`: few-valued string columns dictionary-encoded), which the Parquet writer
-    writes as it is; the Polars ``frame`` (plain strings, :data:`REPORT_PL`) is made from it
-    only when asked (CSV, JSON, HTML, the terminal table, callers): on an ``--all`` report that
+    The local engine builds the rows as Arrow (:class:`~tracer.analysis.exposure_rows.
+    RowParts`: few-valued string columns dictionary-encoded), assembled part by part as the
+    Parquet writer takes them (:meth:`arrow_parts`), or as one ``table`` when asked; the
+    Polars ``frame`` (plain strings, :data:`REPORT_PL`) is made from the table only when
+    asked (CSV, JSON, HTML, the terminal table, callers): on an ``--all`` report that
     conversion is a copy of every row, which ``-o report.parquet`` does not need.
     """
 
@@ -191,32 +192,66 @@ class ExposureReport:
         frame: pl.DataFrame | None = None,
         metadata: dict[str, Any] | None = None,
         table: pa.Table | None = None,
+        parts: RowSource | None = None,
     ) -> None:
-        if (frame is None) == (table is None):
-            raise ValueError("an exposure report holds its rows as a frame or as a table")
+        if sum(x is not None for x in (frame, table, parts)) != 1:
+            raise ValueError(
+                "an exposure report holds its rows as a frame or as a table (or parts)"
+            )
         self._frame = frame
-        self.table = table
+        self._table = table
+        self._parts = parts
         self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+
+    @property
+    def table(self) -> pa.Table | None:
+        """The rows as one Arrow table (assembled from the parts once), or None for a report
+        made from a frame."""
+        if self._table is None and self._parts is not None:
+            self._table = self._parts.table()
+        return self._table
 
     @property
     def frame(self) -> pl.DataFrame:
         """The rows as a Polars frame in :data:`REPORT_PL` (made from ``table`` once)."""
         if self._frame is None:
-            assert self.table is not None
-            self._frame = report_frame(self.table)
+            table = self.table
+            assert table is not None
+            self._frame = report_frame(table)
         return self._frame
 
     @property
     def height(self) -> int:
-        """Number of rows (without making the frame)."""
-        return self.table.num_rows if self.table is not None else self.frame.height
+        """Number of rows (without assembling them)."""
+        if self._parts is not None:
+            return self._parts.num_rows
+        return self._table.num_rows if self._table is not None else self.frame.height
 
     def arrow(self) -> pa.Table:
         """The rows as Arrow in :data:`REPORT_SCHEMA`'s order; string columns may be
         dictionary-encoded (their values are the schema's strings)."""
-        if self.table is not None:
-            return self.table
+        table = self.table
+        if table is not None:
+            return table
         return self.frame.to_arrow().cast(REPORT_SCHEMA)
+
+    def arrow_parts(self) -> Iterator[pa.Table]:
+        """The rows as :meth:`arrow` gives them, in consecutive tables (assembled one at a
+        time, as the caller takes them, unless the whole table was made already)."""
+        if self._table is None and self._parts is not None:
+            yield from self._parts
+        else:
+            yield self.arrow()
+
+
+class RowSource(Protocol):
+    """Report rows assembled on demand (:class:`~tracer.analysis.exposure_rows.RowParts`)."""
+
+    num_rows: int
+
+    def table(self) -> pa.Table: ...
+
+    def __iter__(self) -> Iterator[pa.Table]: ...
 
 
 def make_plan(
@@ -265,8 +300,7 @@ def make_plan(
         n_edges += sel.src.shape[0]
         excluded += sel.excluded_unknown
         if seen is not None:
-            seen[sel.src] = True
-            seen[sel.dst] = True
+            mark_nodes(seen, sel.src, sel.dst)
         if not stream:
             arrays = sel
     missing: list[str] = []
@@ -289,6 +323,22 @@ def make_plan(
         excluded_unknown=excluded, assets=sorted({a for a in assets.to_list() if a}),
         n_edges=n_edges, token_ids=token_ids, source=ws if stream else None,
     )  # fmt: skip
+
+
+def mark_nodes(seen: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+    """``seen[src] = seen[dst] = True``; from a million edges the two scatters run on two
+    threads (numpy releases the GIL in them: ~0.1 s each at 10M edges on the serial plan
+    path). Each only writes True, so the result is the same whatever the timing."""
+    if src.shape[0] < 1 << 20:
+        seen[src] = True
+        seen[dst] = True
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(seen.__setitem__, dst, True)
+        seen[src] = True
+        other.result()
 
 
 def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelection]:
@@ -365,6 +415,17 @@ def sweep(
         if on_chunk is not None:
             on_chunk(sel.src.shape[0])
     rows = plan.target_ids.shape[0]
+    if group == list(range(k_rep)):
+        # every reported category in this sweep (the local engine): views of the state's
+        # per-row arrays (their last column is the "other" slot), not copies (~26 MB of fresh
+        # memory per direction at 146k rows and 8 categories)
+        return DirectionResult(
+            direct=state.direct[:rows, :k], indirect=state.indirect[:rows, :k],
+            min_hops=state.min_hops[:rows, :k], flow=state.flow, touched=state.touched,
+            stats=state.stats[:k], overdrafts=float(state.run_stats[OVERDRAFTS]),
+            overdraft_amount=float(state.run_stats[OVERDRAFT_AMOUNT]),
+            held=state.taint[:, :k].sum(axis=0),
+        )  # fmt: skip
     out = DirectionResult(
         direct=np.zeros((rows, k_rep)), indirect=np.zeros((rows, k_rep)),
         min_hops=np.full((rows, k_rep), -1, dtype=np.int32), flow=state.flow,

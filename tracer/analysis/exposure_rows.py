@@ -11,9 +11,9 @@ and a Python ``Decimal`` loop per group: 50 CPU seconds of a 72-second run (issu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -106,8 +106,14 @@ def window_edges(
 
     parts: list[tuple[np.ndarray, ...]] = []
     every = bool((plan.target_row >= 0).all())  # --all: every edge touches a reported address
+    whole = every and plan.lo is None and plan.hi is None
+    if whole and plan.source is None:
+        # in memory, every edge: the plan's own arrays (concatenating its chunks again was
+        # 160 MB of fresh memory at 10M edges, ~0.5 s CPU beside the sweeps)
+        assert plan.index is not None and plan.src is not None and plan.dst is not None
+        return plan.index, plan.src, plan.dst
     for sel in edge_chunks(plan):
-        if every and plan.lo is None and plan.hi is None:
+        if whole:
             parts.append((sel.index, sel.src, sel.dst))
             continue
         inside = np.ones(sel.src.shape[0], dtype=bool)
@@ -280,127 +286,190 @@ def _encode(per_row: pl.Series) -> tuple[pa.Array, pa.Array]:
     return enc.indices.cast(pa.int32()), enc.dictionary
 
 
-def assemble_table(
-    ws: Workspace,
-    req: ExposureRequest,
-    plan: ExposurePlan,
-    results: dict[str, DirectionResult],
-    risk: RiskConfig,
-    asset: str | None = None,
-    prepared: RowsPrep | None = None,
-) -> pa.Table:
-    """Turn per-row arrays into the report rows (one per address, direction, category), each
-    carrying ``asset`` (its asset group's name), sorted by address, chain, direction, category
-    (the category axis order, ``unattributed`` last). ``prepared``: the sweep-independent
-    part, computed beforehand (:func:`prepare`) or here.
+def assemble_table(*args: Any, **kwargs: Any) -> pa.Table:
+    """The report rows (:class:`RowParts`, same arguments) as one Arrow table: one row per
+    address, direction, category, each carrying ``asset`` (its asset group's name), sorted by
+    address, chain, direction, category (the category axis order, ``unattributed`` last).
 
-    An Arrow table in :data:`~tracer.analysis.exposure.REPORT_SCHEMA`'s columns, built from
-    numpy without a Polars frame: the string columns with few values (``chain``, ``asset``,
-    ``direction``, ``category``, ``address_name``, ``address_category``) are dictionary arrays
-    whose indices come from the index arithmetic (the Parquet writer writes them as they are,
-    without hashing 1.6M strings each), and ``address`` is a dictionary over the report rows'
-    display addresses. :func:`~tracer.analysis.exposure.report_frame` turns it into the
-    plain-string frame (tests compare that with the first version's assembly)."""
-    from tracer.analysis.exposure import REPORT_SCHEMA
+    Built from numpy without a Polars frame: the string columns with few values (``chain``,
+    ``asset``, ``direction``, ``category``, ``address_name``, ``address_category``) are
+    dictionary arrays whose indices come from the index arithmetic (the Parquet writer writes
+    them as they are, without hashing 1.6M strings each), and ``address`` is a dictionary over
+    the report rows' display addresses. :func:`~tracer.analysis.exposure.report_frame` turns
+    it into the plain-string frame (tests compare that with the first version's assembly)."""
+    return RowParts(*args, **kwargs).table()
 
-    cats = [*plan.categories, UNATTRIBUTED]
-    k = len(plan.categories)
-    n_rows = plan.target_ids.shape[0]
-    dirs = sorted(results)  # the report lists "in" before "out", whatever the request order
-    prep = prepared if prepared is not None else prepare(ws, plan, dirs)
-    if prep.directions != dirs:
-        raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
-    shown, order = prep.shown, prep.order
-    masks, counts = [], np.zeros((n_rows, len(dirs)), dtype=np.int64)
-    for j, d in enumerate(dirs):
-        r = results[d]
-        mask = np.ones((n_rows, k + 1), dtype=bool)  # unattributed: always a row
-        mask[:, :k] = (r.direct + r.indirect) > 0.0
-        masks.append(mask)
-        counts[:, j] = mask.sum(axis=1)
-    # block start of each (row, direction) in the output, rows in rank order
-    starts = np.zeros((n_rows, len(dirs)), dtype=np.int64)
-    flat = np.cumsum(counts[order].reshape(-1))
-    starts[order] = (np.concatenate([[0], flat[:-1]])).reshape(n_rows, len(dirs))
-    total_n = int(flat[-1]) if flat.shape[0] else 0
-    col_row = np.empty(total_n, dtype=np.int32)
-    col_dir = np.empty(total_n, dtype=np.int32)
-    col_cat = np.empty(total_n, dtype=np.int32)
-    f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
-    hops = np.empty(total_n, dtype=np.int32)
-    flow_v = [pa.nulls(0, pa.string())] * len(dirs)
-    direct_v = [pa.nulls(0, pa.string())] * len(dirs)
-    pos_by_dir = []
-    exact = prep.exact
-    poison = req.model == "poison"
-    for j, d in enumerate(dirs):
-        r = results[d]
-        rr, cc = np.nonzero(masks[j])  # row-major: by row, then category (unattributed last)
-        first = np.concatenate([[0], np.cumsum(counts[:, j])[:-1]])
-        pos = starts[rr, j] + (np.arange(rr.shape[0]) - first[rr])
-        pos_by_dir.append(pos)
-        total = r.direct + r.indirect
-        # poison's shares are overlapping upper bounds: there, untouched flow is unattributed
-        unatt = r.flow - (r.touched if poison else total.sum(axis=1))
-        unatt = np.where(unatt > 1e-9 * np.maximum(r.flow, 1.0), unatt, 0.0)
-        is_u = cc == k
-        ci = np.minimum(cc, max(k - 1, 0))
-        col_row[pos], col_dir[pos], col_cat[pos] = rr, j, cc
-        if k:
-            f64["direct"][pos] = np.where(is_u, 0.0, r.direct[rr, ci])
-            f64["indirect"][pos] = np.where(is_u, 0.0, r.indirect[rr, ci])
-            f64["total"][pos] = np.where(is_u, unatt[rr], total[rr, ci])
-            hops[pos] = np.where(is_u, -1, r.min_hops[rr, ci])
-        else:
-            f64["direct"][pos] = f64["indirect"][pos] = 0.0
-            f64["total"][pos] = unatt[rr]
-            hops[pos] = -1
-        f64["flow"][pos] = r.flow[rr]
-        _, _, dk, ds = exact[d]
-        flow_v[j] = prep.flow_values[d].take(pa.array(rr))
-        direct_v[j] = _lookup(dk, ds, rr.astype(np.int64) * (k + 1) + cc)
-    flow_value = _scatter([*zip(pos_by_dir, flow_v, strict=True)], total_n)
-    direct_value = _scatter([*zip(pos_by_dir, direct_v, strict=True)], total_n)
-    take = pa.array(col_row)
-    flow = f64["flow"]
-    has_flow = flow > 0
-    no_flow = ~has_flow
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = {name: pa.array(f64[p] / flow, mask=no_flow)
-                 for p, name in (("total", "share"), ("direct", "direct_share"),
-                                 ("indirect", "indirect_share"))}  # fmt: skip
-    weight = np.array([risk.weight(c) for c in cats], dtype=np.float64)[col_cat]
-    scored = pl.from_arrow(
-        pa.table({"weight": weight, "direct_share": share["direct_share"],
-                  "indirect_share": share["indirect_share"]})
-    )
-    assert isinstance(scored, pl.DataFrame)
-    score = scored.select(risk.weighted_score_expr())[:, 0].to_numpy()
-    # address_risk_score: the highest risk_score of each (row, direction) block, contiguous in
-    # the output and never empty (its unattributed row)
-    block = np.concatenate([[0], flat[:-1]]) if total_n else np.zeros(0, np.int64)
-    peak = np.maximum.reduceat(score, block) if total_n else score
-    address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
-    columns = {
-        "address": _dictionary(take, shown.to_arrow().cast(pa.string())),
-        "chain": _taken(prep.encoded["chain"], take),
-        "asset": _constant(asset, total_n),
-        "direction": _dictionary(pa.array(col_dir), pa.array(dirs, pa.string())),
-        "category": _dictionary(pa.array(col_cat), pa.array(cats, pa.string())),
-        "direct_amount": f64["direct"],
-        "indirect_amount": f64["indirect"],
-        "total_amount": f64["total"],
-        **share,
-        "min_hops": pa.array(hops, mask=hops < 0),
-        "risk_score": score,
-        "address_risk_score": address_score,
-        "flow_amount": flow,
-        "flow_value": flow_value,
-        "direct_value": direct_value,
-        "address_name": _taken(prep.encoded["address_name"], take),
-        "address_category": _taken(prep.encoded["address_category"], take),
-    }
-    return pa.table([columns[f.name] for f in REPORT_SCHEMA], names=REPORT_SCHEMA.names)
+
+#: Report rows per part (:class:`RowParts`): the Parquet writer encodes one part (a row group)
+#: while the next is assembled.
+PART_ROWS = 1 << 18
+
+
+class RowParts:
+    """The report rows of one asset group (:func:`assemble_table`'s table), assembled on
+    demand in consecutive parts of whole addresses, in report order. ``prepared``: the
+    sweep-independent part, computed beforehand (:func:`prepare`) or here.
+
+    Why parts: on an ``--all`` report the assembly (~0.5 s) and the Parquet encode (~0.7 s)
+    each keep one core busy; iterated part by part, the writer encodes part ``i`` on a thread
+    while part ``i + 1`` is assembled (:func:`tracer.output.exposure_report.write_parquet`).
+    Every part is the same arithmetic on a range of report rows in display order, so the
+    parts, concatenated, are the one-part table exactly (tested)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        req: ExposureRequest,
+        plan: ExposurePlan,
+        results: dict[str, DirectionResult],
+        risk: RiskConfig,
+        asset: str | None = None,
+        prepared: RowsPrep | None = None,
+    ) -> None:
+        self.req, self.plan, self.results, self.asset = req, plan, results, asset
+        self.cats = [*plan.categories, UNATTRIBUTED]
+        self.k = k = len(plan.categories)
+        n_rows = plan.target_ids.shape[0]
+        # the report lists "in" before "out", whatever the request order
+        self.dirs = dirs = sorted(results)
+        prep = prepared if prepared is not None else prepare(ws, plan, dirs)
+        if prep.directions != dirs:
+            raise ValueError(f"prepared for {prep.directions}, swept {dirs}")
+        self.prep = prep
+        self.masks: list[np.ndarray] = []
+        self.unatt: list[np.ndarray] = []
+        self.counts = np.zeros((n_rows, len(dirs)), dtype=np.int64)
+        poison = req.model == "poison"
+        for j, d in enumerate(dirs):
+            r = results[d]
+            total = r.direct + r.indirect
+            mask = np.ones((n_rows, k + 1), dtype=bool)  # unattributed: always a row
+            mask[:, :k] = total > 0.0
+            self.masks.append(mask)
+            self.counts[:, j] = mask.sum(axis=1)
+            # poison's shares are overlapping upper bounds: there, untouched flow is
+            # unattributed
+            unatt = r.flow - (r.touched if poison else total.sum(axis=1))
+            self.unatt.append(np.where(unatt > 1e-9 * np.maximum(r.flow, 1.0), unatt, 0.0))
+        self.num_rows = int(self.counts.sum())
+        self.weight = np.array([risk.weight(c) for c in self.cats], dtype=np.float64)
+        self.score_expr = risk.weighted_score_expr()
+        self.shown = prep.shown.to_arrow().cast(pa.string())
+        self.dir_values = pa.array(dirs, pa.string())
+        self.cat_values = pa.array(self.cats, pa.string())
+
+    def addresses(self) -> pa.Array:
+        """The report rows' display addresses (the ``address`` column's dictionary)."""
+        return self.shown
+
+    def table(self) -> pa.Table:
+        """Every row as one table (one part)."""
+        return self._rows(self.prep.order)
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        return self.parts()
+
+    def parts(self, part_rows: int | None = None) -> Iterator[pa.Table]:
+        """The rows in consecutive tables of whole addresses, each at most ``part_rows`` rows
+        (default :data:`PART_ROWS`) or one address; at least one table (empty when there are
+        no rows)."""
+        part_rows = PART_ROWS if part_rows is None else part_rows
+        order = self.prep.order
+        cum = np.cumsum(self.counts[order].sum(axis=1))
+        start, n = 0, order.shape[0]
+        while True:
+            before = int(cum[start - 1]) if start else 0
+            end = max(int(np.searchsorted(cum, before + part_rows, side="right")), start + 1)
+            yield self._rows(order[start:end])
+            start = end
+            if start >= n:
+                return
+
+    def _rows(self, rows: np.ndarray) -> pa.Table:
+        """The report rows of report rows ``rows`` (consecutive in display order)."""
+        from tracer.analysis.exposure import REPORT_SCHEMA
+
+        k, dirs, prep = self.k, self.dirs, self.prep
+        m = rows.shape[0]
+        counts = self.counts[rows]
+        # block start of each (row, direction) in this part, rows in display order
+        flat = np.cumsum(counts.reshape(-1))
+        starts = np.concatenate([[0], flat[:-1]]).reshape(m, len(dirs)) if m else counts
+        total_n = int(flat[-1]) if flat.shape[0] else 0
+        col_row = np.empty(total_n, dtype=np.int32)
+        col_dir = np.empty(total_n, dtype=np.int32)
+        col_cat = np.empty(total_n, dtype=np.int32)
+        f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
+        hops = np.empty(total_n, dtype=np.int32)
+        flow_v = [pa.nulls(0, pa.string())] * len(dirs)
+        direct_v = [pa.nulls(0, pa.string())] * len(dirs)
+        pos_by_dir = []
+        for j, d in enumerate(dirs):
+            r = self.results[d]
+            # row-major: by row (display order), then category (unattributed last)
+            local, cc = np.nonzero(self.masks[j][rows])
+            rr = rows[local]  # report row
+            first = np.concatenate([[0], np.cumsum(counts[:, j])[:-1]])
+            pos = starts[local, j] + (np.arange(rr.shape[0]) - first[local])
+            pos_by_dir.append(pos)
+            is_u = cc == k
+            ci = np.minimum(cc, max(k - 1, 0))
+            unatt = self.unatt[j]
+            col_row[pos], col_dir[pos], col_cat[pos] = rr, j, cc
+            if k:
+                direct, indirect = r.direct[rr, ci], r.indirect[rr, ci]
+                f64["direct"][pos] = np.where(is_u, 0.0, direct)
+                f64["indirect"][pos] = np.where(is_u, 0.0, indirect)
+                f64["total"][pos] = np.where(is_u, unatt[rr], direct + indirect)
+                hops[pos] = np.where(is_u, -1, r.min_hops[rr, ci])
+            else:
+                f64["direct"][pos] = f64["indirect"][pos] = 0.0
+                f64["total"][pos] = unatt[rr]
+                hops[pos] = -1
+            f64["flow"][pos] = r.flow[rr]
+            _, _, dk, ds = prep.exact[d]
+            flow_v[j] = prep.flow_values[d].take(pa.array(rr))
+            direct_v[j] = _lookup(dk, ds, rr.astype(np.int64) * (k + 1) + cc)
+        flow_value = _scatter([*zip(pos_by_dir, flow_v, strict=True)], total_n)
+        direct_value = _scatter([*zip(pos_by_dir, direct_v, strict=True)], total_n)
+        take = pa.array(col_row)
+        flow = f64["flow"]
+        no_flow = ~(flow > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = {name: pa.array(f64[p] / flow, mask=no_flow)
+                     for p, name in (("total", "share"), ("direct", "direct_share"),
+                                     ("indirect", "indirect_share"))}  # fmt: skip
+        scored = pl.from_arrow(
+            pa.table({"weight": self.weight[col_cat], "direct_share": share["direct_share"],
+                      "indirect_share": share["indirect_share"]})
+        )  # fmt: skip
+        assert isinstance(scored, pl.DataFrame)
+        score = scored.select(self.score_expr)[:, 0].to_numpy()
+        # address_risk_score: the highest risk_score of each (row, direction) block,
+        # contiguous in the output and never empty (its unattributed row)
+        block = np.concatenate([[0], flat[:-1]]) if total_n else np.zeros(0, np.int64)
+        peak = np.maximum.reduceat(score, block) if total_n else score
+        address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
+        columns = {
+            "address": _dictionary(take, self.shown),
+            "chain": _taken(prep.encoded["chain"], take),
+            "asset": _constant(self.asset, total_n),
+            "direction": _dictionary(pa.array(col_dir), self.dir_values),
+            "category": _dictionary(pa.array(col_cat), self.cat_values),
+            "direct_amount": f64["direct"],
+            "indirect_amount": f64["indirect"],
+            "total_amount": f64["total"],
+            **share,
+            "min_hops": pa.array(hops, mask=hops < 0),
+            "risk_score": score,
+            "address_risk_score": address_score,
+            "flow_amount": flow,
+            "flow_value": flow_value,
+            "direct_value": direct_value,
+            "address_name": _taken(prep.encoded["address_name"], take),
+            "address_category": _taken(prep.encoded["address_category"], take),
+        }
+        return pa.table([columns[f.name] for f in REPORT_SCHEMA], names=REPORT_SCHEMA.names)
 
 
 def _dictionary(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:

@@ -7,8 +7,9 @@ and the engines that use them, so the imports run one way (exposure → engines 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import polars as pl
@@ -26,7 +27,7 @@ from tracer.analysis.exposure import (
     make_plan,
     sweep,
 )
-from tracer.analysis.exposure_rows import RowsPrep, assemble_table, prepare
+from tracer.analysis.exposure_rows import RowParts, RowsPrep, prepare
 from tracer.analysis.risk import RiskConfig, load_risk_config
 from tracer.core.errors import UsageError
 from tracer.core.progress import Progress, no_progress
@@ -71,7 +72,7 @@ def exposure(
     if engine not in ("local", "ray"):
         raise UsageError(f"--engine {engine}: choose local or ray")
     threaded = engine == "local" and parallel and len(req.directions) > 1
-    tables: list[pa.Table] = []
+    parts: list[RowParts] = []
     by_asset, plans = {}, []
     swept_threaded = False
     for group in groups:
@@ -101,17 +102,21 @@ def exposure(
 
             results = ray_sweeps(ws, req, plan, address=ray_address, progress=bar,
                                  logs=ray_logs)  # fmt: skip
-        tables.append(assemble_table(ws, req, plan, results, risk, asset=group.name, **extra))
+        parts.append(RowParts(ws, req, plan, results, risk, asset=group.name, **extra))
         by_asset[group.name] = {
             "members": list(group.members), "decimals": group.decimals,
             "transfers_swept": int(plan.n_edges), "accounting": _accounting(plan, results),
         }  # fmt: skip
     first = plans[0]
-    # one table per asset group (their dictionaries differ: unified for the writer)
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries()
-    # every report row of a group has its address in the rows (its unattributed rows)
-    shown = pl.concat([_addresses(t) for t in tables])
     single = len(groups) == 1
+    # one asset group: its rows assembled part by part as the writer asks (the Parquet writer
+    # encodes a part while the next is assembled); several: one table per group (their
+    # dictionaries differ: unified for the writer)
+    table = None if single else pa.concat_tables(
+        [p.table() for p in parts]).unify_dictionaries()  # fmt: skip
+    # every report row of a group has its address in the rows (its unattributed rows)
+    shown = pl.concat([pl.Series("address", p.addresses()) for p in parts])
+    n_rows = sum(p.num_rows for p in parts)
     meta = {
         "tracer_version": _version(),
         "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -127,7 +132,7 @@ def exposure(
         "assets": sorted({a for p in plans for a in p.assets}),
         "risk": risk.as_dict(),
         "requested_addresses": None if req.addresses is None else len(req.addresses),
-        "reported_addresses": int(shown.n_unique()) if table.num_rows else 0,
+        "reported_addresses": int(shown.n_unique()) if n_rows else 0,
         "not_found": first.missing,
         "excluded_unknown_decimals": sum(p.excluded_unknown for p in plans),
         "transfers_swept": sum(int(p.n_edges) for p in plans),
@@ -136,6 +141,8 @@ def exposure(
         "accounting": by_asset[groups[0].name]["accounting"] if single else None,
         "by_asset": by_asset,
     }
+    if table is None:
+        return ExposureReport(parts=parts[0], metadata=meta)
     return ExposureReport(table=table, metadata=meta)
 
 
@@ -154,14 +161,38 @@ def local_sweeps(
     """
     if not parallel or len(req.directions) < 2:
         return {d: sweep(plan, req, d, on_chunk=on_chunk) for d in req.directions}
+    stop = threading.Event()
+
+    def advance(n: int) -> None:
+        """After each chunk: end this sweep if the caller stopped waiting (Ctrl-C, or the
+        other direction's error), else report progress."""
+        if stop.is_set():
+            raise _Stopped
+        if on_chunk is not None:
+            on_chunk(n)
+
     with ThreadPoolExecutor(max_workers=len(req.directions)) as pool:
-        futures = {d: pool.submit(sweep, plan, req, d, None, on_chunk) for d in req.directions}
-        return {d: f.result() for d, f in futures.items()}
+        futures = {d: pool.submit(sweep, plan, req, d, None, advance) for d in req.directions}
+        try:
+            return {d: _result(f) for d, f in futures.items()}
+        except BaseException:
+            # the pool's exit waits for the sweeps: let them end at their next chunk (~0.2 s)
+            # instead of sweeping every edge first
+            stop.set()
+            raise
 
 
-def _addresses(table: pa.Table) -> pl.Series:
-    """The display addresses of a report table's rows: the dictionary of its ``address``
-    column (each entry is a report row's, and each has rows), or the column itself."""
-    col = table["address"].combine_chunks()
-    values = col.dictionary if pa.types.is_dictionary(col.type) else col
-    return pl.Series("address", values.cast(pa.string()))
+def _result(future: Future[DirectionResult]) -> DirectionResult:
+    """``future.result()``, waiting in short slices: once Polars is imported, a signal does not
+    interrupt a thread's untimed lock wait, so Ctrl-C would only be seen when the sweep ends;
+    a timed wait returns to Python often enough for the KeyboardInterrupt to arrive."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            continue
+
+
+class _Stopped(Exception):
+    """A sweep ended early because its caller stopped waiting for it (never seen by users:
+    the caller is already raising its own error)."""

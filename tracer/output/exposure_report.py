@@ -14,17 +14,21 @@ from tracer.analysis.exposure import REPORT_SCHEMA, ExposureReport
 from tracer.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 #: ``-o`` suffixes the report can be written as (anything else is refused, never guessed).
 REPORT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json"}
 #: Parquet columns with few distinct values (dictionary-encoded).
 DICTIONARY_COLUMNS = ("chain", "asset", "direction", "category", "address_name",
                       "address_category")  # fmt: skip
-#: Rows per Parquet row group: a reader (DuckDB, Polars) scans groups in parallel and skips
-#: them by statistics; the rows are sorted by address, so a group covers an address range.
+#: Most rows per Parquet row group: a reader (DuckDB, Polars) scans groups in parallel and
+#: skips them by statistics; the rows are sorted by address, so a group covers an address
+#: range. A report written in parts (the local engine's) has one group per part
+#: (:data:`tracer.analysis.exposure_rows.PART_ROWS` rows at most, whole addresses).
 ROW_GROUP = 1 << 20
 
 
@@ -59,12 +63,11 @@ def write_report(report: ExposureReport, path: str, command_line: list[str]) -> 
         doc = {"metadata": meta, "rows": report.frame.to_dicts()}
         write_text_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
         return
-    table = report.arrow()
     with atomic_path(path) as tmp:
-        write_parquet(table, tmp, json.dumps(meta, default=str))
+        write_parquet(report.arrow_parts(), tmp, json.dumps(meta, default=str))
 
 
-def write_parquet(table: pa.Table, path: str | Path, meta_json: str) -> None:
+def write_parquet(table: pa.Table | Iterable[pa.Table], path: str | Path, meta_json: str) -> None:
     """The report rows as Parquet: zstd, the few-valued string columns dictionary-encoded,
     the provenance JSON in the file metadata (key ``tracer``).
 
@@ -74,18 +77,45 @@ def write_parquet(table: pa.Table, path: str | Path, meta_json: str) -> None:
     (``store_schema=False``) so that readers see what the schema says, plain strings, and not
     Arrow dictionaries: every column's Parquet type (string, double, int32) reads back as
     :data:`REPORT_SCHEMA` without it.
+
+    ``table`` may also be the rows in consecutive parts (:meth:`~tracer.analysis.exposure.
+    ExposureReport.arrow_parts`, assembled as they are taken): each part is encoded on one
+    writer thread (pyarrow releases the GIL) while the caller's thread makes the next, at
+    most one part ahead. The file is the same rows in the same order whatever the timing
+    (one thread writes, in order); a write's error is raised here, as it is.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    parts = iter([table] if isinstance(table, pa.Table) else table)
+    first = next(parts, None)
+    if first is None:
+        raise ValueError("not an exposure report: no table (a report without rows is one)")
     types = [getattr(f.type, "value_type", f.type) if pa.types.is_dictionary(f.type) else f.type
-             for f in table.schema]  # fmt: skip
-    if table.schema.names != REPORT_SCHEMA.names or types != REPORT_SCHEMA.types:
-        raise ValueError(f"not an exposure report table: {table.schema}")
+             for f in first.schema]  # fmt: skip
+    if first.schema.names != REPORT_SCHEMA.names or types != REPORT_SCHEMA.types:
+        raise ValueError(f"not an exposure report table: {first.schema}")
     # dictionaries only for the few-valued columns: on an --all report the address and
     # exact-value columns have about as many values as rows, where building a dictionary
     # only to drop it costs time
-    with pq.ParquetWriter(path, table.schema, compression="zstd", store_schema=False,
+    with pq.ParquetWriter(path, first.schema, compression="zstd", store_schema=False,
                           use_dictionary=list(DICTIONARY_COLUMNS)) as writer:  # fmt: skip
-        writer.write_table(table, row_group_size=ROW_GROUP)
+        _write_in_order(writer, first, parts)
         writer.add_key_value_metadata({"tracer": meta_json})
+
+
+def _write_in_order(writer: pq.ParquetWriter, first: pa.Table, rest: Iterator[pa.Table]) -> None:
+    """``writer.write_table`` of ``first`` then of each of ``rest``, in order, on one thread,
+    while the next part is made on this one; returns when every part is written.
+
+    An error (or Ctrl-C) while a part is made here propagates once the running write has
+    ended (the pool's exit waits for it; the writer is closed only after); the caller's
+    ``atomic_path`` then removes the unfinished file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-parquet") as pool:
+        pending = pool.submit(writer.write_table, first, row_group_size=ROW_GROUP)
+        for part in rest:
+            pending.result()  # at most one part ahead; a write's error is raised here
+            pending = pool.submit(writer.write_table, part, row_group_size=ROW_GROUP)
+        pending.result()
