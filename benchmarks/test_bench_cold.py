@@ -111,7 +111,8 @@ def test_cold_follow_sample_case(benchmark, tmp_path: Path, capsys) -> None:  # 
            for k, v in runs.items()}  # fmt: skip
     load = os.getloadavg()
     with capsys.disabled():  # shown without -s
-        print(f"\ncold `tracer follow` (sample case), {rounds} rounds, load {load0[0]:.1f} -> {load[0]:.1f} "
+        print(f"\ncold `tracer follow` (sample case), {rounds} rounds, "
+              f"load {load0[0]:.1f} -> {load[0]:.1f} "
               f"(target: {TARGET_WALL} s wall on a quiet machine)")  # fmt: skip
         for k, m in med.items():
             print(f"  {names[k]:40s} wall {m['wall']:.2f} s  cpu {m['cpu']:.2f} s  "
