@@ -125,9 +125,7 @@ def defer_registries() -> None:
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         if not (_ours(self._py_func) and isinstance(target_context, cpu.CPUContext)):
             return full_load(self, sig, target_context)
-        from numba.core.runtime import rtsys
-
-        rtsys.initialize(target_context)  # NRT's functions: cached kernels allocate with them
+        initialize_runtime(target_context)  # NRT: cached kernels allocate with it
         import numba.cpython.hashing  # noqa: F401  (adds the _numba_hashsecret_ symbols)
 
         with self._guard_against_spurious_io_errors():
@@ -291,15 +289,92 @@ def read_symbols(path: str) -> set[str] | None:
 
 
 def write_symbols(path: str, names: set[str]) -> None:
-    """Keep ``names`` at ``path``, atomically; a cache folder that refuses is left alone."""
+    """Keep ``names`` at ``path`` (see :func:`write_cache_file`)."""
+    write_cache_file(path, json.dumps(sorted(names)).encode())
+
+
+def write_cache_file(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed into place, so a reader
+    sees all or nothing); a cache folder that refuses is left alone (a cache, not a result)."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(sorted(names), fh)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except OSError:
         with suppress(OSError):
             os.unlink(tmp)
+
+
+def initialize_runtime(target_context: Any) -> None:
+    """numba's ``rtsys.initialize``, with NRT's compiled functions from a cache file.
+
+    Why: numba builds its runtime's few LLVM functions (atomic reference counts, the
+    unresolved-symbol abort) and compiles them with LLVM in every process, 20-30 ms of CPU
+    before the first kernel runs. They depend only on numba, llvmlite and the CPU (and numba's
+    optimisation level), so the library is kept, serialised the way numba keeps a kernel
+    (machine code and linking bitcode), as ``tracer-nrt-<sha1 of those>.pkl`` in numba's cache
+    folder, and loaded like a cached kernel (:func:`defer_shared_modules`). Everything else of
+    ``initialize`` (NRT's C helpers into LLVM's symbol table, its statistics switch) is numba's.
+    """
+    from numba.core.runtime import nrt, nrtdynmod
+
+    if nrt.rtsys._init:
+        return
+    full = nrtdynmod.compile_nrt_functions
+    nrtdynmod.compile_nrt_functions = lambda ctx: cached_runtime_library(ctx, full)
+    try:
+        nrt.rtsys.initialize(target_context)
+    finally:
+        nrtdynmod.compile_nrt_functions = full
+
+
+def cached_runtime_library(ctx: Any, compile_full: Any) -> Any:
+    """NRT's LLVM library from the cache folder, or compiled (and kept there)."""
+    global _symbols_folder
+    import pickle
+
+    import llvmlite
+    import numba
+    from numba.core import config
+    from numba.core.runtime import nrtdynmod
+
+    folder = config.CACHE_DIR
+    if not folder or not os.path.isdir(folder):
+        return compile_full(ctx)
+    codegen = ctx.codegen()
+    key = (numba.__version__, llvmlite.__version__, codegen.magic_tuple(), str(config.OPT))
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()
+    path = os.path.join(folder, f"tracer-nrt-{digest}.pkl")
+    try:
+        with open(path, "rb") as fh:
+            state = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        state = None
+    if runtime_state_ok(state):
+        before, _symbols_folder = _symbols_folder, folder
+        try:
+            return codegen.unserialize_library(state)
+        finally:
+            _symbols_folder = before
+    ir_mod, library = nrtdynmod.create_nrt_module(ctx)
+    library.enable_object_caching()  # keep the machine code, to save it
+    library.add_ir_module(ir_mod)
+    library.finalize()
+    write_cache_file(path, pickle.dumps(library.serialize_using_object_code()))
+    return library
+
+
+def runtime_state_ok(state: Any) -> bool:
+    """Whether ``state`` has the shape numba's ``serialize_using_object_code`` gives NRT."""
+    return (
+        isinstance(state, tuple)
+        and len(state) == 3
+        and state[:2] == ("nrt", "object")
+        and isinstance(state[2], tuple)
+        and len(state[2]) == 2
+        and all(isinstance(b, bytes) for b in state[2])
+    )
 
 
 load_numba()
