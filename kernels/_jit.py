@@ -227,9 +227,9 @@ def defer_shared_modules() -> None:
     the full way) and the bitcode is parsed only when a compile links the library
     (``_get_module_for_linking``). Any missing or unreadable file: numba's own load.
     """
-    from numba.core import codegen
+    from numba.core import codegen as numba_codegen
 
-    library = codegen.CPUCodeLibrary
+    library = numba_codegen.CPUCodeLibrary
     if getattr(library._unserialize, "_tracer_short", False):
         return
     full_unserialize = library._unserialize.__func__  # type: ignore[attr-defined]
@@ -258,9 +258,7 @@ def defer_shared_modules() -> None:
     def get_module_for_linking(self: Any) -> Any:
         bitcode = getattr(self, "_tracer_bitcode", None)
         if bitcode is not None and self._shared_module is None:
-            import llvmlite.binding as ll
-
-            self._shared_module = ll.parse_bitcode(bitcode)
+            self._shared_module = numba_codegen.ll.parse_bitcode(bitcode)  # llvmlite.binding
             self._tracer_bitcode = None
         return full_linking(self)
 
@@ -334,7 +332,6 @@ def cached_runtime_library(ctx: Any, compile_full: Any) -> Any:
     global _symbols_folder
     import pickle
 
-    import llvmlite
     import numba
     from numba.core import config
     from numba.core.runtime import nrtdynmod
@@ -343,7 +340,8 @@ def cached_runtime_library(ctx: Any, compile_full: Any) -> Any:
     if not folder or not os.path.isdir(folder):
         return compile_full(ctx)
     codegen = ctx.codegen()
-    key = (numba.__version__, llvmlite.__version__, codegen.magic_tuple(), str(config.OPT))
+    llvm = sys.modules["llvmlite"]  # numba's own dependency (kernels import numba only)
+    key = (numba.__version__, llvm.__version__, codegen.magic_tuple(), str(config.OPT))
     digest = hashlib.sha1(repr(key).encode()).hexdigest()
     path = os.path.join(folder, f"tracer-nrt-{digest}.pkl")
     try:
@@ -379,6 +377,11 @@ def runtime_state_ok(state: Any) -> bool:
 
 load_numba()
 
-from numba import njit, prange  # noqa: E402
+from numba import prange  # noqa: E402
+
+from ._lazy_kernel import lazy_njit as njit  # noqa: E402
+from ._lazy_kernel import register_typeof  # noqa: E402
+
+register_typeof()
 
 __all__ = ["absent", "defer_registries", "load_numba", "njit", "optional_probes", "prange"]

@@ -27,9 +27,10 @@ under TIHO, empty otherwise).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.typed import Dict
 
+from ._jit import njit
 from .local import (
     ACTIVATED,
     EVENTS,
