@@ -28,7 +28,8 @@ def test_the_dispatcher_is_made_on_first_use_and_answers_as_numbas() -> None:
     assert isinstance(add_one, LazyKernel) and add_one._dispatcher is None
     assert add_one.py_func(1) == 2  # the Python function, no dispatcher needed
     assert add_one.__name__ == "add_one" and add_one._dispatcher is None
-    assert add_one(np.int64(41)) == 42
+    assert callable(add_one) and add_one(np.int64(41)) == 42
+    assert add_one(a=np.int64(1)) == 2  # keywords, as numba takes them
     assert isinstance(add_one._dispatcher, Dispatcher)
     assert add_one.signatures == add_one._dispatcher.signatures and len(add_one.signatures) == 1
     assert add_one.dispatcher is add_one._dispatcher  # made once
