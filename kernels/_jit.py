@@ -310,10 +310,11 @@ def initialize_runtime(target_context: Any) -> None:
     Why: numba builds its runtime's few LLVM functions (atomic reference counts, the
     unresolved-symbol abort) and compiles them with LLVM in every process, 20-30 ms of CPU
     before the first kernel runs. They depend only on numba, llvmlite and the CPU (and numba's
-    optimisation level), so the library is kept, serialised the way numba keeps a kernel
-    (machine code and linking bitcode), as ``tracer-nrt-<sha1 of those>.pkl`` in numba's cache
-    folder, and loaded like a cached kernel (:func:`defer_shared_modules`). Everything else of
-    ``initialize`` (NRT's C helpers into LLVM's symbol table, its statistics switch) is numba's.
+    optimisation level and NRT debug switches), so the library is kept, serialised the way
+    numba keeps a kernel (machine code and linking bitcode), as ``tracer-nrt-<sha1 of
+    those>.pkl`` in numba's cache folder, and loaded like a cached kernel
+    (:func:`defer_shared_modules`). Everything else of ``initialize`` (NRT's C helpers into
+    LLVM's symbol table, its statistics switch) is numba's.
     """
     from numba.core.runtime import nrt, nrtdynmod
 
@@ -341,7 +342,14 @@ def cached_runtime_library(ctx: Any, compile_full: Any) -> Any:
         return compile_full(ctx)
     codegen = ctx.codegen()
     llvm = sys.modules["llvmlite"]  # numba's own dependency (kernels import numba only)
-    key = (numba.__version__, llvm.__version__, codegen.magic_tuple(), str(config.OPT))
+    key = (
+        numba.__version__,
+        llvm.__version__,
+        codegen.magic_tuple(),
+        str(config.OPT),
+        config.DEBUG_NRT,
+        config.DEBUG_NRT_STACK_LIMIT,
+    )  # what nrtdynmod's code reads
     digest = hashlib.sha1(repr(key).encode()).hexdigest()
     path = os.path.join(folder, f"tracer-nrt-{digest}.pkl")
     try:
