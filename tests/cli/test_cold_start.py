@@ -77,7 +77,10 @@ ARROW_PARTS_NOT_ON_FOLLOW = ("pyarrow.compute", "pyarrow.parquet", "pyarrow.data
 REGISTRIES_NOT_ON_FOLLOW = ("numba.np.arraymath", "numba.np.linalg", "numba.np.npyimpl",
                             "numba.cpython.setobj", "numba.cpython.listobj",
                             "numba.typed.typedlist", "numba.np.random", "numba.np.arrayobj",
-                            "numba.cpython.unicode")  # fmt: skip
+                            "numba.cpython.unicode",
+                            # the typed Dict (9-10 ms): only a compile of the colour kernel
+                            # reaches it (kernels/local_colours.py names numba.typed.Dict)
+                            "numba.typed.typeddict")  # fmt: skip
 
 
 #: The hop producers (swaps, wraps, bridges, OTC desks): only a logs file among ``--data`` can
