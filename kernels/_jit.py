@@ -23,10 +23,12 @@ scipy, cffi and yaml stay importable for everyone else in the process.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 #: numba's own file of settings (``numba.core.config._config_fname``), read from the cwd.
@@ -123,9 +125,7 @@ def defer_registries() -> None:
     def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         if not (_ours(self._py_func) and isinstance(target_context, cpu.CPUContext)):
             return full_load(self, sig, target_context)
-        from numba.core.runtime import rtsys
-
-        rtsys.initialize(target_context)  # NRT's functions: cached kernels allocate with them
+        initialize_runtime(target_context)  # NRT: cached kernels allocate with it
         import numba.cpython.hashing  # noqa: F401  (adds the _numba_hashsecret_ symbols)
 
         with self._guard_against_spurious_io_errors():
@@ -144,6 +144,7 @@ def defer_registries() -> None:
     global _full_rebuild_env
     _full_rebuild_env = environment._rebuild_env
     environment._rebuild_env = rebuild_env
+    defer_shared_modules()
     load_overload._tracer_short = True  # type: ignore[attr-defined]
     caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
     cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
@@ -157,7 +158,7 @@ _short_loading = False
 
 def short_load(cache: Any, sig: Any, target_context: Any) -> Any:
     """numba's ``Cache._load_overload`` (index lookup, unpickle, rebuild from object code)."""
-    global _short_loading
+    global _short_loading, _symbols_folder
     if not cache._enabled:
         return None
     key = cache._index_key(sig, target_context.codegen())
@@ -166,7 +167,13 @@ def short_load(cache: Any, sig: Any, target_context: Any) -> Any:
         data = cache._cache_file.load(key)
     finally:
         _short_loading = False
-    return None if data is None else cache._impl.rebuild(target_context, data)
+    if data is None:
+        return None
+    _symbols_folder = cache._cache_path
+    try:
+        return cache._impl.rebuild(target_context, data)
+    finally:
+        _symbols_folder = None
 
 
 def rebuild_env(modname: str, consts: list[Any], env_name: str) -> Any:
@@ -203,8 +210,186 @@ rebuild_env.__qualname__ = rebuild_env.__name__ = "_rebuild_env"
 
 _full_rebuild_env: Any = None  # numba's own, kept by defer_registries
 
+#: The cache folder of the kernel :func:`short_load` is rebuilding (None otherwise).
+_symbols_folder: str | None = None
+
+
+def defer_shared_modules() -> None:
+    """Load a cached kernel of ours without parsing its LLVM bitcode, which only linking needs.
+
+    Why: numba keeps two things per cached library, its machine code and the bitcode of its
+    module for linking into later compiles, and on load it parses the bitcode (``parse_bitcode``)
+    and walks every function and global in it for the names the machine code defines (numba's
+    symbol table, ``JitEngine._defined_symbols``): 30-40 ms of CPU for the sample follow's nine
+    kernels, about a thousand calls into llvmlite, for a module nothing may ever link. So the
+    names are kept beside the kernel's cache files (``tracer-symbols-<sha1 of the
+    bitcode>.json``: a pure function of the bitcode, written the first time a kernel is loaded
+    the full way) and the bitcode is parsed only when a compile links the library
+    (``_get_module_for_linking``). Any missing or unreadable file: numba's own load.
+    """
+    from numba.core import codegen as numba_codegen
+
+    library = numba_codegen.CPUCodeLibrary
+    if getattr(library._unserialize, "_tracer_short", False):
+        return
+    full_unserialize = library._unserialize.__func__  # type: ignore[attr-defined]
+    full_linking = library._get_module_for_linking
+
+    def unserialize(cls: Any, codegen: Any, state: Any) -> Any:
+        name, kind, data = state
+        folder = _symbols_folder
+        if kind != "object" or folder is None:
+            return full_unserialize(cls, codegen, state)
+        object_code, bitcode = data
+        path = os.path.join(folder, f"tracer-symbols-{hashlib.sha1(bitcode).hexdigest()}.json")
+        names = read_symbols(path)
+        if names is None:
+            self = full_unserialize(cls, codegen, state)
+            write_symbols(path, defined_symbols(self._shared_module))
+            return self
+        self = codegen.create_library(name)
+        self.enable_object_caching()
+        self._set_compiled_object(object_code)
+        self._tracer_bitcode = bitcode
+        self._finalize_final_module()
+        codegen._engine._defined_symbols |= names
+        return self
+
+    def get_module_for_linking(self: Any) -> Any:
+        bitcode = getattr(self, "_tracer_bitcode", None)
+        if bitcode is not None and self._shared_module is None:
+            self._shared_module = numba_codegen.ll.parse_bitcode(bitcode)  # llvmlite.binding
+            self._tracer_bitcode = None
+        return full_linking(self)
+
+    unserialize._tracer_short = True  # type: ignore[attr-defined]
+    library._unserialize = classmethod(unserialize)  # type: ignore[assignment]
+    library._get_module_for_linking = get_module_for_linking  # type: ignore[method-assign]
+
+
+def defined_symbols(module: Any) -> set[str]:
+    """The names an LLVM module defines, as numba's ``JitEngine._load_defined_symbols`` takes
+    them (what is kept beside the cache files)."""
+    return {gv.name for gsets in (module.functions, module.global_variables) for gv in gsets
+            if not gv.is_declaration}  # fmt: skip
+
+
+def read_symbols(path: str) -> set[str] | None:
+    """The names kept at ``path`` (None when absent or not a JSON list of strings)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            names = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return None
+    return set(names)
+
+
+def write_symbols(path: str, names: set[str]) -> None:
+    """Keep ``names`` at ``path`` (see :func:`write_cache_file`)."""
+    write_cache_file(path, json.dumps(sorted(names)).encode())
+
+
+def write_cache_file(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed into place, so a reader
+    sees all or nothing); a cache folder that refuses is left alone (a cache, not a result)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with suppress(OSError):
+            os.unlink(tmp)
+
+
+def initialize_runtime(target_context: Any) -> None:
+    """numba's ``rtsys.initialize``, with NRT's compiled functions from a cache file.
+
+    Why: numba builds its runtime's few LLVM functions (atomic reference counts, the
+    unresolved-symbol abort) and compiles them with LLVM in every process, 20-30 ms of CPU
+    before the first kernel runs. They depend only on numba, llvmlite and the CPU (and numba's
+    optimisation level and NRT debug switches), so the library is kept, serialised the way
+    numba keeps a kernel (machine code and linking bitcode), as ``tracer-nrt-<sha1 of
+    those>.pkl`` in numba's cache folder, and loaded like a cached kernel
+    (:func:`defer_shared_modules`). Everything else of ``initialize`` (NRT's C helpers into
+    LLVM's symbol table, its statistics switch) is numba's.
+    """
+    from numba.core.runtime import nrt, nrtdynmod
+
+    if nrt.rtsys._init:
+        return
+    full = nrtdynmod.compile_nrt_functions
+    nrtdynmod.compile_nrt_functions = lambda ctx: cached_runtime_library(ctx, full)
+    try:
+        nrt.rtsys.initialize(target_context)
+    finally:
+        nrtdynmod.compile_nrt_functions = full
+
+
+def cached_runtime_library(ctx: Any, compile_full: Any) -> Any:
+    """NRT's LLVM library from the cache folder, or compiled (and kept there)."""
+    global _symbols_folder
+    import pickle
+
+    import numba
+    from numba.core import config
+    from numba.core.runtime import nrtdynmod
+
+    folder = config.CACHE_DIR
+    if not folder or not os.path.isdir(folder):
+        return compile_full(ctx)
+    codegen = ctx.codegen()
+    llvm = sys.modules["llvmlite"]  # numba's own dependency (kernels import numba only)
+    key = (
+        numba.__version__,
+        llvm.__version__,
+        codegen.magic_tuple(),
+        str(config.OPT),
+        config.DEBUG_NRT,
+        config.DEBUG_NRT_STACK_LIMIT,
+    )  # what nrtdynmod's code reads
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()
+    path = os.path.join(folder, f"tracer-nrt-{digest}.pkl")
+    try:
+        with open(path, "rb") as fh:
+            state = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        state = None
+    if runtime_state_ok(state):
+        before, _symbols_folder = _symbols_folder, folder
+        try:
+            return codegen.unserialize_library(state)
+        finally:
+            _symbols_folder = before
+    ir_mod, library = nrtdynmod.create_nrt_module(ctx)
+    library.enable_object_caching()  # keep the machine code, to save it
+    library.add_ir_module(ir_mod)
+    library.finalize()
+    write_cache_file(path, pickle.dumps(library.serialize_using_object_code()))
+    return library
+
+
+def runtime_state_ok(state: Any) -> bool:
+    """Whether ``state`` has the shape numba's ``serialize_using_object_code`` gives NRT."""
+    return (
+        isinstance(state, tuple)
+        and len(state) == 3
+        and state[:2] == ("nrt", "object")
+        and isinstance(state[2], tuple)
+        and len(state[2]) == 2
+        and all(isinstance(b, bytes) for b in state[2])
+    )
+
+
 load_numba()
 
-from numba import njit, prange  # noqa: E402
+from numba import prange  # noqa: E402
+
+from ._lazy_kernel import lazy_njit as njit  # noqa: E402
+from ._lazy_kernel import register_typeof  # noqa: E402
+
+register_typeof()
 
 __all__ = ["absent", "defer_registries", "load_numba", "njit", "optional_probes", "prange"]

@@ -26,10 +26,11 @@ under TIHO, empty otherwise).
 
 from __future__ import annotations
 
+import numba.typed  # Dict is reached as numba.typed.Dict: its module loads only for a compile
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import types
 
+from ._jit import njit
 from .local import (
     ACTIVATED,
     EVENTS,
@@ -151,8 +152,8 @@ def _local_colour_kernel(g, tx, p, role, sources, bt, inflow, hops, first_ts, be
     hn = 0
     events = 0
     n_active = 0
-    grp = Dict.empty(key_type=types.int64, value_type=types.int64)
-    pend = Dict.empty(key_type=types.int64, value_type=types.float64)
+    grp = numba.typed.Dict.empty(key_type=types.int64, value_type=types.int64)
+    pend = numba.typed.Dict.empty(key_type=types.int64, value_type=types.float64)
     glead = np.empty(16, dtype=np.int64)
     goff = np.zeros(17, dtype=np.int64)
     gmem = np.empty(64, dtype=np.int64)

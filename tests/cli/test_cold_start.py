@@ -77,35 +77,76 @@ ARROW_PARTS_NOT_ON_FOLLOW = ("pyarrow.compute", "pyarrow.parquet", "pyarrow.data
 REGISTRIES_NOT_ON_FOLLOW = ("numba.np.arraymath", "numba.np.linalg", "numba.np.npyimpl",
                             "numba.cpython.setobj", "numba.cpython.listobj",
                             "numba.typed.typedlist", "numba.np.random", "numba.np.arrayobj",
-                            "numba.cpython.unicode")  # fmt: skip
+                            "numba.cpython.unicode",
+                            # the typed Dict (9-10 ms): only a compile of the colour kernel
+                            # reaches it (kernels/local_colours.py names numba.typed.Dict)
+                            "numba.typed.typeddict")  # fmt: skip
 
 
-#: Runs ``python -m tracer.cli ARGS`` and writes the modules loaded at exit (JSON) to a file:
-#: ``-X importtime`` also lists imports that failed (a masked optional package), so it cannot
-#: tell loaded from attempted.
+#: The hop producers (swaps, wraps, bridges, OTC desks): only a logs file among ``--data`` can
+#: hold conversions or bridge events (``conversions_table.stores_any``), and the sample has none.
+HOPS_NOT_ON_FOLLOW = ("tracer.analysis.hops", "tracer.analysis.bridges", "tracer.analysis.otc",
+                      "tracer.analysis.conversions", "tracer.sources.raw_logs")  # fmt: skip
+
+#: Runs ``python -m tracer.cli ARGS`` and writes what it had done at exit (JSON) to a file: the
+#: modules loaded (``-X importtime`` also lists imports that failed, a masked optional package,
+#: so it cannot tell loaded from attempted); the garbage collections run after ``main`` started;
+#: how many of the loaded kernels got a numba dispatcher; LLVM bitcode parses and NRT builds.
 LOADED_PROBE = """
-import atexit, json, runpy, sys
+import atexit, gc, json, runpy, sys
 out = sys.argv.pop(1)
 sys.argv[0] = "tracer"
+from tracer.kernels import _jit  # first, as the CLI does: numba is imported through it
+import llvmlite.binding as ll
+from numba.core.runtime import nrtdynmod
+import tracer.cli.app as app
+from tracer.kernels._lazy_kernel import LazyKernel
+seen = {"collections": [], "parses": 0, "nrt_builds": 0}
+gc.callbacks.append(lambda phase, info: phase == "start" and seen["collections"].append(1))
+full_defer = app.defer_first_collection
+def defer():
+    seen["collections"].clear()  # count from here (tracer.cli's import ran some)
+    full_defer()
+app.defer_first_collection = defer
+full_parse, full_build = ll.parse_bitcode, nrtdynmod.create_nrt_module
+def parse(data):
+    seen["parses"] += 1
+    return full_parse(data)
+def build(ctx):
+    seen["nrt_builds"] += 1
+    return full_build(ctx)
+ll.parse_bitcode, nrtdynmod.create_nrt_module = parse, build
 
 @atexit.register  # the CLI ends with os._exit after the atexit handlers (tracer.cli.app)
 def dump():
+    kernels = [v for k, m in list(sys.modules.items()) if k.startswith("tracer.kernels.") and m
+               for v in vars(m).values() if isinstance(v, LazyKernel)]
     with open(out, "w") as fh:
-        json.dump(sorted(k for k, v in sys.modules.items() if v is not None), fh)
+        json.dump({"modules": sorted(k for k, v in sys.modules.items() if v is not None),
+                   "collections": len(seen["collections"]), "parses": seen["parses"],
+                   "nrt_builds": seen["nrt_builds"], "kernels": len(set(map(id, kernels))),
+                   "dispatchers": len({id(k) for k in kernels if k._dispatcher is not None})},
+                  fh)
 
 runpy.run_module("tracer.cli", run_name="__main__", alter_sys=True)
 """
 
 
-def loaded(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    """Run ``tracer ARGS`` in a fresh interpreter; the modules it had loaded when it exited."""
+def probed(tmp_path: Path, *args: str) -> tuple[dict, subprocess.CompletedProcess[str]]:
+    """Run ``tracer ARGS`` in a fresh interpreter; what :data:`LOADED_PROBE` saw at its exit."""
     out = tmp_path / "modules.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", LOADED_PROBE, str(out), *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )  # fmt: skip
-    return set(json.loads(out.read_text())) if out.exists() else set(), proc
+    return (json.loads(out.read_text()) if out.exists() else {}), proc
+
+
+def loaded(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Run ``tracer ARGS`` in a fresh interpreter; the modules it had loaded when it exited."""
+    seen, proc = probed(tmp_path, *args)
+    return set(seen.get("modules", [])), proc
 
 
 def test_sample_follow_imports_only_what_it_uses(tmp_path: Path) -> None:
@@ -115,18 +156,39 @@ def test_sample_follow_imports_only_what_it_uses(tmp_path: Path) -> None:
     Run twice: the first run fills numba's cache when it lacks a signature (a fresh clone, a
     fresh ``NUMBA_CACHE_DIR``; a compile loads numba's registries by design), the second is the
     installed user's cold start, which must load its kernels from the cache alone."""
-    warm = subprocess.run([sys.executable, "-m", "tracer.cli", *SAMPLE_FOLLOW], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
-    assert warm.returncode == 0, warm.stderr[-2000:]
+    warm_follow()
     names, proc = loaded(tmp_path, *SAMPLE_FOLLOW)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '"model": "haircut"' in proc.stdout  # it really followed
     assert {"numba", "polars", "tracer.kernels.taint", "tracer.analysis.follow"} <= names
     extra = sorted(n for n in names if n.split(".")[0] in NOT_ON_FOLLOW
-                   or n in ARROW_PARTS_NOT_ON_FOLLOW
+                   or n in ARROW_PARTS_NOT_ON_FOLLOW or n in HOPS_NOT_ON_FOLLOW
                    or (n in REGISTRIES_NOT_ON_FOLLOW and short_load_supported()))  # fmt: skip
     assert extra == [], f"tracer follow (sample case) imported {extra[:10]}"
+
+
+def warm_follow() -> None:
+    """The sample follow once, so numba's cache (and the names and NRT kept beside it) is full."""
+    for _ in range(2):  # the first may compile; the second keeps the names of what it loaded
+        warm = subprocess.run([sys.executable, "-m", "tracer.cli", *SAMPLE_FOLLOW], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert warm.returncode == 0, warm.stderr[-2000:]
+
+
+def test_sample_follow_does_at_start_up_only_what_it_needs(tmp_path: Path) -> None:
+    """The cold sample follow, cache warm: no garbage collection once ``main`` runs (its
+    start-up allocates only what lives to the end: :func:`tracer.cli.app.defer_first_collection`),
+    a numba dispatcher only for the kernels it calls (``kernels/_lazy_kernel.py``), no LLVM
+    bitcode parsed and NRT not compiled (``kernels/_jit.py``: names and NRT from the cache)."""
+    warm_follow()
+    seen, proc = probed(tmp_path, *SAMPLE_FOLLOW)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"model": "haircut"' in proc.stdout
+    assert seen["collections"] == 0
+    assert 0 < seen["dispatchers"] < seen["kernels"] / 2, seen  # 9 of 35 today
+    if short_load_supported():
+        assert seen["parses"] == 0 and seen["nrt_builds"] == 0, seen
 
 
 def test_cli_model_names_are_the_kernels() -> None:

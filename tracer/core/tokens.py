@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -123,12 +124,18 @@ def read_token_file(path: str | Path, *, default_chain: str = "ethereum") -> lis
     return out
 
 
+@cache
+def bundled_tokens() -> tuple[Token, ...]:
+    """The bundled table's rows, read once per process (a package file; a follow asks 3 times)."""
+    bundled = resources.files("tracer") / "data" / "tokens.csv"
+    with resources.as_file(bundled) as p:
+        return tuple(read_token_file(p))
+
+
 def load_tokens(extra: Iterable[str | Path] = ()) -> TokenTable:
     """The bundled table plus the user's files, in order (later rows override)."""
     table = TokenTable()
-    bundled = resources.files("tracer") / "data" / "tokens.csv"
-    with resources.as_file(bundled) as p:
-        table.add(read_token_file(p))
+    table.add(bundled_tokens())
     for path in extra:
         table.add(read_token_file(path))
     return table
