@@ -34,6 +34,23 @@ def record(name: str, *, items: int, seconds: float, unit: str = "transfers/s", 
     return rate
 
 
+def medians(runs: dict[str, list[dict]], fields: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per method, the median of each field over its rounds (a field a round lacks: NaN)."""
+    import statistics
+
+    return {k: {f: statistics.median(r.get(f, float("nan")) for r in v) for f in fields}
+            for k, v in runs.items()}  # fmt: skip
+
+
+def pair_ratios(a: list[dict], b: list[dict], fields: tuple[str, ...]) -> dict[str, float]:
+    """Median over rounds of ``a / b`` per field, round ``i`` of one against round ``i`` of the
+    other (runs made turn about: each pair saw the same load)."""
+    import statistics
+
+    pairs = list(zip(a, b, strict=True))
+    return {f: statistics.median(x[f] / y[f] for x, y in pairs) for f in fields}
+
+
 def synth_workspace(n_edges: int, seed: int = 1) -> Path:
     """A ``tracer synth`` workspace of ``n_edges`` transfers, generated once and cached in
     ``TRACER_BENCH_CACHE`` (default ``~/.cache/tracer-bench``): same size and seed, same data."""

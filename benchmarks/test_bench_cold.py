@@ -20,13 +20,14 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+
+from benchmarks.conftest import medians, pair_ratios
 
 REPO = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"
@@ -107,8 +108,7 @@ def test_cold_follow_sample_case(benchmark, tmp_path: Path, capsys) -> None:  # 
         if k.startswith("B"):
             same = (tmp_path / "A.out").read_bytes() == (tmp_path / f"{k}.out").read_bytes()
             assert same, f"the follow's JSON differs from the one {names[k]} prints"
-    med = {k: {f: statistics.median(r[f] for r in v) for f in ("wall", "cpu", "rss")}
-           for k, v in runs.items()}  # fmt: skip
+    med = medians(runs, ("wall", "cpu", "rss"))
     load = os.getloadavg()
     with capsys.disabled():  # shown without -s
         print(f"\ncold `tracer follow` (sample case), {rounds} rounds, "
@@ -120,9 +120,7 @@ def test_cold_follow_sample_case(benchmark, tmp_path: Path, capsys) -> None:  # 
         for k in cmds:
             if not k.startswith("B"):
                 continue
-            ratio = {f: statistics.median(a[f] / b[f] for a, b in zip(runs["A"], runs[k],
-                                                                        strict=True))
-                     for f in ("wall", "cpu")}  # fmt: skip
+            ratio = pair_ratios(runs["A"], runs[k], ("wall", "cpu"))
             print(f"  A / {names[k]} (median of pairs): wall {ratio['wall']:.2f}, "
                   f"cpu {ratio['cpu']:.2f}")  # fmt: skip
             benchmark.extra_info.update({f"ratio_{k}_wall": ratio["wall"],

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import medians, pair_ratios, record
 from tracer.sources import ReadOptions, read_file
 
 ROWS = 1_000_000
@@ -191,8 +191,7 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
         runs["floor"].append(_child(REPO, "copy", big))
     rows = int(runs["this tree"][0]["rows"])
     fields = ("wall", "cpu", "sys", "minflt", "rss")
-    med = {k: {f: statistics.median(r.get(f, float("nan")) for r in v) for f in fields}
-           for k, v in runs.items()}  # fmt: skip
+    med = medians(runs, fields)
     loads = [r["load"] for v in runs.values() for r in v]
     names = {**{k: k for k in trees}, "floor": "floor: pyarrow read + zstd write"}
     with capsys.disabled():  # shown without -s
@@ -205,9 +204,9 @@ def test_ingest_parquet_into_empty_workspace(tmp_path: Path, capsys) -> None:  #
                   f"{rows / m['wall'] / 1e6:.2f}M rows/s  peak {m['rss']:,.0f} MiB")  # fmt: skip
         this = runs["this tree"]
         for name in bases:
-            pairs = list(zip(this, runs[name], strict=True))
-            ratio = {f: statistics.median(a[f] / b[f] for a, b in pairs) for f in ("wall", "cpu")}
-            less = statistics.median(b["cpu"] - a["cpu"] for a, b in pairs)
+            ratio = pair_ratios(this, runs[name], ("wall", "cpu"))
+            less = statistics.median(b["cpu"] - a["cpu"]
+                                     for a, b in zip(this, runs[name], strict=True))
             print(f"  this/{name[3:]} (median of pairs): wall {ratio['wall']:.2f}, cpu "
                   f"{ratio['cpu']:.2f} ({less:+.1f} s CPU saved)")  # fmt: skip
     floor, base_rev = med["floor"], revs[0]
