@@ -247,7 +247,8 @@ class PartReader:
             local = rows[at] - self.starts[k]
             pieces.append(self.read_group(k, columns).take(pa.array(local)))
         if not pieces:  # no rows asked: the columns' types, nothing decoded
-            schema = self._file(self.groups[0].path).schema_arrow if self.groups else _arrow_layout()[1]
+            schema = (self._file(self.groups[0].path).schema_arrow if self.groups
+                      else _arrow_layout()[1])  # fmt: skip
             return schema.empty_table().select(columns)
         table = pa.concat_tables(pieces)
         back = np.empty(rows.size, dtype=np.int64)
