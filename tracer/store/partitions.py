@@ -60,7 +60,8 @@ def _arrow_layout() -> tuple[list[pa.Field], pa.Schema]:
 
 def __getattr__(name: str) -> Any:
     if name in ("ID_FIELDS", "STORED_SCHEMA"):
-        return _arrow_layout()[name == "STORED_SCHEMA"]
+        ids, stored = _arrow_layout()
+        return stored if name == "STORED_SCHEMA" else ids
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
