@@ -3,11 +3,12 @@
 The README's first command (``tracer follow TWcP... --data ... --labels ...``, JSON piped) runs
 as a fresh process, turn about with the same command from the tree at each baseline revision
 (``TRACER_COLD_BASE``, default ``2de286d``: the start of this round's work; extracted with
-``git archive`` into the benchmark cache) and with the floor
-every such process pays,
-``python -c 'import numba, polars, pyarrow'``. Each command runs once to warm up (numba's cache
-and the bytecode cache, ``PYTHONPYCACHEPREFIX`` in the benchmark cache: an installed user's
-situation), then ``TRACER_COLD_ROUNDS`` times (default 7), A B0 B1 F A B0 B1 F …; each run is
+``git archive`` into the benchmark cache), with the floor every such process paid,
+``python -c 'import numba, polars, pyarrow'``, and with the part of it the follow still pays
+(``import numba, polars``: it no longer loads pyarrow). Each command runs once to warm up
+(numba's cache and the bytecode cache, ``PYTHONPYCACHEPREFIX`` in the benchmark cache: an
+installed user's situation), then ``TRACER_COLD_ROUNDS`` times (default 7), A B0 B1 F G A B0
+B1 F G …; each run is
 timed by ``/usr/bin/time`` (wall, user+sys CPU and peak RSS of that process alone). Printed:
 medians, the median of the pair-by-pair ratios A/B for each baseline, and the load average (a shared
 machine inflates wall time; CPU is the steadier figure). Every tree must print the same JSON.
@@ -94,6 +95,9 @@ def test_cold_follow_sample_case(benchmark, tmp_path: Path, capsys) -> None:  # 
         names[f"B{i}"] = f"at {rev}"
     cmds["F"] = ([sys.executable, "-c", "import numba, polars, pyarrow"], REPO)
     names["F"] = "floor: import numba, polars, pyarrow"
+    # what the follow still imports of that floor (it no longer loads pyarrow)
+    cmds["G"] = ([sys.executable, "-c", "import numba, polars"], REPO)
+    names["G"] = "floor now: import numba, polars"
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in cmds}
     for k, (cmd, root) in cmds.items():  # warm-up: numba's cache, the bytecode cache
         run(cmd, root, tmp_path / f"warm-{k}.out")

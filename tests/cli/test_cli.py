@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ROOT, SAMPLE_DATA, SAMPLE_LABELS
-from tracer.cli import cli
+from tracer.cli import cli, load_commands
 
 
 def run(*args: str) -> object:
@@ -39,6 +39,7 @@ def test_readme_first_command_follows_the_sample_case() -> None:
 
 
 def commands(group=cli, prefix=()):  # type: ignore[no-untyped-def]
+    load_commands()  # every command registered (they are imported when named)
     for name, cmd in group.commands.items():
         if hasattr(cmd, "commands"):
             yield from commands(cmd, (*prefix, name))

@@ -19,6 +19,7 @@ import pytest
 from tracer.kernels._jit import short_load_supported
 
 from tracer.analysis.follow import MODEL_NAMES as KERNEL_MODELS
+from tracer.cli.app import COMMAND_MODULES
 from tracer.cli.follow import MODEL_NAMES as CLI_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,11 @@ def test_help_loads_no_heavy_module(args: list[str]) -> None:
     names, proc = imported(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Usage:" in proc.stdout
-    assert "tracer.cli.follow" in names  # the probe sees the package's own imports
+    # the probe sees the package's own imports: the named command's module (every command's
+    # for the group's help; commands are imported when named, tracer.cli.app.COMMAND_MODULES)
+    assert COMMAND_MODULES.get(args[0], "tracer.cli.follow") in names
+    if args[0] == "exposure":
+        assert "tracer.cli.follow" not in names  # only the named command's module
     heavy = sorted(n for n in names if n.split(".")[0] in HEAVY)
     assert heavy == [], f"tracer {' '.join(args)} imported {heavy[:10]}"
 
@@ -64,9 +69,11 @@ SAMPLE_FOLLOW = ("follow", "TWcPbVwXGSiRzDpntvEPqAJat87hsEYmXx",
 #: cffi (numba's optional probes, masked by kernels/_jit.py), yaml (numba's config file, absent
 #: here), eth_abi/eth_utils (bridge and swap topics, hashed only when a logs file is read),
 #: pycryptodome (EVM checksums; Tron addresses need none), rich (only a terminal shows the
-#: summary line), and the optional engines.
+#: summary line), the optional engines, and pyarrow itself (0.03-0.05 s: Polars reads the JSON,
+#: the schemas' Arrow forms are built on first use, and small columns' bytes reach the kernels
+#: without Arrow, tracer.core.string_buffers).
 NOT_ON_FOLLOW = ("scipy", "cffi", "pycparser", "yaml", "eth_abi", "eth_utils", "eth_hash",
-                 "Crypto", "web3", "rich", "ray")  # fmt: skip
+                 "Crypto", "web3", "rich", "ray", "pyarrow")  # fmt: skip
 #: Parts of pyarrow only Parquet files and Arrow filters need (imported by tracer.core.lazy_import
 #: stand-ins on first use): an in-memory case reads JSON.
 ARROW_PARTS_NOT_ON_FOLLOW = ("pyarrow.compute", "pyarrow.parquet", "pyarrow.dataset")
@@ -86,7 +93,10 @@ REGISTRIES_NOT_ON_FOLLOW = ("numba.np.arraymath", "numba.np.linalg", "numba.np.n
 #: The hop producers (swaps, wraps, bridges, OTC desks): only a logs file among ``--data`` can
 #: hold conversions or bridge events (``conversions_table.stores_any``), and the sample has none.
 HOPS_NOT_ON_FOLLOW = ("tracer.analysis.hops", "tracer.analysis.bridges", "tracer.analysis.otc",
-                      "tracer.analysis.conversions", "tracer.sources.raw_logs")  # fmt: skip
+                      "tracer.analysis.conversions", "tracer.sources.raw_logs",
+                      # nor the other commands' modules (tracer.cli.app.COMMAND_MODULES)
+                      "tracer.cli.conversions", "tracer.cli.ingest", "tracer.cli.report",
+                      "tracer.cli.reports", "tracer.cli.rpc", "tracer.cli.synth")  # fmt: skip
 
 #: Runs ``python -m tracer.cli ARGS`` and writes what it had done at exit (JSON) to a file: the
 #: modules loaded (``-X importtime`` also lists imports that failed, a masked optional package,

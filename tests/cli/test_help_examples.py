@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tracer.cli import cli
+from tracer.cli import cli, load_commands
+
+load_commands()  # every command registered (they are imported when named)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,14 +17,16 @@ Both give identical chunks' concatenation, so results do not depend on the mode 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import pyarrow as pa
 
 from tracer.graph.selection import EdgeSelection, select_edges
 from tracer.store.partitions import EDGE_COLUMNS, SWEEP_COLUMNS, edge_arrays, read_ahead
 from tracer.store.workspace import Workspace
+
+if TYPE_CHECKING:  # annotations only: an in-memory follow never imports pyarrow
+    import pyarrow as pa
 
 CHUNK = 1 << 20
 T = TypeVar("T")

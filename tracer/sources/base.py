@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from tracer.core.addresses import TRON, evm_exprs, normalize_chain, normalize_series
 from tracer.core.amounts import (
@@ -30,9 +30,10 @@ from tracer.core.amounts import (
 from tracer.core.chains import genesis_day, iso_us_expr, time_bounds_us
 from tracer.core.errors import InputError
 from tracer.core.schema import REJECT_PL, TRANSFER_PL
+from tracer.core.string_buffers import string_buffers
 from tracer.core.tokens import NATIVE, TokenTable, load_tokens
 from tracer.kernels.hashing import fnv1a64
-from tracer.sources.proofs import _canonical_arrow, _checked_columns
+from tracer.sources.proofs import _canonical_series, _checked_columns
 from tracer.sources.views import Occurrences, occurrences
 
 
@@ -42,9 +43,17 @@ def _use_system_allocator() -> None:
     Why: pyarrow's bundled mimalloc hands freed pages back to the kernel at once, so every big
     read faults them in again; reading a 10M-row canonical Parquet spent 6-12 s of system time
     in page faults with it against 0.3-0.6 s with the system allocator (user time unchanged;
-    measured with ``os.times()``, see the h-ingest note)."""
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        pa.set_memory_pool(pa.system_memory_pool())
+    measured with ``os.times()``, see the h-ingest note).
+
+    Before pyarrow is imported, through the variable itself (Arrow reads it when it makes its
+    default pool), so this module imports no pyarrow: a follow over JSON files never needs it."""
+    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    arrow = sys.modules.get("pyarrow")
+    if arrow is None:
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    else:
+        arrow.set_memory_pool(arrow.system_memory_pool())
 
 
 _use_system_allocator()
@@ -202,20 +211,6 @@ def complete(frame: pl.DataFrame, fields: dict[str, str] | None = None) -> pl.Da
     return out.with_columns(err.alias("_error"), fld.alias("_error_field")).drop(names)
 
 
-def _strings_as_arrow(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    arr = series.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():  # Polars gives large strings: no cast, no pyarrow.compute
-        arr = arr.cast(pa.large_string())
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
-    return offsets, data
-
-
 def synthetic_seq(frame: pl.DataFrame) -> tuple[pl.Series, Occurrences]:
     """A stable ``seq`` for transfers whose export has no log index.
 
@@ -232,7 +227,7 @@ def synthetic_seq(frame: pl.DataFrame) -> tuple[pl.Series, Occurrences]:
         separator="|",
     )
     keys = frame.select(key.fill_null("").alias("k"))["k"]
-    offsets, data = _strings_as_arrow(keys)
+    offsets, data = string_buffers(keys)
     h = fnv1a64(offsets, data) % np.uint64(1 << 40)
     base = pl.Series("h", h.astype(np.int64))
     occ = occurrences(frame)
@@ -270,9 +265,9 @@ def _canonical_columns(frame: pl.DataFrame, chain: str, proven: frozenset[str]) 
     buffers (``proven``)."""
     out = set(proven) if chain != TRON else set()  # proofs are of the EVM forms
     for col, form in _checked_columns(chain).items():
-        if col not in out and _canonical_arrow(frame[col].to_arrow(), col, form):
+        if col not in out and _canonical_series(frame[col], col, form):
             out.add(col)
-    if "value" not in out and _canonical_arrow(frame["value"].to_arrow(), "value", (0, False)):
+    if "value" not in out and _canonical_series(frame["value"], "value", (0, False)):
         out.add("value")
     return out
 

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
 
 from tracer.core.addresses import TRON, normalize_chain
 from tracer.core.errors import InputError
@@ -26,9 +25,11 @@ from tracer.sources.sample import POLARS_ERRORS, Sample
 from tracer.sources.timestamps import timestamp_series, unparsed_time
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pa = lazy_module("pyarrow")
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
 
@@ -39,11 +40,15 @@ def sniff(s: Sample) -> str | None:
     return "parquet" if s.kind == "parquet" else None
 
 
-#: What pyarrow raises on a corrupt or unreadable Parquet file: its own errors (ArrowInvalid for
-#: bad metadata or data, ArrowIOError = OSError for truncation, ArrowNotImplementedError for an
-#: encoding it does not know), OSError from the file system, and UnicodeDecodeError for
-#: key-value metadata that is not UTF-8 (found by flipping bits in the footer).
-_ARROW_ERRORS: tuple[type[BaseException], ...] = (pa.ArrowException, OSError, UnicodeDecodeError)
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """What pyarrow raises on a corrupt or unreadable Parquet file: its own errors (ArrowInvalid
+    for bad metadata or data, ArrowIOError = OSError for truncation, ArrowNotImplementedError
+    for an encoding it does not know), OSError from the file system, and UnicodeDecodeError for
+    key-value metadata that is not UTF-8 (found by flipping bits in the footer). A function, so
+    importing this module imports no pyarrow (an ``except`` clause evaluates it only on an
+    error)."""
+    return (pa.ArrowException, OSError, UnicodeDecodeError)
+
 
 #: Columns that must be plain scalars (a list or struct column is not a canonical export).
 _SCALAR = {"chain", "asset", "token", "tx_hash", "seq", "block", "ts", "src", "dst", "value",
@@ -70,7 +75,7 @@ def _read_table(path: str) -> pa.Table:
         table = pq.read_table(path, columns=keep, read_dictionary=few,
                               page_checksum_verification=True)  # CRCs where written  # fmt: skip
         _validate(table, _deferred(table))
-    except _ARROW_ERRORS as exc:
+    except _arrow_errors() as exc:
         raise _unreadable(path, exc) from None
     return table
 
@@ -120,7 +125,7 @@ def _proven_or_validated(
         with ThreadPoolExecutor(max_workers=2) as pool:
             for _ in pool.map(_validate_full, [table[c] for c in deferred if c not in proven]):
                 pass
-    except _ARROW_ERRORS as exc:
+    except _arrow_errors() as exc:
         raise _unreadable(path, exc) from None
     return proven
 
@@ -179,7 +184,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
             if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
                 idx = table.column_names.index(name)
                 table = table.set_column(idx, name, pc.cast(table[name], pa.large_string()))
-    except _ARROW_ERRORS as exc:
+    except _arrow_errors() as exc:
         raise InputError(path, None, name, f"column cannot be read as text: {exc}") from None
     # Polars takes the table only once every column is proven or fully validated
     proven = _proven_or_validated(path, table, constants, _deferred(table))

@@ -8,13 +8,21 @@ read. Anything not proven goes through the normaliser in :mod:`tracer.sources.ba
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
+import polars as pl
 
 from tracer.core.addresses import TRON
 from tracer.core.amounts import UINT256_MAX
+from tracer.core.lazy_import import lazy_module
+from tracer.core.string_buffers import string_buffers
 from tracer.kernels.text import all_hex, all_plain_digits
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported when first used: a follow over JSON files proves Polars columns
+    pa = lazy_module("pyarrow")
 
 _UINT256_MAX_DIGITS = str(UINT256_MAX)
 
@@ -49,18 +57,37 @@ def _canonical_arrow(arr: pa.Array | pa.ChunkedArray, col: str, form: tuple[int,
         offsets = np.frombuffer(off_buf, dtype=np.int64 if wide else np.int32)
         offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1].astype(np.int64, copy=False)
         data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-        # a column may come here before Arrow's full validation (the reader defers it for
-        # the columns proven here): no byte is read outside the data buffer. ``all_hex``
-        # checks every length and the bounds before any byte; the digits' offsets here.
-        ok = (
-            _offsets_sound(offsets, data.shape[0])
-            and all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
-            if col == "value"
-            else all_hex(offsets, data, form[0], form[1])
-        )
-        if not ok:
+        if not _canonical_buffers(offsets, data, col, form):
             return False
     return True
+
+
+def _canonical_series(series: pl.Series, col: str, form: tuple[int, bool]) -> bool:
+    """:func:`_canonical_arrow` of a Polars column, whose bytes come out without pyarrow when
+    the column is small (:func:`tracer.core.string_buffers.string_buffers`)."""
+    if series.null_count():
+        if col != "token":
+            return False
+        series = series.drop_nulls()
+    if series.dtype != pl.String:
+        return False
+    if len(series) == 0:
+        return True
+    return _canonical_buffers(*string_buffers(series), col, form)
+
+
+def _canonical_buffers(offsets: np.ndarray, data: np.ndarray, col: str,
+                       form: tuple[int, bool]) -> bool:  # fmt: skip
+    """The proof over one column's int64 offsets and bytes (no nulls).
+
+    A column may come here before Arrow's full validation (the reader defers it for the
+    columns proven here): no byte is read outside the data buffer. ``all_hex`` checks every
+    length and the bounds before any byte; the digits' offsets here."""
+    if col == "value":
+        return _offsets_sound(offsets, data.shape[0]) and bool(
+            all_plain_digits(offsets, data, len(_UINT256_MAX_DIGITS))
+        )
+    return bool(all_hex(offsets, data, form[0], form[1]))
 
 
 def _offsets_sound(offsets: np.ndarray, size: int) -> bool:

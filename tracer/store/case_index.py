@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from tracer.core.atomic import atomic_path
 from tracer.core.lazy_import import lazy_module
@@ -52,9 +51,11 @@ from tracer.kernels.fixed_width import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 else:  # imported when first used: an in-memory follow never reads an index
+    pa = lazy_module("pyarrow")
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
 from tracer.kernels.hashing import fnv1a64

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
-import pyarrow as pa
 
 from tracer.core.addresses import normalize_chain
 from tracer.core.atomic import atomic_path
@@ -51,9 +50,11 @@ from tracer.sources.conversions import (
 from tracer.store.generation import owned_dir
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pa = lazy_module("pyarrow")
     pc = lazy_module("pyarrow.compute")
     ds = lazy_module("pyarrow.dataset")
 

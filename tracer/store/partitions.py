@@ -16,6 +16,7 @@ name. The manifest's part list, not name order, is the row order (indices may pa
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,15 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
 
+from tracer.core import schema as _schema
 from tracer.core.lazy_import import lazy_module
-from tracer.core.schema import TRANSFER_SCHEMA
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 else:  # imported when first used (~0.1 s a follow in memory never needs)
+    pa = lazy_module("pyarrow")
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
 
@@ -41,10 +43,28 @@ T = TypeVar("T")
 
 PART_ROWS = 1 << 23
 ROW_GROUP = 1 << 20
-ID_FIELDS = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
-             pa.field("token_id", pa.int32())]  # fmt: skip
-#: What a partition file holds: the canonical columns plus the kernels' integer ids.
-STORED_SCHEMA = pa.schema([*TRANSFER_SCHEMA, *ID_FIELDS], metadata=TRANSFER_SCHEMA.metadata)
+if TYPE_CHECKING:  # built on first use (``__getattr__``: no pyarrow for an in-memory follow)
+    ID_FIELDS: list[pa.Field]
+    #: What a partition file holds: the canonical columns plus the kernels' integer ids.
+    STORED_SCHEMA: pa.Schema
+
+
+@functools.cache
+def _arrow_layout() -> tuple[list[pa.Field], pa.Schema]:
+    """:data:`ID_FIELDS` and :data:`STORED_SCHEMA`."""
+    ids = [pa.field("src_id", pa.int32()), pa.field("dst_id", pa.int32()),
+           pa.field("token_id", pa.int32())]  # fmt: skip
+    canonical = _schema.TRANSFER_SCHEMA
+    return ids, pa.schema([*canonical, *ids], metadata=canonical.metadata)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ID_FIELDS", "STORED_SCHEMA"):
+        ids, stored = _arrow_layout()
+        return stored if name == "STORED_SCHEMA" else ids
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 EDGE_COLUMNS = ["src_id", "dst_id", "ts", "amount", "token_id"]
 #: What a sweep of every token reads: no ``token_id`` (nothing to choose by; 4 MB a row group
 #: to decompress, ~0.8 s of CPU per 200M transfers).
@@ -228,7 +248,8 @@ class PartReader:
             local = rows[at] - self.starts[k]
             pieces.append(self.read_group(k, columns).take(pa.array(local)))
         if not pieces:  # no rows asked: the columns' types, nothing decoded
-            schema = self._file(self.groups[0].path).schema_arrow if self.groups else STORED_SCHEMA
+            schema = (self._file(self.groups[0].path).schema_arrow if self.groups
+                      else _arrow_layout()[1])  # fmt: skip
             return schema.empty_table().select(columns)
         table = pa.concat_tables(pieces)
         back = np.empty(rows.size, dtype=np.int64)
@@ -300,7 +321,7 @@ def with_ids(
     canonical: pa.Table, src: np.ndarray, dst: np.ndarray, token_id: np.ndarray
 ) -> pa.Table:
     """A canonical table plus the kernels' id columns: a row of :data:`STORED_SCHEMA`."""
-    for f, arr in zip(ID_FIELDS, (src, dst, token_id), strict=True):
+    for f, arr in zip(_arrow_layout()[0], (src, dst, token_id), strict=True):
         canonical = canonical.append_column(f, pa.array(np.asarray(arr, dtype=np.int32)))
     return canonical
 
