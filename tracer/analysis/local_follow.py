@@ -140,18 +140,25 @@ def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
     )  # fmt: skip
 
 
-def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
-           rep: np.ndarray | None, workspace: Workspace | None = None) -> _Prior:
-    """The balance pass's figures for this selection, computed once per graph in memory and,
-    without entities, once per generation of ``workspace`` (stored beside it)."""
-    rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
-    key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
+def prior_table(graph: TransferGraph) -> dict[tuple[Any, ...], _Prior]:
+    """This graph's in-memory balance passes by selection key (made once per graph; call it
+    before running :func:`_prior` on several threads, so they share one table)."""
     ref, table = _CACHE.get(id(graph), (None, {}))
     if ref is None or ref() is not graph:
         table = {}
         _CACHE[id(graph)] = (weakref.ref(graph), table)
         for gid in [g for g, (r, _) in _CACHE.items() if r() is None]:
             del _CACHE[gid]
+    return table
+
+
+def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
+           rep: np.ndarray | None, workspace: Workspace | None = None) -> _Prior:
+    """The balance pass's figures for this selection, computed once per graph in memory and,
+    without entities, once per generation of ``workspace`` (stored beside it)."""
+    rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
+    key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
+    table = prior_table(graph)
     hit = table.get(key)
     if hit is None:
         members = (_Z64, _Z64) if rep is None else member_csr(rep)
@@ -434,9 +441,13 @@ def marked(setup: Any) -> np.ndarray:
 def _precomputed(workspace: Workspace, pri: _Prior) -> str:
     """What the local run had to compute because the workspace does not store it (said in
     ``engine_reason``): the balance pass over the selection, and path rows without the case
-    index (:mod:`tracer.store.case_index`). Empty when everything was precomputed."""
+    index (:mod:`tracer.store.case_index`); a stored pass is said too (a reader of the
+    options sees nothing was computed for the selection). Empty when the pass was already in
+    this session's memory and the case index is complete."""
     notes = []
-    if pri.origin == "computed":
+    if pri.origin == "stored":
+        notes.append("the unknown-prior-funds pass was read as stored with the workspace")
+    elif pri.origin == "computed":
         notes.append("the unknown-prior-funds pass over the selection ran now (nothing "
                      "stored for it yet)")  # fmt: skip
     elif pri.origin.startswith("continued"):
