@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tracer.kernels.local import prior_pass
 
 from tests.analysis.test_local_follow import _doc
 from tests.analysis.test_local_prior_append import _rows
@@ -23,7 +24,6 @@ from tests.store.test_store_append import ADDR, rows_csv
 from tracer.analysis import local_follow
 from tracer.analysis.follow import follow
 from tracer.analysis.precompute import default_selections, precompute_case
-from tracer.kernels.local import prior_pass
 from tracer.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
