@@ -29,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-
-
 from benchmarks.ingest_ab import peak_rss_mib  # the tree at PYTHONPATH has it too
 
 

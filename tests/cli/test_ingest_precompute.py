@@ -71,3 +71,21 @@ def test_synth_builds_the_graph_cache_and_the_passes(tmp_path: Path) -> None:
                                  "--patterns", "2", "-o", str(bare), "-q", "--no-precompute"])
     assert r.exit_code == 0, r.output
     assert not list(bare.glob("g*/graph/levels.json")) and _priors(bare) == []
+
+
+def test_a_failing_precompute_leaves_the_ingest_committed_and_says_so(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tracer.analysis import precompute
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(precompute, "precompute_case", boom)
+    ws = tmp_path / "ws"
+    a = rows_csv(tmp_path / "a.csv", _rows(np.random.default_rng(6), 1, 40, 0))
+    r = CliRunner().invoke(cli, ["ingest", "-w", str(ws), str(a)])
+    assert r.exit_code == 0, r.output
+    assert "computing the stored balance passes failed (RuntimeError: disk on fire)" in r.output
+    monkeypatch.undo()
+    assert "ran now" in _engine_reason(ws, ADDR[0])

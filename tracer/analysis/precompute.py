@@ -95,6 +95,9 @@ def precompute_case(workspace: Workspace, *, build_graph: bool = False,
     workspace.minus_ones(graph.n_nodes)  # the local state's -1 fill, written once
     jobs = [(name, ids, backward) for name, ids in default_selections(graph)
             for backward in (False, True)]  # fmt: skip
+    if not jobs:
+        done.skipped = "no stablecoin transfers (what a follow selects by default)"
+        return done
     prior_table(graph)  # one in-memory table, made before the threads share it
 
     def run(job: tuple[str, np.ndarray, bool]) -> dict[str, Any]:

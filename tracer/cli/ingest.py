@@ -27,13 +27,19 @@ no_precompute_option = click.option(
 def precompute_after(ws: Workspace, quiet: bool, *, build_graph: bool = False) -> Precomputed:
     """After an ingest committed: the stored balance passes a default follow reads
     (:func:`tracer.analysis.precompute.precompute_case`), said on stderr unless ``quiet``."""
-    from tracer.analysis.precompute import precompute_case
+    from tracer.analysis.precompute import Precomputed, precompute_case
     from tracer.store.workspace import Workspace
 
     # opened anew: pinned to the generation just committed (``ws`` may hold an older one's
     # graph, e.g. after an earlier ``ingest-rpc`` round)
     fresh = ws if ws.path is None else Workspace.open(ws.path)
-    done = precompute_case(fresh, build_graph=build_graph)
+    try:
+        done = precompute_case(fresh, build_graph=build_graph)
+    except Exception as exc:  # the ingest is committed: a question recomputes what is missing
+        err_console().print(f"warning: the ingest is committed, but computing the stored "
+                            f"balance passes failed ({type(exc).__name__}: {exc}); the first "
+                            f"follow computes them")  # fmt: skip
+        return Precomputed(skipped=f"failed: {type(exc).__name__}: {exc}")
     if not quiet:
         err_console().print(done.line())
     return done
