@@ -18,7 +18,10 @@ Two figures depend on every transfer, not only the tainted ones: the unknown-pri
 selection (asset group, direction, entities) by one balance pass and kept with the graph in
 memory (:func:`_prior`), so a second question on the same workspace pays only the local part;
 without entities they are also stored with the workspace generation (``case/prior-*.npy``,
-:meth:`~tracer.store.workspace.Workspace.save_derived`), so a new session reads them.
+:meth:`~tracer.store.workspace.Workspace.save_derived`), so a new session reads them. The
+ingest commands compute them for a default follow's selections right after the commit
+(:func:`tracer.analysis.precompute.precompute_case`, which runs :func:`_prior` as the first
+question would), so that question reads them too.
 """
 
 from __future__ import annotations
