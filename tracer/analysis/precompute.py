@@ -61,7 +61,9 @@ class Precomputed:
         """One line for the command's summary."""
         if self.skipped is not None:
             return f"stored balance passes not precomputed: {self.skipped}"
-        what = sorted({s["origin"].split(" over")[0] for s in self.selections})
+        said = {"stored": "already stored", "continued": "continued over the new transfers"}
+        what = sorted({said.get(s["origin"].split(" over")[0], s["origin"])
+                       for s in self.selections})  # fmt: skip
         groups = sorted({s["group"] for s in self.selections})
         return (f"unknown-prior-funds passes ({', '.join(groups)}; forward and backward) "
                 f"{'/'.join(what)} for the local follow in {self.seconds:.2f} s")  # fmt: skip
