@@ -191,3 +191,27 @@ def test_in_memory_and_streamed_workspaces_are_skipped_and_said(tmp_path: Path) 
     ws, _ = Workspace.in_memory([rows_csv(tmp_path / "a.csv", _rows(np.random.default_rng(2),
                                                                     1, 30, 0))])  # fmt: skip
     assert "in memory" in (precompute_case(ws).skipped or "")
+
+
+def test_a_pass_from_other_edges_is_never_read_as_current(tmp_path: Path) -> None:
+    """A set linked into a generation whose edges are not its own (here: the previous
+    generation's sets put into a backfilled one, as a wrong carry would) is recomputed, not
+    read or continued: the last edge it covers (``tip``) differs."""
+    import shutil
+
+    rng = np.random.default_rng(13)
+    ws_dir = tmp_path / "ws"
+    _ingest(ws_dir, rows_csv(tmp_path / "a.csv", _rows(rng, 1, 80, 2)))
+    precompute_case(Workspace.open(ws_dir))
+    old = ws_dir / f"g{Workspace.open(ws_dir).manifest()['generation']}" / "case"
+    early = [(5000 + i, f"2024-01-{1 + i % 20:02d}", i % 3, 3 + i % 5) for i in range(30)]
+    _ingest(ws_dir, rows_csv(tmp_path / "early.csv", early))
+    new = ws_dir / f"g{Workspace.open(ws_dir).manifest()['generation']}" / "case"
+    for f in old.glob("prior-*"):
+        if not (new / f.name).exists():
+            shutil.copyfile(f, new / f.name)  # the stale sets, complete with done markers
+    for direction in ("forward", "backward"):
+        got = _follow(ws_dir, direction)
+        assert "ran now" in got.options["engine_reason"]
+        assert _doc(got) == _doc(_follow(ws_dir, direction, "sweep"))
+    assert _stored_equal_recomputed(ws_dir) == 2  # what the follows stored in their place
