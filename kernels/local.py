@@ -420,7 +420,7 @@ def _local_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
     return lot_amt, lot_tnt, pool_end, max_live, o_edge, o_taint, o_hop, o_bal, o_tb, n_out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _prior_kernel(g, reverse, bal, start, stop):
     """Every unknown-prior-funds shortfall over the selection's processing keys
     ``start..stop``, in processing order (its sender, amount and key), the selected edge count
@@ -506,7 +506,7 @@ def prior_pass(
     return who, short, int(selected), int(unknown)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _replay_to_clamp(g, bal, nodes, n_old):
     """Per node ``u`` of ``nodes``: replay its edges older than ``n_old`` (forward ids) in the
     time-reversed processing order (descending id) from ``bal[u]``, with the pass's own float

@@ -18,7 +18,10 @@ Two figures depend on every transfer, not only the tainted ones: the unknown-pri
 selection (asset group, direction, entities) by one balance pass and kept with the graph in
 memory (:func:`_prior`), so a second question on the same workspace pays only the local part;
 without entities they are also stored with the workspace generation (``case/prior-*.npy``,
-:meth:`~tracer.store.workspace.Workspace.save_derived`), so a new session reads them.
+:meth:`~tracer.store.workspace.Workspace.save_derived`), so a new session reads them. The
+ingest commands compute them for a default follow's selections right after the commit
+(:func:`tracer.analysis.precompute.precompute_case`, which runs :func:`_prior` as the first
+question would), so that question reads them too.
 """
 
 from __future__ import annotations
@@ -140,24 +143,33 @@ def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
     )  # fmt: skip
 
 
-def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
-           rep: np.ndarray | None, workspace: Workspace | None = None) -> _Prior:
-    """The balance pass's figures for this selection, computed once per graph in memory and,
-    without entities, once per generation of ``workspace`` (stored beside it)."""
-    rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
-    key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
+def prior_table(graph: TransferGraph) -> dict[tuple[Any, ...], _Prior]:
+    """This graph's in-memory balance passes by selection key (made once per graph; call it
+    before running :func:`_prior` on several threads, so they share one table)."""
     ref, table = _CACHE.get(id(graph), (None, {}))
     if ref is None or ref() is not graph:
         table = {}
         _CACHE[id(graph)] = (weakref.ref(graph), table)
         for gid in [g for g, (r, _) in _CACHE.items() if r() is None]:
             del _CACHE[gid]
+    return table
+
+
+def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
+           rep: np.ndarray | None, workspace: Workspace | None = None) -> _Prior:
+    """The balance pass's figures for this selection, computed once per graph in memory and,
+    without entities, once per generation of ``workspace`` (stored beside it)."""
+    rep_key = None if rep is None else hashlib.blake2b(rep.tobytes(), digest_size=16).digest()
+    key = (np.unique(token_ids).tobytes(), bool(backward), rep_key)
+    table = prior_table(graph)
     hit = table.get(key)
     if hit is None:
         members = (_Z64, _Z64) if rep is None else member_csr(rep)
         # stored with the generation (no entities): a new session reads, not recomputes, it
         name = "prior-" + hashlib.blake2b(repr(key[:2]).encode(), digest_size=8).hexdigest()
         stored = workspace.derived(name) if workspace is not None and rep is None else None
+        if stored is not None and not _fits(stored, graph):
+            stored = None  # from other edges than this generation's: computed anew
         seen = int(stored["edges"][0]) if stored is not None and "edges" in stored else None
         origin = "stored"
         if stored is not None and (seen is None or seen == graph.n_edges):
@@ -172,7 +184,7 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
             who, short, keys, selected, unknown = continue_backward(
                 g, graph.n_nodes, seen, stored["who"], stored["short"], stored["keys"],
                 (counts[0], counts[1]))  # fmt: skip
-            _save_prior(workspace, name, who, short, selected, unknown, None, graph.n_edges,
+            _save_prior(workspace, name, who, short, selected, unknown, None, graph,
                         keys)  # fmt: skip
             origin = f"continued over the {graph.n_edges - seen:,} transfers appended since"
         elif (stored is not None and "bal" in stored and not backward and seen is not None
@@ -186,7 +198,7 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
             who, short = np.concatenate([stored["who"], w2]), np.concatenate([stored["short"], s2])
             selected, unknown = (int(v) for v in stored["counts"])
             selected, unknown = selected + sel2, unknown + unk2
-            _save_prior(workspace, name, who, short, selected, unknown, bal, graph.n_edges)
+            _save_prior(workspace, name, who, short, selected, unknown, bal, graph)
             origin = f"continued over the {graph.n_edges - seen:,} transfers appended since"
         else:
             g = _local_graph(graph, token_ids, backward, rep, members)
@@ -198,7 +210,7 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
                 # forward: the end state, so the pass continues after an append; backward:
                 # each shortfall's key, so an append's correction finds where it goes
                 _save_prior(workspace, name, who, short, selected, unknown,
-                            None if backward else bal, graph.n_edges,
+                            None if backward else bal, graph,
                             got[0] if backward else None)  # fmt: skip
             origin = "computed"
         store = (workspace, repr(key[:2])) if workspace is not None and rep is None else None
@@ -212,8 +224,33 @@ def _prior(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
     return hit
 
 
+def _tip(graph: TransferGraph, n: int) -> np.ndarray:
+    """The ``n``-th edge's fields (the last one a stored pass covers) as int64, so a set is
+    used only on a generation whose edge there is the same one (see :func:`_prior`)."""
+    if n <= 0 or n > graph.n_edges:
+        return np.full(5, -1, dtype=np.int64)
+    e = n - 1
+    return np.array([graph.src[e], graph.dst[e], graph.ts[e],
+                     np.float64(graph.amount[e]).view(np.int64), graph.token_id[e]],
+                    dtype=np.int64)  # fmt: skip
+
+
+def _fits(stored: dict[str, np.ndarray], graph: TransferGraph) -> bool:
+    """Whether a stored (or carried) pass belongs to this generation's edges: its edge count
+    no more than this graph's, and the last edge it covers the same (``tip``; sets written
+    before it existed are trusted on the count). A carried set is only linked by a pure
+    append (:func:`tracer.store.edge_log.carry_prior`); this is the check that a set from
+    other edges (a backfill shifts every later edge) is never read as current."""
+    if "edges" not in stored:
+        return True
+    seen = int(stored["edges"][0])
+    if seen > graph.n_edges:
+        return False
+    return "tip" not in stored or np.array_equal(stored["tip"], _tip(graph, seen))
+
+
 def _save_prior(workspace: Workspace | None, name: str, who: np.ndarray, short: np.ndarray,
-                selected: int, unknown: int, bal: np.ndarray | None, n_edges: int,
+                selected: int, unknown: int, bal: np.ndarray | None, graph: TransferGraph,
                 keys: np.ndarray | None = None) -> None:  # fmt: skip
     """Store a balance pass's figures with the generation; with ``bal`` (the forward pass's
     end state) or ``keys`` (the backward pass's shortfall keys) an append carries them to the
@@ -222,7 +259,8 @@ def _save_prior(workspace: Workspace | None, name: str, who: np.ndarray, short: 
     if workspace is None:
         return
     arrays = {"who": who, "short": short, "counts": np.array([selected, unknown], np.int64),
-              "edges": np.array([n_edges], np.int64)}  # fmt: skip
+              "edges": np.array([graph.n_edges], np.int64),
+              "tip": _tip(graph, graph.n_edges)}  # fmt: skip
     if bal is not None:
         arrays["bal"] = bal
     if keys is not None:
@@ -434,9 +472,13 @@ def marked(setup: Any) -> np.ndarray:
 def _precomputed(workspace: Workspace, pri: _Prior) -> str:
     """What the local run had to compute because the workspace does not store it (said in
     ``engine_reason``): the balance pass over the selection, and path rows without the case
-    index (:mod:`tracer.store.case_index`). Empty when everything was precomputed."""
+    index (:mod:`tracer.store.case_index`); a stored pass is said too (a reader of the
+    options sees nothing was computed for the selection). Empty when the pass was already in
+    this session's memory and the case index is complete."""
     notes = []
-    if pri.origin == "computed":
+    if pri.origin == "stored":
+        notes.append("the unknown-prior-funds pass was read as stored with the workspace")
+    elif pri.origin == "computed":
         notes.append("the unknown-prior-funds pass over the selection ran now (nothing "
                      "stored for it yet)")  # fmt: skip
     elif pri.origin.startswith("continued"):

@@ -4,11 +4,45 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracer.cli.app import cli, err_console, out_console
 from tracer.cli.options import ReadChoice, init_option, read_options, workspace_option
+
+if TYPE_CHECKING:
+    from tracer.analysis.precompute import Precomputed
+    from tracer.store.workspace import Workspace
+
+#: ``--no-precompute`` (ingest, synth): leave the local follow's stored balance passes to the
+#: first question, as before they were computed at ingest.
+no_precompute_option = click.option(
+    "--no-precompute", "no_precompute", is_flag=True,
+    help="Do not compute the local follow's stored balance passes now (the first follow "
+         "then computes them).",
+)  # fmt: skip
+
+
+def precompute_after(ws: Workspace, quiet: bool, *, build_graph: bool = False) -> Precomputed:
+    """After an ingest committed: the stored balance passes a default follow reads
+    (:func:`tracer.analysis.precompute.precompute_case`), said on stderr unless ``quiet``."""
+    from tracer.analysis.precompute import Precomputed, precompute_case
+    from tracer.store.workspace import Workspace
+
+    # opened anew: pinned to the generation just committed (``ws`` may hold an older one's
+    # graph, e.g. after an earlier ``ingest-rpc`` round)
+    fresh = ws if ws.path is None else Workspace.open(ws.path)
+    try:
+        done = precompute_case(fresh, build_graph=build_graph)
+    except Exception as exc:  # the ingest is committed: a question recomputes what is missing
+        err_console().print(f"warning: the ingest is committed, but computing the stored "
+                            f"balance passes failed ({type(exc).__name__}: {exc}); the first "
+                            f"follow computes them")  # fmt: skip
+        return Precomputed(skipped=f"failed: {type(exc).__name__}: {exc}")
+    if not quiet:
+        err_console().print(done.line())
+    return done
 
 
 @cli.command()
@@ -17,13 +51,19 @@ from tracer.cli.options import ReadChoice, init_option, read_options, workspace_
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest summary as JSON.")
 @init_option
+@no_precompute_option
 def ingest(
-    files: tuple[str, ...], workspace: Path | None, read: ReadChoice, as_json: bool, init: bool
+    files: tuple[str, ...], workspace: Path | None, read: ReadChoice, as_json: bool, init: bool,
+    no_precompute: bool,
 ) -> None:
     """Load export files into the workspace (idempotent; atomic).
 
     Formats are detected from the header or shape: ethereum-etl (CSV/JSON), BigQuery,
     Etherscan CSV, TronGrid/TronScan, eth_getLogs responses, generic CSV (--map), Parquet.
+
+    Then, unless --no-precompute, the local follow's balance passes (default asset groups,
+    both directions) are computed, or continued over an append's new transfers, and stored,
+    so the first follow reads them.
 
     \b
     Example:
@@ -50,8 +90,11 @@ def ingest(
             list(files), options=opts, fmt=read.fmt, skip_bad=read.skip_bad, progress=progress,
         )  # fmt: skip
     write_rejects(summary, read.rejects_file, quiet)
+    pre: dict[str, Any] = {}
+    if not no_precompute:  # the generation is committed: a crash here loses nothing
+        pre["precompute"] = precompute_after(ws, quiet or as_json).as_dict()
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(json.dumps(summary.as_dict() | pre, indent=2))
     elif not quiet:
         for f in summary.files:
             skipped = ", ".join(f"{n} {r}" for r, n in f.skipped.items()) or "none"

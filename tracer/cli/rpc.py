@@ -118,7 +118,7 @@ def ingest_rpc(
             native=native, symbol=symbol, decimals=decimals, margin=margin, poll=poll,
             policy=ChunkPolicy(initial=chunk, retries=retries),
             progress=lambda label, total: _bar(label, total, quiet),
-            on_round=None if quiet else _print_round, bridges=bridges,
+            on_round=lambda results: _after_round(ws, results, quiet), bridges=bridges,
         )  # fmt: skip
     except KeyboardInterrupt:
         err_console().print(
@@ -144,6 +144,16 @@ def _bar(label: str, total: int, quiet: bool) -> Iterator[Callable[[int, int], N
             advance(blocks, f"{label} ({seen['records']:,} logs, {rate:,.0f} logs/s)")
 
         yield step
+
+
+def _after_round(ws: Any, results: list[tuple[str, Any]], quiet: bool) -> None:
+    """A round committed: the local follow's stored balance passes continued or computed
+    (:func:`tracer.cli.ingest.precompute_after`), then the round said unless ``quiet``."""
+    from tracer.cli.ingest import precompute_after
+
+    if not quiet:
+        _print_round(results)
+    precompute_after(ws, quiet)
 
 
 def _print_round(results: list[tuple[str, Any]]) -> None:

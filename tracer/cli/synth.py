@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tracer.cli.app import cli, err_console
+from tracer.cli.ingest import no_precompute_option, precompute_after
 from tracer.core.errors import UsageError
 
 
@@ -49,9 +50,13 @@ from tracer.core.errors import UsageError
     help="New workspace directory (ground_truth.json/.parquet are written into it).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@no_precompute_option
 def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: int,
-          out_dir: str, quiet: bool) -> None:  # fmt: skip
+          out_dir: str, quiet: bool, no_precompute: bool) -> None:  # fmt: skip
     """Generate a synthetic USDT-on-Tron workspace with laundering patterns and ground truth.
+
+    Then, unless --no-precompute, the graph cache and the local follow's balance passes are
+    built, so a follow runs the local engine and reads them (without: follows stream).
 
     Example:
 
@@ -71,6 +76,10 @@ def synth(n_transfers: int, n_addresses: int, seed: int, days: int, patterns: in
         f"{summary['partitions']} partitions, {summary['labels']} labels, "
         f"{len(summary['patterns'])} patterns → {out_dir} (ground truth: ground_truth.json)"
     )
+    if not no_precompute:
+        from tracer.store.workspace import Workspace
+
+        precompute_after(Workspace.open(Path(out_dir)), quiet, build_graph=True)
 
 
 @cli.command()
