@@ -165,6 +165,10 @@ def _walk_kernel(src, dst, taint, n_sinks, k, node):  # type: ignore[no-untyped-
     top = np.full((n_sinks, max(k, 1)), -1, dtype=np.int64)
     count = np.zeros(n_sinks, dtype=np.int64)
     for i in range(n):
+        f = i + AHEAD  # each edge reads its ends' rows at random: ask for them early
+        if f < n:
+            prefetch(node, src[f])
+            prefetch(node, dst[f])
         u = src[i]
         v = dst[i]
         t = taint[i]
@@ -187,6 +191,8 @@ def _walk_kernel(src, dst, taint, n_sinks, k, node):  # type: ignore[no-untyped-
             if c < k:
                 count[s] = c + 1
     for i in range(n):
+        if i + AHEAD < n:
+            prefetch(node, dst[i + AHEAD])
         node[dst[i], 0] = 0.0
         node[dst[i], 1] = 0.0
     return pred, top, count

@@ -26,6 +26,7 @@ import numpy as np
 
 from tracer.core.sparse_zeros import sparse_zeros
 from tracer.kernels.bundles import SweepArrays
+from tracer.kernels.local_poison import clear_rows
 from tracer.kernels.rules import FIFO, LIFO, N_STATS
 from tracer.kernels.taint import DEFAULT_MAX_LOTS, MODELS, SweepState
 
@@ -66,12 +67,7 @@ class Slot:
             self.lot_amt[:] = 0.0
             self.lot_tnt[:] = 0.0
         elif d.size:
-            self.bt[d] = 0.0
-            self.inflow[d] = 0.0
-            self.hops[d] = -1
-            self.first_ts[d] = -1
-            if self.beyond_from.size:
-                self.beyond_from[d] = 0.0
+            clear_rows(d, self.bt, self.inflow, self.hops, self.first_ts, self.beyond_from)
             for arr in self.lots:
                 arr[d] = 0
         if self.pool_end:

@@ -1,0 +1,107 @@
+"""Where a case follow's time goes: per-stage CPU of ``follow --model poison --max-hops 6``.
+
+The peer benchmark (:mod:`benchmarks.test_bench_peers`) gives each query's whole follow, the
+engine alone and the bare reach kernel; this splits the follow further, by wrapping its stages
+(the local poison kernel's passes, the strongest paths and their parts, the address frames,
+the reset) with thread-CPU timers (inclusive: a stage's figure contains the stages it calls).
+The synth scam wallets are followed in turn, as the benchmark does, so each stage runs with
+the caches the previous question left.
+
+Run (the 1M synth workspace of the peer benchmark; the spread wallets by default)::
+
+    python -m benchmarks.peer_stages [--edges 1M] [--all] [--reps 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.conftest import synth_workspace
+from tracer.graph.spec import Selection
+from tracer.store.workspace import Workspace
+
+#: (module, function, label): the stages timed, where the follow looks them up
+STAGES = [
+    ("tracer.analysis.follow", "prepare", "prepare (nodes, labels, roles)"),
+    ("tracer.analysis.follow", "local_first", "engine (local_first)"),
+    ("tracer.analysis.local_poison", "poison_kernel", "  poison kernel"),
+    ("tracer.kernels.local_poison", "_frontier", "    frontier"),
+    ("tracer.kernels.local_poison", "_in_order", "    chain-order sort"),
+    ("tracer.kernels.local_poison", "_poison_sums", "    in-order sums"),
+    ("tracer.kernels.local_poison", "_finish", "    first arrivals"),
+    ("tracer.analysis.follow", "distinct", "receiver dedupe"),
+    ("tracer.analysis.follow", "_group_frames", "group frames"),
+    ("tracer.analysis.follow", "address_frames", "  address frames"),
+    ("tracer.analysis.follow", "strongest_paths", "    strongest paths"),
+    ("tracer.analysis.follow_rows", "path_steps", "      walk pass"),
+    ("tracer.analysis.follow_rows", "iso_times", "      step times"),
+    ("tracer.analysis.follow_rows", "decimal_text", "      decimal texts"),
+    ("tracer.analysis.follow_rows", "exact_text", "      exact texts"),
+    ("tracer.analysis.follow", "give_back", "state reset"),
+    ("tracer.analysis.follow", "build_result", "result"),
+    ("tracer.analysis.follow", "run_warnings", "warnings"),
+]
+
+
+def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> None:
+    mod = importlib.import_module(module)
+    inner: Callable[..., Any] = getattr(mod, name)
+
+    @functools.wraps(inner)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t = time.thread_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label] += time.thread_time() - t
+
+    setattr(mod, name, timed)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--edges", default="1M")
+    ap.add_argument("--all", action="store_true", help="every scam wallet, not the spread ones")
+    ap.add_argument("--reps", type=int, default=8)
+    args = ap.parse_args()
+    from tracer.analysis import follow as f
+
+    edges = int(float(args.edges.rstrip("M")) * 1_000_000) if args.edges.endswith("M") \
+        else int(args.edges)  # fmt: skip
+    root = synth_workspace(edges)
+    ws = Workspace.open(root)
+    ws.graph()
+    ws.build_case_index()
+    scams = [p["scam"] for p in json.loads((root / "ground_truth.json").read_text())["patterns"]]
+    sel = Selection(max_hops=6, stream=False)
+    first = {s: f.follow(ws, [s], sel, model="poison", ledger=True) for s in scams}
+    if not args.all:  # spread: more than 0.1% of the transfers (benchmarks.test_bench_peers)
+        scams = [s for s in scams if first[s].ledger.height > 0.001 * ws.graph().n_edges]
+    spent: dict[str, float] = defaultdict(float)
+    for stage in STAGES:
+        _wrap(spent, *stage)
+    for s in scams:  # warm: numba's cached code loaded, buffers allocated
+        f.follow(ws, [s], sel, model="poison")
+    spent.clear()
+    c0, w0 = time.thread_time(), time.perf_counter()
+    for _ in range(args.reps):
+        for s in scams:
+            f.follow(ws, [s], sel, model="poison")
+    n = args.reps * len(scams)
+    wall, cpu = (time.perf_counter() - w0) / n * 1e3, (time.thread_time() - c0) / n * 1e3
+    print(f"{len(scams)} wallets x {args.reps}: per follow {wall:.2f} ms wall, {cpu:.2f} ms CPU "
+          f"(load {os.getloadavg()[0]:.1f}); stages, CPU ms per follow (inclusive):")  # fmt: skip
+    for _, _, label in STAGES:
+        print(f"  {label:36s} {spent[label] / n * 1e3:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
