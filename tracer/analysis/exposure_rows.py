@@ -295,7 +295,9 @@ def assemble_table(*args: Any, **kwargs: Any) -> pa.Table:
     ``asset``, ``direction``, ``category``, ``address_name``, ``address_category``) are
     dictionary arrays whose indices come from the index arithmetic (the Parquet writer writes
     them as they are, without hashing 1.6M strings each), and ``address`` is a dictionary over
-    the report rows' display addresses. :func:`~tracer.analysis.exposure.report_frame` turns
+    the display addresses of the table's (or part's) own report rows, in display order, so
+    the writer keeps it as each row group's Parquet dictionary (a part's rows hold about
+    a tenth as many addresses as rows). :func:`~tracer.analysis.exposure.report_frame` turns
     it into the plain-string frame (tests compare that with the first version's assembly)."""
     return RowParts(*args, **kwargs).table()
 
@@ -397,6 +399,7 @@ class RowParts:
         starts = np.concatenate([[0], flat[:-1]]).reshape(m, len(dirs)) if m else counts
         total_n = int(flat[-1]) if flat.shape[0] else 0
         col_row = np.empty(total_n, dtype=np.int32)
+        col_local = np.empty(total_n, dtype=np.int32)  # the row's rank in this part
         col_dir = np.empty(total_n, dtype=np.int32)
         col_cat = np.empty(total_n, dtype=np.int32)
         f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
@@ -415,7 +418,7 @@ class RowParts:
             is_u = cc == k
             ci = np.minimum(cc, max(k - 1, 0))
             unatt = self.unatt[j]
-            col_row[pos], col_dir[pos], col_cat[pos] = rr, j, cc
+            col_row[pos], col_local[pos], col_dir[pos], col_cat[pos] = rr, local, j, cc
             if k:
                 direct, indirect = r.direct[rr, ci], r.indirect[rr, ci]
                 f64["direct"][pos] = np.where(is_u, 0.0, direct)
@@ -451,7 +454,10 @@ class RowParts:
         peak = np.maximum.reduceat(score, block) if total_n else score
         address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
         columns = {
-            "address": _dictionary(take, self.shown),
+            # a dictionary of this part's addresses only: the Parquet writer keeps it as the
+            # row group's dictionary (its indices run-length encoded) instead of writing and
+            # compressing 1.6M address strings
+            "address": _dictionary(pa.array(col_local), self.shown.take(pa.array(rows))),
             "chain": _taken(prep.encoded["chain"], take),
             "asset": _constant(self.asset, total_n),
             "direction": _dictionary(pa.array(col_dir), self.dir_values),
