@@ -23,7 +23,7 @@ from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
 from tracer.core.addresses import display_arrow
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.selection import node_labels
-from tracer.kernels.exposure_exact import direction_sums, format_units
+from tracer.kernels.exposure_exact import format_units, pair_sums
 from tracer.store.exact_values import ExactValues, exact_values
 
 if TYPE_CHECKING:
@@ -157,11 +157,13 @@ def exact_columns(
         return text_columns(ws, plan, directions, index, src, dst)
     width = len(plan.categories) + 1
     n_rows = plan.target_ids.shape[0]
+    # both directions' sums in one pass over the edges' values
+    sums = pair_sums(src, dst, plan.target_row, plan.cat, width, fixed.pieces, fixed.decimals,
+                     n_rows, tuple(directions))  # fmt: skip
     out = {}
     for d in directions:
         me, other = (dst, src) if d == "in" else (src, dst)
-        flows, direct = direction_sums(me, other, plan.target_row, plan.cat, width,
-                                       fixed.pieces, fixed.decimals, n_rows)  # fmt: skip
+        flows, direct = sums[d]
 
         def row_key(me: np.ndarray = me) -> np.ndarray:
             return plan.target_row[me].astype(np.int64)
@@ -184,7 +186,7 @@ def fixed_sums(
     key_of: Callable[[], np.ndarray],
 ) -> tuple[np.ndarray, pl.Series]:
     """:func:`unit_sums` of the rows ``edges`` by key, from their fixed-width ``sums``
-    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.direction_sums`).
+    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.pair_sums`).
     Keys with a row the index holds no exact form of, or whose rows have unknown or differing
     decimals, or whose sum would pass the limbs, are summed from the values' text instead
     (those keys' rows only, keys from ``key_of()``): the same result, exactly."""
