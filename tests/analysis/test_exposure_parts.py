@@ -397,3 +397,38 @@ def test_a_dictionary_with_a_repeated_address_reads_back_as_its_rows(tmp_path: P
     write_parquet(table, tmp_path / "r.parquet", "{}")
     back = pq.read_table(tmp_path / "r.parquet")["address"].to_pylist()
     assert back == ["0xef", "0xab", "0xcd", "0xab"]
+
+
+@pytest.mark.parametrize("model", ["haircut", "poison", "taint-first", "clean-first"])
+def test_every_category_in_one_sweep_needs_no_other_slot(
+    sample_ws: Workspace, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every labelled category reported in one sweep: the state has no "other" slot (k
+    slots, not k + 1), and the results are those of the same sweep with an (empty) other
+    slot, bit for bit, in every model and both directions."""
+    import dataclasses
+
+    from tracer.analysis import exposure as exposure_mod
+
+    slots: list[int] = []
+
+    class Recorded(exposure_mod.ExposureState):
+        def __init__(self, n_nodes: int, n_cat: int, target_row: np.ndarray) -> None:
+            slots.append(n_cat)
+            super().__init__(n_nodes, n_cat, target_row)
+
+    monkeypatch.setattr(exposure_mod, "ExposureState", Recorded)
+    req = ExposureRequest(addresses=None, model=model)
+    plan = make_plan(sample_ws, req)
+    k = len(plan.categories)
+    assert k >= 3 and plan.all_categories == plan.categories
+    # a category no address has: the sweep keeps the other slot, empty
+    with_other = dataclasses.replace(plan, all_categories=[*plan.all_categories, "zz-none"])
+    for d in ("in", "out"):
+        slots.clear()
+        lean = exposure_mod.sweep(plan, req, d)
+        full = exposure_mod.sweep(with_other, req, d)
+        assert slots == [k, k + 1]
+        for name in ("direct", "indirect", "min_hops", "flow", "touched", "stats", "held"):
+            np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), name)
+        assert (lean.overdrafts, lean.overdraft_amount) == (full.overdrafts, full.overdraft_amount)

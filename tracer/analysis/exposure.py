@@ -438,7 +438,11 @@ def sweep(
     remap[rep_to_all[group]] = np.arange(k, dtype=np.int32)
     remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
     cat = remap[plan.cat_all]
-    state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
+    # the "other" slot only when a labelled address has a category outside ``group`` (every
+    # category reported in one sweep: never, and each edge's category loops are 8 not 9
+    # slots; an empty slot changes no sum, so the results are the same bit for bit)
+    other = len(group) < len(plan.all_categories)
+    state = ExposureState(plan.kind.shape[0], k + 1 if other else k, plan.target_row)
     for sel, backward in _sweep_chunks(plan, direction):
         exposure_sweep(
             state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
@@ -451,7 +455,7 @@ def sweep(
     rows = plan.target_ids.shape[0]
     if group == list(range(k_rep)):
         # every reported category in this sweep (the local engine): views of the state's
-        # per-row arrays (their last column is the "other" slot), not copies (~26 MB of fresh
+        # per-row arrays (a last column, if any, is the "other" slot), not copies (~26 MB of fresh
         # memory per direction at 146k rows and 8 categories)
         return DirectionResult(
             direct=state.direct[:rows, :k], indirect=state.indirect[:rows, :k],
