@@ -60,6 +60,16 @@ def _group_sums(key, limbs, decimals, acc):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _edge_sums(flows, direct, row, c, width, a_hi, a_lo, d):  # type: ignore[no-untyped-def]
+    """One edge into one direction's sums: report row ``row`` (-1: none), the other end's
+    category ``c`` (-1: none, else a direct value)."""
+    if row >= 0:
+        _add(flows, row, a_hi, a_lo, d)
+        if c >= 0:
+            _add(direct, row * width + c, a_hi, a_lo, d)
+
+
+@njit(cache=True, nogil=True)
 def _sums(src, dst, target_row, cat, width, limbs, decimals, f_in, d_in, f_out, d_out,
           do_in, do_out):  # type: ignore[no-untyped-def]
     """``in`` (the receiver reported, the sender's category direct) and/or ``out`` (the
@@ -69,19 +79,9 @@ def _sums(src, dst, target_row, cat, width, limbs, decimals, f_in, d_in, f_out, 
         d = np.uint64(decimals[i] + _DEC0)
         s, t = src[i], dst[i]
         if do_in:
-            row = target_row[t]
-            if row >= 0:
-                _add(f_in, row, a_hi, a_lo, d)
-                c = cat[s]
-                if c >= 0:
-                    _add(d_in, row * width + c, a_hi, a_lo, d)
+            _edge_sums(f_in, d_in, target_row[t], cat[s], width, a_hi, a_lo, d)
         if do_out:
-            row = target_row[s]
-            if row >= 0:
-                _add(f_out, row, a_hi, a_lo, d)
-                c = cat[t]
-                if c >= 0:
-                    _add(d_out, row * width + c, a_hi, a_lo, d)
+            _edge_sums(f_out, d_out, target_row[s], cat[t], width, a_hi, a_lo, d)
 
 
 def _new(n_keys: int) -> np.ndarray:
