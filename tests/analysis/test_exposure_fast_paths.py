@@ -239,3 +239,34 @@ def test_selecting_every_token_does_not_read_the_token_column() -> None:
     sel = select_edges(_NoTokenColumn([1.0, float("nan"), 3.0]), np.array([1, 0]))  # type: ignore[arg-type]
     assert sel.index.tolist() == [0, 2] and sel.excluded_unknown == 1
     assert sel.amount.tolist() == [1.0, 3.0]
+
+
+def test_a_plan_of_every_edge_builds_no_identity_index_for_its_sweeps(
+    sample_ws: Workspace,
+) -> None:
+    """In memory, a selection of every edge leaves the edge ids unbuilt through the plan and
+    both sweeps (the kernel needs none); asked for, they are the identity, built once. A
+    selection of some edges keeps the ids select_edges gives."""
+    from tracer.analysis.exposure_run import local_sweeps
+    from tracer.graph.selection import select_edges, selects_every_edge
+
+    req = ExposureRequest(addresses=None)
+    plan = make_plan(sample_ws, req)
+    graph = sample_ws.graph()
+    assert selects_every_edge(graph, plan.token_ids)
+    assert plan.edge_ids is None and plan.src is graph.src and plan.n_edges == graph.n_edges
+    local_sweeps(plan, req)
+    assert plan.edge_ids is None
+    index = plan.index
+    assert index is not None and index is plan.index
+    np.testing.assert_array_equal(index, np.arange(graph.n_edges))
+    np.testing.assert_array_equal(index, select_edges(graph, plan.token_ids).index)
+    some = graph.tokens["token_id"].to_numpy()[:1]
+    if graph.tokens.height > 1:
+        assert not selects_every_edge(graph, some)
+        part = make_plan(sample_ws, ExposureRequest(addresses=None), token_ids=some)
+        assert part.edge_ids is not None
+        np.testing.assert_array_equal(part.edge_ids, select_edges(graph, some).index)
+    nan = _NoTokenColumn([1.0, float("nan")])
+    assert not selects_every_edge(nan, np.array([0, 1]))  # type: ignore[arg-type]
+    assert selects_every_edge(_NoTokenColumn([1.0, 2.0]), np.array([0, 1]))  # type: ignore[arg-type]

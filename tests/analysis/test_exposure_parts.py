@@ -31,6 +31,7 @@ from polars.testing import assert_frame_equal
 from tests.analysis.test_exposure_rows import ADDRESSES, transfer_set_ws, transfer_sets
 from tests.analysis.test_exposure_rows import sample_ws as sample_ws  # the fixture
 from tracer.analysis.exposure import (
+    REPORT_SCHEMA,
     ExposureReport,
     ExposureRequest,
     edge_chunks,
@@ -351,3 +352,83 @@ def test_mark_nodes_equals_the_two_scatters(n_nodes: int, n_edges: int, seed: in
     mark_nodes(got, src, dst)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got, np.isin(np.arange(n_nodes), np.concatenate([src, dst])))
+
+
+def test_each_row_group_keeps_its_parts_addresses_as_its_dictionary(
+    sample_ws: Workspace, tmp_path: Path
+) -> None:
+    """A part's ``address`` is a dictionary of that part's addresses only, in display order,
+    and the file's row groups keep it (dictionary-encoded, not plain strings); statistics are
+    written for the columns readers filter on and not for the amounts; same rows read back."""
+    from tracer.output.exposure_report import STATISTICS_COLUMNS
+
+    rows = _row_parts(sample_ws, ExposureRequest(addresses=None))
+    parts = list(rows.parts(9))
+    assert len(parts) > 3
+    for p in parts:
+        col = p["address"].combine_chunks()
+        shown = col.dictionary.to_pylist()
+        assert shown == sorted(set(col.to_pylist()), key=shown.index)  # its own, each used
+        assert len(shown) == len(set(shown)) < p.num_rows or p.num_rows <= 2
+    out = tmp_path / "parts.parquet"
+    write_parquet(iter(parts), out, "{}")
+    meta = pq.ParquetFile(out).metadata
+    names = REPORT_SCHEMA.names
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        address = group.column(names.index("address"))
+        assert "RLE_DICTIONARY" in address.encodings
+        assert address.statistics is not None and address.statistics.has_min_max
+        for i, name in enumerate(names):
+            has = group.column(i).statistics is not None
+            assert has == (name in STATISTICS_COLUMNS), name
+    assert_frame_equal(pl.read_parquet(out), report_frame(rows.table()))
+
+
+def test_a_dictionary_with_a_repeated_address_reads_back_as_its_rows(tmp_path: Path) -> None:
+    """The same display address on two chains (an EVM address on two chains) appears twice
+    in a part's dictionary: the file still holds every row's own value."""
+    table = pa.table({n: pa.nulls(4, t) for n, t in zip(REPORT_SCHEMA.names, REPORT_SCHEMA.types,
+                                                        strict=True)})  # fmt: skip
+    addresses = pa.DictionaryArray.from_arrays(
+        pa.array([3, 2, 1, 0], pa.int32()), pa.array(["0xab", "0xcd", "0xab", "0xef"])
+    )
+    table = table.set_column(0, "address", addresses)
+    write_parquet(table, tmp_path / "r.parquet", "{}")
+    back = pq.read_table(tmp_path / "r.parquet")["address"].to_pylist()
+    assert back == ["0xef", "0xab", "0xcd", "0xab"]
+
+
+@pytest.mark.parametrize("model", ["haircut", "poison", "taint-first", "clean-first"])
+def test_every_category_in_one_sweep_needs_no_other_slot(
+    sample_ws: Workspace, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every labelled category reported in one sweep: the state has no "other" slot (k
+    slots, not k + 1), and the results are those of the same sweep with an (empty) other
+    slot, bit for bit, in every model and both directions."""
+    import dataclasses
+
+    from tracer.analysis import exposure as exposure_mod
+
+    slots: list[int] = []
+
+    class Recorded(exposure_mod.ExposureState):
+        def __init__(self, n_nodes: int, n_cat: int, target_row: np.ndarray) -> None:
+            slots.append(n_cat)
+            super().__init__(n_nodes, n_cat, target_row)
+
+    monkeypatch.setattr(exposure_mod, "ExposureState", Recorded)
+    req = ExposureRequest(addresses=None, model=model)
+    plan = make_plan(sample_ws, req)
+    k = len(plan.categories)
+    assert k >= 3 and plan.all_categories == plan.categories
+    # a category no address has: the sweep keeps the other slot, empty
+    with_other = dataclasses.replace(plan, all_categories=[*plan.all_categories, "zz-none"])
+    for d in ("in", "out"):
+        slots.clear()
+        lean = exposure_mod.sweep(plan, req, d)
+        full = exposure_mod.sweep(with_other, req, d)
+        assert slots == [k, k + 1]
+        for name in ("direct", "indirect", "min_hops", "flow", "touched", "stats", "held"):
+            np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), name)
+        assert (lean.overdrafts, lean.overdraft_amount) == (full.overdrafts, full.overdraft_amount)

@@ -16,6 +16,7 @@ from tracer.kernels.exposure_exact import (
     direction_sums,
     format_units,
     group_sums,
+    pair_sums,
 )
 
 LIMB = 10**19
@@ -99,6 +100,17 @@ def test_direction_sums_equal_group_sums_by_key(edges, rows, cats) -> None:
             np.testing.assert_array_equal(got, want)
         for got, want in zip(direct, group_sums(key, limbs, decimals, 4 * width), strict=True):
             np.testing.assert_array_equal(got, want)
+    # both directions in one pass: each direction's sums, exactly
+    cut = len(edges) // 3
+    pieces = [(0, cut, limbs[:cut]), (cut, len(edges), limbs[cut:])]
+    both = pair_sums(src, dst, target_row, cat, width, pieces, decimals, 4)
+    for d, (me, other) in (("in", (dst, src)), ("out", (src, dst))):
+        one = direction_sums(me, other, target_row, cat, width, pieces, decimals, 4)
+        for got_sums, want_sums in zip(both[d], one, strict=True):
+            for got, want in zip(got_sums, want_sums, strict=True):
+                np.testing.assert_array_equal(got, want)
+    assert list(pair_sums(src, dst, target_row, cat, width, pieces, decimals, 4, ("out",))) == [
+        "out"]  # fmt: skip
 
 
 @settings(deadline=None, max_examples=100)

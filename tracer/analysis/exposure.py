@@ -22,7 +22,7 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import polars as pl
@@ -34,6 +34,7 @@ from tracer.graph.selection import (
     asset_tokens,
     node_labels,
     resolve_nodes,
+    selects_every_edge,
     to_us,
 )
 from tracer.graph.spec import Selection
@@ -143,7 +144,9 @@ class ExposurePlan:
     dst: np.ndarray | None
     amount: np.ndarray | None
     ts: np.ndarray | None
-    index: np.ndarray | None  # full edge id of each selected edge
+    #: full edge id of each selected edge; None in memory when every edge is selected (edge
+    #: ``i`` is edge ``i``: :attr:`index` builds the identity only if asked)
+    edge_ids: np.ndarray | None
     kind: np.ndarray  # int8 per node
     cat: np.ndarray  # int32 per node: index into categories (reported), or -1
     cat_all: np.ndarray  # int32 per node: index into all_categories (every label), or -1
@@ -159,6 +162,15 @@ class ExposurePlan:
     n_edges: int
     token_ids: np.ndarray
     source: Workspace | None = None  # streamed from this workspace's partitions
+
+    @property
+    def index(self) -> np.ndarray | None:
+        """Full edge id of each selected edge (in memory; None streamed). For a selection of
+        every edge the identity, built on first use, off the sweeps' way: the sweeps do not
+        need it, only the exact sums (on the side thread) do."""
+        if self.edge_ids is None and self.src is not None:
+            self.edge_ids = np.arange(self.src.shape[0], dtype=np.int64)
+        return self.edge_ids
 
 
 @dataclass
@@ -295,14 +307,22 @@ def make_plan(
     # edges, how many excluded, and for --all which addresses have a selected transfer
     seen = np.zeros(n, dtype=np.bool_) if req.addresses is None else None
     n_edges = excluded = 0
-    arrays = None
-    for sel in selected_chunks(ws, token_ids, stream=stream, chunk=None):
-        n_edges += sel.src.shape[0]
-        excluded += sel.excluded_unknown
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    if not stream and selects_every_edge(ws.graph(), token_ids):
+        # every edge: the graph's own arrays, without the identity index (see ExposurePlan)
+        g = ws.graph()
+        arrays = (g.src, g.dst, g.amount, g.ts, None)
+        n_edges = g.n_edges
         if seen is not None:
-            mark_nodes(seen, sel.src, sel.dst)
-        if not stream:
-            arrays = sel
+            mark_nodes(seen, g.src, g.dst)
+    else:
+        for sel in selected_chunks(ws, token_ids, stream=stream, chunk=None):
+            n_edges += sel.src.shape[0]
+            excluded += sel.excluded_unknown
+            if seen is not None:
+                mark_nodes(seen, sel.src, sel.dst)
+            if not stream:
+                arrays = (sel.src, sel.dst, sel.amount, sel.ts, sel.index)
     missing: list[str] = []
     if seen is not None:
         target_ids = np.flatnonzero(seen).astype(np.int32)
@@ -311,12 +331,9 @@ def make_plan(
     target_row = np.full(n, -1, dtype=np.int32)
     target_row[target_ids] = np.arange(target_ids.shape[0], dtype=np.int32)
     assets = graph.tokens.filter(pl.col("token_id").is_in(token_ids.tolist()))["asset"]
+    src, dst, amount, ts, edge_ids = (None,) * 5 if arrays is None else arrays
     return ExposurePlan(
-        src=None if arrays is None else arrays.src,
-        dst=None if arrays is None else arrays.dst,
-        amount=None if arrays is None else arrays.amount,
-        ts=None if arrays is None else arrays.ts,
-        index=None if arrays is None else arrays.index,
+        src=src, dst=dst, amount=amount, ts=ts, edge_ids=edge_ids,
         kind=kind, cat=cat, cat_all=cat_all, categories=categories, all_categories=present,
         target_ids=target_ids, target_row=target_row,
         missing=missing, lo=to_us(req.selection.since), hi=to_us(req.selection.until),
@@ -356,25 +373,42 @@ def edge_chunks(plan: ExposurePlan, direction: str = "in") -> Iterator[EdgeSelec
     yield from in_chunks(sel, CHUNK, reverse=rev)
 
 
-def _sweep_chunks(plan: ExposurePlan, direction: str) -> Iterator[tuple[EdgeSelection, bool]]:
+class SweepChunk(NamedTuple):
+    """One kernel call's edges (views of the plan's arrays, or a streamed chunk's)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    amount: np.ndarray
+    ts: np.ndarray
+
+
+def _sweep_chunks(
+    plan: ExposurePlan, direction: str
+) -> Iterator[tuple[EdgeSelection | SweepChunk, bool]]:
     """The kernel's chunks for ``direction``, each with whether it is walked backwards.
 
     In memory, ``out`` (the time-reversed graph, as :func:`edge_chunks` gives it) is the
     forward arrays' chunks from the last, each walked backwards by the kernel with sender and
     receiver swapped: the same edges in the same order as the reversed chunks, without the
     reversed copy of every edge array (240 MB at 10M edges) the kernel would otherwise make.
+    In memory the chunks carry no edge ids (the kernel needs none; see :attr:`ExposurePlan.
+    index`).
     """
-    if plan.source is not None or direction != "out":
+    if plan.source is not None:
         for sel in edge_chunks(plan, direction):
             yield sel, False
         return
-    assert plan.index is not None and plan.src is not None and plan.dst is not None
+    assert plan.src is not None and plan.dst is not None
     assert plan.amount is not None and plan.ts is not None
     n = plan.src.shape[0]
+    if direction != "out":
+        for a in range(0, max(n, 1), CHUNK):
+            b = min(a + CHUNK, n)
+            yield SweepChunk(plan.src[a:b], plan.dst[a:b], plan.amount[a:b], plan.ts[a:b]), False
+        return
     for b in range(n, 0, -CHUNK):
         a = max(b - CHUNK, 0)
-        yield EdgeSelection(index=plan.index[a:b], src=plan.dst[a:b], dst=plan.src[a:b],
-                            amount=plan.amount[a:b], ts=plan.ts[a:b], excluded_unknown=0), True
+        yield SweepChunk(plan.dst[a:b], plan.src[a:b], plan.amount[a:b], plan.ts[a:b]), True
 
 
 def sweep(
@@ -404,7 +438,11 @@ def sweep(
     remap[rep_to_all[group]] = np.arange(k, dtype=np.int32)
     remap[-1] = -1  # unlabelled (cat_all == -1 indexes the last entry)
     cat = remap[plan.cat_all]
-    state = ExposureState(plan.kind.shape[0], k + 1, plan.target_row)
+    # the "other" slot only when a labelled address has a category outside ``group`` (every
+    # category reported in one sweep: never, and each edge's category loops are 8 not 9
+    # slots; an empty slot changes no sum, so the results are the same bit for bit)
+    other = len(group) < len(plan.all_categories)
+    state = ExposureState(plan.kind.shape[0], k + 1 if other else k, plan.target_row)
     for sel, backward in _sweep_chunks(plan, direction):
         exposure_sweep(
             state, sel.src, sel.dst, sel.amount, sel.ts, plan.kind, cat,
@@ -417,7 +455,7 @@ def sweep(
     rows = plan.target_ids.shape[0]
     if group == list(range(k_rep)):
         # every reported category in this sweep (the local engine): views of the state's
-        # per-row arrays (their last column is the "other" slot), not copies (~26 MB of fresh
+        # per-row arrays (a last column, if any, is the "other" slot), not copies (~26 MB of fresh
         # memory per direction at 146k rows and 8 categories)
         return DirectionResult(
             direct=state.direct[:rows, :k], indirect=state.indirect[:rows, :k],

@@ -23,7 +23,7 @@ from tracer.analysis.risk import UNATTRIBUTED, RiskConfig
 from tracer.core.addresses import display_arrow
 from tracer.core.amounts import exact_unit_sums
 from tracer.graph.selection import node_labels
-from tracer.kernels.exposure_exact import direction_sums, format_units
+from tracer.kernels.exposure_exact import format_units, pair_sums
 from tracer.store.exact_values import ExactValues, exact_values
 
 if TYPE_CHECKING:
@@ -157,11 +157,13 @@ def exact_columns(
         return text_columns(ws, plan, directions, index, src, dst)
     width = len(plan.categories) + 1
     n_rows = plan.target_ids.shape[0]
+    # both directions' sums in one pass over the edges' values
+    sums = pair_sums(src, dst, plan.target_row, plan.cat, width, fixed.pieces, fixed.decimals,
+                     n_rows, tuple(directions))  # fmt: skip
     out = {}
     for d in directions:
         me, other = (dst, src) if d == "in" else (src, dst)
-        flows, direct = direction_sums(me, other, plan.target_row, plan.cat, width,
-                                       fixed.pieces, fixed.decimals, n_rows)  # fmt: skip
+        flows, direct = sums[d]
 
         def row_key(me: np.ndarray = me) -> np.ndarray:
             return plan.target_row[me].astype(np.int64)
@@ -184,7 +186,7 @@ def fixed_sums(
     key_of: Callable[[], np.ndarray],
 ) -> tuple[np.ndarray, pl.Series]:
     """:func:`unit_sums` of the rows ``edges`` by key, from their fixed-width ``sums``
-    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.direction_sums`).
+    (``hi, lo, dec, count`` per key: :func:`tracer.kernels.exposure_exact.pair_sums`).
     Keys with a row the index holds no exact form of, or whose rows have unknown or differing
     decimals, or whose sum would pass the limbs, are summed from the values' text instead
     (those keys' rows only, keys from ``key_of()``): the same result, exactly."""
@@ -295,7 +297,9 @@ def assemble_table(*args: Any, **kwargs: Any) -> pa.Table:
     ``asset``, ``direction``, ``category``, ``address_name``, ``address_category``) are
     dictionary arrays whose indices come from the index arithmetic (the Parquet writer writes
     them as they are, without hashing 1.6M strings each), and ``address`` is a dictionary over
-    the report rows' display addresses. :func:`~tracer.analysis.exposure.report_frame` turns
+    the display addresses of the table's (or part's) own report rows, in display order, so
+    the writer keeps it as each row group's Parquet dictionary (a part's rows hold about
+    a tenth as many addresses as rows). :func:`~tracer.analysis.exposure.report_frame` turns
     it into the plain-string frame (tests compare that with the first version's assembly)."""
     return RowParts(*args, **kwargs).table()
 
@@ -397,6 +401,7 @@ class RowParts:
         starts = np.concatenate([[0], flat[:-1]]).reshape(m, len(dirs)) if m else counts
         total_n = int(flat[-1]) if flat.shape[0] else 0
         col_row = np.empty(total_n, dtype=np.int32)
+        col_local = np.empty(total_n, dtype=np.int32)  # the row's rank in this part
         col_dir = np.empty(total_n, dtype=np.int32)
         col_cat = np.empty(total_n, dtype=np.int32)
         f64 = {n: np.empty(total_n) for n in ("direct", "indirect", "total", "flow")}
@@ -415,7 +420,7 @@ class RowParts:
             is_u = cc == k
             ci = np.minimum(cc, max(k - 1, 0))
             unatt = self.unatt[j]
-            col_row[pos], col_dir[pos], col_cat[pos] = rr, j, cc
+            col_row[pos], col_local[pos], col_dir[pos], col_cat[pos] = rr, local, j, cc
             if k:
                 direct, indirect = r.direct[rr, ci], r.indirect[rr, ci]
                 f64["direct"][pos] = np.where(is_u, 0.0, direct)
@@ -451,7 +456,10 @@ class RowParts:
         peak = np.maximum.reduceat(score, block) if total_n else score
         address_score = np.repeat(peak, np.diff(np.append(block, total_n)))
         columns = {
-            "address": _dictionary(take, self.shown),
+            # a dictionary of this part's addresses only: the Parquet writer keeps it as the
+            # row group's dictionary (its indices run-length encoded) instead of writing and
+            # compressing 1.6M address strings
+            "address": _dictionary(pa.array(col_local), self.shown.take(pa.array(rows))),
             "chain": _taken(prep.encoded["chain"], take),
             "asset": _constant(self.asset, total_n),
             "direction": _dictionary(pa.array(col_dir), self.dir_values),

@@ -236,10 +236,23 @@ class EdgeSelection:
         )  # fmt: skip
 
 
+def every_token(graph: NodeIndex, token_ids: np.ndarray) -> bool:
+    """Whether ``token_ids`` hold every token of the graph."""
+    return bool(np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all())
+
+
+def selects_every_edge(graph: TransferGraph, token_ids: np.ndarray) -> bool:
+    """Whether :func:`select_edges` would select every edge (every token, no amount of unknown
+    decimals): then its arrays are the graph's own and its ``index`` the identity, which a
+    caller that can do without need not build (an 80 MB ``arange`` at 10M edges, ~1 ms of
+    system time a MB of fresh memory on this VM)."""
+    return every_token(graph, token_ids) and not np.isnan(graph.amount).any()
+
+
 def select_edges(graph: TransferGraph, token_ids: np.ndarray) -> EdgeSelection:
     """Edges of the selected tokens with known decimals; no copy when that is every edge."""
     nan = np.isnan(graph.amount)
-    all_tokens = np.isin(graph.tokens["token_id"].to_numpy(), token_ids).all()
+    all_tokens = every_token(graph, token_ids)
     # every token chosen: every edge is, without reading (paging in) the token column
     chosen = np.ones(0, dtype=bool) if all_tokens else np.isin(graph.token_id, token_ids)
     # selected rows only (others are not asked)
