@@ -322,9 +322,19 @@ def test_ctrl_c_during_the_sweeps_stops_them_at_their_next_chunk(
     main = threading.main_thread().ident
     assert main is not None
 
+    sent = threading.Event()
+    guard = threading.Lock()
+
     def on_chunk(n: int) -> None:
-        swept.append(n)
-        if len(swept) == 3:
+        # two sweep threads call this: the count and the send under one lock, so the third
+        # chunk sends the signal exactly once (an unlocked ``len == 3`` could be skipped when
+        # both threads append before either checks)
+        with guard:
+            swept.append(n)
+            send = len(swept) >= 3 and not sent.is_set()
+            if send:
+                sent.set()
+        if send:
             signal.pthread_kill(main, signal.SIGINT)
         time.sleep(0.05)
 
