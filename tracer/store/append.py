@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,8 @@ from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edg
 if TYPE_CHECKING:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
+
+    from tracer.store.streamed import MonthStream
 else:  # imported when first used (~0.1 s a follow in memory never needs)
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
@@ -243,6 +245,13 @@ class Spool:
         frames += self.memory.get(month, [])
         return frames[0] if len(frames) == 1 else pl.concat(frames)
 
+    def ordered(self, stored_months: Collection[str]) -> Iterator[tuple[str, pl.DataFrame | None]]:
+        """``(month, its candidate rows or None)`` for every month stored or spooled, in order
+        (:class:`tracer.store.streamed.MonthStream` hands months on the same way, as they
+        complete)."""
+        for month in sorted(set(stored_months) | self.months):
+            yield month, self.month(month) if month in self.months else None
+
     def _frames(self) -> list[pl.LazyFrame]:
         disk = [f for fs in self.files.values() for f in fs]
         mem = [f.lazy() for fs in self.memory.values() for f in fs]
@@ -273,7 +282,7 @@ class Spool:
         self.dir.rmdir()
 
 
-def _known_addresses(stored: Stored, spool: Spool) -> pl.DataFrame:
+def _known_addresses(stored: Stored, spool: Spool | MonthStream) -> pl.DataFrame:
     """(id, chain, address) of the stored addresses the spooled rows touch (one scan)."""
     files = stored.address_files()
     if not files:
@@ -486,7 +495,7 @@ def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
 
 
 def append(
-    w: Writer, stored: Stored, spool: Spool
+    w: Writer, stored: Stored, spool: Spool | MonthStream
 ) -> tuple[dict[str, Any] | None, dict[int, tuple[int, int]]]:
     """Write ``w``'s new generation: the stored one plus the spooled rows that are new.
 
@@ -572,10 +581,11 @@ def append(
         run.clear()
 
     try:
-        for month in sorted(set(stored.by_month) | spool.months):
+        for month, candidates in spool.ordered(stored.by_month):
             rows = None
-            if month in spool.months:
-                rows = _first_arrivals(spool.month(month), spool.constant)
+            if candidates is not None:
+                rows = _first_arrivals(candidates, spool.constant)
+                del candidates
                 us = rows["ts"].dt.epoch("us")
                 first, last = int(us.min()), int(us.max())  # type: ignore[arg-type]
                 lo, hi = first - DEDUP_MARGIN_US, last + DEDUP_MARGIN_US
