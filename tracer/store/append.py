@@ -44,12 +44,19 @@ import polars as pl
 import pyarrow as pa
 
 from tracer.core.lazy_import import lazy_module
-from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
+from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, TRANSFER_SCHEMA
 from tracer.kernels.first_seen import interleaved_first_appearance
 from tracer.store import edge_log, partitions
 from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
-from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
+from tracer.store.partitions import (
+    EDGE_COLUMNS,
+    STORED_SCHEMA,
+    PartWriter,
+    arrow_rows,
+    edge_arrays,
+    with_ids,
+)
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
@@ -488,7 +495,7 @@ def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.Da
 def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
     if rows.height == 0:
         return None
-    table = with_ids(to_arrow_transfers(rows), rows["src_id"].to_numpy(),
+    table = with_ids(arrow_rows(rows, TRANSFER_SCHEMA), rows["src_id"].to_numpy(),
                      rows["dst_id"].to_numpy(), rows["token_id"].to_numpy())  # fmt: skip
     writer.write(table, rows["ts"].dt.epoch("us").to_numpy())
     return table
