@@ -17,6 +17,7 @@ from tracer.store.workspace import Workspace
 
 USDT = "0xdac17f958d2ee523a2206206994597c13d831ec7"
 N = 3_000
+GRAPH = ("src", "dst", "ts", "amount", "out_offsets", "out_edges", "in_offsets", "in_edges")
 
 
 def _frame(n: int = N, seed: int = 3) -> pl.DataFrame:
@@ -77,9 +78,7 @@ def _snapshot(ws: Workspace) -> dict:
         "rows": [pl.read_parquet(g / "transfers" / p["file"]) for p in m["parts"]],
         "addresses": [pl.read_parquet(g / a) for a in m["addresses"]],
         "tokens": pl.read_parquet(g / "tokens.parquet"),
-        "graph": {k: np.asarray(getattr(graph, k)).copy()
-                  for k in ("src", "dst", "ts", "amount", "out_offsets", "out_edges",
-                            "in_offsets", "in_edges")},  # fmt: skip
+        "graph": {k: np.asarray(getattr(graph, k)).copy() for k in GRAPH},
         "generations": sorted(p.name for p in ws.path.glob("g*")),  # type: ignore[union-attr]
     }
 
@@ -143,7 +142,7 @@ def test_false_statistics_fall_back_to_the_general_way(
     plan = batched.parquet_plan
 
     def lying(*a, **k):  # type: ignore[no-untyped-def]
-        return [(g, first, 2**62 if later is not None else None) for g, first, later in plan(*a, **k)]
+        return [(g, first, None if later is None else 2**62) for g, first, later in plan(*a, **k)]
 
     monkeypatch.setattr(batched, "parquet_plan", lying)
     declined = []
@@ -165,10 +164,9 @@ def test_two_tokens_fall_back(
 ) -> None:
     frame = _frame()
     other = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-    frame = frame.with_columns(
-        pl.when(pl.int_range(pl.len()) > 2000).then(pl.lit(other)).otherwise("token").alias("token"),
-        pl.when(pl.int_range(pl.len()) > 2000).then(pl.lit("USDC")).otherwise("asset").alias("asset"),
-    )  # fmt: skip
+    late = pl.int_range(pl.len()) > 2000
+    frame = frame.with_columns(pl.when(late).then(pl.lit(other)).otherwise("token").alias("token"),
+                               pl.when(late).then(pl.lit("USDC")).otherwise("asset").alias("asset"))
     f = _write(frame, tmp_path / "t.parquet")
     (snap_s, sum_s), (snap_g, sum_g) = _both(tmp_path, f, monkeypatch)
     _same(snap_s, snap_g)

@@ -208,10 +208,17 @@ def parquet_batches(
     each with the least time the plan claims for every later batch. Counts, rejects and row
     numbers add up to a whole-file read's."""
     opts = options or ReadOptions()
-    file = canonical.open_file(str(path), recycling_pool())
+    file = canonical.open_file(str(path))
     warm = warm_text_kernels()  # while pyarrow decodes
+    pool = recycling_pool()
     for groups, first, later in plan:
-        table = canonical.read_groups(str(path), groups, file)
+        default = pa.default_memory_pool()
+        if pool is not None:  # for this read only (pyarrow's reader takes no pool argument)
+            pa.set_memory_pool(pool)
+        try:
+            table = canonical.read_groups(str(path), groups, file)
+        finally:
+            pa.set_memory_pool(default)
         warm.result()
         batch = canonical.from_table(str(path), table, "parquet", first)
         del table

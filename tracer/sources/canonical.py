@@ -91,13 +91,11 @@ def read_groups(path: str, groups: list[int], file: pq.ParquetFile) -> pa.Table:
     return _read_table(path, groups, file)
 
 
-def open_file(path: str, memory_pool: pa.MemoryPool | None = None) -> pq.ParquetFile:
-    """``path`` opened for reading row groups as :func:`_read_table` reads the whole file
-    (their buffers from ``memory_pool``, default Arrow's)."""
+def open_file(path: str) -> pq.ParquetFile:
+    """``path`` opened for reading row groups as :func:`_read_table` reads the whole file."""
     try:
         few = _columns(pq.read_schema(path))[1]
-        return pq.ParquetFile(path, read_dictionary=few, page_checksum_verification=True,
-                              memory_pool=memory_pool)  # fmt: skip
+        return pq.ParquetFile(path, read_dictionary=few, page_checksum_verification=True)
     except _ARROW_ERRORS as exc:
         raise _unreadable(path, exc) from None
 

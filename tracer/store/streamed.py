@@ -43,8 +43,10 @@ def stream_plan(files: list[str | Path], fmt: str | None, stored: Any
                 ) -> list[tuple[list[int], int, int | None]] | None:  # fmt: skip
     """The batches to stream (:func:`tracer.sources.batched.parquet_plan`) when the ingest is
     one big canonical Parquet into a workspace without rows; None: the general way."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from tracer.core.errors import InputError, UnknownFormatError
     from tracer.sources import detect
     from tracer.sources.batched import parquet_plan
     from tracer.sources.sample import sample
@@ -60,8 +62,8 @@ def stream_plan(files: list[str | Path], fmt: str | None, stored: Any
             return None
         plan = parquet_plan(p)
         rows = pq.ParquetFile(p).metadata.num_rows
-    except Exception:  # the general way reports whatever is wrong with the file
-        return None
+    except (InputError, UnknownFormatError, OSError, pa.ArrowException):
+        return None  # the general way reports what is wrong with the file
     if plan is None or len(plan) < 2 or rows < STREAM_MIN_ROWS:
         return None
     return plan
