@@ -182,21 +182,6 @@ def parquet_plan(path: str | Path, batch_rows: int | None = None
     return plan
 
 
-def recycling_pool() -> pa.MemoryPool | None:
-    """Arrow's jemalloc pool where this pyarrow has it, else None (the default pool).
-
-    Why for batches: each batch's buffers are freed once its months are written and the next
-    batch needs as many again. jemalloc keeps freed pages for reuse; the C allocator (the
-    default, :func:`tracer.sources.base._use_system_allocator`) returns them to the kernel
-    and the next batch faults them in afresh: streaming a 10M-row file in 1M-row batches
-    took 2.1-2.2M page faults and 16.8-18.6 s of CPU with it, 1.6M and 14.8 s with jemalloc
-    (the whole-file read 1.7M either way; loaded 2-core VM, h-ingest6 note)."""
-    try:
-        return pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        return None
-
-
 def parquet_batches(
     path: str | Path,
     plan: list[tuple[list[int], int, int | None]],
@@ -210,15 +195,8 @@ def parquet_batches(
     opts = options or ReadOptions()
     file = canonical.open_file(str(path))
     warm = warm_text_kernels()  # while pyarrow decodes
-    pool = recycling_pool()
     for groups, first, later in plan:
-        default = pa.default_memory_pool()
-        if pool is not None:  # for this read only (pyarrow's reader takes no pool argument)
-            pa.set_memory_pool(pool)
-        try:
-            table = canonical.read_groups(str(path), groups, file)
-        finally:
-            pa.set_memory_pool(default)
+        table = canonical.read_groups(str(path), groups, file)
         warm.result()
         batch = canonical.from_table(str(path), table, "parquet", first)
         del table
