@@ -37,7 +37,7 @@ import re
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -61,8 +61,6 @@ from tracer.store.partitions import (
 if TYPE_CHECKING:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-
-    from tracer.store.streamed import MonthStream
 else:  # imported when first used (~0.1 s a follow in memory never needs)
     pc = lazy_module("pyarrow.compute")
     pq = lazy_module("pyarrow.parquet")
@@ -189,6 +187,20 @@ class Stored:
                                     "asset": pl.String, "decimals": pl.Int16})  # fmt: skip
 
 
+class Candidates(Protocol):
+    """What :func:`append` takes: a :class:`Spool`, or the months of a streamed file
+    (:class:`tracer.store.streamed.MonthStream`)."""
+
+    constant: dict[str, Any]
+
+    def tokens(self) -> pl.DataFrame: ...
+
+    def endpoints(self) -> pl.DataFrame: ...
+
+    def ordered(self, stored_months: Collection[str]
+                ) -> Iterator[tuple[str, pl.DataFrame | None]]: ...  # fmt: skip
+
+
 class Spool:
     """An ingest's candidate rows, each tagged with its input file and arrival order, grouped
     by month. Up to :data:`SPOOL_MEMORY_ROWS` rows stay in memory (a small ingest never touches
@@ -289,7 +301,7 @@ class Spool:
         self.dir.rmdir()
 
 
-def _known_addresses(stored: Stored, spool: Spool | MonthStream) -> pl.DataFrame:
+def _known_addresses(stored: Stored, spool: Candidates) -> pl.DataFrame:
     """(id, chain, address) of the stored addresses the spooled rows touch (one scan)."""
     files = stored.address_files()
     if not files:
@@ -502,7 +514,7 @@ def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
 
 
 def append(
-    w: Writer, stored: Stored, spool: Spool | MonthStream
+    w: Writer, stored: Stored, spool: Candidates
 ) -> tuple[dict[str, Any] | None, dict[int, tuple[int, int]]]:
     """Write ``w``'s new generation: the stored one plus the spooled rows that are new.
 
