@@ -110,3 +110,46 @@ def test_partition_layout_block_plain_no_statistics_for_unsorted_text(tmp_path) 
         assert any("DICTIONARY" in e for e in cols["src"].encodings)
     again = Workspace.open(tmp_path)
     assert again.transfers().height == sum(p["rows"] for p in m["parts"])
+
+
+def test_views_and_dictionaries_write_the_same_file_as_plain_strings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``arrow_rows`` (string views, one-value columns as dictionaries) and plain strings give
+    the same Parquet schema, stored Arrow schema, metadata, encodings and rows."""
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from tracer.core.schema import TRANSFER_SCHEMA, to_arrow_transfers
+    from tracer.store.partitions import STORED_SCHEMA, PartWriter, arrow_rows, with_ids
+
+    n = 5000
+    ts = 1_600_000_000_000_000 + np.arange(n, dtype=np.int64) * 1_000_000
+    frame = pl.DataFrame({
+        "chain": ["ethereum"] * n, "asset": ["USDT"] * n, "token": ["0x" + "ab" * 20] * n,
+        "tx_hash": [f"0x{i:064x}" for i in range(n)], "seq": np.arange(n), "block": ts // 12,
+        "ts": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+        "src": [f"0x{i % 97:040x}" for i in range(n)],
+        "dst": [f"0x{i % 89:040x}" for i in range(n)],
+        "value": [str(i * 7) for i in range(n)], "decimals": pl.Series([6] * n, dtype=pl.Int16),
+        "amount": np.arange(n) * 7e-6,
+    })  # fmt: skip
+    ids = np.arange(n, dtype=np.int32)
+    files = []
+    for name, table in (("plain", to_arrow_transfers(frame)),
+                        ("views", arrow_rows(frame, TRANSFER_SCHEMA))):  # fmt: skip
+        assert (name == "views") == any(
+            pa.types.is_dictionary(t) or pa.types.is_string_view(t) for t in table.schema.types)
+        w = PartWriter(tmp_path / name, STORED_SCHEMA, row_group=2000)
+        w.write(with_ids(table, ids, ids, ids), ts)
+        (part,) = w.close()
+        files.append(pq.ParquetFile(tmp_path / name / part["file"]))
+    a, b = files
+    assert a.schema.equals(b.schema)
+    assert a.schema_arrow.equals(b.schema_arrow, check_metadata=True)
+    assert a.schema_arrow.equals(STORED_SCHEMA, check_metadata=True)
+    assert a.metadata.metadata == b.metadata.metadata
+    assert a.read().equals(b.read())
+    for g in range(a.metadata.num_row_groups):
+        for c in range(a.metadata.num_columns):
+            x, y = a.metadata.row_group(g).column(c), b.metadata.row_group(g).column(c)
+            assert (x.encodings, x.compression) == (y.encodings, y.compression)

@@ -62,22 +62,47 @@ _TEXT = {"chain", "asset", "token", "tx_hash", "src", "dst", "value"}
 _FEW = ("chain", "asset", "token")
 
 
-def _read_table(path: str) -> pa.Table:
+def _read_table(path: str, groups: list[int] | None = None,
+                file: pq.ParquetFile | None = None) -> pa.Table:  # fmt: skip
     """Read and fully validate with pyarrow before Polars sees the data: a bit-flipped file can
     otherwise decode into buffers that make Polars' Rust code panic.
 
     Only the canonical columns are read (another column is the user's, never used), and the
-    text columns of :data:`_FEW` as dictionaries (:func:`_constants` then spots one value)."""
+    text columns of :data:`_FEW` as dictionaries (:func:`_constants` then spots one value).
+    ``groups``: only those row groups (of ``file``, opened by :func:`open_file`)."""
     try:
-        schema = pq.read_schema(path)
-        keep = [c for c in schema.names if c in _SCALAR]
-        few = [c for c in _FEW if c in keep and _is_text(schema.field(c).type)]
-        table = pq.read_table(path, columns=keep, read_dictionary=few,
-                              page_checksum_verification=True)  # CRCs where written  # fmt: skip
+        if groups is None:
+            schema = pq.read_schema(path)
+            keep, few = _columns(schema)
+            table = pq.read_table(path, columns=keep, read_dictionary=few,  # CRCs where written
+                                  page_checksum_verification=True)  # fmt: skip
+        else:
+            assert file is not None
+            table = file.read_row_groups(groups, columns=_columns(file.schema_arrow)[0])
         _validate(table, _deferred(table))
     except _arrow_errors() as exc:
         raise _unreadable(path, exc) from None
     return table
+
+
+def _columns(schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """The canonical columns to read, and which of them to read as dictionaries."""
+    keep = [c for c in schema.names if c in _SCALAR]
+    return keep, [c for c in _FEW if c in keep and _is_text(schema.field(c).type)]
+
+
+def read_groups(path: str, groups: list[int], file: pq.ParquetFile) -> pa.Table:
+    """Row groups ``groups`` of ``file`` (:func:`open_file`), checked as :func:`read` checks."""
+    return _read_table(path, groups, file)
+
+
+def open_file(path: str) -> pq.ParquetFile:
+    """``path`` opened for reading row groups as :func:`_read_table` reads the whole file."""
+    try:
+        few = _columns(pq.read_schema(path))[1]
+        return pq.ParquetFile(path, read_dictionary=few, page_checksum_verification=True)
+    except _ARROW_ERRORS as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _unreadable(path: str, exc: BaseException) -> InputError:
@@ -160,6 +185,12 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     warm = warm_text_kernels()  # while pyarrow decodes
     table = _read_table(path)
     warm.result()
+    return from_table(path, table, fmt)
+
+
+def from_table(path: str, table: pa.Table, fmt: str, first_row: int = 1) -> RawBatch:
+    """The raw batch of ``table`` (rows of the file ``path`` from row ``first_row`` on, read
+    by :func:`_read_table`): every check of a whole-file read, rows numbered as in the file."""
     missing = REQUIRED - set(table.column_names)
     if missing:
         raise InputError(
@@ -193,7 +224,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
     except POLARS_ERRORS as exc:
         raise InputError(path, None, None, f"unreadable Parquet: {exc}") from None
     assert isinstance(original, pl.DataFrame)
-    original, frame = _frames(original, constants, keep)
+    original, frame = _frames(original, constants, keep, first_row)
     # the chain is a column of this format: a blank one is an error, not "ethereum"
     # (a chain of one value on every row is decided on that value, not on 10M copies of it)
     chain = pl.Series([constants["chain"]]) if "chain" in constants else frame["chain"]
@@ -209,7 +240,7 @@ def read(s: Sample, fmt: str, opts: ReadOptions) -> RawBatch:
 
 
 def _frames(
-    original: pl.DataFrame, constants: dict[str, str], keep: list[str]
+    original: pl.DataFrame, constants: dict[str, str], keep: list[str], first_row: int = 1
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(original, frame)``: the rows as read (the constant columns added back, a ``_row``
     number) and the raw frame the canonicaliser takes (``ts`` as µs, ``_ts_text``)."""
@@ -220,7 +251,7 @@ def _frames(
         original = original.with_columns(
             pl.repeat(v, n, eager=True, dtype=pl.String).alias(c) for c, v in constants.items()
         ).select(keep)
-    original = original.with_row_index("_row", offset=1)
+    original = original.with_row_index("_row", offset=first_row)
     frame = original.select(
         pl.col("_row").cast(pl.Int64),
         *(pl.col(c) for c in original.columns if c not in ("_row", "ts")),

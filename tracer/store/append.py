@@ -34,22 +34,29 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from tracer.core.lazy_import import lazy_module
-from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, to_arrow_transfers
+from tracer.core.schema import TRANSFER_KEY, TRANSFER_ORDER, TRANSFER_PL, TRANSFER_SCHEMA
 from tracer.kernels.first_seen import interleaved_first_appearance
 from tracer.store import edge_log, partitions
 from tracer.store.case_index import index_parts, write_case_index
 from tracer.store.generation import Writer, link_or_copy
-from tracer.store.partitions import EDGE_COLUMNS, STORED_SCHEMA, PartWriter, edge_arrays, with_ids
+from tracer.store.partitions import (
+    EDGE_COLUMNS,
+    STORED_SCHEMA,
+    PartWriter,
+    arrow_rows,
+    edge_arrays,
+    with_ids,
+)
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
@@ -180,6 +187,20 @@ class Stored:
                                     "asset": pl.String, "decimals": pl.Int16})  # fmt: skip
 
 
+class Candidates(Protocol):
+    """What :func:`append` takes: a :class:`Spool`, or the months of a streamed file
+    (:class:`tracer.store.streamed.MonthStream`)."""
+
+    constant: dict[str, Any]
+
+    def tokens(self) -> pl.DataFrame: ...
+
+    def endpoints(self) -> pl.DataFrame: ...
+
+    def ordered(self, stored_months: Collection[str]
+                ) -> Iterator[tuple[str, pl.DataFrame | None]]: ...  # fmt: skip
+
+
 class Spool:
     """An ingest's candidate rows, each tagged with its input file and arrival order, grouped
     by month. Up to :data:`SPOOL_MEMORY_ROWS` rows stay in memory (a small ingest never touches
@@ -243,6 +264,13 @@ class Spool:
         frames += self.memory.get(month, [])
         return frames[0] if len(frames) == 1 else pl.concat(frames)
 
+    def ordered(self, stored_months: Collection[str]) -> Iterator[tuple[str, pl.DataFrame | None]]:
+        """``(month, its candidate rows or None)`` for every month stored or spooled, in order
+        (:class:`tracer.store.streamed.MonthStream` hands months on the same way, as they
+        complete)."""
+        for month in sorted(set(stored_months) | self.months):
+            yield month, self.month(month) if month in self.months else None
+
     def _frames(self) -> list[pl.LazyFrame]:
         disk = [f for fs in self.files.values() for f in fs]
         mem = [f.lazy() for fs in self.memory.values() for f in fs]
@@ -273,7 +301,7 @@ class Spool:
         self.dir.rmdir()
 
 
-def _known_addresses(stored: Stored, spool: Spool) -> pl.DataFrame:
+def _known_addresses(stored: Stored, spool: Candidates) -> pl.DataFrame:
     """(id, chain, address) of the stored addresses the spooled rows touch (one scan)."""
     files = stored.address_files()
     if not files:
@@ -479,14 +507,14 @@ def _assign_tokens(w: Writer, stored: Stored, candidates: pl.DataFrame) -> pl.Da
 def _write_rows(writer: PartWriter, rows: pl.DataFrame) -> pa.Table | None:
     if rows.height == 0:
         return None
-    table = with_ids(to_arrow_transfers(rows), rows["src_id"].to_numpy(),
+    table = with_ids(arrow_rows(rows, TRANSFER_SCHEMA), rows["src_id"].to_numpy(),
                      rows["dst_id"].to_numpy(), rows["token_id"].to_numpy())  # fmt: skip
     writer.write(table, rows["ts"].dt.epoch("us").to_numpy())
     return table
 
 
 def append(
-    w: Writer, stored: Stored, spool: Spool
+    w: Writer, stored: Stored, spool: Candidates
 ) -> tuple[dict[str, Any] | None, dict[int, tuple[int, int]]]:
     """Write ``w``'s new generation: the stored one plus the spooled rows that are new.
 
@@ -572,10 +600,11 @@ def append(
         run.clear()
 
     try:
-        for month in sorted(set(stored.by_month) | spool.months):
+        for month, candidates in spool.ordered(stored.by_month):
             rows = None
-            if month in spool.months:
-                rows = _first_arrivals(spool.month(month), spool.constant)
+            if candidates is not None:
+                rows = _first_arrivals(candidates, spool.constant)
+                del candidates
                 us = rows["ts"].dt.epoch("us")
                 first, last = int(us.min()), int(us.max())  # type: ignore[arg-type]
                 lo, hi = first - DEDUP_MARGIN_US, last + DEDUP_MARGIN_US

@@ -32,6 +32,18 @@ class FileSummary:
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
+    def tally(self, load: Any) -> None:  # a tracer.sources.Loaded batch of this file
+        """Count one batch of the file: rows read, rejected, skipped; its warnings and notes
+        once per file. (Loaded and duplicates are known only after de-duplication.)"""
+        self.file, self.format = load.file, load.format
+        self.read += load.read
+        self.rejected += load.rejects.height
+        for reason, n in load.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        for msg_list, got in ((self.warnings, getattr(load, "warnings", ())),
+                              (self.notes, getattr(load, "notes", ()))):  # fmt: skip
+            msg_list.extend(m for m in got if m not in msg_list)
+
 
 @dataclass
 class IngestSummary:

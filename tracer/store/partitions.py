@@ -115,13 +115,19 @@ class PartWriter:
         self._month: str | None = None
         # an append continues a month's numbering after the files it keeps
         self._counter: dict[str, int] = dict(first_index or {})
+        self._physical_schema: pa.Schema | None = None
         directory.mkdir(parents=True, exist_ok=True)
 
     def write(self, table: pa.Table, ts_us: np.ndarray) -> None:
-        """Append ``table`` (rows after everything written so far); ``ts_us`` is its ``ts``."""
+        """Append ``table`` (rows after everything written so far); ``ts_us`` is its ``ts``.
+        Text columns may come as string views or dictionaries (:meth:`_physical`)."""
         n = table.num_rows
         if n == 0:
             return
+        physical = self._physical(table)
+        if physical is not None:
+            table = pa.Table.from_arrays(table.select(physical.names).columns, schema=physical)
+        self._physical_schema = physical
         months = ts_us.astype("datetime64[us]").astype("datetime64[M]")
         cuts = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), n]
         for a, b in itertools.pairwise(cuts):
@@ -133,6 +139,8 @@ class PartWriter:
                 take = min(b - pos, self._room())
                 piece = table.slice(pos, take)
                 assert self._writer is not None
+                if not piece.schema.equals(self._writer.schema):  # another form, same file
+                    piece = piece.cast(self._writer.schema)
                 self._writer.write_table(piece, row_group_size=self.row_group)
                 part = self.parts[-1]
                 part["rows"] += take
@@ -154,6 +162,24 @@ class PartWriter:
             "write_statistics": [n for n in names if n not in UNSORTED_TEXT],
         }
 
+    def _physical(self, table: pa.Table) -> pa.Schema | None:
+        """The schema a table that spells text columns as views or dictionaries (what
+        :func:`arrow_rows` hands over without copying the bytes) is written with; None when
+        ``table`` has :attr:`schema`'s very types. Only the in-memory form differs: the file
+        holds the same Parquet columns and, as its Arrow schema, :attr:`schema` itself."""
+        if table.schema.equals(self.schema):
+            return None
+        fields = []
+        for f in self.schema:
+            t = table.schema.field(f.name).type
+            text = pa.types.is_string(f.type) and (
+                pa.types.is_string_view(t)
+                or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type)))
+            if not (text or t.equals(f.type)):
+                raise TypeError(f"column {f.name}: {t} is not a form of {f.type}")
+            fields.append(pa.field(f.name, t, nullable=f.nullable))
+        return pa.schema(fields)
+
     def _room(self) -> int:
         return self.part_rows - self.parts[-1]["rows"]
 
@@ -162,7 +188,13 @@ class PartWriter:
         k = self._counter.get(month, 0)
         self._counter[month] = k + 1
         name = f"part-{month}-{k:03d}.parquet"
-        self._writer = pq.ParquetWriter(self.directory / name, self.schema, **self._options())
+        physical = self._physical_schema
+        if physical is None:
+            self._writer = pq.ParquetWriter(self.directory / name, self.schema, **self._options())
+        else:  # the canonical Arrow schema is stored, not the in-memory spelling
+            self._writer = pq.ParquetWriter(self.directory / name, physical, store_schema=False,
+                                            **self._options())  # fmt: skip
+            self._writer.add_key_value_metadata(arrow_schema_metadata(self.schema))
         self._month = month
         self.parts.append({"file": name, "rows": 0, "first_ts": first_ts, "last_ts": first_ts})
 
@@ -175,6 +207,44 @@ class PartWriter:
         """Finish the last file; returns the parts (file, rows, first/last ts in µs)."""
         self._close_writer()
         return self.parts
+
+
+def arrow_schema_metadata(schema: pa.Schema) -> dict[str, str]:
+    """The key-value metadata pyarrow stores for ``schema`` (``ARROW:schema``: the IPC
+    schema, base64; plus the schema's own metadata), byte for byte what ``store_schema``
+    writes, so readers see ``schema`` whatever form the columns had in memory."""
+    import base64
+
+    meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
+    return {**meta, "ARROW:schema": base64.b64encode(schema.serialize().to_pybytes()).decode()}
+
+
+def arrow_rows(frame: Any, schema: pa.Schema) -> pa.Table:
+    """A Polars frame of ``schema``'s columns as Arrow without copying text: string views as
+    Polars holds them (``to_arrow`` of plain strings copies every byte), and a text column of
+    one non-null value as a dictionary of that value (nothing per row but a zero index; the
+    Parquet writer then writes the dictionary as it is instead of hashing every row).
+    :class:`PartWriter` writes either form as the plain columns of ``schema``."""
+    import polars as pl
+
+    table = frame.select(schema.names).to_arrow(compat_level=pl.CompatLevel.newest())
+    n = table.num_rows
+    zeros: pa.Array | None = None
+    cols = []
+    for f in schema:
+        col = table.column(f.name)
+        if pa.types.is_string(f.type) and n and col.null_count == 0:
+            s = frame[f.name]
+            first = s[0]
+            probe = s.gather(np.linspace(0, n - 1, min(n, 16)).astype(np.int64))
+            if bool((probe == first).all()) and bool((s == first).all()):
+                if zeros is None:
+                    zeros = pa.array(np.zeros(n, dtype=np.int32))
+                col = pa.DictionaryArray.from_arrays(zeros, pa.array([first], pa.string()))
+        elif not (pa.types.is_string(f.type) and pa.types.is_string_view(col.type)):
+            col = col.cast(f.type)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=schema.names)
 
 
 @dataclass(frozen=True)

@@ -516,42 +516,68 @@ class Workspace:
         (``key, block``) is committed in the same manifest as the rows, so an RPC sync's
         progress and its data can never disagree.
         """
-        from tracer.sources.batched import read_batches
-        from tracer.store.append import Spool, Stored, append
+        from tracer.store.streamed import StreamDeclined
 
         if self.path is None:
             raise WorkspaceError("in-memory workspaces cannot ingest; use Workspace.in_memory")
         files = list(files)
+        try:
+            return self._ingest(files, options, fmt, skip_bad, checkpoint, progress, stream=True)
+        except StreamDeclined:  # the file broke a claim of its statistics: the general way
+            return self._ingest(files, options, fmt, skip_bad, checkpoint, progress, stream=False)
+
+    def _ingest(
+        self,
+        files: list[str | Path],
+        options: ReadOptions | None,
+        fmt: str | None,
+        skip_bad: bool,
+        checkpoint: tuple[str, int] | None,
+        progress: Callable[[int], None] | None,
+        *,
+        stream: bool,
+    ) -> IngestSummary:
+        """:meth:`ingest`; with ``stream``, a big canonical Parquet into a workspace without
+        rows is streamed month by month (:mod:`tracer.store.streamed`)."""
+        from tracer.sources.batched import read_batches
+        from tracer.store.append import Spool, Stored, append
+        from tracer.store.streamed import MonthStream, stream_plan
+
+        assert self.path is not None
         with self._writer() as w:
             stored = Stored(self.path, w.base)
             w.start_generation()
             assert w.dir is not None
-            spool = Spool(w.dir)
             summaries: list[FileSummary] = []
             rejects = [pl.DataFrame(schema=REJECT_PL)]
-            for i, f in enumerate(files):
-                fs = FileSummary(file=str(f), format="", read=0, loaded=0, duplicate=0,
+            plan = stream_plan(files, fmt, stored) if stream else None
+            if plan is not None:
+                fs = FileSummary(file=str(files[0]), format="", read=0, loaded=0, duplicate=0,
                                  rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
-                candidates = 0
-                for load in read_batches(f, fmt=fmt, options=options, skip_bad=skip_bad,
-                                         tmp_dir=self.path):  # fmt: skip
-                    fs.file, fs.format = load.file, load.format
-                    fs.read += load.read
-                    fs.rejected += load.rejects.height
-                    for reason, n in load.skipped.items():
-                        fs.skipped[reason] = fs.skipped.get(reason, 0) + n
-                    for msg_list, got in ((fs.warnings, getattr(load, "warnings", ())),
-                                          (fs.notes, getattr(load, "notes", ()))):  # fmt: skip
-                        msg_list.extend(m for m in got if m not in msg_list)  # once per file
-                    candidates += load.transfers.height
-                    spool.add(load.transfers, i)
-                    rejects.append(load.rejects)
-                    if progress is not None:
-                        progress(load.read)
-                fs.duplicate = candidates  # minus what turns out new, below
+                source = MonthStream(files[0], plan, fs, options=options, skip_bad=skip_bad,
+                                     progress=progress)  # fmt: skip
+                updates, counts = append(w, stored, source)
+                fs.duplicate = source.candidates  # minus what turns out new, below
                 summaries.append(fs)
-            updates, counts = append(w, stored, spool)
-            spool.remove()
+                rejects.extend(source.rejects)
+            else:
+                spool = Spool(w.dir)
+                for i, f in enumerate(files):
+                    fs = FileSummary(file=str(f), format="", read=0, loaded=0, duplicate=0,
+                                     rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
+                    candidates = 0
+                    for load in read_batches(f, fmt=fmt, options=options, skip_bad=skip_bad,
+                                             tmp_dir=self.path):  # fmt: skip
+                        fs.tally(load)
+                        candidates += load.transfers.height
+                        spool.add(load.transfers, i)
+                        rejects.append(load.rejects)
+                        if progress is not None:
+                            progress(load.read)
+                    fs.duplicate = candidates  # minus what turns out new, below
+                    summaries.append(fs)
+                updates, counts = append(w, stored, spool)
+                spool.remove()
             levels = edge_log.read_levels(w.dir) if updates is not None and w.dir else None
             for i, fs in enumerate(summaries):
                 fs.loaded, fs.unknown_decimals = counts.get(i, (0, 0))
