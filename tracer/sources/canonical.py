@@ -101,7 +101,7 @@ def open_file(path: str) -> pq.ParquetFile:
     try:
         few = _columns(pq.read_schema(path))[1]
         return pq.ParquetFile(path, read_dictionary=few, page_checksum_verification=True)
-    except _ARROW_ERRORS as exc:
+    except _arrow_errors() as exc:
         raise _unreadable(path, exc) from None
 
 
