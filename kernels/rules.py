@@ -97,6 +97,8 @@ def clean_first_rule(x: float, b: float, t: float) -> float:
     (1880) and Roscoe v Winder (1915); for crypto, Anderson et al. 2019, §4.
     """
     r = x - (b - t)
+    if r > x:  # only when t > b, a rounding residue of summed shares: a transfer never
+        r = x  # carries more taint than its amount (a zero-amount transfer carries none)
     return r if r > 0.0 else 0.0
 
 

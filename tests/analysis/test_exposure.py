@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tracer.kernels.exposure import (
     EXPOSURE_MODELS,
@@ -114,6 +114,21 @@ def test_poison_bounds_haircut_per_category(g) -> None:
 @pytest.mark.parametrize("model", list(EXPOSURE_MODELS))
 @settings(deadline=None, max_examples=100)
 @given(g=labelled_graphs())
+@example(  # every model; found under clean-first
+    g={'n': 5,
+     'n_cat': 3,
+     'src': np.array([2, 0, 0, 0, 1, 4, 2, 0, 0, 0, 4, 1, 4, 0, 0, 1, 1, 3, 0, 0, 2, 1,
+            0, 0, 0, 2, 2, 0, 1, 0, 0], dtype=np.int32),
+     'dst': np.array([3, 1, 4, 4, 0, 0, 0, 3, 4, 4, 2, 2, 0, 1, 1, 0, 0, 0, 3, 1, 0, 0,
+            2, 3, 2, 0, 1, 2, 0, 1, 1], dtype=np.int32),
+     'amount': np.array([ 0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0.5,
+             3. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,  0. ,
+            33.3,  0. ,  0. , 33.3,  0. ,  0. ,  0. ,  0. ,  0. ]),
+     'ts': np.array([ 2,  3,  3,  3,  4,  5,  5,  6,  8,  8,  9,  9,  9, 11, 11, 12, 13,
+            14, 14, 15, 16, 16, 16, 17, 17, 17, 18, 19, 19, 19, 20]),
+     'kind': np.array([1, 1, 0, 0, 1], dtype=np.int8),
+     'cat': np.array([ 1,  2, -1, -1,  0], dtype=np.int32)},
+).via("a pool rounded above the balance: clean-first carried 1e-17 on a zero-amount transfer")
 def test_category_alone_with_other_slot_is_exact(model, g) -> None:
     """One category swept with the rest folded into an "other" slot = the all-at-once result
     (what the Ray engine's category shards rely on)."""
