@@ -322,6 +322,9 @@ def test_ctrl_c_during_the_sweeps_stops_them_at_their_next_chunk(
     main = threading.main_thread().ident
     assert main is not None
 
+    # Python's own Ctrl-C handler, whatever this process inherited: started in the background
+    # of a non-interactive shell (nohup, `cmd &`), SIGINT is ignored and Python installs none
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     sent = threading.Event()
     guard = threading.Lock()
 
@@ -338,8 +341,11 @@ def test_ctrl_c_during_the_sweeps_stops_them_at_their_next_chunk(
             signal.pthread_kill(main, signal.SIGINT)
         time.sleep(0.05)
 
-    with pytest.raises(KeyboardInterrupt):
-        local_sweeps(plan, req, on_chunk=on_chunk)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            local_sweeps(plan, req, on_chunk=on_chunk)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # without the stop: both directions' every edge (2 x n_edges) before the error
     assert 3 <= len(swept) <= plan.n_edges
     assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
