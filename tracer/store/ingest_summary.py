@@ -29,6 +29,12 @@ class FileSummary:
     warnings: list[str] = field(default_factory=list)  # what could mislead (shown to the user)
     notes: list[str] = field(default_factory=list)  # how the file was read (mapping, chain)
 
+    @classmethod
+    def start(cls, file: str) -> FileSummary:
+        """The summary of ``file`` before its first batch is counted (:meth:`tally`)."""
+        return cls(file=file, format="", read=0, loaded=0, duplicate=0, rejected=0, skipped={},
+                   unknown_decimals=0)  # fmt: skip
+
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 

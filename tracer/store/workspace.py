@@ -552,8 +552,7 @@ class Workspace:
             rejects = [pl.DataFrame(schema=REJECT_PL)]
             plan = stream_plan(files, fmt, stored) if stream else None
             if plan is not None:
-                fs = FileSummary(file=str(files[0]), format="", read=0, loaded=0, duplicate=0,
-                                 rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
+                fs = FileSummary.start(str(files[0]))
                 source = MonthStream(files[0], plan, fs, options=options, skip_bad=skip_bad,
                                      progress=progress)  # fmt: skip
                 updates, counts = append(w, stored, source)
@@ -563,8 +562,7 @@ class Workspace:
             else:
                 spool = Spool(w.dir)
                 for i, f in enumerate(files):
-                    fs = FileSummary(file=str(f), format="", read=0, loaded=0, duplicate=0,
-                                     rejected=0, skipped={}, unknown_decimals=0)  # fmt: skip
+                    fs = FileSummary.start(str(f))
                     candidates = 0
                     for load in read_batches(f, fmt=fmt, options=options, skip_bad=skip_bad,
                                              tmp_dir=self.path):  # fmt: skip
