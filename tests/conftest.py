@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ SAMPLE = FIXTURES / "sample_case"
 SAMPLE_DATA = [SAMPLE / "trongrid_scam_wallet.json", SAMPLE / "trongrid_downstream.json"]
 SAMPLE_LABELS = SAMPLE / "labels.csv"
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "tracer-numba"))
+# numba's cache folder: as for a user (tracer.kernels picks it, keyed by the kernel sources)
 
 
 @pytest.fixture

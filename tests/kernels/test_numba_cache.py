@@ -102,5 +102,62 @@ def test_cli_without_variable_uses_home_cache(tmp_path: Path) -> None:
     pycache = _kernels_pycache()
     before = _cache_files(pycache)
     _python(["-m", "tracer.cli", *_ingest_args(tmp_path)], home, tmp_path)
-    assert any(f.endswith(".nbi") for f in _cache_files(home / ".cache" / "tracer-numba"))
+    from tracer.kernels import sources_key
+
+    # the library's folder, keyed by the kernel sources (the CLI once set the unkeyed root)
+    keyed = home / ".cache" / "tracer-numba" / "tracer.kernels" / sources_key()
+    assert any(f.endswith(".nbi") for f in _cache_files(keyed))
+    everything = _cache_files(home / ".cache" / "tracer-numba")
+    assert all(f.startswith(f"tracer.kernels/{sources_key()}/") for f in everything), everything
     assert _cache_files(pycache) == before
+
+
+def _key_folder(tmp: Path) -> Path:
+    """A copy of the kernels' sources (names, sizes and times kept) and a file that is not one."""
+    import shutil
+
+    import tracer.kernels as kernels
+
+    folder = tmp / "kernels"
+    folder.mkdir()
+    for src in Path(kernels.__file__).parent.glob("*.py"):
+        shutil.copy2(src, folder / src.name)
+    (folder / "notes.txt").write_text("not a source")
+    return folder
+
+
+def test_sources_key_changes_with_any_kernel_source(tmp_path: Path) -> None:
+    """numba checks a cached kernel against its own file only, so an edit to a file whose
+    functions were inlined into another's kernel (rules.py into taint.py) left the caller's
+    stale machine code in use: the default folder is keyed by every kernel source instead."""
+    from tracer.kernels import sources_key
+
+    folder = _key_folder(tmp_path)
+    key = sources_key(str(folder))
+    assert len(key) == 16 and sources_key(str(folder)) == key  # stable while nothing changes
+    (folder / "notes.txt").write_text("other text")  # not a source: same key
+    assert sources_key(str(folder)) == key
+    rules = folder / "rules.py"
+    st = rules.stat()
+    os.utime(rules, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched
+    touched = sources_key(str(folder))
+    assert touched != key
+    rules.write_text(rules.read_text() + "\n")  # edited (size and time)
+    assert sources_key(str(folder)) not in (key, touched)
+    (folder / "new_kernel.py").write_text("")  # a new file
+    assert len({key, touched, sources_key(str(folder))}) == 3
+
+
+def test_default_folder_is_keyed_by_the_sources(tmp_path: Path) -> None:
+    """A fresh interpreter without the variable caches under ``tracer.kernels/<sources key>``
+    and passes that folder on in ``$NUMBA_CACHE_DIR``."""
+    from tracer.kernels import sources_key
+
+    home = tmp_path / "home"
+    home.mkdir()
+    out = tmp_path / "seen.txt"
+    seen = "config.CACHE_DIR + '|' + os.environ['NUMBA_CACHE_DIR']"
+    _python(["-c", "import os, tracer.kernels\nfrom numba.core import config\n"
+             f"open({str(out)!r}, 'w').write({seen})"], home, tmp_path)  # fmt: skip
+    want = str(home / ".cache" / "tracer-numba" / "tracer.kernels" / sources_key())
+    assert out.read_text() == f"{want}|{want}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -168,7 +167,8 @@ def cli() -> None:
 
 def main() -> None:
     """Console entry point."""
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "tracer-numba"))
+    # numba's cache folder: the kernels package picks it when first imported (keyed by the
+    # kernel sources, tracer.kernels.sources_key), so the CLI and library calls share one
     one_blas_thread()
     defer_first_collection()
     try:
