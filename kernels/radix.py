@@ -69,7 +69,8 @@ def _scatter(src, dst, n, first, s, mask):
 def sort_bits(a, lo, hi, tmp):  # type: ignore[no-untyped-def]
     """``a`` (int64, every value >= 0 and below ``2**hi``) sorted by bits ``lo..hi - 1``
     (stable), the bits below ``lo`` carried along. Bits at ``hi`` and above must be zero (the
-    engine's packed events are): the last digit may reach past ``hi`` and would sort them too. ``tmp``: scratch of at least ``a``'s length. Returns the sorted
+    engine's packed events are): the last digit may reach past ``hi`` and would sort them too.
+    ``tmp``: scratch of at least ``a``'s length. Returns the sorted
     values: ``a`` itself or the first ``len(a)`` of ``tmp`` (whichever the last pass wrote;
     the other is overwritten). One pass counts every digit, then one scatter pass per digit
     (skipped when all values share it: keys all in one range of the chain)."""
