@@ -38,7 +38,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit  # isort: split
+
+# numba's count of trailing zero bits (LLVM cttz), imported once _jit has loaded numba
+from numba.cpython.unsafe.numbers import trailing_zeros  # isort: split
+
 from .local import (
     ACTIVATED,
     EVENTS,
@@ -50,7 +54,14 @@ from .local import (
     _grow_f,
     _node_keys,
 )
+from .radix import sort_bits
 from .rules import BEYOND, DUST, NORMAL, SOURCE, THROUGH, TRACED
+
+#: an empty entry of the scratch's ``since``/``next_since`` (keys are >= 0, a source's -1)
+NONE = -2
+#: the next frontier is read back from its bitmap when that scans at most this many words
+#: per wallet (else it keeps the order found: a small frontier on a large graph)
+SCAN = 8
 
 
 @njit(cache=True)
@@ -65,7 +76,7 @@ def _grow_to(a, n, need):
 
 
 @njit(cache=True)
-def _frontier(g, p, role, sources, w, al, hops, first_ts):
+def _frontier(g, p, role, sources, w, al, hops, ev):
     """Phase 1: every edge the sweep processes for a poison run (out-edges of tainted
     addresses after taint arrived, all of a source's), level by level as :mod:`.reach` finds
     them: a wallet whose first delivery at level ``h`` is edge key ``s`` contributes its
@@ -75,30 +86,38 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
     scanned edges form one end of its CSR slice (``scanned``), so no edge is met twice.
 
     An edge met at level ``h`` is the sweep's hop ``h`` (by induction: the least hop of the
-    deliveries to its sender before it, plus one), so this pass also writes what does not
-    depend on the order of processing: each receiver's least hop (``hops``, the first level
-    that delivers to it) and its first delivery's key (``first_ts``, turned into a time by
-    :func:`_finish`), and lists each receiver once (``written``, of the scratch). A wallet's
-    least hop and first delivery are settled once per level (its earliest delivery of the
-    level, which the frontier keeps anyway), a sink's or source's per delivery. Returns the keys
-    (unsorted, level after level), their count, where each level starts (``starts[h - 1]``;
-    ``starts[levels]`` = the count), the number of levels, the receivers written, their
-    count, the activations and 1 when the budget ran out. ``w``: scratch (``since``,
-    ``next_since`` per node, ``scanned`` per address, ``frontier``, ``nxt`` per node,
-    ``touched`` per address, ``written`` per node), left as found. ``al``: the CSR-aligned
-    copies (:func:`align`; empty: read the per-edge arrays at random)."""
+    deliveries to its sender before it, plus one), so this pass also writes each receiver's
+    least hop (``hops``, the first level that delivers to it) and lists each receiver once
+    (``written``, of the scratch). Per event it keeps its key (level after level, unsorted)
+    and what phase 2 would otherwise read at random by edge id: the amount (``ev[1]``) and
+    the node the sums add it to (``ev[2]``: the receiver within the hop limit, the sender
+    beyond it), both read here from the CSR slice being walked.
+
+    Each level's frontier is walked in node order (the next level's wallets are marked in a
+    bitmap, ``bits``, and read back sorted when that costs at most :data:`SCAN` words per
+    wallet), so the per-wallet reads (since, scanned, CSR offsets, the slice itself) move
+    forward through memory instead of jumping. Nothing here depends on that order: a level's
+    events are sorted later and its per-receiver results are minima.
+
+    Returns the event buffers (``ev``, grown when needed), the event count, where each level
+    starts (``starts[h - 1]``; ``starts[levels]`` = the count), the number of levels, the
+    receivers written, their count, the activations and 1 when the budget ran out. ``w``:
+    scratch (``since``, ``next_since`` per node, ``scanned`` per address, ``frontier``,
+    ``nxt`` per node, ``touched`` per address, ``written`` per node, ``bits``), left as
+    found. ``al``: the CSR-aligned copies (:func:`align`; empty: read the per-edge arrays at
+    random)."""
     _, min_amount, max_hops, _, _, reverse, lo, hi, max_events, max_active = p
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
-    since, next_since, scanned, frontier, nxt, touched, written = w
+    since, next_since, scanned, frontier, nxt, touched, written, bits = w
+    keys, ev_amt, ev_node, ev_ts = ev
     a_dst, a_amount, a_ts = al
     aligned = a_dst.shape[0] > 0
-    none = np.iinfo(np.int64).max
+    none = NONE
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    keys = np.empty(1024, dtype=np.int64)
     starts = np.empty(16, dtype=np.int64)
     n = 0
     nf = 0
@@ -119,7 +138,10 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
         if level == starts.shape[0]:
             starts = _grow_f(starts, level)
         starts[level - 1] = n
+        within = level <= max_hops
         nn = 0
+        w_lo = bits.shape[0]
+        w_hi = -1
         for i in range(nf):
             u = frontier[i]
             after = since[u]
@@ -152,15 +174,17 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
                         scanned[m] = last
                 if n + last - first > keys.shape[0]:  # room for the whole slice
                     keys = _grow_to(keys, n, n + last - first)
+                    ev_amt = _grow_to(ev_amt, n, keys.shape[0])
+                    ev_node = _grow_to(ev_node, n, keys.shape[0])
+                    if aligned:
+                        ev_ts = _grow_to(ev_ts, n, keys.shape[0])
                 for j in range(first, last):
                     e = out_edges[j]
                     if aligned:  # sequential reads of the CSR-aligned copies
                         d = a_dst[j]
-                        if d >= 0:  # a selected positive amount: read only to test the dust
-                            x = a_amount[j] if min_amount > 0.0 else 1.0
-                        else:
+                        x = a_amount[j]
+                        if d < 0:  # not a selected positive amount
                             d = -1 - d
-                            x = a_amount[j]
                             if x != x:  # NaN: unknown decimals or another asset
                                 continue
                     else:
@@ -173,8 +197,12 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
                         continue  # inside one entity: not a hop
                     k = n_edges - 1 - e if reverse else e
                     keys[n] = k
+                    ev_amt[n] = x
+                    ev_node[n] = v if within else u
+                    if aligned:
+                        ev_ts[n] = a_ts[j]
                     n += 1
-                    if not (x > 0.0 and x >= min_amount and level <= max_hops):
+                    if not (x > 0.0 and x >= min_amount and within):
                         continue  # carries nothing, dust or beyond the hop limit
                     if ru == SOURCE:  # the time only matters for a source's window
                         t = a_ts[j] if aligned else ts[e]
@@ -186,39 +214,50 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
                         # least hop is the first level that delivers to it (levels rise)
                         if hops[v] < 0:
                             hops[v] = level
-                            first_ts[v] = k
                             written[nw] = v
                             nw += 1
-                        elif k < first_ts[v]:
-                            first_ts[v] = k
                         continue
-                    if next_since[v] == none:
+                    ns = next_since[v]
+                    if ns == none:
                         nxt[nn] = v
                         nn += 1
                         next_since[v] = k
-                    elif k < next_since[v]:
+                        wd = v >> 6
+                        bits[wd] |= np.int64(1) << (v & 63)
+                        w_lo = min(w_lo, wd)
+                        w_hi = max(w_hi, wd)
+                    elif k < ns:
                         next_since[v] = k
             if max_events >= 0 and n > max_events:
                 gave_up = 1
                 break
         for i in range(nf):
             since[frontier[i]] = none
+        if w_hi - w_lo < SCAN * nn:  # read the next frontier back in node order
+            nn = 0
+            for wd in range(w_lo, w_hi + 1):
+                x = bits[wd]
+                if x != 0:
+                    bits[wd] = 0
+                    while x != 0:
+                        nxt[nn] = (wd << 6) + trailing_zeros(x)
+                        nn += 1
+                        x &= x - 1
+        else:  # too sparse to scan: keep the order found
+            for i in range(nn):
+                bits[nxt[i] >> 6] = 0
         for i in range(nn):
             v = nxt[i]
-            k = next_since[v]  # v's first delivery at this level
-            if hops[v] < 0:  # none at a lower level: this is its least hop
+            if hops[v] < 0:  # no delivery at a lower level: this is its least hop
                 hops[v] = level
-                first_ts[v] = k
                 written[nw] = v
                 nw += 1
                 activated += 1
-            elif k < first_ts[v]:
-                first_ts[v] = k
             if since[v] == none and scanned[v if not has_rep else mem_list[mem_offsets[v]]] < 0:
                 n_active += 1
-            since[v] = k
+            since[v] = next_since[v]  # v's first delivery at this level
             next_since[v] = none
-            frontier[i] = v
+        frontier, nxt = nxt, frontier
         nf = nn
         if max_active >= 0 and n_active > max_active:
             gave_up = 1
@@ -233,36 +272,43 @@ def _frontier(g, p, role, sources, w, al, hops, first_ts):
     if gave_up:  # the caller sweeps: leave the state as found (only these were written)
         for i in range(nw):
             hops[written[i]] = -1
-            first_ts[written[i]] = -1
-    return keys, n, starts, level, written, nw, activated, gave_up
+    return (keys, ev_amt, ev_node, ev_ts), n, starts, level, written, nw, activated, gave_up
 
 
 @njit(cache=True)
-def _pack(keys, n, starts, levels, shift):
-    """``keys[i] << shift | level``, in place: one sort then orders the events by key and
-    each keeps its hop (the level it was met at)."""
+def _pack(keys, starts, levels, hb, ib):
+    """``(keys[i] << hb | level) << ib | i``, in place: sorted by their key bits, the events
+    are in processing order and each keeps its hop (the level it was met at) and its index
+    into the event buffers (amount, node)."""
     for h in range(1, levels + 1):
         for i in range(starts[h - 1], starts[h]):
-            keys[i] = (keys[i] << shift) | h
+            keys[i] = (((keys[i] << hb) | h) << ib) | i
 
 
 @njit(cache=True)
-def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats, out):
+def _poison_sums(g, p, packed, hb, ib, ranked, ev_amt, ev_node, ev_ts, role, bt, inflow,
+                 first_ts, beyond_from, stats, out):  # fmt: skip
     """Phase 2: the sweep's poison lines over the events in processing order (``packed``:
-    sorted ``key << shift | hop``; ``ranked`` non-empty: the key's rank stands for it, see
-    :func:`_in_order`), so every float sum (traced, dust, beyond, each receiver's
-    inflow and, when recording, its taint held) is taken in the sweep's order. Level 1 holds
-    exactly the sources' edges; every later event is an outflow of an address holding taint
-    (phase 1 met it after a delivery), so under poison it carries its whole amount. Writes
-    the tainted edges into ``out``'s buffers (sized for every event) and returns their count
-    and the source counts."""
+    sorted ``(key << hb | hop) << ib | index``; ``ranked`` non-empty: the key's rank stands
+    for it, see :func:`_in_order`), so every float sum (traced, dust, beyond, each
+    receiver's inflow and, when recording, its taint held) is taken in the sweep's order.
+    Level 1 holds exactly the sources' edges; every later event is an outflow of an address
+    holding taint (phase 1 met it after a delivery), so under poison it carries its whole
+    amount. The amount and the node to add it to come from the event buffers (``index``),
+    not the per-edge arrays; a receiver's first delivery is the first event that adds to its
+    inflow (a fresh state's inflow is 0, and a sum of positive amounts never is), and its
+    time is the receiver's ``first_ts``. Writes the tainted edges into ``out``'s buffers
+    (sized for every event) and returns their count and the source counts."""
     _, min_amount, max_hops, record, _, reverse, lo, hi, _, _ = p
     o_edge, o_taint, o_hop, _, o_tb, counts = out
-    src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
+    src, ts, rep = g.src, g.ts, g.rep
     has_rep = rep.shape[0] > 0
     n_edges = src.shape[0]
-    mask = (np.int64(1) << shift) - 1
+    imask = (np.int64(1) << ib) - 1
+    hmask = (np.int64(1) << hb) - 1
+    kshift = hb + ib
     by_rank = ranked.shape[0] > 0
+    has_ts = ev_ts.shape[0] > 0
     traced = stats[TRACED]
     dust = stats[DUST]
     beyond = stats[BEYOND]
@@ -273,15 +319,16 @@ def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, sta
     ts_hi = -1
     for i in range(packed.shape[0]):
         q = packed[i]
-        k = q >> shift
+        j = q & imask
+        h = (q >> ib) & hmask
+        k = q >> kshift
         if by_rank:
             k = ranked[k]
-        h = q & mask
         e = n_edges - 1 - k if reverse else k
-        x = amount[e]
+        x = ev_amt[j]
         carried = x  # poison: the whole outflow of a tainted address
         if h == 1:  # a source's edge
-            t = ts[e]
+            t = ev_ts[j] if has_ts else ts[e]
             n_src += 1
             if ts_lo < 0 or t < ts_lo:
                 ts_lo = t
@@ -298,9 +345,9 @@ def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, sta
             dust += carried
         elif h > max_hops:
             beyond += carried
-            beyond_from[rep[src[e]] if has_rep else src[e]] += carried
+            beyond_from[ev_node[j]] += carried
         else:
-            v = rep[dst[e]] if has_rep else dst[e]
+            v = ev_node[j]
             o_edge[n_out] = e
             o_taint[n_out] = carried
             o_hop[n_out] = h
@@ -311,7 +358,10 @@ def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, sta
                 if rv == NORMAL or rv == THROUGH:
                     bt[v, 1] += carried
             n_out += 1
-            inflow[v] += carried
+            f = inflow[v]
+            if f == 0.0:  # its first delivery
+                first_ts[v] = ev_ts[j] if has_ts else ts[e]
+            inflow[v] = f + carried
     stats[TRACED] = traced
     stats[DUST] = dust
     stats[BEYOND] = beyond
@@ -323,21 +373,15 @@ def _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, sta
 
 
 @njit(cache=True)
-def _finish(g, reverse, record, role, written, nw, bt, inflow, first_ts):
-    """Per receiver: its first delivery's key (phase 1) becomes that edge's time, and, when
-    phase 2 did not keep it (not recording), the taint it holds: under poison every delivery
-    adds to both inflow and taint held of a wallet or pass-through, in the same order, so the
-    two sums are the same number."""
-    ts = g.ts
-    n_edges = ts.shape[0]
+def _finish(role, written, nw, bt, inflow):
+    """Per receiver, when phase 2 did not keep it (not recording): the taint it holds. Under
+    poison every delivery adds to both inflow and taint held of a wallet or pass-through, in
+    the same order, so the two sums are the same number."""
     for i in range(nw):
         v = written[i]
-        k = first_ts[v]
-        first_ts[v] = ts[n_edges - 1 - k if reverse else k]
-        if not record:
-            r = role[v]
-            if r == NORMAL or r == THROUGH:
-                bt[v, 1] = inflow[v]
+        r = role[v]
+        if r == NORMAL or r == THROUGH:
+            bt[v, 1] = inflow[v]
 
 
 @njit(cache=True)
@@ -383,7 +427,10 @@ def _sender_balances(g, reverse, o_edge, n_out, o_bal):
 
 class PoisonScratch(NamedTuple):
     """Per-query scratch of :func:`_frontier`, allocated once per graph (O(nodes)) and left as
-    found by every query, so a case-sized query costs O(what it touches), not O(nodes)."""
+    found by every query, so a case-sized query costs O(what it touches), not O(nodes).
+    ``since``, ``next_since`` (per node: an edge key, -1 for a source, :data:`NONE`) and
+    ``scanned`` (per address: a CSR position, -1) are int32 when the graph's edge ids fit:
+    half the bytes of the arrays read at random per event (``next_since``: the receiver's)."""
 
     since: np.ndarray
     next_since: np.ndarray
@@ -392,6 +439,22 @@ class PoisonScratch(NamedTuple):
     nxt: np.ndarray
     touched: np.ndarray
     written: np.ndarray
+    bits: np.ndarray  # one bit per node: the next level's frontier, read back in node order
+
+
+class Scratch:
+    """A :class:`PoisonScratch` (``nodes``) and the event buffers reused query after query
+    (grown when a query needs more, never shrunk): ``keys``, ``amount`` and ``node`` per
+    event (:func:`_frontier`) and ``tmp``, the radix sort's second buffer. Not shared
+    between threads (:mod:`tracer.analysis.local_poison` keeps one per thread)."""
+
+    def __init__(self, nodes: PoisonScratch) -> None:
+        self.nodes = nodes
+        self.keys = np.empty(1024, np.int64)
+        self.amount = np.empty(1024, np.float64)
+        self.node = np.empty(1024, np.int32)
+        self.ts = np.empty(1024, np.int64)
+        self.tmp = np.empty(1024, np.int64)
 
 
 class Aligned(NamedTuple):
@@ -433,13 +496,15 @@ def no_aligned() -> Aligned:
     return Aligned(np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, np.int64))
 
 
-def new_scratch(n_nodes: int, n_addresses: int) -> PoisonScratch:
-    """Scratch for ``n_nodes`` (entity ids with entities) over ``n_addresses`` CSR slices."""
-    none = np.iinfo(np.int64).max
-    return PoisonScratch(np.full(n_nodes, none, np.int64), np.full(n_nodes, none, np.int64),
-                         np.full(n_addresses, -1, np.int64), np.zeros(n_nodes, np.int32),
-                         np.zeros(n_nodes, np.int32), np.zeros(n_addresses, np.int32),
-                         np.zeros(n_nodes, np.int32))  # fmt: skip
+def new_scratch(n_nodes: int, n_addresses: int, n_edges: int = 2**62) -> Scratch:
+    """Scratch for ``n_nodes`` (entity ids with entities) over ``n_addresses`` CSR slices of
+    ``n_edges`` edges (int32 keys and positions when they fit)."""
+    it = np.int32 if n_edges < 2**31 - 1 else np.int64
+    return Scratch(PoisonScratch(
+        np.full(n_nodes, NONE, it), np.full(n_nodes, NONE, it), np.full(n_addresses, -1, it),
+        np.zeros(n_nodes, np.int32), np.zeros(n_nodes, np.int32),
+        np.zeros(n_addresses, np.int32), np.zeros(n_nodes, np.int32),
+        np.zeros(n_nodes // 64 + 1, np.int64)))  # fmt: skip
 
 
 class PoisonRun(NamedTuple):
@@ -457,64 +522,80 @@ class PoisonRun(NamedTuple):
     written: np.ndarray
 
 
-#: bits of a packed event (``key << shift | hop``, int64, sorted as signed)
+#: bits of a packed event (``(key << hb | hop) << ib | index``, int64, sorted as signed)
 PACK_BITS = 63
 
 
-def _in_order(keys: np.ndarray, starts: np.ndarray, levels: int,
-              n_edges: int) -> tuple[np.ndarray, int, np.ndarray]:  # fmt: skip
-    """The events sorted by key, each with its hop: ``(packed, shift, ranked)``. ``packed``
-    holds ``key << shift | hop`` (one numpy sort: the per-level runs are not one sorted
-    list); when key and hop do not fit :data:`PACK_BITS` together (a chain of 2**(63 -
-    shift) edges), the key's rank among the events stands for it and ``ranked`` maps a rank
-    back to its key (else ``ranked`` is empty)."""
+def _bits(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+def _in_order(keys: np.ndarray, starts: np.ndarray, levels: int, n_edges: int,
+              tmp: np.ndarray) -> tuple[np.ndarray, int, int, np.ndarray]:  # fmt: skip
+    """The events sorted by key, each with its hop and its index into the event buffers:
+    ``(packed, hb, ib, ranked)``, ``packed`` holding ``(key << hb | hop) << ib | index``
+    sorted by its key bits (:func:`.radix.sort_bits`: each edge is one event, so no two
+    keys are equal and the low bits need no pass). When the three do not fit
+    :data:`PACK_BITS` (a chain of about 2**(63 - hb - ib) edges), the key's rank among the
+    events stands for it and ``ranked`` maps a rank back to its key (else ``ranked`` is
+    empty). ``tmp``: the sort's second buffer (at least as long as ``keys``)."""
     n = keys.shape[0]
-    shift = max(1, int(levels).bit_length())
+    hb = _bits(levels)
+    ib = _bits(n - 1)
+    kb = _bits(n_edges - 1)
     ranked = keys[:0]
-    if max(1, int(n_edges - 1).bit_length()) + shift > PACK_BITS:
+    if kb + hb + ib > PACK_BITS:
         ranked = np.sort(keys)
         keys = np.searchsorted(ranked, keys).astype(np.int64)
-    _pack(keys, n, starts, levels, shift)
-    keys.sort()
-    return keys, shift, ranked
+        kb = _bits(n - 1)
+    _pack(keys, starts, levels, hb, ib)
+    return sort_bits(keys, hb + ib, hb + ib + kb, tmp), hb, ib, ranked
 
 
 def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, stats, out,  # type: ignore[no-untyped-def]
                   w=None, al=None) -> PoisonRun:
     """Run the local poison sweep and, when recording, the senders' balances before their
     tainted outflows; ``out.counts`` as :func:`.local._local_kernel` fills it (events: the
-    edges processed). ``w``: a :class:`PoisonScratch` to reuse (None: a new one); ``al``: the
+    edges processed). ``w``: a :class:`Scratch` to reuse (None: a new one); ``al``: the
     :class:`Aligned` copies (None: none, random reads). When the budget runs out
-    (``counts[GAVE_UP]``) the state is left as found and no edge is returned.
+    (``counts[GAVE_UP]``) the state is left as found and no edge is returned. The state must
+    be a fresh one's at the run's receivers (what every caller resets).
 
-    Three steps (the module docstring): the frontier finds the events and their hops
-    (numba), one numpy sort puts them in processing order (numpy's sort of int64 is several
-    times numba's), the sums run over them in that order (numba)."""
+    Three steps (the module docstring): the frontier finds the events, their hops, amounts
+    and nodes (numba), a radix sort puts them in processing order (numba), the sums run over
+    them in that order (numba)."""
+    n_edges = g.src.shape[0]
     if w is None:
-        w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1)
+        w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1, n_edges)
     if al is None:
         al = no_aligned()
     counts = out.counts
-    keys, n_keys, starts, levels, written, nw, activated, gave_up = _frontier(
-        g, p, role, sources, w, al, hops, first_ts)
+    ev = (w.keys, w.amount, w.node, w.ts)
+    ev, n_keys, starts, levels, written, nw, activated, gave_up = _frontier(
+        g, p, role, sources, w.nodes, al, hops, ev)
+    w.keys, w.amount, w.node, w.ts = ev
     counts[EVENTS] = n_keys
     counts[ACTIVATED] += activated
     empty = np.zeros(0, np.int32)
     if gave_up:
         counts[GAVE_UP] = 1
         return PoisonRun(out.edge, out.taint, out.hop, out.bal_before, out.taint_before, 0, empty)
-    packed, shift, ranked = _in_order(keys[:n_keys], starts, int(levels), g.src.shape[0])
+    if w.tmp.shape[0] < n_keys:
+        w.tmp = np.empty(w.keys.shape[0], np.int64)
+    packed, hb, ib, ranked = _in_order(w.keys[:n_keys], starts, int(levels), n_edges, w.tmp)
     m = max(n_keys, 1)
     rec = bool(p.record)
     o = type(out)(np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int32),
                   np.zeros(m if rec else 1, np.float64), np.empty(m if rec else 1, np.float64),
                   counts)  # fmt: skip
-    n_out = _poison_sums(g, p, packed, shift, ranked, role, bt, inflow, beyond_from, stats,
-                         o)  # fmt: skip
-    _finish(g, bool(p.reverse), rec, role, written, nw, bt, inflow, first_ts)
+    ev_ts = w.ts if al.dst.shape[0] > 0 else w.ts[:0]  # aligned: the times came along
+    n_out = _poison_sums(g, p, packed, hb, ib, ranked, w.amount, w.node, ev_ts, role, bt,
+                         inflow, first_ts, beyond_from, stats, o)  # fmt: skip
     o_bal = o.bal_before
     if rec:
         o_bal = _sender_balances(g, bool(p.reverse), o.edge, int(n_out), o_bal)
+    else:
+        _finish(role, written, nw, bt, inflow)
     return PoisonRun(o.edge, o.taint, o.hop, o_bal, o.taint_before, int(n_out),
                      written[:nw].copy())  # fmt: skip
 

@@ -22,7 +22,7 @@ from tracer.kernels.local import (
     member_csr,
     new_out,
 )
-from tracer.kernels.local_poison import align, new_scratch, poison_kernel
+from tracer.kernels.local_poison import NONE, align, new_scratch, poison_kernel
 from tracer.kernels.rules import BEYOND, DUST, NORMAL, POISON, SINK, SOURCE, THROUGH, TRACED
 
 BIG = np.iinfo(np.int64).max
@@ -108,12 +108,14 @@ def run(c: dict, record: bool = True, max_events: int = -1, aligned: bool = Fals
     first, beyond_from, stats = np.full(n, -1, np.int64), np.zeros(n), np.zeros(8)
     out = new_out(record)
     sources = np.flatnonzero(role == SOURCE).astype(np.int32)
-    w = new_scratch(n, n)
+    w = new_scratch(n, n, len(src))
     al = align(g) if aligned else None  # CSR-aligned copies, or random reads
     got = poison_kernel(g, p, role, sources, bt, inflow, hops, first, beyond_from, stats, out, w,
                         al)  # fmt: skip
     # the scratch is left as found, so the next query on the graph can reuse it
-    assert (w.since == BIG).all() and (w.next_since == BIG).all() and (w.scanned == -1).all()
+    ws = w.nodes
+    assert (ws.since == NONE).all() and (ws.next_since == NONE).all() and (ws.scanned == -1).all()
+    assert not ws.bits.any()
     # every state entry that differs from a fresh one is a source's or a listed receiver's
     # (each listed once): what the reused buffers reset
     assert len(set(got.written.tolist())) == got.written.size

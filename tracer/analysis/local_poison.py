@@ -18,7 +18,7 @@ import numpy as np
 from tracer.kernels.local import LocalGraph, LocalOut, LocalParams
 from tracer.kernels.local_poison import (
     Aligned,
-    PoisonScratch,
+    Scratch,
     align,
     new_scratch,
     no_aligned,
@@ -27,7 +27,7 @@ from tracer.kernels.local_poison import (
 from tracer.kernels.taint import SweepState
 
 #: per graph's CSR (by identity, dropped with it) and thread: the kernel's reusable scratch
-_SCRATCH: dict[tuple[int, int], tuple[weakref.ref[np.ndarray], PoisonScratch]] = {}
+_SCRATCH: dict[tuple[int, int], tuple[weakref.ref[np.ndarray], Scratch]] = {}
 
 
 #: per graph's out-CSR (by identity) and asset group: the CSR-aligned copies
@@ -54,17 +54,17 @@ def _aligned(g: LocalGraph) -> Aligned:
     return al
 
 
-def _scratch(g: LocalGraph, n_nodes: int) -> PoisonScratch:
+def _scratch(g: LocalGraph, n_nodes: int) -> Scratch:
     """The scratch for this graph and thread (allocated once: O(nodes) per query would cost
     more than a case-sized query itself on a whole chain)."""
     owner = g.out_offsets
     key = (id(owner), threading.get_ident())
     hit = _SCRATCH.get(key)
-    if hit is not None and hit[0]() is owner and hit[1].since.shape[0] == n_nodes:
+    if hit is not None and hit[0]() is owner and hit[1].nodes.since.shape[0] == n_nodes:
         return hit[1]
     for k in [k for k, (r, _) in _SCRATCH.items() if r() is None]:
         del _SCRATCH[k]
-    w = new_scratch(n_nodes, g.out_offsets.shape[0] - 1)
+    w = new_scratch(n_nodes, g.out_offsets.shape[0] - 1, g.src.shape[0])
     _SCRATCH[key] = (weakref.ref(owner), w)
     return w
 
