@@ -9,7 +9,7 @@ the caches the previous question left.
 
 Run (the 1M synth workspace of the peer benchmark; the spread wallets by default)::
 
-    python -m benchmarks.peer_stages [--edges 1M] [--all] [--reps 8]
+    python -m benchmarks.peer_stages [--edges 1M] [--all | --contained] [--reps 8]
 """
 
 from __future__ import annotations
@@ -37,14 +37,19 @@ STAGES = [
     ("tracer.kernels.local_poison", "_in_order", "    chain-order sort"),
     ("tracer.kernels.local_poison", "_poison_sums", "    in-order sums"),
     ("tracer.kernels.local_poison", "_finish", "    first arrivals"),
-    ("tracer.analysis.follow", "distinct", "receiver dedupe"),
-    ("tracer.analysis.follow", "_group_frames", "group frames"),
-    ("tracer.analysis.follow", "address_frames", "  address frames"),
-    ("tracer.analysis.follow", "strongest_paths", "    strongest paths"),
+    ("tracer.analysis.follow", "touched_receivers", "receiver dedupe"),
+    ("tracer.analysis.follow", "group_frames", "group frames"),
+    ("tracer.analysis.follow_group", "pick_rows", "  row ids"),
+    ("tracer.analysis.follow_group", "address_frames", "  address frames"),
+    ("tracer.analysis.follow_group", "strongest_paths", "    strongest paths"),
     ("tracer.analysis.follow_rows", "path_steps", "      walk pass"),
-    ("tracer.analysis.follow_rows", "iso_times", "      step times"),
+    ("tracer.analysis.follow_rows", "path_walks", "      walks"),
+    ("tracer.analysis.follow_rows", "address_texts", "      address texts"),
+    ("tracer.analysis.follow_rows", "shown_addresses", "      display forms"),
+    ("tracer.analysis.follow_rows", "path_rows", "      stored rows (kept)"),
+    ("tracer.analysis.follow_rows", "iso_times", "        step times"),
     ("tracer.analysis.follow_rows", "decimal_text", "      decimal texts"),
-    ("tracer.analysis.follow_rows", "exact_text", "      exact texts"),
+    ("tracer.analysis.follow_rows", "exact_text", "        exact texts"),
     ("tracer.analysis.follow", "give_back", "state reset"),
     ("tracer.analysis.follow", "build_result", "result"),
     ("tracer.analysis.follow", "run_warnings", "warnings"),
@@ -70,6 +75,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edges", default="1M")
     ap.add_argument("--all", action="store_true", help="every scam wallet, not the spread ones")
+    ap.add_argument("--contained", action="store_true",
+                    help="the contained scam wallets (at most 0.1%% of the transfers)")
     ap.add_argument("--reps", type=int, default=8)
     args = ap.parse_args()
     from tracer.analysis import follow as f
@@ -84,7 +91,8 @@ def main() -> None:
     sel = Selection(max_hops=6, stream=False)
     first = {s: f.follow(ws, [s], sel, model="poison", ledger=True) for s in scams}
     if not args.all:  # spread: more than 0.1% of the transfers (benchmarks.test_bench_peers)
-        scams = [s for s in scams if first[s].ledger.height > 0.001 * ws.graph().n_edges]
+        spread = {s for s in scams if first[s].ledger.height > 0.001 * ws.graph().n_edges}
+        scams = [s for s in scams if (s in spread) != args.contained]
     spent: dict[str, float] = defaultdict(float)
     for stage in STAGES:
         _wrap(spent, *stage)

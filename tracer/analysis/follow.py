@@ -23,22 +23,17 @@ import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
-from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames, label_lookup
+from tracer.analysis.follow_group import group_frames, touched_receivers
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
-    distinct,
     ledger_frame,
-    strongest_paths,
-    top_ids,
 )
 from tracer.analysis.local_follow import (
     ENGINES,
     EngineChoice,
     engine_options,
     local_first,
-    marked,
-    with_role,
 )
 from tracer.analysis.local_state import give_back
 from tracer.analysis.path_keep import PathEdges
@@ -60,9 +55,6 @@ from tracer.graph.spec import Selection
 from tracer.graph.stream import CHUNK, prepared_chunks, use_stream
 from tracer.kernels.taint import (
     MODELS,
-    OVERDRAFT_AMOUNT,
-    OVERDRAFTS,
-    SINK,
     SOURCE,
     ChunkResult,
     SweepState,
@@ -194,7 +186,7 @@ def follow(
     if cross_asset:
         from tracer.analysis.cross_follow import FollowKit, follow_across
 
-        kit = FollowKit(SweptGroups, _group_frames, ledger_frame, sweep_groups, build_result,
+        kit = FollowKit(SweptGroups, group_frames, ledger_frame, sweep_groups, build_result,
                         run_warnings)  # fmt: skip
         done = follow_across(setup, groups, hops, kit, infer_otc=infer_otc, ledger=ledger,
                              top_paths=top_paths, top_held=top_held, direction=direction)
@@ -381,9 +373,10 @@ def sweep_groups(
             )  # fmt: skip
             swept.counts.merge(c)
             # local: only the tainted receivers and the sources can hold a figure
-            touched = None if got is None else distinct(np.concatenate(
-                [tainted["dst"], with_role(setup.role, SOURCE, marked(setup))]))  # fmt: skip
-            acc, parts = _group_frames(
+            # (the sources: the nodes whose role is SOURCE, :func:`prepare`'s ``src_ids``)
+            touched = None if got is None else touched_receivers(
+                tainted["dst"], setup.src_ids, setup.role.shape[0])  # fmt: skip
+            acc, parts = group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
                 conserves=setup.conserves, top_paths=top_paths, top_held=top_held,
                 backward=setup.backward, touched=touched,
@@ -471,89 +464,6 @@ def run_warnings(setup: TraceSetup, swept: SweptGroups) -> list[dict[str, str]]:
             "message": f"no per-source breakdown: {setup.skipped_by_source}",
         })  # fmt: skip
     return warnings
-
-
-def _group_frames(
-    res: SweepState,
-    tainted: dict[str, np.ndarray],
-    counts: SweepCounts,
-    group: AssetGroup,
-    workspace: Workspace,
-    role: np.ndarray,
-    lab: pl.DataFrame,
-    nodes: pl.DataFrame | NodeIndex,
-    sizes: np.ndarray,
-    *,
-    conserves: bool,
-    top_paths: int,
-    top_held: int,
-    backward: bool,
-    touched: np.ndarray | None = None,
-) -> tuple[AssetAccount, dict[str, pl.DataFrame]]:
-    """One asset group's sweep turned into its account and its rows (each with ``asset``).
-
-    ``touched``: sorted ids outside which every per-address figure is zero (the local
-    engine's tainted receivers and the sources): the rows are picked from those instead of
-    scanning every address (O(case), not O(addresses)); the same ids in the same order, so
-    the same rows and sums. None: every address."""
-    traced = res.traced
-    every = touched is None
-    t = np.arange(role.shape[0]) if touched is None else touched
-    rt = role if every else role[t]
-
-    def pick(mask: np.ndarray) -> np.ndarray:
-        return (np.flatnonzero(mask) if every else t[mask]).astype(np.int32)
-
-    def at(arr: np.ndarray) -> np.ndarray:
-        return arr if every else arr[t]
-
-    inflow_t = at(res.inflow)
-    sink_ids = pick((rt == SINK) & (inflow_t > 0))
-    if every:
-        labelled_t = np.zeros(role.shape[0], dtype=np.bool_)
-        labelled_t[lab["id"].to_numpy()] = True
-    else:  # O(touched): no array over every address
-        labelled_t = _labelled(t, lab)
-    through_ids = pick(labelled_t & (rt != SINK) & (rt != SOURCE) & (inflow_t > 0))
-    held_ids = pick((rt != SINK) & (rt != SOURCE) & (at(res.taint) > 0))
-    held_total = float(res.taint[held_ids].sum()) if conserves else 0.0
-    keep_held = top_ids(held_ids, res.taint[held_ids], top_held)
-    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
-    bf = res.beyond_from  # empty without a hop limit
-    front_ids = pick(at(bf) > 0) if bf.size else np.zeros(0, dtype=np.int32)
-    keep_front = top_ids(front_ids, res.beyond_from[front_ids], top_held)
-    reached, through_df, held, frontier = address_frames(RowKit(
-        group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
-        FrameSpec(sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
-                  paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
-                                                    role, workspace, nodes, top_paths,
-                                                    backward)),
-        FrameSpec(through_ids, res.inflow[through_ids], drop_id=True),
-        FrameSpec(keep_held, res.taint[keep_held], head=top_held),
-        FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
-    ])  # fmt: skip
-    account = AssetAccount(
-        asset=group.name, members=list(group.members), decimals=group.decimals,
-        traced_total=traced, reached_total=float(reached["amount"].sum()),
-        held_total=held_total, returned=float(res.inflow[pick(rt == SOURCE)].sum()),
-        dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
-        overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
-    )  # fmt: skip
-    return account, {"reached": reached, "through": through_df, "held": held,
-                     "frontier": frontier}  # fmt: skip
-
-
-def _labelled(ids: np.ndarray, lab: pl.DataFrame) -> np.ndarray:
-    """``np.isin(ids, lab["id"])`` by a binary search into the session's sorted label ids
-    (:func:`~tracer.analysis.follow_frames.label_lookup`, kept with the frame): ``isin`` sorts
-    both sides per call (~1 ms on a spread follow's 23k receivers)."""
-    look = label_lookup(lab)
-    if look is None:
-        return np.isin(ids, lab["id"].to_numpy())
-    if look.ids.size == 0:
-        return np.zeros(ids.shape[0], dtype=np.bool_)
-    pos = np.minimum(np.searchsorted(look.ids, ids), look.ids.size - 1)
-    return look.ids[pos] == ids
 
 
 def _members(ids: np.ndarray, rep: np.ndarray | None) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tracer.core.addresses import display_many
+from tracer.analysis.follow_rows import shown_addresses
 
 #: below this many microseconds ``datetime.fromtimestamp(v / 1e6)`` is exact (the double's
 #: rounding error stays under half a microsecond up to 2**33 s, the year 2242)
@@ -147,66 +147,96 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
     what ``address_rows(...).with_columns(...)`` then ``.join(lab, how="left")``,
     :func:`~tracer.analysis.follow_rows.by_amount`, ``head`` and
     :func:`~tracer.analysis.follow_rows.display_rows` give (:func:`polars_rows`). The frames'
-    common columns are built as one frame and sliced (one constructor, not one per frame)."""
+    common columns are built as one frame and sliced (one constructor, not one per frame);
+    every column is made from an array or list already of its dtype (no cast, no
+    ``with_columns``: each polars step costs 10-50 µs whatever the rows, the whole of a case
+    follow's few rows)."""
     if kit.lookup is None:
         return [polars_rows(kit, sp.ids, sp.amounts, head=sp.head, share_of=sp.share_of,
                             paths=sp.paths, fill_inferred=sp.fill_inferred, drop_id=sp.drop_id)
                 for sp in specs]  # fmt: skip
     every = [np.asarray(sp.ids, dtype=np.int64) for sp in specs]
     chains_all, addrs_all = kit.texts(np.concatenate(every) if every else np.zeros(0, np.int64))
-    parts: list[tuple[np.ndarray, np.ndarray, list[str], list[str], list[str]]] = []
+    order_all: list[np.ndarray] = []
+    chains: list[str] = []
+    addrs: list[str] = []
+    sizes: list[int] = []
     at = 0
     for sp, ids in zip(specs, every, strict=True):
-        amounts = np.asarray(sp.amounts, dtype=np.float64)
-        chains, addrs = chains_all[at : at + ids.size], addrs_all[at : at + ids.size]
-        at += ids.size
-        order = ordered(ids, amounts, (chains, addrs))
+        c, a = chains_all[at : at + ids.size], addrs_all[at : at + ids.size]
+        order = ordered(ids, np.asarray(sp.amounts, dtype=np.float64), (c, a))
         if sp.head is not None:
             order = order[: sp.head]
         pos = order.tolist()
-        chains = [chains[i] for i in pos]
-        addrs = [addrs[i] for i in pos]
-        shown = display_many(chains, addrs) if pos else []  # per frame, as display_rows did
-        parts.append((ids[order], amounts[order], chains, addrs, shown))
-    ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        chains += [c[i] for i in pos]
+        addrs += [a[i] for i in pos]
+        order_all.append(order + at)
+        sizes.append(len(pos))
+        at += ids.size
+    take = np.concatenate(order_all) if order_all else np.zeros(0, np.int64)
+    ids = (np.concatenate(every) if every else np.zeros(0, np.int64))[take]
+    amounts = (np.concatenate([np.asarray(sp.amounts, dtype=np.float64) for sp in specs])
+               if specs else np.zeros(0))[take]  # fmt: skip
     labels = kit.lookup.take(ids)
     inferred = labels["label_inferred"]
     at = 0
-    for sp, part in zip(specs, parts, strict=True):
+    for sp, n in zip(specs, sizes, strict=True):
         if sp.fill_inferred:
-            inferred[at : at + part[0].size] = [v is not None and bool(v)
-                                                for v in inferred[at : at + part[0].size]]
-        at += part[0].size
+            inferred[at : at + n] = [v is not None and bool(v) for v in inferred[at : at + n]]
+        at += n
     base = pl.DataFrame([
-        pl.Series("id", ids, pl.Int32),
-        pl.Series("chain", [c for p in parts for c in p[2]], pl.String),
-        pl.Series("address", [a for p in parts for a in p[4]], pl.String),
+        pl.Series("id", ids.astype(np.int32)),
+        pl.Series("chain", chains, pl.String),
+        pl.Series("address", shown_addresses(chains, addrs), pl.String),
         pl.Series("asset", [kit.asset] * ids.size, pl.String),
-        pl.Series("amount", np.concatenate([p[1] for p in parts]) if parts else [], pl.Float64),
-        pl.Series("min_hops", kit.hops[ids], pl.Int32),
+        pl.Series("amount", amounts),
+        pl.Series("min_hops", kit.hops[ids].astype(np.int32, copy=False)),
         first_ts_series(kit.first_ts[ids]),
-        pl.Series("entity_size", kit.sizes[ids], pl.Int64),
+        pl.Series("entity_size", kit.sizes[ids].astype(np.int64, copy=False)),
         *(pl.Series(c, labels[c], kit.lookup.dtypes[c]) for c in LAB_COLUMNS),
     ])  # fmt: skip
     out = []
     at = 0
-    for sp, part in zip(specs, parts, strict=True):
-        frame = base.slice(at, part[0].size)
-        at += part[0].size
+    for sp, n in zip(specs, sizes, strict=True):
+        frame = base.slice(at, n)
         extra = []
         if sp.share_of is not None:
-            # the expression itself: polars divides a column of one row exactly but multiplies
-            # a longer one by the reciprocal (not numpy's quotient, bit for bit)
-            frame = frame.with_columns((pl.col("amount") / sp.share_of if sp.share_of > 0
-                                        else pl.lit(0.0)).alias("share"))  # fmt: skip
+            extra.append(pl.Series("share", share_column(amounts[at : at + n], sp.share_of)))
         if sp.paths is not None:
-            got = sp.paths(part[0].tolist())
-            extra.append(pl.Series("paths", [got.get(i, []) for i in part[0].tolist()],
-                                   dtype=pl.Object))  # fmt: skip
+            row_ids = ids[at : at + n].tolist()
+            got = sp.paths(row_ids)
+            extra.append(pl.Series("paths", [got.get(i, []) for i in row_ids], dtype=pl.Object))
+        at += n
         if sp.drop_id:
-            frame = pl.DataFrame(frame.get_columns()[1:])
+            frame.drop_in_place("id")  # a slice of its own: the base keeps its column
         out.append(frame.hstack(extra) if extra else frame)
     return out
+
+
+def _share_rule() -> tuple[bool, bool]:
+    """How polars evaluates ``pl.col("amount") / x`` here (probed once, on values where the
+    quotient and the product by the reciprocal differ in the last bit): whether a one-row
+    column and a longer one are divided exactly (else multiplied by ``1 / x``)."""
+    probe, x = np.array([1e-9, 1e-9]), 10.0
+    assert probe[0] / x != probe[0] * (1.0 / x)
+    rows = [pl.DataFrame({"a": probe[:n]}).select(pl.col("a") / x)["a"].to_numpy()
+            for n in (1, 2)]  # fmt: skip
+    return bool(rows[0][0] == probe[0] / x), bool(rows[1][1] == probe[1] / x)
+
+
+_SHARE: list[tuple[bool, bool]] = []
+
+
+def share_column(amounts: np.ndarray, share_of: float) -> np.ndarray:
+    """``amount / share_of`` (0 when ``share_of`` is not positive) as the polars expression
+    gives it bit for bit (:func:`_share_rule`), in numpy (``with_columns`` costs ~40 µs)."""
+    if not share_of > 0:
+        return np.zeros(amounts.shape[0], dtype=np.float64)
+    if not _SHARE:
+        _SHARE.append(_share_rule())
+    one, many = _SHARE[0]
+    exact = one if amounts.shape[0] == 1 else many
+    return amounts / share_of if exact else amounts * (1.0 / share_of)
 
 
 def polars_rows(

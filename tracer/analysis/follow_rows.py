@@ -8,12 +8,13 @@ arrays into frames, the same for both engines and both directions.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from tracer.core.addresses import display, display_many
+from tracer.core.addresses import display_many
 from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.core.sparse_zeros import sparse_zeros
 from tracer.kernels.path_keep import path_steps, path_walks
@@ -33,6 +34,25 @@ def distinct(ids: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ids[1:], ids[:-1], out=keep[1:])
     return ids[keep]
+
+
+#: each stored (chain, address) text's display form (:func:`display_many`: a keccak per EVM
+#: address, ~3 µs): a session shows the same few addresses question after question
+_SHOWN: dict[tuple[str, str], str] = {}
+SHOWN_KEEP = 100_000
+
+
+def shown_addresses(chains: list[str], addrs: list[str]) -> list[str]:
+    """:func:`display_many` of these texts (a pure function of each text), from the kept
+    forms; the others computed at once (a long list by its compiled pass) and kept."""
+    keys = list(zip(chains, addrs, strict=True))
+    want = [k for k in dict.fromkeys(keys) if k not in _SHOWN]
+    if want:
+        if len(_SHOWN) + len(want) > SHOWN_KEEP:
+            _SHOWN.clear()
+        got = display_many([c for c, _ in want], [a for _, a in want])
+        _SHOWN.update(zip(want, got, strict=True))
+    return [_SHOWN[k] for k in keys]
 
 
 def display_rows(frame: pl.DataFrame) -> pl.DataFrame:
@@ -103,26 +123,21 @@ def strongest_paths(
     all_steps = distinct(flat)
     ends = distinct(np.concatenate([src[all_steps], dst[all_steps]]))
     chain_of, addr_of = address_texts(nodes, ends)  # only the addresses the paths show
-    shown = dict(zip(ends.tolist(), (display(c, a) for c, a in zip(chain_of, addr_of,
-                                                                     strict=True)),
-                     strict=True))  # fmt: skip
+    shown = dict(zip(ends.tolist(), shown_addresses(chain_of, addr_of), strict=True))
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
-    rows = workspace.rows(edge_index[all_steps], ["tx_hash", "amount", "ts", "value", "decimals"])
+    stored = path_rows(workspace, edge_index[all_steps])
     hop_of: dict[int, dict[str, Any]] = {}  # one per step: paths to several sinks share them
     taint_of: dict[int, float] = {}
     ends_of = zip(all_steps.tolist(), src[all_steps].tolist(), dst[all_steps].tolist(),
-                  edge_taint[all_steps].tolist(), strict=True)  # fmt: skip
-    cols = (rows["tx_hash"].to_list(), rows["amount"].to_list(), iso_times(rows["ts"]),
-            rows["value"].to_list(), rows["decimals"].to_list())  # fmt: skip
-    for (s, s_src, s_dst, t), (tx_hash, amount, ts, value, decimals) in zip(
-            ends_of, zip(*cols, strict=True), strict=True):  # fmt: skip
+                  edge_taint[all_steps].tolist(), stored, strict=True)  # fmt: skip
+    for s, s_src, s_dst, t, (tx_hash, amount, ts, amount_exact, decimals) in ends_of:
         a, b = (s_dst, s_src) if backward else (s_src, s_dst)
         hop_of[s] = {
             "tx_hash": tx_hash,
             "from": shown[a],
             "to": shown[b],
-            "amount": float(amount),
-            "amount_exact": exact_text(value, decimals),
+            "amount": amount,
+            "amount_exact": amount_exact,
             "tainted": t,
             "tainted_decimal": decimal_text(t, decimals),
             "ts": ts,
@@ -151,10 +166,67 @@ def iso_times(ts: pl.Series) -> list[str]:
     then ``.ffffff`` only when the microseconds are not 0), from the integer microseconds:
     a Python datetime per row cost ~9 µs to build and format (zoneinfo), ~2.5 ms a spread
     follow's paths."""
-    us = ts.dt.epoch("us").to_numpy().astype(np.int64)
+    dtype = ts.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "us":
+        us = ts.cast(pl.Int64).to_numpy().astype(np.int64)  # the stored µs (~3 µs, not ~25)
+    else:
+        us = ts.dt.epoch("us").to_numpy().astype(np.int64)
     secs, frac = np.divmod(us, 1_000_000)
     base = np.datetime_as_string(secs.astype("datetime64[s]")).tolist()
     return [f"{b}.{f:06d}Z" if f else f"{b}Z" for b, f in zip(base, frac.tolist(), strict=True)]
+
+
+#: the columns a path step shows of its stored transfer
+PATH_COLUMNS = ["tx_hash", "amount", "ts", "value", "decimals"]
+#: per row source (the generation's partition reader, or an in-memory workspace's transfer
+#: frame; by identity, checked alive): each edge's stored path-step fields
+_PATH_ROWS: dict[int, tuple[weakref.ref[Any], dict[int, tuple[Any, ...]]]] = {}
+PATH_ROWS_KEEP = 200_000
+
+
+def path_rows(workspace: Workspace, edges: np.ndarray) -> list[tuple[Any, ...]]:
+    """Per edge (a row number of the transfer table) its ``(tx_hash, amount, ts text,
+    amount_exact, decimals)`` as a path step shows them (:data:`PATH_COLUMNS` read by
+    :meth:`~tracer.store.workspace.Workspace.rows`). A case's questions show the same steps
+    again and again, and a generation's rows never change: the fields are kept per row
+    source, the object a generation's rows are read from (a commit or ``refresh`` makes a new
+    one, so an append, a backfill or another generation is never served from the old),
+    up to :data:`PATH_ROWS_KEEP` edges."""
+    owner = _row_source(workspace)
+    if owner is None:  # not a workspace (a stand-in serving rows): read each time
+        return _read_path_rows(workspace, np.asarray(edges, dtype=np.int64))
+    hit = _PATH_ROWS.get(id(owner))
+    if hit is None or hit[0]() is not owner:
+        for k in [k for k, (r, _) in _PATH_ROWS.items() if r() is None or k == id(owner)]:
+            del _PATH_ROWS[k]
+        hit = _PATH_ROWS[id(owner)] = (weakref.ref(owner), {})
+    kept = hit[1]
+    keys = np.asarray(edges, dtype=np.int64).tolist()
+    want = [e for e in dict.fromkeys(keys) if e not in kept]
+    if want:
+        if len(kept) + len(want) > PATH_ROWS_KEEP:
+            kept.clear()
+        got = _read_path_rows(workspace, np.array(want, dtype=np.int64))
+        kept.update(zip(want, got, strict=True))
+    return [kept[e] for e in keys]
+
+
+def _row_source(workspace: Workspace) -> Any:
+    """The object a workspace's pinned rows are read from (its partition reader; in memory,
+    its transfer frame), new with every generation it pins; None for a stand-in."""
+    if not isinstance(workspace, Workspace):
+        return None
+    owner = workspace.parts()
+    return workspace.transfers() if owner is None else owner
+
+
+def _read_path_rows(workspace: Workspace, edges: np.ndarray) -> list[tuple[Any, ...]]:
+    """:func:`path_rows` read now, one stored-row read for every edge."""
+    rows = workspace.rows(edges, PATH_COLUMNS)
+    cols = (rows["tx_hash"].to_list(), rows["amount"].to_list(), iso_times(rows["ts"]),
+            rows["value"].to_list(), rows["decimals"].to_list())  # fmt: skip
+    return [(tx_hash, float(amount), ts, exact_text(value, decimals), decimals)
+            for tx_hash, amount, ts, value, decimals in zip(*cols, strict=True)]  # fmt: skip
 
 
 #: per node count and thread: the walk's zeroed scratch (lazily paged: a follow writes the pages

@@ -1,0 +1,124 @@
+"""One asset group's sweep turned into its account and its rows (reached, through, held,
+frontier), for :func:`tracer.analysis.follow.follow` and the cross-asset run.
+
+Split from :mod:`tracer.analysis.follow` (the use case and its steps). After a local run only
+the run's tainted receivers and sources can hold a figure, so the rows' ids are picked from
+those (:func:`touched_receivers`, :func:`group_frames`' ``touched``) by the one-pass kernels of
+:mod:`tracer.kernels.follow_pick`; after the full sweep, from every address, by numpy masks.
+Either way the ids come in ascending order, so the rows, their order and every sum are the same.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import polars as pl
+
+from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames, label_lookup
+from tracer.analysis.follow_result import AssetAccount
+from tracer.analysis.follow_rows import address_texts, strongest_paths, top_ids
+from tracer.analysis.sweep_counts import SweepCounts
+from tracer.core.sparse_zeros import sparse_zeros
+from tracer.graph.selection import AssetGroup
+from tracer.kernels.follow_pick import pick_rows, touched_ids
+from tracer.kernels.taint import OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
+from tracer.store.graph_cache import NodeIndex
+from tracer.store.workspace import Workspace
+
+#: per node count and thread: :func:`touched_ids`' zeroed marks (lazily paged, left zero)
+_MARKS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _marks(n: int) -> np.ndarray:
+    """The mark array for ``n`` nodes, allocated once per size and thread (the last two
+    sizes kept)."""
+    key = (n, threading.get_ident())
+    hit = _MARKS.get(key)
+    if hit is None:
+        while len(_MARKS) >= 2:
+            del _MARKS[next(iter(_MARKS))]
+        hit = _MARKS[key] = sparse_zeros(n, np.uint8)
+    return hit
+
+
+def touched_receivers(receivers: np.ndarray, sources: np.ndarray, n_nodes: int) -> np.ndarray:
+    """The sorted distinct ids of a local run's tainted receivers and its sources (int64):
+    ``np.unique`` of both, by marks over the ``n_nodes`` addresses (O(ids), not a sort of
+    every tainted edge's receiver: a spread follow's 80k)."""
+    return touched_ids(receivers, sources, _marks(n_nodes))
+
+
+def group_frames(
+    res: SweepState,
+    tainted: dict[str, np.ndarray],
+    counts: SweepCounts,
+    group: AssetGroup,
+    workspace: Workspace,
+    role: np.ndarray,
+    lab: pl.DataFrame,
+    nodes: pl.DataFrame | NodeIndex,
+    sizes: np.ndarray,
+    *,
+    conserves: bool,
+    top_paths: int,
+    top_held: int,
+    backward: bool,
+    touched: np.ndarray | None = None,
+) -> tuple[AssetAccount, dict[str, pl.DataFrame]]:
+    """One asset group's sweep turned into its account and its rows (each with ``asset``).
+
+    ``touched``: sorted ids outside which every per-address figure is zero (the local
+    engine's tainted receivers and the sources): the rows are picked from those instead of
+    scanning every address (O(case), not O(addresses)); the same ids in the same order, so
+    the same rows and sums. None: every address."""
+    traced = res.traced
+    if touched is None:
+        sink_ids, through_ids, held_ids, front_ids, source_ids = _every_row(res, role, lab)
+    else:
+        look = label_lookup(lab)
+        lab_ids = np.unique(lab["id"].to_numpy()) if look is None else look.ids
+        sink_ids, through_ids, held_ids, front_ids, source_ids = pick_rows(
+            touched, role, res.inflow, res.taint, res.beyond_from, lab_ids, SINK, SOURCE)
+    held_total = float(res.taint[held_ids].sum()) if conserves else 0.0
+    keep_held = top_ids(held_ids, res.taint[held_ids], top_held)
+    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
+    keep_front = top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    reached, through_df, held, frontier = address_frames(RowKit(
+        group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
+        FrameSpec(sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
+                  paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
+                                                    role, workspace, nodes, top_paths,
+                                                    backward)),
+        FrameSpec(through_ids, res.inflow[through_ids], drop_id=True),
+        FrameSpec(keep_held, res.taint[keep_held], head=top_held),
+        FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
+    ])  # fmt: skip
+    account = AssetAccount(
+        asset=group.name, members=list(group.members), decimals=group.decimals,
+        traced_total=traced, reached_total=float(reached["amount"].sum()),
+        held_total=held_total, returned=float(res.inflow[source_ids].sum()),
+        dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
+        overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
+    )  # fmt: skip
+    return account, {"reached": reached, "through": through_df, "held": held,
+                     "frontier": frontier}  # fmt: skip
+
+
+def _every_row(
+    res: SweepState, role: np.ndarray, lab: pl.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~tracer.kernels.follow_pick.pick_rows`' ids over every address (after the full
+    sweep, whose figures may sit anywhere), by numpy masks."""
+    labelled = np.zeros(role.shape[0], dtype=np.bool_)
+    labelled[lab["id"].to_numpy()] = True
+    plain = (role != SINK) & (role != SOURCE)
+
+    def pick(mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask).astype(np.int32)
+
+    bf = res.beyond_from  # empty without a hop limit
+    return (pick((role == SINK) & (res.inflow > 0)), pick(labelled & plain & (res.inflow > 0)),
+            pick(plain & (res.taint > 0)),
+            pick(bf > 0) if bf.size else np.zeros(0, dtype=np.int32),
+            pick(role == SOURCE))  # fmt: skip
