@@ -66,6 +66,12 @@ spread follow 100.5 / 49.6 -> 21.0 / 13.5 (engine 43.4 / 24.3 -> 10.7 / 8.7), co
 peer / follow, spread: DuckDB-Parquet 2.1x / 2.5x -> 7.1x / 8.2x, Polars-Parquet 3.3x / 6.1x ->
 13.8x / 20.4x; contained: 71x / 70x and 97x / 129x. A spread query's cost is its answer's
 (the bare reach kernel alone is ~27x the DuckDB peer there): see /work notes h-peers2.
+
+Main 906057d (2026-12-02, quiet, load 0.7; 1M, per query wall ms): follow 1.0 contained, 9.5
+spread (engine 7.1, reach 3.9); DuckDB over Parquet 76 / 98, table 35 / 48; Polars over
+Parquet 119 / 130, in memory 31 / 47. Median peer / follow, contained (9): 82x DuckDB-Parquet,
+38x DuckDB table, 123x Polars-Parquet, 32x Polars in memory; spread (11): 10.3x, 4.8x, 13.8x,
+4.9x.
 """
 
 from __future__ import annotations
