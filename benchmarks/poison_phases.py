@@ -1,71 +1,112 @@
 """Per-phase wall time of the local poison engine on the 1M synth spread queries (issue 17).
 
-``PYTHONPATH=. python -m benchmarks.poison_phases``: every synth scam wallet reaching more than
-1,000 transfers, ``trace_local`` (poison, 6 hops) ten times each after a warm-up, and the
-kernels' phases timed by wrappers. Run it on two checkouts in turn for an A/B.
+``python -m benchmarks.poison_phases [--reps 10]``: every synth scam wallet reaching more than
+1,000 transfers, ``trace_local`` (poison, 6 hops, the local engine forced) ``--reps`` times each
+after a warm-up, the kernels' phases timed by wrappers (looked up by name: a phase the code
+does not have is left out). The last line is the figures as one JSON object, with a
+fingerprint of the answers (every query's tainted transfers, hashed).
+
+``python -m benchmarks.poison_phases --baseline TREE [--rounds 3] [--lock /tmp/big.lock]``:
+the same script on ``TREE``'s code and on this tree's, turn about in fresh processes
+(:mod:`benchmarks.tree_ab`), then each round's pair and their ratio, and whether both sides
+gave the same answers: the engine's A/B in one command, base and new in the same run.
 """
 
+from __future__ import annotations
+
+import argparse
+import hashlib
 import json
 import time
-
-import tracer.kernels.local_poison as K
-
-from benchmarks.conftest import synth_workspace
-from benchmarks.peers import case_query
-from tracer.analysis.local_follow import trace_local
-from tracer.graph.selection import asset_groups, asset_tokens
-from tracer.store.workspace import Workspace
-
-root = synth_workspace(1_000_000)
-ws = Workspace.open(root)
-graph = ws.graph()
-ws.build_case_index()
-tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
-scams = [p["scam"] for p in json.loads((root / "ground_truth.json").read_text())["patterns"]]
-spent = {}
+from pathlib import Path
+from typing import Any
 
 
-def wrap(name):
-    inner = getattr(K, name)
+def measure(reps: int) -> dict[str, Any]:
+    """The figures of this process's code (see the module docstring)."""
+    import numpy as np
+    import tracer.kernels.local_poison as K
 
-    def t(*a, **k):
-        t0 = time.perf_counter()
-        r = inner(*a, **k)
-        spent[name] = spent.get(name, 0) + time.perf_counter() - t0
-        return r
+    from benchmarks.conftest import synth_workspace
+    from benchmarks.peers import case_query
+    from tracer.analysis.local_follow import trace_local
+    from tracer.graph.selection import asset_groups, asset_tokens
+    from tracer.store.workspace import Workspace
 
-    setattr(K, name, t)
+    root = synth_workspace(1_000_000)
+    ws = Workspace.open(root)
+    graph = ws.graph()
+    ws.build_case_index()
+    tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
+    scams = [p["scam"] for p in json.loads((root / "ground_truth.json").read_text())["patterns"]]
+    spent: dict[str, float] = {}
+
+    def wrap(name: str) -> None:
+        inner = getattr(K, name)
+
+        def timed(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            r = inner(*a, **k)
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+            return r
+
+        setattr(K, name, timed)
+
+    for name in ("_frontier", "_in_order", "_poison_sums", "_finish"):
+        if hasattr(K, name):
+            wrap(name)
+    qs = [q for q in (case_query(ws, s, 6) for s in scams) if q.expected.height > 1000]
+
+    def one(q: Any) -> Any:
+        return trace_local(graph, tokens, q.role, q.selection, model="poison", backward=False,
+                           entities=None, ledger=False, budget=False)  # fmt: skip
+
+    digest = hashlib.sha256()
+    for q in qs:  # warm-up, and the answers' fingerprint
+        _, tainted, _ = one(q)
+        digest.update(np.sort(np.asarray(tainted["index"], dtype=np.int64)).tobytes())
+    spent.clear()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    for _ in range(reps):
+        for q in qs:
+            one(q)
+    per = reps * len(qs)
+    return {
+        "queries": len(qs),
+        "ms_per_query": (time.perf_counter() - t0) / per * 1e3,
+        "cpu_ms_per_query": (time.process_time() - c0) / per * 1e3,
+        "phases_ms": {k: v / per * 1e3 for k, v in spent.items()},
+        "answers": digest.hexdigest()[:16],
+    }
 
 
-for n in ["_frontier", "_in_order", "_poison_sums", "_finish"]:
-    wrap(n)
-qs = [case_query(ws, s, 6) for s in scams]
-qs = [q for q in qs if q.expected.height > 1000]
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--baseline", default=None, help="checkout of the code to compare with")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--lock", default=None, help="flock this file around each run")
+    args = p.parse_args()
+    if args.baseline is None:
+        r = measure(args.reps)
+        print(f"trace_local {r['ms_per_query']:.2f} ms per query ({r['queries']} queries)")
+        for k, v in r["phases_ms"].items():
+            print(f"  {k} {v:.3f}")
+        print(json.dumps(r))
+        return
+    from benchmarks.tree_ab import alternate
+
+    runs = alternate(Path(args.baseline), "poison_phases.py", ["--reps", str(args.reps)],
+                     args.rounds, args.lock, "poison-ab")  # fmt: skip
+    pairs = list(zip(runs["baseline"], runs["this"], strict=True))
+    print(json.dumps({"summary": {
+        "baseline_ms": [round(a["ms_per_query"], 2) for a, _ in pairs],
+        "this_ms": [round(b["ms_per_query"], 2) for _, b in pairs],
+        "ratio": [round(a["ms_per_query"] / b["ms_per_query"], 2) for a, b in pairs],
+        "same_answers": all(a["answers"] == b["answers"] for a, b in pairs),
+    }}))  # fmt: skip
 
 
-def one(q):
-    return trace_local(
-        graph,
-        tokens,
-        q.role,
-        q.selection,
-        model="poison",
-        backward=False,
-        entities=None,
-        ledger=False,
-        budget=False,
-    )
-
-
-for q in qs:
-    one(q)
-spent.clear()
-R = 10
-t0 = time.perf_counter()
-for _ in range(R):
-    for q in qs:
-        one(q)
-tot = (time.perf_counter() - t0) / R / len(qs) * 1e3
-print(f"trace_local {tot:.2f} ms per query")
-for k, v in spent.items():
-    print(f"  {k} {v / R / len(qs) * 1e3:.3f}")
+if __name__ == "__main__":
+    main()

@@ -14,43 +14,11 @@ shared machine CPU seconds are the comparable figure; wall time counts the other
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
-import os
-import subprocess
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent.parent  # this tree
-
-
-class Lock:
-    """``flock`` on a file for the duration of one run."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> Lock:
-        self.fh = open(self.path, "a")  # held until __exit__
-        fcntl.flock(self.fh, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
-
-
-def one(tree: Path, workspace: str, model: str, lock: str | None) -> dict[str, Any]:
-    """One streamed sweep with ``tree``'s code, in a fresh process (numba cache per tree)."""
-    env = {**os.environ, "PYTHONPATH": str(tree),
-           "NUMBA_CACHE_DIR": f"/tmp/numba-stream-ab-{tree.name}"}  # fmt: skip
-    cmd = [sys.executable, str(HERE / "benchmarks" / "stream_sweep.py"), workspace,
-           "--mode", "stream", "--model", model]  # fmt: skip
-    with Lock(lock) if lock else nullcontext():
-        out = subprocess.run(cmd, cwd=tree, env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+from benchmarks.tree_ab import alternate
 
 
 def main() -> None:
@@ -61,12 +29,9 @@ def main() -> None:
     p.add_argument("--model", default="haircut")
     p.add_argument("--lock", default=None, help="flock this file around each run")
     args = p.parse_args()
-    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this": []}
-    for _ in range(args.rounds):
-        for side, tree in (("baseline", Path(args.baseline).resolve()), ("this", HERE)):
-            r = one(tree, args.workspace, args.model, args.lock)
-            runs[side].append(r)
-            print(json.dumps({"side": side, **r}), flush=True)
+    runs = alternate(Path(args.baseline), "stream_sweep.py",
+                     [args.workspace, "--mode", "stream", "--model", args.model], args.rounds,
+                     args.lock, "stream-ab")  # fmt: skip
     summary: dict[str, Any] = {}
     for side, rs in runs.items():
         summary[side] = {"cpu_seconds": [round(r["cpu_seconds"], 2) for r in rs],
