@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,6 +34,25 @@ def record(name: str, *, items: int, seconds: float, unit: str = "transfers/s", 
     rate = items / seconds
     RESULTS[name] = {"rate": rate, "unit": unit, "items": items, "seconds": seconds, **extra}
     return rate
+
+
+def in_turns(new: Callable[[], Any], old: Callable[[], Any],
+             rounds: int) -> tuple[float, float, Any, Any]:  # fmt: skip
+    """Best time of each over ``rounds`` alternating runs after one warm-up (compile) each:
+    turn about, so both sides see the same machine state. Returns (new s, old s, new's
+    result, old's result)."""
+    import time
+
+    got_new, got_old = new(), old()
+    best_new = best_old = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        old()
+        t1 = time.perf_counter()
+        new()
+        t2 = time.perf_counter()
+        best_old, best_new = min(best_old, t1 - t0), min(best_new, t2 - t1)
+    return best_new, best_old, got_new, got_old
 
 
 def medians(runs: dict[str, list[dict]], fields: tuple[str, ...]) -> dict[str, dict[str, float]]:

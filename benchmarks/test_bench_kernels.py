@@ -14,7 +14,6 @@ benchmarks/test_bench_kernels.py``.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -27,11 +26,16 @@ from tracer.kernels import taint as new_taint
 from tracer.kernels.csr import build_csr
 from tracer.kernels.rules import NORMAL, SINK, SOURCE
 
+from benchmarks.conftest import in_turns as _in_turns
 from benchmarks.conftest import record
 from benchmarks.kernels_at import kernels_at
 
 #: Alternating rounds per case (``TRACER_BENCH_ROUNDS``); the best of each side is kept.
 ROUNDS = int(os.environ.get("TRACER_BENCH_ROUNDS", "3"))
+
+
+def in_turns(new: Callable[[], Any], old: Callable[[], Any]) -> tuple[float, float, Any, Any]:
+    return _in_turns(new, old, ROUNDS)
 N_SOURCES = 100
 N_COLOURS = 8
 N_CAT = 8
@@ -47,20 +51,6 @@ def base() -> ModuleType:
     for sub in ("taint", "exposure", "reach"):
         importlib.import_module(f"{pkg.__name__}.{sub}")
     return pkg
-
-
-def in_turns(new: Callable[[], Any], old: Callable[[], Any]) -> tuple[float, float, Any, Any]:
-    """Best time of each over ``ROUNDS`` alternating runs after one warm-up (compile) each."""
-    got_new, got_old = new(), old()
-    best_new = best_old = float("inf")
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        old()
-        t1 = time.perf_counter()
-        new()
-        t2 = time.perf_counter()
-        best_old, best_new = min(best_old, t1 - t0), min(best_new, t2 - t1)
-    return best_new, best_old, got_new, got_old
 
 
 def roles(edges: dict, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -2,10 +2,13 @@
 
 Why: the local poison engine (:mod:`.local_poison`) puts its events in the sweep's order with
 one sort of packed ``key | hop | index`` words per query, tens of thousands of them, whose
-keys are edge ids: a few tens of bits. numpy's general int64 sort spends ~40 ns per value on
-them (2.65 ms for a 65k-event spread query on the 1M chain); two or three counting passes over
-the key's bits only cost a few ns per value each, and the bits below the key (hop, index: a
-payload here, never equal for two events since each edge is one event) need no pass at all.
+keys are edge ids: a few tens of bits. Two or three counting passes over the key's bits only
+cost a few ns per value each, and the bits below the key (hop, index: a payload here, never
+equal for two events since each edge is one event) need no pass at all. Measured on this VM
+(quiet, numpy 2's vectorised int64 sort as the baseline, median of 40, 2026-12-02): 20k values
+0.059 ms against 0.079; 65k 0.18 against 0.28; 800k 4.2 against 4.6 ms. A small gain: an
+earlier figure (numpy at ~40 ns a value, 2.65 ms for 65k) was taken on a loaded machine and
+does not hold.
 
 :func:`sort_bits` is stable, so values equal in the sorted bits keep their input order.
 """
