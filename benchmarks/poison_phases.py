@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.poison_phases [--reps 10]``: every synth scam wallet reaching more than
 1,000 transfers, ``trace_local`` (poison, 6 hops, the local engine forced) ``--reps`` times each
-after a warm-up, the kernels' phases timed by wrappers (looked up by name: a phase the code
+after a warm-up (then the whole ``follow``, poison, default options, as many times), the
+kernels' phases timed by wrappers (looked up by name: a phase the code
 does not have is left out). The last line is the figures as one JSON object, with a
 fingerprint of the answers (every query's tainted transfers, hashed).
 
@@ -72,10 +73,20 @@ def measure(reps: int) -> dict[str, Any]:
         for q in qs:
             one(q)
     per = reps * len(qs)
+    wall, cpu = (time.perf_counter() - t0) / per * 1e3, (time.process_time() - c0) / per * 1e3
+    from tracer.analysis.follow import follow
+
+    for q in qs:  # warm-up
+        follow(ws, [q.scam], q.selection, model="poison")
+    f0 = time.perf_counter()
+    for _ in range(reps):
+        for q in qs:
+            follow(ws, [q.scam], q.selection, model="poison")
     return {
         "queries": len(qs),
-        "ms_per_query": (time.perf_counter() - t0) / per * 1e3,
-        "cpu_ms_per_query": (time.process_time() - c0) / per * 1e3,
+        "ms_per_query": wall,
+        "cpu_ms_per_query": cpu,
+        "follow_ms_per_query": (time.perf_counter() - f0) / per * 1e3,
         "phases_ms": {k: v / per * 1e3 for k, v in spent.items()},
         "answers": digest.hexdigest()[:16],
     }
@@ -90,7 +101,8 @@ def main() -> None:
     args = p.parse_args()
     if args.baseline is None:
         r = measure(args.reps)
-        print(f"trace_local {r['ms_per_query']:.2f} ms per query ({r['queries']} queries)")
+        print(f"trace_local {r['ms_per_query']:.2f} ms per query ({r['queries']} queries); "
+              f"the whole follow {r['follow_ms_per_query']:.2f} ms")  # fmt: skip
         for k, v in r["phases_ms"].items():
             print(f"  {k} {v:.3f}")
         print(json.dumps(r))
@@ -100,12 +112,21 @@ def main() -> None:
     runs = alternate(Path(args.baseline), "poison_phases.py", ["--reps", str(args.reps)],
                      args.rounds, args.lock, "poison-ab")  # fmt: skip
     pairs = list(zip(runs["baseline"], runs["this"], strict=True))
-    print(json.dumps({"summary": {
-        "baseline_ms": [round(a["ms_per_query"], 2) for a, _ in pairs],
-        "this_ms": [round(b["ms_per_query"], 2) for _, b in pairs],
-        "ratio": [round(a["ms_per_query"] / b["ms_per_query"], 2) for a, b in pairs],
+    def col(field: str, side: int) -> list[float]:
+        return [round(pair[side][field], 2) for pair in pairs]
+
+    def ratio(field: str) -> list[float]:
+        return [round(a[field] / b[field], 2) for a, b in pairs]
+
+    summary = {
+        "baseline_ms": col("ms_per_query", 0), "this_ms": col("ms_per_query", 1),
+        "ratio": ratio("ms_per_query"),
+        "baseline_follow_ms": col("follow_ms_per_query", 0),
+        "this_follow_ms": col("follow_ms_per_query", 1),
+        "follow_ratio": ratio("follow_ms_per_query"),
         "same_answers": all(a["answers"] == b["answers"] for a, b in pairs),
-    }}))  # fmt: skip
+    }  # fmt: skip
+    print(json.dumps({"summary": summary}))
 
 
 if __name__ == "__main__":
