@@ -45,6 +45,7 @@ from ._jit import njit  # isort: split
 # numba's count of trailing zero bits (LLVM cttz), imported once _jit has loaded numba
 from numba.cpython.unsafe.numbers import trailing_zeros  # isort: split
 
+from .csr import edge_at, slices
 from .local import (
     ACTIVATED,
     EVENTS,
@@ -55,8 +56,6 @@ from .local import (
     SOURCE_EDGES,
     _grow_f,
     _node_keys,
-    edge_at,
-    slices,
 )
 from .radix import sort_bits
 from .rules import BEYOND, DUST, NORMAL, SOURCE, THROUGH, TRACED
