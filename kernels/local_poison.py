@@ -45,7 +45,7 @@ from ._jit import njit  # isort: split
 # numba's count of trailing zero bits (LLVM cttz), imported once _jit has loaded numba
 from numba.cpython.unsafe.numbers import trailing_zeros  # isort: split
 
-from .csr import edge_at, slices
+from .csr import slices
 from .local import (
     ACTIVATED,
     EVENTS,
@@ -115,6 +115,8 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
     out_offsets, out_edges = g.out_offsets, g.out_edges
     out_dn, out_do, out_de = g.out_dnodes, g.out_doffsets, g.out_dedges
     n_base = out_edges.shape[0]  # the delta's aligned copies follow the base's
+    # no delta and the base covers every address (``scanned`` has one entry each): one CSR
+    one_level = out_dn.shape[0] == 0 and out_offsets.shape[0] > w[2].shape[0]
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
     since, next_since, scanned, frontier, nxt, touched, written, bits = w
     keys, ev_amt, ev_node, ev_ts = ev
@@ -156,7 +158,11 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
             for jm in range(n_mem):
                 m = mem_list[lo_m + jm] if has_rep else u
                 # positions 0..deg in m's two-part slice: base edges[a:b], delta's [da:db]
-                a, b, da, db = slices(out_offsets, out_dn, out_do, m)
+                if one_level:  # the base covers every node: its slice alone, as one CSR
+                    a, b = out_offsets[m], out_offsets[m + 1]
+                    da = db = out_do[0]
+                else:
+                    a, b, da, db = slices(out_offsets, out_dn, out_do, m)
                 nb = b - a
                 deg = nb + db - da
                 if scanned[m] < 0:
@@ -167,7 +173,7 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
                 x0, x1 = 0, deg
                 while x0 < x1:
                     mid = (x0 + x1) // 2
-                    e = edge_at(out_edges, out_de, a, nb, da, mid)
+                    e = out_edges[a + mid] if one_level or mid < nb else out_de[da + mid - nb]
                     if (not reverse and e <= after) or (reverse and n_edges - 1 - e > after):
                         x0 = mid + 1
                     else:
@@ -186,22 +192,23 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
                     ev_node = _grow_to(ev_node, n, keys.shape[0])
                     if aligned:
                         ev_ts = _grow_to(ev_ts, n, keys.shape[0])
-                for part in range(2):  # the base part of [first, last), then the delta's
-                    if part == 0:
-                        edges = out_edges
+                # positions j of [first, last) in one space: base ``j < n_base``, the delta's
+                # ``n_base + its index`` (the aligned copies' layout); two runs at most, one
+                # without a delta (the test per edge is a predicted branch)
+                in_base = first < nb
+                n_runs = (1 if in_base else 0) + (1 if last > nb else 0)
+                for run in range(n_runs):
+                    if run == 0 and in_base:
                         j0 = a + first
                         j1 = a + min(last, nb)
-                        at = 0  # aligned copies: the base's positions
                     else:
-                        edges = out_de
-                        j0 = da + max(first, nb) - nb
-                        j1 = da + last - nb
-                        at = n_base  # then the delta's, after the base's
+                        j0 = n_base + da + max(first, nb) - nb
+                        j1 = n_base + da + last - nb
                     for j in range(j0, j1):
-                        e = edges[j]
+                        e = out_edges[j] if j < n_base else out_de[j - n_base]
                         if aligned:  # sequential reads of the CSR-aligned copies
-                            d = a_dst[at + j]
-                            x = a_amount[at + j]
+                            d = a_dst[j]
+                            x = a_amount[j]
                             if d < 0:  # not a selected positive amount
                                 d = -1 - d
                                 if x != x:  # NaN: unknown decimals or another asset
@@ -219,12 +226,12 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
                         ev_amt[n] = x
                         ev_node[n] = v if within else u
                         if aligned:
-                            ev_ts[n] = a_ts[at + j]
+                            ev_ts[n] = a_ts[j]
                         n += 1
                         if not (x > 0.0 and x >= min_amount and within):
                             continue  # carries nothing, dust or beyond the hop limit
                         if ru == SOURCE:  # the time only matters for a source's window
-                            t = a_ts[at + j] if aligned else ts[e]
+                            t = a_ts[j] if aligned else ts[e]
                             if t < lo or t > hi:
                                 continue  # outside the window: not a seed
                         rv = role[v]
