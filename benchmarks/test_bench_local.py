@@ -12,6 +12,9 @@ fixture builds the graph cache and the case index (:mod:`tracer.store.case_index
 when missing. Each timing prints its CPU seconds beside its wall seconds (the machine is
 shared). ``test_case_follow_no_index`` times the same follow with the case index hidden (path
 rows from Parquet, sources by the join over every address): what the index saves.
+``test_case_follow_local_with_levels`` and ``test_cold_follow_after_an_append`` time the same
+follow after a 1% append (``appended_case``: base + delta levels, which the local engine reads
+without merging them), warm in-process and as fresh ``tracer follow`` processes.
 """
 
 from __future__ import annotations
@@ -361,12 +364,41 @@ def appended_case(case: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert meta is not None and meta["how"] == "appended" and meta["delta"] is not None, meta
     t0, c0 = time.perf_counter(), time.process_time()
     g = ws.graph()
-    print(f"\nfirst graph() after the append (base + delta merged in memory, {g.n_edges:,} "
-          f"edges): {time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s "
+    print(f"\nfirst graph() after the append (base + delta levels, not merged: {g.n_edges:,} "
+          f"edges): {time.perf_counter() - t0:.3f} s wall, {time.process_time() - c0:.3f} s "
           f"CPU")  # fmt: skip
-    assert np.all(np.diff(g.out_offsets) >= 0)
+    assert not g.merged
+    t0, c0 = time.perf_counter(), time.process_time()
+    assert np.all(np.diff(g.out_offsets) >= 0)  # what a consumer of the one CSR pays once
+    print(f"merging the levels on first read of the one-level CSR: "
+          f"{time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s CPU")
     ws.build_case_index()
-    return {"ws": ws}
+    return {"ws": Workspace.open(dst)}  # a session whose graph is not merged
+
+
+COLD_LEVELS = "case follow, one scam wallet: cold `tracer follow` process after a 1% append"
+
+
+@pytest.mark.bench
+def test_cold_follow_after_an_append(case: dict, appended_case: dict) -> None:
+    """Fresh ``tracer follow`` processes on the appended workspace (base + 1% delta) and on the
+    single-level one, alternating: the local engine reads the two levels without merging them
+    (tracer.store.graph_cache.CsrLevels), so the two should cost the same. Measured on the 10M
+    synth (2 cores, load 0.5-0.8): main (levels merged per process) 0.72 s median (1.12 s
+    when alternating with other processes) against 0.59 s on one level; h-levels 0.60 s and
+    0.59 s (medians of 11, /tmp/levels-bench/ab.sh in the h-levels note)."""
+    walls: dict[str, list[float]] = {"delta": [], "one": []}
+    for _ in range(5):
+        for key, ws in (("delta", appended_case["ws"]), ("one", case["ws"])):
+            w, _ = _cold([sys.executable, "-m", "tracer.cli", "follow", case["scam"],
+                          "--workspace", str(ws.path), "--format", "json", "-o", os.devnull],
+                         runs=1)  # fmt: skip
+            walls[key] += w
+    med = {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
+    record(COLD_LEVELS, items=case["n"], seconds=med["delta"], baseline=COLD)
+    print(f"\n{COLD_LEVELS} on {case['n']:,} transfers: median {med['delta']:.2f} s (runs "
+          f"{', '.join(f'{w:.2f}' for w in walls['delta'])}); one level {med['one']:.2f} s "
+          f"(load {os.getloadavg()[0]:.1f})")  # fmt: skip
 
 
 @pytest.mark.bench

@@ -134,3 +134,48 @@ def merge_sparse(
     edges = np.empty(a[2].shape[0] + b[2].shape[0], dtype=np.int64)
     k = _merge_sparse_kernel(a[0], a[1], a[2], b[0], b[1], b[2], nodes, off, edges)
     return nodes[:k].copy(), off[: k + 1].copy(), edges
+
+
+# -- reading a node's slices of two levels (the local engine, :mod:`.local`) ------------------
+@njit(cache=True, inline="always")
+def _base_slice(offsets, m):
+    """Node ``m``'s ``a, b`` in a base level (empty past the nodes it covers)."""
+    if m + 1 < offsets.shape[0]:
+        return offsets[m], offsets[m + 1]
+    return offsets[0], offsets[0]
+
+
+@njit(cache=True, inline="always")
+def _delta_slice(nodes, offsets, m):
+    """Node ``m``'s ``a, b`` in a sparse delta level: a binary search of its sorted nodes,
+    O(log D) (no per-node map to build per session)."""
+    lo = 0
+    hi = nodes.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if nodes[mid] < m:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < nodes.shape[0] and nodes[lo] == m:
+        return offsets[lo], offsets[lo + 1]
+    return offsets[0], offsets[0]
+
+
+@njit(cache=True, inline="always")
+def slices(offsets, dnodes, doffsets, m):
+    """Node ``m``'s two slices: ``a, b`` of the base edges, ``da, db`` of the delta's (its
+    edges are ``edges[a:b]`` then ``dedges[da:db]``, in edge-id order)."""
+    a, b = _base_slice(offsets, m)
+    if dnodes.shape[0] == 0:
+        return a, b, doffsets[0], doffsets[0]
+    da, db = _delta_slice(dnodes, doffsets, m)
+    return a, b, da, db
+
+
+@njit(cache=True, inline="always")
+def edge_at(edges, dedges, a, nb, da, i):
+    """The ``i``-th edge of a node's two-part slice (``nb`` edges in the base part)."""
+    if i < nb:
+        return edges[a + i]
+    return dedges[da + i - nb]

@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import njit
+from .csr import edge_at, slices
 from .lots import _lots_push
 from .rules import (
     BEYOND,
@@ -52,6 +53,10 @@ from .rules import (
     model_rule,
 )
 
+_NO_NODES = np.zeros(0, dtype=np.int32)
+_NO_OFFSETS = np.zeros(1, dtype=np.int64)
+_NO_EDGES = np.zeros(0, dtype=np.int64)
+
 
 class LocalGraph(NamedTuple):
     """The whole graph as the local kernel reads it, in the sweep's direction.
@@ -61,6 +66,12 @@ class LocalGraph(NamedTuple):
     token (the asset group), CSR ``out_offsets/out_edges`` and ``in_offsets/in_edges`` in the
     same direction, ``rep`` int32 entity per address (empty: no entities), and the members of
     each entity as CSR ``mem_offsets/mem_list`` (empty without entities).
+
+    The CSR may be two levels (the edge log's, :mod:`tracer.store.edge_log`): then
+    ``*_offsets/*_edges`` are the base (dense over its first nodes only: a node past them has
+    an empty base slice) and ``*_dnodes/*_doffsets/*_dedges`` the sparse delta (sorted nodes,
+    their offsets and edge ids, all above the base's); a node's slice is its base slice then
+    its delta slice (:func:`slices`). Empty deltas (the defaults): one CSR.
     """
 
     src: np.ndarray
@@ -76,6 +87,12 @@ class LocalGraph(NamedTuple):
     rep: np.ndarray
     mem_offsets: np.ndarray
     mem_list: np.ndarray
+    out_dnodes: np.ndarray = _NO_NODES
+    out_doffsets: np.ndarray = _NO_OFFSETS
+    out_dedges: np.ndarray = _NO_EDGES
+    in_dnodes: np.ndarray = _NO_NODES
+    in_doffsets: np.ndarray = _NO_OFFSETS
+    in_dedges: np.ndarray = _NO_EDGES
 
 
 class LocalParams(NamedTuple):
@@ -162,12 +179,14 @@ def _heap_pop(heap, n):
 
 @njit(cache=True)
 def _node_keys(g, n_edges, reverse, node):
-    """Processing keys of every selected edge of ``node`` (all members, both sides), sorted,
-    duplicates (self-loops) once."""
+    """Processing keys of every selected edge of ``node`` (all members, both sides, both
+    levels), sorted, duplicates (self-loops) once."""
     src, dst, amount, rep = g.src, g.dst, g.amount, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
     in_offsets, in_edges = g.in_offsets, g.in_edges
+    out_dn, out_do, out_de = g.out_dnodes, g.out_doffsets, g.out_dedges
+    in_dn, in_do, in_de = g.in_dnodes, g.in_doffsets, g.in_dedges
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
     has_rep = rep.shape[0] > 0
     lo_m = mem_offsets[node] if has_rep else 0
@@ -175,22 +194,31 @@ def _node_keys(g, n_edges, reverse, node):
     total = 0
     for j in range(n_mem):
         m = mem_list[lo_m + j] if has_rep else node
-        total += out_offsets[m + 1] - out_offsets[m] + in_offsets[m + 1] - in_offsets[m]
+        a, b, da, db = slices(out_offsets, out_dn, out_do, m)
+        total += b - a + db - da
+        a, b, da, db = slices(in_offsets, in_dn, in_do, m)
+        total += b - a + db - da
     keys = np.empty(total, dtype=np.int64)
     k = 0
     for j in range(n_mem):
         m = mem_list[lo_m + j] if has_rep else node
         for side in range(2):
-            offsets = out_offsets if side == 0 else in_offsets
-            edges = out_edges if side == 0 else in_edges
-            for i in range(offsets[m], offsets[m + 1]):
-                e = edges[i]
-                if not token_ok[token_id[e]] or amount[e] != amount[e]:  # NaN: unknown decimals
-                    continue
-                if has_rep and rep[src[e]] == rep[dst[e]]:
-                    continue  # inside one entity: not a hop
-                keys[k] = n_edges - 1 - e if reverse else e
-                k += 1
+            if side == 0:
+                a, b, da, db = slices(out_offsets, out_dn, out_do, m)
+            else:
+                a, b, da, db = slices(in_offsets, in_dn, in_do, m)
+            for part in range(2):
+                edges = (out_edges if part == 0 else out_de) if side == 0 else (
+                    in_edges if part == 0 else in_de)
+                lo, hi = (a, b) if part == 0 else (da, db)
+                for i in range(lo, hi):
+                    e = edges[i]
+                    if not token_ok[token_id[e]] or amount[e] != amount[e]:  # NaN: unknown
+                        continue
+                    if has_rep and rep[src[e]] == rep[dst[e]]:
+                        continue  # inside one entity: not a hop
+                    keys[k] = n_edges - 1 - e if reverse else e
+                    k += 1
     keys = np.sort(keys[:k])
     if k < 2:
         return keys
@@ -515,17 +543,23 @@ def _replay_to_clamp(g, bal, nodes, n_old):
     src, dst, amount = g.src, g.dst, g.amount
     token_id, token_ok = g.token_id, g.token_ok
     out_o, out_e, in_o, in_e = g.out_offsets, g.out_edges, g.in_offsets, g.in_edges
+    out_dn, out_do, out_de = g.out_dnodes, g.out_doffsets, g.out_dedges
+    in_dn, in_do, in_de = g.in_dnodes, g.in_doffsets, g.in_dedges
     n_edges = src.shape[0]
     limit = np.full(nodes.shape[0], n_edges, dtype=np.int64)
     short = np.zeros(nodes.shape[0], dtype=np.float64)
     for j in range(nodes.shape[0]):
         u = nodes[j]
         b = bal[u]
-        i_out, lo_out = out_o[u + 1] - 1, out_o[u]
-        i_in, lo_in = in_o[u + 1] - 1, in_o[u]
+        # positions in each side's two-part slice (base then delta), walked down
+        oa, ob, oda, odb = slices(out_o, out_dn, out_do, u)
+        ia, ib, ida, idb = slices(in_o, in_dn, in_do, u)
+        o_nb, i_nb = ob - oa, ib - ia
+        i_out = o_nb + odb - oda - 1
+        i_in = i_nb + idb - ida - 1
         while True:
-            e_out = out_e[i_out] if i_out >= lo_out else -1
-            e_in = in_e[i_in] if i_in >= lo_in else -1
+            e_out = edge_at(out_e, out_de, oa, o_nb, oda, i_out) if i_out >= 0 else -1
+            e_in = edge_at(in_e, in_de, ia, i_nb, ida, i_in) if i_in >= 0 else -1
             e = max(e_out, e_in)
             if e < 0:
                 break

@@ -45,6 +45,7 @@ from ._jit import njit  # isort: split
 # numba's count of trailing zero bits (LLVM cttz), imported once _jit has loaded numba
 from numba.cpython.unsafe.numbers import trailing_zeros  # isort: split
 
+from .csr import slices
 from .local import (
     ACTIVATED,
     EVENTS,
@@ -112,6 +113,10 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
     src, dst, amount, ts, rep = g.src, g.dst, g.amount, g.ts, g.rep
     token_id, token_ok = g.token_id, g.token_ok
     out_offsets, out_edges = g.out_offsets, g.out_edges
+    out_dn, out_do, out_de = g.out_dnodes, g.out_doffsets, g.out_dedges
+    n_base = out_edges.shape[0]  # the delta's aligned copies follow the base's
+    # no delta and the base covers every address (``scanned`` has one entry each): one CSR
+    one_level = out_dn.shape[0] == 0 and out_offsets.shape[0] > w[2].shape[0]
     mem_offsets, mem_list = g.mem_offsets, g.mem_list
     since, next_since, scanned, frontier, nxt, touched, written, bits = w
     keys, ev_amt, ev_node, ev_ts = ev
@@ -152,16 +157,23 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
             n_mem = mem_offsets[u + 1] - lo_m if has_rep else 1
             for jm in range(n_mem):
                 m = mem_list[lo_m + jm] if has_rep else u
-                a, b = out_offsets[m], out_offsets[m + 1]
+                # positions 0..deg in m's two-part slice: base edges[a:b], delta's [da:db]
+                if one_level:  # the base covers every node: its slice alone, as one CSR
+                    a, b = out_offsets[m], out_offsets[m + 1]
+                    da = db = out_do[0]
+                else:
+                    a, b, da, db = slices(out_offsets, out_dn, out_do, m)
+                nb = b - a
+                deg = nb + db - da
                 if scanned[m] < 0:
-                    scanned[m] = b if not reverse else a
+                    scanned[m] = deg if not reverse else 0
                     touched[nt] = m
                     nt += 1
                 # keys after ``after``: a suffix (forward, key = e) or a prefix (reversed)
-                x0, x1 = a, b
+                x0, x1 = 0, deg
                 while x0 < x1:
                     mid = (x0 + x1) // 2
-                    e = out_edges[mid]
+                    e = out_edges[a + mid] if one_level or mid < nb else out_de[da + mid - nb]
                     if (not reverse and e <= after) or (reverse and n_edges - 1 - e > after):
                         x0 = mid + 1
                     else:
@@ -180,56 +192,68 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
                     ev_node = _grow_to(ev_node, n, keys.shape[0])
                     if aligned:
                         ev_ts = _grow_to(ev_ts, n, keys.shape[0])
-                for j in range(first, last):
-                    e = out_edges[j]
-                    if aligned:  # sequential reads of the CSR-aligned copies
-                        d = a_dst[j]
-                        x = a_amount[j]
-                        if d < 0:  # not a selected positive amount
-                            d = -1 - d
-                            if x != x:  # NaN: unknown decimals or another asset
-                                continue
+                # positions j of [first, last) in one space: base ``j < n_base``, the delta's
+                # ``n_base + its index`` (the aligned copies' layout); two runs at most, one
+                # without a delta (the test per edge is a predicted branch)
+                in_base = first < nb
+                n_runs = (1 if in_base else 0) + (1 if last > nb else 0)
+                for run in range(n_runs):
+                    if run == 0 and in_base:
+                        j0 = a + first
+                        j1 = a + min(last, nb)
                     else:
-                        x = amount[e]
-                        if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
+                        j0 = n_base + da + max(first, nb) - nb
+                        j1 = n_base + da + last - nb
+                    for j in range(j0, j1):
+                        e = out_edges[j] if j < n_base else out_de[j - n_base]
+                        if aligned:  # sequential reads of the CSR-aligned copies
+                            d = a_dst[j]
+                            x = a_amount[j]
+                            if d < 0:  # not a selected positive amount
+                                d = -1 - d
+                                if x != x:  # NaN: unknown decimals or another asset
+                                    continue
+                        else:
+                            x = amount[e]
+                            if not token_ok[token_id[e]] or x != x:  # NaN: unknown decimals
+                                continue
+                            d = dst[e]
+                        v = rep[d] if has_rep else d
+                        if has_rep and v == u:
+                            continue  # inside one entity: not a hop
+                        k = n_edges - 1 - e if reverse else e
+                        keys[n] = k
+                        ev_amt[n] = x
+                        ev_node[n] = v if within else u
+                        if aligned:
+                            ev_ts[n] = a_ts[j]
+                        n += 1
+                        if not (x > 0.0 and x >= min_amount and within):
+                            continue  # carries nothing, dust or beyond the hop limit
+                        if ru == SOURCE:  # the time only matters for a source's window
+                            t = a_ts[j] if aligned else ts[e]
+                            if t < lo or t > hi:
+                                continue  # outside the window: not a seed
+                        rv = role[v]
+                        if rv != NORMAL and rv != THROUGH:
+                            # a sink or a source absorbs (sources are already at level 0); its
+                            # least hop is the first level that delivers to it (levels rise)
+                            if hops[v] < 0:
+                                hops[v] = level
+                                written[nw] = v
+                                nw += 1
                             continue
-                        d = dst[e]
-                    v = rep[d] if has_rep else d
-                    if has_rep and v == u:
-                        continue  # inside one entity: not a hop
-                    k = n_edges - 1 - e if reverse else e
-                    keys[n] = k
-                    ev_amt[n] = x
-                    ev_node[n] = v if within else u
-                    if aligned:
-                        ev_ts[n] = a_ts[j]
-                    n += 1
-                    if not (x > 0.0 and x >= min_amount and within):
-                        continue  # carries nothing, dust or beyond the hop limit
-                    if ru == SOURCE:  # the time only matters for a source's window
-                        t = a_ts[j] if aligned else ts[e]
-                        if t < lo or t > hi:
-                            continue  # outside the window: not a seed
-                    rv = role[v]
-                    if rv != NORMAL and rv != THROUGH:
-                        # a sink or a source absorbs (sources are already at level 0); its
-                        # least hop is the first level that delivers to it (levels rise)
-                        if hops[v] < 0:
-                            hops[v] = level
-                            written[nw] = v
-                            nw += 1
-                        continue
-                    ns = next_since[v]
-                    if ns == none:
-                        nxt[nn] = v
-                        nn += 1
-                        next_since[v] = k
-                        wd = v >> 6
-                        bits[wd] |= np.int64(1) << (v & 63)
-                        w_lo = min(w_lo, wd)
-                        w_hi = max(w_hi, wd)
-                    elif k < ns:
-                        next_since[v] = k
+                        ns = next_since[v]
+                        if ns == none:
+                            nxt[nn] = v
+                            nn += 1
+                            next_since[v] = k
+                            wd = v >> 6
+                            bits[wd] |= np.int64(1) << (v & 63)
+                            w_lo = min(w_lo, wd)
+                            w_hi = max(w_hi, wd)
+                        elif k < ns:
+                            next_since[v] = k
             if max_events >= 0 and n > max_events:
                 gave_up = 1
                 break
@@ -486,11 +510,22 @@ def _align(out_edges, dst, amount, ts, token_id, token_ok, a_dst, a_amount, a_ts
 
 
 def align(g) -> Aligned:  # type: ignore[no-untyped-def]
-    """The CSR-aligned copies of ``g`` (a :class:`.local.LocalGraph`) for its asset group."""
-    n = g.out_edges.shape[0]
-    al = Aligned(np.empty(n, np.int32), np.empty(n, np.float64), np.empty(n, np.int64))
-    _align(g.out_edges, g.dst, g.amount, g.ts, g.token_id, g.token_ok, *al)
+    """The CSR-aligned copies of ``g`` (a :class:`.local.LocalGraph`) for its asset group:
+    the base level's positions, then the delta's (position ``B + j`` for its ``j``-th edge)."""
+    nb, nd = g.out_edges.shape[0], g.out_dedges.shape[0]
+    al = Aligned(np.empty(nb + nd, np.int32), np.empty(nb + nd, np.float64),
+                 np.empty(nb + nd, np.int64))  # fmt: skip
+    for edges, lo in ((g.out_edges, 0), (g.out_dedges, nb)):
+        if edges.shape[0]:
+            _align(edges, g.dst, g.amount, g.ts, g.token_id, g.token_ok,
+                   *(a[lo:lo + edges.shape[0]] for a in al))  # fmt: skip
     return al
+
+
+def address_count(g, n_nodes: int) -> int:  # type: ignore[no-untyped-def]
+    """The addresses (CSR slices) of ``g``: the entity map's length with entities, else
+    ``n_nodes`` (a base level's offsets may cover fewer: nodes first seen in its delta)."""
+    return int(g.rep.shape[0]) if g.rep.shape[0] else int(n_nodes)
 
 
 def no_aligned() -> Aligned:
@@ -568,7 +603,7 @@ def poison_kernel(g, p, role, sources, bt, inflow, hops, first_ts, beyond_from, 
     them in that order (numba)."""
     n_edges = g.src.shape[0]
     if w is None:
-        w = new_scratch(role.shape[0], g.out_offsets.shape[0] - 1, n_edges)
+        w = new_scratch(role.shape[0], address_count(g, role.shape[0]), n_edges)
     if al is None:
         al = no_aligned()
     counts = out.counts

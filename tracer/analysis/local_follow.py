@@ -125,22 +125,43 @@ _CACHE: dict[int, tuple[weakref.ref[TransferGraph], dict[tuple[Any, ...], _Prior
 
 def _local_graph(graph: TransferGraph, token_ids: np.ndarray, backward: bool,
                  rep: np.ndarray | None, members: tuple[np.ndarray, np.ndarray]) -> LocalGraph:
-    """The graph in the sweep's direction (reversed: ends and CSR sides swapped)."""
+    """The graph in the sweep's direction (reversed: ends and CSR sides swapped), its CSR as
+    the stored levels (base + delta, :meth:`~.TransferGraph.csr_levels`): never merged here,
+    so a session after an append reads only the slices its question reaches."""
     ok = np.zeros(max(graph.tokens.height, 1), dtype=np.bool_)
     ok[np.asarray(token_ids, dtype=np.int64)] = True
     src, dst = (graph.dst, graph.src) if backward else (graph.src, graph.dst)
-    out_o, out_e, in_o, in_e = (
-        (graph.in_offsets, graph.in_edges, graph.out_offsets, graph.out_edges) if backward
-        else (graph.out_offsets, graph.out_edges, graph.in_offsets, graph.in_edges)
+    lv = graph.csr_levels()
+    (out_o, out_e, out_d), (in_o, in_e, in_d) = (
+        ((lv.in_offsets, lv.in_edges, lv.in_delta), (lv.out_offsets, lv.out_edges, lv.out_delta))
+        if backward else
+        ((lv.out_offsets, lv.out_edges, lv.out_delta), (lv.in_offsets, lv.in_edges, lv.in_delta))
     )  # fmt: skip
     return LocalGraph(
         np.ascontiguousarray(src, np.int32), np.ascontiguousarray(dst, np.int32),
         np.ascontiguousarray(graph.amount, np.float64), np.ascontiguousarray(graph.ts, np.int64),
         np.ascontiguousarray(graph.token_id, np.int32), ok,
-        np.ascontiguousarray(out_o, np.int64), np.ascontiguousarray(out_e, np.int64),
-        np.ascontiguousarray(in_o, np.int64), np.ascontiguousarray(in_e, np.int64),
+        *_same_kind(out_o, out_e, in_o, in_e),
         _Z32 if rep is None else rep, members[0], members[1],
+        *_same_kind(out_d.nodes, out_d.offsets, out_d.edges, in_d.nodes, in_d.offsets,
+                    in_d.edges, like=out_e),
     )  # fmt: skip
+
+
+def _same_kind(*arrays: np.ndarray, like: np.ndarray | None = None) -> list[np.ndarray]:
+    """``arrays`` contiguous (int32 node lists, int64 offsets and edge ids), read-only when
+    ``like`` (default: the first) is: the kernels read a base and a delta array through one
+    variable, and one array type keeps one compiled signature whether or not there is a delta
+    (the stored levels are read-only memory maps)."""
+    ro = not (arrays[0] if like is None else like).flags.writeable
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a, np.int32 if a.dtype == np.int32 else np.int64)
+        if ro and a.flags.writeable:
+            a = a.view()
+            a.flags.writeable = False
+        out.append(a)
+    return out
 
 
 def prior_table(graph: TransferGraph) -> dict[tuple[Any, ...], _Prior]:

@@ -19,6 +19,7 @@ from tracer.kernels.local import LocalGraph, LocalOut, LocalParams
 from tracer.kernels.local_poison import (
     Aligned,
     Scratch,
+    address_count,
     align,
     new_scratch,
     no_aligned,
@@ -31,7 +32,8 @@ _SCRATCH: dict[tuple[int, int], tuple[weakref.ref[np.ndarray], Scratch]] = {}
 
 
 #: per graph's out-CSR (by identity) and asset group: the CSR-aligned copies
-_ALIGNED: dict[tuple[int, bytes], tuple[weakref.ref[np.ndarray], Aligned]] = {}
+_ALIGNED: dict[tuple[int, int, bytes],
+               tuple[weakref.ref[np.ndarray], Aligned, weakref.ref[np.ndarray]]] = {}
 #: graphs with more edges than this read the per-edge arrays at random instead (the copies
 #: cost 20 bytes per edge of memory: 1 GB at this size, 4 GB at 200M)
 ALIGN_MAX_EDGES = 50_000_000
@@ -39,18 +41,19 @@ ALIGN_MAX_EDGES = 50_000_000
 
 def _aligned(g: LocalGraph) -> Aligned:
     """The CSR-aligned copies for this graph, direction and asset group, built once per
-    session (0.1-0.2 s on 10M edges) when the graph is at most :data:`ALIGN_MAX_EDGES`."""
-    if g.out_edges.shape[0] > ALIGN_MAX_EDGES:
+    session (0.1-0.2 s on 10M edges) when the graph is at most :data:`ALIGN_MAX_EDGES`; keyed
+    by the base level's edges and, after an append, the delta's too."""
+    if g.out_edges.shape[0] + g.out_dedges.shape[0] > ALIGN_MAX_EDGES:
         return no_aligned()
-    owner = g.out_edges
-    key = (id(owner), np.flatnonzero(g.token_ok).tobytes())
+    owner, delta = g.out_edges, g.out_dedges
+    key = (id(owner), id(delta) if delta.shape[0] else 0, np.flatnonzero(g.token_ok).tobytes())
     hit = _ALIGNED.get(key)
-    if hit is not None and hit[0]() is owner:
+    if hit is not None and hit[0]() is owner and (not delta.shape[0] or hit[2]() is delta):
         return hit[1]
-    for k in [k for k, (r, _) in _ALIGNED.items() if r() is None]:
+    for k in [k for k, (r, _, d) in _ALIGNED.items() if r() is None or d() is None]:
         del _ALIGNED[k]
     al = align(g)
-    _ALIGNED[key] = (weakref.ref(owner), al)
+    _ALIGNED[key] = (weakref.ref(owner), al, weakref.ref(delta if delta.shape[0] else owner))
     return al
 
 
@@ -59,12 +62,14 @@ def _scratch(g: LocalGraph, n_nodes: int) -> Scratch:
     more than a case-sized query itself on a whole chain)."""
     owner = g.out_offsets
     key = (id(owner), threading.get_ident())
+    n_addr = address_count(g, n_nodes)
     hit = _SCRATCH.get(key)
-    if hit is not None and hit[0]() is owner and hit[1].nodes.since.shape[0] == n_nodes:
+    if (hit is not None and hit[0]() is owner and hit[1].nodes.since.shape[0] == n_nodes
+            and hit[1].nodes.scanned.shape[0] == n_addr):
         return hit[1]
     for k in [k for k, (r, _) in _SCRATCH.items() if r() is None]:
         del _SCRATCH[k]
-    w = new_scratch(n_nodes, g.out_offsets.shape[0] - 1, g.src.shape[0])
+    w = new_scratch(n_nodes, n_addr, g.src.shape[0])
     _SCRATCH[key] = (weakref.ref(owner), w)
     return w
 

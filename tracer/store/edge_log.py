@@ -44,6 +44,7 @@ import numpy as np
 
 from tracer.core.atomic import atomic_path
 from tracer.kernels.csr import build_csr, merge_levels, merge_sparse
+from tracer.store.graph_cache import CsrLevels, Sparse, empty_sparse
 
 #: The edge log's fields and their dtypes (the order of :data:`~.graph_cache.ARRAYS`).
 LOG: dict[str, type] = {
@@ -107,6 +108,23 @@ def open_arrays(gdir: Path, meta: dict[str, Any]) -> Arrays:
                                   meta["nodes"])  # fmt: skip
         out[f"{side}_offsets"], out[f"{side}_edges"] = off, edges
     return out
+
+
+def open_levels(gdir: Path, meta: dict[str, Any]) -> tuple[Arrays, CsrLevels]:
+    """The log's prefix (``src`` ... ``token_id``) and the CSR as its stored levels, all
+    memory-mapped, nothing merged: O(1) to open. :class:`~.graph_cache.TransferGraph` merges
+    them on the first read of its one-level CSR (what :func:`open_arrays` does at once); the
+    local engine reads the levels and never does."""
+    folder = gdir / "graph"
+    base = meta["base"]["name"]
+    oo, oe, io, ie = (_load(folder, base, f) for f in CSR_FIELDS)
+    delta = meta.get("delta")
+    if delta is None:
+        od, idl = empty_sparse(oe), empty_sparse(oe)
+    else:
+        od, idl = (Sparse(*(_load(folder, delta["name"], f"{side}_{f}") for f in _SPARSE))
+                   for side in ("out", "in"))  # fmt: skip
+    return log_arrays(gdir, meta["edges"]), CsrLevels(oo, oe, io, ie, od, idl)
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -451,7 +451,9 @@ class Workspace:
         levels = edge_log.read_levels(gdir)
         arrays: dict[str, Any]
         if levels is not None:
-            arrays = edge_log.open_arrays(gdir, levels)
+            # base + delta as stored: merged only if a consumer reads the one-level CSR
+            log, csr = edge_log.open_levels(gdir, levels)
+            arrays = {**log, "levels": csr}
         else:  # the older layout; np.asarray: a plain ndarray view (numba types no np.memmap)
             arrays = {n: np.asarray(np.load(gdir / "graph" / f"{n}.npy", mmap_mode="r"))
                       for n in ARRAYS}  # fmt: skip
