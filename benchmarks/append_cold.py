@@ -37,14 +37,9 @@ from benchmarks.tree_ab import HERE, held
 
 def appended_copy(n_edges: int) -> tuple[Path, str]:
     """The appended workspace (made once) and the scam wallet to follow."""
-    import polars as pl
-
+    from benchmarks.appended import append_new_blocks, first_local_scam
     from benchmarks.conftest import synth_workspace
-    from tracer.analysis import local_follow
-    from tracer.analysis.follow import follow, prepare
-    from tracer.analysis.local_follow import trace_local
-    from tracer.graph.selection import asset_groups, asset_tokens
-    from tracer.graph.spec import Selection
+    from tracer.analysis.follow import follow
     from tracer.store.workspace import Workspace
 
     src = synth_workspace(n_edges)
@@ -58,31 +53,11 @@ def appended_copy(n_edges: int) -> tuple[Path, str]:
     ws = Workspace.open(dst)
     ws.graph()  # the graph cache (edge log + base level)
     ws.build_case_index()
-    last = sorted(dst.glob(f"g{ws.manifest()['generation']}/transfers/*.parquet"))[-1]
-    rows = pl.read_parquet(last)
-    rows = rows.tail(max(ws.graph().n_edges // 100, 1000))
-    top = rows["ts"].max()
-    tail = rows.with_columns(
-        (pl.lit(top) + pl.duration(seconds=pl.int_range(1, rows.height + 1))).alias("ts"),
-        pl.concat_str(pl.lit("feed"), pl.col("tx_hash").str.slice(4)).alias("tx_hash"),
-    ).drop([c for c in rows.columns if c.endswith("_id")])
-    tail_file = dst.parent / f"{dst.name}-tail.parquet"
-    tail.write_parquet(tail_file)
     del ws
-    Workspace.open(dst).ingest([tail_file])
-    tail_file.unlink()
+    append_new_blocks(dst)
     ws = Workspace.open(dst)
     ws.build_case_index()
-    scam = None
-    for p in json.loads((dst / "ground_truth.json").read_text())["patterns"]:
-        setup = prepare(ws, [p["scam"]], Selection(), model="haircut", backward=False)
-        group = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, None))[0]
-        got = trace_local(ws.graph(), group.token_ids, setup.role, setup.selection,
-                          model="haircut", backward=False, entities=None, ledger=False,
-                          budget=True, workspace=ws, marked=local_follow.marked(setup))  # fmt: skip
-        if got is not None:
-            scam = p["scam"]
-            break
+    scam = first_local_scam(ws)
     if scam is None:
         raise SystemExit("every synth scam wallet spreads past the local engine's budget")
     follow(ws, [scam])  # stores the balance passes a new session reads

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.appended import append_new_blocks, first_local_scam
 from benchmarks.conftest import bench_edges, record, synth_workspace
 from tracer.analysis.follow import follow, prepare, trace_edges
 from tracer.analysis.local_follow import trace_local
@@ -225,28 +226,15 @@ def test_case_follow_200m() -> None:
     process then runs with the OS page cache warm. Baseline: the same follow with the full
     sweep over the memory-mapped graph, in the same run (its document must be equal).
     Run it alone (``flock /tmp/big.lock`` on a shared machine): the sweep maps ~9 GB."""
-    from tracer.analysis import local_follow
-
     root = synth_workspace(200_000_000)
     ws = Workspace.open(root)
     ws.graph()
     ws.build_case_index()
     ws = Workspace.open(root)  # a session that sees the index (lazy address dictionary)
     patterns = json.loads((root / "ground_truth.json").read_text())["patterns"]
-    scam, spread = None, 0
-    for p in patterns:
-        setup = prepare(ws, [p["scam"]], Selection(), model="haircut", backward=False)
-        group = asset_groups(setup.graph.tokens, asset_tokens(setup.graph, None))[0]
-        got = trace_local(ws.graph(), group.token_ids, setup.role, setup.selection,
-                          model="haircut", backward=False, entities=None, ledger=False,
-                          budget=True, workspace=ws, marked=local_follow.marked(setup))  # fmt: skip
-        if got is None:
-            spread += 1
-            continue
-        scam = p["scam"]
-        break
-    del got, setup  # a state kept alive would make every later question allocate its own
+    scam = first_local_scam(ws)
     assert scam is not None, "every synth scam wallet spreads past 5% at this size"
+    spread = [p["scam"] for p in patterns].index(scam)  # the wallets before it spread
     first = follow(ws, [scam])  # stores the figures a new session reads
     assert first.options["engine"] == "local"
     walls, cpus = _cold([sys.executable, "-m", "tracer.cli", "follow", scam, "--workspace",
@@ -338,7 +326,6 @@ def appended_case(case: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     import shutil
 
     import numpy as np
-    import polars as pl
 
     from tracer.store import edge_log
 
@@ -348,17 +335,8 @@ def appended_case(case: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     gen = Workspace.open(dst).manifest()["generation"]
     for f in (dst / f"g{gen}" / "graph").iterdir():
         f.unlink()  # only this copy's links: the cached files keep theirs
-    ws = Workspace.open(dst)
-    ws.graph()  # the edge log and base level, from the partitions
-    t = ws.transfers().tail(max(case["n"] // 100, 1000))
-    last = t["ts"].max()
-    n = t.height
-    tail = t.with_columns(
-        (pl.lit(last) + pl.duration(seconds=pl.int_range(1, n + 1))).alias("ts"),
-        pl.concat_str(pl.lit("feed"), pl.col("tx_hash").str.slice(4)).alias("tx_hash"),
-    ).drop([c for c in t.columns if c.endswith("_id")])
-    tail.write_parquet(dst.parent / "tail.parquet")
-    ws.ingest([dst.parent / "tail.parquet"])
+    Workspace.open(dst).graph()  # the edge log and base level, from the partitions
+    append_new_blocks(dst, least=1000)
     ws = Workspace.open(dst)
     meta = edge_log.read_levels(dst / f"g{ws.manifest()['generation']}")
     assert meta is not None and meta["how"] == "appended" and meta["delta"] is not None, meta
