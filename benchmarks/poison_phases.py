@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 
-def measure(reps: int) -> dict[str, Any]:
+def measure(reps: int, edges: int = 1_000_000, queries: int = 0) -> dict[str, Any]:
     """The figures of this process's code (see the module docstring)."""
     import numpy as np
     import tracer.kernels.local_poison as K
@@ -34,12 +34,13 @@ def measure(reps: int) -> dict[str, Any]:
     from tracer.graph.selection import asset_groups, asset_tokens
     from tracer.store.workspace import Workspace
 
-    root = synth_workspace(1_000_000)
+    root = synth_workspace(edges)
     ws = Workspace.open(root)
     graph = ws.graph()
     ws.build_case_index()
     tokens = asset_groups(graph.tokens, asset_tokens(graph, None))[0].token_ids
     scams = [p["scam"] for p in json.loads((root / "ground_truth.json").read_text())["patterns"]]
+    scams = scams[:queries] if queries else scams
     spent: dict[str, float] = {}
 
     def wrap(name: str) -> None:
@@ -74,6 +75,7 @@ def measure(reps: int) -> dict[str, Any]:
             one(q)
     per = reps * len(qs)
     wall, cpu = (time.perf_counter() - t0) / per * 1e3, (time.process_time() - c0) / per * 1e3
+    phases = {k: v / per * 1e3 for k, v in spent.items()}  # before the follows add to them
     from tracer.analysis.follow import follow
 
     for q in qs:  # warm-up
@@ -87,7 +89,7 @@ def measure(reps: int) -> dict[str, Any]:
         "ms_per_query": wall,
         "cpu_ms_per_query": cpu,
         "follow_ms_per_query": (time.perf_counter() - f0) / per * 1e3,
-        "phases_ms": {k: v / per * 1e3 for k, v in spent.items()},
+        "phases_ms": phases,
         "answers": digest.hexdigest()[:16],
     }
 
@@ -98,9 +100,12 @@ def main() -> None:
     p.add_argument("--baseline", default=None, help="checkout of the code to compare with")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--lock", default=None, help="flock this file around each run")
+    p.add_argument("--edges", type=int, default=1_000_000, help="synth workspace size")
+    p.add_argument("--queries", type=int, default=0,
+                   help="the first N scam wallets only (0: all; 10M: 4 give 2 spread ones)")
     args = p.parse_args()
     if args.baseline is None:
-        r = measure(args.reps)
+        r = measure(args.reps, args.edges, args.queries)
         print(f"trace_local {r['ms_per_query']:.2f} ms per query ({r['queries']} queries); "
               f"the whole follow {r['follow_ms_per_query']:.2f} ms")  # fmt: skip
         for k, v in r["phases_ms"].items():
@@ -109,7 +114,8 @@ def main() -> None:
         return
     from benchmarks.tree_ab import alternate
 
-    runs = alternate(Path(args.baseline), "poison_phases.py", ["--reps", str(args.reps)],
+    sizes = ["--edges", str(args.edges), "--queries", str(args.queries)]
+    runs = alternate(Path(args.baseline), "poison_phases.py", ["--reps", str(args.reps), *sizes],
                      args.rounds, args.lock, "poison-ab")  # fmt: skip
     pairs = list(zip(runs["baseline"], runs["this"], strict=True))
     def col(field: str, side: int) -> list[float]:
