@@ -217,6 +217,9 @@ def _frontier(g, p, role, sources, w, al, hops, ev):
                     for j in range(j0, j1):
                         e = out_edges[j] if j < n_base else out_de[j - n_base]
                         if aligned:  # sequential reads of the CSR-aligned copies
+                            if j + AHEAD < j1:  # a long slice: its receivers' rows ahead
+                                d = a_dst[j + AHEAD]
+                                prefetch(next_since, d if d >= 0 else -1 - d)
                             d = a_dst[j]
                             x = a_amount[j]
                             if d < 0:  # not a selected positive amount
