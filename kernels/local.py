@@ -178,46 +178,47 @@ def _heap_pop(heap, n):
 
 
 @njit(cache=True)
-def _selected_keys(g, has_rep, n_edges, reverse, edges, lo, hi, keys, k):
-    """Write the processing keys of the selected edges among ``edges[lo:hi]`` to ``keys[k:]``
-    (skipped: an unselected token, an unknown amount, a hop inside one entity); returns the new
-    ``k``. A plain kernel (LLVM inlines it): inlined in numba's IR it was 2-3% slower."""
-    for i in range(lo, hi):
-        e = edges[i]
-        if not g.token_ok[g.token_id[e]] or g.amount[e] != g.amount[e]:  # NaN: unknown
-            continue
-        if has_rep and g.rep[g.src[e]] == g.rep[g.dst[e]]:
-            continue  # inside one entity: not a hop
-        keys[k] = n_edges - 1 - e if reverse else e
-        k += 1
-    return k
-
-
-@njit(cache=True)
 def _node_keys(g, n_edges, reverse, node):
     """Processing keys of every selected edge of ``node`` (all members, both sides, both
     levels), sorted, duplicates (self-loops) once."""
-    has_rep = g.rep.shape[0] > 0
-    lo_m = g.mem_offsets[node] if has_rep else 0
-    n_mem = g.mem_offsets[node + 1] - lo_m if has_rep else 1
+    src, dst, amount, rep = g.src, g.dst, g.amount, g.rep
+    token_id, token_ok = g.token_id, g.token_ok
+    out_offsets, out_edges = g.out_offsets, g.out_edges
+    in_offsets, in_edges = g.in_offsets, g.in_edges
+    out_dn, out_do, out_de = g.out_dnodes, g.out_doffsets, g.out_dedges
+    in_dn, in_do, in_de = g.in_dnodes, g.in_doffsets, g.in_dedges
+    mem_offsets, mem_list = g.mem_offsets, g.mem_list
+    has_rep = rep.shape[0] > 0
+    lo_m = mem_offsets[node] if has_rep else 0
+    n_mem = mem_offsets[node + 1] - lo_m if has_rep else 1
     total = 0
     for j in range(n_mem):
-        m = g.mem_list[lo_m + j] if has_rep else node
-        a, b, da, db = slices(g.out_offsets, g.out_dnodes, g.out_doffsets, m)
+        m = mem_list[lo_m + j] if has_rep else node
+        a, b, da, db = slices(out_offsets, out_dn, out_do, m)
         total += b - a + db - da
-        a, b, da, db = slices(g.in_offsets, g.in_dnodes, g.in_doffsets, m)
+        a, b, da, db = slices(in_offsets, in_dn, in_do, m)
         total += b - a + db - da
     keys = np.empty(total, dtype=np.int64)
     k = 0
     for j in range(n_mem):
-        m = g.mem_list[lo_m + j] if has_rep else node
-        # each side's edges: the base level's slice, then the delta level's
-        a, b, da, db = slices(g.out_offsets, g.out_dnodes, g.out_doffsets, m)
-        k = _selected_keys(g, has_rep, n_edges, reverse, g.out_edges, a, b, keys, k)
-        k = _selected_keys(g, has_rep, n_edges, reverse, g.out_dedges, da, db, keys, k)
-        a, b, da, db = slices(g.in_offsets, g.in_dnodes, g.in_doffsets, m)
-        k = _selected_keys(g, has_rep, n_edges, reverse, g.in_edges, a, b, keys, k)
-        k = _selected_keys(g, has_rep, n_edges, reverse, g.in_dedges, da, db, keys, k)
+        m = mem_list[lo_m + j] if has_rep else node
+        for side in range(2):
+            if side == 0:
+                a, b, da, db = slices(out_offsets, out_dn, out_do, m)
+            else:
+                a, b, da, db = slices(in_offsets, in_dn, in_do, m)
+            for part in range(2):
+                edges = (out_edges if part == 0 else out_de) if side == 0 else (
+                    in_edges if part == 0 else in_de)
+                lo, hi = (a, b) if part == 0 else (da, db)
+                for i in range(lo, hi):
+                    e = edges[i]
+                    if not token_ok[token_id[e]] or amount[e] != amount[e]:  # NaN: unknown
+                        continue
+                    if has_rep and rep[src[e]] == rep[dst[e]]:
+                        continue  # inside one entity: not a hop
+                    keys[k] = n_edges - 1 - e if reverse else e
+                    k += 1
     keys = np.sort(keys[:k])
     if k < 2:
         return keys
