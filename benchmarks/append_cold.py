@@ -88,13 +88,6 @@ def _document(path: Path) -> dict[str, Any]:
     return dict(d)
 
 
-def _size(text: str) -> int:
-    """``1M``, ``200M``, ``500k`` or a plain number."""
-    text = text.strip().upper().replace("_", "")
-    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
-    return int(text.rstrip("KM")) * scale
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--edges", default="10M", help="synth size: 1M, 10M, 200M ...")
@@ -104,7 +97,9 @@ def main() -> None:
     p.add_argument("--make", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.make:  # the child that makes the workspace (see below), its answer on stdout
-        ws, scam = appended_copy(_size(args.edges))
+        from benchmarks.conftest import parse_size  # here: the parent stays small (see below)
+
+        ws, scam = appended_copy(parse_size(args.edges))
         print(json.dumps({"workspace": str(ws), "scam": scam}))
         return
     if not args.baseline:

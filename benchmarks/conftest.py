@@ -21,13 +21,42 @@ import pytest
 RESULTS: dict[str, dict] = {}
 
 
-SIZES = {"1M": 1_000_000, "10M": 10_000_000, "100M": 100_000_000}
+#: The suffixes :func:`parse_size` reads (either case).
+SIZE_SUFFIXES = {"K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+
+
+def parse_size(text: str) -> int:
+    """A benchmark size: a whole number, or one with a K, M or B suffix (either case):
+    ``200M``, ``2.5M``, ``500k``, ``1B``, ``1_000_000``.
+
+    Why: the benchmarks read sizes from the environment and their command lines, and each once
+    parsed them its own way (a table of 1M/10M/100M here, ``rstrip("M")`` in the scripts), so
+    ``200M`` or ``2.5M`` worked in one place and failed (or meant something else) in another.
+    Decimals are exact (``decimal``, not float) and must name a whole count.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    raw = text.strip().replace("_", "")
+    scale = SIZE_SUFFIXES.get(raw[-1:].upper(), 1)
+    digits = raw[:-1] if scale != 1 else raw
+    try:
+        value = Decimal(digits) * scale if digits[:1].isdigit() else None
+    except InvalidOperation:
+        value = None
+    if value is None or value != value.to_integral_value() or value < 1:
+        raise ValueError(f"size {text!r}: a positive whole number, optionally with a K, M or B "
+                         "suffix (200M, 2.5M, 500k, 1_000_000)")  # fmt: skip
+    return int(value)
 
 
 def bench_edges() -> int:
-    """Benchmark size: ``TRACER_BENCH_EDGES`` = 1M, 10M (default), 100M or a number."""
-    raw = os.environ.get("TRACER_BENCH_EDGES", "10M")
-    return SIZES.get(raw.upper()) or int(raw.replace("_", ""))
+    """Benchmark size: ``TRACER_BENCH_EDGES`` (default 10M; :func:`parse_size`)."""
+    return parse_size(os.environ.get("TRACER_BENCH_EDGES", "10M"))
+
+
+def bench_logs() -> int:
+    """Event logs decoded by the conversion benchmarks: ``TRACER_BENCH_LOGS`` (default 1M)."""
+    return parse_size(os.environ.get("TRACER_BENCH_LOGS", "1M"))
 
 
 def record(name: str, *, items: int, seconds: float, unit: str = "transfers/s", **extra) -> float:

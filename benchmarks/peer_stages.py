@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.conftest import synth_workspace
+from benchmarks.conftest import parse_size, synth_workspace
 from tracer.graph.spec import Selection
 from tracer.store.workspace import Workspace
 
@@ -81,8 +81,7 @@ def main() -> None:
     args = ap.parse_args()
     from tracer.analysis import follow as f
 
-    edges = int(float(args.edges.rstrip("M")) * 1_000_000) if args.edges.endswith("M") \
-        else int(args.edges)  # fmt: skip
+    edges = parse_size(args.edges)
     root = synth_workspace(edges)
     ws = Workspace.open(root)
     ws.graph()

@@ -11,14 +11,13 @@ Run: ``python -m pytest -m bench benchmarks/test_bench_conversions.py -s``
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import bench_logs, record
 from tracer.sources import read_file
 from tracer.sources.conversions import EVENTS, TRANSFER, decode_conversions
 from tracer.sources.raw_logs import read_logs
@@ -83,7 +82,7 @@ def write_logs(path: Path, n_logs: int, seed: int = 7) -> int:
 
 @pytest.mark.bench
 def test_conversions_decode_vs_transfer_decode(tmp_path_factory: pytest.TempPathFactory) -> None:
-    n = int(os.environ.get("TRACER_BENCH_LOGS", "1000000").replace("_", ""))
+    n = bench_logs()
     path = tmp_path_factory.mktemp("conv") / "logs.csv"
     swaps = write_logs(path, n)
 

@@ -16,7 +16,7 @@ import pytest
 from tracer.kernels.exposure import ExposureState, exposure_sweep
 from tracer.kernels.taint import NORMAL, SINK, SOURCE, propagate
 
-from benchmarks.conftest import record
+from benchmarks.conftest import bench_edges, record
 
 N_CAT = 8
 PER_CAT = 250
@@ -322,7 +322,7 @@ def test_exposure_all_case_end_to_end(tmp_path) -> None:  # type: ignore[no-unty
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    n = int(os.environ.get("TRACER_BENCH_EDGES", 10_000_000))
+    n = bench_edges()
     ws_path, labels = case_workspace(n)
     repo = Path(__file__).resolve().parent.parent
     sample = repo / "fixtures" / "sample_case"

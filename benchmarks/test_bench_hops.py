@@ -10,12 +10,11 @@ Run: ``python -m pytest -m bench benchmarks/test_bench_hops.py -s``
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import bench_logs, record
 from benchmarks.test_bench_conversions import write_logs
 from tracer.analysis.hops import load_hops
 from tracer.store import conversions_table as ct
@@ -25,7 +24,7 @@ from tracer.store.workspace import Workspace
 @pytest.mark.bench
 def test_ingest_with_the_conversions_table(tmp_path_factory: pytest.TempPathFactory,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    n = int(os.environ.get("TRACER_BENCH_LOGS", "1000000").replace("_", ""))
+    n = bench_logs()
     root = tmp_path_factory.mktemp("hops")
     path = root / "logs.csv"
     write_logs(path, n)

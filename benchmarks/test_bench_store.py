@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.conftest import record
+from benchmarks.conftest import parse_size, record
 
 CHUNK = 10_000_000
 TAIL = 1_000_000
@@ -33,11 +33,7 @@ DAY_US = 86_400_000_000
 
 def bench_rows() -> int:
     """``TRACER_BENCH_ROWS``: ``100M`` (default), ``20M``, ``500k`` or a plain number."""
-    raw = os.environ.get("TRACER_BENCH_ROWS", "100M").upper().replace("_", "")
-    for suffix, scale in (("M", 1_000_000), ("K", 1_000)):
-        if raw.endswith(suffix):
-            return int(float(raw[:-1]) * scale)
-    return int(raw)
+    return parse_size(os.environ.get("TRACER_BENCH_ROWS", "100M"))
 
 
 def _peak_rss_mib() -> float:

@@ -70,15 +70,21 @@ def configure_cache() -> str:
     A folder the user names is used as it is (numba's own check then applies: clear it after
     changing a kernel file); the default one is keyed by the sources (:func:`sources_key`).
     Setting the variable passes the keyed folder on to child processes, which run the same
-    sources.
+    sources. When the default folder is new (a cache miss), the stale folders of other sources
+    beside it are removed (:mod:`.cache_prune`: only what numba and tracer wrote there).
 
     If numba was imported before this package (a notebook, another library), its configuration
     is re-read so that the kernels decorated afterwards still cache in the right place.
     """
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
     if not cache_dir:
-        cache_dir = str(default_cache_dir())
+        default = default_cache_dir()
+        cache_dir = str(default)
         os.environ["NUMBA_CACHE_DIR"] = cache_dir
+        if not os.path.isdir(cache_dir):  # a miss: these sources compile now (a warm start: a stat)
+            from .cache_prune import prune_stale
+
+            prune_stale(default)  # the folders of sources gone (kernels/cache_prune.py)
     config = sys.modules.get("numba.core.config")
     if config is not None and getattr(config, "CACHE_DIR", None) != cache_dir:
         config.reload_config()
