@@ -1,7 +1,7 @@
-"""Per-phase wall time of the local poison engine on the 1M synth spread queries (issue 17).
+"""Per-phase wall time of the local poison engine on the synth spread queries (issue 17).
 
-``python -m benchmarks.poison_phases [--reps 10]``: every synth scam wallet reaching more than
-1,000 transfers, ``trace_local`` (poison, 6 hops, the local engine forced) ``--reps`` times each
+``python -m benchmarks.poison_phases [--reps 10] [--edges 1M] [--queries N]``: every synth
+scam wallet (the first ``N``) reaching more than 1,000 transfers, ``trace_local`` (poison, 6 hops, the local engine forced) ``--reps`` times each
 after a warm-up (then the whole ``follow``, poison, default options, as many times), the
 kernels' phases timed by wrappers (looked up by name: a phase the code
 does not have is left out). The last line is the figures as one JSON object, with a
@@ -94,18 +94,27 @@ def measure(reps: int, edges: int = 1_000_000, queries: int = 0) -> dict[str, An
     }
 
 
+def _size(text: str) -> int:
+    from benchmarks.conftest import parse_size
+
+    return parse_size(text)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--baseline", default=None, help="checkout of the code to compare with")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--lock", default=None, help="flock this file around each run")
-    p.add_argument("--edges", type=int, default=1_000_000, help="synth workspace size")
+    p.add_argument("--edges", default="1M", help="synth workspace size (1M, 10M, a number)")
     p.add_argument("--queries", type=int, default=0,
                    help="the first N scam wallets only (0: all; 10M: 4 give 2 spread ones)")
     args = p.parse_args()
+    # the runs of an A/B get the size as digits: they import the benchmarks of the tree they
+    # measure, and a baseline's may not have parse_size
+    edges = int(args.edges) if args.edges.isdigit() else _size(args.edges)
     if args.baseline is None:
-        r = measure(args.reps, args.edges, args.queries)
+        r = measure(args.reps, edges, args.queries)
         print(f"trace_local {r['ms_per_query']:.2f} ms per query ({r['queries']} queries); "
               f"the whole follow {r['follow_ms_per_query']:.2f} ms")  # fmt: skip
         for k, v in r["phases_ms"].items():
@@ -114,7 +123,7 @@ def main() -> None:
         return
     from benchmarks.tree_ab import alternate
 
-    sizes = ["--edges", str(args.edges), "--queries", str(args.queries)]
+    sizes = ["--edges", str(edges), "--queries", str(args.queries)]
     runs = alternate(Path(args.baseline), "poison_phases.py", ["--reps", str(args.reps), *sizes],
                      args.rounds, args.lock, "poison-ab")  # fmt: skip
     pairs = list(zip(runs["baseline"], runs["this"], strict=True))
