@@ -1,9 +1,10 @@
 """Per-phase wall time of the local poison engine on the synth spread queries (issue 17).
 
 ``python -m benchmarks.poison_phases [--reps 10] [--edges 1M] [--queries N]``: every synth
-scam wallet (the first ``N``) reaching more than 1,000 transfers, ``trace_local`` (poison, 6 hops, the local engine forced) ``--reps`` times each
-after a warm-up (then the whole ``follow``, poison, default options, as many times), the
-kernels' phases timed by wrappers (looked up by name: a phase the code
+scam wallet (the first ``N``) reaching more than 1,000 transfers, ``trace_local`` (poison,
+6 hops, the local engine forced) ``--reps`` times each after a warm-up (then the whole
+``follow``, poison, default options, as many times), the kernels' phases timed by wrappers
+(looked up by name: a phase the code
 does not have is left out). The last line is the figures as one JSON object, with a
 fingerprint of the answers (every query's tainted transfers, hashed).
 
