@@ -38,8 +38,10 @@ STAGES = [
     ("tracer.kernels.local_poison", "_poison_sums", "    in-order sums"),
     ("tracer.kernels.local_poison", "_finish", "    first arrivals"),
     ("tracer.analysis.follow", "touched_receivers", "receiver dedupe"),
+    ("tracer.analysis.follow", "_written", "written ids"),
     ("tracer.analysis.follow", "group_frames", "group frames"),
     ("tracer.analysis.follow_group", "pick_rows", "  row ids"),
+    ("tracer.analysis.follow_group", "pick_written", "  row ids (written)"),
     ("tracer.analysis.follow_group", "address_frames", "  address frames"),
     ("tracer.analysis.follow_group", "strongest_paths", "    strongest paths"),
     ("tracer.analysis.follow_rows", "path_steps", "      walk pass"),
@@ -56,9 +58,13 @@ STAGES = [
 ]
 
 
-def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> None:
+def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> bool:
+    """Time ``module.name`` under ``label`` (nothing when the tree has no such function: a
+    baseline run by :mod:`benchmarks.tree_ab` may lack the newer stages)."""
     mod = importlib.import_module(module)
-    inner: Callable[..., Any] = getattr(mod, name)
+    inner: Callable[..., Any] | None = getattr(mod, name, None)
+    if inner is None:
+        return False
 
     @functools.wraps(inner)
     def timed(*args: Any, **kwargs: Any) -> Any:
@@ -69,6 +75,7 @@ def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> None:
             spent[label] += time.thread_time() - t
 
     setattr(mod, name, timed)
+    return True
 
 
 def main() -> None:
@@ -94,8 +101,7 @@ def main() -> None:
         spread = {s for s in scams if first[s].ledger.height > 0.001 * ws.graph().n_edges}
         scams = [s for s in scams if (s in spread) != args.contained]
     spent: dict[str, float] = defaultdict(float)
-    for stage in STAGES:
-        _wrap(spent, *stage)
+    timed = {stage[2] for stage in STAGES if _wrap(spent, *stage)}
     for s in scams:  # warm: numba's cached code loaded, buffers allocated
         f.follow(ws, [s], sel, model="poison")
     spent.clear()
@@ -108,7 +114,13 @@ def main() -> None:
     print(f"{len(scams)} wallets x {args.reps}: per follow {wall:.2f} ms wall, {cpu:.2f} ms CPU "
           f"(load {os.getloadavg()[0]:.1f}); stages, CPU ms per follow (inclusive):")  # fmt: skip
     for _, _, label in STAGES:
-        print(f"  {label:36s} {spent[label] / n * 1e3:7.3f}")
+        if label in timed:
+            print(f"  {label:36s} {spent[label] / n * 1e3:7.3f}")
+    # the last line: one JSON object (benchmarks.tree_ab reads it)
+    print(json.dumps({"wall_ms": round(wall, 3), "cpu_ms": round(cpu, 3),
+                      "load": round(os.getloadavg()[0], 2),
+                      **{label.strip(): round(spent[label] / n * 1e3, 3)
+                         for _, _, label in STAGES if label in timed}}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
-from tracer.analysis.follow_group import group_frames, touched_receivers
+from tracer.analysis.follow_group import group_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
@@ -35,7 +35,7 @@ from tracer.analysis.local_follow import (
     engine_options,
     local_first,
 )
-from tracer.analysis.local_state import give_back
+from tracer.analysis.local_state import give_back, written
 from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
@@ -372,10 +372,10 @@ def sweep_groups(
                 colours=setup.colours, top_paths=top_paths,
             )  # fmt: skip
             swept.counts.merge(c)
-            # local: only the tainted receivers and the sources can hold a figure
-            # (the sources: the nodes whose role is SOURCE, :func:`prepare`'s ``src_ids``)
-            touched = None if got is None else touched_receivers(
-                tainted["dst"], setup.src_ids, setup.role.shape[0])  # fmt: skip
+            # local: only the entries the run wrote can hold a figure (the sources and the
+            # tainted receivers: the state's written list; a state of its own, TIHO's or
+            # by_source's: the tainted edges' receivers and :func:`prepare`'s ``src_ids``)
+            touched = None if got is None else _written(res, tainted["dst"], setup.src_ids)
             acc, parts = group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
                 conserves=setup.conserves, top_paths=top_paths, top_held=top_held,
@@ -399,6 +399,16 @@ def sweep_groups(
             if got is not None:  # its rows are built: the local buffers are clean for the next
                 give_back(res)
     return swept
+
+
+def _written(res: SweepState, receivers: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """The entries a local run wrote (:func:`~tracer.analysis.local_state.written`), else
+    its tainted receivers and sources (repeats allowed)."""
+    got = written(res)
+    if got is not None:
+        return got
+    return np.concatenate([np.asarray(receivers, dtype=np.int64),
+                           np.asarray(sources, dtype=np.int64)])  # fmt: skip
 
 
 def build_result(

@@ -2,15 +2,21 @@
 frontier), for :func:`tracer.analysis.follow.follow` and the cross-asset run.
 
 Split from :mod:`tracer.analysis.follow` (the use case and its steps). After a local run only
-the run's tainted receivers and sources can hold a figure, so the rows' ids are picked from
-those (:func:`touched_receivers`, :func:`group_frames`' ``touched``) by the one-pass kernels of
-:mod:`tracer.kernels.follow_pick`; after the full sweep, from every address, by numpy masks.
-Either way the ids come in ascending order, so the rows, their order and every sum are the same.
+the entries the run wrote (its sources and tainted receivers) can hold a figure, so the rows'
+ids are picked from those (:func:`group_frames`' ``touched``: the state's written list,
+:func:`tracer.analysis.local_state.written`) in one pass of
+:func:`tracer.kernels.row_pick.pick_written`; after the full sweep, from every address, by
+numpy masks. The frames order their rows by amount and address whatever order the ids come
+in, and the lists whose order a figure depends on (the sums of the held and the returned
+amounts) are put in ascending order first, so the rows, their order and every sum are the
+same either way.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -21,7 +27,8 @@ from tracer.analysis.follow_rows import address_texts, strongest_paths, top_ids
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.sparse_zeros import sparse_zeros
 from tracer.graph.selection import AssetGroup
-from tracer.kernels.follow_pick import pick_rows, touched_ids
+from tracer.kernels.follow_pick import touched_ids
+from tracer.kernels.row_pick import label_bits, pick_written
 from tracer.kernels.taint import OVERDRAFT_AMOUNT, OVERDRAFTS, SINK, SOURCE, SweepState
 from tracer.store.graph_cache import NodeIndex
 from tracer.store.workspace import Workspace
@@ -68,29 +75,37 @@ def group_frames(
 ) -> tuple[AssetAccount, dict[str, pl.DataFrame]]:
     """One asset group's sweep turned into its account and its rows (each with ``asset``).
 
-    ``touched``: sorted ids outside which every per-address figure is zero (the local
-    engine's tainted receivers and the sources): the rows are picked from those instead of
-    scanning every address (O(case), not O(addresses)); the same ids in the same order, so
-    the same rows and sums. None: every address."""
+    ``touched``: ids (any order, repeats allowed) outside which every per-address figure is
+    zero (the entries a local run wrote: its sources and tainted receivers): the rows are
+    picked from those instead of scanning every address (O(case), not O(addresses)); the
+    same rows and sums. None: every address."""
     traced = res.traced
     if touched is None:
         sink_ids, through_ids, held_ids, front_ids, source_ids = _every_row(res, role, lab)
+        sink_amt, through_amt = res.inflow[sink_ids], res.inflow[through_ids]
+        held_amt, front_amt = res.taint[held_ids], res.beyond_from[front_ids]
     else:
-        look = label_lookup(lab)
-        lab_ids = np.unique(lab["id"].to_numpy()) if look is None else look.ids
-        sink_ids, through_ids, held_ids, front_ids, source_ids = pick_rows(
-            touched, role, res.inflow, res.taint, res.beyond_from, lab_ids, SINK, SOURCE)
-    held_total = float(res.taint[held_ids].sum()) if conserves else 0.0
-    keep_held = top_ids(held_ids, res.taint[held_ids], top_held)
+        picked = pick_written(touched, _marks(role.shape[0]), role, res.inflow, res.taint,
+                              res.beyond_from, _label_bits(lab), SINK, SOURCE)  # fmt: skip
+        # ascending, as the masks give them; the held (a spread follow's 25k) only where
+        # their sum is shown (conserving models): the frames order rows by amount anyway
+        (sink_ids, sink_amt), (through_ids, through_amt), (front_ids, front_amt), \
+            (source_ids, _) = (_ascending(*picked[i]) for i in (0, 1, 3, 4))  # fmt: skip
+        held_ids, held_amt = picked[2]
+        if conserves:  # a sort of the ids then a gather: an argsort costs 5x the sort
+            held_ids = np.sort(held_ids)
+            held_amt = res.taint[held_ids]
+    held_total = float(held_amt.sum()) if conserves else 0.0
+    keep_held = top_ids(held_ids, held_amt, top_held)
     # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
-    keep_front = top_ids(front_ids, res.beyond_from[front_ids], top_held)
+    keep_front = top_ids(front_ids, front_amt, top_held)
     reached, through_df, held, frontier = address_frames(RowKit(
         group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
-        FrameSpec(sink_ids, res.inflow[sink_ids], share_of=traced, fill_inferred=True,
+        FrameSpec(sink_ids, sink_amt, share_of=traced, fill_inferred=True,
                   paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
                                                     role, workspace, nodes, top_paths,
                                                     backward)),
-        FrameSpec(through_ids, res.inflow[through_ids], drop_id=True),
+        FrameSpec(through_ids, through_amt, drop_id=True),
         FrameSpec(keep_held, res.taint[keep_held], head=top_held),
         FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
     ])  # fmt: skip
@@ -103,6 +118,32 @@ def group_frames(
     )  # fmt: skip
     return account, {"reached": reached, "through": through_df, "held": held,
                      "frontier": frontier}  # fmt: skip
+
+
+def _ascending(ids: np.ndarray, amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ids`` in ascending order, ``amounts`` along."""
+    if ids.shape[0] < 2:
+        return ids, amounts
+    order = np.argsort(ids, kind="stable")
+    return ids[order], amounts[order]
+
+
+#: per label frame (by identity, checked alive): its ids as a bit per address
+_BITS: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
+
+
+def _label_bits(lab: pl.DataFrame) -> np.ndarray:
+    """:func:`~tracer.kernels.row_pick.label_bits` of ``lab``'s ids, kept while the frame lives
+    (one label frame per session: the labelled test of every local follow's rows)."""
+    hit = _BITS.get(id(lab))
+    if hit is not None and hit[0]() is lab:
+        return hit[1]
+    look = label_lookup(lab)
+    bits = label_bits(lab["id"].to_numpy() if look is None else look.ids)
+    for k in [k for k, (r, _) in _BITS.items() if r() is None]:
+        del _BITS[k]
+    _BITS[id(lab)] = (weakref.ref(lab), bits)
+    return bits
 
 
 def _every_row(

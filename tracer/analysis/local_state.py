@@ -146,6 +146,18 @@ def give_back(state: SweepState) -> None:
             return
 
 
+def written(state: SweepState) -> np.ndarray | None:
+    """The entries ``state``'s run wrote (its slot's :attr:`Slot.dirty`: the sources and the
+    tainted receivers, any order, repeats allowed), or None when the state is not lent from a
+    slot or its run has not said: outside these every figure of the state is a fresh one's,
+    so a follow picks its rows from them (:func:`tracer.analysis.follow_group.group_frames`)
+    instead of deduplicating every tainted edge's receiver."""
+    for slot in _SLOTS.values():
+        if slot.lent is not None and slot.lent() is state:
+            return slot.dirty
+    return None
+
+
 def _lend(slot: Slot, role: np.ndarray, model: str, code: int, min_amount: float,
           max_hops: int | None) -> SweepState:  # fmt: skip
     """A SweepState on ``slot``'s buffers (the attributes ``SweepState.__init__`` sets)."""
