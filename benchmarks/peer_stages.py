@@ -50,6 +50,7 @@ STAGES = [
     ("tracer.analysis.follow_rows", "shown_addresses", "      display forms"),
     ("tracer.analysis.follow_rows", "path_rows", "      stored rows (kept)"),
     ("tracer.analysis.follow_rows", "iso_times", "        step times"),
+    ("tracer.analysis.follow_rows", "taint_texts", "      step texts (kept)"),
     ("tracer.analysis.follow_rows", "decimal_text", "      decimal texts"),
     ("tracer.analysis.follow_rows", "exact_text", "        exact texts"),
     ("tracer.analysis.follow", "give_back", "state reset"),
