@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
 
 from tracer.analysis.follow_frames import FrameSpec, RowKit, address_frames, label_lookup
 from tracer.analysis.follow_result import AssetAccount
-from tracer.analysis.follow_rows import address_texts, strongest_paths, top_ids
+from tracer.analysis.follow_rows import address_texts, strongest_paths, top_positions
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.sparse_zeros import sparse_zeros
 from tracer.graph.selection import AssetGroup
@@ -72,60 +73,93 @@ def group_frames(
     top_held: int,
     backward: bool,
     touched: np.ndarray | None = None,
+    release: Callable[[], None] | None = None,
 ) -> tuple[AssetAccount, dict[str, pl.DataFrame]]:
     """One asset group's sweep turned into its account and its rows (each with ``asset``).
 
     ``touched``: ids (any order, repeats allowed) outside which every per-address figure is
     zero (the entries a local run wrote: its sources and tainted receivers): the rows are
     picked from those instead of scanning every address (O(case), not O(addresses)); the
-    same rows and sums. None: every address."""
+    same rows and sums. None: every address.
+
+    ``release`` (with ``touched``: a local run's state on lent buffers,
+    :func:`tracer.analysis.local_state.released`): the touched entries are reset to a fresh
+    state's values in the pass that picks the rows (each row's figures, hops and first arrival
+    kept), then ``release`` is called, so the buffers are clean for the next question without
+    a reset pass of their own; nothing reads the state's per-address arrays after it."""
     traced = res.traced
-    if touched is None:
+    if touched is None:  # hops and first arrivals read from the state at the rows shown
         sink_ids, through_ids, held_ids, front_ids, source_ids = _every_row(res, role, lab)
-        sink_amt, through_amt = res.inflow[sink_ids], res.inflow[through_ids]
-        held_amt, front_amt = res.taint[held_ids], res.beyond_from[front_ids]
+        sinks, through = _Rows(sink_ids, res.inflow[sink_ids]), _Rows(through_ids,
+                                                                      res.inflow[through_ids])
+        held, front = _Rows(held_ids, res.taint[held_ids]), _Rows(front_ids,
+                                                                  res.beyond_from[front_ids])
+        returned = float(res.inflow[source_ids].sum())
     else:
-        picked = pick_written(touched, _marks(role.shape[0]), role, res.inflow, res.taint,
-                              res.beyond_from, _label_bits(lab), SINK, SOURCE)  # fmt: skip
+        picked = pick_written(
+            touched, _marks(role.shape[0]), role, res.inflow, res.taint, res.beyond_from,
+            _label_bits(lab), SINK, SOURCE, hops=res.hops, first_ts=res.first_ts,
+            bt=None if release is None else res.bt,
+        )  # fmt: skip
+        if release is not None:
+            release()
         # ascending, as the masks give them; the held (a spread follow's 25k) only where
         # their sum is shown (conserving models): the frames order rows by amount anyway
-        (sink_ids, sink_amt), (through_ids, through_amt), (front_ids, front_amt), \
-            (source_ids, _) = (_ascending(*picked[i]) for i in (0, 1, 3, 4))  # fmt: skip
-        held_ids, held_amt = picked[2]
-        if conserves:  # a sort of the ids then a gather: an argsort costs 5x the sort
-            held_ids = np.sort(held_ids)
-            held_amt = res.taint[held_ids]
-    held_total = float(held_amt.sum()) if conserves else 0.0
-    keep_held = top_ids(held_ids, held_amt, top_held)
-    # the wallets at the hop limit and what each passed on beyond it (sums to "beyond")
-    keep_front = top_ids(front_ids, front_amt, top_held)
-    reached, through_df, held, frontier = address_frames(RowKit(
+        sinks, through, front, sources = (_ascending(_Rows(*picked[i])) for i in (0, 1, 3, 4))
+        held = _ascending(_Rows(*picked[2])) if conserves else _Rows(*picked[2])
+        returned = float(sources.amounts.sum())
+    held_total = float(held.amounts.sum()) if conserves else 0.0
+    # the largest holders, and the wallets at the hop limit with what each passed on beyond
+    # it (sums to "beyond"): ties at the cut kept, the frames cut to top_held
+    keep_held, keep_front = (_top(p, top_held) for p in (held, front))
+    reached, through_df, held_df, frontier = address_frames(RowKit(
         group.name, res.hops, res.first_ts, sizes, lab, lambda ids: address_texts(nodes, ids)), [
-        FrameSpec(sink_ids, sink_amt, share_of=traced, fill_inferred=True,
-                  paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted,
-                                                    role, workspace, nodes, top_paths,
-                                                    backward)),
-        FrameSpec(through_ids, through_amt, drop_id=True),
-        FrameSpec(keep_held, res.taint[keep_held], head=top_held),
-        FrameSpec(keep_front, res.beyond_from[keep_front], head=top_held),
+        _spec(sinks, share_of=traced, fill_inferred=True,
+              paths=lambda ids: strongest_paths(ids[: max(top_paths and 50, 0)], tainted, role,
+                                                workspace, nodes, top_paths, backward)),
+        _spec(through, drop_id=True),
+        _spec(keep_held, head=top_held),
+        _spec(keep_front, head=top_held),
     ])  # fmt: skip
     account = AssetAccount(
         asset=group.name, members=list(group.members), decimals=group.decimals,
         traced_total=traced, reached_total=float(reached["amount"].sum()),
-        held_total=held_total, returned=float(res.inflow[source_ids].sum()),
+        held_total=held_total, returned=returned,
         dust=res.dust, beyond_max_hops=res.beyond, overdrafts=int(res.stats[OVERDRAFTS]),
         overdraft_amount=float(res.stats[OVERDRAFT_AMOUNT]), conserves=conserves,
     )  # fmt: skip
-    return account, {"reached": reached, "through": through_df, "held": held,
+    return account, {"reached": reached, "through": through_df, "held": held_df,
                      "frontier": frontier}  # fmt: skip
 
 
-def _ascending(ids: np.ndarray, amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``ids`` in ascending order, ``amounts`` along."""
-    if ids.shape[0] < 2:
-        return ids, amounts
-    order = np.argsort(ids, kind="stable")
-    return ids[order], amounts[order]
+class _Rows(NamedTuple):
+    """A frame's ids with their figure, and their hops and first arrivals when they are not to
+    be read from the state (a local run's, reset as its rows were picked)."""
+
+    ids: np.ndarray
+    amounts: np.ndarray
+    hops: np.ndarray | None = None
+    first_ts: np.ndarray | None = None
+
+    def take(self, at: slice | np.ndarray) -> _Rows:
+        """The rows at ``at`` (positions, a mask or a slice), what goes along kept with them."""
+        pick = [None if a is None else a[at] for a in self]
+        return _Rows(pick[0], pick[1], pick[2], pick[3])  # type: ignore[arg-type]
+
+
+def _ascending(p: _Rows) -> _Rows:
+    """``p`` by ascending id."""
+    return p if p.ids.shape[0] < 2 else p.take(np.argsort(p.ids, kind="stable"))
+
+
+def _top(p: _Rows, k: int) -> _Rows:
+    """:func:`~tracer.analysis.follow_rows.top_ids` of ``p``."""
+    return p.take(top_positions(p.amounts, k))
+
+
+def _spec(p: _Rows, **spec: Any) -> FrameSpec:
+    """A frame of ``p``'s rows."""
+    return FrameSpec(p.ids, p.amounts, hops=p.hops, first_ts=p.first_ts, **spec)
 
 
 #: per label frame (by identity, checked alive): its ids as a bit per address

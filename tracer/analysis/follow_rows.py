@@ -327,9 +327,16 @@ def by_amount(frame: pl.DataFrame) -> pl.DataFrame:
 def top_ids(ids: np.ndarray, amounts: np.ndarray, k: int) -> np.ndarray:
     """The ids whose amount is among the ``k`` largest, ties at the boundary included (the final
     order, :func:`by_amount`, then cuts to ``k``), without building rows for every id."""
-    if k <= 0 or ids.size == 0:
-        return ids[:0]
-    if ids.size <= k:
-        return ids
-    kth = np.partition(amounts, ids.size - k)[ids.size - k]
-    return ids[amounts >= kth]
+    return ids[top_positions(amounts, k)]
+
+
+def top_positions(amounts: np.ndarray, k: int) -> slice | np.ndarray:
+    """Where :func:`top_ids` takes its ids from (a slice or a mask over ``amounts``), to take
+    what goes along with them (their hops, first arrivals) the same way."""
+    n = amounts.shape[0]
+    if k <= 0 or n == 0:
+        return slice(0, 0)
+    if n <= k:
+        return slice(0, n)
+    kth = np.partition(amounts, n - k)[n - k]
+    return amounts >= kth
