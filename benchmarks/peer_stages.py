@@ -4,8 +4,10 @@ The peer benchmark (:mod:`benchmarks.test_bench_peers`) gives each query's whole
 engine alone and the bare reach kernel; this splits the follow further, by wrapping its stages
 (the local poison kernel's passes, the strongest paths and their parts, the address frames,
 the reset) with thread-CPU timers (inclusive: a stage's figure contains the stages it calls).
-The synth scam wallets are followed in turn, as the benchmark does, so each stage runs with
-the caches the previous question left.
+The list names a baseline tree's stages and this tree's; a stage a tree lacks is not shown.
+The last line is the figures as one JSON object (:mod:`benchmarks.stages_ab`). The synth
+scam wallets are followed in turn, as the benchmark does, so each stage runs with the caches
+the previous question left.
 
 Run (the 1M synth workspace of the peer benchmark; the spread wallets by default)::
 
@@ -38,10 +40,10 @@ STAGES = [
     ("tracer.kernels.local_poison", "_poison_sums", "    in-order sums"),
     ("tracer.kernels.local_poison", "_finish", "    first arrivals"),
     ("tracer.analysis.follow", "touched_receivers", "receiver dedupe"),
-    ("tracer.analysis.follow", "_written", "written ids"),
     ("tracer.analysis.follow", "group_frames", "group frames"),
     ("tracer.analysis.follow_group", "pick_rows", "  row ids"),
-    ("tracer.analysis.follow_group", "pick_written", "  row ids (written)"),
+    ("tracer.analysis.follow_group", "pick_written", "  row ids and reset (written)"),
+    ("tracer.analysis.follow", "released", "  slot release"),
     ("tracer.analysis.follow_group", "address_frames", "  address frames"),
     ("tracer.analysis.follow_group", "strongest_paths", "    strongest paths"),
     ("tracer.analysis.follow_rows", "path_steps", "      walk pass"),
