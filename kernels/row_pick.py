@@ -43,6 +43,9 @@ def _pick_kernel(ids, mark, role, inflow, taint, beyond, lab_bits, sink, source,
     c = np.zeros(5, dtype=np.int64)
     n_bits = lab_bits.shape[0] * 64
     has_beyond = beyond.shape[0] > 0
+    # the appends are written out: through a helper (an @njit function, inlined or not) the
+    # pass took 2.5-4x as long on a spread follow's written entries (measured: 0.36 -> 0.82
+    # and 1.28 ms), the list counters no longer kept in registers
     for i in range(n):
         f = i + AHEAD  # each id reads its rows at random: ask for them early
         if f < n:
@@ -100,7 +103,7 @@ def _pick_kernel(ids, mark, role, inflow, taint, beyond, lab_bits, sink, source,
                 hop[3, j] = hops[v]
                 first[3, j] = first_ts[v]
             c[3] = j + 1
-        if clear:  # a fresh state's values (local_state.Slot.reset's clear_rows)
+        if clear:  # a fresh state's values: kernels.local_poison.clear_rows' row, fused here
             bt[v, 0] = 0.0
             bt[v, 1] = 0.0
             inflow[v] = 0.0
