@@ -4,8 +4,10 @@ The peer benchmark (:mod:`benchmarks.test_bench_peers`) gives each query's whole
 engine alone and the bare reach kernel; this splits the follow further, by wrapping its stages
 (the local poison kernel's passes, the strongest paths and their parts, the address frames,
 the reset) with thread-CPU timers (inclusive: a stage's figure contains the stages it calls).
-The synth scam wallets are followed in turn, as the benchmark does, so each stage runs with
-the caches the previous question left.
+The list names a baseline tree's stages and this tree's; a stage a tree lacks is not shown.
+The last line is the figures as one JSON object (:mod:`benchmarks.stages_ab`). The synth
+scam wallets are followed in turn, as the benchmark does, so each stage runs with the caches
+the previous question left.
 
 Run (the 1M synth workspace of the peer benchmark; the spread wallets by default)::
 
@@ -40,6 +42,8 @@ STAGES = [
     ("tracer.analysis.follow", "touched_receivers", "receiver dedupe"),
     ("tracer.analysis.follow", "group_frames", "group frames"),
     ("tracer.analysis.follow_group", "pick_rows", "  row ids"),
+    ("tracer.analysis.follow_group", "pick_written", "  row ids and reset (written)"),
+    ("tracer.analysis.follow", "released", "  slot release"),
     ("tracer.analysis.follow_group", "address_frames", "  address frames"),
     ("tracer.analysis.follow_group", "strongest_paths", "    strongest paths"),
     ("tracer.analysis.follow_rows", "path_steps", "      walk pass"),
@@ -48,6 +52,7 @@ STAGES = [
     ("tracer.analysis.follow_rows", "shown_addresses", "      display forms"),
     ("tracer.analysis.follow_rows", "path_rows", "      stored rows (kept)"),
     ("tracer.analysis.follow_rows", "iso_times", "        step times"),
+    ("tracer.analysis.follow_rows", "taint_texts", "      step texts (kept)"),
     ("tracer.analysis.follow_rows", "decimal_text", "      decimal texts"),
     ("tracer.analysis.follow_rows", "exact_text", "        exact texts"),
     ("tracer.analysis.follow", "give_back", "state reset"),
@@ -56,9 +61,13 @@ STAGES = [
 ]
 
 
-def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> None:
+def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> bool:
+    """Time ``module.name`` under ``label`` (nothing when the tree has no such function: a
+    baseline run by :mod:`benchmarks.tree_ab` may lack the newer stages)."""
     mod = importlib.import_module(module)
-    inner: Callable[..., Any] = getattr(mod, name)
+    inner: Callable[..., Any] | None = getattr(mod, name, None)
+    if inner is None:
+        return False
 
     @functools.wraps(inner)
     def timed(*args: Any, **kwargs: Any) -> Any:
@@ -69,6 +78,7 @@ def _wrap(spent: dict[str, float], module: str, name: str, label: str) -> None:
             spent[label] += time.thread_time() - t
 
     setattr(mod, name, timed)
+    return True
 
 
 def main() -> None:
@@ -93,8 +103,7 @@ def main() -> None:
         spread = {s for s in scams if first[s].ledger.height > 0.001 * ws.graph().n_edges}
         scams = [s for s in scams if (s in spread) != args.contained]
     spent: dict[str, float] = defaultdict(float)
-    for stage in STAGES:
-        _wrap(spent, *stage)
+    timed = {stage[2] for stage in STAGES if _wrap(spent, *stage)}
     for s in scams:  # warm: numba's cached code loaded, buffers allocated
         f.follow(ws, [s], sel, model="poison")
     spent.clear()
@@ -107,7 +116,13 @@ def main() -> None:
     print(f"{len(scams)} wallets x {args.reps}: per follow {wall:.2f} ms wall, {cpu:.2f} ms CPU "
           f"(load {os.getloadavg()[0]:.1f}); stages, CPU ms per follow (inclusive):")  # fmt: skip
     for _, _, label in STAGES:
-        print(f"  {label:36s} {spent[label] / n * 1e3:7.3f}")
+        if label in timed:
+            print(f"  {label:36s} {spent[label] / n * 1e3:7.3f}")
+    # the last line: one JSON object (benchmarks.tree_ab reads it)
+    print(json.dumps({"wall_ms": round(wall, 3), "cpu_ms": round(cpu, 3),
+                      "load": round(os.getloadavg()[0], 2),
+                      **{label.strip(): round(spent[label] / n * 1e3, 3)
+                         for _, _, label in STAGES if label in timed}}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -207,3 +207,32 @@ def test_a_follow_gives_its_buffers_back_clean(made, monkeypatch) -> None:  # ty
     again = follow(ws, [summary["patterns"][0]["scam"]])
     # the take found nothing to reset (the give-back after the run resets its own entries)
     assert again.options["engine"] == "local" and left[0] == 0 and len(left) == 2
+
+
+@pytest.mark.parametrize("model", ["poison", "haircut", "fifo"])
+def test_rows_picked_leave_every_buffer_fresh(made, model: str) -> None:  # type: ignore[no-untyped-def]
+    """The rows' pass resets what the run wrote (group_frames' ``release``): after each
+    question every per-address array and lot queue of every slot holds a fresh state's
+    values, so a question never reads the previous one's entries (with and without a hop
+    limit: the ``beyond`` array; FIFO: the lot queues); and each document is the sweep's."""
+    from tracer.analysis import local_state
+
+    ws, summary = made
+    local_state._SLOTS.clear()
+    ran = 0
+    for hops in (2, None):
+        for p in summary["patterns"]:
+            local = follow(ws, [p["scam"]], Selection(max_hops=hops), model=model)
+            if local.options["engine"] != "local":
+                continue
+            ran += 1
+            sweep = follow(ws, [p["scam"]], Selection(max_hops=hops), model=model,
+                           engine="sweep")  # fmt: skip
+            assert _doc(local) == _doc(sweep)
+            for slot in local_state._SLOTS.values():
+                assert slot.lent is None and slot.dirty is not None and slot.dirty.size == 0
+                assert not slot.bt.any() and not slot.inflow.any() and not slot.beyond_from.any()
+                assert (slot.hops == -1).all() and (slot.first_ts == -1).all()
+                assert not any(a.any() for a in slot.lots)
+                assert not slot.lot_amt.any() and not slot.lot_tnt.any()
+    assert ran >= 4  # most patterns stay local

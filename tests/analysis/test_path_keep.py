@@ -166,3 +166,19 @@ def test_path_steps_and_walks_are_the_step_by_step_rule(case: tuple) -> None:
             assert steps[start[p]:start[p + 1]].tolist() == (walk[::-1] if source_first else walk)
             p += 1
     assert p == start.shape[0] - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=8, unique=True), max_size=6),
+       st.lists(st.sampled_from([0.5, 1.0, 1.0, 2.0, float("nan")]), min_size=31, max_size=31))
+def test_weakest_steps_are_the_min_by_taint_then_position(paths: list, taint: list) -> None:
+    """Each path's weakest step is Python's ``min(steps, key=(taint, position))`` (ties and
+    NaN compared as the tuples compare), steps in the path's order."""
+    from tracer.kernels.path_keep import weakest_steps
+
+    t = np.array(taint, dtype=np.float64)
+    steps = np.array([s for p in paths for s in p], dtype=np.int64)
+    start = np.cumsum([0] + [len(p) for p in paths]).astype(np.int64)
+    got = weakest_steps(steps, start, t)
+    of = t.tolist()  # a float object per step, as the old code's (one NaN is not another)
+    assert got.tolist() == [min(p, key=lambda s: (of[s], s)) for p in paths]

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from tracer.analysis.diagnostics import data_summary, follow_warnings
-from tracer.analysis.follow_group import group_frames, touched_receivers
+from tracer.analysis.follow_group import group_frames
 from tracer.analysis.follow_result import AssetAccount, FollowResult
 from tracer.analysis.follow_rows import (
     address_texts,
@@ -35,7 +36,7 @@ from tracer.analysis.local_follow import (
     engine_options,
     local_first,
 )
-from tracer.analysis.local_state import give_back
+from tracer.analysis.local_state import give_back, released, written
 from tracer.analysis.path_keep import PathEdges
 from tracer.analysis.sweep_counts import SweepCounts
 from tracer.core.addresses import display
@@ -372,14 +373,19 @@ def sweep_groups(
                 colours=setup.colours, top_paths=top_paths,
             )  # fmt: skip
             swept.counts.merge(c)
-            # local: only the tainted receivers and the sources can hold a figure
-            # (the sources: the nodes whose role is SOURCE, :func:`prepare`'s ``src_ids``)
-            touched = None if got is None else touched_receivers(
-                tainted["dst"], setup.src_ids, setup.role.shape[0])  # fmt: skip
+            # local: only the entries the run wrote can hold a figure (the sources and the
+            # tainted receivers: the state's written list; a state of its own, TIHO's or
+            # by_source's: the tainted edges' receivers and :func:`prepare`'s ``src_ids``)
+            lent = None if got is None else written(res)
+            touched = lent if lent is not None or got is None else _receivers(tainted["dst"],
+                                                                              setup.src_ids)
             acc, parts = group_frames(
                 res, tainted, c, group, ws, setup.role, setup.lab, nodes, setup.sizes,
                 conserves=setup.conserves, top_paths=top_paths, top_held=top_held,
                 backward=setup.backward, touched=touched,
+                # lent buffers: reset as the rows are picked (nothing below reads the state's
+                # per-address arrays; by_source's state is its own, never lent)
+                release=None if lent is None else partial(released, res),
             )  # fmt: skip
             swept.accounts.append(acc)
             for k, f in parts.items():
@@ -399,6 +405,13 @@ def sweep_groups(
             if got is not None:  # its rows are built: the local buffers are clean for the next
                 give_back(res)
     return swept
+
+
+def _receivers(receivers: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """A local run's tainted receivers and sources (repeats allowed): the entries a state of
+    its own (TIHO's, by_source's) can hold a figure at."""
+    return np.concatenate([np.asarray(receivers, dtype=np.int64),
+                           np.asarray(sources, dtype=np.int64)])  # fmt: skip
 
 
 def build_result(

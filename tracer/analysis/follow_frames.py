@@ -125,7 +125,9 @@ class FrameSpec:
     """One frame :func:`address_frames` builds: ``ids`` with ``amounts``; ``head``: keep the
     first rows; ``share_of``: a ``share`` column (amount / it; 0 when it is not positive);
     ``paths(ids in row order)``: a ``paths`` column (each id's list, ``[]`` when absent);
-    ``fill_inferred``: ``label_inferred`` False where null; ``drop_id``: no ``id`` column."""
+    ``fill_inferred``: ``label_inferred`` False where null; ``drop_id``: no ``id`` column;
+    ``hops``/``first_ts``: each id's, when they are not to be read from the kit's per-address
+    arrays (a local run's state, reset as its rows were picked)."""
 
     ids: np.ndarray
     amounts: np.ndarray
@@ -134,6 +136,14 @@ class FrameSpec:
     paths: Paths | None = None
     fill_inferred: bool = False
     drop_id: bool = False
+    hops: np.ndarray | None = None
+    first_ts: np.ndarray | None = None
+
+    def figures(self, kit: RowKit) -> tuple[np.ndarray, np.ndarray]:
+        """Each id's hops and first arrival: the spec's own, else the kit's arrays at them."""
+        ids = np.asarray(self.ids, dtype=np.int64)
+        hops = kit.hops[ids] if self.hops is None else self.hops
+        return hops, kit.first_ts[ids] if self.first_ts is None else self.first_ts
 
 
 def address_frame(kit: RowKit, ids: np.ndarray, amounts: np.ndarray, **spec: Any) -> pl.DataFrame:
@@ -153,7 +163,8 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
     follow's few rows)."""
     if kit.lookup is None:
         return [polars_rows(kit, sp.ids, sp.amounts, head=sp.head, share_of=sp.share_of,
-                            paths=sp.paths, fill_inferred=sp.fill_inferred, drop_id=sp.drop_id)
+                            paths=sp.paths, fill_inferred=sp.fill_inferred, drop_id=sp.drop_id,
+                            figures=sp.figures(kit))
                 for sp in specs]  # fmt: skip
     every = [np.asarray(sp.ids, dtype=np.int64) for sp in specs]
     chains_all, addrs_all = kit.texts(np.concatenate(every) if every else np.zeros(0, np.int64))
@@ -177,6 +188,11 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
     ids = (np.concatenate(every) if every else np.zeros(0, np.int64))[take]
     amounts = (np.concatenate([np.asarray(sp.amounts, dtype=np.float64) for sp in specs])
                if specs else np.zeros(0))[take]  # fmt: skip
+    figures = [sp.figures(kit) for sp in specs]
+    hops = (np.concatenate([h.astype(np.int32, copy=False) for h, _ in figures])
+            if specs else np.zeros(0, np.int32))[take]  # fmt: skip
+    first = (np.concatenate([f.astype(np.int64, copy=False) for _, f in figures])
+             if specs else np.zeros(0, np.int64))[take]  # fmt: skip
     labels = kit.lookup.take(ids)
     inferred = labels["label_inferred"]
     at = 0
@@ -190,8 +206,8 @@ def address_frames(kit: RowKit, specs: list[FrameSpec]) -> list[pl.DataFrame]:
         pl.Series("address", shown_addresses(chains, addrs), pl.String),
         pl.Series("asset", [kit.asset] * ids.size, pl.String),
         pl.Series("amount", amounts),
-        pl.Series("min_hops", kit.hops[ids].astype(np.int32, copy=False)),
-        first_ts_series(kit.first_ts[ids]),
+        pl.Series("min_hops", hops),
+        first_ts_series(first),
         pl.Series("entity_size", kit.sizes[ids].astype(np.int64, copy=False)),
         *(pl.Series(c, labels[c], kit.lookup.dtypes[c]) for c in LAB_COLUMNS),
     ])  # fmt: skip
@@ -249,11 +265,14 @@ def polars_rows(
     paths: Callable[[list[int]], dict[int, list[dict[str, Any]]]] | None = None,
     fill_inferred: bool = False,
     drop_id: bool = False,
+    figures: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pl.DataFrame:
-    """:func:`address_frame` step by step in polars (the form it replaces)."""
+    """:func:`address_frame` step by step in polars (the form it replaces); ``figures``: the
+    ids' hops and first arrivals (else the kit's arrays at them)."""
     from tracer.analysis.follow_rows import by_amount, display_rows
 
     ids = np.asarray(ids, dtype=np.int32)
+    hops, first = (kit.hops[ids], kit.first_ts[ids]) if figures is None else figures
     chains, addrs = kit.texts(ids)
     base = pl.DataFrame({"id": pl.Series(ids, dtype=pl.Int32),
                          "chain": pl.Series(chains, dtype=pl.String),
@@ -261,8 +280,8 @@ def polars_rows(
     frame = base.with_columns(
         pl.lit(kit.asset, pl.String).alias("asset"),
         pl.Series("amount", amounts, pl.Float64),
-        pl.Series("min_hops", kit.hops[ids], pl.Int32),
-        pl.Series("first_ts", [_datetime_us(int(v)) for v in kit.first_ts[ids]], _DT),
+        pl.Series("min_hops", hops, pl.Int32),
+        pl.Series("first_ts", [_datetime_us(int(v)) for v in first], _DT),
         pl.Series("entity_size", kit.sizes[ids], pl.Int64),
     )
     if head is not None:

@@ -17,7 +17,7 @@ import polars as pl
 from tracer.core.addresses import display_many
 from tracer.core.decimal_text import decimal_text, exact_text
 from tracer.core.sparse_zeros import sparse_zeros
-from tracer.kernels.path_keep import path_steps, path_walks
+from tracer.kernels.path_keep import path_steps, path_walks, weakest_steps
 from tracer.kernels.taint import SOURCE
 from tracer.store.case_index import CaseIndex
 from tracer.store.graph_cache import NodeIndex
@@ -53,6 +53,31 @@ def shown_addresses(chains: list[str], addrs: list[str]) -> list[str]:
         got = display_many([c for c, _ in want], [a for _, a in want])
         _SHOWN.update(zip(want, got, strict=True))
     return [_SHOWN[k] for k in keys]
+
+
+#: each (figure, decimals)'s :func:`decimal_text` (a pure function of the two, ~1.5 µs a
+#: figure): a case's questions show the same steps' tainted amounts again and again (a spread
+#: follow's 264 steps: ~0.4 ms)
+_TEXTS: dict[tuple[float, int], str | None] = {}
+TEXTS_KEEP = 200_000
+
+
+def taint_texts(values: list[float], decimals: list[int]) -> list[str | None]:
+    """:func:`decimal_text` of each value with its decimals, from the kept texts; the others
+    computed and kept (NaN, never equal to itself, is computed each time)."""
+    kept = _TEXTS
+    out: list[str | None] = []
+    for key in zip(values, decimals, strict=True):
+        if key in kept:
+            out.append(kept[key])
+            continue
+        text = decimal_text(*key)
+        if key[0] == key[0]:
+            if len(kept) >= TEXTS_KEEP:
+                kept.clear()
+            kept[key] = text
+        out.append(text)
+    return out
 
 
 def display_rows(frame: pl.DataFrame) -> pl.DataFrame:
@@ -113,49 +138,43 @@ def strongest_paths(
     flat, start, complete = path_walks(pred, src, role, top, count, np.array(sink_rows, np.int64),
                                        not backward)  # fmt: skip
     # (backward: already origin → deposit, money order; forward: reversed, source first)
-    flat_l, start_l, complete_l = flat.tolist(), start.tolist(), complete.tolist()
-    found: list[tuple[int, list[int], bool]] = []
-    i = 0
-    for sink, r in zip(sink_ids, sink_rows, strict=True):
-        for _ in range(int(count[r])):
-            found.append((sink, flat_l[start_l[i]:start_l[i + 1]], complete_l[i]))
-            i += 1
+    weak = weakest_steps(flat, start, edge_taint)  # each path's strength: its weakest step
     all_steps = distinct(flat)
-    ends = distinct(np.concatenate([src[all_steps], dst[all_steps]]))
+    s_src, s_dst = src[all_steps], dst[all_steps]
+    ends = distinct(np.concatenate([s_src, s_dst]))
     chain_of, addr_of = address_texts(nodes, ends)  # only the addresses the paths show
     shown = dict(zip(ends.tolist(), shown_addresses(chain_of, addr_of), strict=True))
     # the path's transfers as stored (hash, amount, time): a few rows, read by row group
     stored = path_rows(workspace, edge_index[all_steps])
-    hop_of: dict[int, dict[str, Any]] = {}  # one per step: paths to several sinks share them
-    taint_of: dict[int, float] = {}
-    ends_of = zip(all_steps.tolist(), src[all_steps].tolist(), dst[all_steps].tolist(),
-                  edge_taint[all_steps].tolist(), stored, strict=True)  # fmt: skip
-    for s, s_src, s_dst, t, (tx_hash, amount, ts, amount_exact, decimals) in ends_of:
-        a, b = (s_dst, s_src) if backward else (s_src, s_dst)
-        hop_of[s] = {
-            "tx_hash": tx_hash,
-            "from": shown[a],
-            "to": shown[b],
-            "amount": amount,
-            "amount_exact": amount_exact,
-            "tainted": t,
-            "tainted_decimal": decimal_text(t, decimals),
-            "ts": ts,
-        }
-        taint_of[s] = t
+    a_of, b_of = (s_dst, s_src) if backward else (s_src, s_dst)
+    taints = edge_taint[all_steps].tolist()
+    texts = taint_texts(taints, [row[4] for row in stored])
+    # one row per step (paths to several sinks share them), each path given its own copies
+    hop_of = {
+        s: {"tx_hash": tx_hash, "from": shown[a], "to": shown[b], "amount": amount,
+            "amount_exact": amount_exact, "tainted": t, "tainted_decimal": text, "ts": ts}
+        for s, a, b, t, text, (tx_hash, amount, ts, amount_exact, _) in zip(
+            all_steps.tolist(), a_of.tolist(), b_of.tolist(), taints, texts, stored,
+            strict=True)
+    }  # fmt: skip
+    flat_l, start_l, complete_l, weak_l = (flat.tolist(), start.tolist(), complete.tolist(),
+                                           weak.tolist())  # fmt: skip
     out: dict[int, list[dict[str, Any]]] = {}
-    for sink, steps, complete in found:
-        hops = [dict(hop_of[s]) for s in steps]  # each path its own rows, as before
-        weakest = min(steps, key=lambda s: (taint_of[s], s))
-        out.setdefault(sink, []).append(
-            {
-                "strength": taint_of[weakest],
+    p = 0
+    for sink, r in zip(sink_ids, sink_rows, strict=True):
+        paths = out.setdefault(sink, [])
+        for _ in range(int(count[r])):
+            w = hop_of[weak_l[p]]
+            paths.append({
+                "strength": w["tainted"],
                 # the weakest step's own text: the same figure and decimals
-                "strength_decimal": hop_of[weakest]["tainted_decimal"],
-                "complete": complete,
-                "hops": hops,
-            }
-        )
+                "strength_decimal": w["tainted_decimal"],
+                "complete": complete_l[p],
+                "hops": list(map(dict, map(hop_of.__getitem__, flat_l[start_l[p]:start_l[p + 1]]))),
+            })  # fmt: skip
+            p += 1
+        if not paths:
+            del out[sink]
     for paths in out.values():  # strongest first; ties: fewer hops, then as found
         paths.sort(key=lambda p: (-p["strength"], len(p["hops"])))
     return out
@@ -308,10 +327,16 @@ def by_amount(frame: pl.DataFrame) -> pl.DataFrame:
 def top_ids(ids: np.ndarray, amounts: np.ndarray, k: int) -> np.ndarray:
     """The ids whose amount is among the ``k`` largest, ties at the boundary included (the final
     order, :func:`by_amount`, then cuts to ``k``), without building rows for every id."""
-    if k <= 0 or ids.size == 0:
-        return ids[:0]
-    if ids.size <= k:
-        return ids
-    kth = np.partition(amounts, ids.size - k)[ids.size - k]
-    return ids[amounts >= kth]
+    return ids[top_positions(amounts, k)]
 
+
+def top_positions(amounts: np.ndarray, k: int) -> slice | np.ndarray:
+    """Where :func:`top_ids` takes its ids from (a slice or a mask over ``amounts``), to take
+    what goes along with them (their hops, first arrivals) the same way."""
+    n = amounts.shape[0]
+    if k <= 0 or n == 0:
+        return slice(0, 0)
+    if n <= k:
+        return slice(0, n)
+    kth = np.partition(amounts, n - k)[n - k]
+    return amounts >= kth

@@ -146,6 +146,35 @@ def give_back(state: SweepState) -> None:
             return
 
 
+def released(state: SweepState) -> None:
+    """:func:`give_back` for a caller that has reset the five per-address arrays at the entries
+    the run wrote (:func:`written`) itself, in the pass that read them
+    (:func:`tracer.analysis.follow_group.group_frames`): the rest is reset (the lots), and
+    the buffers are free for the next question."""
+    for slot in _SLOTS.values():
+        if slot.lent is not None and slot.lent() is state:
+            d = slot.dirty
+            if d is not None:
+                for arr in slot.lots:  # the lot queues' heads (the pool: by the reset)
+                    arr[d] = 0
+                slot.dirty = _Z64  # the five arrays are clean: nothing of them to reset
+                slot.reset()
+            slot.lent = None
+            return
+
+
+def written(state: SweepState) -> np.ndarray | None:
+    """The entries ``state``'s run wrote (its slot's :attr:`Slot.dirty`: the sources and the
+    tainted receivers, any order, repeats allowed), or None when the state is not lent from a
+    slot or its run has not said: outside these every figure of the state is a fresh one's,
+    so a follow picks its rows from them (:func:`tracer.analysis.follow_group.group_frames`)
+    instead of deduplicating every tainted edge's receiver."""
+    for slot in _SLOTS.values():
+        if slot.lent is not None and slot.lent() is state:
+            return slot.dirty
+    return None
+
+
 def _lend(slot: Slot, role: np.ndarray, model: str, code: int, min_amount: float,
           max_hops: int | None) -> SweepState:  # fmt: skip
     """A SweepState on ``slot``'s buffers (the attributes ``SweepState.__init__`` sets)."""
