@@ -72,6 +72,12 @@ spread (engine 7.1, reach 3.9); DuckDB over Parquet 76 / 98, table 35 / 48; Pola
 Parquet 119 / 130, in memory 31 / 47. Median peer / follow, contained (9): 82x DuckDB-Parquet,
 38x DuckDB table, 123x Polars-Parquet, 32x Polars in memory; spread (11): 10.3x, 4.8x, 13.8x,
 4.9x.
+
+Main f2fe5c2 (2026-12-02 18:20, load 0.9-1.0; the leaf skip and prefetches in the poison engine,
+h-frames2's row pick): 1M follow 0.9-1.5 ms contained, 3.9-10.7 spread; median peer / follow,
+contained (9) 86x DuckDB-Parquet, 40x DuckDB table, 119x Polars-Parquet, 32x Polars in memory;
+spread (11) 12.6x, 6.9x, 18.4x, 5.9x. 10M (4 queries): contained 410x, 166x, 603x, 110x; spread
+(follow 98-117 ms) 8.5x, 4.5x, 12.3x, 4.2x.
 """
 
 from __future__ import annotations
