@@ -26,7 +26,7 @@ import numpy as np
 
 from tracer.core.sparse_zeros import sparse_zeros
 from tracer.kernels.bundles import SweepArrays
-from tracer.kernels.local_poison import clear_rows
+from tracer.kernels.row_pick import clear_rows
 from tracer.kernels.rules import FIFO, LIFO, N_STATS
 from tracer.kernels.taint import DEFAULT_MAX_LOTS, MODELS, SweepState
 
